@@ -1,0 +1,317 @@
+/* Versioned msgpack encoding of the order-product event (see event.h for the wire format). */
+#include "event/event.h"
+
+#include <inttypes.h>
+#include <msgpack.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+
+#define EVENT_V1_FIELDS 12
+
+const char *event_strerror(int err)
+{
+#define EVENT_ERR_TEXT(name, code, text) case code: return text;
+	switch (err) { EVENT_ERR_MAP(EVENT_ERR_TEXT) }
+#undef EVENT_ERR_TEXT
+	return "unknown event error";
+}
+
+const char *event_errname(int err)
+{
+#define EVENT_ERR_NAME(name, code, text) case code: return "EVENT_" #name;
+	switch (err) { EVENT_ERR_MAP(EVENT_ERR_NAME) }
+#undef EVENT_ERR_NAME
+	return "EVENT_UNKNOWN";
+}
+
+/* Writes a reason into why (if given) and returns err, so failures read as one line. */
+static int fail(int err, char *why, size_t why_len, const char *fmt, ...)
+{
+	if (why && why_len) {
+		va_list ap;
+		va_start(ap, fmt);
+		vsnprintf(why, why_len, fmt, ap);
+		va_end(ap);
+	}
+	return err;
+}
+
+int event_validate(const struct event *ev, char *why, size_t why_len)
+{
+	if (ev->user_id == 0)
+		return fail(EVENT_RANGE, why, why_len, "user_id: 0 is not a valid id");
+	if (ev->order_id == 0)
+		return fail(EVENT_RANGE, why, why_len, "order_id: 0 is not a valid id");
+	if (ev->product_id == 0)
+		return fail(EVENT_RANGE, why, why_len, "product_id: 0 is not a valid id");
+	if (ev->order_number == 0)
+		return fail(EVENT_RANGE, why, why_len, "order_number: must be >= 1");
+	if (ev->add_to_cart_order == 0)
+		return fail(EVENT_RANGE, why, why_len, "add_to_cart_order: must be >= 1");
+	if (ev->order_dow > 6)
+		return fail(EVENT_RANGE, why, why_len, "order_dow: %u not in 0..6", ev->order_dow);
+	if (ev->order_hour > 23)
+		return fail(EVENT_RANGE, why, why_len, "order_hour_of_day: %u not in 0..23", ev->order_hour);
+	if (ev->days_since_prior != EVENT_DAYS_NONE &&
+	    (ev->days_since_prior < 0 || ev->days_since_prior > EVENT_DAYS_MAX))
+		return fail(EVENT_RANGE, why, why_len, "days_since_prior_order: %d not in 0..30 or nil",
+			    ev->days_since_prior);
+	if (ev->reordered > 1)
+		return fail(EVENT_RANGE, why, why_len, "reordered: %u not 0 or 1", ev->reordered);
+	if (ev->eval_set > EVENT_EVAL_TRAIN)
+		return fail(EVENT_RANGE, why, why_len, "eval_set: %u not 0 (prior) or 1 (train)", ev->eval_set);
+	return EVENT_OK;
+}
+
+/* A msgpack write target over a caller's fixed buffer: no allocation on the hot path. */
+struct fixed_buffer {
+	uint8_t *data;
+	size_t cap;
+	size_t len;
+	int overflow;
+};
+
+static int fixed_buffer_write(void *data, const char *buf, size_t len)
+{
+	struct fixed_buffer *fb = data;
+	if (fb->len + len > fb->cap) {
+		fb->overflow = 1;
+		return -1;
+	}
+	memcpy(fb->data + fb->len, buf, len);
+	fb->len += len;
+	return 0;
+}
+
+int event_encode(const struct event *ev, uint8_t *buf, size_t buf_len, size_t *len_out)
+{
+	int rc = event_validate(ev, NULL, 0);
+	if (rc != EVENT_OK)
+		return rc;
+	struct fixed_buffer fb = { .data = buf, .cap = buf_len };
+	msgpack_packer pk;
+	msgpack_packer_init(&pk, &fb, fixed_buffer_write);
+	msgpack_pack_array(&pk, EVENT_V1_FIELDS);
+	msgpack_pack_uint8(&pk, EVENT_SCHEMA_VERSION);
+	msgpack_pack_uint32(&pk, ev->user_id);
+	msgpack_pack_uint32(&pk, ev->order_id);
+	msgpack_pack_uint16(&pk, ev->order_number);
+	msgpack_pack_uint8(&pk, ev->order_dow);
+	msgpack_pack_uint8(&pk, ev->order_hour);
+	if (ev->days_since_prior == EVENT_DAYS_NONE)
+		msgpack_pack_nil(&pk);
+	else
+		msgpack_pack_uint8(&pk, (uint8_t)ev->days_since_prior);
+	msgpack_pack_uint32(&pk, ev->product_id);
+	msgpack_pack_uint16(&pk, ev->add_to_cart_order);
+	msgpack_pack_uint8(&pk, ev->reordered);
+	msgpack_pack_uint8(&pk, ev->eval_set);
+	msgpack_pack_int64(&pk, ev->event_time_ms);
+	if (fb.overflow)
+		return EVENT_NOSPACE;
+	*len_out = fb.len;
+	return EVENT_OK;
+}
+
+static const char *const field_names[EVENT_V1_FIELDS] = {
+	"schema_version", "user_id", "order_id", "order_number", "order_dow",
+	"order_hour_of_day", "days_since_prior_order", "product_id", "add_to_cart_order",
+	"reordered", "eval_set", "event_time_ms",
+};
+
+/*
+ * Decoding is hand-written rather than msgpack_unpack_next(): every v1 field is a scalar, so a
+ * cursor over the bytes is enough, allocates nothing, and cannot be made to reserve memory by a
+ * hostile length prefix (msgpack-c allocates an array's elements from its header before it
+ * knows the bytes exist). Encoding uses msgpack-c's packer; the tests check that any integer
+ * width the packer chooses decodes back.
+ */
+struct cursor {
+	const uint8_t *p;
+	size_t len;
+	size_t off;
+};
+
+enum scalar_kind { SCALAR_UINT, SCALAR_NEG, SCALAR_NIL };
+
+static uint64_t load_be(const uint8_t *p, int n)
+{
+	uint64_t v = 0;
+	for (int i = 0; i < n; i++)
+		v = (v << 8) | p[i];
+	return v;
+}
+
+/* A name for a msgpack format byte that is not an integer or nil, for error reasons. */
+static const char *format_name(uint8_t b)
+{
+	if ((b >= 0xa0 && b <= 0xbf) || (b >= 0xd9 && b <= 0xdb))
+		return "a string";
+	if ((b >= 0x90 && b <= 0x9f) || b == 0xdc || b == 0xdd)
+		return "an array";
+	if ((b >= 0x80 && b <= 0x8f) || b == 0xde || b == 0xdf)
+		return "a map";
+	if (b >= 0xc4 && b <= 0xc6)
+		return "binary data";
+	if (b == 0xc2 || b == 0xc3)
+		return "a boolean";
+	if (b == 0xca || b == 0xcb)
+		return "a float";
+	return "an extension value";
+}
+
+/*
+ * Reads one integer or nil at the cursor. A non-negative value is returned as SCALAR_UINT in
+ * *u whatever its encoding width or signedness; a negative one as SCALAR_NEG in *i.
+ */
+static int read_scalar(struct cursor *c, int field, enum scalar_kind *kind, uint64_t *u, int64_t *i,
+		       char *why, size_t why_len)
+{
+	if (c->off >= c->len)
+		return fail(EVENT_TRUNCATED, why, why_len, "%s: payload ends before the field", field_names[field]);
+	uint8_t b = c->p[c->off];
+	int width = 0, is_signed = 0;
+	if (b <= 0x7f) {
+		c->off++;
+		*kind = SCALAR_UINT;
+		*u = b;
+		return EVENT_OK;
+	}
+	if (b >= 0xe0) {
+		c->off++;
+		*kind = SCALAR_NEG;
+		*i = (int8_t)b;
+		return EVENT_OK;
+	}
+	switch (b) {
+	case 0xc0: c->off++; *kind = SCALAR_NIL; return EVENT_OK;
+	case 0xcc: width = 1; break;
+	case 0xcd: width = 2; break;
+	case 0xce: width = 4; break;
+	case 0xcf: width = 8; break;
+	case 0xd0: width = 1; is_signed = 1; break;
+	case 0xd1: width = 2; is_signed = 1; break;
+	case 0xd2: width = 4; is_signed = 1; break;
+	case 0xd3: width = 8; is_signed = 1; break;
+	case 0xc1: return fail(EVENT_MALFORMED, why, why_len, "%s: byte 0xc1 is never used in msgpack", field_names[field]);
+	default:
+		return fail(EVENT_TYPE, why, why_len, "%s: expected an integer, found %s", field_names[field],
+			    format_name(b));
+	}
+	if (c->len - c->off - 1 < (size_t)width)
+		return fail(EVENT_TRUNCATED, why, why_len, "%s: payload ends inside the field", field_names[field]);
+	uint64_t raw = load_be(c->p + c->off + 1, width);
+	c->off += 1 + (size_t)width;
+	if (is_signed) {
+		int shift = 64 - 8 * width;
+		int64_t s = (int64_t)(raw << shift) >> shift; /* sign-extend */
+		if (s < 0) {
+			*kind = SCALAR_NEG;
+			*i = s;
+			return EVENT_OK;
+		}
+		raw = (uint64_t)s;
+	}
+	*kind = SCALAR_UINT;
+	*u = raw;
+	return EVENT_OK;
+}
+
+/* Reads an unsigned field no larger than max (nil allowed only if nil_ok; then *out = UINT64_MAX). */
+static int read_uint(struct cursor *c, int field, uint64_t max, int nil_ok, uint64_t *out, char *why, size_t why_len)
+{
+	enum scalar_kind kind;
+	int64_t neg = 0;
+	int rc = read_scalar(c, field, &kind, out, &neg, why, why_len);
+	if (rc != EVENT_OK)
+		return rc;
+	if (kind == SCALAR_NIL) {
+		if (!nil_ok)
+			return fail(EVENT_TYPE, why, why_len, "%s: nil is not allowed", field_names[field]);
+		*out = UINT64_MAX;
+		return EVENT_OK;
+	}
+	if (kind == SCALAR_NEG)
+		return fail(EVENT_RANGE, why, why_len, "%s: negative value %" PRId64, field_names[field], neg);
+	if (*out > max)
+		return fail(EVENT_RANGE, why, why_len, "%s: %" PRIu64 " exceeds %" PRIu64, field_names[field], *out, max);
+	return EVENT_OK;
+}
+
+/* Reads the array header and returns its element count. */
+static int read_array_header(struct cursor *c, uint32_t *n, char *why, size_t why_len)
+{
+	uint8_t b = c->p[0];
+	int width;
+	if (b >= 0x90 && b <= 0x9f) {
+		*n = b & 0x0f;
+		c->off = 1;
+		return EVENT_OK;
+	}
+	if (b == 0xdc)
+		width = 2;
+	else if (b == 0xdd)
+		width = 4;
+	else if (b == 0xc1)
+		return fail(EVENT_MALFORMED, why, why_len, "byte 0xc1 is never used in msgpack");
+	else
+		return fail(EVENT_SHAPE, why, why_len, "event is %s, not an array", format_name(b));
+	if (c->len < 1 + (size_t)width)
+		return fail(EVENT_TRUNCATED, why, why_len, "payload ends inside the array header");
+	*n = (uint32_t)load_be(c->p + 1, width);
+	c->off = 1 + (size_t)width;
+	return EVENT_OK;
+}
+
+int event_decode(const void *buf, size_t len, struct event *ev_out, char *why, size_t why_len)
+{
+	if (buf == NULL || len == 0)
+		return fail(EVENT_TRUNCATED, why, why_len, "empty payload");
+	struct cursor c = { .p = buf, .len = len };
+	uint32_t n = 0;
+	uint64_t v[EVENT_V1_FIELDS];
+	int rc = read_array_header(&c, &n, why, why_len);
+	if (rc != EVENT_OK)
+		return rc;
+	if (n == 0)
+		return fail(EVENT_SHAPE, why, why_len, "event is an empty array");
+	rc = read_uint(&c, 0, UINT32_MAX, 0, &v[0], why, why_len);
+	if (rc != EVENT_OK)
+		return rc;
+	if (v[0] != EVENT_SCHEMA_VERSION)
+		return fail(EVENT_VERSION, why, why_len, "schema_version %" PRIu64 " is not supported", v[0]);
+	if (n != EVENT_V1_FIELDS)
+		return fail(EVENT_SHAPE, why, why_len, "array of %" PRIu32 " elements; schema v1 has %d", n,
+			    EVENT_V1_FIELDS);
+	static const uint64_t max[EVENT_V1_FIELDS - 1] = {
+		0, UINT32_MAX, UINT32_MAX, UINT16_MAX, 6, 23, EVENT_DAYS_MAX, UINT32_MAX, UINT16_MAX, 1, 1,
+	};
+	for (int i = 1; i < EVENT_V1_FIELDS - 1; i++) {
+		rc = read_uint(&c, i, max[i], i == 6, &v[i], why, why_len);
+		if (rc != EVENT_OK)
+			return rc;
+	}
+	enum scalar_kind kind;
+	uint64_t time_u = 0;
+	int64_t time_s = 0;
+	rc = read_scalar(&c, 11, &kind, &time_u, &time_s, why, why_len);
+	if (rc != EVENT_OK)
+		return rc;
+	if (kind == SCALAR_NIL || (kind == SCALAR_UINT && time_u > INT64_MAX))
+		return fail(EVENT_TYPE, why, why_len, "event_time_ms: expected a signed 64-bit integer");
+	if (c.off != len)
+		return fail(EVENT_TRAILING, why, why_len, "%zu trailing bytes after the event", len - c.off);
+	ev_out->user_id = (uint32_t)v[1];
+	ev_out->order_id = (uint32_t)v[2];
+	ev_out->order_number = (uint16_t)v[3];
+	ev_out->order_dow = (uint8_t)v[4];
+	ev_out->order_hour = (uint8_t)v[5];
+	ev_out->days_since_prior = v[6] == UINT64_MAX ? EVENT_DAYS_NONE : (int8_t)v[6];
+	ev_out->product_id = (uint32_t)v[7];
+	ev_out->add_to_cart_order = (uint16_t)v[8];
+	ev_out->reordered = (uint8_t)v[9];
+	ev_out->eval_set = (uint8_t)v[10];
+	ev_out->event_time_ms = kind == SCALAR_NEG ? time_s : (int64_t)time_u;
+	return event_validate(ev_out, why, why_len);
+}

@@ -1,0 +1,103 @@
+/**
+ * @file event.h
+ * @brief The order-product event: one line of an Instacart order joined with its order row.
+ *
+ * This module owns the event struct, its versioned msgpack encoding and its validation. It is
+ * pure: bytes in, event or error out. It knows nothing of Kafka, LMDB or files.
+ *
+ * Wire format, schema version 1: a msgpack array of exactly 12 elements, in this order:
+ *
+ *  | # | field              | msgpack type       | range                          |
+ *  |---|--------------------|--------------------|--------------------------------|
+ *  | 0 | schema version     | positive int       | 1                              |
+ *  | 1 | user_id            | positive int       | 1 .. 2^32-1                    |
+ *  | 2 | order_id           | positive int       | 1 .. 2^32-1                    |
+ *  | 3 | order_number       | positive int       | 1 .. 65535                     |
+ *  | 4 | order_dow          | positive int       | 0 .. 6                         |
+ *  | 5 | order_hour_of_day  | positive int       | 0 .. 23                        |
+ *  | 6 | days_since_prior   | positive int / nil | 0 .. 30, nil on a first order  |
+ *  | 7 | product_id         | positive int       | 1 .. 2^32-1                    |
+ *  | 8 | add_to_cart_order  | positive int       | 1 .. 65535                     |
+ *  | 9 | reordered          | positive int       | 0 .. 1                         |
+ *  |10 | eval_set           | positive int       | 0 prior, 1 train               |
+ *  |11 | event_time_ms      | int                | ms since the Unix epoch        |
+ *
+ * A reader rejects anything else, including trailing bytes after the array. A new field means
+ * a new schema version; decoders keep accepting the old ones.
+ */
+#ifndef SEGSTREAM_EVENT_H
+#define SEGSTREAM_EVENT_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#define EVENT_SCHEMA_VERSION 1
+#define EVENT_ENCODED_MAX 64 /**< Upper bound of an encoded event, in bytes. */
+#define EVENT_DAYS_NONE (-1) /**< days_since_prior of a user's first order. */
+#define EVENT_DAYS_MAX 30
+
+enum event_eval_set { EVENT_EVAL_PRIOR = 0, EVENT_EVAL_TRAIN = 1 };
+
+/** Errors of this module: negative, in the -300 range. */
+#define EVENT_ERR_MAP(XX)                                                       \
+	XX(OK, 0, "success")                                                    \
+	XX(TRUNCATED, -301, "truncated msgpack")                                \
+	XX(MALFORMED, -302, "malformed msgpack")                                \
+	XX(SHAPE, -303, "not an array of the schema's length")                  \
+	XX(TYPE, -304, "field of the wrong type")                               \
+	XX(RANGE, -305, "field out of range")                                   \
+	XX(TRAILING, -306, "trailing bytes after the event")                    \
+	XX(VERSION, -307, "unknown schema version")                             \
+	XX(NOSPACE, -308, "output buffer too small")
+
+enum event_err {
+#define EVENT_ERR_ENUM(name, code, text) EVENT_##name = code,
+	EVENT_ERR_MAP(EVENT_ERR_ENUM)
+#undef EVENT_ERR_ENUM
+};
+
+/** @brief A message for an error code of this module. Never NULL. */
+const char *event_strerror(int err);
+/** @brief The symbolic name of an error code ("EVENT_RANGE"). Never NULL. */
+const char *event_errname(int err);
+
+/** One order-product event. A plain value: no pointers, copy freely. */
+struct event {
+	uint32_t user_id;
+	uint32_t order_id;
+	uint32_t product_id;
+	uint16_t order_number;      /* 1-based position of the order in the user's history */
+	uint16_t add_to_cart_order; /* 1-based position of the line in its order */
+	uint8_t order_dow;          /* 0..6, 0 = Saturday by the data's convention */
+	uint8_t order_hour;         /* 0..23 */
+	int8_t days_since_prior;    /* 0..30, or EVENT_DAYS_NONE on a first order */
+	uint8_t reordered;          /* 0 or 1 */
+	uint8_t eval_set;           /* enum event_eval_set */
+	int64_t event_time_ms;      /* event time, ms since the Unix epoch */
+};
+
+/**
+ * @brief Checks every field of @p ev against the ranges of the schema.
+ * @param[out] why  optional; receives which field failed and why (NUL-terminated)
+ * @return EVENT_OK or EVENT_RANGE.
+ */
+int event_validate(const struct event *ev, char *why, size_t why_len);
+
+/**
+ * @brief Encodes a valid event as schema version EVENT_SCHEMA_VERSION.
+ * @param[out] buf      receives the encoding; EVENT_ENCODED_MAX bytes always suffice
+ * @param[out] len_out  the number of bytes written
+ * @return EVENT_OK, EVENT_RANGE (invalid field; nothing useful written) or EVENT_NOSPACE.
+ */
+int event_encode(const struct event *ev, uint8_t *buf, size_t buf_len, size_t *len_out);
+
+/**
+ * @brief Decodes and validates one event. Pure: no allocation outlives the call.
+ * @param[out] ev_out  the event; unspecified on error
+ * @param[out] why     optional; a human-readable reason on error, naming the field
+ * @return EVENT_OK, EVENT_TRUNCATED, EVENT_MALFORMED, EVENT_SHAPE, EVENT_TYPE,
+ *         EVENT_RANGE, EVENT_TRAILING or EVENT_VERSION.
+ */
+int event_decode(const void *buf, size_t len, struct event *ev_out, char *why, size_t why_len);
+
+#endif

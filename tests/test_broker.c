@@ -1,0 +1,234 @@
+/*
+ * Integration tests against the real Apache Kafka broker that tools/kafka/broker.sh starts
+ * (a CTest fixture): 100,000 messages produced and consumed exactly once, with static
+ * assign() and with a consumer group. SEGSTREAM_BOOTSTRAP names the broker.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+#include <cmocka.h>
+#include <librdkafka/rdkafka.h>
+
+#define MESSAGES 100000
+#define PARTITIONS 4
+
+static const char *bootstrap(void)
+{
+	const char *b = getenv("SEGSTREAM_BOOTSTRAP");
+	return b && *b ? b : "127.0.0.1:9092";
+}
+
+static void set(rd_kafka_conf_t *conf, const char *k, const char *v)
+{
+	char err[256];
+	if (rd_kafka_conf_set(conf, k, v, err, sizeof err) != RD_KAFKA_CONF_OK)
+		fail_msg("conf %s=%s: %s", k, v, err);
+}
+
+static void unique_topic(char *buf, size_t len, const char *what)
+{
+	snprintf(buf, len, "test-%s-%ld-%d", what, (long)time(NULL), (int)getpid());
+}
+
+static void create_topic(const char *topic)
+{
+	char err[256];
+	rd_kafka_conf_t *conf = rd_kafka_conf_new();
+	set(conf, "bootstrap.servers", bootstrap());
+	rd_kafka_t *rk = rd_kafka_new(RD_KAFKA_PRODUCER, conf, err, sizeof err);
+	assert_non_null(rk);
+	rd_kafka_NewTopic_t *nt = rd_kafka_NewTopic_new(topic, PARTITIONS, 1, err, sizeof err);
+	assert_non_null(nt);
+	rd_kafka_queue_t *q = rd_kafka_queue_new(rk);
+	rd_kafka_CreateTopics(rk, &nt, 1, NULL, q);
+	rd_kafka_event_t *ev = rd_kafka_queue_poll(q, 30000);
+	assert_non_null(ev);
+	const rd_kafka_CreateTopics_result_t *res = rd_kafka_event_CreateTopics_result(ev);
+	assert_non_null(res);
+	size_t n;
+	const rd_kafka_topic_result_t **tr = rd_kafka_CreateTopics_result_topics(res, &n);
+	assert_int_equal(n, 1);
+	if (rd_kafka_topic_result_error(tr[0]))
+		fail_msg("create %s: %s", topic, rd_kafka_topic_result_error_string(tr[0]));
+	rd_kafka_event_destroy(ev);
+	rd_kafka_queue_destroy(q);
+	rd_kafka_NewTopic_destroy(nt);
+	rd_kafka_destroy(rk);
+}
+
+static void count_delivery(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaque)
+{
+	(void)rk;
+	long *counts = opaque; /* [0] delivered, [1] failed */
+	counts[m->err ? 1 : 0]++;
+}
+
+/* Produces MESSAGES messages whose payload is their sequence number, keyed over many keys. */
+static void produce_all(const char *topic)
+{
+	char err[256];
+	long counts[2] = { 0, 0 };
+	rd_kafka_conf_t *conf = rd_kafka_conf_new();
+	set(conf, "bootstrap.servers", bootstrap());
+	set(conf, "enable.idempotence", "true");
+	set(conf, "linger.ms", "20");
+	set(conf, "compression.type", "lz4");
+	rd_kafka_conf_set_dr_msg_cb(conf, count_delivery);
+	rd_kafka_conf_set_opaque(conf, counts);
+	rd_kafka_t *rk = rd_kafka_new(RD_KAFKA_PRODUCER, conf, err, sizeof err);
+	assert_non_null(rk);
+	for (int i = 0; i < MESSAGES; i++) {
+		char key[16], val[16];
+		int kl = snprintf(key, sizeof key, "k%d", i % 997);
+		int vl = snprintf(val, sizeof val, "%d", i);
+		for (;;) {
+			rd_kafka_resp_err_t e = rd_kafka_producev(rk, RD_KAFKA_V_TOPIC(topic),
+				RD_KAFKA_V_KEY(key, (size_t)kl), RD_KAFKA_V_VALUE(val, (size_t)vl),
+				RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY), RD_KAFKA_V_END);
+			if (e == RD_KAFKA_RESP_ERR_NO_ERROR)
+				break;
+			assert_int_equal(e, RD_KAFKA_RESP_ERR__QUEUE_FULL);
+			rd_kafka_poll(rk, 10);
+		}
+		rd_kafka_poll(rk, 0);
+	}
+	assert_int_equal(rd_kafka_flush(rk, 60000), RD_KAFKA_RESP_ERR_NO_ERROR);
+	assert_int_equal(counts[1], 0);
+	assert_int_equal(counts[0], MESSAGES);
+	rd_kafka_destroy(rk);
+}
+
+/* Consumes until every message is seen, then checks each payload arrived exactly once. */
+static void consume_all(rd_kafka_t *rk)
+{
+	unsigned char *seen = calloc(MESSAGES, 1);
+	long total = 0, duplicates = 0, bad = 0;
+	time_t deadline = time(NULL) + 120;
+	while (total < MESSAGES && time(NULL) < deadline) {
+		rd_kafka_message_t *m = rd_kafka_consumer_poll(rk, 200);
+		if (!m)
+			continue;
+		if (m->err) {
+			if (m->err != RD_KAFKA_RESP_ERR__PARTITION_EOF)
+				print_message("consumer error: %s\n", rd_kafka_message_errstr(m));
+			rd_kafka_message_destroy(m);
+			continue;
+		}
+		char buf[16] = { 0 };
+		memcpy(buf, m->payload, m->len < 15 ? m->len : 15);
+		long v = strtol(buf, NULL, 10);
+		if (v < 0 || v >= MESSAGES)
+			bad++;
+		else if (seen[v]++)
+			duplicates++;
+		total++;
+		rd_kafka_message_destroy(m);
+	}
+	/* Anything still arriving now would be a duplicate. */
+	for (int i = 0; i < 5; i++) {
+		rd_kafka_message_t *m = rd_kafka_consumer_poll(rk, 200);
+		if (m) {
+			if (!m->err)
+				duplicates++;
+			rd_kafka_message_destroy(m);
+		}
+	}
+	long missing = 0;
+	for (long i = 0; i < MESSAGES; i++)
+		missing += !seen[i];
+	free(seen);
+	assert_int_equal(bad, 0);
+	assert_int_equal(duplicates, 0);
+	assert_int_equal(missing, 0);
+	assert_int_equal(total, MESSAGES);
+}
+
+static rd_kafka_t *new_consumer(const char *group)
+{
+	char err[256];
+	rd_kafka_conf_t *conf = rd_kafka_conf_new();
+	set(conf, "bootstrap.servers", bootstrap());
+	set(conf, "group.id", group);
+	set(conf, "auto.offset.reset", "earliest");
+	set(conf, "enable.auto.commit", "false");
+	rd_kafka_t *rk = rd_kafka_new(RD_KAFKA_CONSUMER, conf, err, sizeof err);
+	assert_non_null(rk);
+	rd_kafka_poll_set_consumer(rk);
+	return rk;
+}
+
+static void test_100k_messages_exactly_once_with_assign(void **state)
+{
+	(void)state;
+	char topic[128];
+	unique_topic(topic, sizeof topic, "assign");
+	create_topic(topic);
+	produce_all(topic);
+	rd_kafka_t *rk = new_consumer("segstream-test-assign");
+	rd_kafka_topic_partition_list_t *parts = rd_kafka_topic_partition_list_new(PARTITIONS);
+	for (int p = 0; p < PARTITIONS; p++)
+		rd_kafka_topic_partition_list_add(parts, topic, p)->offset = RD_KAFKA_OFFSET_BEGINNING;
+	assert_int_equal(rd_kafka_assign(rk, parts), RD_KAFKA_RESP_ERR_NO_ERROR);
+	rd_kafka_topic_partition_list_destroy(parts);
+	consume_all(rk);
+	assert_int_equal(rd_kafka_consumer_close(rk), RD_KAFKA_RESP_ERR_NO_ERROR);
+	rd_kafka_destroy(rk);
+}
+
+static void test_consumer_group_subscription(void **state)
+{
+	(void)state;
+	char topic[128], group[160];
+	unique_topic(topic, sizeof topic, "group");
+	snprintf(group, sizeof group, "group-%s", topic);
+	create_topic(topic);
+	produce_all(topic);
+	rd_kafka_t *rk = new_consumer(group);
+	rd_kafka_topic_partition_list_t *subs = rd_kafka_topic_partition_list_new(1);
+	rd_kafka_topic_partition_list_add(subs, topic, RD_KAFKA_PARTITION_UA);
+	assert_int_equal(rd_kafka_subscribe(rk, subs), RD_KAFKA_RESP_ERR_NO_ERROR);
+	rd_kafka_topic_partition_list_destroy(subs);
+	consume_all(rk);
+	/* The group really formed: the broker gave this member all partitions. */
+	rd_kafka_topic_partition_list_t *assigned = NULL;
+	assert_int_equal(rd_kafka_assignment(rk, &assigned), RD_KAFKA_RESP_ERR_NO_ERROR);
+	assert_int_equal(assigned->cnt, PARTITIONS);
+	rd_kafka_topic_partition_list_destroy(assigned);
+	assert_int_equal(rd_kafka_commit(rk, NULL, 0), RD_KAFKA_RESP_ERR_NO_ERROR);
+	assert_int_equal(rd_kafka_consumer_close(rk), RD_KAFKA_RESP_ERR_NO_ERROR);
+	rd_kafka_destroy(rk);
+
+	/* A new member of the same group resumes at the committed offsets: nothing is left. */
+	rk = new_consumer(group);
+	subs = rd_kafka_topic_partition_list_new(1);
+	rd_kafka_topic_partition_list_add(subs, topic, RD_KAFKA_PARTITION_UA);
+	assert_int_equal(rd_kafka_subscribe(rk, subs), RD_KAFKA_RESP_ERR_NO_ERROR);
+	rd_kafka_topic_partition_list_destroy(subs);
+	long again = 0;
+	time_t until = time(NULL) + 8;
+	while (time(NULL) < until) {
+		rd_kafka_message_t *m = rd_kafka_consumer_poll(rk, 200);
+		if (m) {
+			again += !m->err;
+			rd_kafka_message_destroy(m);
+		}
+	}
+	assert_int_equal(again, 0);
+	rd_kafka_consumer_close(rk);
+	rd_kafka_destroy(rk);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_100k_messages_exactly_once_with_assign),
+		cmocka_unit_test(test_consumer_group_subscription),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}

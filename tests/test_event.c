@@ -1,0 +1,266 @@
+/* Unit tests of event/: encoding round trips, and every way a payload can be wrong. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <cmocka.h>
+#include <msgpack.h>
+
+#include "event/event.h"
+
+static struct event sample(void)
+{
+	struct event ev = {
+		.user_id = 206209, .order_id = 3421083, .product_id = 49688, .order_number = 100,
+		.add_to_cart_order = 145, .order_dow = 6, .order_hour = 23, .days_since_prior = 30,
+		.reordered = 1, .eval_set = EVENT_EVAL_TRAIN, .event_time_ms = 1585699200000LL,
+	};
+	return ev;
+}
+
+static void assert_events_equal(const struct event *a, const struct event *b)
+{
+	assert_int_equal(a->user_id, b->user_id);
+	assert_int_equal(a->order_id, b->order_id);
+	assert_int_equal(a->product_id, b->product_id);
+	assert_int_equal(a->order_number, b->order_number);
+	assert_int_equal(a->add_to_cart_order, b->add_to_cart_order);
+	assert_int_equal(a->order_dow, b->order_dow);
+	assert_int_equal(a->order_hour, b->order_hour);
+	assert_int_equal(a->days_since_prior, b->days_since_prior);
+	assert_int_equal(a->reordered, b->reordered);
+	assert_int_equal(a->eval_set, b->eval_set);
+	assert_true(a->event_time_ms == b->event_time_ms);
+}
+
+static void test_roundtrip(void **state)
+{
+	(void)state;
+	struct event in = sample(), out;
+	uint8_t buf[EVENT_ENCODED_MAX];
+	size_t len = 0;
+	assert_int_equal(event_encode(&in, buf, sizeof buf, &len), EVENT_OK);
+	assert_true(len > 12 && len <= EVENT_ENCODED_MAX);
+	assert_int_equal(event_decode(buf, len, &out, NULL, 0), EVENT_OK);
+	assert_events_equal(&in, &out);
+
+	in.days_since_prior = EVENT_DAYS_NONE; /* first order: nil on the wire */
+	in.user_id = 1;
+	in.event_time_ms = -5;
+	assert_int_equal(event_encode(&in, buf, sizeof buf, &len), EVENT_OK);
+	assert_int_equal(event_decode(buf, len, &out, NULL, 0), EVENT_OK);
+	assert_events_equal(&in, &out);
+}
+
+static void test_encode_rejects_invalid_and_small_buffer(void **state)
+{
+	(void)state;
+	struct event ev = sample();
+	uint8_t buf[EVENT_ENCODED_MAX];
+	size_t len;
+	ev.order_hour = 24;
+	assert_int_equal(event_encode(&ev, buf, sizeof buf, &len), EVENT_RANGE);
+	ev = sample();
+	assert_int_equal(event_encode(&ev, buf, 8, &len), EVENT_NOSPACE);
+}
+
+/* Packs a v1 array with msgpack-c, letting the caller choose how each field is written. */
+typedef void (*field_writer)(msgpack_packer *pk, int field, void *ctx);
+
+static size_t pack_with(msgpack_sbuffer *sb, uint32_t n, field_writer w, void *ctx)
+{
+	msgpack_packer pk;
+	msgpack_sbuffer_init(sb);
+	msgpack_packer_init(&pk, sb, msgpack_sbuffer_write);
+	msgpack_pack_array(&pk, n);
+	for (uint32_t i = 0; i < n; i++)
+		w(&pk, (int)i, ctx);
+	return sb->size;
+}
+
+static const int64_t good_values[12] = { 1, 7, 8, 3, 2, 10, 15, 196, 4, 1, 0, 1500000000000LL };
+
+/* Writes the good value of each field, with signed or wide encodings, as another producer might. */
+static void write_signed(msgpack_packer *pk, int field, void *ctx)
+{
+	(void)ctx;
+	msgpack_pack_int64(pk, good_values[field]);
+}
+
+static void write_uint64(msgpack_packer *pk, int field, void *ctx)
+{
+	(void)ctx;
+	msgpack_pack_uint64(pk, (uint64_t)good_values[field]);
+}
+
+static void test_decode_accepts_any_integer_width(void **state)
+{
+	(void)state;
+	field_writer writers[] = { write_signed, write_uint64 };
+	for (size_t k = 0; k < 2; k++) {
+		msgpack_sbuffer sb;
+		size_t len = pack_with(&sb, 12, writers[k], NULL);
+		struct event ev;
+		char why[128] = "";
+		assert_int_equal(event_decode(sb.data, len, &ev, why, sizeof why), EVENT_OK);
+		assert_int_equal(ev.product_id, 196);
+		assert_int_equal(ev.days_since_prior, 15);
+		assert_true(ev.event_time_ms == 1500000000000LL);
+		msgpack_sbuffer_destroy(&sb);
+	}
+}
+
+/* One malformed case: which field gets which replacement, and the error expected. */
+struct bad_field {
+	int field;
+	enum { PUT_STR, PUT_NEG, PUT_BIG, PUT_NIL, PUT_HUGE_STR, PUT_FLOAT, PUT_MAP } what;
+	int expect;
+};
+
+static void write_bad(msgpack_packer *pk, int field, void *ctx)
+{
+	const struct bad_field *b = ctx;
+	if (field != b->field) {
+		msgpack_pack_int64(pk, good_values[field]);
+		return;
+	}
+	switch (b->what) {
+	case PUT_STR: msgpack_pack_str_with_body(pk, "42", 2); break;
+	case PUT_NEG: msgpack_pack_int64(pk, -7); break;
+	case PUT_BIG: msgpack_pack_uint64(pk, UINT64_MAX); break;
+	case PUT_NIL: msgpack_pack_nil(pk); break;
+	case PUT_FLOAT: msgpack_pack_double(pk, 1.5); break;
+	case PUT_MAP: msgpack_pack_map(pk, 0); break;
+	case PUT_HUGE_STR: {
+		size_t n = 1 << 20;
+		char *s = malloc(n);
+		memset(s, 'x', n);
+		msgpack_pack_str_with_body(pk, s, n);
+		free(s);
+		break;
+	}
+	}
+}
+
+static void test_decode_rejects_bad_fields(void **state)
+{
+	(void)state;
+	const struct bad_field cases[] = {
+		{ 1, PUT_STR, EVENT_TYPE },      { 1, PUT_NEG, EVENT_RANGE },   { 2, PUT_BIG, EVENT_RANGE },
+		{ 3, PUT_NIL, EVENT_TYPE },      { 4, PUT_FLOAT, EVENT_TYPE },  { 5, PUT_MAP, EVENT_TYPE },
+		{ 7, PUT_HUGE_STR, EVENT_TYPE }, { 7, PUT_NEG, EVENT_RANGE },   { 0, PUT_BIG, EVENT_RANGE },
+		{ 11, PUT_NIL, EVENT_TYPE },     { 11, PUT_BIG, EVENT_TYPE },   { 9, PUT_BIG, EVENT_RANGE },
+	};
+	for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+		msgpack_sbuffer sb;
+		size_t len = pack_with(&sb, 12, write_bad, (void *)&cases[i]);
+		struct event ev;
+		char why[128] = "";
+		int rc = event_decode(sb.data, len, &ev, why, sizeof why);
+		if (rc != cases[i].expect)
+			fail_msg("case %zu: got %s (%s), want %s", i, event_errname(rc), why,
+				 event_errname(cases[i].expect));
+		assert_non_null(strstr(why, ":")); /* the reason names the field */
+		msgpack_sbuffer_destroy(&sb);
+	}
+}
+
+static void test_decode_rejects_out_of_range_values(void **state)
+{
+	(void)state;
+	struct { int field; int64_t value; } cases[] = {
+		{ 1, 0 }, { 3, 0 }, { 4, 7 }, { 5, 24 }, { 6, 31 }, { 8, 0 }, { 9, 2 }, { 10, 2 }, { 3, 65536 },
+	};
+	for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+		int64_t values[12];
+		memcpy(values, good_values, sizeof values);
+		values[cases[i].field] = cases[i].value;
+		msgpack_sbuffer sb;
+		msgpack_packer pk;
+		msgpack_sbuffer_init(&sb);
+		msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
+		msgpack_pack_array(&pk, 12);
+		for (int f = 0; f < 12; f++)
+			msgpack_pack_int64(&pk, values[f]);
+		struct event ev;
+		char why[128] = "";
+		assert_int_equal(event_decode(sb.data, sb.size, &ev, why, sizeof why), EVENT_RANGE);
+		msgpack_sbuffer_destroy(&sb);
+	}
+}
+
+static void test_decode_rejects_truncation_trailing_shape_version(void **state)
+{
+	(void)state;
+	struct event in = sample(), out;
+	uint8_t buf[EVENT_ENCODED_MAX + 4];
+	size_t len;
+	char why[128];
+	assert_int_equal(event_encode(&in, buf, sizeof buf, &len), EVENT_OK);
+	for (size_t cut = 0; cut < len; cut++)
+		assert_int_equal(event_decode(buf, cut, &out, why, sizeof why), EVENT_TRUNCATED);
+	buf[len] = 0x01;
+	assert_int_equal(event_decode(buf, len + 1, &out, why, sizeof why), EVENT_TRAILING);
+
+	uint8_t version2[EVENT_ENCODED_MAX];
+	memcpy(version2, buf, len);
+	version2[1] = 2; /* element 0 is a positive fixint right after the fixarray byte */
+	assert_int_equal(event_decode(version2, len, &out, why, sizeof why), EVENT_VERSION);
+
+	const uint8_t map[] = { 0x80 };
+	assert_int_equal(event_decode(map, 1, &out, why, sizeof why), EVENT_SHAPE);
+	const uint8_t short_array[] = { 0x92, 0x01, 0x05 };
+	assert_int_equal(event_decode(short_array, 3, &out, why, sizeof why), EVENT_SHAPE);
+	const uint8_t never_used[] = { 0xc1 };
+	assert_int_equal(event_decode(never_used, 1, &out, why, sizeof why), EVENT_MALFORMED);
+	/* A 4-billion-element array claimed in five bytes must not allocate anything. */
+	const uint8_t huge_array[] = { 0xdd, 0xff, 0xff, 0xff, 0xff, 0x01 };
+	assert_int_equal(event_decode(huge_array, sizeof huge_array, &out, why, sizeof why), EVENT_SHAPE);
+	assert_int_equal(event_decode(NULL, 0, &out, why, sizeof why), EVENT_TRUNCATED);
+}
+
+static void test_decode_survives_random_bytes(void **state)
+{
+	(void)state;
+	struct event in = sample(), out;
+	uint8_t buf[EVENT_ENCODED_MAX];
+	size_t len;
+	assert_int_equal(event_encode(&in, buf, sizeof buf, &len), EVENT_OK);
+	unsigned seed = 12345;
+	int ok = 0;
+	for (int round = 0; round < 200000; round++) {
+		uint8_t m[EVENT_ENCODED_MAX];
+		memcpy(m, buf, len);
+		seed = seed * 1103515245u + 12345u;
+		m[(seed >> 8) % len] = (uint8_t)(seed >> 16);
+		int rc = event_decode(m, len, &out, NULL, 0);
+		assert_true(rc == EVENT_OK || (rc <= -301 && rc >= -307));
+		ok += rc == EVENT_OK;
+	}
+	assert_true(ok > 0 && ok < 200000);
+}
+
+static void test_strerror_names_every_code(void **state)
+{
+	(void)state;
+	assert_string_equal(event_errname(EVENT_RANGE), "EVENT_RANGE");
+	assert_string_equal(event_strerror(EVENT_TRAILING), "trailing bytes after the event");
+	assert_string_equal(event_errname(-1), "EVENT_UNKNOWN");
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_roundtrip),
+		cmocka_unit_test(test_encode_rejects_invalid_and_small_buffer),
+		cmocka_unit_test(test_decode_accepts_any_integer_width),
+		cmocka_unit_test(test_decode_rejects_bad_fields),
+		cmocka_unit_test(test_decode_rejects_out_of_range_values),
+		cmocka_unit_test(test_decode_rejects_truncation_trailing_shape_version),
+		cmocka_unit_test(test_decode_survives_random_bytes),
+		cmocka_unit_test(test_strerror_names_every_code),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}

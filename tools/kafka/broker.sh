@@ -1,0 +1,125 @@
+#!/usr/bin/env bash
+# Single-node Apache Kafka 3.9 (KRaft, broker+controller) on 127.0.0.1, from Maven Central jars.
+#
+#   tools/kafka/broker.sh start|stop|status|fetch
+#
+# Environment (all optional):
+#   SEGSTREAM_KAFKA_PORT   client port (default 9092); the controller listens on PORT+1
+#   SEGSTREAM_KAFKA_DIR    run directory: config, logs, data (default .kafka/run-PORT in the repo)
+#   SEGSTREAM_KAFKA_CACHE  where the jars are kept between runs (default ~/.cache/segstream/kafka-VERSION)
+#   SEGSTREAM_KAFKA_HEAP   JVM heap (default 1G)
+#
+# 3.9 rather than 4.x: Debian's librdkafka 2.0.2 loses its balanced consumer group against 4.x
+# (see ../shared/KAFKA.md section 0). Every start formats fresh storage: tests want a clean broker.
+set -euo pipefail
+
+here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+repo=$(cd "$here/../.." && pwd)
+version=$(sed -n 's:.*<kafka.version>\(.*\)</kafka.version>.*:\1:p' "$here/pom.xml")
+port=${SEGSTREAM_KAFKA_PORT:-9092}
+cport=$((port + 1))
+rundir=${SEGSTREAM_KAFKA_DIR:-$repo/.kafka/run-$port}
+cache=${SEGSTREAM_KAFKA_CACHE:-$HOME/.cache/segstream/kafka-$version}
+heap=${SEGSTREAM_KAFKA_HEAP:-1G}
+pidfile=$rundir/broker.pid
+
+log() { printf 'broker.sh: %s\n' "$*" >&2; }
+
+fetch() {
+	if [ -f "$cache/.complete" ]; then return 0; fi
+	command -v mvn >/dev/null || { log "mvn not found: run tools/setup.sh first"; exit 1; }
+	log "fetching Apache Kafka $version and its runtime dependencies from Maven Central into $cache"
+	rm -rf "$cache" && mkdir -p "$cache"
+	mvn -q -B -f "$here/pom.xml" dependency:copy-dependencies \
+		-DincludeScope=runtime -DoutputDirectory="$cache" >&2
+	touch "$cache/.complete"
+}
+
+is_running() {
+	[ -f "$pidfile" ] && kill -0 "$(cat "$pidfile")" 2>/dev/null
+}
+
+port_answers() {
+	(exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null
+}
+
+start() {
+	fetch
+	if is_running; then log "already running (pid $(cat "$pidfile")) on port $port"; return 0; fi
+	if port_answers "$port" || port_answers "$cport"; then
+		log "port $port or $cport is taken by another process"; exit 1
+	fi
+	rm -rf "$rundir" && mkdir -p "$rundir/data"
+	cat > "$rundir/server.properties" <<PROPS
+process.roles=broker,controller
+node.id=1
+controller.quorum.voters=1@127.0.0.1:$cport
+listeners=PLAINTEXT://127.0.0.1:$port,CONTROLLER://127.0.0.1:$cport
+advertised.listeners=PLAINTEXT://127.0.0.1:$port
+inter.broker.listener.name=PLAINTEXT
+controller.listener.names=CONTROLLER
+listener.security.protocol.map=CONTROLLER:PLAINTEXT,PLAINTEXT:PLAINTEXT
+log.dirs=$rundir/data
+num.partitions=4
+auto.create.topics.enable=true
+offsets.topic.replication.factor=1
+offsets.topic.num.partitions=4
+transaction.state.log.replication.factor=1
+transaction.state.log.min.isr=1
+group.initial.rebalance.delay.ms=0
+log.retention.ms=-1
+log.retention.bytes=-1
+message.max.bytes=10485760
+PROPS
+	cat > "$rundir/log4j.properties" <<PROPS
+log4j.rootLogger=INFO, file
+log4j.appender.file=org.apache.log4j.FileAppender
+log4j.appender.file.File=$rundir/server.log
+log4j.appender.file.layout=org.apache.log4j.PatternLayout
+log4j.appender.file.layout.ConversionPattern=[%d] %p %m (%c)%n
+log4j.logger.kafka=INFO
+log4j.logger.org.apache.kafka=INFO
+PROPS
+	local java=(java "-Xmx$heap" "-Xms$heap" -XX:+UseG1GC -XX:MaxGCPauseMillis=20
+		-Djava.awt.headless=true "-Dlog4j.configuration=file:$rundir/log4j.properties"
+		-cp "$cache/*")
+	"${java[@]}" kafka.tools.StorageTool format -t "$(uuid_for_cluster)" \
+		-c "$rundir/server.properties" > "$rundir/format.log" 2>&1 \
+		|| { log "formatting storage failed:"; cat "$rundir/format.log" >&2; exit 1; }
+	nohup "${java[@]}" kafka.Kafka "$rundir/server.properties" \
+		> "$rundir/stdout.log" 2>&1 < /dev/null &
+	echo $! > "$pidfile"
+	local waited=0
+	until grep -q 'Kafka Server started' "$rundir/server.log" 2>/dev/null && port_answers "$port"; do
+		if ! is_running; then log "broker exited during start-up:"; tail -30 "$rundir/stdout.log" "$rundir/server.log" >&2 || true; exit 1; fi
+		if [ "$waited" -ge 600 ]; then log "broker did not answer within 60 s"; stop; exit 1; fi
+		sleep 0.1; waited=$((waited + 1))
+	done
+	log "Kafka $version up on 127.0.0.1:$port (pid $(cat "$pidfile"), dir $rundir)"
+}
+
+# A fresh KRaft cluster id: 16 random bytes, base64url without padding (what random-uuid prints).
+uuid_for_cluster() {
+	head -c 16 /dev/urandom | base64 | tr '+/' '-_' | tr -d '=\n'
+}
+
+stop() {
+	if ! is_running; then log "not running"; rm -f "$pidfile"; return 0; fi
+	local pid; pid=$(cat "$pidfile")
+	kill -TERM "$pid"
+	local waited=0
+	while kill -0 "$pid" 2>/dev/null; do
+		if [ "$waited" -ge 300 ]; then log "broker ignored SIGTERM for 30 s; killing"; kill -KILL "$pid"; fi
+		sleep 0.1; waited=$((waited + 1))
+	done
+	rm -f "$pidfile"
+	log "stopped"
+}
+
+case "${1:-}" in
+	start) start ;;
+	stop) stop ;;
+	status) if is_running; then echo "running pid $(cat "$pidfile") port $port"; else echo "stopped"; exit 3; fi ;;
+	fetch) fetch ;;
+	*) echo "usage: $0 start|stop|status|fetch" >&2; exit 2 ;;
+esac
