@@ -1,0 +1,805 @@
+/* Readers of the Instacart files and the event-time timeline (see dataset.h). */
+#include "dataset/dataset.h"
+
+#include <csv.h>
+#include <ctype.h>
+#include <errno.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+const char *ds_strerror(int err)
+{
+#define DS_ERR_TEXT(name, code, text) case code: return text;
+	switch (err) { DS_ERR_MAP(DS_ERR_TEXT) }
+#undef DS_ERR_TEXT
+	return "unknown dataset error";
+}
+
+/* ---- A row-at-a-time CSV reader over libcsv. ---- */
+
+struct row;
+static int is_header(const struct row *r);
+
+#define MAX_FIELDS 32
+
+struct row {
+	const char *field[MAX_FIELDS]; /* NUL-terminated, valid during the row callback */
+	size_t len[MAX_FIELDS];
+	int n;                          /* fields in the row (may exceed MAX_FIELDS: extra ones dropped) */
+	uint64_t rowno;                 /* 1-based record number in the file, header included */
+};
+
+/* Returns 0 to go on, 1 for a bad row (why says why), or a negative DS_* error to stop. */
+typedef int (*row_fn)(const struct row *r, void *ctx, char *why, size_t why_len);
+
+struct csv_reader {
+	const char *path;
+	struct ds_report *rep;
+	row_fn fn;
+	void *ctx;
+	char *buf;          /* the current row's field bytes, each followed by NUL */
+	size_t buf_len, buf_cap;
+	size_t offs[MAX_FIELDS];
+	size_t lens[MAX_FIELDS];
+	int n;
+	uint64_t rowno;
+	int rc;             /* first fatal error; reading stops */
+	int oom;
+};
+
+static void on_field(void *data, size_t len, void *vr)
+{
+	struct csv_reader *r = vr;
+	if (r->rc || r->oom)
+		return;
+	if (r->n < MAX_FIELDS) {
+		if (r->buf_len + len + 1 > r->buf_cap) {
+			size_t cap = (r->buf_cap ? r->buf_cap : 1024);
+			while (cap < r->buf_len + len + 1)
+				cap *= 2;
+			char *b = realloc(r->buf, cap);
+			if (!b) {
+				r->oom = 1;
+				return;
+			}
+			r->buf = b;
+			r->buf_cap = cap;
+		}
+		if (len)
+			memcpy(r->buf + r->buf_len, data, len);
+		r->offs[r->n] = r->buf_len;
+		r->lens[r->n] = len;
+		r->buf_len += len;
+		r->buf[r->buf_len++] = 0;
+	}
+	r->n++;
+}
+
+static void report_row(struct ds_report *rep, const char *path, uint64_t rowno, const char *why)
+{
+	rep->errors++;
+	if (!rep->quiet)
+		fprintf(rep->log ? rep->log : stderr, "%s:%llu: %s\n", path, (unsigned long long)rowno, why);
+}
+
+static void on_row(int term, void *vr)
+{
+	(void)term;
+	struct csv_reader *r = vr;
+	if (r->rc)
+		return;
+	if (r->oom) {
+		r->rc = DS_NOMEM;
+		return;
+	}
+	r->rowno++;
+	struct row row = { .n = r->n, .rowno = r->rowno };
+	for (int i = 0; i < r->n && i < MAX_FIELDS; i++) {
+		row.field[i] = r->buf + r->offs[i];
+		row.len[i] = r->lens[i];
+	}
+	char why[256] = "";
+	int rc = r->fn(&row, r->ctx, why, sizeof why);
+	r->rep->rows += !is_header(&row);
+	r->n = 0;
+	r->buf_len = 0;
+	if (rc < 0) {
+		r->rc = rc;
+	} else if (rc > 0) {
+		report_row(r->rep, r->path, row.rowno, why);
+		if (r->rep->on_error == DS_ON_ERROR_FAIL)
+			r->rc = DS_ROWS;
+	}
+}
+
+/* Never treat a byte as padding: fields are kept exactly as written (quotes aside). */
+static int no_space(unsigned char c)
+{
+	(void)c;
+	return 0;
+}
+
+/* Streams every row of path to fn. */
+static int csv_read(const char *path, struct ds_report *rep, row_fn fn, void *ctx)
+{
+	FILE *f = fopen(path, "rb");
+	if (!f) {
+		fprintf(rep->log ? rep->log : stderr, "%s: %s\n", path, strerror(errno));
+		return DS_IO;
+	}
+	struct csv_parser p;
+	struct csv_reader r = { .path = path, .rep = rep, .fn = fn, .ctx = ctx };
+	int rc = DS_OK;
+	if (csv_init(&p, CSV_APPEND_NULL) != 0) {
+		fclose(f);
+		return DS_NOMEM;
+	}
+	csv_set_space_func(&p, no_space);
+	enum { CHUNK = 1 << 20 };
+	char *chunk = malloc(CHUNK);
+	if (!chunk) {
+		rc = DS_NOMEM;
+		goto out;
+	}
+	size_t n;
+	while (!r.rc && (n = fread(chunk, 1, CHUNK, f)) > 0) {
+		if (csv_parse(&p, chunk, n, on_field, on_row, &r) != n) {
+			fprintf(rep->log ? rep->log : stderr, "%s: %s\n", path, csv_strerror(csv_error(&p)));
+			rc = DS_NOMEM;
+			goto out;
+		}
+	}
+	if (ferror(f)) {
+		fprintf(rep->log ? rep->log : stderr, "%s: read error\n", path);
+		rc = DS_IO;
+		goto out;
+	}
+	if (!r.rc)
+		csv_fini(&p, on_field, on_row, &r);
+	rc = r.rc;
+out:
+	free(chunk);
+	free(r.buf);
+	csv_free(&p);
+	fclose(f);
+	return rc;
+}
+
+/* ---- Field parsers ---- */
+
+static void trim(const char **s, size_t *len)
+{
+	while (*len && isspace((unsigned char)**s)) {
+		(*s)++;
+		(*len)--;
+	}
+	while (*len && isspace((unsigned char)(*s)[*len - 1]))
+		(*len)--;
+}
+
+/* An unsigned decimal integer <= max, optionally written with a ".0" fraction ("15.0"). */
+static int parse_uint(const char *s, size_t len, uint64_t max, uint64_t *out)
+{
+	trim(&s, &len);
+	if (len == 0)
+		return -1;
+	uint64_t v = 0;
+	size_t i = 0;
+	for (; i < len && s[i] >= '0' && s[i] <= '9'; i++) {
+		v = v * 10 + (uint64_t)(s[i] - '0');
+		if (v > max)
+			return -1;
+	}
+	if (i == 0)
+		return -1;
+	if (i < len) {
+		if (s[i] != '.' || i + 1 == len)
+			return -1;
+		for (i++; i < len; i++)
+			if (s[i] != '0')
+				return -1;
+	}
+	*out = v;
+	return 0;
+}
+
+int ds_price_cents(const char *s, size_t len, int32_t *cents_out)
+{
+	trim(&s, &len);
+	if (len == 0)
+		return 0;
+	uint64_t whole = 0;
+	size_t i = 0;
+	for (; i < len && isdigit((unsigned char)s[i]); i++) {
+		whole = whole * 10 + (uint64_t)(s[i] - '0');
+		if (whole > 1000000)
+			return 0;
+	}
+	uint64_t frac = 0; /* thousandths */
+	int digits = 0, round_up = 0;
+	if (i < len && s[i] == '.') {
+		for (i++; i < len && isdigit((unsigned char)s[i]); i++) {
+			if (digits < 3)
+				frac = frac * 10 + (uint64_t)(s[i] - '0');
+			digits++;
+		}
+		if (digits == 0 && i == 1)
+			return 0;
+	}
+	if (i != len || (i == 0))
+		return 0;
+	for (int d = digits; d < 3; d++)
+		frac *= 10;
+	/* Half away from zero on the third decimal; later decimals only matter past it
+	 * ("x.xx5" exactly is half; "x.xx49" is not, so the third digit decides). */
+	round_up = frac % 10 >= 5;
+	uint64_t cents = whole * 100 + frac / 10 + (uint64_t)round_up;
+	if (cents == 0 || cents > 10000)
+		return 0;
+	*cents_out = (int32_t)cents;
+	return 1;
+}
+
+static int is_header(const struct row *r)
+{
+	return r->rowno == 1 && r->n > 0 && r->len[0] > 0 && !isdigit((unsigned char)r->field[0][0]) &&
+	       !isspace((unsigned char)r->field[0][0]);
+}
+
+/* Checks a header row against the expected names (case-insensitive). */
+static int check_header(const struct row *r, const char *const *names, int n, char *why, size_t why_len)
+{
+	if (r->n != n) {
+		snprintf(why, why_len, "header has %d columns, expected %d", r->n, n);
+		return DS_LAYOUT;
+	}
+	for (int i = 0; i < n; i++) {
+		if (strcasecmp(r->field[i], names[i]) != 0) {
+			snprintf(why, why_len, "header column %d is '%s', expected '%s'", i + 1, r->field[i], names[i]);
+			return DS_LAYOUT;
+		}
+	}
+	return 0;
+}
+
+/* Returns a layout error to the caller's log, since layout errors stop the read. */
+static int layout_error(const struct row *r, const char *why)
+{
+	fprintf(stderr, "row %llu: %s\n", (unsigned long long)r->rowno, why);
+	return DS_LAYOUT;
+}
+
+static int bad(char *why, size_t why_len, const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(why, why_len, fmt, ap);
+	va_end(ap);
+	return 1;
+}
+
+/* Grows an id-indexed table of elem-sized entries so that id fits; new entries are zeroed. */
+static int grow_table(void **table, size_t *cap, size_t elem, uint64_t id)
+{
+	if (id < *cap)
+		return 0;
+	size_t n = *cap ? *cap : 1024;
+	while (n <= id)
+		n *= 2;
+	void *t = realloc(*table, n * elem);
+	if (!t)
+		return -1;
+	memset((char *)t + *cap * elem, 0, (n - *cap) * elem);
+	*table = t;
+	*cap = n;
+	return 0;
+}
+
+/* ---- Products ---- */
+
+static int product_row(const struct row *r, void *ctx, char *why, size_t why_len)
+{
+	struct ds_products *p = ctx;
+	static const char *const cols[] = { "product_id", "product_name", "aisle_id", "department_id", "prices" };
+	if (is_header(r)) {
+		int rc = check_header(r, cols, r->n == 4 ? 4 : 5, why, why_len);
+		return rc ? layout_error(r, why) : 0;
+	}
+	if (r->n != 4 && r->n != 5)
+		return bad(why, why_len, "%d columns, expected 4 or 5", r->n);
+	uint64_t id, aisle, dept;
+	if (parse_uint(r->field[0], r->len[0], UINT32_MAX, &id) || id == 0)
+		return bad(why, why_len, "product_id '%s' is not a positive integer", r->field[0]);
+	if (parse_uint(r->field[2], r->len[2], UINT32_MAX, &aisle))
+		return bad(why, why_len, "aisle_id '%s' is not an integer", r->field[2]);
+	if (parse_uint(r->field[3], r->len[3], 255, &dept))
+		return bad(why, why_len, "department_id '%s' is not an integer in 0..255", r->field[3]);
+	if (grow_table((void **)&p->by_id, &p->cap, sizeof *p->by_id, id))
+		return DS_NOMEM;
+	struct ds_product *e = &p->by_id[id];
+	if (e->product_id) {
+		p->duplicate_rows++;
+		p->unpriced -= e->price_cents < 0;
+	} else {
+		p->count++;
+	}
+	e->product_id = (uint32_t)id;
+	e->aisle_id = (uint32_t)aisle;
+	e->department_id = (uint8_t)dept;
+	e->price_cents = -1;
+	if (r->n == 5)
+		ds_price_cents(r->field[4], r->len[4], &e->price_cents);
+	p->unpriced += e->price_cents < 0;
+	return 0;
+}
+
+int ds_products_read(const char *path, struct ds_products *out, struct ds_report *rep)
+{
+	memset(out, 0, sizeof *out);
+	uint64_t before = rep->errors;
+	int rc = csv_read(path, rep, product_row, out);
+	(void)before;
+	if (rc != DS_OK && rc != DS_ROWS) {
+		ds_products_free(out);
+		return rc;
+	}
+	return rc;
+}
+
+void ds_products_free(struct ds_products *p)
+{
+	if (!p)
+		return;
+	free(p->by_id);
+	memset(p, 0, sizeof *p);
+}
+
+const struct ds_product *ds_product_find(const struct ds_products *p, uint32_t product_id)
+{
+	if (product_id >= p->cap || p->by_id[product_id].product_id == 0)
+		return NULL;
+	return &p->by_id[product_id];
+}
+
+/* ---- Departments ---- */
+
+struct departments_ctx {
+	struct ds_departments *d;
+	int layout;           /* 0 unknown, 1 long, 2 transposed */
+	uint64_t ids[DS_MAX_DEPARTMENTS + 1];
+	int n_ids;
+};
+
+static int set_department(struct ds_departments *d, uint64_t id, const struct row *r, int col, char *why, size_t why_len)
+{
+	if (id == 0 || id > DS_MAX_DEPARTMENTS)
+		return bad(why, why_len, "department_id %llu not in 1..%d", (unsigned long long)id, DS_MAX_DEPARTMENTS);
+	if (r->len[col] == 0 || r->len[col] >= sizeof d->names[0])
+		return bad(why, why_len, "department %llu has an empty or too long name", (unsigned long long)id);
+	if (d->names[id][0] == 0)
+		d->count++;
+	memcpy(d->names[id], r->field[col], r->len[col] + 1);
+	return 0;
+}
+
+static int department_row(const struct row *r, void *vctx, char *why, size_t why_len)
+{
+	struct departments_ctx *c = vctx;
+	if (r->rowno == 1) {
+		if (r->n == 2) {
+			c->layout = 1;
+			return is_header(r) ? 0 : bad(why, why_len, "expected the header department_id,department");
+		}
+		/* Transposed: department_id,1,2,...  then  department,frozen,other,... */
+		if (r->n < 2 || strcasecmp(r->field[0], "department_id") != 0)
+			return layout_error(r, "departments: neither the long nor the transposed layout");
+		c->layout = 2;
+		for (int i = 1; i < r->n && i < MAX_FIELDS; i++) {
+			if (parse_uint(r->field[i], r->len[i], DS_MAX_DEPARTMENTS, &c->ids[i]))
+				return layout_error(r, "departments: transposed header has a non-numeric id");
+		}
+		c->n_ids = r->n;
+		return 0;
+	}
+	if (c->layout == 1) {
+		uint64_t id;
+		if (r->n != 2 || parse_uint(r->field[0], r->len[0], UINT32_MAX, &id))
+			return bad(why, why_len, "expected department_id,department");
+		return set_department(c->d, id, r, 1, why, why_len);
+	}
+	if (r->rowno != 2 || r->n != c->n_ids || strcasecmp(r->field[0], "department") != 0)
+		return bad(why, why_len, "transposed departments: expected one row 'department,...' of %d columns", c->n_ids);
+	int rc = 0;
+	for (int i = 1; i < r->n && i < MAX_FIELDS && rc == 0; i++)
+		rc = set_department(c->d, c->ids[i], r, i, why, why_len);
+	return rc;
+}
+
+int ds_departments_read(const char *path, struct ds_departments *out, struct ds_report *rep)
+{
+	memset(out, 0, sizeof *out);
+	struct departments_ctx c = { .d = out };
+	return csv_read(path, rep, department_row, &c);
+}
+
+/* ---- Customers ---- */
+
+static const char *const state_names[] = {
+	"Alabama", "Alaska", "Arizona", "Arkansas", "California", "Colorado", "Connecticut", "Delaware",
+	"District of Columbia", "Florida", "Georgia", "Hawaii", "Idaho", "Illinois", "Indiana", "Iowa",
+	"Kansas", "Kentucky", "Louisiana", "Maine", "Maryland", "Massachusetts", "Michigan", "Minnesota",
+	"Mississippi", "Missouri", "Montana", "Nebraska", "Nevada", "New Hampshire", "New Jersey",
+	"New Mexico", "New York", "North Carolina", "North Dakota", "Ohio", "Oklahoma", "Oregon",
+	"Pennsylvania", "Rhode Island", "South Carolina", "South Dakota", "Tennessee", "Texas", "Utah",
+	"Vermont", "Virginia", "Washington", "West Virginia", "Wisconsin", "Wyoming",
+};
+
+const char *const *ds_state_names(int *count_out)
+{
+	*count_out = (int)(sizeof state_names / sizeof state_names[0]);
+	return state_names;
+}
+
+/* Days since 1970-01-01 of a proleptic Gregorian date (Howard Hinnant's days_from_civil). */
+static int32_t days_from_civil(int y, unsigned m, unsigned d)
+{
+	y -= m <= 2;
+	const int era = (y >= 0 ? y : y - 399) / 400;
+	const unsigned yoe = (unsigned)(y - era * 400);
+	const unsigned doy = (153 * (m + (m > 2 ? (unsigned)-3 : 9)) + 2) / 5 + d - 1;
+	const unsigned doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+	return era * 146097 + (int32_t)doe - 719468;
+}
+
+int ds_parse_date(const char *s, size_t len, int32_t *days_out)
+{
+	trim(&s, &len);
+	const char *slash1 = memchr(s, '/', len);
+	const char *slash2 = slash1 ? memchr(slash1 + 1, '/', len - (size_t)(slash1 + 1 - s)) : NULL;
+	uint64_t m, d, y;
+	if (!slash2 || parse_uint(s, (size_t)(slash1 - s), 12, &m) ||
+	    parse_uint(slash1 + 1, (size_t)(slash2 - slash1 - 1), 31, &d) ||
+	    parse_uint(slash2 + 1, len - (size_t)(slash2 + 1 - s), 9999, &y))
+		return -1;
+	static const uint8_t mdays[] = { 31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31 };
+	if (m < 1 || d < 1 || d > mdays[m - 1] || y < 1900 || y > 2999)
+		return -1;
+	*days_out = days_from_civil((int)y, (unsigned)m, (unsigned)d);
+	return 0;
+}
+
+static int customer_row(const struct row *r, void *ctx, char *why, size_t why_len)
+{
+	struct ds_customers *c = ctx;
+	if (is_header(r)) {
+		if (r->n != 10 || strcasecmp(r->field[0], "user_id") != 0)
+			return layout_error(r, "customers: expected 10 columns starting with user_id");
+		return 0;
+	}
+	if (r->n != 10)
+		return bad(why, why_len, "%d columns, expected 10", r->n);
+	uint64_t id, age, deps, income;
+	int32_t joined;
+	if (parse_uint(r->field[0], r->len[0], UINT32_MAX, &id) || id == 0)
+		return bad(why, why_len, "user_id '%s' is not a positive integer", r->field[0]);
+	int n_states, state = -1;
+	const char *const *names = ds_state_names(&n_states);
+	for (int i = 0; i < n_states; i++)
+		if (strcasecmp(names[i], r->field[4]) == 0)
+			state = i;
+	if (state < 0)
+		return bad(why, why_len, "STATE '%s' is not a US state name", r->field[4]);
+	if (parse_uint(r->field[5], r->len[5], 150, &age))
+		return bad(why, why_len, "Age '%s' is not an integer", r->field[5]);
+	if (ds_parse_date(r->field[6], r->len[6], &joined))
+		return bad(why, why_len, "date_joined '%s' is not M/D/YYYY", r->field[6]);
+	if (parse_uint(r->field[7], r->len[7], 50, &deps))
+		return bad(why, why_len, "n_dependants '%s' is not an integer", r->field[7]);
+	static const char *const fam[] = { "married", "single", "divorced/widowed", "living with parents and siblings" };
+	int fam_status = -1;
+	for (int i = 0; i < DS_FAM_COUNT; i++)
+		if (strcasecmp(fam[i], r->field[8]) == 0)
+			fam_status = i;
+	if (fam_status < 0)
+		return bad(why, why_len, "fam_status '%s' is unknown", r->field[8]);
+	if (parse_uint(r->field[9], r->len[9], UINT32_MAX, &income))
+		return bad(why, why_len, "income '%s' is not an integer", r->field[9]);
+	if (grow_table((void **)&c->by_id, &c->cap, sizeof *c->by_id, id))
+		return DS_NOMEM;
+	struct ds_customer *e = &c->by_id[id];
+	c->count += e->user_id == 0;
+	e->user_id = (uint32_t)id;
+	e->joined_day = joined;
+	e->state = (uint8_t)state;
+	e->age = (uint8_t)age;
+	e->n_dependants = (uint8_t)deps;
+	e->fam_status = (uint8_t)fam_status;
+	e->income = (uint32_t)income;
+	e->gender = strcasecmp(r->field[3], "female") == 0 ? 1 : strcasecmp(r->field[3], "male") == 0 ? 2 : 0;
+	return 0;
+}
+
+int ds_customers_read(const char *path, struct ds_customers *out, struct ds_report *rep)
+{
+	memset(out, 0, sizeof *out);
+	int rc = csv_read(path, rep, customer_row, out);
+	if (rc != DS_OK && rc != DS_ROWS)
+		ds_customers_free(out);
+	return rc;
+}
+
+void ds_customers_free(struct ds_customers *c)
+{
+	if (!c)
+		return;
+	free(c->by_id);
+	memset(c, 0, sizeof *c);
+}
+
+const struct ds_customer *ds_customer_find(const struct ds_customers *c, uint32_t user_id)
+{
+	if (!c || user_id >= c->cap || c->by_id[user_id].user_id == 0)
+		return NULL;
+	return &c->by_id[user_id];
+}
+
+/* ---- Orders ---- */
+
+static int order_row(const struct row *r, void *ctx, char *why, size_t why_len)
+{
+	struct ds_history *h = ctx;
+	static const char *const cols[] = { "order_id", "user_id", "eval_set", "order_number", "order_dow",
+					     "order_hour_of_day", "days_since_prior_order" };
+	if (is_header(r)) {
+		int rc = check_header(r, cols, 7, why, why_len);
+		return rc ? layout_error(r, why) : 0;
+	}
+	if (r->n != 7)
+		return bad(why, why_len, "%d columns, expected 7", r->n);
+	uint64_t id, user, number, dow, hour, days;
+	if (parse_uint(r->field[0], r->len[0], UINT32_MAX - 1, &id) || id == 0)
+		return bad(why, why_len, "order_id '%s' is not a positive integer", r->field[0]);
+	if (parse_uint(r->field[1], r->len[1], UINT32_MAX, &user) || user == 0)
+		return bad(why, why_len, "user_id '%s' is not a positive integer", r->field[1]);
+	int eval = strcmp(r->field[2], "prior") == 0 ? DS_EVAL_PRIOR
+		 : strcmp(r->field[2], "train") == 0 ? DS_EVAL_TRAIN
+		 : strcmp(r->field[2], "test") == 0 ? DS_EVAL_TEST : -1;
+	if (eval < 0)
+		return bad(why, why_len, "eval_set '%s' is not prior, train or test", r->field[2]);
+	if (parse_uint(r->field[3], r->len[3], UINT16_MAX, &number) || number == 0)
+		return bad(why, why_len, "order_number '%s' not in 1..65535", r->field[3]);
+	if (parse_uint(r->field[4], r->len[4], 6, &dow))
+		return bad(why, why_len, "order_dow '%s' not in 0..6", r->field[4]);
+	if (parse_uint(r->field[5], r->len[5], 23, &hour))
+		return bad(why, why_len, "order_hour_of_day '%s' not in 0..23", r->field[5]);
+	const char *d = r->field[6];
+	size_t dl = r->len[6];
+	trim(&d, &dl);
+	if (dl == 0)
+		days = UINT64_MAX;
+	else if (parse_uint(d, dl, 30, &days))
+		return bad(why, why_len, "days_since_prior_order '%s' not empty or an integer in 0..30", r->field[6]);
+	if (grow_table((void **)&h->orders, &h->cap, sizeof *h->orders, id))
+		return DS_NOMEM;
+	struct ds_order *o = &h->orders[id];
+	if (o->user_id)
+		return bad(why, why_len, "order_id %llu appears twice", (unsigned long long)id);
+	o->user_id = (uint32_t)user;
+	o->order_number = (uint16_t)number;
+	o->dow = (uint8_t)dow;
+	o->hour = (uint8_t)hour;
+	o->days = days == UINT64_MAX ? -1 : (int8_t)days;
+	o->eval_set = (uint8_t)eval;
+	h->n_orders++;
+	return 0;
+}
+
+int ds_orders_read(const char *path, struct ds_history *h, struct ds_report *rep)
+{
+	return csv_read(path, rep, order_row, h);
+}
+
+/* ---- Lines ---- */
+
+struct lines_ctx {
+	ds_line_cb cb;
+	void *ctx;
+};
+
+static int line_row(const struct row *r, void *vctx, char *why, size_t why_len)
+{
+	struct lines_ctx *c = vctx;
+	static const char *const cols[] = { "order_id", "product_id", "add_to_cart_order", "reordered" };
+	if (is_header(r)) {
+		int rc = check_header(r, cols, 4, why, why_len);
+		return rc ? layout_error(r, why) : 0;
+	}
+	if (r->n != 4)
+		return bad(why, why_len, "%d columns, expected 4", r->n);
+	uint64_t order, product, cart, re;
+	if (parse_uint(r->field[0], r->len[0], UINT32_MAX - 1, &order) || order == 0)
+		return bad(why, why_len, "order_id '%s' is not a positive integer", r->field[0]);
+	if (parse_uint(r->field[1], r->len[1], UINT32_MAX, &product) || product == 0)
+		return bad(why, why_len, "product_id '%s' is not a positive integer", r->field[1]);
+	if (parse_uint(r->field[2], r->len[2], UINT16_MAX, &cart) || cart == 0)
+		return bad(why, why_len, "add_to_cart_order '%s' not in 1..65535", r->field[2]);
+	if (parse_uint(r->field[3], r->len[3], 1, &re))
+		return bad(why, why_len, "reordered '%s' is not 0 or 1", r->field[3]);
+	struct ds_line l = { (uint32_t)order, (uint32_t)product, (uint16_t)cart, (uint8_t)re };
+	return c->cb(&l, c->ctx, why, why_len);
+}
+
+int ds_lines_read(const char *path, ds_line_cb cb, void *ctx, struct ds_report *rep)
+{
+	struct lines_ctx c = { cb, ctx };
+	return csv_read(path, rep, line_row, &c);
+}
+
+/* ---- History ---- */
+
+struct collect_ctx {
+	struct ds_history *h;
+	struct ds_line *lines;
+	uint64_t n, cap;
+	const char *path;
+	struct ds_report *rep;
+};
+
+static int collect_line(const struct ds_line *l, void *vctx, char *why, size_t why_len)
+{
+	struct collect_ctx *c = vctx;
+	if (l->order_id >= c->h->cap || c->h->orders[l->order_id].user_id == 0) {
+		c->h->orphan_lines++;
+		return bad(why, why_len, "order_id %u is not in orders.csv", l->order_id);
+	}
+	if (c->n == c->cap) {
+		uint64_t cap = c->cap ? c->cap * 2 : 1 << 16;
+		struct ds_line *t = realloc(c->lines, cap * sizeof *t);
+		if (!t)
+			return DS_NOMEM;
+		c->lines = t;
+		c->cap = cap;
+	}
+	c->lines[c->n++] = *l;
+	return 0;
+}
+
+int ds_history_load(const char *dir, int include_train, struct ds_history *h, struct ds_report *rep)
+{
+	char path[4096];
+	memset(h, 0, sizeof *h);
+	struct collect_ctx c = { .h = h, .rep = rep };
+	snprintf(path, sizeof path, "%s/orders.csv", dir);
+	int rc = ds_orders_read(path, h, rep);
+	if (rc != DS_OK)
+		goto error;
+	const char *files[] = { "order_products__prior.csv", "order_products__train.csv" };
+	for (int i = 0; i < 1 + (include_train != 0); i++) {
+		snprintf(path, sizeof path, "%s/%s", dir, files[i]);
+		c.path = path;
+		if ((rc = ds_lines_read(path, collect_line, &c, rep)) != DS_OK)
+			goto error;
+	}
+	/* Group by order (counting sort), then each order's lines by add_to_cart_order. */
+	h->lines = malloc((c.n ? c.n : 1) * sizeof *h->lines);
+	if (!h->lines) {
+		rc = DS_NOMEM;
+		goto error;
+	}
+	for (uint64_t i = 0; i < c.n; i++)
+		h->orders[c.lines[i].order_id].n_lines++;
+	uint64_t next = 0;
+	for (size_t id = 0; id < h->cap; id++) {
+		h->orders[id].first_line = (uint32_t)next;
+		next += h->orders[id].n_lines;
+		h->orders[id].n_lines = 0;
+	}
+	for (uint64_t i = 0; i < c.n; i++) {
+		struct ds_order *o = &h->orders[c.lines[i].order_id];
+		struct ds_line *dst = &h->lines[o->first_line];
+		/* insertion by add_to_cart: files are nearly always in order already */
+		uint16_t k = o->n_lines++;
+		while (k > 0 && dst[k - 1].add_to_cart > c.lines[i].add_to_cart) {
+			dst[k] = dst[k - 1];
+			k--;
+		}
+		dst[k] = c.lines[i];
+	}
+	h->n_lines = c.n;
+	free(c.lines);
+	return DS_OK;
+error:
+	free(c.lines);
+	ds_history_free(h);
+	return rc;
+}
+
+static uint32_t mix32(uint32_t x)
+{
+	x ^= x >> 16;
+	x *= 0x7feb352dU;
+	x ^= x >> 15;
+	x *= 0x846ca68bU;
+	x ^= x >> 16;
+	return x;
+}
+
+struct timed {
+	int64_t t;
+	uint32_t user;
+	uint16_t number;
+	uint32_t order_id;
+};
+
+static int compare_user_number(const void *a, const void *b)
+{
+	const struct timed *x = a, *y = b;
+	if (x->user != y->user)
+		return x->user < y->user ? -1 : 1;
+	return (x->number > y->number) - (x->number < y->number);
+}
+
+static int compare_time(const void *a, const void *b)
+{
+	const struct timed *x = a, *y = b;
+	if (x->t != y->t)
+		return x->t < y->t ? -1 : 1;
+	if (x->user != y->user)
+		return x->user < y->user ? -1 : 1;
+	return (x->number > y->number) - (x->number < y->number);
+}
+
+int ds_history_build_timeline(struct ds_history *h, const struct ds_customers *customers)
+{
+	struct timed *all = malloc((h->n_orders ? h->n_orders : 1) * sizeof *all);
+	if (!all)
+		return DS_NOMEM;
+	uint64_t n = 0;
+	for (size_t id = 0; id < h->cap; id++)
+		if (h->orders[id].user_id)
+			all[n++] = (struct timed){ 0, h->orders[id].user_id, h->orders[id].order_number, (uint32_t)id };
+	qsort(all, n, sizeof *all, compare_user_number);
+	const int32_t first_day = 17167; /* 2017-01-01 */
+	const int32_t span_days = 1186;  /* to 2020-04-01, the range of date_joined */
+	int64_t day = 0;
+	for (uint64_t i = 0; i < n; i++) {
+		struct ds_order *o = &h->orders[all[i].order_id];
+		if (i == 0 || all[i - 1].user != all[i].user) {
+			const struct ds_customer *c = ds_customer_find(customers, all[i].user);
+			day = c ? c->joined_day : first_day + (int32_t)(mix32(all[i].user) % (uint32_t)span_days);
+		} else if (o->days > 0) {
+			day += o->days;
+		}
+		int64_t t = (day * 24 + o->hour) * 3600000LL;
+		/* Same-day orders can be at an earlier hour: keep each user's orders in order. */
+		if (i > 0 && all[i - 1].user == all[i].user && t < all[i - 1].t)
+			t = all[i - 1].t;
+		o->event_time_ms = t;
+		all[i].t = t;
+	}
+	qsort(all, n, sizeof *all, compare_time);
+	free(h->timeline);
+	h->timeline = malloc((n ? n : 1) * sizeof *h->timeline);
+	if (!h->timeline) {
+		free(all);
+		return DS_NOMEM;
+	}
+	h->n_timeline = 0;
+	for (uint64_t i = 0; i < n; i++)
+		if (h->orders[all[i].order_id].n_lines)
+			h->timeline[h->n_timeline++] = all[i].order_id;
+	free(all);
+	return DS_OK;
+}
+
+void ds_history_free(struct ds_history *h)
+{
+	if (!h)
+		return;
+	free(h->orders);
+	free(h->lines);
+	free(h->timeline);
+	memset(h, 0, sizeof *h);
+}

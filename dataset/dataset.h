@@ -1,0 +1,187 @@
+/**
+ * @file dataset.h
+ * @brief Reading the Instacart files (SPEC §1) with all their quirks into compact tables, and
+ *        the event-time timeline of SPEC §2. Knows nothing of Kafka or LMDB.
+ *
+ * CSV parsing is libcsv's (RFC 4180: quoted fields, doubled quotes, CRLF or LF). Readers are
+ * strict about the layout (the columns, in order; the header is optional) and tolerant of
+ * quoting (a quoted number is a number). A row that cannot be used is reported with file, row
+ * number and reason to the report's log and counted; with DS_ON_ERROR_FAIL the read stops
+ * there and returns DS_ROWS.
+ *
+ * Ownership: every table is caller-allocated and filled by a *_read function; free its
+ * contents with the matching *_free (NULL-safe, and safe on a zeroed struct).
+ */
+#ifndef SEGSTREAM_DATASET_H
+#define SEGSTREAM_DATASET_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#define DS_ERR_MAP(XX)                                                    \
+	XX(OK, 0, "success")                                              \
+	XX(IO, -401, "cannot read the file")                              \
+	XX(ROWS, -402, "a row could not be parsed (on-error=fail)")       \
+	XX(NOMEM, -403, "out of memory")                                  \
+	XX(LAYOUT, -404, "unexpected columns: not the Instacart layout")  \
+	XX(INVAL, -405, "invalid argument")
+
+enum ds_err {
+#define DS_ERR_ENUM(name, code, text) DS_##name = code,
+	DS_ERR_MAP(DS_ERR_ENUM)
+#undef DS_ERR_ENUM
+};
+
+const char *ds_strerror(int err);
+
+enum ds_on_error { DS_ON_ERROR_SKIP, DS_ON_ERROR_FAIL };
+
+/** How a read reports bad rows, and what it counted. Zero-initialise, then set the policy. */
+struct ds_report {
+	enum ds_on_error on_error;
+	FILE *log;          /* where bad rows are described; NULL means stderr */
+	int quiet;          /* 1: count bad rows without describing them */
+	uint64_t rows;      /* data rows read (all files read with this report) */
+	uint64_t errors;    /* rows rejected */
+};
+
+/* ---- Numbers ---- */
+
+/**
+ * @brief Converts a price text to integer cents exactly (no binary float): "14" -> 1400,
+ *        "7.4" -> 740, a third decimal rounds half away from zero. SPEC §3: valid if 0 < p <= 100.
+ * @return 1 and *cents_out if the price is valid; 0 if empty, malformed or out of range.
+ */
+int ds_price_cents(const char *text, size_t len, int32_t *cents_out);
+
+/* ---- Products ---- */
+
+struct ds_product {
+	uint32_t product_id;   /* 0 = no product with this id */
+	uint32_t aisle_id;
+	uint8_t department_id; /* 1..255 as written; 0 if unknown */
+	int32_t price_cents;   /* -1 when there is no valid price */
+};
+
+struct ds_products {
+	struct ds_product *by_id; /* indexed by product_id, size cap */
+	size_t cap;
+	size_t count;             /* distinct ids */
+	uint64_t duplicate_rows;  /* rows whose id was seen before (the last row wins) */
+	uint64_t unpriced;        /* distinct products without a valid price */
+};
+
+/** @brief Reads products.csv, with or without the prices column. @return DS_OK, DS_IO, DS_ROWS, DS_NOMEM, DS_LAYOUT. */
+int ds_products_read(const char *path, struct ds_products *out, struct ds_report *rep);
+void ds_products_free(struct ds_products *p);
+const struct ds_product *ds_product_find(const struct ds_products *p, uint32_t product_id);
+
+/* ---- Departments ---- */
+
+#define DS_MAX_DEPARTMENTS 64
+struct ds_departments {
+	char names[DS_MAX_DEPARTMENTS + 1][48]; /* by department_id; "" if absent */
+	int count;
+};
+
+/** @brief Reads departments.csv in the long or the transposed (2-row wide) layout. */
+int ds_departments_read(const char *path, struct ds_departments *out, struct ds_report *rep);
+
+/* ---- Customers ---- */
+
+enum ds_fam_status { DS_FAM_MARRIED, DS_FAM_SINGLE, DS_FAM_DIVORCED_WIDOWED, DS_FAM_LIVING_WITH_PARENTS, DS_FAM_COUNT };
+
+struct ds_customer {
+	uint32_t user_id;      /* 0 = absent */
+	int32_t joined_day;    /* date_joined as days since 1970-01-01 */
+	uint8_t state;         /* index into ds_state_names() */
+	uint8_t age;
+	uint8_t n_dependants;
+	uint8_t fam_status;    /* enum ds_fam_status */
+	uint8_t gender;        /* 0 unknown, 1 female, 2 male */
+	uint32_t income;
+};
+
+struct ds_customers {
+	struct ds_customer *by_id;
+	size_t cap;
+	size_t count;
+};
+
+/** @brief Reads customers.csv; names are read past and never kept (personal data). */
+int ds_customers_read(const char *path, struct ds_customers *out, struct ds_report *rep);
+void ds_customers_free(struct ds_customers *c);
+const struct ds_customer *ds_customer_find(const struct ds_customers *c, uint32_t user_id);
+/** @brief The 51 state names (50 states + District of Columbia), indexed by ds_customer.state. */
+const char *const *ds_state_names(int *count_out);
+/** @brief Parses M/D/YYYY into days since 1970-01-01. @return 0 on success, -1 if malformed. */
+int ds_parse_date(const char *text, size_t len, int32_t *days_out);
+
+/* ---- Orders and lines ---- */
+
+enum ds_eval_set { DS_EVAL_PRIOR = 0, DS_EVAL_TRAIN = 1, DS_EVAL_TEST = 2 };
+
+struct ds_order {
+	uint32_t user_id;       /* 0 = no order with this id */
+	uint16_t order_number;
+	uint8_t dow;
+	uint8_t hour;
+	int8_t days;            /* -1 when empty (first orders) */
+	uint8_t eval_set;       /* enum ds_eval_set */
+	uint32_t first_line;    /* index of the order's first line in ds_history.lines */
+	uint16_t n_lines;
+	int64_t event_time_ms;  /* filled by ds_history_build_timeline() */
+};
+
+struct ds_line {
+	uint32_t order_id;
+	uint32_t product_id;
+	uint16_t add_to_cart;
+	uint8_t reordered;
+};
+
+/**
+ * Callback of ds_lines_read(): 0 to go on; 1 to reject the row (write the reason to why: it is
+ * reported and counted like a parse error); a negative DS_* error to stop the read.
+ */
+typedef int (*ds_line_cb)(const struct ds_line *line, void *ctx, char *why, size_t why_len);
+
+/** @brief Reads orders.csv into @p h's order table (see ds_history). */
+struct ds_history;
+int ds_orders_read(const char *path, struct ds_history *h, struct ds_report *rep);
+
+/** @brief Streams order_products__*.csv rows to @p cb. */
+int ds_lines_read(const char *path, ds_line_cb cb, void *ctx, struct ds_report *rep);
+
+/**
+ * Orders with their lines grouped by order, and the timeline: what the replay tool walks.
+ * Memory: 24 bytes per order id and 12 per line.
+ */
+struct ds_history {
+	struct ds_order *orders;   /* indexed by order_id, size cap */
+	size_t cap;
+	uint64_t n_orders;
+	struct ds_line *lines;     /* grouped by order, each order's lines in add_to_cart order */
+	uint64_t n_lines;
+	uint64_t orphan_lines;     /* lines whose order_id is not in orders.csv (reported) */
+	uint32_t *timeline;        /* order ids with lines, in event-time order */
+	uint64_t n_timeline;
+};
+
+/**
+ * @brief Loads DIR/orders.csv, DIR/order_products__prior.csv and, if @p include_train,
+ *        DIR/order_products__train.csv; lines of unknown orders are reported and not kept.
+ */
+int ds_history_load(const char *dir, int include_train, struct ds_history *h, struct ds_report *rep);
+
+/**
+ * @brief Event times (SPEC §2): a user's first order is on their date_joined (customers may be
+ *        NULL: then a date derived from a hash of the user id) at its hour; each next order is
+ *        days_since_prior days later at its own hour. Fills timeline, sorted by (time, user,
+ *        order_number).
+ */
+int ds_history_build_timeline(struct ds_history *h, const struct ds_customers *customers);
+void ds_history_free(struct ds_history *h);
+
+#endif

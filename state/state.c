@@ -1,0 +1,724 @@
+/* Per-customer state in LMDB (see state.h for the contract). */
+#include "state/state.h"
+
+#include <errno.h>
+#include <lmdb.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+const char *state_strerror(int err)
+{
+	if (err > 0)
+		return strerror(err);
+#define STATE_ERR_TEXT(name, code, text) case code: return text;
+	switch (err) { STATE_ERR_MAP(STATE_ERR_TEXT) }
+#undef STATE_ERR_TEXT
+	return "unknown state error";
+}
+
+const char *state_errname(int err)
+{
+#define STATE_ERR_NAME(name, code, text) case code: return "STATE_" #name;
+	switch (err) { STATE_ERR_MAP(STATE_ERR_NAME) }
+#undef STATE_ERR_NAME
+	return "STATE_UNKNOWN";
+}
+
+/* Maps an LMDB return code at the module boundary; raw MDB_* codes never escape. */
+static int map_mdb(int rc)
+{
+	switch (rc) {
+	case MDB_SUCCESS: return STATE_OK;
+	case MDB_NOTFOUND: return STATE_NOTFOUND;
+	case MDB_MAP_FULL: return STATE_FULL;
+	case ENOMEM: return STATE_NOMEM;
+	default: return rc > 0 ? rc : STATE_IO;
+	}
+}
+
+/* ---- Record encoding: little-endian, field by field, version byte first. ---- */
+
+struct writer {
+	uint8_t *p;
+};
+
+static void put32(struct writer *w, uint32_t v)
+{
+	for (int i = 0; i < 4; i++)
+		*w->p++ = (uint8_t)(v >> (8 * i));
+}
+
+static void put64(struct writer *w, uint64_t v)
+{
+	for (int i = 0; i < 8; i++)
+		*w->p++ = (uint8_t)(v >> (8 * i));
+}
+
+static void put32s(struct writer *w, const uint32_t *v, int n)
+{
+	for (int i = 0; i < n; i++)
+		put32(w, v[i]);
+}
+
+struct reader {
+	const uint8_t *p;
+};
+
+static uint32_t get32(struct reader *r)
+{
+	uint32_t v = 0;
+	for (int i = 0; i < 4; i++)
+		v |= (uint32_t)*r->p++ << (8 * i);
+	return v;
+}
+
+static uint64_t get64(struct reader *r)
+{
+	uint64_t v = 0;
+	for (int i = 0; i < 8; i++)
+		v |= (uint64_t)*r->p++ << (8 * i);
+	return v;
+}
+
+static void get32s(struct reader *r, uint32_t *v, int n)
+{
+	for (int i = 0; i < n; i++)
+		v[i] = get32(r);
+}
+
+int state_customer_encode(const struct state_customer *c, uint8_t *buf, size_t buf_len)
+{
+	if (buf_len < STATE_RECORD_SIZE)
+		return STATE_INVAL;
+	struct writer w = { buf };
+	*w.p++ = STATE_RECORD_VERSION;
+	put32(&w, c->user_id);
+	put32(&w, c->partition);
+	put32(&w, c->orders);
+	put32(&w, c->max_order);
+	put32(&w, c->items);
+	put32(&w, c->priced_items);
+	put32(&w, c->reorders);
+	put32(&w, c->span_days);
+	put32(&w, c->last_order_number);
+	put32(&w, c->last_add_to_cart);
+	put64(&w, c->spend_cents);
+	put64(&w, (uint64_t)c->last_event_ms);
+	put32s(&w, c->days_lines, STATE_DAY_BINS);
+	put32s(&w, c->days_orders, STATE_DAY_BINS);
+	put32s(&w, c->dept_items, STATE_DEPARTMENTS);
+	put32s(&w, c->dow_orders, 7);
+	put32s(&w, c->hour_orders, 24);
+	for (int i = 0; i < STATE_DEPARTMENTS; i++)
+		put64(&w, c->dept_cents[i]);
+	return STATE_OK;
+}
+
+int state_customer_decode(const uint8_t *buf, size_t len, struct state_customer *c)
+{
+	if (len < 1)
+		return STATE_CORRUPT;
+	if (buf[0] != STATE_RECORD_VERSION)
+		return STATE_VERSION;
+	if (len != STATE_RECORD_SIZE)
+		return STATE_CORRUPT;
+	struct reader r = { buf + 1 };
+	c->user_id = get32(&r);
+	c->partition = get32(&r);
+	c->orders = get32(&r);
+	c->max_order = get32(&r);
+	c->items = get32(&r);
+	c->priced_items = get32(&r);
+	c->reorders = get32(&r);
+	c->span_days = get32(&r);
+	c->last_order_number = get32(&r);
+	c->last_add_to_cart = get32(&r);
+	c->spend_cents = get64(&r);
+	c->last_event_ms = (int64_t)get64(&r);
+	get32s(&r, c->days_lines, STATE_DAY_BINS);
+	get32s(&r, c->days_orders, STATE_DAY_BINS);
+	get32s(&r, c->dept_items, STATE_DEPARTMENTS);
+	get32s(&r, c->dow_orders, 7);
+	get32s(&r, c->hour_orders, 24);
+	for (int i = 0; i < STATE_DEPARTMENTS; i++)
+		c->dept_cents[i] = get64(&r);
+	return STATE_OK;
+}
+
+/* ---- The one apply path. ---- */
+
+enum state_apply_result state_customer_apply(struct state_customer *c, const struct event *ev,
+					     const struct state_product *product, int include_train)
+{
+	if (ev->eval_set == EVENT_EVAL_TRAIN && !include_train)
+		return STATE_IGNORED;
+	if (ev->order_number < c->last_order_number ||
+	    (ev->order_number == c->last_order_number && ev->add_to_cart_order <= c->last_add_to_cart))
+		return STATE_DUPLICATE;
+	int has_days = ev->days_since_prior != EVENT_DAYS_NONE;
+	if (ev->order_number != c->last_order_number) {
+		c->orders++;
+		c->dow_orders[ev->order_dow]++;
+		c->hour_orders[ev->order_hour]++;
+		if (has_days) {
+			c->days_orders[ev->days_since_prior]++;
+			c->span_days += (uint32_t)ev->days_since_prior;
+		}
+	}
+	if (ev->order_number > c->max_order)
+		c->max_order = ev->order_number;
+	c->user_id = ev->user_id;
+	c->items++;
+	c->reorders += ev->reordered;
+	if (has_days)
+		c->days_lines[ev->days_since_prior]++;
+	int priced = product && product->price_cents > 0;
+	if (priced) {
+		c->priced_items++;
+		c->spend_cents += (uint64_t)product->price_cents;
+	}
+	if (product && product->department_id >= 1 && product->department_id <= STATE_DEPARTMENTS) {
+		c->dept_items[product->department_id - 1]++;
+		if (priced)
+			c->dept_cents[product->department_id - 1] += (uint64_t)product->price_cents;
+	}
+	c->last_order_number = ev->order_number;
+	c->last_add_to_cart = ev->add_to_cart_order;
+	c->last_event_ms = ev->event_time_ms;
+	return STATE_APPLIED;
+}
+
+/* ---- Environment. ---- */
+
+/* A customer touched by the open batch, coalesced in memory until commit. */
+struct touched {
+	uint8_t key[8]; /* big-endian partition, big-endian user_id: sorted like the B-tree */
+	struct state_customer c;
+};
+
+struct state_batch {
+	struct state_db *db;
+	MDB_txn *txn;
+	struct touched *items;    /* touched customers, in first-touch order */
+	size_t n_items, cap_items;
+	uint32_t *slots;          /* open addressing: index + 1 into items, 0 = empty */
+	size_t n_slots;           /* a power of two, kept at least twice n_items */
+	struct state_batch_stats stats;
+};
+
+struct state_db {
+	MDB_env *env;
+	MDB_dbi customers, products, offsets;
+	int include_train;
+	int read_only;
+	struct state_product *products_by_id; /* indexed by product_id; product_id 0 = absent */
+	size_t products_cap;
+	size_t n_products;
+	struct state_batch *open_batch;
+};
+
+void state_config_init(struct state_config *cfg)
+{
+	memset(cfg, 0, sizeof *cfg);
+	cfg->map_size_bytes = (size_t)8 << 30;
+	cfg->durable = 1;
+}
+
+static void errmsg(char *errbuf, size_t len, const char *fmt, ...)
+{
+	if (!errbuf || !len)
+		return;
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(errbuf, len, fmt, ap);
+	va_end(ap);
+}
+
+static void encode_product(const struct state_product *p, uint8_t out[13])
+{
+	struct writer w = { out };
+	*w.p++ = 1; /* version */
+	put32(&w, p->aisle_id);
+	put32(&w, (uint32_t)p->price_cents);
+	*w.p++ = p->department_id;
+	*w.p++ = 0;
+	*w.p++ = 0;
+	*w.p++ = 0;
+}
+
+/* Puts p into the in-memory table, growing it to cover the id. */
+static int remember_product(struct state_db *db, const struct state_product *p)
+{
+	if (p->product_id == 0)
+		return STATE_INVAL;
+	if (p->product_id >= db->products_cap) {
+		size_t cap = db->products_cap ? db->products_cap : 65536;
+		while (cap <= p->product_id)
+			cap *= 2;
+		struct state_product *t = realloc(db->products_by_id, cap * sizeof *t);
+		if (!t)
+			return STATE_NOMEM;
+		memset(t + db->products_cap, 0, (cap - db->products_cap) * sizeof *t);
+		db->products_by_id = t;
+		db->products_cap = cap;
+	}
+	if (db->products_by_id[p->product_id].product_id == 0)
+		db->n_products++;
+	db->products_by_id[p->product_id] = *p;
+	return STATE_OK;
+}
+
+static int load_products(struct state_db *db, MDB_txn *txn)
+{
+	MDB_cursor *cur;
+	int rc = map_mdb(mdb_cursor_open(txn, db->products, &cur));
+	if (rc != STATE_OK)
+		return rc;
+	MDB_val k, v;
+	int mrc;
+	while ((mrc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) == MDB_SUCCESS) {
+		if (k.mv_size != 4 || v.mv_size != 13 || ((uint8_t *)v.mv_data)[0] != 1) {
+			rc = STATE_CORRUPT;
+			break;
+		}
+		const uint8_t *kb = k.mv_data;
+		struct reader r = { (const uint8_t *)v.mv_data + 1 };
+		struct state_product p;
+		p.product_id = (uint32_t)kb[0] << 24 | (uint32_t)kb[1] << 16 | (uint32_t)kb[2] << 8 | kb[3];
+		p.aisle_id = get32(&r);
+		p.price_cents = (int32_t)get32(&r);
+		p.department_id = *r.p;
+		rc = remember_product(db, &p);
+		if (rc != STATE_OK)
+			break;
+	}
+	if (rc == STATE_OK && mrc != MDB_NOTFOUND)
+		rc = map_mdb(mrc);
+	mdb_cursor_close(cur);
+	return rc;
+}
+
+int state_open(const struct state_config *cfg, struct state_db **db_out, char *errbuf, size_t errbuf_len)
+{
+	int rc;
+	const char *op = "";
+	MDB_txn *txn = NULL;
+	*db_out = NULL;
+	if (!cfg || !cfg->path) {
+		errmsg(errbuf, errbuf_len, "state: no path given");
+		return STATE_INVAL;
+	}
+	struct state_db *db = calloc(1, sizeof *db);
+	if (!db)
+		return STATE_NOMEM;
+	db->include_train = cfg->include_train;
+	db->read_only = cfg->read_only;
+	if (!cfg->read_only && mkdir(cfg->path, 0755) != 0 && errno != EEXIST) {
+		rc = errno;
+		op = "mkdir";
+		goto error;
+	}
+	op = "mdb_env_create";
+	if ((rc = map_mdb(mdb_env_create(&db->env))) != STATE_OK)
+		goto error;
+	mdb_env_set_maxdbs(db->env, 8);
+	mdb_env_set_maxreaders(db->env, 126);
+	op = "mdb_env_set_mapsize";
+	if ((rc = map_mdb(mdb_env_set_mapsize(db->env, cfg->map_size_bytes))) != STATE_OK)
+		goto error;
+	unsigned flags = MDB_NOTLS;
+	if (cfg->read_only)
+		flags |= MDB_RDONLY;
+	else if (!cfg->durable)
+		flags |= MDB_NOSYNC;
+	op = "mdb_env_open";
+	if ((rc = map_mdb(mdb_env_open(db->env, cfg->path, flags, 0644))) != STATE_OK)
+		goto error;
+	op = "mdb_txn_begin";
+	if ((rc = map_mdb(mdb_txn_begin(db->env, NULL, cfg->read_only ? MDB_RDONLY : 0, &txn))) != STATE_OK)
+		goto error;
+	unsigned dbflags = cfg->read_only ? 0 : MDB_CREATE;
+	op = "mdb_dbi_open";
+	if ((rc = map_mdb(mdb_dbi_open(txn, "customers", dbflags, &db->customers))) != STATE_OK ||
+	    (rc = map_mdb(mdb_dbi_open(txn, "products", dbflags, &db->products))) != STATE_OK ||
+	    (rc = map_mdb(mdb_dbi_open(txn, "offsets", dbflags, &db->offsets))) != STATE_OK)
+		goto error;
+	op = "loading products";
+	if ((rc = load_products(db, txn)) != STATE_OK)
+		goto error;
+	op = "mdb_txn_commit";
+	rc = map_mdb(mdb_txn_commit(txn));
+	txn = NULL;
+	if (rc != STATE_OK)
+		goto error;
+	*db_out = db;
+	return STATE_OK;
+error:
+	errmsg(errbuf, errbuf_len, "state: %s %s: %s", op, cfg->path,
+	       rc == STATE_IO || rc == STATE_NOTFOUND ? "LMDB error (missing or not an environment?)" : state_strerror(rc));
+	if (txn)
+		mdb_txn_abort(txn);
+	if (db->env)
+		mdb_env_close(db->env);
+	free(db->products_by_id);
+	free(db);
+	return rc;
+}
+
+void state_close(struct state_db *db)
+{
+	if (!db)
+		return;
+	if (db->open_batch) {
+		fprintf(stderr, "state: warning: closing with an open batch; aborting it\n");
+		state_batch_abort(db->open_batch);
+	}
+	mdb_env_close(db->env);
+	free(db->products_by_id);
+	free(db);
+}
+
+const struct state_product *state_product_find(const struct state_db *db, uint32_t product_id)
+{
+	if (product_id == 0 || product_id >= db->products_cap || db->products_by_id[product_id].product_id == 0)
+		return NULL;
+	return &db->products_by_id[product_id];
+}
+
+size_t state_product_count(const struct state_db *db)
+{
+	return db->n_products;
+}
+
+static void customer_key(uint32_t partition, uint32_t user_id, uint8_t key[8])
+{
+	for (int i = 0; i < 4; i++) {
+		key[i] = (uint8_t)(partition >> (24 - 8 * i));
+		key[4 + i] = (uint8_t)(user_id >> (24 - 8 * i));
+	}
+}
+
+static int get_in_txn(struct state_db *db, MDB_txn *txn, uint32_t partition, uint32_t user_id,
+		      struct state_customer *c)
+{
+	uint8_t key[8];
+	customer_key(partition, user_id, key);
+	MDB_val k = { sizeof key, key }, v;
+	int rc = map_mdb(mdb_get(txn, db->customers, &k, &v));
+	if (rc != STATE_OK)
+		return rc;
+	return state_customer_decode(v.mv_data, v.mv_size, c);
+}
+
+/* Finds a customer in any partition: keys are partition-first, so look at each partition's range. */
+static int get_any_partition(struct state_db *db, MDB_txn *txn, uint32_t user_id, struct state_customer *c)
+{
+	MDB_cursor *cur;
+	int rc = map_mdb(mdb_cursor_open(txn, db->customers, &cur));
+	if (rc != STATE_OK)
+		return rc;
+	uint8_t key[8];
+	customer_key(0, user_id, key);
+	MDB_val k = { sizeof key, key }, v;
+	int mrc = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE);
+	rc = STATE_NOTFOUND;
+	while (mrc == MDB_SUCCESS && k.mv_size == 8) {
+		const uint8_t *kb = k.mv_data;
+		uint32_t part = (uint32_t)kb[0] << 24 | (uint32_t)kb[1] << 16 | (uint32_t)kb[2] << 8 | kb[3];
+		uint32_t uid = (uint32_t)kb[4] << 24 | (uint32_t)kb[5] << 16 | (uint32_t)kb[6] << 8 | kb[7];
+		if (uid == user_id) {
+			rc = state_customer_decode(v.mv_data, v.mv_size, c);
+			break;
+		}
+		/* Jump to this user's key in the next partition that has keys. */
+		if (uid > user_id) {
+			if (part == UINT32_MAX)
+				break;
+			customer_key(part + 1, user_id, key);
+		} else {
+			customer_key(part, user_id, key);
+		}
+		k.mv_size = sizeof key;
+		k.mv_data = key;
+		mrc = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE);
+	}
+	mdb_cursor_close(cur);
+	return rc;
+}
+
+int state_get(struct state_db *db, int32_t partition, uint32_t user_id, struct state_customer *c_out)
+{
+	MDB_txn *txn;
+	int rc = map_mdb(mdb_txn_begin(db->env, NULL, MDB_RDONLY, &txn));
+	if (rc != STATE_OK)
+		return rc;
+	rc = partition >= 0 ? get_in_txn(db, txn, (uint32_t)partition, user_id, c_out)
+			    : get_any_partition(db, txn, user_id, c_out);
+	mdb_txn_abort(txn);
+	return rc;
+}
+
+static size_t offset_key(const char *topic, int32_t partition, uint8_t *key, size_t cap)
+{
+	size_t n = strlen(topic);
+	if (n + 5 > cap)
+		return 0;
+	memcpy(key, topic, n);
+	key[n] = 0;
+	for (int i = 0; i < 4; i++)
+		key[n + 1 + i] = (uint8_t)((uint32_t)partition >> (24 - 8 * i));
+	return n + 5;
+}
+
+int state_offset_get(struct state_db *db, const char *topic, int32_t partition, int64_t *next_out)
+{
+	uint8_t key[300];
+	size_t klen = offset_key(topic, partition, key, sizeof key);
+	if (!klen)
+		return STATE_INVAL;
+	MDB_txn *txn;
+	int rc = map_mdb(mdb_txn_begin(db->env, NULL, MDB_RDONLY, &txn));
+	if (rc != STATE_OK)
+		return rc;
+	MDB_val k = { klen, key }, v;
+	rc = map_mdb(mdb_get(txn, db->offsets, &k, &v));
+	if (rc == STATE_OK) {
+		if (v.mv_size != 8) {
+			rc = STATE_CORRUPT;
+		} else {
+			struct reader r = { v.mv_data };
+			*next_out = (int64_t)get64(&r);
+		}
+	}
+	mdb_txn_abort(txn);
+	return rc;
+}
+
+int state_foreach_customer(struct state_db *db, int32_t partition, state_customer_cb cb, void *ctx)
+{
+	MDB_txn *txn;
+	MDB_cursor *cur = NULL;
+	int rc = map_mdb(mdb_txn_begin(db->env, NULL, MDB_RDONLY, &txn));
+	if (rc != STATE_OK)
+		return rc;
+	if ((rc = map_mdb(mdb_cursor_open(txn, db->customers, &cur))) != STATE_OK)
+		goto out;
+	uint8_t start[8];
+	customer_key(partition >= 0 ? (uint32_t)partition : 0, 0, start);
+	MDB_val k = { sizeof start, start }, v;
+	int mrc = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE);
+	while (mrc == MDB_SUCCESS) {
+		const uint8_t *kb = k.mv_data;
+		if (partition >= 0 && (k.mv_size != 8 || memcmp(kb, start, 4) != 0))
+			break;
+		struct state_customer c;
+		if ((rc = state_customer_decode(v.mv_data, v.mv_size, &c)) != STATE_OK)
+			goto out;
+		if ((rc = cb(&c, ctx)) != 0)
+			goto out;
+		mrc = mdb_cursor_get(cur, &k, &v, MDB_NEXT);
+	}
+	rc = mrc == MDB_NOTFOUND || mrc == MDB_SUCCESS ? STATE_OK : map_mdb(mrc);
+out:
+	mdb_cursor_close(cur);
+	mdb_txn_abort(txn);
+	return rc;
+}
+
+/* ---- Batches. ---- */
+
+int state_batch_begin(struct state_db *db, struct state_batch **batch_out)
+{
+	if (db->read_only)
+		return STATE_INVAL;
+	if (db->open_batch)
+		return STATE_BUSY;
+	struct state_batch *b = calloc(1, sizeof *b);
+	if (!b)
+		return STATE_NOMEM;
+	int rc = map_mdb(mdb_txn_begin(db->env, NULL, 0, &b->txn));
+	if (rc != STATE_OK) {
+		free(b);
+		return rc;
+	}
+	b->db = db;
+	db->open_batch = b;
+	*batch_out = b;
+	return STATE_OK;
+}
+
+static uint64_t hash_key(const uint8_t key[8])
+{
+	uint64_t h = 0;
+	for (int i = 0; i < 8; i++)
+		h = (h << 8) | key[i];
+	h ^= h >> 33;
+	h *= 0xff51afd7ed558ccdULL;
+	h ^= h >> 33;
+	return h;
+}
+
+static int grow_slots(struct state_batch *b)
+{
+	size_t n = b->n_slots ? b->n_slots * 2 : 4096;
+	uint32_t *slots = calloc(n, sizeof *slots);
+	if (!slots)
+		return STATE_NOMEM;
+	for (size_t i = 0; i < b->n_items; i++) {
+		size_t s = hash_key(b->items[i].key) & (n - 1);
+		while (slots[s])
+			s = (s + 1) & (n - 1);
+		slots[s] = (uint32_t)i + 1;
+	}
+	free(b->slots);
+	b->slots = slots;
+	b->n_slots = n;
+	return STATE_OK;
+}
+
+/* The batch's in-memory copy of a customer, loaded from the map on first touch. */
+static int touch(struct state_batch *b, uint32_t partition, uint32_t user_id, struct state_customer **c_out)
+{
+	uint8_t key[8];
+	customer_key(partition, user_id, key);
+	if (b->n_slots == 0 || (b->n_items + 1) * 2 > b->n_slots) {
+		int rc = grow_slots(b);
+		if (rc != STATE_OK)
+			return rc;
+	}
+	size_t s = hash_key(key) & (b->n_slots - 1);
+	while (b->slots[s]) {
+		struct touched *t = &b->items[b->slots[s] - 1];
+		if (memcmp(t->key, key, 8) == 0) {
+			*c_out = &t->c;
+			return STATE_OK;
+		}
+		s = (s + 1) & (b->n_slots - 1);
+	}
+	if (b->n_items == b->cap_items) {
+		size_t cap = b->cap_items ? b->cap_items * 2 : 1024;
+		struct touched *items = realloc(b->items, cap * sizeof *items);
+		if (!items)
+			return STATE_NOMEM;
+		b->items = items;
+		b->cap_items = cap;
+	}
+	struct touched *t = &b->items[b->n_items];
+	memcpy(t->key, key, 8);
+	int rc = get_in_txn(b->db, b->txn, partition, user_id, &t->c);
+	if (rc == STATE_NOTFOUND) {
+		memset(&t->c, 0, sizeof t->c);
+		t->c.user_id = user_id;
+		t->c.partition = partition;
+	} else if (rc != STATE_OK) {
+		return rc;
+	}
+	b->slots[s] = (uint32_t)++b->n_items;
+	*c_out = &t->c;
+	return STATE_OK;
+}
+
+int state_batch_apply(struct state_batch *b, int32_t partition, const struct event *ev)
+{
+	if (partition < 0)
+		return STATE_INVAL;
+	struct state_customer *c;
+	int rc = touch(b, (uint32_t)partition, ev->user_id, &c);
+	if (rc != STATE_OK)
+		return rc;
+	switch (state_customer_apply(c, ev, state_product_find(b->db, ev->product_id), b->db->include_train)) {
+	case STATE_APPLIED: b->stats.applied++; break;
+	case STATE_DUPLICATE: b->stats.duplicates++; break;
+	case STATE_IGNORED: b->stats.ignored++; break;
+	}
+	return STATE_OK;
+}
+
+int state_batch_put_product(struct state_batch *b, const struct state_product *p)
+{
+	if (p->product_id == 0)
+		return STATE_INVAL;
+	uint8_t key[4], val[13];
+	for (int i = 0; i < 4; i++)
+		key[i] = (uint8_t)(p->product_id >> (24 - 8 * i));
+	encode_product(p, val);
+	MDB_val k = { sizeof key, key }, v = { sizeof val, val };
+	int rc = map_mdb(mdb_put(b->txn, b->db->products, &k, &v, 0));
+	if (rc != STATE_OK)
+		return rc;
+	b->stats.products++;
+	/* The in-memory table changes now; an aborted batch reloads it (see state_batch_abort). */
+	return remember_product(b->db, p);
+}
+
+int state_batch_set_offset(struct state_batch *b, const char *topic, int32_t partition, int64_t next_offset)
+{
+	uint8_t key[300], val[8];
+	size_t klen = offset_key(topic, partition, key, sizeof key);
+	if (!klen)
+		return STATE_INVAL;
+	struct writer w = { val };
+	put64(&w, (uint64_t)next_offset);
+	MDB_val k = { klen, key }, v = { sizeof val, val };
+	return map_mdb(mdb_put(b->txn, b->db->offsets, &k, &v, 0));
+}
+
+static int compare_touched(const void *a, const void *b)
+{
+	return memcmp(((const struct touched *)a)->key, ((const struct touched *)b)->key, 8);
+}
+
+static void batch_free(struct state_batch *b)
+{
+	b->db->open_batch = NULL;
+	free(b->items);
+	free(b->slots);
+	free(b);
+}
+
+int state_batch_commit(struct state_batch *b, struct state_batch_stats *stats_out)
+{
+	int rc = STATE_OK;
+	/* Sorted puts touch each B-tree page once. */
+	qsort(b->items, b->n_items, sizeof *b->items, compare_touched);
+	for (size_t i = 0; i < b->n_items && rc == STATE_OK; i++) {
+		uint8_t buf[STATE_RECORD_SIZE];
+		state_customer_encode(&b->items[i].c, buf, sizeof buf);
+		MDB_val k = { 8, b->items[i].key }, v = { sizeof buf, buf };
+		rc = map_mdb(mdb_put(b->txn, b->db->customers, &k, &v, 0));
+	}
+	if (rc != STATE_OK) {
+		state_batch_abort(b);
+		return rc;
+	}
+	rc = map_mdb(mdb_txn_commit(b->txn));
+	b->stats.customers = b->n_items;
+	if (stats_out)
+		*stats_out = b->stats;
+	batch_free(b);
+	return rc;
+}
+
+void state_batch_abort(struct state_batch *b)
+{
+	if (!b)
+		return;
+	struct state_db *db = b->db;
+	int products_changed = b->stats.products > 0;
+	mdb_txn_abort(b->txn);
+	batch_free(b);
+	if (products_changed) {
+		/* Bring the in-memory products back to what is committed. */
+		MDB_txn *txn;
+		memset(db->products_by_id, 0, db->products_cap * sizeof *db->products_by_id);
+		db->n_products = 0;
+		if (mdb_txn_begin(db->env, NULL, MDB_RDONLY, &txn) == MDB_SUCCESS) {
+			if (load_products(db, txn) != STATE_OK)
+				fprintf(stderr, "state: warning: could not reload products after abort\n");
+			mdb_txn_abort(txn);
+		}
+	}
+}

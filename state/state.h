@@ -1,0 +1,201 @@
+/**
+ * @file state.h
+ * @brief Per-customer state in one LMDB environment, with the Kafka offsets that produced it.
+ *
+ * The module consumes `struct event` values and knows nothing of Kafka or msgpack. It owns:
+ *  - customer records (SPEC §3 metrics), versioned and explicitly encoded, keyed by
+ *    (partition, user_id) so that a partition's state can move to another instance;
+ *  - the reference table of products (department and price in cents);
+ *  - the next offset to consume of every (topic, partition), written in the same transaction as
+ *    the state it produced: a crash loses nothing and counts nothing twice.
+ *
+ * There is one apply path: state_customer_apply(), a pure function used by every writer.
+ *
+ * Threading (LMDB's rules restated): one state_db per process, opened once, never used across
+ * fork(). At most one batch (one write transaction) is open at a time and it belongs to the
+ * thread that began it. Reads may run in other threads and other processes at any time.
+ * Durability: a batch is durable once state_batch_commit() returns STATE_OK (unless the db was
+ * opened with durable = 0, for tests and bulk loads).
+ */
+#ifndef SEGSTREAM_STATE_H
+#define SEGSTREAM_STATE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "event/event.h"
+
+/** Errors of this module: negative, in the -100 range; positive values are errno. */
+#define STATE_ERR_MAP(XX)                                                 \
+	XX(OK, 0, "success")                                              \
+	XX(NOTFOUND, -101, "not found")                                   \
+	XX(FULL, -102, "LMDB map is full")                                \
+	XX(CORRUPT, -103, "stored record has the wrong length")           \
+	XX(VERSION, -104, "stored record has an unknown version")         \
+	XX(INVAL, -105, "invalid argument")                               \
+	XX(NOMEM, -106, "out of memory")                                  \
+	XX(IO, -107, "LMDB error")                                        \
+	XX(BUSY, -108, "a batch is already open")
+
+enum state_err {
+#define STATE_ERR_ENUM(name, code, text) STATE_##name = code,
+	STATE_ERR_MAP(STATE_ERR_ENUM)
+#undef STATE_ERR_ENUM
+};
+
+/** @brief A message for an error code (module codes and errno). Never NULL. */
+const char *state_strerror(int err);
+/** @brief The symbolic name of a module error code ("STATE_FULL"). Never NULL. */
+const char *state_errname(int err);
+
+#define STATE_DEPARTMENTS 21 /**< department ids 1..21 */
+#define STATE_DAY_BINS 31    /**< days_since_prior_order 0..30 */
+#define STATE_RECORD_VERSION 1
+
+/** One customer's metrics (SPEC §3). A plain value; zero-initialised means "no events yet". */
+struct state_customer {
+	uint32_t user_id;
+	uint32_t partition;          /* Kafka partition the customer's events come from */
+	uint32_t orders;             /* distinct orders */
+	uint32_t max_order;          /* largest order_number seen */
+	uint32_t items;              /* lines */
+	uint32_t priced_items;       /* lines with a valid price */
+	uint64_t spend_cents;        /* sum of the priced lines' cents */
+	uint32_t reorders;           /* sum of reordered */
+	uint32_t span_days;          /* sum of days_since_prior_order over orders */
+	uint32_t last_order_number;  /* position of the last applied event, for the duplicate guard */
+	uint32_t last_add_to_cart;
+	int64_t last_event_ms;       /* event time of the last applied event */
+	uint32_t days_lines[STATE_DAY_BINS];   /* lines per days_since_prior value (first orders excluded) */
+	uint32_t days_orders[STATE_DAY_BINS];  /* orders per days_since_prior value */
+	uint32_t dept_items[STATE_DEPARTMENTS];  /* lines per department (index = id - 1) */
+	uint64_t dept_cents[STATE_DEPARTMENTS];  /* cents per department */
+	uint32_t dow_orders[7];      /* orders per order_dow */
+	uint32_t hour_orders[24];    /* orders per order_hour_of_day */
+};
+
+/** Encoded size of a version-1 customer record, in bytes. */
+#define STATE_RECORD_SIZE (1 + 4 * 10 + 8 * 2 + 4 * (2 * STATE_DAY_BINS + STATE_DEPARTMENTS + 7 + 24) + 8 * STATE_DEPARTMENTS)
+
+/** @brief Encodes little-endian, version byte first. @return STATE_OK or STATE_INVAL (buf too small). */
+int state_customer_encode(const struct state_customer *c, uint8_t *buf, size_t buf_len);
+/** @brief Decodes a record. @return STATE_OK, STATE_CORRUPT (wrong length) or STATE_VERSION. */
+int state_customer_decode(const uint8_t *buf, size_t len, struct state_customer *c_out);
+
+/** A product of the reference table. */
+struct state_product {
+	uint32_t product_id;
+	uint32_t aisle_id;
+	uint8_t department_id;  /* 1..21, or 0 if unknown */
+	int32_t price_cents;    /* 1..10000, or -1 when the product has no valid price */
+};
+
+/** What applying one event did. */
+enum state_apply_result {
+	STATE_APPLIED = 0,
+	STATE_DUPLICATE = 1,   /* (order_number, add_to_cart_order) not after the last applied one */
+	STATE_IGNORED = 2,     /* a train line while train lines are not counted */
+};
+
+/**
+ * @brief The one apply path: updates @p c with @p ev. Pure, no I/O.
+ * @param product  the event's product, or NULL if unknown (the line is then unpriced and has
+ *                 no department)
+ * @param include_train  count eval_set = train lines too (SPEC §3: prior only by default)
+ */
+enum state_apply_result state_customer_apply(struct state_customer *c, const struct event *ev,
+					     const struct state_product *product, int include_train);
+
+/** Configuration of state_open(); state_config_init() fills the defaults. */
+struct state_config {
+	const char *path;        /* directory of the LMDB environment (created if missing); required */
+	size_t map_size_bytes;   /* default 8 GiB; the file grows only as needed */
+	int durable;             /* default 1: fsync on commit; 0: MDB_NOSYNC (tests, bulk loads) */
+	int read_only;           /* default 0; 1 for live readers (get, dump) beside a running writer */
+	int include_train;       /* default 0 */
+};
+
+void state_config_init(struct state_config *cfg);
+
+struct state_db;
+struct state_batch;
+
+/**
+ * @brief Opens (creating if needed) the environment and loads the products table into memory.
+ * @param[out] db_out  the handle; free with state_close()
+ * @return STATE_OK, STATE_INVAL, STATE_NOMEM, STATE_IO, STATE_CORRUPT, or an errno.
+ * @note Open one environment once per process (LMDB rule).
+ */
+int state_open(const struct state_config *cfg, struct state_db **db_out, char *errbuf, size_t errbuf_len);
+
+/** @brief Closes the environment. NULL is a no-op. An open batch is aborted first. */
+void state_close(struct state_db *db);
+
+/**
+ * @brief Copies one customer out of the map.
+ * @param partition  the partition, or -1 to look in every partition
+ * @return STATE_OK, STATE_NOTFOUND, STATE_CORRUPT, STATE_VERSION or STATE_IO.
+ */
+int state_get(struct state_db *db, int32_t partition, uint32_t user_id, struct state_customer *c_out);
+
+/** @brief The product of the in-memory table, or NULL if unknown. Valid until the next batch commit. */
+const struct state_product *state_product_find(const struct state_db *db, uint32_t product_id);
+
+/** @brief Number of products in the in-memory table. */
+size_t state_product_count(const struct state_db *db);
+
+/**
+ * @brief The stored next offset of (topic, partition).
+ * @return STATE_OK, STATE_NOTFOUND (never committed: start from the beginning) or STATE_IO.
+ */
+int state_offset_get(struct state_db *db, const char *topic, int32_t partition, int64_t *next_out);
+
+/** Callback of state_foreach_customer(); a non-zero return stops the walk and is returned. */
+typedef int (*state_customer_cb)(const struct state_customer *c, void *ctx);
+
+/**
+ * @brief Calls @p cb for every customer inside one read transaction (a consistent point in time).
+ * @param partition  one partition, or -1 for all
+ * @warning Keep the callback fast: a long read transaction makes the LMDB file grow.
+ * @return STATE_OK, the callback's non-zero return, or a module error.
+ */
+int state_foreach_customer(struct state_db *db, int32_t partition, state_customer_cb cb, void *ctx);
+
+/** Counters of one batch, for logs and benchmarks. */
+struct state_batch_stats {
+	uint64_t applied;      /* events that changed a customer */
+	uint64_t duplicates;   /* events skipped by the duplicate guard */
+	uint64_t ignored;      /* train lines not counted */
+	uint64_t customers;    /* distinct customers written */
+	uint64_t products;     /* products written */
+};
+
+/**
+ * @brief Begins a batch: one LMDB write transaction.
+ * @return STATE_OK, STATE_BUSY (a batch is open), STATE_NOMEM or STATE_IO.
+ */
+int state_batch_begin(struct state_db *db, struct state_batch **batch_out);
+
+/**
+ * @brief Applies one event to its customer (kept in memory until commit: one put per customer).
+ * @return STATE_OK, STATE_CORRUPT/STATE_VERSION (stored record unreadable), STATE_NOMEM or STATE_IO.
+ */
+int state_batch_apply(struct state_batch *b, int32_t partition, const struct event *ev);
+
+/** @brief Inserts or replaces a product (reference table). @return STATE_OK, STATE_NOMEM, STATE_IO, STATE_FULL. */
+int state_batch_put_product(struct state_batch *b, const struct state_product *p);
+
+/** @brief Records the next offset to consume of (topic, partition), committed with the batch. */
+int state_batch_set_offset(struct state_batch *b, const char *topic, int32_t partition, int64_t next_offset);
+
+/**
+ * @brief Writes every touched customer and the offsets, and commits. Consumes the batch.
+ * @param[out] stats_out  optional
+ * @return STATE_OK, STATE_FULL (nothing committed), STATE_IO.
+ */
+int state_batch_commit(struct state_batch *b, struct state_batch_stats *stats_out);
+
+/** @brief Discards the batch. NULL is a no-op. Consumes the batch. */
+void state_batch_abort(struct state_batch *b);
+
+#endif

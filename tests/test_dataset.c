@@ -1,0 +1,178 @@
+/* Unit tests of dataset/: the quirks of the real catalog (SPEC §1) and of the other files. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <cmocka.h>
+
+#include "dataset/dataset.h"
+
+static char *path_of(const char *env, const char *name)
+{
+	static char buf[4][4096];
+	static int i;
+	const char *dir = getenv(env);
+	assert_non_null(dir);
+	i = (i + 1) % 4;
+	snprintf(buf[i], sizeof buf[i], "%s/%s", dir, name);
+	return buf[i];
+}
+
+static void test_price_cents_is_exact(void **state)
+{
+	(void)state;
+	int32_t c = 0;
+	assert_int_equal(ds_price_cents("14", 2, &c), 1);
+	assert_int_equal(c, 1400);
+	assert_int_equal(ds_price_cents("7.4", 3, &c), 1);
+	assert_int_equal(c, 740);
+	assert_int_equal(ds_price_cents("0.29", 4, &c), 1); /* 0.29 is not exact in binary */
+	assert_int_equal(c, 29);
+	assert_int_equal(ds_price_cents("1.005", 5, &c), 1); /* half away from zero */
+	assert_int_equal(c, 101);
+	assert_int_equal(ds_price_cents("1.0049", 6, &c), 1);
+	assert_int_equal(c, 100);
+	assert_int_equal(ds_price_cents("100", 3, &c), 1);
+	assert_int_equal(c, 10000);
+	assert_int_equal(ds_price_cents("100.01", 6, &c), 0);
+	assert_int_equal(ds_price_cents("14900", 5, &c), 0);
+	assert_int_equal(ds_price_cents("0", 1, &c), 0);
+	assert_int_equal(ds_price_cents("", 0, &c), 0);
+	assert_int_equal(ds_price_cents("abc", 3, &c), 0);
+	assert_int_equal(ds_price_cents("-3", 2, &c), 0);
+	assert_int_equal(ds_price_cents(".", 1, &c), 0);
+}
+
+static void test_real_products_catalog(void **state)
+{
+	(void)state;
+	struct ds_products p;
+	struct ds_report rep = { .on_error = DS_ON_ERROR_FAIL };
+	assert_int_equal(ds_products_read(path_of("SEGSTREAM_DATA", "products.csv"), &p, &rep), DS_OK);
+	/* 49,693 rows; 7 repeat an id (5 exact, 2 conflicting). The conflicting rows took the place
+	 * of ids 6799 and 26519, which this copy lacks: 49,686 distinct ids, max id 49,688. */
+	assert_int_equal(p.count, 49686);
+	assert_null(ds_product_find(&p, 6799));
+	assert_non_null(ds_product_find(&p, 49688));
+	assert_int_equal(p.duplicate_rows, 5 + 2); /* 5 exact + 2 conflicting duplicates */
+	assert_int_equal(rep.errors, 0);
+	const struct ds_product *e = ds_product_find(&p, 6800);
+	assert_non_null(e); /* the last row wins */
+	assert_int_equal(e->aisle_id, 92);
+	assert_int_equal(e->department_id, 18);
+	assert_int_equal(e->price_cents, 1400);
+	e = ds_product_find(&p, 26520);
+	assert_int_equal(e->aisle_id, 21);
+	assert_int_equal(e->department_id, 16);
+	assert_int_equal(e->price_cents, 290);
+	assert_int_equal(ds_product_find(&p, 21553)->price_cents, -1); /* outliers are unpriced */
+	assert_int_equal(ds_product_find(&p, 33664)->price_cents, -1);
+	assert_int_equal(ds_product_find(&p, 11908)->price_cents, 360); /* #NAME? row still a product */
+	assert_int_equal(ds_product_find(&p, 105)->department_id, 17);  /* backslash-quote name parsed */
+	assert_null(ds_product_find(&p, 49689));
+	ds_products_free(&p);
+}
+
+static void test_departments_both_layouts(void **state)
+{
+	(void)state;
+	struct ds_departments wide, lng;
+	struct ds_report rep = { .on_error = DS_ON_ERROR_FAIL };
+	assert_int_equal(ds_departments_read(path_of("SEGSTREAM_DATA", "departments.csv"), &wide, &rep), DS_OK);
+	assert_int_equal(ds_departments_read(path_of("SEGSTREAM_FIXTURES", "departments_long.csv"), &lng, &rep), DS_OK);
+	assert_int_equal(wide.count, 21);
+	assert_int_equal(lng.count, 21);
+	for (int id = 1; id <= 21; id++)
+		assert_string_equal(wide.names[id], lng.names[id]);
+	assert_string_equal(wide.names[4], "produce");
+	assert_string_equal(wide.names[16], "dairy eggs");
+}
+
+static void test_orders_quirks_and_row_errors(void **state)
+{
+	(void)state;
+	struct ds_history h;
+	memset(&h, 0, sizeof h);
+	char log[4096] = "";
+	FILE *f = fmemopen(log, sizeof log, "w");
+	struct ds_report rep = { .on_error = DS_ON_ERROR_SKIP, .log = f };
+	assert_int_equal(ds_orders_read(path_of("SEGSTREAM_FIXTURES", "orders_quirks.csv"), &h, &rep), DS_OK);
+	fclose(f);
+	assert_int_equal(h.n_orders, 4);
+	assert_int_equal(rep.errors, 3); /* hour 25, eval_set bogus, days 31 */
+	assert_non_null(strstr(log, "orders_quirks.csv:5: order_hour_of_day '25'"));
+	assert_non_null(strstr(log, "orders_quirks.csv:6: eval_set 'bogus'"));
+	assert_non_null(strstr(log, "orders_quirks.csv:7: days_since_prior_order '31.0'"));
+	assert_int_equal(h.orders[2539329].days, -1);
+	assert_int_equal(h.orders[2539329].hour, 8);
+	assert_int_equal(h.orders[2398795].days, 15);
+	assert_int_equal(h.orders[473747].days, 21); /* quoted numbers are numbers */
+	assert_int_equal(h.orders[473747].order_number, 3);
+	assert_int_equal(h.orders[12].eval_set, DS_EVAL_TRAIN);
+	ds_history_free(&h);
+
+	memset(&h, 0, sizeof h);
+	rep = (struct ds_report){ .on_error = DS_ON_ERROR_FAIL, .quiet = 1 };
+	assert_int_equal(ds_orders_read(path_of("SEGSTREAM_FIXTURES", "orders_quirks.csv"), &h, &rep), DS_ROWS);
+	assert_int_equal(rep.errors, 1); /* stops at the first bad row */
+	ds_history_free(&h);
+}
+
+static void test_history_groups_lines_and_reports_orphans(void **state)
+{
+	(void)state;
+	/* Build a directory with the fixtures under the names ds_history_load expects. */
+	char dir[] = "/tmp/segstream-ds-XXXXXX";
+	assert_non_null(mkdtemp(dir));
+	char cmd[8192];
+	snprintf(cmd, sizeof cmd, "cp %s %s/orders.csv && cp %s %s/order_products__prior.csv && cp %s %s/order_products__train.csv",
+		 path_of("SEGSTREAM_FIXTURES", "orders_quirks.csv"), dir,
+		 path_of("SEGSTREAM_FIXTURES", "lines_quirks.csv"), dir,
+		 path_of("SEGSTREAM_FIXTURES", "lines_quirks.csv"), dir);
+	assert_int_equal(system(cmd), 0);
+	struct ds_history h;
+	struct ds_report rep = { .on_error = DS_ON_ERROR_SKIP, .quiet = 1 };
+	assert_int_equal(ds_history_load(dir, 0, &h, &rep), DS_OK);
+	assert_int_equal(h.n_lines, 5);       /* 7 rows - unknown order 999999 - product 'abc' */
+	assert_int_equal(h.orphan_lines, 1);
+	assert_int_equal(h.orders[2539329].n_lines, 2);
+	assert_int_equal(h.lines[h.orders[2539329].first_line + 1].product_id, 14084);
+	assert_int_equal(ds_history_build_timeline(&h, NULL), DS_OK);
+	assert_int_equal(h.n_timeline, 4); /* orders with lines */
+	/* user 1's orders stay in order_number order on the timeline */
+	int64_t t1 = h.orders[2539329].event_time_ms, t2 = h.orders[2398795].event_time_ms,
+		t3 = h.orders[473747].event_time_ms;
+	assert_true(t1 < t2 && t2 < t3);
+	assert_true(t2 - t1 == (15 * 24 + 7 - 8) * 3600000LL);
+	ds_history_free(&h);
+	snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
+	assert_int_equal(system(cmd), 0);
+}
+
+static void test_parse_date(void **state)
+{
+	(void)state;
+	int32_t d;
+	assert_int_equal(ds_parse_date("1/1/2017", 8, &d), 0);
+	assert_int_equal(d, 17167);
+	assert_int_equal(ds_parse_date("4/1/2020", 8, &d), 0);
+	assert_int_equal(d, 18353);
+	assert_int_equal(ds_parse_date("13/1/2020", 9, &d), -1);
+	assert_int_equal(ds_parse_date("2020-01-01", 10, &d), -1);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_price_cents_is_exact),
+		cmocka_unit_test(test_real_products_catalog),
+		cmocka_unit_test(test_departments_both_layouts),
+		cmocka_unit_test(test_orders_quirks_and_row_errors),
+		cmocka_unit_test(test_history_groups_lines_and_reports_orphans),
+		cmocka_unit_test(test_parse_date),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}

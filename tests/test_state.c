@@ -1,0 +1,273 @@
+/* Unit tests of state/: record encoding, the apply path (SPEC §6 worked example), batches, offsets. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <cmocka.h>
+
+#include "segment/segment.h"
+#include "state/state.h"
+
+/* User 1 of the real data (SPEC §6): prior orders 1..10. */
+static const int user1_days[10] = { -1, 15, 21, 29, 28, 19, 20, 14, 0, 30 };
+static const int user1_basket[10] = { 5, 6, 5, 5, 8, 4, 5, 6, 6, 9 };
+
+static struct event user1_event(int order, int cart, uint32_t product)
+{
+	struct event ev = {
+		.user_id = 1, .order_id = 1000 + (uint32_t)order, .product_id = product,
+		.order_number = (uint16_t)order, .add_to_cart_order = (uint16_t)cart,
+		.order_dow = (uint8_t)(order % 7), .order_hour = 8, .days_since_prior = (int8_t)user1_days[order - 1],
+		.reordered = order > 1, .eval_set = EVENT_EVAL_PRIOR, .event_time_ms = order * 1000,
+	};
+	return ev;
+}
+
+static void apply_user1(struct state_customer *c, const struct state_product *p)
+{
+	for (int o = 1; o <= 10; o++)
+		for (int k = 1; k <= user1_basket[o - 1]; k++) {
+			struct event ev = user1_event(o, k, 196);
+			assert_int_equal(state_customer_apply(c, &ev, p, 0), STATE_APPLIED);
+		}
+}
+
+static void test_worked_example_user1(void **state)
+{
+	(void)state;
+	struct state_customer c;
+	memset(&c, 0, sizeof c);
+	struct state_product soda = { .product_id = 196, .aisle_id = 77, .department_id = 7, .price_cents = 637 };
+	apply_user1(&c, &soda);
+	assert_int_equal(c.orders, 10);
+	assert_int_equal(c.max_order, 10);
+	assert_int_equal(c.items, 59);
+	assert_int_equal(c.priced_items, 59);
+	assert_true(c.spend_cents == 59 * 637);
+	assert_int_equal(c.reorders, 59 - 5);
+	assert_int_equal(c.dept_items[6], 59);
+	assert_int_equal(c.span_days, 15 + 21 + 29 + 28 + 19 + 20 + 14 + 0 + 30);
+	struct segment_config cfg;
+	segment_config_init(&cfg);
+	struct segment_labels l;
+	segment_label(&cfg, &c, &l);
+	assert_int_equal(l.median_days_x2, 41);       /* (20 + 21) / 2 = 20.5 over 54 lines */
+	assert_int_equal(l.order_median_days_x2, 40); /* 20 over 9 orders */
+	assert_int_equal(l.loyalty, SEG_NEW);
+	assert_int_equal(l.frequency, SEG_NONFREQUENT);
+	assert_string_equal(segment_frequency_name(l.frequency), "Non-frequent customer");
+	assert_int_equal(l.spending, SEG_LOW_SPENDER); /* 6.37 */
+	assert_int_equal(l.low_activity, 0);
+}
+
+static void test_duplicate_guard_and_train(void **state)
+{
+	(void)state;
+	struct state_customer c;
+	memset(&c, 0, sizeof c);
+	struct event ev = user1_event(2, 3, 5);
+	assert_int_equal(state_customer_apply(&c, &ev, NULL, 0), STATE_APPLIED);
+	assert_int_equal(state_customer_apply(&c, &ev, NULL, 0), STATE_DUPLICATE);
+	struct event earlier = user1_event(2, 1, 5), older = user1_event(1, 9, 5);
+	assert_int_equal(state_customer_apply(&c, &earlier, NULL, 0), STATE_DUPLICATE);
+	assert_int_equal(state_customer_apply(&c, &older, NULL, 0), STATE_DUPLICATE);
+	struct event train = user1_event(3, 1, 5);
+	train.eval_set = EVENT_EVAL_TRAIN;
+	assert_int_equal(state_customer_apply(&c, &train, NULL, 0), STATE_IGNORED);
+	assert_int_equal(state_customer_apply(&c, &train, NULL, 1), STATE_APPLIED);
+	assert_int_equal(c.items, 2);
+	assert_int_equal(c.orders, 2);
+	assert_int_equal(c.priced_items, 0); /* unknown product: unpriced, no department */
+	for (int d = 0; d < STATE_DEPARTMENTS; d++)
+		assert_int_equal(c.dept_items[d], 0);
+}
+
+static void test_record_roundtrip_and_rejects(void **state)
+{
+	(void)state;
+	struct state_customer c, d;
+	memset(&c, 0, sizeof c);
+	apply_user1(&c, NULL);
+	c.partition = 3;
+	c.last_event_ms = -7;
+	c.dept_cents[20] = UINT64_MAX - 1;
+	uint8_t buf[STATE_RECORD_SIZE + 1];
+	assert_int_equal(state_customer_encode(&c, buf, STATE_RECORD_SIZE - 1), STATE_INVAL);
+	assert_int_equal(state_customer_encode(&c, buf, sizeof buf), STATE_OK);
+	assert_int_equal(buf[0], STATE_RECORD_VERSION);
+	memset(&d, 0, sizeof d); /* padding compares equal too */
+	assert_int_equal(state_customer_decode(buf, STATE_RECORD_SIZE, &d), STATE_OK);
+	assert_memory_equal(&c, &d, sizeof c);
+	assert_int_equal(state_customer_decode(buf, STATE_RECORD_SIZE - 1, &d), STATE_CORRUPT);
+	assert_int_equal(state_customer_decode(buf, STATE_RECORD_SIZE + 1, &d), STATE_CORRUPT);
+	buf[0] = 99;
+	assert_int_equal(state_customer_decode(buf, STATE_RECORD_SIZE, &d), STATE_VERSION);
+}
+
+/* ---- LMDB tests: a fresh directory each. ---- */
+
+static int make_dir(void **state)
+{
+	char *dir = strdup("/tmp/segstream-state-XXXXXX");
+	if (!mkdtemp(dir))
+		return -1;
+	*state = dir;
+	return 0;
+}
+
+static int remove_dir(void **state)
+{
+	char cmd[256];
+	snprintf(cmd, sizeof cmd, "rm -rf %s", (char *)*state);
+	int rc = system(cmd);
+	free(*state);
+	return rc;
+}
+
+static struct state_db *open_db(const char *dir, size_t map_size)
+{
+	struct state_config cfg;
+	state_config_init(&cfg);
+	cfg.path = dir;
+	cfg.durable = 0;
+	if (map_size)
+		cfg.map_size_bytes = map_size;
+	struct state_db *db = NULL;
+	char err[256];
+	int rc = state_open(&cfg, &db, err, sizeof err);
+	if (rc != STATE_OK)
+		fail_msg("state_open: %s", err);
+	return db;
+}
+
+static void test_batch_commit_offsets_and_reopen(void **state)
+{
+	const char *dir = *state;
+	struct state_db *db = open_db(dir, 0);
+	struct state_batch *b;
+	assert_int_equal(state_batch_begin(db, &b), STATE_OK);
+	struct state_batch *b2;
+	assert_int_equal(state_batch_begin(db, &b2), STATE_BUSY);
+	struct state_product p = { .product_id = 196, .department_id = 7, .price_cents = 637 };
+	assert_int_equal(state_batch_put_product(b, &p), STATE_OK);
+	for (int o = 1; o <= 10; o++)
+		for (int k = 1; k <= user1_basket[o - 1]; k++) {
+			struct event ev = user1_event(o, k, 196);
+			assert_int_equal(state_batch_apply(b, 2, &ev), STATE_OK);
+		}
+	struct event again = user1_event(10, 9, 196);
+	assert_int_equal(state_batch_apply(b, 2, &again), STATE_OK); /* duplicate, counted */
+	assert_int_equal(state_batch_set_offset(b, "events", 2, 60), STATE_OK);
+	struct state_batch_stats st;
+	assert_int_equal(state_batch_commit(b, &st), STATE_OK);
+	assert_int_equal(st.applied, 59);
+	assert_int_equal(st.duplicates, 1);
+	assert_int_equal(st.customers, 1); /* coalesced: one put for 60 events */
+	state_close(db);
+
+	db = open_db(dir, 0);
+	assert_int_equal(state_product_count(db), 1); /* products reloaded from the map */
+	assert_int_equal(state_product_find(db, 196)->price_cents, 637);
+	int64_t next = 0;
+	assert_int_equal(state_offset_get(db, "events", 2, &next), STATE_OK);
+	assert_true(next == 60);
+	assert_int_equal(state_offset_get(db, "events", 1, &next), STATE_NOTFOUND);
+	struct state_customer c;
+	assert_int_equal(state_get(db, 2, 1, &c), STATE_OK);
+	assert_int_equal(c.items, 59);
+	assert_int_equal(state_get(db, -1, 1, &c), STATE_OK); /* found without knowing the partition */
+	assert_int_equal(c.partition, 2);
+	assert_int_equal(state_get(db, 1, 1, &c), STATE_NOTFOUND);
+	assert_int_equal(state_get(db, -1, 2, &c), STATE_NOTFOUND);
+	state_close(db);
+}
+
+static void test_batch_abort_leaves_no_trace(void **state)
+{
+	struct state_db *db = open_db(*state, 0);
+	struct state_batch *b;
+	assert_int_equal(state_batch_begin(db, &b), STATE_OK);
+	struct state_product p = { .product_id = 7, .department_id = 1, .price_cents = 100 };
+	assert_int_equal(state_batch_put_product(b, &p), STATE_OK);
+	struct event ev = user1_event(1, 1, 7);
+	assert_int_equal(state_batch_apply(b, 0, &ev), STATE_OK);
+	assert_int_equal(state_batch_set_offset(b, "events", 0, 1), STATE_OK);
+	state_batch_abort(b);
+	struct state_customer c;
+	int64_t next;
+	assert_int_equal(state_get(db, 0, 1, &c), STATE_NOTFOUND);
+	assert_int_equal(state_offset_get(db, "events", 0, &next), STATE_NOTFOUND);
+	assert_null(state_product_find(db, 7));
+	assert_int_equal(state_batch_begin(db, &b), STATE_OK); /* the db is usable again */
+	state_batch_abort(b);
+	state_close(db);
+}
+
+static int count_cb(const struct state_customer *c, void *ctx)
+{
+	(void)c;
+	(*(int *)ctx)++;
+	return 0;
+}
+
+static void test_foreach_and_partitions(void **state)
+{
+	struct state_db *db = open_db(*state, 0);
+	struct state_batch *b;
+	assert_int_equal(state_batch_begin(db, &b), STATE_OK);
+	for (uint32_t u = 1; u <= 100; u++) {
+		struct event ev = user1_event(1, 1, 9);
+		ev.user_id = u;
+		assert_int_equal(state_batch_apply(b, (int32_t)(u % 3), &ev), STATE_OK);
+	}
+	assert_int_equal(state_batch_commit(b, NULL), STATE_OK);
+	int all = 0, p1 = 0;
+	assert_int_equal(state_foreach_customer(db, -1, count_cb, &all), STATE_OK);
+	assert_int_equal(state_foreach_customer(db, 1, count_cb, &p1), STATE_OK);
+	assert_int_equal(all, 100);
+	assert_int_equal(p1, 34);
+	state_close(db);
+}
+
+static void test_map_full_returns_efull(void **state)
+{
+	struct state_db *db = open_db(*state, 256 * 1024);
+	struct state_batch *b;
+	assert_int_equal(state_batch_begin(db, &b), STATE_OK);
+	for (uint32_t u = 1; u <= 2000; u++) {
+		struct event ev = user1_event(1, 1, 9);
+		ev.user_id = u;
+		assert_int_equal(state_batch_apply(b, 0, &ev), STATE_OK);
+	}
+	assert_int_equal(state_batch_commit(b, NULL), STATE_FULL);
+	struct state_customer c;
+	assert_int_equal(state_get(db, 0, 1, &c), STATE_NOTFOUND);
+	state_close(db);
+}
+
+static void test_close_null_and_strerror(void **state)
+{
+	(void)state;
+	state_close(NULL);
+	state_batch_abort(NULL);
+	assert_string_equal(state_errname(STATE_FULL), "STATE_FULL");
+	assert_string_equal(state_strerror(STATE_VERSION), "stored record has an unknown version");
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_worked_example_user1),
+		cmocka_unit_test(test_duplicate_guard_and_train),
+		cmocka_unit_test(test_record_roundtrip_and_rejects),
+		cmocka_unit_test_setup_teardown(test_batch_commit_offsets_and_reopen, make_dir, remove_dir),
+		cmocka_unit_test_setup_teardown(test_batch_abort_leaves_no_trace, make_dir, remove_dir),
+		cmocka_unit_test_setup_teardown(test_foreach_and_partitions, make_dir, remove_dir),
+		cmocka_unit_test_setup_teardown(test_map_full_returns_efull, make_dir, remove_dir),
+		cmocka_unit_test(test_close_null_and_strerror),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
