@@ -165,11 +165,11 @@ static const char *format_name(uint8_t b)
  * Reads one integer or nil at the cursor. A non-negative value is returned as SCALAR_UINT in
  * *u whatever its encoding width or signedness; a negative one as SCALAR_NEG in *i.
  */
-static int read_scalar(struct cursor *c, int field, enum scalar_kind *kind, uint64_t *u, int64_t *i,
+static int read_scalar(struct cursor *c, const char *field, enum scalar_kind *kind, uint64_t *u, int64_t *i,
 		       char *why, size_t why_len)
 {
 	if (c->off >= c->len)
-		return fail(EVENT_TRUNCATED, why, why_len, "%s: payload ends before the field", field_names[field]);
+		return fail(EVENT_TRUNCATED, why, why_len, "%s: payload ends before the field", field);
 	uint8_t b = c->p[c->off];
 	int width = 0, is_signed = 0;
 	if (b <= 0x7f) {
@@ -194,13 +194,13 @@ static int read_scalar(struct cursor *c, int field, enum scalar_kind *kind, uint
 	case 0xd1: width = 2; is_signed = 1; break;
 	case 0xd2: width = 4; is_signed = 1; break;
 	case 0xd3: width = 8; is_signed = 1; break;
-	case 0xc1: return fail(EVENT_MALFORMED, why, why_len, "%s: byte 0xc1 is never used in msgpack", field_names[field]);
+	case 0xc1: return fail(EVENT_MALFORMED, why, why_len, "%s: byte 0xc1 is never used in msgpack", field);
 	default:
-		return fail(EVENT_TYPE, why, why_len, "%s: expected an integer, found %s", field_names[field],
+		return fail(EVENT_TYPE, why, why_len, "%s: expected an integer, found %s", field,
 			    format_name(b));
 	}
 	if (c->len - c->off - 1 < (size_t)width)
-		return fail(EVENT_TRUNCATED, why, why_len, "%s: payload ends inside the field", field_names[field]);
+		return fail(EVENT_TRUNCATED, why, why_len, "%s: payload ends inside the field", field);
 	uint64_t raw = load_be(c->p + c->off + 1, width);
 	c->off += 1 + (size_t)width;
 	if (is_signed) {
@@ -219,7 +219,7 @@ static int read_scalar(struct cursor *c, int field, enum scalar_kind *kind, uint
 }
 
 /* Reads an unsigned field no larger than max (nil allowed only if nil_ok; then *out = UINT64_MAX). */
-static int read_uint(struct cursor *c, int field, uint64_t max, int nil_ok, uint64_t *out, char *why, size_t why_len)
+static int read_uint(struct cursor *c, const char *field, uint64_t max, int nil_ok, uint64_t *out, char *why, size_t why_len)
 {
 	enum scalar_kind kind;
 	int64_t neg = 0;
@@ -228,14 +228,14 @@ static int read_uint(struct cursor *c, int field, uint64_t max, int nil_ok, uint
 		return rc;
 	if (kind == SCALAR_NIL) {
 		if (!nil_ok)
-			return fail(EVENT_TYPE, why, why_len, "%s: nil is not allowed", field_names[field]);
+			return fail(EVENT_TYPE, why, why_len, "%s: nil is not allowed", field);
 		*out = UINT64_MAX;
 		return EVENT_OK;
 	}
 	if (kind == SCALAR_NEG)
-		return fail(EVENT_RANGE, why, why_len, "%s: negative value %" PRId64, field_names[field], neg);
+		return fail(EVENT_RANGE, why, why_len, "%s: negative value %" PRId64, field, neg);
 	if (*out > max)
-		return fail(EVENT_RANGE, why, why_len, "%s: %" PRIu64 " exceeds %" PRIu64, field_names[field], *out, max);
+		return fail(EVENT_RANGE, why, why_len, "%s: %" PRIu64 " exceeds %" PRIu64, field, *out, max);
 	return EVENT_OK;
 }
 
@@ -276,7 +276,7 @@ int event_decode(const void *buf, size_t len, struct event *ev_out, char *why, s
 		return rc;
 	if (n == 0)
 		return fail(EVENT_SHAPE, why, why_len, "event is an empty array");
-	rc = read_uint(&c, 0, UINT32_MAX, 0, &v[0], why, why_len);
+	rc = read_uint(&c, field_names[0], UINT32_MAX, 0, &v[0], why, why_len);
 	if (rc != EVENT_OK)
 		return rc;
 	if (v[0] != EVENT_SCHEMA_VERSION)
@@ -288,14 +288,14 @@ int event_decode(const void *buf, size_t len, struct event *ev_out, char *why, s
 		0, UINT32_MAX, UINT32_MAX, UINT16_MAX, 6, 23, EVENT_DAYS_MAX, UINT32_MAX, UINT16_MAX, 1, 1,
 	};
 	for (int i = 1; i < EVENT_V1_FIELDS - 1; i++) {
-		rc = read_uint(&c, i, max[i], i == 6, &v[i], why, why_len);
+		rc = read_uint(&c, field_names[i], max[i], i == 6, &v[i], why, why_len);
 		if (rc != EVENT_OK)
 			return rc;
 	}
 	enum scalar_kind kind;
 	uint64_t time_u = 0;
 	int64_t time_s = 0;
-	rc = read_scalar(&c, 11, &kind, &time_u, &time_s, why, why_len);
+	rc = read_scalar(&c, field_names[11], &kind, &time_u, &time_s, why, why_len);
 	if (rc != EVENT_OK)
 		return rc;
 	if (kind == SCALAR_NIL || (kind == SCALAR_UINT && time_u > INT64_MAX))
@@ -314,4 +314,69 @@ int event_decode(const void *buf, size_t len, struct event *ev_out, char *why, s
 	ev_out->eval_set = (uint8_t)v[10];
 	ev_out->event_time_ms = kind == SCALAR_NEG ? time_s : (int64_t)time_u;
 	return event_validate(ev_out, why, why_len);
+}
+
+/* ---- Product reference records ---- */
+
+#define PRODUCT_V1_FIELDS 5
+
+int event_product_encode(const struct event_product *p, uint8_t *buf, size_t buf_len, size_t *len_out)
+{
+	if (p->product_id == 0 || (p->price_cents != EVENT_NO_PRICE && (p->price_cents < 1 || p->price_cents > 10000)))
+		return EVENT_RANGE;
+	struct fixed_buffer fb = { .data = buf, .cap = buf_len };
+	msgpack_packer pk;
+	msgpack_packer_init(&pk, &fb, fixed_buffer_write);
+	msgpack_pack_array(&pk, PRODUCT_V1_FIELDS);
+	msgpack_pack_uint8(&pk, EVENT_PRODUCT_SCHEMA_VERSION);
+	msgpack_pack_uint32(&pk, p->product_id);
+	msgpack_pack_uint32(&pk, p->aisle_id);
+	msgpack_pack_uint8(&pk, p->department_id);
+	if (p->price_cents == EVENT_NO_PRICE)
+		msgpack_pack_nil(&pk);
+	else
+		msgpack_pack_int32(&pk, p->price_cents);
+	if (fb.overflow)
+		return EVENT_NOSPACE;
+	*len_out = fb.len;
+	return EVENT_OK;
+}
+
+int event_product_decode(const void *buf, size_t len, struct event_product *p_out, char *why, size_t why_len)
+{
+	if (buf == NULL || len == 0)
+		return fail(EVENT_TRUNCATED, why, why_len, "empty payload");
+	struct cursor c = { .p = buf, .len = len };
+	uint32_t n = 0;
+	uint64_t version, id, aisle, dept, price;
+	int rc = read_array_header(&c, &n, why, why_len);
+	if (rc == EVENT_OK && n == 0)
+		rc = fail(EVENT_SHAPE, why, why_len, "product is an empty array");
+	if (rc == EVENT_OK)
+		rc = read_uint(&c, "schema_version", UINT32_MAX, 0, &version, why, why_len);
+	if (rc == EVENT_OK && version != EVENT_PRODUCT_SCHEMA_VERSION)
+		rc = fail(EVENT_VERSION, why, why_len, "product schema_version %" PRIu64 " is not supported", version);
+	if (rc == EVENT_OK && n != PRODUCT_V1_FIELDS)
+		rc = fail(EVENT_SHAPE, why, why_len, "product array of %" PRIu32 " elements; v1 has %d", n, PRODUCT_V1_FIELDS);
+	if (rc == EVENT_OK)
+		rc = read_uint(&c, "product_id", UINT32_MAX, 0, &id, why, why_len);
+	if (rc == EVENT_OK && id == 0)
+		rc = fail(EVENT_RANGE, why, why_len, "product_id: 0 is not a valid id");
+	if (rc == EVENT_OK)
+		rc = read_uint(&c, "aisle_id", UINT32_MAX, 0, &aisle, why, why_len);
+	if (rc == EVENT_OK)
+		rc = read_uint(&c, "department_id", 255, 0, &dept, why, why_len);
+	if (rc == EVENT_OK)
+		rc = read_uint(&c, "price_cents", 10000, 1, &price, why, why_len);
+	if (rc == EVENT_OK && price == 0)
+		rc = fail(EVENT_RANGE, why, why_len, "price_cents: 0 is not a valid price");
+	if (rc == EVENT_OK && c.off != len)
+		rc = fail(EVENT_TRAILING, why, why_len, "%zu trailing bytes after the product", len - c.off);
+	if (rc != EVENT_OK)
+		return rc;
+	p_out->product_id = (uint32_t)id;
+	p_out->aisle_id = (uint32_t)aisle;
+	p_out->department_id = (uint8_t)dept;
+	p_out->price_cents = price == UINT64_MAX ? EVENT_NO_PRICE : (int32_t)price;
+	return EVENT_OK;
 }

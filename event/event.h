@@ -100,4 +100,25 @@ int event_encode(const struct event *ev, uint8_t *buf, size_t buf_len, size_t *l
  */
 int event_decode(const void *buf, size_t len, struct event *ev_out, char *why, size_t why_len);
 
+/**
+ * Product reference record (compacted products topic, key = product_id in decimal), schema
+ * version 1: a msgpack array [1, product_id, aisle_id, department_id, price_cents or nil].
+ * Names are not carried: nothing downstream needs them.
+ */
+#define EVENT_PRODUCT_SCHEMA_VERSION 1
+#define EVENT_NO_PRICE (-1)
+
+struct event_product {
+	uint32_t product_id;    /* >= 1 */
+	uint32_t aisle_id;
+	uint8_t department_id;  /* 0 if unknown */
+	int32_t price_cents;    /* 1..10000, or EVENT_NO_PRICE */
+};
+
+/** @brief Encodes a product. @return EVENT_OK, EVENT_RANGE or EVENT_NOSPACE. */
+int event_product_encode(const struct event_product *p, uint8_t *buf, size_t buf_len, size_t *len_out);
+
+/** @brief Decodes and validates a product record; same codes as event_decode(). */
+int event_product_decode(const void *buf, size_t len, struct event_product *p_out, char *why, size_t why_len);
+
 #endif

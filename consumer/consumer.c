@@ -1,0 +1,579 @@
+/* The consumer loop (see consumer.h for the contract). */
+#include "consumer/consumer.h"
+
+#include <inttypes.h>
+#include <librdkafka/rdkafka.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "event/event.h"
+
+const char *cons_strerror(int err)
+{
+#define CONS_ERR_TEXT(name, code, text) case code: return text;
+	switch (err) { CONS_ERR_MAP(CONS_ERR_TEXT) }
+#undef CONS_ERR_TEXT
+	return "unknown consumer error";
+}
+
+void cons_config_init(struct cons_config *cfg)
+{
+	memset(cfg, 0, sizeof *cfg);
+	cfg->events_topic = "segstream.events";
+	cfg->products_topic = "segstream.products";
+	cfg->dlq_topic = "segstream.events.dlq";
+	cfg->batch_max_events = 50000;
+	cfg->batch_max_ms = 200;
+}
+
+/* Where one partition of the events topic stands. */
+struct partition_state {
+	int64_t next;   /* next offset to consume */
+	int dirty;      /* next changed since the last committed batch */
+	int assigned;
+	int eof;        /* at the end of the partition (nothing newer read since) */
+};
+
+struct run {
+	const struct cons_config *cfg;
+	struct state_db *db;
+	rd_kafka_t *rk;
+	rd_kafka_t *dlq;
+	struct state_batch *batch;
+	int batch_events;
+	double batch_started_ms;
+	struct partition_state *parts;
+	int n_parts;
+	long dlq_pending, dlq_failed;
+	struct cons_stats stats;
+	double *commit_ms;
+	size_t n_commit, cap_commit;
+	int failed;            /* first fatal error; the loop stops */
+	char *errbuf;
+	size_t errbuf_len;
+};
+
+static double now_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec * 1e3 + ts.tv_nsec / 1e6;
+}
+
+/* Records the first fatal error with a message; later ones are ignored. */
+static int fatal(struct run *r, int err, const char *fmt, ...)
+{
+	if (!r->failed) {
+		r->failed = err;
+		va_list ap;
+		va_start(ap, fmt);
+		if (r->errbuf && r->errbuf_len)
+			vsnprintf(r->errbuf, r->errbuf_len, fmt, ap);
+		va_end(ap);
+	}
+	return err;
+}
+
+static int set_props(rd_kafka_conf_t *conf, const struct cons_config *cfg, const char *const *mine, int n_mine,
+		     char *err, size_t err_len)
+{
+	if (rd_kafka_conf_set(conf, "bootstrap.servers", cfg->brokers, err, err_len) != RD_KAFKA_CONF_OK)
+		return -1;
+	for (int i = 0; i + 1 < n_mine; i += 2)
+		if (rd_kafka_conf_set(conf, mine[i], mine[i + 1], err, err_len) != RD_KAFKA_CONF_OK)
+			return -1;
+	for (int i = 0; i < cfg->n_props; i++) {
+		char key[256];
+		const char *eq = strchr(cfg->props[i], '=');
+		if (!eq || (size_t)(eq - cfg->props[i]) >= sizeof key) {
+			snprintf(err, err_len, "property '%s' is not key=value", cfg->props[i]);
+			return -1;
+		}
+		memcpy(key, cfg->props[i], (size_t)(eq - cfg->props[i]));
+		key[eq - cfg->props[i]] = 0;
+		if (rd_kafka_conf_set(conf, key, eq + 1, err, err_len) != RD_KAFKA_CONF_OK)
+			return -1;
+	}
+	return 0;
+}
+
+/* Partition count of a topic, or -1 if it does not exist (or metadata failed: see err). */
+static int partition_count(rd_kafka_t *rk, const char *topic, char *err, size_t err_len)
+{
+	rd_kafka_topic_t *rkt = rd_kafka_topic_new(rk, topic, NULL);
+	const struct rd_kafka_metadata *md = NULL;
+	int n = -1;
+	rd_kafka_resp_err_t e = rd_kafka_metadata(rk, 0, rkt, &md, 10000);
+	if (e) {
+		snprintf(err, err_len, "metadata of %s: %s", topic, rd_kafka_err2str(e));
+	} else if (md->topic_cnt == 1 && md->topics[0].err == 0) {
+		n = md->topics[0].partition_cnt;
+	} else {
+		snprintf(err, err_len, "topic %s: %s", topic,
+			 md->topic_cnt ? rd_kafka_err2str(md->topics[0].err) : "not found");
+	}
+	if (md)
+		rd_kafka_metadata_destroy(md);
+	rd_kafka_topic_destroy(rkt);
+	return n;
+}
+
+/* The stored next offset of a partition, or fallback when none is stored. */
+static int64_t stored_offset(struct run *r, const char *topic, int32_t partition, int64_t fallback)
+{
+	int64_t next;
+	int rc = state_offset_get(r->db, topic, partition, &next);
+	if (rc == STATE_OK)
+		return next;
+	if (rc != STATE_NOTFOUND)
+		fatal(r, CONS_STATE, "reading the offset of %s/%d: %s", topic, partition, state_strerror(rc));
+	return fallback;
+}
+
+static int ensure_batch(struct run *r)
+{
+	if (r->batch)
+		return 0;
+	int rc = state_batch_begin(r->db, &r->batch);
+	if (rc != STATE_OK)
+		return fatal(r, CONS_STATE, "beginning a batch: %s", state_strerror(rc));
+	r->batch_events = 0;
+	r->batch_started_ms = now_ms();
+	return 0;
+}
+
+/* ---- Phase 1: the products topic, read to its end. ---- */
+
+static int load_products(struct run *r)
+{
+	const struct cons_config *cfg = r->cfg;
+	char err[512];
+	if (!cfg->products_topic || !*cfg->products_topic)
+		return 0;
+	rd_kafka_conf_t *conf = rd_kafka_conf_new();
+	const char *mine[] = { "enable.partition.eof", "true", "enable.auto.commit", "false",
+			       "auto.offset.reset", "earliest", "group.id", "segstream-products-loader" };
+	if (set_props(conf, cfg, mine, 8, err, sizeof err)) {
+		rd_kafka_conf_destroy(conf);
+		return fatal(r, CONS_CONFIG, "%s", err);
+	}
+	rd_kafka_t *rk = rd_kafka_new(RD_KAFKA_CONSUMER, conf, err, sizeof err);
+	if (!rk) {
+		rd_kafka_conf_destroy(conf);
+		return fatal(r, CONS_KAFKA, "%s", err);
+	}
+	int n = partition_count(rk, cfg->products_topic, err, sizeof err);
+	if (n < 0) {
+		fprintf(stderr, "consume: warning: no products (%s): every line is unpriced\n", err);
+		rd_kafka_destroy(rk);
+		return 0;
+	}
+	rd_kafka_topic_partition_list_t *list = rd_kafka_topic_partition_list_new(n);
+	for (int p = 0; p < n; p++)
+		rd_kafka_topic_partition_list_add(list, cfg->products_topic, p)->offset =
+			stored_offset(r, cfg->products_topic, p, RD_KAFKA_OFFSET_BEGINNING);
+	rd_kafka_assign(rk, list);
+	rd_kafka_topic_partition_list_destroy(list);
+	int *eof = calloc((size_t)n, sizeof *eof);
+	int64_t *next = calloc((size_t)n, sizeof *next);
+	int at_end = 0;
+	while (!r->failed && at_end < n && !(cfg->stop && *cfg->stop) && eof && next) {
+		rd_kafka_message_t *m = rd_kafka_consumer_poll(rk, 100);
+		if (!m)
+			continue;
+		if (m->err == RD_KAFKA_RESP_ERR__PARTITION_EOF) {
+			at_end += !eof[m->partition];
+			eof[m->partition] = 1;
+		} else if (m->err) {
+			fprintf(stderr, "consume: products: %s\n", rd_kafka_message_errstr(m));
+		} else if (ensure_batch(r) == 0) {
+			struct event_product ep;
+			char why[256];
+			eof[m->partition] = 0;
+			next[m->partition] = m->offset + 1;
+			if (event_product_decode(m->payload, m->len, &ep, why, sizeof why) != EVENT_OK) {
+				fprintf(stderr, "consume: products %d/%" PRId64 ": skipped: %s\n", m->partition, m->offset, why);
+			} else {
+				struct state_product sp = { ep.product_id, ep.aisle_id, ep.department_id, ep.price_cents };
+				int rc = state_batch_put_product(r->batch, &sp);
+				if (rc != STATE_OK)
+					fatal(r, CONS_STATE, "storing product %u: %s", ep.product_id, state_strerror(rc));
+				r->stats.products++;
+			}
+		}
+		rd_kafka_message_destroy(m);
+	}
+	if (r->batch && !r->failed) {
+		for (int p = 0; p < n; p++)
+			if (next[p])
+				state_batch_set_offset(r->batch, cfg->products_topic, p, next[p]);
+		int rc = state_batch_commit(r->batch, NULL);
+		r->batch = NULL;
+		if (rc != STATE_OK)
+			fatal(r, CONS_STATE, "committing products: %s", state_strerror(rc));
+	}
+	free(eof);
+	free(next);
+	rd_kafka_consumer_close(rk);
+	rd_kafka_destroy(rk);
+	return r->failed;
+}
+
+/* ---- Batches of events ---- */
+
+static void record_commit_latency(struct run *r, double ms)
+{
+	if (r->n_commit == r->cap_commit) {
+		size_t cap = r->cap_commit ? r->cap_commit * 2 : 256;
+		double *t = realloc(r->commit_ms, cap * sizeof *t);
+		if (!t)
+			return;
+		r->commit_ms = t;
+		r->cap_commit = cap;
+	}
+	r->commit_ms[r->n_commit++] = ms;
+}
+
+/* Commits the open batch: dead letters delivered first, then state + offsets in one transaction. */
+static int commit_batch(struct run *r)
+{
+	if (!r->batch)
+		return 0;
+	const char *topic = r->cfg->events_topic;
+	if (r->dlq_pending) {
+		rd_kafka_flush(r->dlq, 30000);
+		if (r->dlq_failed || rd_kafka_outq_len(r->dlq) > 0) {
+			state_batch_abort(r->batch);
+			r->batch = NULL;
+			return fatal(r, CONS_DLQ, "%ld dead letters not delivered to %s; batch not committed",
+				     r->dlq_failed + rd_kafka_outq_len(r->dlq), r->cfg->dlq_topic);
+		}
+		r->dlq_pending = 0;
+	}
+	for (int p = 0; p < r->n_parts; p++) {
+		if (!r->parts[p].dirty)
+			continue;
+		int rc = state_batch_set_offset(r->batch, topic, p, r->parts[p].next);
+		if (rc != STATE_OK) {
+			state_batch_abort(r->batch);
+			r->batch = NULL;
+			return fatal(r, CONS_STATE, "storing offsets: %s", state_strerror(rc));
+		}
+	}
+	double t0 = now_ms();
+	struct state_batch_stats st;
+	int rc = state_batch_commit(r->batch, &st);
+	r->batch = NULL;
+	if (rc != STATE_OK)
+		return fatal(r, CONS_STATE, "committing a batch: %s", state_strerror(rc));
+	record_commit_latency(r, now_ms() - t0);
+	r->stats.applied += st.applied;
+	r->stats.duplicates += st.duplicates;
+	r->stats.ignored += st.ignored;
+	r->stats.batches++;
+	if (r->cfg->verbose)
+		fprintf(stderr, "consume: batch %" PRIu64 ": %d events, %" PRIu64 " customers, commit %.1f ms\n",
+			r->stats.batches, r->batch_events, st.customers, now_ms() - t0);
+	/* Broker-side offsets are for monitoring (lag) only, and only after the LMDB commit. */
+	if (r->cfg->group_id) {
+		rd_kafka_topic_partition_list_t *list = rd_kafka_topic_partition_list_new(r->n_parts);
+		for (int p = 0; p < r->n_parts; p++) {
+			if (r->parts[p].dirty && r->parts[p].assigned)
+				rd_kafka_topic_partition_list_add(list, topic, p)->offset = r->parts[p].next;
+			r->parts[p].dirty = 0;
+		}
+		if (list->cnt)
+			rd_kafka_commit(r->rk, list, 1);
+		rd_kafka_topic_partition_list_destroy(list);
+	} else {
+		for (int p = 0; p < r->n_parts; p++)
+			r->parts[p].dirty = 0;
+	}
+	return 0;
+}
+
+static int grow_parts(struct run *r, int32_t partition)
+{
+	if (partition < r->n_parts)
+		return 0;
+	int n = partition + 1;
+	struct partition_state *t = realloc(r->parts, (size_t)n * sizeof *t);
+	if (!t)
+		return fatal(r, CONS_STATE, "out of memory");
+	memset(t + r->n_parts, 0, (size_t)(n - r->n_parts) * sizeof *t);
+	r->parts = t;
+	r->n_parts = n;
+	return 0;
+}
+
+static void dlq_delivered(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaque)
+{
+	(void)rk;
+	struct run *r = opaque;
+	if (m->err) {
+		r->dlq_failed++;
+		fprintf(stderr, "consume: dead letter not delivered: %s\n", rd_kafka_err2str(m->err));
+	}
+}
+
+/* Sends an invalid message, unchanged, to the dead-letter topic with the reason. */
+static void send_dead_letter(struct run *r, const rd_kafka_message_t *m, const char *why)
+{
+	char source[512];
+	snprintf(source, sizeof source, "%s/%d/%" PRId64, rd_kafka_topic_name(m->rkt), m->partition, m->offset);
+	rd_kafka_headers_t *hdrs = rd_kafka_headers_new(2);
+	rd_kafka_header_add(hdrs, "segstream.error", -1, why, -1);
+	rd_kafka_header_add(hdrs, "segstream.source", -1, source, -1);
+	rd_kafka_resp_err_t e;
+	for (;;) {
+		e = rd_kafka_producev(r->dlq, RD_KAFKA_V_TOPIC(r->cfg->dlq_topic), RD_KAFKA_V_KEY(m->key, m->key_len),
+				      RD_KAFKA_V_VALUE(m->payload, m->len), RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
+				      RD_KAFKA_V_HEADERS(hdrs), RD_KAFKA_V_END);
+		if (e != RD_KAFKA_RESP_ERR__QUEUE_FULL)
+			break;
+		rd_kafka_poll(r->dlq, 50);
+	}
+	if (e) {
+		rd_kafka_headers_destroy(hdrs);
+		fatal(r, CONS_DLQ, "dead letter for %s: %s", source, rd_kafka_err2str(e));
+		return;
+	}
+	r->dlq_pending++;
+	r->stats.invalid++;
+	rd_kafka_poll(r->dlq, 0);
+}
+
+/* Parses a decimal Kafka key; 0 if absent or not a number. */
+static uint32_t key_user_id(const rd_kafka_message_t *m)
+{
+	if (!m->key || m->key_len == 0 || m->key_len > 10)
+		return 0;
+	uint64_t v = 0;
+	const char *k = m->key;
+	for (size_t i = 0; i < m->key_len; i++) {
+		if (k[i] < '0' || k[i] > '9')
+			return 0;
+		v = v * 10 + (uint64_t)(k[i] - '0');
+	}
+	return v > UINT32_MAX ? 0 : (uint32_t)v;
+}
+
+static void handle_event(struct run *r, const rd_kafka_message_t *m)
+{
+	if (grow_parts(r, m->partition) || ensure_batch(r))
+		return;
+	struct partition_state *ps = &r->parts[m->partition];
+	ps->next = m->offset + 1;
+	ps->dirty = 1;
+	ps->eof = 0;
+	r->stats.messages++;
+	r->batch_events++;
+	struct event ev;
+	char why[256];
+	int rc = event_decode(m->payload, m->len, &ev, why, sizeof why);
+	if (rc != EVENT_OK) {
+		char reason[320];
+		snprintf(reason, sizeof reason, "%s: %s", event_errname(rc), why);
+		send_dead_letter(r, m, reason);
+		return;
+	}
+	uint32_t key = key_user_id(m);
+	if (key != ev.user_id) {
+		snprintf(why, sizeof why, "EVENT_KEY: message key does not match user_id %u", ev.user_id);
+		send_dead_letter(r, m, why);
+		return;
+	}
+	rc = state_batch_apply(r->batch, m->partition, &ev);
+	if (rc != STATE_OK)
+		fatal(r, CONS_STATE, "applying %s/%d/%" PRId64 ": %s", r->cfg->events_topic, m->partition, m->offset,
+		      state_strerror(rc));
+}
+
+/* The assign list for these partitions, each at its LMDB offset (0 when none: see consumer.h). */
+static rd_kafka_topic_partition_list_t *positions(struct run *r, const rd_kafka_topic_partition_list_t *parts)
+{
+	rd_kafka_topic_partition_list_t *list = rd_kafka_topic_partition_list_copy(parts);
+	for (int i = 0; i < list->cnt; i++) {
+		int32_t p = list->elems[i].partition;
+		list->elems[i].offset = stored_offset(r, r->cfg->events_topic, p, 0);
+		if (grow_parts(r, p) == 0) {
+			r->parts[p].assigned = 1;
+			r->parts[p].eof = 0;
+			r->parts[p].next = list->elems[i].offset;
+			r->parts[p].dirty = 0;
+		}
+	}
+	return list;
+}
+
+static void rebalance(rd_kafka_t *rk, rd_kafka_resp_err_t err, rd_kafka_topic_partition_list_t *parts, void *opaque)
+{
+	struct run *r = opaque;
+	int cooperative = strcmp(rd_kafka_rebalance_protocol(rk), "COOPERATIVE") == 0;
+	if (err == RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS) {
+		rd_kafka_topic_partition_list_t *list = positions(r, parts);
+		if (cooperative)
+			rd_kafka_error_destroy(rd_kafka_incremental_assign(rk, list));
+		else
+			rd_kafka_assign(rk, list);
+		rd_kafka_topic_partition_list_destroy(list);
+		return;
+	}
+	/* Revoked or lost: what was applied so far is committed with its offsets first, so the
+	 * next owner of the partition resumes exactly after it. */
+	commit_batch(r);
+	for (int i = 0; i < parts->cnt; i++)
+		if (parts->elems[i].partition < r->n_parts)
+			r->parts[parts->elems[i].partition].assigned = 0;
+	if (cooperative)
+		rd_kafka_error_destroy(rd_kafka_incremental_unassign(rk, parts));
+	else
+		rd_kafka_assign(rk, NULL);
+}
+
+static int all_at_end(const struct run *r)
+{
+	int assigned = 0;
+	for (int p = 0; p < r->n_parts; p++) {
+		if (!r->parts[p].assigned)
+			continue;
+		assigned++;
+		if (!r->parts[p].eof)
+			return 0;
+	}
+	return assigned > 0;
+}
+
+static int compare_double(const void *a, const void *b)
+{
+	double x = *(const double *)a, y = *(const double *)b;
+	return (x > y) - (x < y);
+}
+
+static int open_clients(struct run *r)
+{
+	const struct cons_config *cfg = r->cfg;
+	char err[512];
+	rd_kafka_conf_t *conf = rd_kafka_conf_new();
+	const char *mine[] = { "enable.auto.commit", "false", "enable.auto.offset.store", "false",
+			       "auto.offset.reset", "error", "enable.partition.eof", cfg->exit_at_end ? "true" : "false",
+			       "group.id", cfg->group_id ? cfg->group_id : "segstream-assign",
+			       "queued.min.messages", "200000", "fetch.max.bytes", "104857600" };
+	if (set_props(conf, cfg, mine, 14, err, sizeof err)) {
+		rd_kafka_conf_destroy(conf);
+		return fatal(r, CONS_CONFIG, "%s", err);
+	}
+	rd_kafka_conf_set_opaque(conf, r);
+	if (cfg->group_id)
+		rd_kafka_conf_set_rebalance_cb(conf, rebalance);
+	r->rk = rd_kafka_new(RD_KAFKA_CONSUMER, conf, err, sizeof err);
+	if (!r->rk) {
+		rd_kafka_conf_destroy(conf);
+		return fatal(r, CONS_KAFKA, "%s", err);
+	}
+	rd_kafka_poll_set_consumer(r->rk);
+
+	conf = rd_kafka_conf_new();
+	const char *dlq[] = { "enable.idempotence", "true", "linger.ms", "10" };
+	if (rd_kafka_conf_set(conf, "bootstrap.servers", cfg->brokers, err, sizeof err) != RD_KAFKA_CONF_OK ||
+	    rd_kafka_conf_set(conf, dlq[0], dlq[1], err, sizeof err) != RD_KAFKA_CONF_OK ||
+	    rd_kafka_conf_set(conf, dlq[2], dlq[3], err, sizeof err) != RD_KAFKA_CONF_OK) {
+		rd_kafka_conf_destroy(conf);
+		return fatal(r, CONS_CONFIG, "%s", err);
+	}
+	rd_kafka_conf_set_opaque(conf, r);
+	rd_kafka_conf_set_dr_msg_cb(conf, dlq_delivered);
+	r->dlq = rd_kafka_new(RD_KAFKA_PRODUCER, conf, err, sizeof err);
+	if (!r->dlq) {
+		rd_kafka_conf_destroy(conf);
+		return fatal(r, CONS_KAFKA, "%s", err);
+	}
+	return 0;
+}
+
+static int start_events(struct run *r)
+{
+	const struct cons_config *cfg = r->cfg;
+	char err[512];
+	if (cfg->group_id) {
+		rd_kafka_topic_partition_list_t *subs = rd_kafka_topic_partition_list_new(1);
+		rd_kafka_topic_partition_list_add(subs, cfg->events_topic, RD_KAFKA_PARTITION_UA);
+		rd_kafka_resp_err_t e = rd_kafka_subscribe(r->rk, subs);
+		rd_kafka_topic_partition_list_destroy(subs);
+		return e ? fatal(r, CONS_KAFKA, "subscribe %s: %s", cfg->events_topic, rd_kafka_err2str(e)) : 0;
+	}
+	int n = partition_count(r->rk, cfg->events_topic, err, sizeof err);
+	if (n < 0)
+		return fatal(r, CONS_KAFKA, "%s", err);
+	rd_kafka_topic_partition_list_t *all = rd_kafka_topic_partition_list_new(n);
+	for (int p = 0; p < n; p++)
+		rd_kafka_topic_partition_list_add(all, cfg->events_topic, p);
+	rd_kafka_topic_partition_list_t *list = positions(r, all);
+	rd_kafka_resp_err_t e = rd_kafka_assign(r->rk, list);
+	rd_kafka_topic_partition_list_destroy(list);
+	rd_kafka_topic_partition_list_destroy(all);
+	return e ? fatal(r, CONS_KAFKA, "assign: %s", rd_kafka_err2str(e)) : 0;
+}
+
+int cons_run(const struct cons_config *cfg, struct state_db *db, struct cons_stats *stats_out,
+	     char *errbuf, size_t errbuf_len)
+{
+	struct run r = { .cfg = cfg, .db = db, .errbuf = errbuf, .errbuf_len = errbuf_len };
+	if (!cfg->brokers || !cfg->events_topic || !cfg->dlq_topic)
+		return fatal(&r, CONS_CONFIG, "brokers, events topic and dead-letter topic are required");
+	if (load_products(&r) || open_clients(&r) || start_events(&r))
+		goto out;
+	double started = now_ms();
+	while (!r.failed && !(cfg->stop && *cfg->stop)) {
+		rd_kafka_message_t *m = rd_kafka_consumer_poll(r.rk, r.batch ? 10 : 100);
+		if (m) {
+			if (!m->err) {
+				handle_event(&r, m);
+			} else if (m->err == RD_KAFKA_RESP_ERR__PARTITION_EOF) {
+				if (grow_parts(&r, m->partition) == 0)
+					r.parts[m->partition].eof = 1;
+			} else if (m->err == RD_KAFKA_RESP_ERR__AUTO_OFFSET_RESET ||
+				   m->err == RD_KAFKA_RESP_ERR_OFFSET_OUT_OF_RANGE) {
+				fatal(&r, CONS_LOST, "%s/%d: %s: the events the state expects are no longer on the broker",
+				      cfg->events_topic, m->partition, rd_kafka_message_errstr(m));
+			} else {
+				fprintf(stderr, "consume: %s\n", rd_kafka_message_errstr(m));
+			}
+			rd_kafka_message_destroy(m);
+		}
+		if (r.batch && (r.batch_events >= cfg->batch_max_events ||
+				now_ms() - r.batch_started_ms >= cfg->batch_max_ms || (cfg->exit_at_end && all_at_end(&r))))
+			commit_batch(&r);
+		if (r.dlq)
+			rd_kafka_poll(r.dlq, 0);
+		if (cfg->exit_at_end && !r.batch && all_at_end(&r))
+			break;
+	}
+	r.stats.seconds = (now_ms() - started) / 1e3;
+	if (!r.failed)
+		commit_batch(&r); /* graceful stop: finish the batch, commit, close */
+out:
+	if (r.batch)
+		state_batch_abort(r.batch);
+	if (r.rk) {
+		rd_kafka_consumer_close(r.rk);
+		rd_kafka_destroy(r.rk);
+	}
+	if (r.dlq) {
+		rd_kafka_flush(r.dlq, 10000);
+		rd_kafka_destroy(r.dlq);
+	}
+	if (r.n_commit) {
+		qsort(r.commit_ms, r.n_commit, sizeof *r.commit_ms, compare_double);
+		r.stats.commit_ms_p50 = r.commit_ms[r.n_commit / 2];
+		r.stats.commit_ms_p99 = r.commit_ms[(r.n_commit * 99) / 100];
+	}
+	free(r.commit_ms);
+	free(r.parts);
+	if (stats_out)
+		*stats_out = r.stats;
+	return r.failed;
+}

@@ -1,0 +1,88 @@
+/**
+ * @file consumer.h
+ * @brief The librdkafka consumer loop: reference data first, then order-product events into
+ *        the state, with the offsets stored in the same LMDB transaction as their effects.
+ *
+ * Start-up: the products topic is read to its end into the state's products table (so every
+ * event joins against a complete catalog); then the events topic is consumed, either by
+ * static assign() (no group: the offsets come from LMDB) or by a consumer group whose
+ * rebalance callback seeks each assigned partition to its LMDB offset and commits the open
+ * batch before giving a partition up.
+ *
+ * Exactly once: a batch (bounded by events and milliseconds) is one state transaction holding
+ * the customers it changed and each partition's next offset. A partition that has no stored
+ * offset starts at offset 0, and `auto.offset.reset=error`: if offset 0 (or the stored one) is
+ * gone from the broker, the loop stops with CONS_LOST instead of silently skipping events.
+ *
+ * Invalid events go to the dead-letter topic with the reason in the `segstream.error` header
+ * and their source in `segstream.source`, are counted, and processing continues; a batch is
+ * committed only after its dead letters are delivered.
+ *
+ * Threading: cons_run() runs in the calling thread until *cfg->stop becomes non-zero (set it
+ * from a signal handler), or, with exit_at_end, until every assigned partition is consumed.
+ */
+#ifndef SEGSTREAM_CONSUMER_H
+#define SEGSTREAM_CONSUMER_H
+
+#include <signal.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "state/state.h"
+
+#define CONS_ERR_MAP(XX)                                                              \
+	XX(OK, 0, "success")                                                          \
+	XX(KAFKA, -501, "Kafka client error")                                         \
+	XX(CONFIG, -502, "invalid configuration")                                     \
+	XX(STATE, -503, "state store error")                                          \
+	XX(LOST, -504, "events are missing from the broker (offset out of range)")    \
+	XX(DLQ, -505, "dead letters could not be delivered")
+
+enum cons_err {
+#define CONS_ERR_ENUM(name, code, text) CONS_##name = code,
+	CONS_ERR_MAP(CONS_ERR_ENUM)
+#undef CONS_ERR_ENUM
+};
+
+const char *cons_strerror(int err);
+
+struct cons_config {
+	const char *brokers;          /* bootstrap.servers; required */
+	const char *events_topic;     /* default "segstream.events" */
+	const char *products_topic;   /* default "segstream.products"; NULL or "" to skip */
+	const char *dlq_topic;        /* default "segstream.events.dlq" */
+	const char *group_id;         /* NULL: assign() every partition; else group subscription */
+	int batch_max_events;         /* default 50,000 */
+	int batch_max_ms;             /* default 200 */
+	int exit_at_end;              /* 1: stop once every assigned partition is at its end */
+	const char *const *props;     /* extra librdkafka properties "key=value", or NULL */
+	int n_props;
+	volatile sig_atomic_t *stop;  /* owned by main; may be NULL */
+	int verbose;                  /* 1: a line per batch on stderr */
+};
+
+void cons_config_init(struct cons_config *cfg);
+
+/** Counters of one run. */
+struct cons_stats {
+	uint64_t messages;     /* event messages read */
+	uint64_t applied;      /* events that changed a customer */
+	uint64_t duplicates;   /* skipped by the duplicate guard */
+	uint64_t ignored;      /* train lines not counted */
+	uint64_t invalid;      /* sent to the dead-letter topic */
+	uint64_t products;     /* product records loaded */
+	uint64_t batches;      /* state transactions committed */
+	double seconds;        /* wall time of the event phase */
+	double commit_ms_p50;  /* batch commit latency */
+	double commit_ms_p99;
+};
+
+/**
+ * @brief Runs the consumer until stopped (see the file comment).
+ * @param db  the open state; the loop owns its batches while it runs
+ * @return CONS_OK, CONS_KAFKA, CONS_CONFIG, CONS_STATE, CONS_LOST or CONS_DLQ; errbuf says more.
+ */
+int cons_run(const struct cons_config *cfg, struct state_db *db, struct cons_stats *stats_out,
+	     char *errbuf, size_t errbuf_len);
+
+#endif

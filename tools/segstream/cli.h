@@ -1,0 +1,25 @@
+/* Subcommands of the segstream CLI; each is a thin main that wires modules together. */
+#ifndef SEGSTREAM_TOOLS_CLI_H
+#define SEGSTREAM_TOOLS_CLI_H
+
+#include <signal.h>
+
+/* The process-wide stop flag, set by SIGINT/SIGTERM (owned by main.c). */
+extern volatile sig_atomic_t cli_stop;
+
+int cmd_gen(int argc, char **argv);
+int cmd_replay(int argc, char **argv);
+int cmd_consume(int argc, char **argv);
+int cmd_get(int argc, char **argv);
+int cmd_dump(int argc, char **argv);
+int cmd_snapshot(int argc, char **argv);
+int cmd_mock_cluster(int argc, char **argv);
+
+/* Collects repeated -X key=value options. */
+struct cli_props {
+	const char *items[64];
+	int n;
+};
+int cli_props_add(struct cli_props *p, const char *kv);
+
+#endif

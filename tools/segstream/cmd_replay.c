@@ -1,0 +1,264 @@
+/*
+ * segstream replay: reads the history files, builds the event-time timeline (SPEC §2) and
+ * produces products to their compacted topic, then one order-product event per line, keyed
+ * by user_id, in event-time order, each Kafka message stamped with its event time.
+ */
+#include <getopt.h>
+#include <inttypes.h>
+#include <librdkafka/rdkafka.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "dataset/dataset.h"
+#include "event/event.h"
+#include "tools/segstream/cli.h"
+
+struct delivery {
+	uint64_t ok, failed;
+	char first_error[256];
+};
+
+static void delivered(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaque)
+{
+	(void)rk;
+	struct delivery *d = opaque;
+	if (m->err) {
+		if (!d->failed)
+			snprintf(d->first_error, sizeof d->first_error, "%s", rd_kafka_err2str(m->err));
+		d->failed++;
+	} else {
+		d->ok++;
+	}
+}
+
+static double now_s(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+/* Produces one message, waiting on a full queue (back-pressure, never a drop). */
+static int produce(rd_kafka_t *rk, const char *topic, const char *key, size_t key_len, const void *val,
+		   size_t len, int64_t timestamp_ms)
+{
+	for (;;) {
+		rd_kafka_resp_err_t e = rd_kafka_producev(rk, RD_KAFKA_V_TOPIC(topic), RD_KAFKA_V_KEY(key, key_len),
+			RD_KAFKA_V_VALUE((void *)val, len), RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
+			RD_KAFKA_V_TIMESTAMP(timestamp_ms), RD_KAFKA_V_END);
+		if (e == RD_KAFKA_RESP_ERR_NO_ERROR)
+			return 0;
+		if (e != RD_KAFKA_RESP_ERR__QUEUE_FULL) {
+			fprintf(stderr, "replay: produce to %s: %s\n", topic, rd_kafka_err2str(e));
+			return -1;
+		}
+		rd_kafka_poll(rk, 10);
+	}
+}
+
+static void progress(uint64_t done, uint64_t total, double started, int tty)
+{
+	double el = now_s() - started, rate = el > 0 ? done / el : 0;
+	double eta = rate > 0 ? (total - done) / rate : 0;
+	if (tty) {
+		int width = 30, fill = total ? (int)(width * done / total) : width;
+		fprintf(stderr, "\rreplay [%.*s%*s] %5.1f%% %9.0f ev/s ETA %4.0fs", fill,
+			"##############################", width - fill, "", total ? 100.0 * done / total : 100.0, rate, eta);
+	} else {
+		fprintf(stderr, "replay: %" PRIu64 "/%" PRIu64 " events, %.0f ev/s, ETA %.0f s\n", done, total, rate, eta);
+	}
+}
+
+int cmd_replay(int argc, char **argv)
+{
+	const char *data = NULL, *brokers = NULL, *events_topic = "segstream.events",
+		   *products_topic = "segstream.products";
+	uint64_t limit = UINT64_MAX;
+	double rate = 0, speed = 0;
+	int include_train = 0;
+	struct ds_report rep = { .on_error = DS_ON_ERROR_SKIP };
+	struct cli_props props = { 0 };
+	static const struct option opts[] = {
+		{ "data", required_argument, 0, 'd' }, { "brokers", required_argument, 0, 'b' },
+		{ "topic", required_argument, 0, 't' }, { "products-topic", required_argument, 0, 'P' },
+		{ "limit", required_argument, 0, 'l' }, { "rate", required_argument, 0, 'r' },
+		{ "speed", required_argument, 0, 's' }, { "include-train", no_argument, 0, 'T' },
+		{ "on-error", required_argument, 0, 'e' }, { "help", no_argument, 0, 'h' }, { 0, 0, 0, 0 },
+	};
+	int c;
+	while ((c = getopt_long(argc, argv, "d:b:t:P:l:r:s:Te:X:h", opts, NULL)) != -1) {
+		switch (c) {
+		case 'd': data = optarg; break;
+		case 'b': brokers = optarg; break;
+		case 't': events_topic = optarg; break;
+		case 'P': products_topic = optarg; break;
+		case 'l': limit = strtoull(optarg, NULL, 10); break;
+		case 'r': rate = strtod(optarg, NULL); break;
+		case 's': speed = strtod(optarg, NULL); break;
+		case 'T': include_train = 1; break;
+		case 'e':
+			if (strcmp(optarg, "skip") && strcmp(optarg, "fail")) {
+				fprintf(stderr, "replay: --on-error is skip or fail\n");
+				return 2;
+			}
+			rep.on_error = strcmp(optarg, "fail") == 0 ? DS_ON_ERROR_FAIL : DS_ON_ERROR_SKIP;
+			break;
+		case 'X':
+			if (cli_props_add(&props, optarg))
+				return 2;
+			break;
+		case 'h':
+			printf("usage: segstream replay --data DIR --brokers HOST:PORT [--topic T] [--products-topic T]\n"
+			       "         [--limit N] [--rate EVENTS_PER_S | --speed X] [--include-train]\n"
+			       "         [--on-error skip|fail] [-X librdkafka.property=value ...]\n");
+			return 0;
+		default: return 2;
+		}
+	}
+	if (!data || !brokers) {
+		fprintf(stderr, "replay: --data and --brokers are required\n");
+		return 2;
+	}
+	double started = now_s();
+	char path[4096], err[512];
+	struct ds_products products;
+	struct ds_customers customers = { 0 };
+	struct ds_history h;
+	snprintf(path, sizeof path, "%s/products.csv", data);
+	int rc = ds_products_read(path, &products, &rep);
+	if (rc != DS_OK) {
+		fprintf(stderr, "replay: %s: %s\n", path, ds_strerror(rc));
+		return 1;
+	}
+	snprintf(path, sizeof path, "%s/customers.csv", data);
+	if (access(path, R_OK) == 0 && (rc = ds_customers_read(path, &customers, &rep)) != DS_OK) {
+		fprintf(stderr, "replay: %s: %s\n", path, ds_strerror(rc));
+		ds_products_free(&products);
+		return 1;
+	}
+	if ((rc = ds_history_load(data, include_train, &h, &rep)) != DS_OK ||
+	    (rc = ds_history_build_timeline(&h, customers.count ? &customers : NULL)) != DS_OK) {
+		fprintf(stderr, "replay: %s: %s\n", data, ds_strerror(rc));
+		ds_products_free(&products);
+		ds_customers_free(&customers);
+		return 1;
+	}
+	double loaded = now_s();
+
+	struct delivery dr = { 0 };
+	rd_kafka_conf_t *conf = rd_kafka_conf_new();
+	const char *mine[] = { "bootstrap.servers", brokers, "enable.idempotence", "true", "linger.ms", "20",
+			       "batch.num.messages", "10000", "compression.type", "lz4", "partitioner", "murmur2_random",
+			       "queue.buffering.max.messages", "1000000", "queue.buffering.max.kbytes", "1048576" };
+	int ok = 1;
+	for (size_t i = 0; ok && i < sizeof mine / sizeof mine[0]; i += 2)
+		ok = rd_kafka_conf_set(conf, mine[i], mine[i + 1], err, sizeof err) == RD_KAFKA_CONF_OK;
+	for (int i = 0; ok && i < props.n; i++) {
+		char key[256];
+		const char *eq = strchr(props.items[i], '=');
+		snprintf(key, sizeof key, "%.*s", (int)(eq - props.items[i]), props.items[i]);
+		ok = rd_kafka_conf_set(conf, key, eq + 1, err, sizeof err) == RD_KAFKA_CONF_OK;
+	}
+	rd_kafka_t *rk = NULL;
+	if (ok) {
+		rd_kafka_conf_set_dr_msg_cb(conf, delivered);
+		rd_kafka_conf_set_opaque(conf, &dr);
+		rk = rd_kafka_new(RD_KAFKA_PRODUCER, conf, err, sizeof err);
+	}
+	if (!rk) {
+		fprintf(stderr, "replay: %s\n", err);
+		rd_kafka_conf_destroy(conf);
+		rc = 1;
+		goto out;
+	}
+	rc = 0;
+	uint64_t n_products = 0, n_events = 0, total = 0;
+	for (size_t id = 0; id < products.cap && rc == 0; id++) {
+		const struct ds_product *p = &products.by_id[id];
+		if (!p->product_id)
+			continue;
+		struct event_product ep = { p->product_id, p->aisle_id, p->department_id, p->price_cents };
+		uint8_t buf[64];
+		size_t len;
+		char key[16];
+		int kl = snprintf(key, sizeof key, "%u", p->product_id);
+		if (event_product_encode(&ep, buf, sizeof buf, &len) == EVENT_OK)
+			rc = produce(rk, products_topic, key, (size_t)kl, buf, len, 0);
+		n_products++;
+		rd_kafka_poll(rk, 0);
+	}
+	/* Reference data is complete before the first event. */
+	if (rc == 0 && rd_kafka_flush(rk, 60000) != RD_KAFKA_RESP_ERR_NO_ERROR)
+		rc = -1;
+	uint64_t products_delivered = dr.ok;
+	for (uint64_t i = 0; i < h.n_timeline; i++)
+		total += h.orders[h.timeline[i]].n_lines;
+	if (total > limit)
+		total = limit;
+	int tty = isatty(2);
+	double ev_started = now_s(), last_progress = ev_started;
+	int64_t first_event_ms = h.n_timeline ? h.orders[h.timeline[0]].event_time_ms : 0;
+	for (uint64_t i = 0; i < h.n_timeline && rc == 0 && n_events < limit && !cli_stop; i++) {
+		uint32_t oid = h.timeline[i];
+		const struct ds_order *o = &h.orders[oid];
+		if (speed > 0) { /* event-time compression: wait until this order's time has come */
+			double due = ev_started + (double)(o->event_time_ms - first_event_ms) / 1000.0 / speed;
+			while (now_s() < due && !cli_stop)
+				rd_kafka_poll(rk, 5);
+		}
+		char key[16];
+		int kl = snprintf(key, sizeof key, "%u", o->user_id);
+		for (uint32_t k = 0; k < o->n_lines && rc == 0 && n_events < limit; k++) {
+			const struct ds_line *l = &h.lines[o->first_line + k];
+			struct event ev = {
+				.user_id = o->user_id, .order_id = oid, .product_id = l->product_id,
+				.order_number = o->order_number, .add_to_cart_order = l->add_to_cart,
+				.order_dow = o->dow, .order_hour = o->hour, .days_since_prior = o->days,
+				.reordered = l->reordered, .eval_set = o->eval_set == DS_EVAL_TRAIN ? EVENT_EVAL_TRAIN : EVENT_EVAL_PRIOR,
+				.event_time_ms = o->event_time_ms,
+			};
+			uint8_t buf[EVENT_ENCODED_MAX];
+			size_t len;
+			if (event_encode(&ev, buf, sizeof buf, &len) != EVENT_OK) {
+				fprintf(stderr, "replay: order %u line %u: invalid event, skipped\n", oid, l->add_to_cart);
+				rep.errors++;
+				continue;
+			}
+			if (rate > 0) {
+				double due = ev_started + (double)n_events / rate;
+				while (now_s() < due)
+					rd_kafka_poll(rk, 1);
+			}
+			rc = produce(rk, events_topic, key, (size_t)kl, buf, len, ev.event_time_ms);
+			n_events++;
+		}
+		rd_kafka_poll(rk, 0);
+		if (now_s() - last_progress >= 1.0) {
+			progress(n_events, total, ev_started, tty);
+			last_progress = now_s();
+		}
+	}
+	rd_kafka_resp_err_t fe = rd_kafka_flush(rk, 300000);
+	if (tty)
+		progress(n_events, total, ev_started, tty), fputc('\n', stderr);
+	int left = rd_kafka_outq_len(rk);
+	double done = now_s();
+	printf("replay: rows read %" PRIu64 ", row errors %" PRIu64 ", products %" PRIu64 ", events produced %" PRIu64
+	       ", delivered %" PRIu64 ", failed %" PRIu64 ", undelivered %d\n",
+	       rep.rows, rep.errors, n_products, n_events, dr.ok - products_delivered, dr.failed, left);
+	printf("replay: elapsed %.2f s (load %.2f s, produce %.2f s, %.0f events/s)\n", done - started,
+	       loaded - started, done - ev_started, done > ev_started ? n_events / (done - ev_started) : 0.0);
+	if (dr.failed)
+		fprintf(stderr, "replay: %" PRIu64 " messages failed to deliver (first: %s)\n", dr.failed, dr.first_error);
+	if (rc != 0 || fe != RD_KAFKA_RESP_ERR_NO_ERROR || left > 0 || dr.failed || cli_stop)
+		rc = 1;
+	rd_kafka_destroy(rk);
+out:
+	ds_products_free(&products);
+	ds_customers_free(&customers);
+	ds_history_free(&h);
+	return rc;
+}

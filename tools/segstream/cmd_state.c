@@ -1,0 +1,216 @@
+/* segstream consume | get | dump | snapshot: the state and what is read from it. */
+#include <getopt.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "consumer/consumer.h"
+#include "segment/segment.h"
+#include "snapshot/snapshot.h"
+#include "state/state.h"
+#include "tools/segstream/cli.h"
+
+static int open_state(const char *path, int read_only, int durable, struct state_db **db)
+{
+	struct state_config cfg;
+	char err[512];
+	state_config_init(&cfg);
+	cfg.path = path;
+	cfg.read_only = read_only;
+	cfg.durable = durable;
+	int rc = state_open(&cfg, db, err, sizeof err);
+	if (rc != STATE_OK)
+		fprintf(stderr, "%s\n", err);
+	return rc;
+}
+
+int cmd_consume(int argc, char **argv)
+{
+	struct cons_config cfg;
+	cons_config_init(&cfg);
+	const char *state_dir = NULL;
+	int durable = 1;
+	struct cli_props props = { 0 };
+	static const struct option opts[] = {
+		{ "state", required_argument, 0, 'S' }, { "brokers", required_argument, 0, 'b' },
+		{ "topic", required_argument, 0, 't' }, { "products-topic", required_argument, 0, 'P' },
+		{ "dlq-topic", required_argument, 0, 'D' }, { "group", required_argument, 0, 'g' },
+		{ "batch-events", required_argument, 0, 'n' }, { "batch-ms", required_argument, 0, 'm' },
+		{ "exit-at-end", no_argument, 0, 'E' }, { "no-sync", no_argument, 0, 'N' },
+		{ "verbose", no_argument, 0, 'v' }, { "help", no_argument, 0, 'h' }, { 0, 0, 0, 0 },
+	};
+	int c;
+	while ((c = getopt_long(argc, argv, "S:b:t:P:D:g:n:m:ENvX:h", opts, NULL)) != -1) {
+		switch (c) {
+		case 'S': state_dir = optarg; break;
+		case 'b': cfg.brokers = optarg; break;
+		case 't': cfg.events_topic = optarg; break;
+		case 'P': cfg.products_topic = optarg; break;
+		case 'D': cfg.dlq_topic = optarg; break;
+		case 'g': cfg.group_id = optarg; break;
+		case 'n': cfg.batch_max_events = atoi(optarg); break;
+		case 'm': cfg.batch_max_ms = atoi(optarg); break;
+		case 'E': cfg.exit_at_end = 1; break;
+		case 'N': durable = 0; break;
+		case 'v': cfg.verbose = 1; break;
+		case 'X':
+			if (cli_props_add(&props, optarg))
+				return 2;
+			break;
+		case 'h':
+			printf("usage: segstream consume --state DIR --brokers HOST:PORT [--group ID] [--exit-at-end]\n"
+			       "         [--topic T] [--products-topic T] [--dlq-topic T] [--batch-events N] [--batch-ms MS]\n"
+			       "         [--no-sync] [--verbose] [-X librdkafka.property=value ...]\n");
+			return 0;
+		default: return 2;
+		}
+	}
+	if (!state_dir || !cfg.brokers || cfg.batch_max_events <= 0 || cfg.batch_max_ms <= 0) {
+		fprintf(stderr, "consume: --state and --brokers are required; batch bounds must be positive\n");
+		return 2;
+	}
+	cfg.props = props.items;
+	cfg.n_props = props.n;
+	cfg.stop = &cli_stop;
+	struct state_db *db;
+	if (open_state(state_dir, 0, durable, &db) != STATE_OK)
+		return 1;
+	struct cons_stats st;
+	char err[512] = "";
+	int rc = cons_run(&cfg, db, &st, err, sizeof err);
+	state_close(db);
+	printf("consume: events read %" PRIu64 ", applied %" PRIu64 ", duplicates %" PRIu64 ", train ignored %" PRIu64
+	       ", dead-lettered %" PRIu64 ", products %" PRIu64 ", batches %" PRIu64 "\n",
+	       st.messages, st.applied, st.duplicates, st.ignored, st.invalid, st.products, st.batches);
+	printf("consume: %.2f s, %.0f events/s, batch commit p50 %.2f ms p99 %.2f ms\n", st.seconds,
+	       st.seconds > 0 ? st.messages / st.seconds : 0.0, st.commit_ms_p50, st.commit_ms_p99);
+	if (rc != CONS_OK) {
+		fprintf(stderr, "consume: %s: %s\n", cons_strerror(rc), err);
+		return 1;
+	}
+	return 0;
+}
+
+static void print_customer(const struct state_customer *c)
+{
+	struct segment_config cfg;
+	struct segment_labels l;
+	segment_config_init(&cfg);
+	segment_label(&cfg, c, &l);
+	printf("user_id       %u\npartition     %u\norders        %u\nmax_order     %u\nitems         %u\n"
+	       "priced_items  %u\nspend         %" PRIu64 ".%02" PRIu64 "\nreorders      %u\n",
+	       c->user_id, c->partition, c->orders, c->max_order, c->items, c->priced_items, c->spend_cents / 100,
+	       c->spend_cents % 100, c->reorders);
+	if (l.median_days_x2 >= 0)
+		printf("median_days   %d%s\n", l.median_days_x2 / 2, l.median_days_x2 % 2 ? ".5" : "");
+	printf("loyalty       %s\nspending      %s\nfrequency     %s\nlow_activity  %s\n",
+	       segment_loyalty_name(l.loyalty), segment_spending_name(l.spending), segment_frequency_name(l.frequency),
+	       l.low_activity ? "yes" : "no");
+}
+
+int cmd_get(int argc, char **argv)
+{
+	if (argc != 4 || strcmp(argv[1], "--state") != 0) {
+		fprintf(stderr, "usage: segstream get --state DIR USER_ID\n");
+		return 2;
+	}
+	char *end;
+	unsigned long id = strtoul(argv[3], &end, 10);
+	if (*end || id == 0 || id > UINT32_MAX) {
+		fprintf(stderr, "get: '%s' is not a user id\n", argv[3]);
+		return 2;
+	}
+	struct state_db *db;
+	if (open_state(argv[2], 1, 1, &db) != STATE_OK)
+		return 1;
+	struct state_customer c;
+	int rc = state_get(db, -1, (uint32_t)id, &c);
+	state_close(db);
+	if (rc == STATE_NOTFOUND) {
+		fprintf(stderr, "get: no customer %lu\n", id);
+		return 1;
+	}
+	if (rc != STATE_OK) {
+		fprintf(stderr, "get: %s\n", state_strerror(rc));
+		return 1;
+	}
+	print_customer(&c);
+	return 0;
+}
+
+int cmd_dump(int argc, char **argv)
+{
+	if (argc != 3 || strcmp(argv[1], "--state") != 0) {
+		fprintf(stderr, "usage: segstream dump --state DIR   (CSV on stdout)\n");
+		return 2;
+	}
+	struct state_db *db;
+	if (open_state(argv[2], 1, 1, &db) != STATE_OK)
+		return 1;
+	struct segment_config cfg;
+	segment_config_init(&cfg);
+	struct snap_report r;
+	int rc = snap_build(db, &cfg, &r, stdout);
+	state_close(db);
+	if (rc != SNAP_OK || fflush(stdout) != 0) {
+		fprintf(stderr, "dump: %s\n", snap_strerror(rc));
+		return 1;
+	}
+	return 0;
+}
+
+static void print_summary(const struct snap_report *r)
+{
+	printf("segments of %" PRIu64 " customers (%" PRIu64 " orders, %" PRIu64 " lines, spend %" PRIu64 ".%02" PRIu64 "):\n",
+	       r->customers, r->orders, r->items, r->spend_cents / 100, r->spend_cents % 100);
+	printf("  loyalty:   ");
+	for (int i = 0; i < SEG_LOYALTY_COUNT; i++)
+		printf("%s%s %" PRIu64, i ? ", " : "", segment_loyalty_name(i), r->loyalty[i]);
+	printf("\n  spending:  ");
+	for (int i = 0; i < SEG_SPENDING_COUNT; i++)
+		printf("%s%s %" PRIu64, i ? ", " : "", segment_spending_name(i), r->spending[i]);
+	printf("\n  frequency: ");
+	for (int i = 0; i < SEG_FREQUENCY_COUNT; i++)
+		printf("%s%s %" PRIu64, i ? ", " : "", segment_frequency_name(i), r->frequency[i]);
+	printf("\n  low activity (max_order < 5): %" PRIu64 "\n", r->low_activity);
+}
+
+int cmd_snapshot(int argc, char **argv)
+{
+	const char *state_dir = NULL, *out = NULL;
+	static const struct option opts[] = {
+		{ "state", required_argument, 0, 'S' }, { "out", required_argument, 0, 'o' },
+		{ "help", no_argument, 0, 'h' }, { 0, 0, 0, 0 },
+	};
+	int c;
+	while ((c = getopt_long(argc, argv, "S:o:h", opts, NULL)) != -1) {
+		switch (c) {
+		case 'S': state_dir = optarg; break;
+		case 'o': out = optarg; break;
+		case 'h': printf("usage: segstream snapshot --state DIR --out DIR\n"); return 0;
+		default: return 2;
+		}
+	}
+	if (!state_dir || !out) {
+		fprintf(stderr, "snapshot: --state and --out are required\n");
+		return 2;
+	}
+	struct state_db *db;
+	if (open_state(state_dir, 1, 1, &db) != STATE_OK)
+		return 1;
+	struct segment_config cfg;
+	segment_config_init(&cfg);
+	struct snap_report r;
+	uint64_t seq;
+	char err[512];
+	int rc = snap_publish_files(db, &cfg, out, &seq, &r, err, sizeof err);
+	state_close(db);
+	if (rc != SNAP_OK) {
+		fprintf(stderr, "%s\n", err);
+		return 1;
+	}
+	printf("snapshot %" PRIu64 " published in %s/%010" PRIu64 "\n", seq, out, seq);
+	print_summary(&r);
+	return 0;
+}

@@ -1,0 +1,65 @@
+/* segstream: one CLI with subcommands, as users of kcat and git expect. */
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "tools/segstream/cli.h"
+
+volatile sig_atomic_t cli_stop;
+
+static void on_signal(int sig)
+{
+	(void)sig;
+	cli_stop = 1;
+}
+
+int cli_props_add(struct cli_props *p, const char *kv)
+{
+	if (!strchr(kv, '=') || p->n >= (int)(sizeof p->items / sizeof p->items[0])) {
+		fprintf(stderr, "segstream: -X takes key=value (at most 64)\n");
+		return -1;
+	}
+	p->items[p->n++] = kv;
+	return 0;
+}
+
+static const struct {
+	const char *name;
+	int (*fn)(int, char **);
+	const char *help;
+} commands[] = {
+	{ "gen", cmd_gen, "generate Kaggle-layout Instacart files (seeded)" },
+	{ "replay", cmd_replay, "stream the history into Kafka as order-product events" },
+	{ "consume", cmd_consume, "consume events into the LMDB state, exactly once" },
+	{ "get", cmd_get, "one customer's metrics and labels (live)" },
+	{ "dump", cmd_dump, "all customers as CSV (live)" },
+	{ "snapshot", cmd_snapshot, "publish a consistent segment snapshot" },
+	{ "mock-cluster", cmd_mock_cluster, "run librdkafka's in-process mock Kafka cluster" },
+};
+
+static void usage(FILE *f)
+{
+	fprintf(f, "usage: segstream COMMAND [options]   (segstream COMMAND --help)\n\ncommands:\n");
+	for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
+		fprintf(f, "  %-13s %s\n", commands[i].name, commands[i].help);
+}
+
+int main(int argc, char **argv)
+{
+	struct sigaction sa;
+	memset(&sa, 0, sizeof sa);
+	sa.sa_handler = on_signal;
+	sigemptyset(&sa.sa_mask);
+	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGTERM, &sa, NULL);
+	if (argc < 2 || strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0) {
+		usage(argc < 2 ? stderr : stdout);
+		return argc < 2 ? 2 : 0;
+	}
+	for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
+		if (strcmp(argv[1], commands[i].name) == 0)
+			return commands[i].fn(argc - 1, argv + 1);
+	fprintf(stderr, "segstream: unknown command '%s'\n", argv[1]);
+	usage(stderr);
+	return 2;
+}
