@@ -683,7 +683,8 @@ int state_batch_commit(struct state_batch *b, struct state_batch_stats *stats_ou
 {
 	int rc = STATE_OK;
 	/* Sorted puts touch each B-tree page once. */
-	qsort(b->items, b->n_items, sizeof *b->items, compare_touched);
+	if (b->n_items > 1)
+		qsort(b->items, b->n_items, sizeof *b->items, compare_touched);
 	for (size_t i = 0; i < b->n_items && rc == STATE_OK; i++) {
 		uint8_t buf[STATE_RECORD_SIZE];
 		state_customer_encode(&b->items[i].c, buf, sizeof buf);

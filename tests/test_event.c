@@ -242,6 +242,30 @@ static void test_decode_survives_random_bytes(void **state)
 	assert_true(ok > 0 && ok < 200000);
 }
 
+static void test_product_roundtrip_and_rejects(void **state)
+{
+	(void)state;
+	struct event_product in = { .product_id = 21553, .aisle_id = 108, .department_id = 16, .price_cents = EVENT_NO_PRICE };
+	struct event_product out;
+	uint8_t buf[64];
+	size_t len;
+	char why[128];
+	assert_int_equal(event_product_encode(&in, buf, sizeof buf, &len), EVENT_OK);
+	assert_int_equal(event_product_decode(buf, len, &out, why, sizeof why), EVENT_OK);
+	assert_int_equal(out.product_id, 21553);
+	assert_int_equal(out.price_cents, EVENT_NO_PRICE);
+	in.price_cents = 10000;
+	assert_int_equal(event_product_encode(&in, buf, sizeof buf, &len), EVENT_OK);
+	assert_int_equal(event_product_decode(buf, len, &out, why, sizeof why), EVENT_OK);
+	assert_int_equal(out.price_cents, 10000);
+	assert_int_equal(event_product_decode(buf, len - 1, &out, why, sizeof why), EVENT_TRUNCATED);
+	in.price_cents = 10001;
+	assert_int_equal(event_product_encode(&in, buf, sizeof buf, &len), EVENT_RANGE);
+	in.price_cents = 5;
+	in.product_id = 0;
+	assert_int_equal(event_product_encode(&in, buf, sizeof buf, &len), EVENT_RANGE);
+}
+
 static void test_strerror_names_every_code(void **state)
 {
 	(void)state;
@@ -260,6 +284,7 @@ int main(void)
 		cmocka_unit_test(test_decode_rejects_out_of_range_values),
 		cmocka_unit_test(test_decode_rejects_truncation_trailing_shape_version),
 		cmocka_unit_test(test_decode_survives_random_bytes),
+		cmocka_unit_test(test_product_roundtrip_and_rejects),
 		cmocka_unit_test(test_strerror_names_every_code),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -1,0 +1,279 @@
+/*
+ * Tests of consumer/ against librdkafka's in-process mock cluster: dead letters with reasons,
+ * exactly-once resume from the offsets in LMDB, and refusing to skip events the broker lost.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <cmocka.h>
+#include <librdkafka/rdkafka.h>
+#include <librdkafka/rdkafka_mock.h>
+#include <msgpack.h>
+
+#include "consumer/consumer.h"
+#include "event/event.h"
+#include "state/state.h"
+
+struct fixture {
+	rd_kafka_t *rk;              /* producer; also hosts the mock cluster */
+	rd_kafka_mock_cluster_t *mc;
+	const char *brokers;
+	char dir[64];
+	struct state_db *db;
+};
+
+static int setup(void **state)
+{
+	struct fixture *f = calloc(1, sizeof *f);
+	char err[256];
+	rd_kafka_conf_t *conf = rd_kafka_conf_new();
+	rd_kafka_conf_set(conf, "log_level", "2", err, sizeof err);
+	f->rk = rd_kafka_new(RD_KAFKA_PRODUCER, conf, err, sizeof err);
+	if (!f->rk)
+		return -1;
+	f->mc = rd_kafka_mock_cluster_new(f->rk, 1);
+	f->brokers = rd_kafka_mock_cluster_bootstraps(f->mc);
+	rd_kafka_mock_topic_create(f->mc, "events", 2, 1);
+	rd_kafka_mock_topic_create(f->mc, "products", 1, 1);
+	rd_kafka_mock_topic_create(f->mc, "dlq", 1, 1);
+	rd_kafka_mock_topic_create(f->mc, "one", 1, 1);
+	/* the producer itself talks to the cluster it hosts */
+	rd_kafka_brokers_add(f->rk, f->brokers);
+	strcpy(f->dir, "/tmp/segstream-cons-XXXXXX");
+	if (!mkdtemp(f->dir))
+		return -1;
+	struct state_config cfg;
+	state_config_init(&cfg);
+	cfg.path = f->dir;
+	cfg.durable = 0;
+	if (state_open(&cfg, &f->db, err, sizeof err) != STATE_OK)
+		return -1;
+	*state = f;
+	return 0;
+}
+
+static int teardown(void **state)
+{
+	struct fixture *f = *state;
+	state_close(f->db);
+	rd_kafka_mock_cluster_destroy(f->mc);
+	rd_kafka_destroy(f->rk);
+	char cmd[128];
+	snprintf(cmd, sizeof cmd, "rm -rf %s", f->dir);
+	int rc = system(cmd);
+	free(f);
+	return rc;
+}
+
+static void produce(struct fixture *f, const char *topic, int32_t partition, const char *key, const void *val, size_t len)
+{
+	rd_kafka_resp_err_t e = rd_kafka_producev(f->rk, RD_KAFKA_V_TOPIC(topic), RD_KAFKA_V_PARTITION(partition),
+		RD_KAFKA_V_KEY(key, key ? strlen(key) : 0), RD_KAFKA_V_VALUE((void *)val, len),
+		RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY), RD_KAFKA_V_END);
+	assert_int_equal(e, RD_KAFKA_RESP_ERR_NO_ERROR);
+}
+
+static void produce_event(struct fixture *f, const char *topic, uint32_t user, uint16_t order, uint16_t cart)
+{
+	struct event ev = { .user_id = user, .order_id = user * 1000u + order, .product_id = 1,
+			    .order_number = order, .add_to_cart_order = cart, .order_dow = 1, .order_hour = 9,
+			    .days_since_prior = order == 1 ? EVENT_DAYS_NONE : 7, .event_time_ms = order };
+	uint8_t buf[EVENT_ENCODED_MAX];
+	size_t len;
+	char key[16];
+	assert_int_equal(event_encode(&ev, buf, sizeof buf, &len), EVENT_OK);
+	snprintf(key, sizeof key, "%u", user);
+	produce(f, topic, (int32_t)(user % 2), key, buf, len);
+}
+
+static void flush(struct fixture *f)
+{
+	assert_int_equal(rd_kafka_flush(f->rk, 10000), RD_KAFKA_RESP_ERR_NO_ERROR);
+}
+
+static int run(struct fixture *f, const char *topic, struct cons_stats *st, char *err, size_t err_len)
+{
+	struct cons_config cfg;
+	cons_config_init(&cfg);
+	cfg.brokers = f->brokers;
+	cfg.events_topic = topic;
+	cfg.products_topic = "products";
+	cfg.dlq_topic = "dlq";
+	cfg.exit_at_end = 1;
+	cfg.batch_max_events = 100;
+	return cons_run(&cfg, f->db, st, err, err_len);
+}
+
+static void test_dead_letters_with_reasons(void **state)
+{
+	struct fixture *f = *state;
+	struct event_product p = { .product_id = 1, .aisle_id = 1, .department_id = 4, .price_cents = 250 };
+	uint8_t pbuf[64];
+	size_t plen;
+	assert_int_equal(event_product_encode(&p, pbuf, sizeof pbuf, &plen), EVENT_OK);
+	produce(f, "products", 0, "1", pbuf, plen);
+	for (uint16_t o = 1; o <= 3; o++)
+		for (uint16_t k = 1; k <= 4; k++)
+			produce_event(f, "events", 7, o, k);
+	/* The malformed fixture set: each must reach the dead-letter topic with its reason. */
+	uint8_t good[EVENT_ENCODED_MAX];
+	size_t glen;
+	struct event ev = { .user_id = 9, .order_id = 1, .product_id = 1, .order_number = 1, .add_to_cart_order = 1,
+			    .days_since_prior = EVENT_DAYS_NONE };
+	assert_int_equal(event_encode(&ev, good, sizeof good, &glen), EVENT_OK);
+	uint8_t trailing[EVENT_ENCODED_MAX + 1];
+	memcpy(trailing, good, glen);
+	trailing[glen] = 0xc0;
+	msgpack_sbuffer sb;
+	msgpack_packer pk;
+	msgpack_sbuffer_init(&sb);
+	msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
+	msgpack_pack_array(&pk, 12);
+	msgpack_pack_int(&pk, 1);
+	msgpack_pack_int(&pk, -9); /* negative user id */
+	for (int i = 2; i < 12; i++)
+		msgpack_pack_int(&pk, 1);
+	size_t huge_len = 900000; /* under the producer's 1 MB message limit */
+	char *huge = malloc(huge_len + 8);
+	huge[0] = (char)0xdb; /* a str32 of 900,000 bytes in place of the event */
+	huge[1] = 0; huge[2] = 0x0d; huge[3] = (char)0xbb; huge[4] = (char)0xa0;
+	memset(huge + 5, 'x', huge_len);
+	struct { const void *v; size_t len; const char *key; const char *reason; } bad[] = {
+		{ good, glen / 2, "9", "EVENT_TRUNCATED" },
+		{ "\x92\xa1x\x01", 4, "9", "EVENT_" },
+		{ sb.data, sb.size, "9", "EVENT_RANGE" },
+		{ trailing, glen + 1, "9", "EVENT_TRAILING" },
+		{ huge, huge_len + 5, "9", "EVENT_SHAPE" },
+		{ good, glen, "10", "EVENT_KEY" },
+	};
+	size_t n_bad = sizeof bad / sizeof bad[0];
+	for (size_t i = 0; i < n_bad; i++)
+		produce(f, "events", 1, bad[i].key, bad[i].v, bad[i].len);
+	flush(f);
+	struct cons_stats st;
+	char err[512] = "";
+	int rc = run(f, "events", &st, err, sizeof err);
+	if (rc)
+		fail_msg("cons_run: %s", err);
+	assert_int_equal(st.products, 1);
+	assert_int_equal(st.invalid, n_bad);
+	assert_int_equal(st.applied, 12);
+	assert_int_equal(st.messages, 12 + n_bad);
+	struct state_customer c;
+	assert_int_equal(state_get(f->db, -1, 7, &c), STATE_OK);
+	assert_int_equal(c.items, 12);
+	assert_true(c.spend_cents == 12 * 250);
+	assert_int_equal(c.dept_items[3], 12);
+
+	/* Read the dead letters back: unchanged payloads, reasons and sources in headers. */
+	char kerr[256];
+	rd_kafka_conf_t *conf = rd_kafka_conf_new();
+	rd_kafka_conf_set(conf, "bootstrap.servers", f->brokers, kerr, sizeof kerr);
+	rd_kafka_conf_set(conf, "group.id", "dlq-reader", kerr, sizeof kerr);
+	rd_kafka_t *c_rk = rd_kafka_new(RD_KAFKA_CONSUMER, conf, kerr, sizeof kerr);
+	rd_kafka_poll_set_consumer(c_rk);
+	rd_kafka_topic_partition_list_t *l = rd_kafka_topic_partition_list_new(1);
+	rd_kafka_topic_partition_list_add(l, "dlq", 0)->offset = RD_KAFKA_OFFSET_BEGINNING;
+	rd_kafka_assign(c_rk, l);
+	rd_kafka_topic_partition_list_destroy(l);
+	size_t got = 0;
+	for (int tries = 0; tries < 100 && got < n_bad; tries++) {
+		rd_kafka_message_t *m = rd_kafka_consumer_poll(c_rk, 100);
+		if (!m)
+			continue;
+		if (!m->err) {
+			rd_kafka_headers_t *h = NULL;
+			const void *reason = NULL, *source = NULL;
+			size_t rl = 0, sl = 0;
+			assert_int_equal(rd_kafka_message_headers(m, &h), RD_KAFKA_RESP_ERR_NO_ERROR);
+			assert_int_equal(rd_kafka_header_get_last(h, "segstream.error", &reason, &rl), RD_KAFKA_RESP_ERR_NO_ERROR);
+			assert_int_equal(rd_kafka_header_get_last(h, "segstream.source", &source, &sl), RD_KAFKA_RESP_ERR_NO_ERROR);
+			char r[400] = "";
+			memcpy(r, reason, rl < sizeof r - 1 ? rl : sizeof r - 1);
+			if (strncmp(r, bad[got].reason, strlen(bad[got].reason)) != 0)
+				fail_msg("dead letter %zu: reason '%s', want '%s...'", got, r, bad[got].reason);
+			assert_int_equal(m->len, bad[got].len);
+			assert_memory_equal(m->payload, bad[got].v, m->len);
+			assert_true(sl > 0 && memcmp(source, "events/1/", 9) == 0);
+			got++;
+		}
+		rd_kafka_message_destroy(m);
+	}
+	assert_int_equal(got, n_bad);
+	rd_kafka_consumer_close(c_rk);
+	rd_kafka_destroy(c_rk);
+	free(huge);
+	msgpack_sbuffer_destroy(&sb);
+}
+
+static void test_resume_exactly_once(void **state)
+{
+	struct fixture *f = *state;
+	for (uint32_t u = 1; u <= 50; u++)
+		for (uint16_t k = 1; k <= 10; k++)
+			produce_event(f, "events", u, 1, k);
+	flush(f);
+	struct cons_stats st;
+	char err[512] = "";
+	assert_int_equal(run(f, "events", &st, err, sizeof err), CONS_OK);
+	assert_int_equal(st.messages, 500);
+	int64_t next0 = -1, next1 = -1;
+	assert_int_equal(state_offset_get(f->db, "events", 0, &next0), STATE_OK);
+	assert_int_equal(state_offset_get(f->db, "events", 1, &next1), STATE_OK);
+	assert_true(next0 + next1 == 500);
+	/* More events arrive; a new run reads only those. */
+	for (uint32_t u = 1; u <= 50; u++)
+		produce_event(f, "events", u, 2, 1);
+	flush(f);
+	assert_int_equal(run(f, "events", &st, err, sizeof err), CONS_OK);
+	assert_int_equal(st.messages, 50);
+	assert_int_equal(st.applied, 50);
+	assert_int_equal(st.duplicates, 0);
+	assert_int_equal(run(f, "events", &st, err, sizeof err), CONS_OK);
+	assert_int_equal(st.messages, 0);
+	struct state_customer c;
+	assert_int_equal(state_get(f->db, -1, 33, &c), STATE_OK);
+	assert_int_equal(c.items, 11);
+	assert_int_equal(c.orders, 2);
+	assert_int_equal(c.days_lines[7], 1);
+	/* A double replay of the same history is harmless: the duplicate guard skips it. */
+	for (uint16_t k = 1; k <= 10; k++)
+		produce_event(f, "events", 33, 1, k);
+	flush(f);
+	assert_int_equal(run(f, "events", &st, err, sizeof err), CONS_OK);
+	assert_int_equal(st.duplicates, 10);
+	assert_int_equal(st.applied, 0);
+	assert_int_equal(state_get(f->db, -1, 33, &c), STATE_OK);
+	assert_int_equal(c.items, 11);
+}
+
+static void test_lost_events_are_not_skipped(void **state)
+{
+	struct fixture *f = *state;
+	/* The mock keeps ~5 MiB per partition: 8 MiB of messages evicts offset 0. */
+	static char big[64 * 1024];
+	memset(big, 'z', sizeof big);
+	for (int i = 0; i < 128; i++)
+		produce(f, "one", 0, "1", big, sizeof big);
+	flush(f);
+	struct cons_stats st;
+	char err[512] = "";
+	int rc = run(f, "one", &st, err, sizeof err);
+	assert_int_equal(rc, CONS_LOST);
+	assert_non_null(strstr(err, "no longer on the broker"));
+	assert_int_equal(st.messages, 0);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test_setup_teardown(test_dead_letters_with_reasons, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_resume_exactly_once, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_lost_events_are_not_skipped, setup, teardown),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}

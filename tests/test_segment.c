@@ -1,0 +1,85 @@
+/* Unit tests of segment/: medians from histograms and every label boundary of SPEC §4. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <string.h>
+#include <cmocka.h>
+
+#include "segment/segment.h"
+
+static void test_median_x2(void **state)
+{
+	(void)state;
+	uint32_t h[STATE_DAY_BINS] = { 0 };
+	assert_int_equal(segment_median_x2(h, STATE_DAY_BINS), -1);
+	h[30] = 1;
+	assert_int_equal(segment_median_x2(h, STATE_DAY_BINS), 60);
+	h[0] = 1; /* {0, 30}: 15 */
+	assert_int_equal(segment_median_x2(h, STATE_DAY_BINS), 30);
+	h[7] = 1; /* {0, 7, 30}: 7 */
+	assert_int_equal(segment_median_x2(h, STATE_DAY_BINS), 14);
+	h[8] = 1; /* {0, 7, 8, 30}: 7.5 */
+	assert_int_equal(segment_median_x2(h, STATE_DAY_BINS), 15);
+}
+
+static struct segment_labels label_with(uint32_t max_order, uint32_t priced, uint64_t cents, int day, int n_days)
+{
+	struct state_customer c;
+	memset(&c, 0, sizeof c);
+	c.max_order = max_order;
+	c.priced_items = priced;
+	c.spend_cents = cents;
+	if (day >= 0)
+		c.days_lines[day] = (uint32_t)n_days;
+	struct segment_config cfg;
+	segment_config_init(&cfg);
+	struct segment_labels l;
+	segment_label(&cfg, &c, &l);
+	return l;
+}
+
+static void test_label_boundaries(void **state)
+{
+	(void)state;
+	assert_int_equal(label_with(40, 0, 0, -1, 0).loyalty, SEG_REGULAR);
+	assert_int_equal(label_with(41, 0, 0, -1, 0).loyalty, SEG_LOYAL);
+	assert_int_equal(label_with(10, 0, 0, -1, 0).loyalty, SEG_NEW);
+	assert_int_equal(label_with(11, 0, 0, -1, 0).loyalty, SEG_REGULAR);
+	assert_int_equal(label_with(4, 0, 0, -1, 0).low_activity, 1);
+	assert_int_equal(label_with(5, 0, 0, -1, 0).low_activity, 0);
+	assert_int_equal(label_with(5, 0, 0, -1, 0).spending, SEG_SPEND_UNKNOWN);
+	assert_int_equal(label_with(5, 3, 2999, -1, 0).spending, SEG_LOW_SPENDER);  /* 9.9966 */
+	assert_int_equal(label_with(5, 3, 3000, -1, 0).spending, SEG_HIGH_SPENDER); /* exactly 10.00 */
+	assert_int_equal(label_with(5, 0, 0, -1, 0).frequency, SEG_FREQ_UNKNOWN);
+	assert_int_equal(label_with(5, 0, 0, 10, 3).frequency, SEG_FREQUENT);
+	assert_int_equal(label_with(5, 0, 0, 11, 3).frequency, SEG_FREQ_REGULAR);
+	assert_int_equal(label_with(5, 0, 0, 20, 3).frequency, SEG_FREQ_REGULAR);
+	assert_int_equal(label_with(5, 0, 0, 21, 3).frequency, SEG_NONFREQUENT);
+	assert_string_equal(segment_loyalty_name(SEG_LOYAL), "Loyal customer");
+	assert_string_equal(segment_spending_name(SEG_HIGH_SPENDER), "High spender");
+}
+
+static void test_thresholds_come_from_config(void **state)
+{
+	(void)state;
+	struct state_customer c;
+	memset(&c, 0, sizeof c);
+	c.max_order = 30;
+	struct segment_config cfg;
+	segment_config_init(&cfg);
+	cfg.loyal_above = 25;
+	struct segment_labels l;
+	segment_label(&cfg, &c, &l);
+	assert_int_equal(l.loyalty, SEG_LOYAL);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_median_x2),
+		cmocka_unit_test(test_label_boundaries),
+		cmocka_unit_test(test_thresholds_come_from_config),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
