@@ -52,8 +52,8 @@ struct cons_config {
 	const char *products_topic;   /* default "segstream.products"; NULL or "" to skip */
 	const char *dlq_topic;        /* default "segstream.events.dlq" */
 	const char *group_id;         /* NULL: assign() every partition; else group subscription */
-	int batch_max_events;         /* default 50,000 */
-	int batch_max_ms;             /* default 200 */
+	int batch_max_events;         /* default 500,000 (catch-up: large batches amortise page writes) */
+	int batch_max_ms;             /* default 500: the most a live event waits to be committed */
 	int exit_at_end;              /* 1: stop once every assigned partition is at its end */
 	const char *const *props;     /* extra librdkafka properties "key=value", or NULL */
 	int n_props;

@@ -39,7 +39,7 @@ static int map_mdb(int rc)
 	}
 }
 
-/* ---- Record encoding: little-endian, field by field, version byte first. ---- */
+/* ---- Fixed-width little-endian helpers (products, offsets). ---- */
 
 struct writer {
 	uint8_t *p;
@@ -55,12 +55,6 @@ static void put64(struct writer *w, uint64_t v)
 {
 	for (int i = 0; i < 8; i++)
 		*w->p++ = (uint8_t)(v >> (8 * i));
-}
-
-static void put32s(struct writer *w, const uint32_t *v, int n)
-{
-	for (int i = 0; i < n; i++)
-		put32(w, v[i]);
 }
 
 struct reader {
@@ -83,38 +77,124 @@ static uint64_t get64(struct reader *r)
 	return v;
 }
 
-static void get32s(struct reader *r, uint32_t *v, int n)
+/*
+ * Customer records: version byte, then LEB128 varints field by field, and each histogram as
+ * its non-zero bins only ([count] then [bin index, value] pairs, indexes increasing).
+ * Records are variable-size on purpose: events arrive in event-time order, so every batch
+ * updates customers all over the key space and LMDB rewrites each touched 4 KiB page whole;
+ * a typical customer takes ~150 bytes instead of 681 fixed, so pages hold 4x more customers
+ * and a catch-up writes 4x fewer bytes (measured: BENCHMARKS.md).
+ */
+struct vwriter {
+	uint8_t *p, *end;
+	int overflow;
+};
+
+static void put_varint(struct vwriter *w, uint64_t v)
 {
-	for (int i = 0; i < n; i++)
-		v[i] = get32(r);
+	do {
+		if (w->p == w->end) {
+			w->overflow = 1;
+			return;
+		}
+		uint8_t b = v & 0x7f;
+		v >>= 7;
+		*w->p++ = b | (v ? 0x80 : 0);
+	} while (v);
 }
 
-int state_customer_encode(const struct state_customer *c, uint8_t *buf, size_t buf_len)
+static void put_sparse32(struct vwriter *w, const uint32_t *v, int n)
 {
-	if (buf_len < STATE_RECORD_SIZE)
+	int k = 0;
+	for (int i = 0; i < n; i++)
+		k += v[i] != 0;
+	put_varint(w, (uint64_t)k);
+	for (int i = 0; i < n; i++)
+		if (v[i]) {
+			put_varint(w, (uint64_t)i);
+			put_varint(w, v[i]);
+		}
+}
+
+static void put_sparse64(struct vwriter *w, const uint64_t *v, int n)
+{
+	int k = 0;
+	for (int i = 0; i < n; i++)
+		k += v[i] != 0;
+	put_varint(w, (uint64_t)k);
+	for (int i = 0; i < n; i++)
+		if (v[i]) {
+			put_varint(w, (uint64_t)i);
+			put_varint(w, v[i]);
+		}
+}
+
+int state_customer_encode(const struct state_customer *c, uint8_t *buf, size_t buf_len, size_t *len_out)
+{
+	struct vwriter w = { buf, buf + buf_len, 0 };
+	if (buf_len < 1)
 		return STATE_INVAL;
-	struct writer w = { buf };
 	*w.p++ = STATE_RECORD_VERSION;
-	put32(&w, c->user_id);
-	put32(&w, c->partition);
-	put32(&w, c->orders);
-	put32(&w, c->max_order);
-	put32(&w, c->items);
-	put32(&w, c->priced_items);
-	put32(&w, c->reorders);
-	put32(&w, c->span_days);
-	put32(&w, c->last_order_number);
-	put32(&w, c->last_add_to_cart);
-	put64(&w, c->spend_cents);
-	put64(&w, (uint64_t)c->last_event_ms);
-	put32s(&w, c->days_lines, STATE_DAY_BINS);
-	put32s(&w, c->days_orders, STATE_DAY_BINS);
-	put32s(&w, c->dept_items, STATE_DEPARTMENTS);
-	put32s(&w, c->dow_orders, 7);
-	put32s(&w, c->hour_orders, 24);
-	for (int i = 0; i < STATE_DEPARTMENTS; i++)
-		put64(&w, c->dept_cents[i]);
+	const uint64_t scalars[] = {
+		c->user_id, c->partition, c->orders, c->max_order, c->items, c->priced_items, c->reorders,
+		c->span_days, c->last_order_number, c->last_add_to_cart, c->spend_cents,
+		((uint64_t)c->last_event_ms << 1) ^ (uint64_t)(c->last_event_ms >> 63), /* zigzag */
+	};
+	for (size_t i = 0; i < sizeof scalars / sizeof scalars[0]; i++)
+		put_varint(&w, scalars[i]);
+	put_sparse32(&w, c->days_lines, STATE_DAY_BINS);
+	put_sparse32(&w, c->days_orders, STATE_DAY_BINS);
+	put_sparse32(&w, c->dept_items, STATE_DEPARTMENTS);
+	put_sparse64(&w, c->dept_cents, STATE_DEPARTMENTS);
+	put_sparse32(&w, c->dow_orders, 7);
+	put_sparse32(&w, c->hour_orders, 24);
+	if (w.overflow)
+		return STATE_INVAL;
+	*len_out = (size_t)(w.p - buf);
 	return STATE_OK;
+}
+
+struct vreader {
+	const uint8_t *p, *end;
+	int bad;
+};
+
+static uint64_t get_varint(struct vreader *r, uint64_t max)
+{
+	uint64_t v = 0;
+	for (int shift = 0; shift < 64; shift += 7) {
+		if (r->p == r->end) {
+			r->bad = 1;
+			return 0;
+		}
+		uint8_t b = *r->p++;
+		v |= (uint64_t)(b & 0x7f) << shift;
+		if (!(b & 0x80)) {
+			if (v > max)
+				r->bad = 1;
+			return v;
+		}
+	}
+	r->bad = 1;
+	return 0;
+}
+
+static void get_sparse(struct vreader *r, uint32_t *v32, uint64_t *v64, int n)
+{
+	uint64_t k = get_varint(r, (uint64_t)n);
+	int64_t last = -1;
+	for (uint64_t j = 0; j < k && !r->bad; j++) {
+		uint64_t i = get_varint(r, (uint64_t)n - 1);
+		if (r->bad || (int64_t)i <= last) {
+			r->bad = 1;
+			return;
+		}
+		last = (int64_t)i;
+		if (v32)
+			v32[i] = (uint32_t)get_varint(r, UINT32_MAX);
+		else
+			v64[i] = get_varint(r, UINT64_MAX);
+	}
 }
 
 int state_customer_decode(const uint8_t *buf, size_t len, struct state_customer *c)
@@ -123,28 +203,29 @@ int state_customer_decode(const uint8_t *buf, size_t len, struct state_customer 
 		return STATE_CORRUPT;
 	if (buf[0] != STATE_RECORD_VERSION)
 		return STATE_VERSION;
-	if (len != STATE_RECORD_SIZE)
+	struct vreader r = { buf + 1, buf + len, 0 };
+	memset(c, 0, sizeof *c);
+	c->user_id = (uint32_t)get_varint(&r, UINT32_MAX);
+	c->partition = (uint32_t)get_varint(&r, UINT32_MAX);
+	c->orders = (uint32_t)get_varint(&r, UINT32_MAX);
+	c->max_order = (uint32_t)get_varint(&r, UINT32_MAX);
+	c->items = (uint32_t)get_varint(&r, UINT32_MAX);
+	c->priced_items = (uint32_t)get_varint(&r, UINT32_MAX);
+	c->reorders = (uint32_t)get_varint(&r, UINT32_MAX);
+	c->span_days = (uint32_t)get_varint(&r, UINT32_MAX);
+	c->last_order_number = (uint32_t)get_varint(&r, UINT32_MAX);
+	c->last_add_to_cart = (uint32_t)get_varint(&r, UINT32_MAX);
+	c->spend_cents = get_varint(&r, UINT64_MAX);
+	uint64_t zz = get_varint(&r, UINT64_MAX);
+	c->last_event_ms = (int64_t)(zz >> 1) ^ -(int64_t)(zz & 1);
+	get_sparse(&r, c->days_lines, NULL, STATE_DAY_BINS);
+	get_sparse(&r, c->days_orders, NULL, STATE_DAY_BINS);
+	get_sparse(&r, c->dept_items, NULL, STATE_DEPARTMENTS);
+	get_sparse(&r, NULL, c->dept_cents, STATE_DEPARTMENTS);
+	get_sparse(&r, c->dow_orders, NULL, 7);
+	get_sparse(&r, c->hour_orders, NULL, 24);
+	if (r.bad || r.p != r.end)
 		return STATE_CORRUPT;
-	struct reader r = { buf + 1 };
-	c->user_id = get32(&r);
-	c->partition = get32(&r);
-	c->orders = get32(&r);
-	c->max_order = get32(&r);
-	c->items = get32(&r);
-	c->priced_items = get32(&r);
-	c->reorders = get32(&r);
-	c->span_days = get32(&r);
-	c->last_order_number = get32(&r);
-	c->last_add_to_cart = get32(&r);
-	c->spend_cents = get64(&r);
-	c->last_event_ms = (int64_t)get64(&r);
-	get32s(&r, c->days_lines, STATE_DAY_BINS);
-	get32s(&r, c->days_orders, STATE_DAY_BINS);
-	get32s(&r, c->dept_items, STATE_DEPARTMENTS);
-	get32s(&r, c->dow_orders, 7);
-	get32s(&r, c->hour_orders, 24);
-	for (int i = 0; i < STATE_DEPARTMENTS; i++)
-		c->dept_cents[i] = get64(&r);
 	return STATE_OK;
 }
 
@@ -686,9 +767,10 @@ int state_batch_commit(struct state_batch *b, struct state_batch_stats *stats_ou
 	if (b->n_items > 1)
 		qsort(b->items, b->n_items, sizeof *b->items, compare_touched);
 	for (size_t i = 0; i < b->n_items && rc == STATE_OK; i++) {
-		uint8_t buf[STATE_RECORD_SIZE];
-		state_customer_encode(&b->items[i].c, buf, sizeof buf);
-		MDB_val k = { 8, b->items[i].key }, v = { sizeof buf, buf };
+		uint8_t buf[STATE_RECORD_MAX];
+		size_t len = 0;
+		state_customer_encode(&b->items[i].c, buf, sizeof buf, &len);
+		MDB_val k = { 8, b->items[i].key }, v = { len, buf };
 		rc = map_mdb(mdb_put(b->txn, b->db->customers, &k, &v, 0));
 	}
 	if (rc != STATE_OK) {

@@ -74,12 +74,21 @@ struct state_customer {
 	uint32_t hour_orders[24];    /* orders per order_hour_of_day */
 };
 
-/** Encoded size of a version-1 customer record, in bytes. */
-#define STATE_RECORD_SIZE (1 + 4 * 10 + 8 * 2 + 4 * (2 * STATE_DAY_BINS + STATE_DEPARTMENTS + 7 + 24) + 8 * STATE_DEPARTMENTS)
+/** Upper bound of an encoded customer record, in bytes (typical: ~150). */
+#define STATE_RECORD_MAX 2048
 
-/** @brief Encodes little-endian, version byte first. @return STATE_OK or STATE_INVAL (buf too small). */
-int state_customer_encode(const struct state_customer *c, uint8_t *buf, size_t buf_len);
-/** @brief Decodes a record. @return STATE_OK, STATE_CORRUPT (wrong length) or STATE_VERSION. */
+/**
+ * @brief Encodes a record: version byte, then varints, histograms as their non-zero bins
+ *        (variable-size on purpose: see state.c). Pure.
+ * @param[out] len_out  bytes written
+ * @return STATE_OK or STATE_INVAL (buf too small; STATE_RECORD_MAX always suffices).
+ */
+int state_customer_encode(const struct state_customer *c, uint8_t *buf, size_t buf_len, size_t *len_out);
+/**
+ * @brief Decodes a record. Pure.
+ * @return STATE_OK, STATE_VERSION (unknown version byte) or STATE_CORRUPT (truncated, trailing
+ *         bytes, a value out of range, or bin indexes not increasing).
+ */
 int state_customer_decode(const uint8_t *buf, size_t len, struct state_customer *c_out);
 
 /** A product of the reference table. */

@@ -94,17 +94,47 @@ static void test_record_roundtrip_and_rejects(void **state)
 	c.partition = 3;
 	c.last_event_ms = -7;
 	c.dept_cents[20] = UINT64_MAX - 1;
-	uint8_t buf[STATE_RECORD_SIZE + 1];
-	assert_int_equal(state_customer_encode(&c, buf, STATE_RECORD_SIZE - 1), STATE_INVAL);
-	assert_int_equal(state_customer_encode(&c, buf, sizeof buf), STATE_OK);
+	uint8_t buf[STATE_RECORD_MAX + 1];
+	size_t len = 0;
+	assert_int_equal(state_customer_encode(&c, buf, 20, &len), STATE_INVAL);
+	assert_int_equal(state_customer_encode(&c, buf, sizeof buf, &len), STATE_OK);
 	assert_int_equal(buf[0], STATE_RECORD_VERSION);
+	assert_true(len < 200); /* sparse: a typical customer is small */
 	memset(&d, 0, sizeof d); /* padding compares equal too */
-	assert_int_equal(state_customer_decode(buf, STATE_RECORD_SIZE, &d), STATE_OK);
+	assert_int_equal(state_customer_decode(buf, len, &d), STATE_OK);
 	assert_memory_equal(&c, &d, sizeof c);
-	assert_int_equal(state_customer_decode(buf, STATE_RECORD_SIZE - 1, &d), STATE_CORRUPT);
-	assert_int_equal(state_customer_decode(buf, STATE_RECORD_SIZE + 1, &d), STATE_CORRUPT);
+	for (size_t cut = 0; cut < len; cut++) /* every truncation is detected */
+		assert_int_equal(state_customer_decode(buf, cut, &d), STATE_CORRUPT);
+	buf[len] = 0;
+	assert_int_equal(state_customer_decode(buf, len + 1, &d), STATE_CORRUPT);
+
+	/* Every field at its largest still fits STATE_RECORD_MAX and round-trips. */
+	memset(&c, 0xff, sizeof c);
+	c.last_event_ms = INT64_MIN;
+	assert_int_equal(state_customer_encode(&c, buf, sizeof buf, &len), STATE_OK);
+	assert_int_equal(state_customer_decode(buf, len, &d), STATE_OK);
+	uint8_t again[STATE_RECORD_MAX];
+	size_t again_len = 0;
+	assert_int_equal(state_customer_encode(&d, again, sizeof again, &again_len), STATE_OK);
+	assert_int_equal(again_len, len);
+	assert_memory_equal(again, buf, len);
+	assert_true(d.spend_cents == UINT64_MAX && d.dept_cents[20] == UINT64_MAX && d.last_event_ms == INT64_MIN);
+
 	buf[0] = 99;
-	assert_int_equal(state_customer_decode(buf, STATE_RECORD_SIZE, &d), STATE_VERSION);
+	assert_int_equal(state_customer_decode(buf, len, &d), STATE_VERSION);
+}
+
+static void test_decode_rejects_corrupt_fixture(void **state)
+{
+	(void)state;
+	/* version 1, then a histogram whose bin indexes go backwards */
+	const uint8_t backwards[] = { 1, 1, 0, 1, 1, 1, 0, 0, 0, 1, 1, 0, 0, 2, 5, 1, 3, 1, 0, 0, 0, 0, 0 };
+	struct state_customer d;
+	assert_int_equal(state_customer_decode(backwards, sizeof backwards, &d), STATE_CORRUPT);
+	const uint8_t bin_out_of_range[] = { 1, 1, 0, 1, 1, 1, 0, 0, 0, 1, 1, 0, 0, 1, 31, 1, 0, 0, 0, 0, 0 };
+	assert_int_equal(state_customer_decode(bin_out_of_range, sizeof bin_out_of_range, &d), STATE_CORRUPT);
+	const uint8_t endless_varint[] = { 1, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x01 };
+	assert_int_equal(state_customer_decode(endless_varint, sizeof endless_varint, &d), STATE_CORRUPT);
 }
 
 /* ---- LMDB tests: a fresh directory each. ---- */
@@ -237,7 +267,7 @@ static void test_map_full_returns_efull(void **state)
 	struct state_db *db = open_db(*state, 256 * 1024);
 	struct state_batch *b;
 	assert_int_equal(state_batch_begin(db, &b), STATE_OK);
-	for (uint32_t u = 1; u <= 2000; u++) {
+	for (uint32_t u = 1; u <= 20000; u++) {
 		struct event ev = user1_event(1, 1, 9);
 		ev.user_id = u;
 		assert_int_equal(state_batch_apply(b, 0, &ev), STATE_OK);
@@ -263,6 +293,7 @@ int main(void)
 		cmocka_unit_test(test_worked_example_user1),
 		cmocka_unit_test(test_duplicate_guard_and_train),
 		cmocka_unit_test(test_record_roundtrip_and_rejects),
+		cmocka_unit_test(test_decode_rejects_corrupt_fixture),
 		cmocka_unit_test_setup_teardown(test_batch_commit_offsets_and_reopen, make_dir, remove_dir),
 		cmocka_unit_test_setup_teardown(test_batch_abort_leaves_no_trace, make_dir, remove_dir),
 		cmocka_unit_test_setup_teardown(test_foreach_and_partitions, make_dir, remove_dir),
