@@ -498,6 +498,26 @@ static int open_clients(struct run *r)
 	return 0;
 }
 
+/*
+ * Waits until the events topic exists. The replay tool publishes the products before the first
+ * event creates the events topic, so once it exists the products topic is complete: a consumer
+ * started beside a replay loads every product before it applies any event.
+ */
+static int wait_for_events_topic(struct run *r)
+{
+	char err[512];
+	int said = 0;
+	while (!(r->cfg->stop && *r->cfg->stop)) {
+		if (partition_count(r->rk, r->cfg->events_topic, err, sizeof err) > 0)
+			return 0;
+		if (!said++)
+			fprintf(stderr, "consume: waiting for topic %s (%s)\n", r->cfg->events_topic, err);
+		const struct timespec pause = { 0, 200 * 1000 * 1000 };
+		nanosleep(&pause, NULL);
+	}
+	return fatal(r, CONS_KAFKA, "stopped while waiting for topic %s", r->cfg->events_topic);
+}
+
 static int start_events(struct run *r)
 {
 	const struct cons_config *cfg = r->cfg;
@@ -528,7 +548,7 @@ int cons_run(const struct cons_config *cfg, struct state_db *db, struct cons_sta
 	struct run r = { .cfg = cfg, .db = db, .errbuf = errbuf, .errbuf_len = errbuf_len };
 	if (!cfg->brokers || !cfg->events_topic || !cfg->dlq_topic)
 		return fatal(&r, CONS_CONFIG, "brokers, events topic and dead-letter topic are required");
-	if (load_products(&r) || open_clients(&r) || start_events(&r))
+	if (open_clients(&r) || wait_for_events_topic(&r) || load_products(&r) || start_events(&r))
 		goto out;
 	double started = now_ms();
 	/* Messages come in bursts from the consumer queue (callbacks such as rebalances are still
@@ -536,6 +556,7 @@ int cons_run(const struct cons_config *cfg, struct state_db *db, struct cons_sta
 	rd_kafka_queue_t *queue = rd_kafka_queue_get_consumer(r.rk);
 	enum { BURST = 2048 };
 	rd_kafka_message_t **burst = malloc(BURST * sizeof *burst);
+	double at_end_since = -1;
 	if (!burst)
 		fatal(&r, CONS_STATE, "out of memory");
 	while (!r.failed && !(cfg->stop && *cfg->stop)) {
@@ -563,12 +584,18 @@ int cons_run(const struct cons_config *cfg, struct state_db *db, struct cons_sta
 			commit_batch(&r);
 		if (r.dlq)
 			rd_kafka_poll(r.dlq, 0);
-		if (cfg->exit_at_end && !r.batch && all_at_end(&r))
-			break;
+		if (cfg->exit_at_end && !r.batch && all_at_end(&r)) {
+			if (at_end_since < 0)
+				at_end_since = now_ms();
+			if (now_ms() - at_end_since >= cfg->idle_ms)
+				break;
+		} else {
+			at_end_since = -1;
+		}
 	}
 	free(burst);
 	rd_kafka_queue_destroy(queue);
-	r.stats.seconds = (now_ms() - started) / 1e3;
+	r.stats.seconds = (now_ms() - started - (at_end_since >= 0 ? cfg->idle_ms : 0)) / 1e3;
 	if (!r.failed)
 		commit_batch(&r); /* graceful stop: finish the batch, commit, close */
 out:

@@ -3,7 +3,8 @@
  * @brief The librdkafka consumer loop: reference data first, then order-product events into
  *        the state, with the offsets stored in the same LMDB transaction as their effects.
  *
- * Start-up: the products topic is read to its end into the state's products table (so every
+ * Start-up: the loop waits until the events topic exists (the replay tool creates it only after
+ * the products are delivered); the products topic is read to its end into the state's products table (so every
  * event joins against a complete catalog); then the events topic is consumed, either by
  * static assign() (no group: the offsets come from LMDB) or by a consumer group whose
  * rebalance callback seeks each assigned partition to its LMDB offset and commits the open
@@ -55,6 +56,7 @@ struct cons_config {
 	int batch_max_events;         /* default 500,000 (catch-up: large batches amortise page writes) */
 	int batch_max_ms;             /* default 500: the most a live event waits to be committed */
 	int exit_at_end;              /* 1: stop once every assigned partition is at its end */
+	int idle_ms;                  /* with exit_at_end: ... and has stayed there this long (0) */
 	const char *const *props;     /* extra librdkafka properties "key=value", or NULL */
 	int n_props;
 	volatile sig_atomic_t *stop;  /* owned by main; may be NULL */
@@ -72,7 +74,7 @@ struct cons_stats {
 	uint64_t invalid;      /* sent to the dead-letter topic */
 	uint64_t products;     /* product records loaded */
 	uint64_t batches;      /* state transactions committed */
-	double seconds;        /* wall time of the event phase */
+	double seconds;        /* wall time of the event phase (less the final idle_ms) */
 	double commit_ms_p50;  /* batch commit latency */
 	double commit_ms_p99;
 };

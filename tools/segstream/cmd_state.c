@@ -37,11 +37,12 @@ int cmd_consume(int argc, char **argv)
 		{ "topic", required_argument, 0, 't' }, { "products-topic", required_argument, 0, 'P' },
 		{ "dlq-topic", required_argument, 0, 'D' }, { "group", required_argument, 0, 'g' },
 		{ "batch-events", required_argument, 0, 'n' }, { "batch-ms", required_argument, 0, 'm' },
-		{ "exit-at-end", no_argument, 0, 'E' }, { "no-sync", no_argument, 0, 'N' },
+		{ "exit-at-end", no_argument, 0, 'E' }, { "idle-ms", required_argument, 0, 'I' },
+		{ "no-sync", no_argument, 0, 'N' },
 		{ "verbose", no_argument, 0, 'v' }, { "help", no_argument, 0, 'h' }, { 0, 0, 0, 0 },
 	};
 	int c;
-	while ((c = getopt_long(argc, argv, "S:b:t:P:D:g:n:m:ENvX:h", opts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "S:b:t:P:D:g:n:m:EI:NvX:h", opts, NULL)) != -1) {
 		switch (c) {
 		case 'S': state_dir = optarg; break;
 		case 'b': cfg.brokers = optarg; break;
@@ -52,6 +53,7 @@ int cmd_consume(int argc, char **argv)
 		case 'n': cfg.batch_max_events = atoi(optarg); break;
 		case 'm': cfg.batch_max_ms = atoi(optarg); break;
 		case 'E': cfg.exit_at_end = 1; break;
+		case 'I': cfg.idle_ms = atoi(optarg); break;
 		case 'N': durable = 0; break;
 		case 'v': cfg.verbose = 1; break;
 		case 'X':
@@ -59,7 +61,7 @@ int cmd_consume(int argc, char **argv)
 				return 2;
 			break;
 		case 'h':
-			printf("usage: segstream consume --state DIR --brokers HOST:PORT [--group ID] [--exit-at-end]\n"
+			printf("usage: segstream consume --state DIR --brokers HOST:PORT [--group ID] [--exit-at-end [--idle-ms MS]]\n"
 			       "         [--topic T] [--products-topic T] [--dlq-topic T] [--batch-events N] [--batch-ms MS]\n"
 			       "         [--no-sync] [--verbose] [-X librdkafka.property=value ...]\n");
 			return 0;

@@ -1,0 +1,51 @@
+#!/usr/bin/env bash
+# Full-scale benchmarks against a real Kafka 3.9 broker (not part of the default test suite):
+#   bash tools/bench/run.sh [USERS]          (default 206,209 customers, ~32.4M prior lines)
+# Prints one line per figure; BENCHMARKS.md records them with the machine they ran on.
+set -euo pipefail
+repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
+cd "$repo"
+users=${1:-206209}
+port=${BENCH_KAFKA_PORT:-39092}
+work=${BENCH_DIR:-/tmp/segstream-bench}
+brokers=127.0.0.1:$port
+bash tools/setup.sh
+cmake -S . -B build/release -DCMAKE_BUILD_TYPE=RelWithDebInfo > build.cmake.log 2>&1 || { cat build.cmake.log; exit 1; }
+cmake --build build/release -j "$(nproc)" > /dev/null
+seg=$repo/build/release/tools/segstream
+rm -rf "$work" && mkdir -p "$work"
+export SEGSTREAM_KAFKA_PORT=$port SEGSTREAM_KAFKA_DIR=$work/kafka
+tools/kafka/broker.sh start
+trap 'tools/kafka/broker.sh stop' EXIT
+
+# measure NAME COMMAND...: runs it under /usr/bin/time, keeps its output in $work/NAME.out
+measure() {
+	local name=$1
+	shift
+	/usr/bin/time -f '%e %M' -o "$work/$name.time" "$@" > "$work/$name.out" 2> "$work/$name.err" \
+		|| { echo "$name failed:"; tail -20 "$work/$name.err" "$work/$name.out"; exit 1; }
+	read -r wall rss < "$work/$name.time"
+	printf '%-10s %8.2f s wall  %7.0f MiB peak RSS   %s\n' "$name" "$wall" "$((rss / 1024))" \
+		"$(grep -h -E '^(gen|replay|consume): .*(events/s|customers)' "$work/$name.out" | tr '\n' ' ')"
+}
+
+echo "== $users customers, broker $brokers, $(nproc) cores =="
+measure gen "$seg" gen --users "$users" --out "$work/data" --catalog data/instacart
+measure replay "$seg" replay --data "$work/data" --brokers "$brokers"
+measure consume "$seg" consume --state "$work/state" --brokers "$brokers" --exit-at-end
+grep -h 'batch commit' "$work/consume.out"
+
+# End to end: replay and consumer together, from nothing to the final state of the whole history.
+start=$(date +%s.%N)
+"$seg" consume --state "$work/e2e-state" --brokers "$brokers" --topic e2e.events --products-topic e2e.products \
+	--exit-at-end --idle-ms 3000 > "$work/e2e-consume.out" 2> "$work/e2e-consume.err" &
+consumer=$!
+"$seg" replay --data "$work/data" --brokers "$brokers" --topic e2e.events --products-topic e2e.products \
+	> "$work/e2e-replay.out" 2> "$work/e2e-replay.err"
+wait $consumer
+end=$(date +%s.%N)
+printf '%-10s %8.2f s wall (replay start to final state, less the 3 s idle check)\n' e2e \
+	"$(awk -v a="$start" -v b="$end" 'BEGIN { print b - a - 3 }')"
+grep -h 'consume: events' "$work/e2e-consume.out"
+"$seg" dump --state "$work/e2e-state" | md5sum | sed 's/^/e2e state  /'
+"$seg" dump --state "$work/state" | md5sum | sed 's/^/consume state /'
