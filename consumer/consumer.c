@@ -24,6 +24,7 @@ void cons_config_init(struct cons_config *cfg)
 	memset(cfg, 0, sizeof *cfg);
 	cfg->events_topic = "segstream.events";
 	cfg->products_topic = "segstream.products";
+	cfg->customers_topic = "segstream.customers";
 	cfg->dlq_topic = "segstream.events.dlq";
 	cfg->batch_max_events = 500000;
 	cfg->batch_max_ms = 500;
@@ -145,17 +146,45 @@ static int ensure_batch(struct run *r)
 	return 0;
 }
 
-/* ---- Phase 1: the products topic, read to its end. ---- */
+/* ---- Phase 1: reference topics (products, customers), each read to its end. ---- */
 
-static int load_products(struct run *r)
+enum table_kind { TABLE_PRODUCTS, TABLE_CUSTOMERS };
+
+/* Decodes one reference record and puts it into the open batch; a bad record is logged and skipped. */
+static void put_reference(struct run *r, enum table_kind kind, const rd_kafka_message_t *m)
+{
+	char why[256];
+	int rc = STATE_OK, drc;
+	if (kind == TABLE_PRODUCTS) {
+		struct event_product ep;
+		if ((drc = event_product_decode(m->payload, m->len, &ep, why, sizeof why)) == EVENT_OK) {
+			struct state_product sp = { ep.product_id, ep.aisle_id, ep.department_id, ep.price_cents };
+			rc = state_batch_put_product(r->batch, &sp);
+			r->stats.products++;
+		}
+	} else {
+		struct event_customer ec;
+		if ((drc = event_customer_decode(m->payload, m->len, &ec, why, sizeof why)) == EVENT_OK) {
+			rc = state_batch_put_demographics(r->batch, &ec);
+			r->stats.customers++;
+		}
+	}
+	if (drc != EVENT_OK)
+		fprintf(stderr, "consume: %s %d/%" PRId64 ": skipped: %s\n", rd_kafka_topic_name(m->rkt), m->partition,
+			m->offset, why);
+	if (rc != STATE_OK)
+		fatal(r, CONS_STATE, "storing a reference record: %s", state_strerror(rc));
+}
+
+static int load_table(struct run *r, const char *topic, enum table_kind kind)
 {
 	const struct cons_config *cfg = r->cfg;
 	char err[512];
-	if (!cfg->products_topic || !*cfg->products_topic)
+	if (!topic || !*topic)
 		return 0;
 	rd_kafka_conf_t *conf = rd_kafka_conf_new();
 	const char *mine[] = { "enable.partition.eof", "true", "enable.auto.commit", "false",
-			       "auto.offset.reset", "earliest", "group.id", "segstream-products-loader" };
+			       "auto.offset.reset", "earliest", "group.id", "segstream-reference-loader" };
 	if (set_props(conf, cfg, mine, 8, err, sizeof err)) {
 		rd_kafka_conf_destroy(conf);
 		return fatal(r, CONS_CONFIG, "%s", err);
@@ -165,16 +194,17 @@ static int load_products(struct run *r)
 		rd_kafka_conf_destroy(conf);
 		return fatal(r, CONS_KAFKA, "%s", err);
 	}
-	int n = partition_count(rk, cfg->products_topic, err, sizeof err);
+	int n = partition_count(rk, topic, err, sizeof err);
 	if (n < 0) {
-		fprintf(stderr, "consume: warning: no products (%s): every line is unpriced\n", err);
+		fprintf(stderr, "consume: warning: %s (%s)\n",
+			kind == TABLE_PRODUCTS ? "no products: every line is unpriced" : "no customer demographics", err);
 		rd_kafka_destroy(rk);
 		return 0;
 	}
 	rd_kafka_topic_partition_list_t *list = rd_kafka_topic_partition_list_new(n);
 	for (int p = 0; p < n; p++)
-		rd_kafka_topic_partition_list_add(list, cfg->products_topic, p)->offset =
-			stored_offset(r, cfg->products_topic, p, RD_KAFKA_OFFSET_BEGINNING);
+		rd_kafka_topic_partition_list_add(list, topic, p)->offset =
+			stored_offset(r, topic, p, RD_KAFKA_OFFSET_BEGINNING);
 	rd_kafka_assign(rk, list);
 	rd_kafka_topic_partition_list_destroy(list);
 	int *eof = calloc((size_t)n, sizeof *eof);
@@ -188,33 +218,26 @@ static int load_products(struct run *r)
 			at_end += !eof[m->partition];
 			eof[m->partition] = 1;
 		} else if (m->err) {
-			fprintf(stderr, "consume: products: %s\n", rd_kafka_message_errstr(m));
+			fprintf(stderr, "consume: %s: %s\n", topic, rd_kafka_message_errstr(m));
 		} else if (ensure_batch(r) == 0) {
-			struct event_product ep;
-			char why[256];
+			at_end -= eof[m->partition];
 			eof[m->partition] = 0;
 			next[m->partition] = m->offset + 1;
-			if (event_product_decode(m->payload, m->len, &ep, why, sizeof why) != EVENT_OK) {
-				fprintf(stderr, "consume: products %d/%" PRId64 ": skipped: %s\n", m->partition, m->offset, why);
-			} else {
-				struct state_product sp = { ep.product_id, ep.aisle_id, ep.department_id, ep.price_cents };
-				int rc = state_batch_put_product(r->batch, &sp);
-				if (rc != STATE_OK)
-					fatal(r, CONS_STATE, "storing product %u: %s", ep.product_id, state_strerror(rc));
-				r->stats.products++;
-			}
+			put_reference(r, kind, m);
 		}
 		rd_kafka_message_destroy(m);
 	}
 	if (r->batch && !r->failed) {
 		for (int p = 0; p < n; p++)
 			if (next[p])
-				state_batch_set_offset(r->batch, cfg->products_topic, p, next[p]);
+				state_batch_set_offset(r->batch, topic, p, next[p]);
 		int rc = state_batch_commit(r->batch, NULL);
 		r->batch = NULL;
 		if (rc != STATE_OK)
-			fatal(r, CONS_STATE, "committing products: %s", state_strerror(rc));
+			fatal(r, CONS_STATE, "committing %s: %s", topic, state_strerror(rc));
 	}
+	if (!eof || !next)
+		fatal(r, CONS_STATE, "out of memory");
 	free(eof);
 	free(next);
 	rd_kafka_consumer_close(rk);
@@ -548,7 +571,8 @@ int cons_run(const struct cons_config *cfg, struct state_db *db, struct cons_sta
 	struct run r = { .cfg = cfg, .db = db, .errbuf = errbuf, .errbuf_len = errbuf_len };
 	if (!cfg->brokers || !cfg->events_topic || !cfg->dlq_topic)
 		return fatal(&r, CONS_CONFIG, "brokers, events topic and dead-letter topic are required");
-	if (open_clients(&r) || wait_for_events_topic(&r) || load_products(&r) || start_events(&r))
+	if (open_clients(&r) || wait_for_events_topic(&r) || load_table(&r, cfg->products_topic, TABLE_PRODUCTS) ||
+	    load_table(&r, cfg->customers_topic, TABLE_CUSTOMERS) || start_events(&r))
 		goto out;
 	double started = now_ms();
 	/* Messages come in bursts from the consumer queue (callbacks such as rebalances are still

@@ -4,7 +4,8 @@
  *        the state, with the offsets stored in the same LMDB transaction as their effects.
  *
  * Start-up: the loop waits until the events topic exists (the replay tool creates it only after
- * the products are delivered); the products topic is read to its end into the state's products table (so every
+ * the reference data is delivered); the products and customers topics are read to their end
+ * into the state's reference tables (so every
  * event joins against a complete catalog); then the events topic is consumed, either by
  * static assign() (no group: the offsets come from LMDB) or by a consumer group whose
  * rebalance callback seeks each assigned partition to its LMDB offset and commits the open
@@ -51,6 +52,7 @@ struct cons_config {
 	const char *brokers;          /* bootstrap.servers; required */
 	const char *events_topic;     /* default "segstream.events" */
 	const char *products_topic;   /* default "segstream.products"; NULL or "" to skip */
+	const char *customers_topic;  /* default "segstream.customers"; NULL or "" to skip */
 	const char *dlq_topic;        /* default "segstream.events.dlq" */
 	const char *group_id;         /* NULL: assign() every partition; else group subscription */
 	int batch_max_events;         /* default 500,000 (catch-up: large batches amortise page writes) */
@@ -73,6 +75,7 @@ struct cons_stats {
 	uint64_t ignored;      /* train lines not counted */
 	uint64_t invalid;      /* sent to the dead-letter topic */
 	uint64_t products;     /* product records loaded */
+	uint64_t customers;    /* customer (demographics) records loaded */
 	uint64_t batches;      /* state transactions committed */
 	double seconds;        /* wall time of the event phase (less the final idle_ms) */
 	double commit_ms_p50;  /* batch commit latency */

@@ -380,3 +380,69 @@ int event_product_decode(const void *buf, size_t len, struct event_product *p_ou
 	p_out->price_cents = price == UINT64_MAX ? EVENT_NO_PRICE : (int32_t)price;
 	return EVENT_OK;
 }
+
+/* ---- Customer reference records ---- */
+
+#define CUSTOMER_V1_FIELDS 9
+static const char *const customer_fields[CUSTOMER_V1_FIELDS] = {
+	"schema_version", "user_id", "state", "age", "joined_day", "n_dependants", "fam_status", "income", "gender",
+};
+static const uint64_t customer_max[CUSTOMER_V1_FIELDS] = { UINT32_MAX, UINT32_MAX, 50, 150, INT32_MAX, 50, 3, UINT32_MAX, 2 };
+
+int event_customer_encode(const struct event_customer *c, uint8_t *buf, size_t buf_len, size_t *len_out)
+{
+	const uint64_t v[CUSTOMER_V1_FIELDS] = {
+		EVENT_CUSTOMER_SCHEMA_VERSION, c->user_id, c->state, c->age, (uint64_t)(c->joined_day < 0 ? -1 : c->joined_day),
+		c->n_dependants, c->fam_status, c->income, c->gender,
+	};
+	if (c->user_id == 0 || c->joined_day < 0)
+		return EVENT_RANGE;
+	for (int i = 0; i < CUSTOMER_V1_FIELDS; i++)
+		if (v[i] > customer_max[i])
+			return EVENT_RANGE;
+	struct fixed_buffer fb = { .data = buf, .cap = buf_len };
+	msgpack_packer pk;
+	msgpack_packer_init(&pk, &fb, fixed_buffer_write);
+	msgpack_pack_array(&pk, CUSTOMER_V1_FIELDS);
+	for (int i = 0; i < CUSTOMER_V1_FIELDS; i++)
+		msgpack_pack_uint64(&pk, v[i]);
+	if (fb.overflow)
+		return EVENT_NOSPACE;
+	*len_out = fb.len;
+	return EVENT_OK;
+}
+
+int event_customer_decode(const void *buf, size_t len, struct event_customer *c_out, char *why, size_t why_len)
+{
+	if (buf == NULL || len == 0)
+		return fail(EVENT_TRUNCATED, why, why_len, "empty payload");
+	struct cursor c = { .p = buf, .len = len };
+	uint32_t n = 0;
+	uint64_t v[CUSTOMER_V1_FIELDS];
+	int rc = read_array_header(&c, &n, why, why_len);
+	if (rc == EVENT_OK && n == 0)
+		rc = fail(EVENT_SHAPE, why, why_len, "customer is an empty array");
+	if (rc == EVENT_OK)
+		rc = read_uint(&c, customer_fields[0], UINT32_MAX, 0, &v[0], why, why_len);
+	if (rc == EVENT_OK && v[0] != EVENT_CUSTOMER_SCHEMA_VERSION)
+		rc = fail(EVENT_VERSION, why, why_len, "customer schema_version %" PRIu64 " is not supported", v[0]);
+	if (rc == EVENT_OK && n != CUSTOMER_V1_FIELDS)
+		rc = fail(EVENT_SHAPE, why, why_len, "customer array of %" PRIu32 " elements; v1 has %d", n, CUSTOMER_V1_FIELDS);
+	for (int i = 1; i < CUSTOMER_V1_FIELDS && rc == EVENT_OK; i++)
+		rc = read_uint(&c, customer_fields[i], customer_max[i], 0, &v[i], why, why_len);
+	if (rc == EVENT_OK && v[1] == 0)
+		rc = fail(EVENT_RANGE, why, why_len, "user_id: 0 is not a valid id");
+	if (rc == EVENT_OK && c.off != len)
+		rc = fail(EVENT_TRAILING, why, why_len, "%zu trailing bytes after the customer", len - c.off);
+	if (rc != EVENT_OK)
+		return rc;
+	c_out->user_id = (uint32_t)v[1];
+	c_out->state = (uint8_t)v[2];
+	c_out->age = (uint8_t)v[3];
+	c_out->joined_day = (int32_t)v[4];
+	c_out->n_dependants = (uint8_t)v[5];
+	c_out->fam_status = (uint8_t)v[6];
+	c_out->income = (uint32_t)v[7];
+	c_out->gender = (uint8_t)v[8];
+	return EVENT_OK;
+}

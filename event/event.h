@@ -121,4 +121,28 @@ int event_product_encode(const struct event_product *p, uint8_t *buf, size_t buf
 /** @brief Decodes and validates a product record; same codes as event_decode(). */
 int event_product_decode(const void *buf, size_t len, struct event_product *p_out, char *why, size_t why_len);
 
+/**
+ * Customer reference record (compacted customers topic, key = user_id in decimal), schema
+ * version 1: [1, user_id, state, age, joined_day, n_dependants, fam_status, income, gender].
+ * Demographics only: names are personal data and never leave the files.
+ */
+#define EVENT_CUSTOMER_SCHEMA_VERSION 1
+
+struct event_customer {
+	uint32_t user_id;       /* >= 1 */
+	uint8_t state;          /* 0..50: index into the 51 names (50 states + DC), alphabetical */
+	uint8_t age;            /* 0..150 */
+	int32_t joined_day;     /* date_joined, days since 1970-01-01, >= 0 */
+	uint8_t n_dependants;   /* 0..50 */
+	uint8_t fam_status;     /* 0 married, 1 single, 2 divorced/widowed, 3 living with parents and siblings */
+	uint32_t income;
+	uint8_t gender;         /* 0 unknown, 1 female, 2 male */
+};
+
+/** @brief Encodes a customer. @return EVENT_OK, EVENT_RANGE or EVENT_NOSPACE. */
+int event_customer_encode(const struct event_customer *c, uint8_t *buf, size_t buf_len, size_t *len_out);
+
+/** @brief Decodes and validates a customer record; same codes as event_decode(). */
+int event_customer_decode(const void *buf, size_t len, struct event_customer *c_out, char *why, size_t why_len);
+
 #endif

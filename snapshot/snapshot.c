@@ -26,8 +26,9 @@ struct walk {
 	FILE *rows;
 };
 
-static int visit(const struct state_customer *c, void *ctx)
+static int visit(const struct state_customer *c, const struct event_customer *demographics, void *ctx)
 {
+	(void)demographics;
 	struct walk *w = ctx;
 	struct snap_report *r = w->r;
 	struct segment_labels l;

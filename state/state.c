@@ -292,7 +292,7 @@ struct state_batch {
 
 struct state_db {
 	MDB_env *env;
-	MDB_dbi customers, products, offsets;
+	MDB_dbi customers, products, offsets, demographics;
 	int include_train;
 	int read_only;
 	struct state_product *products_by_id; /* indexed by product_id; product_id 0 = absent */
@@ -425,7 +425,8 @@ int state_open(const struct state_config *cfg, struct state_db **db_out, char *e
 	op = "mdb_dbi_open";
 	if ((rc = map_mdb(mdb_dbi_open(txn, "customers", dbflags, &db->customers))) != STATE_OK ||
 	    (rc = map_mdb(mdb_dbi_open(txn, "products", dbflags, &db->products))) != STATE_OK ||
-	    (rc = map_mdb(mdb_dbi_open(txn, "offsets", dbflags, &db->offsets))) != STATE_OK)
+	    (rc = map_mdb(mdb_dbi_open(txn, "offsets", dbflags, &db->offsets))) != STATE_OK ||
+	    (rc = map_mdb(mdb_dbi_open(txn, "demographics", dbflags, &db->demographics))) != STATE_OK)
 		goto error;
 	op = "loading products";
 	if ((rc = load_products(db, txn)) != STATE_OK)
@@ -578,6 +579,71 @@ int state_offset_get(struct state_db *db, const char *topic, int32_t partition, 
 	return rc;
 }
 
+/* ---- Demographics: version byte, then fixed little-endian fields (18 bytes). ---- */
+
+#define DEMOGRAPHICS_SIZE 18
+
+static void user_key(uint32_t user_id, uint8_t key[4])
+{
+	for (int i = 0; i < 4; i++)
+		key[i] = (uint8_t)(user_id >> (24 - 8 * i));
+}
+
+static void encode_demographics(const struct event_customer *d, uint8_t out[DEMOGRAPHICS_SIZE])
+{
+	struct writer w = { out };
+	*w.p++ = 1;
+	put32(&w, d->user_id);
+	put32(&w, (uint32_t)d->joined_day);
+	put32(&w, d->income);
+	*w.p++ = d->state;
+	*w.p++ = d->age;
+	*w.p++ = d->n_dependants;
+	*w.p++ = d->fam_status;
+	*w.p++ = d->gender;
+}
+
+static int decode_demographics(const MDB_val *v, struct event_customer *d)
+{
+	const uint8_t *b = v->mv_data;
+	if (v->mv_size < 1)
+		return STATE_CORRUPT;
+	if (b[0] != 1)
+		return STATE_VERSION;
+	if (v->mv_size != DEMOGRAPHICS_SIZE)
+		return STATE_CORRUPT;
+	struct reader r = { b + 1 };
+	d->user_id = get32(&r);
+	d->joined_day = (int32_t)get32(&r);
+	d->income = get32(&r);
+	d->state = *r.p++;
+	d->age = *r.p++;
+	d->n_dependants = *r.p++;
+	d->fam_status = *r.p++;
+	d->gender = *r.p++;
+	return STATE_OK;
+}
+
+static int demographics_in_txn(struct state_db *db, MDB_txn *txn, uint32_t user_id, struct event_customer *d)
+{
+	uint8_t key[4];
+	user_key(user_id, key);
+	MDB_val k = { sizeof key, key }, v;
+	int rc = map_mdb(mdb_get(txn, db->demographics, &k, &v));
+	return rc == STATE_OK ? decode_demographics(&v, d) : rc;
+}
+
+int state_demographics_get(struct state_db *db, uint32_t user_id, struct event_customer *d_out)
+{
+	MDB_txn *txn;
+	int rc = map_mdb(mdb_txn_begin(db->env, NULL, MDB_RDONLY, &txn));
+	if (rc != STATE_OK)
+		return rc;
+	rc = demographics_in_txn(db, txn, user_id, d_out);
+	mdb_txn_abort(txn);
+	return rc;
+}
+
 int state_foreach_customer(struct state_db *db, int32_t partition, state_customer_cb cb, void *ctx)
 {
 	MDB_txn *txn;
@@ -596,9 +662,15 @@ int state_foreach_customer(struct state_db *db, int32_t partition, state_custome
 		if (partition >= 0 && (k.mv_size != 8 || memcmp(kb, start, 4) != 0))
 			break;
 		struct state_customer c;
+		struct event_customer d;
 		if ((rc = state_customer_decode(v.mv_data, v.mv_size, &c)) != STATE_OK)
 			goto out;
-		if ((rc = cb(&c, ctx)) != 0)
+		int drc = demographics_in_txn(db, txn, c.user_id, &d);
+		if (drc != STATE_OK && drc != STATE_NOTFOUND) {
+			rc = drc;
+			goto out;
+		}
+		if ((rc = cb(&c, drc == STATE_OK ? &d : NULL, ctx)) != 0)
 			goto out;
 		mrc = mdb_cursor_get(cur, &k, &v, MDB_NEXT);
 	}
@@ -733,6 +805,20 @@ int state_batch_put_product(struct state_batch *b, const struct state_product *p
 	b->stats.products++;
 	/* The in-memory table changes now; an aborted batch reloads it (see state_batch_abort). */
 	return remember_product(b->db, p);
+}
+
+int state_batch_put_demographics(struct state_batch *b, const struct event_customer *d)
+{
+	if (d->user_id == 0)
+		return STATE_INVAL;
+	uint8_t key[4], val[DEMOGRAPHICS_SIZE];
+	user_key(d->user_id, key);
+	encode_demographics(d, val);
+	MDB_val k = { sizeof key, key }, v = { sizeof val, val };
+	int rc = map_mdb(mdb_put(b->txn, b->db->demographics, &k, &v, 0));
+	if (rc == STATE_OK)
+		b->stats.demographics++;
+	return rc;
 }
 
 int state_batch_set_offset(struct state_batch *b, const char *topic, int32_t partition, int64_t next_offset)

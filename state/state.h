@@ -154,13 +154,23 @@ const struct state_product *state_product_find(const struct state_db *db, uint32
 size_t state_product_count(const struct state_db *db);
 
 /**
+ * @brief Copies a customer's demographics out of the map.
+ * @return STATE_OK, STATE_NOTFOUND, STATE_CORRUPT, STATE_VERSION or STATE_IO.
+ */
+int state_demographics_get(struct state_db *db, uint32_t user_id, struct event_customer *d_out);
+
+/**
  * @brief The stored next offset of (topic, partition).
  * @return STATE_OK, STATE_NOTFOUND (never committed: start from the beginning) or STATE_IO.
  */
 int state_offset_get(struct state_db *db, const char *topic, int32_t partition, int64_t *next_out);
 
-/** Callback of state_foreach_customer(); a non-zero return stops the walk and is returned. */
-typedef int (*state_customer_cb)(const struct state_customer *c, void *ctx);
+/**
+ * Callback of state_foreach_customer(); a non-zero return stops the walk and is returned.
+ * @param demographics  the customer's reference record, or NULL if none is known
+ */
+typedef int (*state_customer_cb)(const struct state_customer *c, const struct event_customer *demographics,
+				 void *ctx);
 
 /**
  * @brief Calls @p cb for every customer inside one read transaction (a consistent point in time).
@@ -177,6 +187,7 @@ struct state_batch_stats {
 	uint64_t ignored;      /* train lines not counted */
 	uint64_t customers;    /* distinct customers written */
 	uint64_t products;     /* products written */
+	uint64_t demographics; /* customer reference records written */
 };
 
 /**
@@ -193,6 +204,9 @@ int state_batch_apply(struct state_batch *b, int32_t partition, const struct eve
 
 /** @brief Inserts or replaces a product (reference table). @return STATE_OK, STATE_NOMEM, STATE_IO, STATE_FULL. */
 int state_batch_put_product(struct state_batch *b, const struct state_product *p);
+
+/** @brief Inserts or replaces a customer's demographics (reference table; never names). */
+int state_batch_put_demographics(struct state_batch *b, const struct event_customer *d);
 
 /** @brief Records the next offset to consume of (topic, partition), committed with the batch. */
 int state_batch_set_offset(struct state_batch *b, const char *topic, int32_t partition, int64_t next_offset);

@@ -11,7 +11,7 @@ py=$repo/.venv/bin/python
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 run=e2e-$$-$(date +%s)
-topics=(--topic "$run.events" --products-topic "$run.products")
+topics=(--topic "$run.events" --products-topic "$run.products" --customers-topic "$run.customers")
 
 "$seg" gen --users 3000 --seed 11 --out "$tmp/data" --catalog "$repo/data/instacart"
 "$seg" replay --data "$tmp/data" --brokers "$brokers" "${topics[@]}" | tee "$tmp/replay.out"

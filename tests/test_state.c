@@ -236,10 +236,15 @@ static void test_batch_abort_leaves_no_trace(void **state)
 	state_close(db);
 }
 
-static int count_cb(const struct state_customer *c, void *ctx)
+static int count_cb(const struct state_customer *c, const struct event_customer *d, void *ctx)
 {
-	(void)c;
-	(*(int *)ctx)++;
+	int *counts = ctx; /* [0] customers, [1] with demographics */
+	counts[0]++;
+	if (d) {
+		assert_int_equal(d->user_id, c->user_id);
+		assert_int_equal(d->income, 1000 * c->user_id);
+		counts[1]++;
+	}
 	return 0;
 }
 
@@ -253,12 +258,24 @@ static void test_foreach_and_partitions(void **state)
 		ev.user_id = u;
 		assert_int_equal(state_batch_apply(b, (int32_t)(u % 3), &ev), STATE_OK);
 	}
+	for (uint32_t u = 1; u <= 10; u++) {
+		struct event_customer d = { .user_id = u, .state = 8, .age = 40, .joined_day = 17167, .n_dependants = 2,
+					    .fam_status = 0, .income = 1000 * u, .gender = 1 };
+		assert_int_equal(state_batch_put_demographics(b, &d), STATE_OK);
+	}
 	assert_int_equal(state_batch_commit(b, NULL), STATE_OK);
-	int all = 0, p1 = 0;
-	assert_int_equal(state_foreach_customer(db, -1, count_cb, &all), STATE_OK);
-	assert_int_equal(state_foreach_customer(db, 1, count_cb, &p1), STATE_OK);
-	assert_int_equal(all, 100);
-	assert_int_equal(p1, 34);
+	int all[2] = { 0, 0 }, p1[2] = { 0, 0 };
+	assert_int_equal(state_foreach_customer(db, -1, count_cb, all), STATE_OK);
+	assert_int_equal(state_foreach_customer(db, 1, count_cb, p1), STATE_OK);
+	assert_int_equal(all[0], 100);
+	assert_int_equal(all[1], 10);
+	assert_int_equal(p1[0], 34);
+	struct event_customer d;
+	assert_int_equal(state_demographics_get(db, 7, &d), STATE_OK);
+	assert_int_equal(d.state, 8);
+	assert_int_equal(d.n_dependants, 2);
+	assert_int_equal(d.joined_day, 17167);
+	assert_int_equal(state_demographics_get(db, 11, &d), STATE_NOTFOUND);
 	state_close(db);
 }
 

@@ -34,11 +34,63 @@ static void delivered(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaque)
 	}
 }
 
+/* YYYY-MM-DD as days since 1970-01-01 (reuses the dataset's M/D/YYYY parser). */
+static int parse_iso_date(const char *s, int32_t *day)
+{
+	unsigned y, m, d;
+	char tail;
+	char mdy[32];
+	if (sscanf(s, "%4u-%2u-%2u%c", &y, &m, &d, &tail) != 3)
+		return -1;
+	snprintf(mdy, sizeof mdy, "%u/%u/%u", m, d, y);
+	return ds_parse_date(mdy, strlen(mdy), day);
+}
+
 static double now_s(void)
 {
 	struct timespec ts;
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+/*
+ * Reference topics are compacted (latest value per key). A topic that exists is left as it is;
+ * a missing one is created with cleanup.policy=compact and the broker's default partitions.
+ * Failures are warnings: the broker may auto-create it, uncompacted, on the first produce.
+ */
+static void ensure_compacted_topic(rd_kafka_t *rk, const char *topic)
+{
+	const struct rd_kafka_metadata *md = NULL;
+	rd_kafka_topic_t *rkt = rd_kafka_topic_new(rk, topic, NULL);
+	int exists = rd_kafka_metadata(rk, 0, rkt, &md, 5000) == RD_KAFKA_RESP_ERR_NO_ERROR && md->topic_cnt == 1 &&
+		     md->topics[0].err == RD_KAFKA_RESP_ERR_NO_ERROR;
+	if (md)
+		rd_kafka_metadata_destroy(md);
+	rd_kafka_topic_destroy(rkt);
+	if (exists)
+		return;
+	char err[256];
+	rd_kafka_NewTopic_t *nt = rd_kafka_NewTopic_new(topic, -1, -1, err, sizeof err);
+	if (!nt) {
+		fprintf(stderr, "replay: warning: %s: %s\n", topic, err);
+		return;
+	}
+	rd_kafka_NewTopic_set_config(nt, "cleanup.policy", "compact");
+	rd_kafka_queue_t *q = rd_kafka_queue_new(rk);
+	rd_kafka_CreateTopics(rk, &nt, 1, NULL, q);
+	rd_kafka_event_t *ev = rd_kafka_queue_poll(q, 10000);
+	const rd_kafka_CreateTopics_result_t *res = ev ? rd_kafka_event_CreateTopics_result(ev) : NULL;
+	size_t n = 0;
+	const rd_kafka_topic_result_t **tr = res ? rd_kafka_CreateTopics_result_topics(res, &n) : NULL;
+	if (!ev || rd_kafka_event_error(ev) || n != 1 ||
+	    (rd_kafka_topic_result_error(tr[0]) && rd_kafka_topic_result_error(tr[0]) != RD_KAFKA_RESP_ERR_TOPIC_ALREADY_EXISTS))
+		fprintf(stderr, "replay: warning: could not create compacted topic %s: %s\n", topic,
+			!ev ? "timed out" : rd_kafka_event_error(ev) ? rd_kafka_event_error_string(ev)
+			: n == 1 ? rd_kafka_topic_result_error_string(tr[0]) : "no result");
+	if (ev)
+		rd_kafka_event_destroy(ev);
+	rd_kafka_queue_destroy(q);
+	rd_kafka_NewTopic_destroy(nt);
 }
 
 /* Produces one message, waiting on a full queue (back-pressure, never a drop). */
@@ -75,7 +127,8 @@ static void progress(uint64_t done, uint64_t total, double started, int tty)
 int cmd_replay(int argc, char **argv)
 {
 	const char *data = NULL, *brokers = NULL, *events_topic = "segstream.events",
-		   *products_topic = "segstream.products";
+		   *products_topic = "segstream.products", *customers_topic = "segstream.customers";
+	int64_t from_ms = INT64_MIN, until_ms = INT64_MAX;
 	uint64_t limit = UINT64_MAX;
 	double rate = 0, speed = 0;
 	int include_train = 0;
@@ -84,17 +137,33 @@ int cmd_replay(int argc, char **argv)
 	static const struct option opts[] = {
 		{ "data", required_argument, 0, 'd' }, { "brokers", required_argument, 0, 'b' },
 		{ "topic", required_argument, 0, 't' }, { "products-topic", required_argument, 0, 'P' },
+		{ "customers-topic", required_argument, 0, 'C' }, { "from", required_argument, 0, 'F' },
+		{ "until", required_argument, 0, 'U' },
 		{ "limit", required_argument, 0, 'l' }, { "rate", required_argument, 0, 'r' },
 		{ "speed", required_argument, 0, 's' }, { "include-train", no_argument, 0, 'T' },
 		{ "on-error", required_argument, 0, 'e' }, { "help", no_argument, 0, 'h' }, { 0, 0, 0, 0 },
 	};
 	int c;
-	while ((c = getopt_long(argc, argv, "d:b:t:P:l:r:s:Te:X:h", opts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "d:b:t:P:C:F:U:l:r:s:Te:X:h", opts, NULL)) != -1) {
 		switch (c) {
 		case 'd': data = optarg; break;
 		case 'b': brokers = optarg; break;
 		case 't': events_topic = optarg; break;
 		case 'P': products_topic = optarg; break;
+		case 'C': customers_topic = optarg; break;
+		case 'F':
+		case 'U': {
+			int32_t day;
+			if (parse_iso_date(optarg, &day)) {
+				fprintf(stderr, "replay: --from/--until take YYYY-MM-DD\n");
+				return 2;
+			}
+			if (c == 'F')
+				from_ms = (int64_t)day * 86400000LL;
+			else
+				until_ms = (int64_t)day * 86400000LL;
+			break;
+		}
 		case 'l': limit = strtoull(optarg, NULL, 10); break;
 		case 'r': rate = strtod(optarg, NULL); break;
 		case 's': speed = strtod(optarg, NULL); break;
@@ -112,6 +181,7 @@ int cmd_replay(int argc, char **argv)
 			break;
 		case 'h':
 			printf("usage: segstream replay --data DIR --brokers HOST:PORT [--topic T] [--products-topic T]\n"
+			       "         [--customers-topic T] [--from YYYY-MM-DD] [--until YYYY-MM-DD (exclusive)]\n"
 			       "         [--limit N] [--rate EVENTS_PER_S | --speed X] [--include-train]\n"
 			       "         [--on-error skip|fail] [-X librdkafka.property=value ...]\n");
 			return 0;
@@ -175,6 +245,8 @@ int cmd_replay(int argc, char **argv)
 		goto out;
 	}
 	rc = 0;
+	ensure_compacted_topic(rk, products_topic);
+	ensure_compacted_topic(rk, customers_topic);
 	uint64_t n_products = 0, n_events = 0, total = 0;
 	for (size_t id = 0; id < products.cap && rc == 0; id++) {
 		const struct ds_product *p = &products.by_id[id];
@@ -190,20 +262,43 @@ int cmd_replay(int argc, char **argv)
 		n_products++;
 		rd_kafka_poll(rk, 0);
 	}
+	uint64_t n_customers = 0;
+	for (size_t id = 0; id < customers.cap && rc == 0; id++) {
+		const struct ds_customer *d = &customers.by_id[id];
+		if (!d->user_id)
+			continue;
+		struct event_customer ec = { d->user_id, d->state, d->age, d->joined_day, d->n_dependants,
+					     d->fam_status, d->income, d->gender };
+		uint8_t buf[64];
+		size_t len;
+		char key[16];
+		int kl = snprintf(key, sizeof key, "%u", d->user_id);
+		if (event_customer_encode(&ec, buf, sizeof buf, &len) == EVENT_OK)
+			rc = produce(rk, customers_topic, key, (size_t)kl, buf, len, 0);
+		n_customers++;
+		rd_kafka_poll(rk, 0);
+	}
 	/* Reference data is complete before the first event. */
 	if (rc == 0 && rd_kafka_flush(rk, 60000) != RD_KAFKA_RESP_ERR_NO_ERROR)
 		rc = -1;
 	uint64_t products_delivered = dr.ok;
-	for (uint64_t i = 0; i < h.n_timeline; i++)
-		total += h.orders[h.timeline[i]].n_lines;
+	for (uint64_t i = 0; i < h.n_timeline; i++) {
+		const struct ds_order *o = &h.orders[h.timeline[i]];
+		if (o->event_time_ms >= from_ms && o->event_time_ms < until_ms)
+			total += o->n_lines;
+	}
 	if (total > limit)
 		total = limit;
 	int tty = isatty(2);
 	double ev_started = now_s(), last_progress = ev_started;
 	int64_t first_event_ms = h.n_timeline ? h.orders[h.timeline[0]].event_time_ms : 0;
+	if (from_ms > first_event_ms)
+		first_event_ms = from_ms;
 	for (uint64_t i = 0; i < h.n_timeline && rc == 0 && n_events < limit && !cli_stop; i++) {
 		uint32_t oid = h.timeline[i];
 		const struct ds_order *o = &h.orders[oid];
+		if (o->event_time_ms < from_ms || o->event_time_ms >= until_ms)
+			continue;
 		if (speed > 0) { /* event-time compression: wait until this order's time has come */
 			double due = ev_started + (double)(o->event_time_ms - first_event_ms) / 1000.0 / speed;
 			while (now_s() < due && !cli_stop)
@@ -246,6 +341,7 @@ int cmd_replay(int argc, char **argv)
 		progress(n_events, total, ev_started, tty), fputc('\n', stderr);
 	int left = rd_kafka_outq_len(rk);
 	double done = now_s();
+	printf("replay: customers %" PRIu64 "\n", n_customers);
 	printf("replay: rows read %" PRIu64 ", row errors %" PRIu64 ", products %" PRIu64 ", events produced %" PRIu64
 	       ", delivered %" PRIu64 ", failed %" PRIu64 ", undelivered %d\n",
 	       rep.rows, rep.errors, n_products, n_events, dr.ok - products_delivered, dr.failed, left);

@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "consumer/consumer.h"
+#include "dataset/dataset.h"
 #include "segment/segment.h"
 #include "snapshot/snapshot.h"
 #include "state/state.h"
@@ -35,6 +36,7 @@ int cmd_consume(int argc, char **argv)
 	static const struct option opts[] = {
 		{ "state", required_argument, 0, 'S' }, { "brokers", required_argument, 0, 'b' },
 		{ "topic", required_argument, 0, 't' }, { "products-topic", required_argument, 0, 'P' },
+		{ "customers-topic", required_argument, 0, 'C' },
 		{ "dlq-topic", required_argument, 0, 'D' }, { "group", required_argument, 0, 'g' },
 		{ "batch-events", required_argument, 0, 'n' }, { "batch-ms", required_argument, 0, 'm' },
 		{ "exit-at-end", no_argument, 0, 'E' }, { "idle-ms", required_argument, 0, 'I' },
@@ -42,12 +44,13 @@ int cmd_consume(int argc, char **argv)
 		{ "verbose", no_argument, 0, 'v' }, { "help", no_argument, 0, 'h' }, { 0, 0, 0, 0 },
 	};
 	int c;
-	while ((c = getopt_long(argc, argv, "S:b:t:P:D:g:n:m:EI:NvX:h", opts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "S:b:t:P:C:D:g:n:m:EI:NvX:h", opts, NULL)) != -1) {
 		switch (c) {
 		case 'S': state_dir = optarg; break;
 		case 'b': cfg.brokers = optarg; break;
 		case 't': cfg.events_topic = optarg; break;
 		case 'P': cfg.products_topic = optarg; break;
+		case 'C': cfg.customers_topic = optarg; break;
 		case 'D': cfg.dlq_topic = optarg; break;
 		case 'g': cfg.group_id = optarg; break;
 		case 'n': cfg.batch_max_events = atoi(optarg); break;
@@ -62,7 +65,8 @@ int cmd_consume(int argc, char **argv)
 			break;
 		case 'h':
 			printf("usage: segstream consume --state DIR --brokers HOST:PORT [--group ID] [--exit-at-end [--idle-ms MS]]\n"
-			       "         [--topic T] [--products-topic T] [--dlq-topic T] [--batch-events N] [--batch-ms MS]\n"
+			       "         [--topic T] [--products-topic T] [--customers-topic T] [--dlq-topic T]\n"
+			       "         [--batch-events N] [--batch-ms MS]\n"
 			       "         [--no-sync] [--verbose] [-X librdkafka.property=value ...]\n");
 			return 0;
 		default: return 2;
@@ -83,8 +87,8 @@ int cmd_consume(int argc, char **argv)
 	int rc = cons_run(&cfg, db, &st, err, sizeof err);
 	state_close(db);
 	printf("consume: events read %" PRIu64 ", applied %" PRIu64 ", duplicates %" PRIu64 ", train ignored %" PRIu64
-	       ", dead-lettered %" PRIu64 ", products %" PRIu64 ", batches %" PRIu64 "\n",
-	       st.messages, st.applied, st.duplicates, st.ignored, st.invalid, st.products, st.batches);
+	       ", dead-lettered %" PRIu64 ", products %" PRIu64 ", customers %" PRIu64 ", batches %" PRIu64 "\n",
+	       st.messages, st.applied, st.duplicates, st.ignored, st.invalid, st.products, st.customers, st.batches);
 	printf("consume: %.2f s, %.0f events/s, batch commit p50 %.2f ms p99 %.2f ms\n", st.seconds,
 	       st.seconds > 0 ? st.messages / st.seconds : 0.0, st.commit_ms_p50, st.commit_ms_p99);
 	if (rc != CONS_OK) {
@@ -94,7 +98,7 @@ int cmd_consume(int argc, char **argv)
 	return 0;
 }
 
-static void print_customer(const struct state_customer *c)
+static void print_customer(const struct state_customer *c, const struct event_customer *d)
 {
 	struct segment_config cfg;
 	struct segment_labels l;
@@ -109,6 +113,14 @@ static void print_customer(const struct state_customer *c)
 	printf("loyalty       %s\nspending      %s\nfrequency     %s\nlow_activity  %s\n",
 	       segment_loyalty_name(l.loyalty), segment_spending_name(l.spending), segment_frequency_name(l.frequency),
 	       l.low_activity ? "yes" : "no");
+	if (d) {
+		int n_states;
+		const char *const *states = ds_state_names(&n_states);
+		static const char *const fam[] = { "married", "single", "divorced/widowed", "living with parents and siblings" };
+		printf("state         %s\nage           %u\nn_dependants  %u\nfam_status    %s\nincome        %u\n",
+		       d->state < n_states ? states[d->state] : "?", d->age, d->n_dependants,
+		       d->fam_status < 4 ? fam[d->fam_status] : "?", d->income);
+	}
 }
 
 int cmd_get(int argc, char **argv)
@@ -127,7 +139,9 @@ int cmd_get(int argc, char **argv)
 	if (open_state(argv[2], 1, 1, &db) != STATE_OK)
 		return 1;
 	struct state_customer c;
+	struct event_customer d;
 	int rc = state_get(db, -1, (uint32_t)id, &c);
+	int drc = state_demographics_get(db, (uint32_t)id, &d);
 	state_close(db);
 	if (rc == STATE_NOTFOUND) {
 		fprintf(stderr, "get: no customer %lu\n", id);
@@ -137,7 +151,7 @@ int cmd_get(int argc, char **argv)
 		fprintf(stderr, "get: %s\n", state_strerror(rc));
 		return 1;
 	}
-	print_customer(&c);
+	print_customer(&c, drc == STATE_OK ? &d : NULL);
 	return 0;
 }
 
