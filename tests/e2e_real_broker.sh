@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# End to end through the real Kafka broker (CTest fixture): generate, replay, consume in assign()
-# mode and in a consumer group, and compare both states with the pandas oracle (zero
-# differences). A second consume finds nothing new: offsets live with the state.
+# End to end through the real Kafka broker (CTest fixture): generate (clean, then --dirty),
+# replay, consume in assign() mode and in a consumer group, and compare each state with the
+# pandas oracle (zero differences). A second consume finds nothing new: offsets live with the
+# state.
 #   e2e_real_broker.sh SEGSTREAM_BINARY REPO_DIR     (SEGSTREAM_BOOTSTRAP names the broker)
 set -euo pipefail
 seg=$1
@@ -10,30 +11,42 @@ brokers=${SEGSTREAM_BOOTSTRAP:?}
 py=$repo/.venv/bin/python
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
-run=e2e-$$-$(date +%s)
-topics=(--topic "$run.events" --products-topic "$run.products" --customers-topic "$run.customers")
 
-"$seg" gen --users 3000 --seed 11 --out "$tmp/data" --catalog "$repo/data/instacart"
-"$seg" replay --data "$tmp/data" --brokers "$brokers" "${topics[@]}" | tee "$tmp/replay.out"
-delivered=$(sed -n 's/.*delivered \([0-9]*\), failed 0, undelivered 0.*/\1/p' "$tmp/replay.out")
-[ -n "$delivered" ] || { echo "FAIL: replay did not deliver everything"; exit 1; }
+# run_case NAME USERS [gen options...]
+run_case() {
+	local name=$1 users=$2
+	shift 2
+	local dir=$tmp/$name run=e2e-$name-$$-$(date +%s)
+	local topics=(--topic "$run.events" --products-topic "$run.products" --customers-topic "$run.customers")
+	mkdir -p "$dir"
+	"$seg" gen --users "$users" --seed 11 --out "$dir/data" --catalog "$repo/data/instacart" "$@"
+	"$seg" replay --data "$dir/data" --brokers "$brokers" "${topics[@]}" | tee "$dir/replay.out"
+	local delivered
+	delivered=$(sed -n 's/.*delivered \([0-9]*\), failed 0, undelivered 0.*/\1/p' "$dir/replay.out")
+	[ -n "$delivered" ] || { echo "FAIL($name): replay did not deliver everything"; exit 1; }
 
-"$seg" consume --state "$tmp/assign" --brokers "$brokers" "${topics[@]}" --dlq-topic "$run.dlq" \
-	--exit-at-end --no-sync | tee "$tmp/consume.out"
-grep -q "events read $delivered, applied $delivered, duplicates 0" "$tmp/consume.out" \
-	|| { echo "FAIL: the assign() consumer did not read each of the $delivered events once"; exit 1; }
-"$seg" dump --state "$tmp/assign" > "$tmp/assign.csv"
-"$py" "$repo/tests/oracle.py" "$tmp/data" "$tmp/assign.csv"
+	"$seg" consume --state "$dir/assign" --brokers "$brokers" "${topics[@]}" --dlq-topic "$run.dlq" \
+		--exit-at-end --no-sync | tee "$dir/consume.out"
+	grep -q "events read $delivered, applied $delivered, duplicates 0" "$dir/consume.out" \
+		|| { echo "FAIL($name): the assign() consumer did not read each of the $delivered events once"; exit 1; }
+	grep -q "customers $users," "$dir/consume.out" \
+		|| { echo "FAIL($name): the consumer did not load $users customers' demographics"; exit 1; }
+	"$seg" dump --state "$dir/assign" > "$dir/assign.csv"
+	"$py" "$repo/tests/oracle.py" "$dir/data" "$dir/assign.csv"
 
-# Restart: the offsets in LMDB say everything is applied, so nothing is read again.
-"$seg" consume --state "$tmp/assign" --brokers "$brokers" "${topics[@]}" --dlq-topic "$run.dlq" \
-	--exit-at-end --no-sync | tee "$tmp/again.out"
-grep -q "events read 0," "$tmp/again.out" || { echo "FAIL: a restarted consumer read events again"; exit 1; }
+	# Restart: the offsets in LMDB say everything is applied, so nothing is read again.
+	"$seg" consume --state "$dir/assign" --brokers "$brokers" "${topics[@]}" --dlq-topic "$run.dlq" \
+		--exit-at-end --no-sync | tee "$dir/again.out"
+	grep -q "events read 0," "$dir/again.out" || { echo "FAIL($name): a restarted consumer read events again"; exit 1; }
 
-"$seg" consume --state "$tmp/group" --brokers "$brokers" "${topics[@]}" --dlq-topic "$run.dlq" \
-	--group "$run-group" --exit-at-end --no-sync | tee "$tmp/group.out"
-grep -q "events read $delivered, applied $delivered" "$tmp/group.out" \
-	|| { echo "FAIL: the group consumer did not read each event once"; exit 1; }
-"$seg" dump --state "$tmp/group" > "$tmp/group.csv"
-"$py" "$repo/tests/oracle.py" "$tmp/data" "$tmp/group.csv"
-echo "e2e: $delivered events, assign and group states equal the oracle"
+	"$seg" consume --state "$dir/group" --brokers "$brokers" "${topics[@]}" --dlq-topic "$run.dlq" \
+		--group "$run-group" --exit-at-end --no-sync | tee "$dir/group.out"
+	grep -q "events read $delivered, applied $delivered" "$dir/group.out" \
+		|| { echo "FAIL($name): the group consumer did not read each event once"; exit 1; }
+	"$seg" dump --state "$dir/group" > "$dir/group.csv"
+	"$py" "$repo/tests/oracle.py" "$dir/data" "$dir/group.csv"
+	echo "e2e($name): $delivered events, assign and group states equal the oracle"
+}
+
+run_case clean 3000
+run_case dirty 2000 --dirty

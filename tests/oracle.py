@@ -35,9 +35,50 @@ def load_products(path):
     return p[["product_id", "cents", "department_id"]]
 
 
+def as_int(col, lo, hi, allow_float_zero=False):
+    """Integers lo..hi written as digits (optionally "15.0"); anything else becomes NA."""
+    pattern = r"^\s*(\d+)(\.0+)?\s*$" if allow_float_zero else r"^\s*(\d+)\s*$"
+    digits = col.str.extract(pattern)[0]
+    v = pd.to_numeric(digits, errors="coerce")
+    return v.where((v >= lo) & (v <= hi))
+
+
+def load_orders(path):
+    """SPEC §1 validation, written independently of the C reader: a row with any bad field is
+    dropped (reported there, not counted), and so are the lines of its order."""
+    o = pd.read_csv(path, dtype=str, keep_default_na=False, on_bad_lines="skip")
+    out = pd.DataFrame({
+        "order_id": as_int(o["order_id"], 1, 2**32 - 2),
+        "user_id": as_int(o["user_id"], 1, 2**32 - 1),
+        "order_number": as_int(o["order_number"], 1, 65535),
+        "order_dow": as_int(o["order_dow"], 0, 6),
+        "order_hour_of_day": as_int(o["order_hour_of_day"], 0, 23),
+        "days_since_prior_order": as_int(o["days_since_prior_order"], 0, 30, allow_float_zero=True),
+    })
+    days_ok = out["days_since_prior_order"].notna() | (o["days_since_prior_order"].str.strip() == "")
+    ok = out.drop(columns="days_since_prior_order").notna().all(axis=1) & days_ok & \
+        o["eval_set"].isin(["prior", "train", "test"])
+    out = out[ok].drop_duplicates("order_id", keep="first")
+    return out.astype({c: "int64" for c in out.columns if c != "days_since_prior_order"})
+
+
+def load_lines(path):
+    rows = pd.read_csv(path, dtype=str, keep_default_na=False, header=None, skiprows=1,
+                       names=["order_id", "product_id", "add_to_cart_order", "reordered", "extra"],
+                       engine="python")
+    out = pd.DataFrame({
+        "order_id": as_int(rows["order_id"], 1, 2**32 - 2),
+        "product_id": as_int(rows["product_id"], 1, 2**32 - 1),
+        "add_to_cart_order": as_int(rows["add_to_cart_order"], 1, 65535),
+        "reordered": as_int(rows["reordered"], 0, 1),
+    })
+    ok = out.notna().all(axis=1) & (rows["extra"].fillna("") == "") & (rows["reordered"] != "")
+    return out[ok].astype("int64")
+
+
 def oracle(data_dir):
-    orders = pd.read_csv(f"{data_dir}/orders.csv")
-    lines = pd.read_csv(f"{data_dir}/order_products__prior.csv")
+    orders = load_orders(f"{data_dir}/orders.csv")
+    lines = load_lines(f"{data_dir}/order_products__prior.csv")
     products = load_products(f"{data_dir}/products.csv")
     m = lines.merge(orders, on="order_id", how="inner").merge(products, on="product_id", how="left")
     g = m.groupby("user_id")

@@ -14,17 +14,18 @@ int cmd_gen(int argc, char **argv)
 	static const struct option opts[] = {
 		{ "users", required_argument, 0, 'u' }, { "seed", required_argument, 0, 's' },
 		{ "catalog", required_argument, 0, 'c' }, { "out", required_argument, 0, 'o' },
-		{ "help", no_argument, 0, 'h' }, { 0, 0, 0, 0 },
+		{ "dirty", no_argument, 0, 'D' }, { "help", no_argument, 0, 'h' }, { 0, 0, 0, 0 },
 	};
 	int c;
-	while ((c = getopt_long(argc, argv, "u:s:c:o:h", opts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "u:s:c:o:Dh", opts, NULL)) != -1) {
 		switch (c) {
 		case 'u': cfg.users = (uint32_t)strtoul(optarg, NULL, 10); break;
 		case 's': cfg.seed = strtoull(optarg, NULL, 10); break;
 		case 'c': cfg.catalog_dir = optarg; break;
 		case 'o': cfg.out_dir = optarg; break;
+		case 'D': cfg.dirty = 1; break;
 		case 'h':
-			printf("usage: segstream gen --out DIR [--users N (206209)] [--seed S (2017)] [--catalog DIR (data/instacart)]\n");
+			printf("usage: segstream gen --out DIR [--users N (206209)] [--seed S (2017)] [--catalog DIR (data/instacart)] [--dirty]\n");
 			return 0;
 		default: return 2;
 		}
@@ -43,5 +44,9 @@ int cmd_gen(int argc, char **argv)
 	       " train lines in %s (%.1f s)\n",
 	       st.customers, st.orders, st.prior_lines, st.train_lines, cfg.out_dir,
 	       (double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) / 1e9);
+	if (cfg.dirty)
+		printf("gen: dirty: %" PRIu64 " unparseable rows, %" PRIu64 " orphan lines, %" PRIu64
+		       " lines of unknown products, CRLF line endings, quoted rows\n",
+		       st.bad_rows, st.orphan_lines, st.unknown_products);
 	return 0;
 }

@@ -367,24 +367,69 @@ static int lines_push(struct lines *l, uint32_t product, uint8_t reordered)
 	return 0;
 }
 
+/*
+ * --dirty: the faults of real copies (SPEC §1), each at a small seeded rate, so readers must
+ * report and skip them: CRLF line endings, rows quoted field by field, order rows with an
+ * out-of-range hour or an unknown eval_set, lines with a non-numeric product or a missing
+ * column, lines whose order_id is not in orders.csv, and lines of products not in the catalog.
+ */
+struct dirt {
+	int on;
+	struct rng r;
+	uint64_t bad_rows, orphans, unknown_products;
+};
+
+static int dirt_roll(struct dirt *d, uint32_t per_million)
+{
+	return d->on && rng_below(&d->r, 1000000) < per_million;
+}
+
+static const char *eol(const struct dirt *d)
+{
+	return d->on ? "\r\n" : "\n";
+}
+
 static int write_lines(const struct gen_config *cfg, const char *name, const struct order_rec *orders,
-		       const uint32_t *order_of_id, uint64_t n_orders, const struct lines *l, int eval)
+		       const uint32_t *order_of_id, uint64_t n_orders, const struct lines *l, int eval, struct dirt *d)
 {
 	struct out o;
 	if (out_open(&o, cfg->out_dir, name))
 		return -1;
-	out_str(&o, "order_id,product_id,add_to_cart_order,reordered\n");
+	out_str(&o, "order_id,product_id,add_to_cart_order,reordered");
+	out_str(&o, eol(d));
 	for (uint64_t id = 1; id <= n_orders; id++) {
 		const struct order_rec *rec = &orders[order_of_id[id]];
 		if (rec->eval != eval)
 			continue;
 		for (uint32_t k = 0; k < rec->n; k++) {
+			uint32_t product = l->product[rec->first + k];
+			if (dirt_roll(d, 300)) { /* a product the catalog does not have: an unpriced line */
+				product = 900000 + rng_below(&d->r, 1000);
+				d->unknown_products++;
+			}
+			int quoted = dirt_roll(d, 1000);
+			out_str(&o, quoted ? "\"" : "");
 			out_u(&o, id);
-			out_str(&o, ",");
-			out_u(&o, l->product[rec->first + k]);
-			out_str(&o, ",");
+			out_str(&o, quoted ? "\",\"" : ",");
+			out_u(&o, product);
+			out_str(&o, quoted ? "\",\"" : ",");
 			out_u(&o, k + 1);
-			out_str(&o, l->reordered[rec->first + k] ? ",1\n" : ",0\n");
+			out_str(&o, quoted ? "\",\"" : ",");
+			out_str(&o, l->reordered[rec->first + k] ? "1" : "0");
+			out_str(&o, quoted ? "\"" : "");
+			out_str(&o, eol(d));
+			if (dirt_roll(d, 100)) { /* an unparseable row */
+				out_u(&o, id);
+				out_str(&o, rng_below(&d->r, 2) ? ",abc,99,0" : ",17");
+				out_str(&o, eol(d));
+				d->bad_rows++;
+			}
+			if (dirt_roll(d, 100)) { /* a line of an order that orders.csv does not have */
+				out_u(&o, n_orders + 1 + rng_below(&d->r, 1000));
+				out_str(&o, ",24852,1,0");
+				out_str(&o, eol(d));
+				d->orphans++;
+			}
 		}
 	}
 	return out_close(&o);
@@ -499,6 +544,8 @@ int gen_run(const struct gen_config *cfg, struct gen_stats *st)
 		order_of_id[i] = order_of_id[j];
 		order_of_id[j] = t;
 	}
+	struct dirt dirt = { .on = cfg->dirty };
+	rng_seed(&dirt.r, cfg->seed ^ 0xd1d1d1d1ULL);
 	uint32_t *id_of_order = malloc((n_orders + 1) * sizeof *id_of_order);
 	if (!id_of_order)
 		goto out;
@@ -510,29 +557,52 @@ int gen_run(const struct gen_config *cfg, struct gen_stats *st)
 		free(id_of_order);
 		goto out;
 	}
-	out_str(&o, "order_id,user_id,eval_set,order_number,order_dow,order_hour_of_day,days_since_prior_order\n");
+	out_str(&o, "order_id,user_id,eval_set,order_number,order_dow,order_hour_of_day,days_since_prior_order");
+	out_str(&o, eol(&dirt));
 	for (uint64_t i = 0; i < n_orders; i++) {
 		const struct order_rec *rec = &orders[i];
+		const char *q = dirt_roll(&dirt, 1000) ? "\"" : ""; /* every field quoted */
+		int broken = dirt_roll(&dirt, 50);                  /* hour 24 or eval_set "unknown" */
+		dirt.bad_rows += broken != 0;
+		out_str(&o, q);
 		out_u(&o, id_of_order[i]);
+		out_str(&o, q);
 		out_str(&o, ",");
+		out_str(&o, q);
 		out_u(&o, rec->user);
+		out_str(&o, q);
 		out_str(&o, ",");
-		out_str(&o, eval_names[rec->eval]);
+		out_str(&o, q);
+		out_str(&o, broken && rng_below(&dirt.r, 2) ? "unknown" : eval_names[rec->eval]);
+		out_str(&o, q);
 		out_str(&o, ",");
+		out_str(&o, q);
 		out_u(&o, rec->number);
+		out_str(&o, q);
 		out_str(&o, ",");
+		out_str(&o, q);
 		out_u(&o, rec->dow);
-		out_str(&o, rec->hour < 10 ? ",0" : ",");
-		out_u(&o, rec->hour);
+		out_str(&o, q);
 		out_str(&o, ",");
+		out_str(&o, q);
+		if (broken)
+			out_str(&o, "24");
+		else {
+			out_str(&o, rec->hour < 10 ? "0" : "");
+			out_u(&o, rec->hour);
+		}
+		out_str(&o, q);
+		out_str(&o, ",");
+		out_str(&o, rec->days >= 0 ? q : "");
 		write_days(&o, rec->days);
-		out_str(&o, "\n");
+		out_str(&o, rec->days >= 0 ? q : "");
+		out_str(&o, eol(&dirt));
 	}
 	free(id_of_order);
 	if (out_close(&o))
 		goto out;
-	if (write_lines(cfg, "order_products__prior.csv", orders, order_of_id, n_orders, &lines, 0) ||
-	    write_lines(cfg, "order_products__train.csv", orders, order_of_id, n_orders, &lines, 1) ||
+	if (write_lines(cfg, "order_products__prior.csv", orders, order_of_id, n_orders, &lines, 0, &dirt) ||
+	    write_lines(cfg, "order_products__train.csv", orders, order_of_id, n_orders, &lines, 1, &dirt) ||
 	    write_customers(cfg, &r))
 		goto out;
 	if (copy_file(cfg->catalog_dir, cfg->out_dir, "products.csv") ||
@@ -541,6 +611,9 @@ int gen_run(const struct gen_config *cfg, struct gen_stats *st)
 		goto out;
 	st->orders = n_orders;
 	st->customers = cfg->users;
+	st->bad_rows = dirt.bad_rows;
+	st->orphan_lines = dirt.orphans;
+	st->unknown_products = dirt.unknown_products;
 	rc = 0;
 out:
 	if (rc)
