@@ -51,7 +51,7 @@ static void test_real_products_catalog(void **state)
 	(void)state;
 	struct ds_products p;
 	struct ds_report rep = { .on_error = DS_ON_ERROR_FAIL };
-	assert_int_equal(ds_products_read(path_of("SEGSTREAM_DATA", "products.csv"), &p, &rep), DS_OK);
+	assert_int_equal(ds_products_read(path_of("SEGSTREAM_FIXTURES", "products.csv"), &p, &rep), DS_OK);
 	/* 49,693 rows; 7 repeat an id (5 exact, 2 conflicting). The conflicting rows took the place
 	 * of ids 6799 and 26519, which this copy lacks: 49,686 distinct ids, max id 49,688. */
 	assert_int_equal(p.count, 49686);
@@ -81,7 +81,7 @@ static void test_departments_both_layouts(void **state)
 	(void)state;
 	struct ds_departments wide, lng;
 	struct ds_report rep = { .on_error = DS_ON_ERROR_FAIL };
-	assert_int_equal(ds_departments_read(path_of("SEGSTREAM_DATA", "departments.csv"), &wide, &rep), DS_OK);
+	assert_int_equal(ds_departments_read(path_of("SEGSTREAM_FIXTURES", "departments.csv"), &wide, &rep), DS_OK);
 	assert_int_equal(ds_departments_read(path_of("SEGSTREAM_FIXTURES", "departments_long.csv"), &lng, &rep), DS_OK);
 	assert_int_equal(wide.count, 21);
 	assert_int_equal(lng.count, 21);
@@ -118,6 +118,21 @@ static void test_orders_quirks_and_row_errors(void **state)
 	rep = (struct ds_report){ .on_error = DS_ON_ERROR_FAIL, .quiet = 1 };
 	assert_int_equal(ds_orders_read(path_of("SEGSTREAM_FIXTURES", "orders_quirks.csv"), &h, &rep), DS_ROWS);
 	assert_int_equal(rep.errors, 1); /* stops at the first bad row */
+	ds_history_free(&h);
+}
+
+static void test_orders_without_header_all_quoted_crlf(void **state)
+{
+	(void)state;
+	struct ds_history h;
+	memset(&h, 0, sizeof h);
+	struct ds_report rep = { .on_error = DS_ON_ERROR_FAIL };
+	assert_int_equal(ds_orders_read(path_of("SEGSTREAM_FIXTURES", "orders_noheader.csv"), &h, &rep), DS_OK);
+	assert_int_equal(h.n_orders, 2);
+	assert_int_equal(rep.rows, 2);
+	assert_int_equal(h.orders[2539329].hour, 8);
+	assert_int_equal(h.orders[2539329].days, -1);
+	assert_int_equal(h.orders[2398795].days, 15);
 	ds_history_free(&h);
 }
 
@@ -171,6 +186,7 @@ int main(void)
 		cmocka_unit_test(test_real_products_catalog),
 		cmocka_unit_test(test_departments_both_layouts),
 		cmocka_unit_test(test_orders_quirks_and_row_errors),
+		cmocka_unit_test(test_orders_without_header_all_quoted_crlf),
 		cmocka_unit_test(test_history_groups_lines_and_reports_orphans),
 		cmocka_unit_test(test_parse_date),
 	};
