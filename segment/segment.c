@@ -1,6 +1,9 @@
 /* Labels of SPEC §4 (see segment.h). */
 #include "segment/segment.h"
 
+#include <stdlib.h>
+#include <string.h>
+
 void segment_config_init(struct segment_config *cfg)
 {
 	cfg->loyal_above = 40;
@@ -9,6 +12,40 @@ void segment_config_init(struct segment_config *cfg)
 	cfg->nonfrequent_above = 20;
 	cfg->regular_freq_above = 10;
 	cfg->low_activity_below = 5;
+}
+
+int segment_config_set(struct segment_config *cfg, const char *kv)
+{
+	const char *eq = strchr(kv, '=');
+	if (!eq || eq[1] < '0' || eq[1] > '9')
+		return -1;
+	char *end;
+	unsigned long long v = strtoull(eq + 1, &end, 10);
+	if (*end || v > UINT32_MAX)
+		return -1;
+	size_t klen = (size_t)(eq - kv);
+	struct {
+		const char *name;
+		uint32_t *u32;
+		uint64_t *u64;
+	} keys[] = {
+		{ "loyal_above", &cfg->loyal_above, NULL },
+		{ "regular_above", &cfg->regular_above, NULL },
+		{ "high_spender_cents", NULL, &cfg->high_spender_cents },
+		{ "nonfrequent_above", &cfg->nonfrequent_above, NULL },
+		{ "regular_freq_above", &cfg->regular_freq_above, NULL },
+		{ "low_activity_below", &cfg->low_activity_below, NULL },
+	};
+	for (size_t i = 0; i < sizeof keys / sizeof keys[0]; i++) {
+		if (strlen(keys[i].name) == klen && strncmp(keys[i].name, kv, klen) == 0) {
+			if (keys[i].u32)
+				*keys[i].u32 = (uint32_t)v;
+			else
+				*keys[i].u64 = v;
+			return 0;
+		}
+	}
+	return -1;
 }
 
 /* The value at 0-based rank r of the sorted multiset the histogram describes. */

@@ -22,6 +22,13 @@ struct segment_config {
 
 void segment_config_init(struct segment_config *cfg);
 
+/**
+ * @brief Sets one threshold by name from "key=value" (keys: the member names above, e.g.
+ *        "loyal_above=40", "high_spender_cents=1000").
+ * @return 0, or -1 for an unknown key or a value that is not a non-negative integer.
+ */
+int segment_config_set(struct segment_config *cfg, const char *key_value);
+
 enum segment_loyalty { SEG_NEW, SEG_REGULAR, SEG_LOYAL, SEG_LOYALTY_COUNT };
 enum segment_spending { SEG_SPEND_UNKNOWN, SEG_LOW_SPENDER, SEG_HIGH_SPENDER, SEG_SPENDING_COUNT };
 enum segment_frequency { SEG_FREQ_UNKNOWN, SEG_FREQUENT, SEG_FREQ_REGULAR, SEG_NONFREQUENT, SEG_FREQUENCY_COUNT };

@@ -68,10 +68,16 @@ static void test_thresholds_come_from_config(void **state)
 	c.max_order = 30;
 	struct segment_config cfg;
 	segment_config_init(&cfg);
-	cfg.loyal_above = 25;
+	assert_int_equal(segment_config_set(&cfg, "loyal_above=25"), 0);
 	struct segment_labels l;
 	segment_label(&cfg, &c, &l);
 	assert_int_equal(l.loyalty, SEG_LOYAL);
+	assert_int_equal(segment_config_set(&cfg, "high_spender_cents=700"), 0);
+	assert_true(cfg.high_spender_cents == 700);
+	assert_int_equal(segment_config_set(&cfg, "loyal=3"), -1);
+	assert_int_equal(segment_config_set(&cfg, "loyal_above=-3"), -1);
+	assert_int_equal(segment_config_set(&cfg, "loyal_above"), -1);
+	assert_int_equal(segment_config_set(&cfg, "loyal_above=12x"), -1);
 }
 
 int main(void)

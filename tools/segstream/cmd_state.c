@@ -98,12 +98,38 @@ int cmd_consume(int argc, char **argv)
 	return 0;
 }
 
-static void print_customer(const struct state_customer *c, const struct event_customer *d)
+/*
+ * Parses "--state DIR [-T key=value ...] [ARG]" for get and dump: the thresholds of SPEC §4
+ * come from configuration (segment_config_set names the keys).
+ */
+static int parse_read_args(int argc, char **argv, const char **state_dir, struct segment_config *cfg,
+			   const char **arg)
 {
-	struct segment_config cfg;
+	segment_config_init(cfg);
+	*state_dir = NULL;
+	*arg = NULL;
+	for (int i = 1; i < argc; i++) {
+		if (strcmp(argv[i], "--state") == 0 && i + 1 < argc) {
+			*state_dir = argv[++i];
+		} else if (strcmp(argv[i], "-T") == 0 && i + 1 < argc) {
+			if (segment_config_set(cfg, argv[++i]) != 0) {
+				fprintf(stderr, "segstream: unknown threshold '%s'\n", argv[i]);
+				return -1;
+			}
+		} else if (!*arg && argv[i][0] != '-') {
+			*arg = argv[i];
+		} else {
+			return -1;
+		}
+	}
+	return *state_dir ? 0 : -1;
+}
+
+static void print_customer(const struct segment_config *cfg, const struct state_customer *c,
+			   const struct event_customer *d)
+{
 	struct segment_labels l;
-	segment_config_init(&cfg);
-	segment_label(&cfg, c, &l);
+	segment_label(cfg, c, &l);
 	printf("user_id       %u\npartition     %u\norders        %u\nmax_order     %u\nitems         %u\n"
 	       "priced_items  %u\nspend         %" PRIu64 ".%02" PRIu64 "\nreorders      %u\n",
 	       c->user_id, c->partition, c->orders, c->max_order, c->items, c->priced_items, c->spend_cents / 100,
@@ -125,18 +151,20 @@ static void print_customer(const struct state_customer *c, const struct event_cu
 
 int cmd_get(int argc, char **argv)
 {
-	if (argc != 4 || strcmp(argv[1], "--state") != 0) {
-		fprintf(stderr, "usage: segstream get --state DIR USER_ID\n");
+	const char *dir, *user;
+	struct segment_config cfg;
+	if (parse_read_args(argc, argv, &dir, &cfg, &user) || !user) {
+		fprintf(stderr, "usage: segstream get --state DIR [-T threshold=value ...] USER_ID\n");
 		return 2;
 	}
 	char *end;
-	unsigned long id = strtoul(argv[3], &end, 10);
+	unsigned long id = strtoul(user, &end, 10);
 	if (*end || id == 0 || id > UINT32_MAX) {
-		fprintf(stderr, "get: '%s' is not a user id\n", argv[3]);
+		fprintf(stderr, "get: '%s' is not a user id\n", user);
 		return 2;
 	}
 	struct state_db *db;
-	if (open_state(argv[2], 1, 1, &db) != STATE_OK)
+	if (open_state(dir, 1, 1, &db) != STATE_OK)
 		return 1;
 	struct state_customer c;
 	struct event_customer d;
@@ -151,21 +179,21 @@ int cmd_get(int argc, char **argv)
 		fprintf(stderr, "get: %s\n", state_strerror(rc));
 		return 1;
 	}
-	print_customer(&c, drc == STATE_OK ? &d : NULL);
+	print_customer(&cfg, &c, drc == STATE_OK ? &d : NULL);
 	return 0;
 }
 
 int cmd_dump(int argc, char **argv)
 {
-	if (argc != 3 || strcmp(argv[1], "--state") != 0) {
-		fprintf(stderr, "usage: segstream dump --state DIR   (CSV on stdout)\n");
+	const char *dir, *extra;
+	struct segment_config cfg;
+	if (parse_read_args(argc, argv, &dir, &cfg, &extra) || extra) {
+		fprintf(stderr, "usage: segstream dump --state DIR [-T threshold=value ...]   (CSV on stdout)\n");
 		return 2;
 	}
 	struct state_db *db;
-	if (open_state(argv[2], 1, 1, &db) != STATE_OK)
+	if (open_state(dir, 1, 1, &db) != STATE_OK)
 		return 1;
-	struct segment_config cfg;
-	segment_config_init(&cfg);
 	struct snap_report r;
 	int rc = snap_build(db, &cfg, &r, stdout);
 	state_close(db);
@@ -195,16 +223,24 @@ static void print_summary(const struct snap_report *r)
 int cmd_snapshot(int argc, char **argv)
 {
 	const char *state_dir = NULL, *out = NULL;
+	struct segment_config cfg;
+	segment_config_init(&cfg);
 	static const struct option opts[] = {
 		{ "state", required_argument, 0, 'S' }, { "out", required_argument, 0, 'o' },
 		{ "help", no_argument, 0, 'h' }, { 0, 0, 0, 0 },
 	};
 	int c;
-	while ((c = getopt_long(argc, argv, "S:o:h", opts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "S:o:T:h", opts, NULL)) != -1) {
 		switch (c) {
 		case 'S': state_dir = optarg; break;
 		case 'o': out = optarg; break;
-		case 'h': printf("usage: segstream snapshot --state DIR --out DIR\n"); return 0;
+		case 'T':
+			if (segment_config_set(&cfg, optarg) != 0) {
+				fprintf(stderr, "snapshot: unknown threshold '%s'\n", optarg);
+				return 2;
+			}
+			break;
+		case 'h': printf("usage: segstream snapshot --state DIR --out DIR [-T threshold=value ...]\n"); return 0;
 		default: return 2;
 		}
 	}
@@ -215,8 +251,6 @@ int cmd_snapshot(int argc, char **argv)
 	struct state_db *db;
 	if (open_state(state_dir, 1, 1, &db) != STATE_OK)
 		return 1;
-	struct segment_config cfg;
-	segment_config_init(&cfg);
 	struct snap_report r;
 	uint64_t seq;
 	char err[512];
