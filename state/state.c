@@ -790,6 +790,24 @@ int state_batch_apply(struct state_batch *b, int32_t partition, const struct eve
 	return STATE_OK;
 }
 
+int state_batch_put_customer(struct state_batch *b, const struct state_customer *c, int append)
+{
+	uint8_t key[8], buf[STATE_RECORD_MAX];
+	size_t len = 0;
+	customer_key(c->partition, c->user_id, key);
+	int rc = state_customer_encode(c, buf, sizeof buf, &len);
+	if (rc != STATE_OK)
+		return rc;
+	MDB_val k = { sizeof key, key }, v = { len, buf };
+	int mrc = mdb_put(b->txn, b->db->customers, &k, &v, append ? MDB_APPEND : 0);
+	if (mrc == MDB_KEYEXIST)
+		return STATE_INVAL;
+	rc = map_mdb(mrc);
+	if (rc == STATE_OK)
+		b->stats.customers++;
+	return rc;
+}
+
 int state_batch_put_product(struct state_batch *b, const struct state_product *p)
 {
 	if (p->product_id == 0)
@@ -864,7 +882,7 @@ int state_batch_commit(struct state_batch *b, struct state_batch_stats *stats_ou
 		return rc;
 	}
 	rc = map_mdb(mdb_txn_commit(b->txn));
-	b->stats.customers = b->n_items;
+	b->stats.customers += b->n_items;
 	if (stats_out)
 		*stats_out = b->stats;
 	batch_free(b);

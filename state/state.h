@@ -202,6 +202,15 @@ int state_batch_begin(struct state_db *db, struct state_batch **batch_out);
  */
 int state_batch_apply(struct state_batch *b, int32_t partition, const struct event *ev);
 
+/**
+ * @brief Writes a whole customer record (bulk loads: backfill). Records put this way bypass the
+ *        batch's coalescing; do not mix with state_batch_apply() for the same customer.
+ * @param append  1 when customers come in increasing (partition, user_id) order: LMDB appends
+ *                without searching (MDB_APPEND), and a key out of order fails with STATE_INVAL
+ * @return STATE_OK, STATE_INVAL, STATE_FULL or STATE_IO.
+ */
+int state_batch_put_customer(struct state_batch *b, const struct state_customer *c, int append);
+
 /** @brief Inserts or replaces a product (reference table). @return STATE_OK, STATE_NOMEM, STATE_IO, STATE_FULL. */
 int state_batch_put_product(struct state_batch *b, const struct state_product *p);
 

@@ -3,6 +3,7 @@
 #define SEGSTREAM_TOOLS_CLI_H
 
 #include <signal.h>
+#include <stdint.h>
 
 /* The process-wide stop flag, set by SIGINT/SIGTERM (owned by main.c). */
 extern volatile sig_atomic_t cli_stop;
@@ -13,6 +14,7 @@ int cmd_consume(int argc, char **argv);
 int cmd_get(int argc, char **argv);
 int cmd_dump(int argc, char **argv);
 int cmd_snapshot(int argc, char **argv);
+int cmd_backfill(int argc, char **argv);
 int cmd_mock_cluster(int argc, char **argv);
 
 /* Collects repeated -X key=value options. */
@@ -21,5 +23,8 @@ struct cli_props {
 	int n;
 };
 int cli_props_add(struct cli_props *p, const char *kv);
+
+/* YYYY-MM-DD as days since 1970-01-01. @return 0, or -1 if malformed. */
+int cli_parse_iso_date(const char *s, int32_t *day);
 
 #endif

@@ -34,18 +34,6 @@ static void delivered(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaque)
 	}
 }
 
-/* YYYY-MM-DD as days since 1970-01-01 (reuses the dataset's M/D/YYYY parser). */
-static int parse_iso_date(const char *s, int32_t *day)
-{
-	unsigned y, m, d;
-	char tail;
-	char mdy[32];
-	if (sscanf(s, "%4u-%2u-%2u%c", &y, &m, &d, &tail) != 3)
-		return -1;
-	snprintf(mdy, sizeof mdy, "%u/%u/%u", m, d, y);
-	return ds_parse_date(mdy, strlen(mdy), day);
-}
-
 static double now_s(void)
 {
 	struct timespec ts;
@@ -154,7 +142,7 @@ int cmd_replay(int argc, char **argv)
 		case 'F':
 		case 'U': {
 			int32_t day;
-			if (parse_iso_date(optarg, &day)) {
+			if (cli_parse_iso_date(optarg, &day)) {
 				fprintf(stderr, "replay: --from/--until take YYYY-MM-DD\n");
 				return 2;
 			}

@@ -3,6 +3,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "dataset/dataset.h"
 #include "tools/segstream/cli.h"
 
 volatile sig_atomic_t cli_stop;
@@ -23,6 +24,16 @@ int cli_props_add(struct cli_props *p, const char *kv)
 	return 0;
 }
 
+int cli_parse_iso_date(const char *s, int32_t *day)
+{
+	unsigned y, m, d;
+	char tail, mdy[32];
+	if (sscanf(s, "%4u-%2u-%2u%c", &y, &m, &d, &tail) != 3)
+		return -1;
+	snprintf(mdy, sizeof mdy, "%u/%u/%u", m, d, y);
+	return ds_parse_date(mdy, strlen(mdy), day); /* one calendar: the dataset's */
+}
+
 static const struct {
 	const char *name;
 	int (*fn)(int, char **);
@@ -33,6 +44,7 @@ static const struct {
 	{ "consume", cmd_consume, "consume events into the LMDB state, exactly once" },
 	{ "get", cmd_get, "one customer's metrics and labels (live)" },
 	{ "dump", cmd_dump, "all customers as CSV (live)" },
+	{ "backfill", cmd_backfill, "build the state straight from the history files" },
 	{ "snapshot", cmd_snapshot, "publish a consistent segment snapshot" },
 	{ "mock-cluster", cmd_mock_cluster, "run librdkafka's in-process mock Kafka cluster" },
 };

@@ -1,0 +1,285 @@
+/*
+ * segstream backfill: builds the state straight from the history files, with the replay tool's
+ * reader (dataset/) and the consumer's apply function (state_customer_apply), then writes it
+ * to LMDB in one bulk transaction (keys in order, MDB_APPEND). With --brokers it also stores,
+ * in that transaction, where the consumer must continue: the offsets that offsets_for_times(T)
+ * returns (the first event at or after T in each partition), or the end offsets when the whole
+ * history was backfilled. The consumer's duplicate guard absorbs any overlap at the seam.
+ */
+#include <getopt.h>
+#include <inttypes.h>
+#include <librdkafka/rdkafka.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "dataset/dataset.h"
+#include "state/state.h"
+#include "tools/segstream/cli.h"
+
+static double now_s(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+/* Where the stream takes over: per partition, the first offset the backfill did not cover. */
+struct handover {
+	int32_t partitions;
+	int64_t *next; /* NULL when no broker was given */
+};
+
+static int fetch_handover(const char *brokers, const char *topic, int64_t until_ms, int32_t partitions,
+			  struct handover *h, char *err, size_t err_len)
+{
+	rd_kafka_conf_t *conf = rd_kafka_conf_new();
+	if (rd_kafka_conf_set(conf, "bootstrap.servers", brokers, err, err_len) != RD_KAFKA_CONF_OK) {
+		rd_kafka_conf_destroy(conf);
+		return -1;
+	}
+	rd_kafka_t *rk = rd_kafka_new(RD_KAFKA_CONSUMER, conf, err, err_len);
+	if (!rk) {
+		rd_kafka_conf_destroy(conf);
+		return -1;
+	}
+	int rc = -1;
+	const struct rd_kafka_metadata *md = NULL;
+	rd_kafka_topic_t *rkt = rd_kafka_topic_new(rk, topic, NULL);
+	if (rd_kafka_metadata(rk, 0, rkt, &md, 10000) || md->topic_cnt != 1 || md->topics[0].err) {
+		snprintf(err, err_len, "topic %s not found on %s", topic, brokers);
+		goto out;
+	}
+	h->partitions = md->topics[0].partition_cnt;
+	if (partitions > 0 && partitions != h->partitions) {
+		snprintf(err, err_len, "--partitions %d but %s has %d", partitions, topic, h->partitions);
+		goto out;
+	}
+	h->next = calloc((size_t)h->partitions, sizeof *h->next);
+	rd_kafka_topic_partition_list_t *list = rd_kafka_topic_partition_list_new(h->partitions);
+	for (int p = 0; p < h->partitions; p++) {
+		int64_t lo, hi;
+		if (rd_kafka_query_watermark_offsets(rk, topic, p, &lo, &hi, 10000)) {
+			snprintf(err, err_len, "watermarks of %s/%d unavailable", topic, p);
+			rd_kafka_topic_partition_list_destroy(list);
+			goto out;
+		}
+		h->next[p] = hi; /* the whole topic, unless a time says otherwise */
+		rd_kafka_topic_partition_list_add(list, topic, p)->offset = until_ms;
+	}
+	if (until_ms != INT64_MAX) {
+		if (rd_kafka_offsets_for_times(rk, list, 10000)) {
+			snprintf(err, err_len, "offsets_for_times on %s failed", topic);
+			rd_kafka_topic_partition_list_destroy(list);
+			goto out;
+		}
+		for (int i = 0; i < list->cnt; i++) /* -1: no event at or after T yet: the end */
+			if (list->elems[i].offset >= 0)
+				h->next[list->elems[i].partition] = list->elems[i].offset;
+	}
+	rd_kafka_topic_partition_list_destroy(list);
+	rc = 0;
+out:
+	if (md)
+		rd_kafka_metadata_destroy(md);
+	rd_kafka_topic_destroy(rkt);
+	rd_kafka_destroy(rk);
+	return rc;
+}
+
+static int compare_key(const void *a, const void *b)
+{
+	const struct state_customer *x = *(struct state_customer *const *)a, *y = *(struct state_customer *const *)b;
+	if (x->partition != y->partition)
+		return x->partition < y->partition ? -1 : 1;
+	return (x->user_id > y->user_id) - (x->user_id < y->user_id);
+}
+
+int cmd_backfill(int argc, char **argv)
+{
+	const char *data = NULL, *state_dir = NULL, *brokers = NULL, *topic = "segstream.events";
+	int32_t partitions = 0;
+	int64_t until_ms = INT64_MAX;
+	struct ds_report rep = { .on_error = DS_ON_ERROR_SKIP };
+	static const struct option opts[] = {
+		{ "data", required_argument, 0, 'd' }, { "state", required_argument, 0, 'S' },
+		{ "brokers", required_argument, 0, 'b' }, { "topic", required_argument, 0, 't' },
+		{ "partitions", required_argument, 0, 'p' }, { "until", required_argument, 0, 'U' },
+		{ "on-error", required_argument, 0, 'e' }, { "help", no_argument, 0, 'h' }, { 0, 0, 0, 0 },
+	};
+	int c;
+	while ((c = getopt_long(argc, argv, "d:S:b:t:p:U:e:h", opts, NULL)) != -1) {
+		switch (c) {
+		case 'd': data = optarg; break;
+		case 'S': state_dir = optarg; break;
+		case 'b': brokers = optarg; break;
+		case 't': topic = optarg; break;
+		case 'p': partitions = atoi(optarg); break;
+		case 'U': {
+			int32_t day;
+			if (cli_parse_iso_date(optarg, &day)) {
+				fprintf(stderr, "backfill: --until takes YYYY-MM-DD\n");
+				return 2;
+			}
+			until_ms = (int64_t)day * 86400000LL;
+			break;
+		}
+		case 'e':
+			if (strcmp(optarg, "skip") && strcmp(optarg, "fail")) {
+				fprintf(stderr, "backfill: --on-error is skip or fail\n");
+				return 2;
+			}
+			rep.on_error = strcmp(optarg, "fail") == 0 ? DS_ON_ERROR_FAIL : DS_ON_ERROR_SKIP;
+			break;
+		case 'h':
+			printf("usage: segstream backfill --data DIR --state DIR [--until YYYY-MM-DD (exclusive)]\n"
+			       "         [--brokers HOST:PORT [--topic T]] | [--partitions N]  [--on-error skip|fail]\n"
+			       "The state's partitions follow the events topic (from --brokers) or --partitions.\n");
+			return 0;
+		default: return 2;
+		}
+	}
+	if (!data || !state_dir || (!brokers && partitions <= 0)) {
+		fprintf(stderr, "backfill: --data, --state and either --brokers or --partitions are required\n");
+		return 2;
+	}
+	double t0 = now_s();
+	char err[512], path[4096];
+	struct handover ho = { partitions, NULL };
+	if (brokers && fetch_handover(brokers, topic, until_ms, partitions, &ho, err, sizeof err)) {
+		fprintf(stderr, "backfill: %s\n", err);
+		return 1;
+	}
+	struct ds_products products = { 0 };
+	struct ds_customers customers = { 0 };
+	struct ds_history h = { 0 };
+	struct state_customer *by_user = NULL, **sorted = NULL;
+	struct state_db *db = NULL;
+	struct state_batch *b = NULL;
+	int rc = 1;
+	snprintf(path, sizeof path, "%s/products.csv", data);
+	if (ds_products_read(path, &products, &rep) != DS_OK)
+		goto out;
+	snprintf(path, sizeof path, "%s/customers.csv", data);
+	if (access(path, R_OK) == 0 && ds_customers_read(path, &customers, &rep) != DS_OK)
+		goto out;
+	if (ds_history_load(data, 0, &h, &rep) != DS_OK ||
+	    ds_history_build_timeline(&h, customers.count ? &customers : NULL) != DS_OK)
+		goto out;
+	double t_read = now_s();
+
+	/* Apply every line before T, in event-time order, through the one apply function. */
+	uint32_t max_user = 0;
+	for (size_t id = 0; id < h.cap; id++)
+		if (h.orders[id].user_id > max_user)
+			max_user = h.orders[id].user_id;
+	by_user = calloc((size_t)max_user + 1, sizeof *by_user);
+	if (!by_user)
+		goto out;
+	uint64_t applied = 0, n_customers = 0;
+	for (uint64_t i = 0; i < h.n_timeline; i++) {
+		uint32_t oid = h.timeline[i];
+		const struct ds_order *o = &h.orders[oid];
+		if (o->event_time_ms >= until_ms)
+			break;
+		struct state_customer *cust = &by_user[o->user_id];
+		if (cust->user_id == 0) {
+			char key[16];
+			int kl = snprintf(key, sizeof key, "%u", o->user_id);
+			cust->user_id = o->user_id;
+			cust->partition = (uint32_t)rd_kafka_msg_partitioner_murmur2(NULL, key, (size_t)kl, ho.partitions, NULL, NULL);
+			n_customers++;
+		}
+		for (uint32_t k = 0; k < o->n_lines; k++) {
+			const struct ds_line *l = &h.lines[o->first_line + k];
+			struct event ev = {
+				.user_id = o->user_id, .order_id = oid, .product_id = l->product_id,
+				.order_number = o->order_number, .add_to_cart_order = l->add_to_cart,
+				.order_dow = o->dow, .order_hour = o->hour, .days_since_prior = o->days,
+				.reordered = l->reordered, .eval_set = EVENT_EVAL_PRIOR, .event_time_ms = o->event_time_ms,
+			};
+			const struct ds_product *dp = ds_product_find(&products, l->product_id);
+			struct state_product sp;
+			if (dp)
+				sp = (struct state_product){ dp->product_id, dp->aisle_id, dp->department_id, dp->price_cents };
+			applied += state_customer_apply(cust, &ev, dp ? &sp : NULL, 0) == STATE_APPLIED;
+		}
+	}
+	double t_apply = now_s();
+
+	/* One bulk transaction: reference tables, customers in key order (append), offsets. */
+	struct state_config cfg;
+	state_config_init(&cfg);
+	cfg.path = state_dir;
+	if (state_open(&cfg, &db, err, sizeof err) != STATE_OK) {
+		fprintf(stderr, "backfill: %s\n", err);
+		goto out;
+	}
+	if (state_batch_begin(db, &b) != STATE_OK)
+		goto out;
+	for (size_t id = 0; id < products.cap; id++) {
+		const struct ds_product *dp = &products.by_id[id];
+		if (!dp->product_id)
+			continue;
+		struct state_product sp = { dp->product_id, dp->aisle_id, dp->department_id, dp->price_cents };
+		if (state_batch_put_product(b, &sp) != STATE_OK)
+			goto out;
+	}
+	for (size_t id = 0; id < customers.cap; id++) {
+		const struct ds_customer *d = &customers.by_id[id];
+		struct event_customer ec = { d->user_id, d->state, d->age, d->joined_day, d->n_dependants,
+					     d->fam_status, d->income, d->gender };
+		if (d->user_id && state_batch_put_demographics(b, &ec) != STATE_OK)
+			goto out;
+	}
+	sorted = malloc((n_customers ? n_customers : 1) * sizeof *sorted);
+	if (!sorted)
+		goto out;
+	uint64_t n = 0;
+	for (uint32_t u = 1; u <= max_user; u++)
+		if (by_user[u].user_id)
+			sorted[n++] = &by_user[u];
+	qsort(sorted, n, sizeof *sorted, compare_key);
+	for (uint64_t i = 0; i < n; i++) {
+		int src = state_batch_put_customer(b, sorted[i], 1);
+		if (src != STATE_OK) {
+			fprintf(stderr, "backfill: writing customer %u: %s\n", sorted[i]->user_id, state_strerror(src));
+			goto out;
+		}
+	}
+	for (int p = 0; ho.next && p < ho.partitions; p++)
+		if (state_batch_set_offset(b, topic, p, ho.next[p]) != STATE_OK)
+			goto out;
+	int crc = state_batch_commit(b, NULL);
+	b = NULL;
+	if (crc != STATE_OK) {
+		fprintf(stderr, "backfill: commit: %s\n", state_strerror(crc));
+		goto out;
+	}
+	double t_end = now_s();
+	printf("backfill: %" PRIu64 " rows read, %" PRIu64 " row errors, %" PRIu64 " lines applied, %" PRIu64
+	       " customers over %d partitions\n", rep.rows, rep.errors, applied, n, ho.partitions);
+	printf("backfill: %.2f s (read %.2f s, apply %.2f s, write %.2f s)\n", t_end - t0, t_read - t0, t_apply - t_read,
+	       t_end - t_apply);
+	if (ho.next) {
+		printf("backfill: the consumer continues %s at offsets", topic);
+		for (int p = 0; p < ho.partitions; p++)
+			printf(" %d:%" PRId64, p, ho.next[p]);
+		printf("\n");
+	}
+	rc = rep.errors && rep.on_error == DS_ON_ERROR_FAIL ? 1 : 0;
+out:
+	if (rc && b == NULL && db == NULL)
+		fprintf(stderr, "backfill: failed\n");
+	state_batch_abort(b);
+	state_close(db);
+	free(sorted);
+	free(by_user);
+	free(ho.next);
+	ds_products_free(&products);
+	ds_customers_free(&customers);
+	ds_history_free(&h);
+	return rc;
+}
