@@ -751,19 +751,36 @@ static int compare_time(const void *a, const void *b)
 	return (x->number > y->number) - (x->number < y->number);
 }
 
-int ds_history_build_timeline(struct ds_history *h, const struct ds_customers *customers)
+static int sorted_by_user_number(const struct timed *all, uint64_t n)
+{
+	for (uint64_t i = 1; i < n; i++)
+		if (compare_user_number(&all[i - 1], &all[i]) > 0)
+			return 0;
+	return 1;
+}
+
+int ds_history_build_timeline(struct ds_history *h, const struct ds_customers *customers, int time_order)
 {
 	struct timed *all = malloc((h->n_orders ? h->n_orders : 1) * sizeof *all);
 	if (!all)
 		return DS_NOMEM;
 	uint64_t n = 0;
+	/* Order ids are not in time order, but orders.csv lists orders by user and number: walk
+	 * the ids, and sort only if the file was not in that order. */
 	for (size_t id = 0; id < h->cap; id++)
 		if (h->orders[id].user_id)
 			all[n++] = (struct timed){ 0, h->orders[id].user_id, h->orders[id].order_number, (uint32_t)id };
-	qsort(all, n, sizeof *all, compare_user_number);
+	if (!sorted_by_user_number(all, n))
+		qsort(all, n, sizeof *all, compare_user_number);
 	const int32_t first_day = 17167; /* 2017-01-01 */
 	const int32_t span_days = 1186;  /* to 2020-04-01, the range of date_joined */
 	int64_t day = 0;
+	free(h->by_user);
+	h->by_user = malloc((n ? n : 1) * sizeof *h->by_user);
+	if (!h->by_user) {
+		free(all);
+		return DS_NOMEM;
+	}
 	for (uint64_t i = 0; i < n; i++) {
 		struct ds_order *o = &h->orders[all[i].order_id];
 		if (i == 0 || all[i - 1].user != all[i].user) {
@@ -778,18 +795,22 @@ int ds_history_build_timeline(struct ds_history *h, const struct ds_customers *c
 			t = all[i - 1].t;
 		o->event_time_ms = t;
 		all[i].t = t;
+		h->by_user[i] = all[i].order_id;
 	}
-	qsort(all, n, sizeof *all, compare_time);
-	free(h->timeline);
-	h->timeline = malloc((n ? n : 1) * sizeof *h->timeline);
-	if (!h->timeline) {
-		free(all);
-		return DS_NOMEM;
-	}
+	h->n_by_user = n;
 	h->n_timeline = 0;
-	for (uint64_t i = 0; i < n; i++)
-		if (h->orders[all[i].order_id].n_lines)
-			h->timeline[h->n_timeline++] = all[i].order_id;
+	if (time_order) {
+		qsort(all, n, sizeof *all, compare_time);
+		free(h->timeline);
+		h->timeline = malloc((n ? n : 1) * sizeof *h->timeline);
+		if (!h->timeline) {
+			free(all);
+			return DS_NOMEM;
+		}
+		for (uint64_t i = 0; i < n; i++)
+			if (h->orders[all[i].order_id].n_lines)
+				h->timeline[h->n_timeline++] = all[i].order_id;
+	}
 	free(all);
 	return DS_OK;
 }
@@ -801,5 +822,6 @@ void ds_history_free(struct ds_history *h)
 	free(h->orders);
 	free(h->lines);
 	free(h->timeline);
+	free(h->by_user);
 	memset(h, 0, sizeof *h);
 }

@@ -165,8 +165,10 @@ struct ds_history {
 	struct ds_line *lines;     /* grouped by order, each order's lines in add_to_cart order */
 	uint64_t n_lines;
 	uint64_t orphan_lines;     /* lines whose order_id is not in orders.csv (reported) */
-	uint32_t *timeline;        /* order ids with lines, in event-time order */
+	uint32_t *timeline;        /* order ids with lines, in event-time order (if asked for) */
 	uint64_t n_timeline;
+	uint32_t *by_user;         /* every order id, by (user_id, order_number) */
+	uint64_t n_by_user;
 };
 
 /**
@@ -178,10 +180,11 @@ int ds_history_load(const char *dir, int include_train, struct ds_history *h, st
 /**
  * @brief Event times (SPEC §2): a user's first order is on their date_joined (customers may be
  *        NULL: then a date derived from a hash of the user id) at its hour; each next order is
- *        days_since_prior days later at its own hour. Fills timeline, sorted by (time, user,
- *        order_number).
+ *        days_since_prior days later at its own hour. Fills every order's event_time_ms and
+ *        by_user; with @p time_order also timeline, sorted by (time, user, order_number).
+ *        A user's event times never decrease with order_number.
  */
-int ds_history_build_timeline(struct ds_history *h, const struct ds_customers *customers);
+int ds_history_build_timeline(struct ds_history *h, const struct ds_customers *customers, int time_order);
 void ds_history_free(struct ds_history *h);
 
 #endif

@@ -155,7 +155,10 @@ static void test_history_groups_lines_and_reports_orphans(void **state)
 	assert_int_equal(h.orphan_lines, 1);
 	assert_int_equal(h.orders[2539329].n_lines, 2);
 	assert_int_equal(h.lines[h.orders[2539329].first_line + 1].product_id, 14084);
-	assert_int_equal(ds_history_build_timeline(&h, NULL), DS_OK);
+	assert_int_equal(ds_history_build_timeline(&h, NULL, 1), DS_OK);
+	assert_int_equal(h.n_by_user, 4); /* every valid order, lines or not */
+	assert_int_equal(h.by_user[0], 2539329);
+	assert_int_equal(h.by_user[3], 12);
 	assert_int_equal(h.n_timeline, 4); /* orders with lines */
 	/* user 1's orders stay in order_number order on the timeline */
 	int64_t t1 = h.orders[2539329].event_time_ms, t2 = h.orders[2398795].event_time_ms,

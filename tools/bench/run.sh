@@ -26,7 +26,7 @@ measure() {
 		|| { echo "$name failed:"; tail -20 "$work/$name.err" "$work/$name.out"; exit 1; }
 	read -r wall rss < "$work/$name.time"
 	printf '%-10s %8.2f s wall  %7.0f MiB peak RSS   %s\n' "$name" "$wall" "$((rss / 1024))" \
-		"$(grep -h -E '^(gen|replay|consume): .*(events/s|customers)' "$work/$name.out" | tr '\n' ' ')"
+		"$(grep -h -E '^(gen|replay|consume|backfill): .*(events/s|customers| s \()' "$work/$name.out" | tr '\n' ' ')"
 }
 
 echo "== $users customers, broker $brokers, $(nproc) cores =="
@@ -34,6 +34,9 @@ measure gen "$seg" gen --users "$users" --out "$work/data" --catalog data/instac
 measure replay "$seg" replay --data "$work/data" --brokers "$brokers"
 measure consume "$seg" consume --state "$work/state" --brokers "$brokers" --exit-at-end
 grep -h 'batch commit' "$work/consume.out"
+
+measure backfill "$seg" backfill --data "$work/data" --state "$work/backfill" --brokers "$brokers"
+grep -h 'backfill: [0-9.]* s' "$work/backfill.out"
 
 # End to end: replay and consumer together, from nothing to the final state of the whole history.
 start=$(date +%s.%N)
@@ -49,3 +52,4 @@ printf '%-10s %8.2f s wall (replay start to final state, less the 3 s idle check
 grep -h 'consume: events' "$work/e2e-consume.out"
 "$seg" dump --state "$work/e2e-state" | md5sum | sed 's/^/e2e state  /'
 "$seg" dump --state "$work/state" | md5sum | sed 's/^/consume state /'
+"$seg" dump --state "$work/backfill" | md5sum | sed 's/^/backfill state /'

@@ -166,11 +166,12 @@ int cmd_backfill(int argc, char **argv)
 	if (access(path, R_OK) == 0 && ds_customers_read(path, &customers, &rep) != DS_OK)
 		goto out;
 	if (ds_history_load(data, 0, &h, &rep) != DS_OK ||
-	    ds_history_build_timeline(&h, customers.count ? &customers : NULL) != DS_OK)
+	    ds_history_build_timeline(&h, customers.count ? &customers : NULL, 0) != DS_OK)
 		goto out;
 	double t_read = now_s();
 
-	/* Apply every line before T, in event-time order, through the one apply function. */
+	/* Apply every line before T through the one apply function, user by user in order_number
+	 * order (a user's event times never decrease, so the first order at or after T ends it). */
 	uint32_t max_user = 0;
 	for (size_t id = 0; id < h.cap; id++)
 		if (h.orders[id].user_id > max_user)
@@ -179,11 +180,11 @@ int cmd_backfill(int argc, char **argv)
 	if (!by_user)
 		goto out;
 	uint64_t applied = 0, n_customers = 0;
-	for (uint64_t i = 0; i < h.n_timeline; i++) {
-		uint32_t oid = h.timeline[i];
+	for (uint64_t i = 0; i < h.n_by_user; i++) {
+		uint32_t oid = h.by_user[i];
 		const struct ds_order *o = &h.orders[oid];
-		if (o->event_time_ms >= until_ms)
-			break;
+		if (o->event_time_ms >= until_ms || o->n_lines == 0)
+			continue;
 		struct state_customer *cust = &by_user[o->user_id];
 		if (cust->user_id == 0) {
 			char key[16];
