@@ -1,6 +1,7 @@
 /* Labels of SPEC §4 (see segment.h). */
 #include "segment/segment.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -111,4 +112,119 @@ const char *segment_frequency_name(enum segment_frequency f)
 	static const char *const names[] = { "unknown", "Frequent customer", "Regular customer",
 					     "Non-frequent customer" };
 	return (unsigned)f < SEG_FREQUENCY_COUNT ? names[f] : "unknown";
+}
+
+/* Census regions by the alphabetical state index of event.h:
+ * AL AK AZ AR CA CO CT DE DC FL GA HI ID IL IN IA KS KY LA ME MD MA MI MN MS MO MT NE NV NH NJ
+ * NM NY NC ND OH OK OR PA RI SC SD TN TX UT VT VA WA WV WI WY. */
+static const uint8_t region_of_state[51] = {
+	SEG_SOUTH, SEG_WEST, SEG_WEST, SEG_SOUTH, SEG_WEST, SEG_WEST, SEG_NORTHEAST, SEG_SOUTH, SEG_SOUTH,
+	SEG_SOUTH, SEG_SOUTH, SEG_WEST, SEG_WEST, SEG_MIDWEST, SEG_MIDWEST, SEG_MIDWEST, SEG_MIDWEST,
+	SEG_SOUTH, SEG_SOUTH, SEG_NORTHEAST, SEG_SOUTH, SEG_NORTHEAST, SEG_MIDWEST, SEG_MIDWEST, SEG_SOUTH,
+	SEG_MIDWEST, SEG_WEST, SEG_MIDWEST, SEG_WEST, SEG_NORTHEAST, SEG_NORTHEAST, SEG_WEST, SEG_NORTHEAST,
+	SEG_SOUTH, SEG_MIDWEST, SEG_MIDWEST, SEG_SOUTH, SEG_WEST, SEG_NORTHEAST, SEG_NORTHEAST, SEG_SOUTH,
+	SEG_MIDWEST, SEG_SOUTH, SEG_SOUTH, SEG_WEST, SEG_NORTHEAST, SEG_SOUTH, SEG_WEST, SEG_SOUTH,
+	SEG_MIDWEST, SEG_WEST,
+};
+
+void segment_groups(const struct event_customer *d, struct segment_groups *out)
+{
+	out->valid = d != NULL && d->state < 51;
+	if (!out->valid)
+		return;
+	out->region = region_of_state[d->state];
+	out->age = d->age <= 35 ? SEG_AGE_18_35 : d->age <= 55 ? SEG_AGE_36_55 : SEG_AGE_56_PLUS;
+	out->income = d->income <= 60000 ? SEG_INCOME_LOW : d->income <= 120000 ? SEG_INCOME_MIDDLE : SEG_INCOME_HIGH;
+	out->family = d->n_dependants > 0 ? SEG_FAMILY : SEG_SINGLE;
+}
+
+enum segment_profile segment_department_profile(int department_id)
+{
+	switch (department_id) {
+	case 4: case 16: return SEG_HEALTH_FOCUSED;         /* produce, dairy eggs */
+	case 13: case 1: return SEG_FAMILY_STOCK_UP;        /* pantry, frozen */
+	case 20: case 3: return SEG_CONVENIENCE;            /* deli, bakery */
+	case 19: case 7: return SEG_SNACK_BEVERAGE;         /* snacks, beverages */
+	case 17: case 11: case 18: return SEG_HOUSEHOLD_ESSENTIALS; /* household, personal care, babies */
+	default: return department_id >= 1 && department_id <= STATE_DEPARTMENTS ? SEG_MIXED_OTHER : SEG_PROFILE_UNKNOWN;
+	}
+}
+
+enum segment_profile segment_profiles(const struct state_customer *c, uint64_t items[SEG_PROFILE_COUNT],
+				      uint64_t cents[SEG_PROFILE_COUNT])
+{
+	uint64_t with_department = 0;
+	memset(items, 0, SEG_PROFILE_COUNT * sizeof *items);
+	memset(cents, 0, SEG_PROFILE_COUNT * sizeof *cents);
+	for (int d = 0; d < STATE_DEPARTMENTS; d++) {
+		enum segment_profile p = segment_department_profile(d + 1);
+		items[p] += c->dept_items[d];
+		cents[p] += c->dept_cents[d];
+		with_department += c->dept_items[d];
+	}
+	items[SEG_PROFILE_UNKNOWN] += c->items - with_department;
+	enum segment_profile best = SEG_PROFILE_UNKNOWN;
+	uint64_t most = 0;
+	for (int p = 0; p < SEG_PROFILE_COUNT; p++)
+		if (items[p] > most) {
+			most = items[p];
+			best = (enum segment_profile)p;
+		}
+	return best;
+}
+
+int segment_persona(const struct segment_groups *g, enum segment_profile p)
+{
+	return ((g->age * SEG_FAMILY_COUNT + g->family) * SEG_INCOME_COUNT + g->income) * SEG_PROFILE_COUNT + p;
+}
+
+void segment_persona_name(int persona, char *buf, size_t len)
+{
+	int p = persona % SEG_PROFILE_COUNT, rest = persona / SEG_PROFILE_COUNT;
+	int income = rest % SEG_INCOME_COUNT, family = (rest / SEG_INCOME_COUNT) % SEG_FAMILY_COUNT;
+	int age = rest / SEG_INCOME_COUNT / SEG_FAMILY_COUNT;
+	snprintf(buf, len, "%s | %s | %s | %s", segment_age_name(age), segment_family_name(family),
+		 segment_income_name(income), segment_profile_name(p));
+}
+
+#define NAME_OF(fn, type, count, ...)                                      \
+	const char *fn(type v)                                             \
+	{                                                                  \
+		static const char *const names[] = { __VA_ARGS__ };        \
+		return (unsigned)v < (count) ? names[v] : "unknown";       \
+	}
+
+NAME_OF(segment_region_name, enum segment_region, SEG_REGION_COUNT, "Northeast", "Midwest", "South", "West")
+NAME_OF(segment_age_name, enum segment_age, SEG_AGE_COUNT, "18-35", "36-55", "56+")
+NAME_OF(segment_income_name, enum segment_income, SEG_INCOME_COUNT, "Low", "Middle", "High")
+NAME_OF(segment_family_name, enum segment_family, SEG_FAMILY_COUNT, "Family", "Single")
+NAME_OF(segment_profile_name, enum segment_profile, SEG_PROFILE_COUNT, "Health-Focused", "Family Stock-Up",
+	"Convenience", "Snack & Beverage", "Household Essentials", "Mixed / Other", "Unknown")
+NAME_OF(segment_tier_name, enum segment_tier, 3, "Tier 1 Core", "Tier 2 Growth", "Tier 3 Long tail")
+
+void segment_tiers(const uint64_t *revenue, int n, enum segment_tier *tier)
+{
+	uint64_t total = 0;
+	for (int i = 0; i < n; i++)
+		total += revenue[i];
+	/* selection by descending revenue (n is small: personas, profiles) */
+	char *done = calloc((size_t)n, 1);
+	uint64_t cum = 0;
+	for (int k = 0; k < n && done; k++) {
+		int best = -1;
+		for (int i = 0; i < n; i++)
+			if (!done[i] && (best < 0 || revenue[i] > revenue[best]))
+				best = i;
+		done[best] = 1;
+		cum += revenue[best];
+		if (revenue[best] == 0 || total == 0)
+			tier[best] = SEG_TIER_LONG_TAIL;
+		else if (cum * 100 <= total * 50)
+			tier[best] = SEG_TIER_CORE;
+		else if (cum * 100 <= total * 80)
+			tier[best] = SEG_TIER_GROWTH;
+		else
+			tier[best] = SEG_TIER_LONG_TAIL;
+	}
+	free(done);
 }

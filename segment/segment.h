@@ -6,6 +6,7 @@
 #ifndef SEGSTREAM_SEGMENT_H
 #define SEGSTREAM_SEGMENT_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 #include "state/state.h"
@@ -51,6 +52,67 @@ int32_t segment_median_x2(const uint32_t *hist, int bins);
 
 /** @brief The labels of one customer. Pure. */
 void segment_label(const struct segment_config *cfg, const struct state_customer *c, struct segment_labels *out);
+
+/* ---- Demographic groups and shopper profiles (SPEC §4) ---- */
+
+enum segment_region { SEG_NORTHEAST, SEG_MIDWEST, SEG_SOUTH, SEG_WEST, SEG_REGION_COUNT };
+enum segment_age { SEG_AGE_18_35, SEG_AGE_36_55, SEG_AGE_56_PLUS, SEG_AGE_COUNT };
+enum segment_income { SEG_INCOME_LOW, SEG_INCOME_MIDDLE, SEG_INCOME_HIGH, SEG_INCOME_COUNT };
+enum segment_family { SEG_FAMILY, SEG_SINGLE, SEG_FAMILY_COUNT };
+/** Shopper profiles, in SPEC §4's order (which also breaks ties for the primary profile). */
+enum segment_profile {
+	SEG_HEALTH_FOCUSED, SEG_FAMILY_STOCK_UP, SEG_CONVENIENCE, SEG_SNACK_BEVERAGE,
+	SEG_HOUSEHOLD_ESSENTIALS, SEG_MIXED_OTHER, SEG_PROFILE_UNKNOWN, SEG_PROFILE_COUNT
+};
+#define SEG_PERSONA_COUNT (SEG_AGE_COUNT * SEG_FAMILY_COUNT * SEG_INCOME_COUNT * SEG_PROFILE_COUNT)
+
+/** A customer's demographic groups; valid = 0 when the customer has no demographics. */
+struct segment_groups {
+	int valid;
+	enum segment_region region;
+	enum segment_age age;
+	enum segment_income income;
+	enum segment_family family;
+};
+
+/**
+ * @brief Groups of a customer's demographics (NULL: not valid). State indexes are those of
+ *        event.h (the 51 names, alphabetical); DC is South.
+ */
+void segment_groups(const struct event_customer *d, struct segment_groups *out);
+
+/** @brief The profile of a department id (Instacart ids: produce 4, dairy eggs 16, ...). */
+enum segment_profile segment_department_profile(int department_id);
+
+/**
+ * @brief Items and cents per profile for one customer (lines of unknown products count as
+ *        SEG_PROFILE_UNKNOWN items, with no cents), and the primary profile: the most items,
+ *        ties broken in profile order. @return the primary profile (SEG_PROFILE_UNKNOWN if none).
+ */
+enum segment_profile segment_profiles(const struct state_customer *c, uint64_t items_out[SEG_PROFILE_COUNT],
+				      uint64_t cents_out[SEG_PROFILE_COUNT]);
+
+/** @brief Persona index of (groups, profile): age | family | income | profile. */
+int segment_persona(const struct segment_groups *g, enum segment_profile p);
+/** @brief Writes the persona's name ("18-35 | Family | Middle | Health-Focused"). */
+void segment_persona_name(int persona, char *buf, size_t len);
+
+const char *segment_region_name(enum segment_region r);
+const char *segment_age_name(enum segment_age a);
+const char *segment_income_name(enum segment_income i);
+const char *segment_family_name(enum segment_family f);
+const char *segment_profile_name(enum segment_profile p);
+
+/** Revenue tiers of SPEC §4. */
+enum segment_tier { SEG_TIER_CORE, SEG_TIER_GROWTH, SEG_TIER_LONG_TAIL };
+const char *segment_tier_name(enum segment_tier t);
+
+/**
+ * @brief Tiers of n groups by revenue: sorted descending (ties by index), the cumulative share
+ *        including the group <= 50% is Tier 1 Core, <= 80% Tier 2 Growth, else Tier 3. Groups
+ *        with no revenue are Tier 3. Exact: compared in integers.
+ */
+void segment_tiers(const uint64_t *revenue, int n, enum segment_tier *tier_out);
 
 /** @brief The label texts of SPEC §4 ("Loyal customer", ...; "unknown" for no value). */
 const char *segment_loyalty_name(enum segment_loyalty l);

@@ -148,6 +148,8 @@ int state_customer_encode(const struct state_customer *c, uint8_t *buf, size_t b
 	put_sparse64(&w, c->dept_cents, STATE_DEPARTMENTS);
 	put_sparse32(&w, c->dow_orders, 7);
 	put_sparse32(&w, c->hour_orders, 24);
+	put_sparse32(&w, c->dow_lines, 7);
+	put_sparse32(&w, c->hour_lines, 24);
 	if (w.overflow)
 		return STATE_INVAL;
 	*len_out = (size_t)(w.p - buf);
@@ -224,6 +226,8 @@ int state_customer_decode(const uint8_t *buf, size_t len, struct state_customer 
 	get_sparse(&r, NULL, c->dept_cents, STATE_DEPARTMENTS);
 	get_sparse(&r, c->dow_orders, NULL, 7);
 	get_sparse(&r, c->hour_orders, NULL, 24);
+	get_sparse(&r, c->dow_lines, NULL, 7);
+	get_sparse(&r, c->hour_lines, NULL, 24);
 	if (r.bad || r.p != r.end)
 		return STATE_CORRUPT;
 	return STATE_OK;
@@ -256,6 +260,8 @@ enum state_apply_result state_customer_apply(struct state_customer *c, const str
 	c->reorders += ev->reordered;
 	if (has_days)
 		c->days_lines[ev->days_since_prior]++;
+	c->dow_lines[ev->order_dow]++;
+	c->hour_lines[ev->order_hour]++;
 	int priced = product && product->price_cents > 0;
 	if (priced) {
 		c->priced_items++;
@@ -644,15 +650,13 @@ int state_demographics_get(struct state_db *db, uint32_t user_id, struct event_c
 	return rc;
 }
 
-int state_foreach_customer(struct state_db *db, int32_t partition, state_customer_cb cb, void *ctx)
+/* Walks the customers of one partition (or all, partition < 0) inside txn. */
+static int walk_customers(struct state_db *db, MDB_txn *txn, int32_t partition, state_customer_cb cb, void *ctx)
 {
-	MDB_txn *txn;
 	MDB_cursor *cur = NULL;
-	int rc = map_mdb(mdb_txn_begin(db->env, NULL, MDB_RDONLY, &txn));
+	int rc = map_mdb(mdb_cursor_open(txn, db->customers, &cur));
 	if (rc != STATE_OK)
 		return rc;
-	if ((rc = map_mdb(mdb_cursor_open(txn, db->customers, &cur))) != STATE_OK)
-		goto out;
 	uint8_t start[8];
 	customer_key(partition >= 0 ? (uint32_t)partition : 0, 0, start);
 	MDB_val k = { sizeof start, start }, v;
@@ -675,6 +679,50 @@ int state_foreach_customer(struct state_db *db, int32_t partition, state_custome
 		mrc = mdb_cursor_get(cur, &k, &v, MDB_NEXT);
 	}
 	rc = mrc == MDB_NOTFOUND || mrc == MDB_SUCCESS ? STATE_OK : map_mdb(mrc);
+out:
+	mdb_cursor_close(cur);
+	return rc;
+}
+
+int state_foreach_customer(struct state_db *db, int32_t partition, state_customer_cb cb, void *ctx)
+{
+	MDB_txn *txn;
+	int rc = map_mdb(mdb_txn_begin(db->env, NULL, MDB_RDONLY, &txn));
+	if (rc != STATE_OK)
+		return rc;
+	rc = walk_customers(db, txn, partition, cb, ctx);
+	mdb_txn_abort(txn);
+	return rc;
+}
+
+int state_snapshot_walk(struct state_db *db, state_offset_cb ocb, state_customer_cb ccb, void *ctx)
+{
+	MDB_txn *txn;
+	MDB_cursor *cur = NULL;
+	int rc = map_mdb(mdb_txn_begin(db->env, NULL, MDB_RDONLY, &txn));
+	if (rc != STATE_OK)
+		return rc;
+	if ((rc = map_mdb(mdb_cursor_open(txn, db->offsets, &cur))) != STATE_OK)
+		goto out;
+	MDB_val k, v;
+	int mrc;
+	while ((mrc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) == MDB_SUCCESS) {
+		const uint8_t *kb = k.mv_data;
+		if (k.mv_size < 5 || v.mv_size != 8 || kb[k.mv_size - 5] != 0) {
+			rc = STATE_CORRUPT;
+			goto out;
+		}
+		struct reader r = { v.mv_data };
+		const uint8_t *pb = kb + k.mv_size - 4;
+		int32_t partition = (int32_t)((uint32_t)pb[0] << 24 | (uint32_t)pb[1] << 16 | (uint32_t)pb[2] << 8 | pb[3]);
+		if ((rc = ocb((const char *)kb, partition, (int64_t)get64(&r), ctx)) != 0)
+			goto out;
+	}
+	if (mrc != MDB_NOTFOUND) {
+		rc = map_mdb(mrc);
+		goto out;
+	}
+	rc = walk_customers(db, txn, -1, ccb, ctx);
 out:
 	mdb_cursor_close(cur);
 	mdb_txn_abort(txn);

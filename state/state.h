@@ -72,6 +72,8 @@ struct state_customer {
 	uint64_t dept_cents[STATE_DEPARTMENTS];  /* cents per department */
 	uint32_t dow_orders[7];      /* orders per order_dow */
 	uint32_t hour_orders[24];    /* orders per order_hour_of_day */
+	uint32_t dow_lines[7];       /* lines per order_dow (SPEC §4: busiest days, per line) */
+	uint32_t hour_lines[24];     /* lines per order_hour_of_day */
 };
 
 /** Upper bound of an encoded customer record, in bytes (typical: ~150). */
@@ -179,6 +181,16 @@ typedef int (*state_customer_cb)(const struct state_customer *c, const struct ev
  * @return STATE_OK, the callback's non-zero return, or a module error.
  */
 int state_foreach_customer(struct state_db *db, int32_t partition, state_customer_cb cb, void *ctx);
+
+/** Callback of state_snapshot_walk() for each stored offset. */
+typedef int (*state_offset_cb)(const char *topic, int32_t partition, int64_t next_offset, void *ctx);
+
+/**
+ * @brief One consistent point in time: every stored offset, then every customer, all inside one
+ *        read transaction (so the offsets are exactly those that produced these customers).
+ * @return STATE_OK, a callback's non-zero return, or a module error.
+ */
+int state_snapshot_walk(struct state_db *db, state_offset_cb ocb, state_customer_cb ccb, void *ctx);
 
 /** Counters of one batch, for logs and benchmarks. */
 struct state_batch_stats {

@@ -128,10 +128,10 @@ static void test_decode_rejects_corrupt_fixture(void **state)
 {
 	(void)state;
 	/* version 1, then a histogram whose bin indexes go backwards */
-	const uint8_t backwards[] = { 1, 1, 0, 1, 1, 1, 0, 0, 0, 1, 1, 0, 0, 2, 5, 1, 3, 1, 0, 0, 0, 0, 0 };
+	const uint8_t backwards[] = { 1, 1, 0, 1, 1, 1, 0, 0, 0, 1, 1, 0, 0, 2, 5, 1, 3, 1, 0, 0, 0, 0, 0, 0, 0 };
 	struct state_customer d;
 	assert_int_equal(state_customer_decode(backwards, sizeof backwards, &d), STATE_CORRUPT);
-	const uint8_t bin_out_of_range[] = { 1, 1, 0, 1, 1, 1, 0, 0, 0, 1, 1, 0, 0, 1, 31, 1, 0, 0, 0, 0, 0 };
+	const uint8_t bin_out_of_range[] = { 1, 1, 0, 1, 1, 1, 0, 0, 0, 1, 1, 0, 0, 1, 31, 1, 0, 0, 0, 0, 0, 0, 0 };
 	assert_int_equal(state_customer_decode(bin_out_of_range, sizeof bin_out_of_range, &d), STATE_CORRUPT);
 	const uint8_t endless_varint[] = { 1, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x01 };
 	assert_int_equal(state_customer_decode(endless_varint, sizeof endless_varint, &d), STATE_CORRUPT);

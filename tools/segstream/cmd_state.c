@@ -220,27 +220,78 @@ static void print_summary(const struct snap_report *r)
 	printf("\n  low activity (max_order < 5): %" PRIu64 "\n", r->low_activity);
 }
 
+/* segstream snapshot verify|show DIR [SEQ]: the reader side. */
+static int snapshot_read(int argc, char **argv)
+{
+	if (argc < 3 || argc > 4) {
+		fprintf(stderr, "usage: segstream snapshot verify|show DIR [SEQUENCE]\n");
+		return 2;
+	}
+	struct snap_reader *r;
+	char err[512];
+	int rc = snap_reader_open(argv[2], argc == 4 ? strtoull(argv[3], NULL, 10) : 0, &r, err, sizeof err);
+	if (rc != SNAP_OK) {
+		fprintf(stderr, "snapshot: %s: %s\n", snap_strerror(rc), err);
+		return 1;
+	}
+	struct snap_row row;
+	uint64_t rows = 0, low = 0;
+	while ((rc = snap_reader_next(r, &row)) == 1) {
+		rows++;
+		low += row.ints[12] != 0;
+	}
+	if (rc < 0) {
+		fprintf(stderr, "snapshot: %s: rows: %s\n", snap_reader_path(r), snap_strerror(rc));
+		snap_reader_close(r);
+		return 1;
+	}
+	printf("snapshot %" PRIu64 " at %s: checksums verified, %" PRIu64 " customer rows (%" PRIu64 " low activity)\n",
+	       snap_reader_sequence(r), snap_reader_path(r), rows, low);
+	if (strcmp(argv[1], "show") == 0) {
+		char path[4200];
+		snprintf(path, sizeof path, "%s/report.json", snap_reader_path(r));
+		FILE *f = fopen(path, "r");
+		int ch;
+		while (f && (ch = fgetc(f)) != EOF)
+			putchar(ch);
+		if (f)
+			fclose(f);
+	}
+	snap_reader_close(r);
+	return 0;
+}
+
 int cmd_snapshot(int argc, char **argv)
 {
+	if (argc >= 2 && (strcmp(argv[1], "verify") == 0 || strcmp(argv[1], "show") == 0))
+		return snapshot_read(argc, argv);
 	const char *state_dir = NULL, *out = NULL;
 	struct segment_config cfg;
+	struct snap_options sopts;
 	segment_config_init(&cfg);
+	snap_options_init(&sopts);
 	static const struct option opts[] = {
 		{ "state", required_argument, 0, 'S' }, { "out", required_argument, 0, 'o' },
+		{ "keep", required_argument, 0, 'k' }, { "csv", no_argument, 0, 'c' },
 		{ "help", no_argument, 0, 'h' }, { 0, 0, 0, 0 },
 	};
 	int c;
-	while ((c = getopt_long(argc, argv, "S:o:T:h", opts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "S:o:k:cT:h", opts, NULL)) != -1) {
 		switch (c) {
 		case 'S': state_dir = optarg; break;
 		case 'o': out = optarg; break;
+		case 'k': sopts.keep = atoi(optarg); break;
+		case 'c': sopts.write_csv = 1; break;
 		case 'T':
 			if (segment_config_set(&cfg, optarg) != 0) {
 				fprintf(stderr, "snapshot: unknown threshold '%s'\n", optarg);
 				return 2;
 			}
 			break;
-		case 'h': printf("usage: segstream snapshot --state DIR --out DIR [-T threshold=value ...]\n"); return 0;
+		case 'h':
+			printf("usage: segstream snapshot --state DIR --out DIR [--keep K (5)] [--csv] [-T threshold=value ...]\n"
+			       "       segstream snapshot verify|show DIR [SEQUENCE]\n");
+			return 0;
 		default: return 2;
 		}
 	}
@@ -251,10 +302,10 @@ int cmd_snapshot(int argc, char **argv)
 	struct state_db *db;
 	if (open_state(state_dir, 1, 1, &db) != STATE_OK)
 		return 1;
-	struct snap_report r;
+	static struct snap_report r;
 	uint64_t seq;
 	char err[512];
-	int rc = snap_publish_files(db, &cfg, out, &seq, &r, err, sizeof err);
+	int rc = snap_publish_files(db, &cfg, &sopts, out, &seq, &r, err, sizeof err);
 	state_close(db);
 	if (rc != SNAP_OK) {
 		fprintf(stderr, "%s\n", err);
