@@ -33,6 +33,12 @@ run_case() {
 		|| { echo "FAIL($name): the consumer did not load $users customers' demographics"; exit 1; }
 	"$seg" dump --state "$dir/assign" > "$dir/assign.csv"
 	"$py" "$repo/tests/oracle.py" "$dir/data" "$dir/assign.csv"
+	# The snapshot's rows and report against an independent pandas computation of SPEC §4.
+	"$seg" snapshot --state "$dir/assign" --out "$dir/snapshots" > /dev/null
+	"$py" "$repo/tests/check_snapshot.py" "$dir/data" "$dir/snapshots" > "$dir/check_snapshot.out" \
+		|| { grep FAIL "$dir/check_snapshot.out"; exit 1; }
+	grep -q '"topic": "'"$run"'.events"' "$dir/snapshots/0000000001/manifest.json" \
+		|| { echo "FAIL($name): the manifest lacks the source offsets"; exit 1; }
 
 	# Restart: the offsets in LMDB say everything is applied, so nothing is read again.
 	"$seg" consume --state "$dir/assign" --brokers "$brokers" "${topics[@]}" --dlq-topic "$run.dlq" \
