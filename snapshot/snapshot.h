@@ -129,4 +129,31 @@ struct snap_row {
  */
 int snap_reader_next(struct snap_reader *r, struct snap_row *row);
 
+/**
+ * @brief Reads the next row's raw msgpack bytes (for deltas). @return 1, 0 at the end, or an error.
+ * @param[out] bytes  borrowed; valid until snap_reader_close()
+ */
+int snap_reader_next_raw(struct snap_reader *r, const void **bytes, size_t *len, uint32_t *user_id_out);
+
+/* ---- Kafka ---- */
+
+/** What snap_publish_kafka() sent. */
+struct snap_delta_stats {
+	uint64_t changed;   /* rows new or different since the previous snapshot */
+	uint64_t removed;   /* customers gone (tombstones) */
+	uint64_t unchanged;
+};
+
+/**
+ * @brief Publishes snapshot @p seq (already published as files under @p dir) to a compacted
+ *        Kafka topic: the rows that changed since snapshot @p prev_seq (0: every row), keyed by
+ *        user_id, then a manifest record (key "__manifest", value manifest.json), all in one
+ *        producer transaction: read_committed readers see a whole snapshot or none.
+ * @param props  extra librdkafka "key=value" properties, or NULL
+ * @return SNAP_OK, SNAP_NONE/SNAP_CHECKSUM/SNAP_FORMAT (reading the files), SNAP_IO (Kafka).
+ */
+int snap_publish_kafka(const char *brokers, const char *topic, const char *const *props, int n_props,
+		       const char *dir, uint64_t seq, uint64_t prev_seq, struct snap_delta_stats *stats_out,
+		       char *errbuf, size_t errbuf_len);
+
 #endif

@@ -24,6 +24,10 @@ struct cli_props {
 };
 int cli_props_add(struct cli_props *p, const char *kv);
 
+/* Creates topic with cleanup.policy=compact unless it exists (warnings only: see kafka_topics.c). */
+struct rd_kafka_s;
+void cli_ensure_compacted_topic(struct rd_kafka_s *rk, const char *topic);
+
 /* YYYY-MM-DD as days since 1970-01-01. @return 0, or -1 if malformed. */
 int cli_parse_iso_date(const char *s, int32_t *day);
 

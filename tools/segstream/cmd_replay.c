@@ -41,46 +41,6 @@ static double now_s(void)
 	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
-/*
- * Reference topics are compacted (latest value per key). A topic that exists is left as it is;
- * a missing one is created with cleanup.policy=compact and the broker's default partitions.
- * Failures are warnings: the broker may auto-create it, uncompacted, on the first produce.
- */
-static void ensure_compacted_topic(rd_kafka_t *rk, const char *topic)
-{
-	const struct rd_kafka_metadata *md = NULL;
-	rd_kafka_topic_t *rkt = rd_kafka_topic_new(rk, topic, NULL);
-	int exists = rd_kafka_metadata(rk, 0, rkt, &md, 5000) == RD_KAFKA_RESP_ERR_NO_ERROR && md->topic_cnt == 1 &&
-		     md->topics[0].err == RD_KAFKA_RESP_ERR_NO_ERROR;
-	if (md)
-		rd_kafka_metadata_destroy(md);
-	rd_kafka_topic_destroy(rkt);
-	if (exists)
-		return;
-	char err[256];
-	rd_kafka_NewTopic_t *nt = rd_kafka_NewTopic_new(topic, -1, -1, err, sizeof err);
-	if (!nt) {
-		fprintf(stderr, "replay: warning: %s: %s\n", topic, err);
-		return;
-	}
-	rd_kafka_NewTopic_set_config(nt, "cleanup.policy", "compact");
-	rd_kafka_queue_t *q = rd_kafka_queue_new(rk);
-	rd_kafka_CreateTopics(rk, &nt, 1, NULL, q);
-	rd_kafka_event_t *ev = rd_kafka_queue_poll(q, 10000);
-	const rd_kafka_CreateTopics_result_t *res = ev ? rd_kafka_event_CreateTopics_result(ev) : NULL;
-	size_t n = 0;
-	const rd_kafka_topic_result_t **tr = res ? rd_kafka_CreateTopics_result_topics(res, &n) : NULL;
-	if (!ev || rd_kafka_event_error(ev) || n != 1 ||
-	    (rd_kafka_topic_result_error(tr[0]) && rd_kafka_topic_result_error(tr[0]) != RD_KAFKA_RESP_ERR_TOPIC_ALREADY_EXISTS))
-		fprintf(stderr, "replay: warning: could not create compacted topic %s: %s\n", topic,
-			!ev ? "timed out" : rd_kafka_event_error(ev) ? rd_kafka_event_error_string(ev)
-			: n == 1 ? rd_kafka_topic_result_error_string(tr[0]) : "no result");
-	if (ev)
-		rd_kafka_event_destroy(ev);
-	rd_kafka_queue_destroy(q);
-	rd_kafka_NewTopic_destroy(nt);
-}
-
 /* Produces one message, waiting on a full queue (back-pressure, never a drop). */
 static int produce(rd_kafka_t *rk, const char *topic, const char *key, size_t key_len, const void *val,
 		   size_t len, int64_t timestamp_ms)
@@ -233,8 +193,8 @@ int cmd_replay(int argc, char **argv)
 		goto out;
 	}
 	rc = 0;
-	ensure_compacted_topic(rk, products_topic);
-	ensure_compacted_topic(rk, customers_topic);
+	cli_ensure_compacted_topic(rk, products_topic);
+	cli_ensure_compacted_topic(rk, customers_topic);
 	uint64_t n_products = 0, n_events = 0, total = 0;
 	for (size_t id = 0; id < products.cap && rc == 0; id++) {
 		const struct ds_product *p = &products.by_id[id];

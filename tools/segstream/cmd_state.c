@@ -4,6 +4,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
+
+#include <librdkafka/rdkafka.h>
 
 #include "consumer/consumer.h"
 #include "dataset/dataset.h"
@@ -220,6 +223,53 @@ static void print_summary(const struct snap_report *r)
 	printf("\n  low activity (max_order < 5): %" PRIu64 "\n", r->low_activity);
 }
 
+/*
+ * Sends snapshot seq to Kafka as a delta against the last snapshot sent there, which
+ * DIR/.kafka-TOPIC remembers (a full snapshot when it is unknown or no longer kept).
+ */
+static int snapshot_to_kafka(const char *brokers, const char *topic, const struct cli_props *props, const char *dir,
+			     uint64_t seq)
+{
+	char marker[4200], tmp[4300], err[512];
+	snprintf(marker, sizeof marker, "%s/.kafka-%s", dir, topic);
+	unsigned long long prev = 0;
+	FILE *f = fopen(marker, "r");
+	if (f) {
+		if (fscanf(f, "%llu", &prev) != 1)
+			prev = 0;
+		fclose(f);
+	}
+	char prev_dir[4300];
+	snprintf(prev_dir, sizeof prev_dir, "%s/%010llu", dir, prev);
+	if (prev && access(prev_dir, R_OK) != 0)
+		prev = 0;
+	rd_kafka_conf_t *conf = rd_kafka_conf_new();
+	rd_kafka_t *admin = NULL;
+	if (rd_kafka_conf_set(conf, "bootstrap.servers", brokers, err, sizeof err) == RD_KAFKA_CONF_OK)
+		admin = rd_kafka_new(RD_KAFKA_PRODUCER, conf, err, sizeof err);
+	if (admin) {
+		cli_ensure_compacted_topic(admin, topic);
+		rd_kafka_destroy(admin);
+	} else {
+		rd_kafka_conf_destroy(conf);
+	}
+	struct snap_delta_stats st;
+	int rc = snap_publish_kafka(brokers, topic, props->items, props->n, dir, seq, prev, &st, err, sizeof err);
+	if (rc != SNAP_OK) {
+		fprintf(stderr, "snapshot: %s: %s\n", snap_strerror(rc), err);
+		return 1;
+	}
+	snprintf(tmp, sizeof tmp, "%s.tmp", marker);
+	f = fopen(tmp, "w");
+	if (!f || fprintf(f, "%llu\n", (unsigned long long)seq) < 0 || fclose(f) != 0 || rename(tmp, marker) != 0) {
+		fprintf(stderr, "snapshot: cannot record %s\n", marker);
+		return 1;
+	}
+	printf("snapshot %" PRIu64 " to Kafka topic %s: %" PRIu64 " changed rows, %" PRIu64 " removed, %" PRIu64
+	       " unchanged (delta against %llu), one transaction\n", seq, topic, st.changed, st.removed, st.unchanged, prev);
+	return 0;
+}
+
 /* segstream snapshot verify|show DIR [SEQ]: the reader side. */
 static int snapshot_read(int argc, char **argv)
 {
@@ -265,7 +315,8 @@ int cmd_snapshot(int argc, char **argv)
 {
 	if (argc >= 2 && (strcmp(argv[1], "verify") == 0 || strcmp(argv[1], "show") == 0))
 		return snapshot_read(argc, argv);
-	const char *state_dir = NULL, *out = NULL;
+	const char *state_dir = NULL, *out = NULL, *brokers = NULL, *topic = "segstream.segments";
+	struct cli_props props = { 0 };
 	struct segment_config cfg;
 	struct snap_options sopts;
 	segment_config_init(&cfg);
@@ -273,15 +324,22 @@ int cmd_snapshot(int argc, char **argv)
 	static const struct option opts[] = {
 		{ "state", required_argument, 0, 'S' }, { "out", required_argument, 0, 'o' },
 		{ "keep", required_argument, 0, 'k' }, { "csv", no_argument, 0, 'c' },
+		{ "brokers", required_argument, 0, 'b' }, { "topic", required_argument, 0, 't' },
 		{ "help", no_argument, 0, 'h' }, { 0, 0, 0, 0 },
 	};
 	int c;
-	while ((c = getopt_long(argc, argv, "S:o:k:cT:h", opts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "S:o:k:cT:b:t:X:h", opts, NULL)) != -1) {
 		switch (c) {
 		case 'S': state_dir = optarg; break;
 		case 'o': out = optarg; break;
 		case 'k': sopts.keep = atoi(optarg); break;
 		case 'c': sopts.write_csv = 1; break;
+		case 'b': brokers = optarg; break;
+		case 't': topic = optarg; break;
+		case 'X':
+			if (cli_props_add(&props, optarg))
+				return 2;
+			break;
 		case 'T':
 			if (segment_config_set(&cfg, optarg) != 0) {
 				fprintf(stderr, "snapshot: unknown threshold '%s'\n", optarg);
@@ -290,6 +348,9 @@ int cmd_snapshot(int argc, char **argv)
 			break;
 		case 'h':
 			printf("usage: segstream snapshot --state DIR --out DIR [--keep K (5)] [--csv] [-T threshold=value ...]\n"
+			       "         [--brokers HOST:PORT [--topic T (segstream.segments)] [-X prop=value ...]]\n"
+			       "  With --brokers, the rows changed since the last snapshot published to Kafka go to the\n"
+			       "  compacted topic, with a manifest record, in one transaction.\n"
 			       "       segstream snapshot verify|show DIR [SEQUENCE]\n");
 			return 0;
 		default: return 2;
@@ -313,5 +374,5 @@ int cmd_snapshot(int argc, char **argv)
 	}
 	printf("snapshot %" PRIu64 " published in %s/%010" PRIu64 "\n", seq, out, seq);
 	print_summary(&r);
-	return 0;
+	return brokers ? snapshot_to_kafka(brokers, topic, &props, out, seq) : 0;
 }
