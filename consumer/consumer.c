@@ -482,7 +482,7 @@ static int open_clients(struct run *r)
 	char err[512];
 	rd_kafka_conf_t *conf = rd_kafka_conf_new();
 	const char *mine[] = { "enable.auto.commit", "false", "enable.auto.offset.store", "false",
-			       "auto.offset.reset", "error", "enable.partition.eof", cfg->exit_at_end ? "true" : "false",
+			       "auto.offset.reset", "error", "enable.partition.eof", "true",
 			       "group.id", cfg->group_id ? cfg->group_id : "segstream-assign",
 			       "queued.min.messages", "1500000", "queued.max.messages.kbytes", "1048576" };
 	/* librdkafka 2.0.2 stops fetching a partition for a fixed second once its local queue
@@ -608,9 +608,14 @@ int cons_run(const struct cons_config *cfg, struct state_db *db, struct cons_sta
 			commit_batch(&r);
 		if (r.dlq)
 			rd_kafka_poll(r.dlq, 0);
-		if (cfg->exit_at_end && !r.batch && all_at_end(&r)) {
-			if (at_end_since < 0)
+		if (!r.batch && all_at_end(&r)) {
+			if (at_end_since < 0) {
 				at_end_since = now_ms();
+				if (cfg->on_caught_up)
+					cfg->on_caught_up(cfg->caught_up_ctx);
+			}
+			if (!cfg->exit_at_end)
+				continue;
 			if (now_ms() - at_end_since >= cfg->idle_ms)
 				break;
 		} else {

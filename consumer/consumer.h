@@ -62,6 +62,10 @@ struct cons_config {
 	const char *const *props;     /* extra librdkafka properties "key=value", or NULL */
 	int n_props;
 	volatile sig_atomic_t *stop;  /* owned by main; may be NULL */
+	/* Called (in the consumer's thread, after the commit) each time every assigned partition
+	 * has been consumed to its end: the end of a catch-up. May be NULL. */
+	void (*on_caught_up)(void *ctx);
+	void *caught_up_ctx;
 	int verbose;                  /* 1: a line per batch on stderr */
 };
 

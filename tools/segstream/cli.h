@@ -7,6 +7,8 @@
 
 /* The process-wide stop flag, set by SIGINT/SIGTERM (owned by main.c). */
 extern volatile sig_atomic_t cli_stop;
+/* Set by SIGUSR1: publish a snapshot now (consume --snapshot-dir). */
+extern volatile sig_atomic_t cli_snapshot_request;
 
 int cmd_gen(int argc, char **argv);
 int cmd_replay(int argc, char **argv);

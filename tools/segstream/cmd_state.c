@@ -1,5 +1,7 @@
 /* segstream consume | get | dump | snapshot: the state and what is read from it. */
 #include <getopt.h>
+#include <pthread.h>
+#include <time.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -29,6 +31,83 @@ static int open_state(const char *path, int read_only, int durable, struct state
 	return rc;
 }
 
+/*
+ * Snapshots beside the consumer: a thread of its own with its own LMDB read transactions, so
+ * the consumer's batches never wait for it. It publishes every `every_s` seconds, on SIGUSR1,
+ * at the end of each catch-up, and once more when the consumer stops.
+ */
+struct snapshotter {
+	struct state_db *db;
+	const char *dir;
+	double every_s;
+	struct snap_options opts;
+	struct segment_config cfg;
+	pthread_mutex_t lock;
+	pthread_cond_t wake;
+	int requested, done;
+	uint64_t published, failed;
+};
+
+static void request_snapshot(void *ctx)
+{
+	struct snapshotter *s = ctx;
+	pthread_mutex_lock(&s->lock);
+	s->requested = 1;
+	pthread_cond_signal(&s->wake);
+	pthread_mutex_unlock(&s->lock);
+}
+
+static void publish_one(struct snapshotter *s)
+{
+	static struct snap_report r; /* only this thread publishes */
+	uint64_t seq;
+	char err[512];
+	struct timespec t0, t1;
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	int rc = snap_publish_files(s->db, &s->cfg, &s->opts, s->dir, &seq, &r, err, sizeof err);
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	if (rc != SNAP_OK) {
+		s->failed++;
+		fprintf(stderr, "consume: snapshot failed: %s\n", err);
+		return;
+	}
+	s->published++;
+	fprintf(stderr, "consume: snapshot %" PRIu64 " (%" PRIu64 " customers) in %.0f ms\n", seq, r.customers,
+		(double)(t1.tv_sec - t0.tv_sec) * 1e3 + (double)(t1.tv_nsec - t0.tv_nsec) / 1e6);
+}
+
+static void *snapshot_thread(void *arg)
+{
+	struct snapshotter *s = arg;
+	pthread_mutex_lock(&s->lock);
+	for (;;) {
+		struct timespec until;
+		clock_gettime(CLOCK_REALTIME, &until);
+		double next = s->every_s > 0 ? s->every_s : 0.2;
+		until.tv_sec += (time_t)next;
+		until.tv_nsec += (long)((next - (double)(time_t)next) * 1e9);
+		if (until.tv_nsec >= 1000000000L) {
+			until.tv_sec++;
+			until.tv_nsec -= 1000000000L;
+		}
+		int timed_out = 0;
+		while (!s->requested && !s->done && !cli_snapshot_request && !timed_out)
+			timed_out = pthread_cond_timedwait(&s->wake, &s->lock, &until) != 0;
+		if (s->done)
+			break;
+		int due = s->requested || cli_snapshot_request || (timed_out && s->every_s > 0);
+		s->requested = 0;
+		cli_snapshot_request = 0;
+		if (!due)
+			continue;
+		pthread_mutex_unlock(&s->lock);
+		publish_one(s);
+		pthread_mutex_lock(&s->lock);
+	}
+	pthread_mutex_unlock(&s->lock);
+	return NULL;
+}
+
 int cmd_consume(int argc, char **argv)
 {
 	struct cons_config cfg;
@@ -36,8 +115,13 @@ int cmd_consume(int argc, char **argv)
 	const char *state_dir = NULL;
 	int durable = 1;
 	struct cli_props props = { 0 };
+	struct snapshotter snaps = { .every_s = 0 };
+	snap_options_init(&snaps.opts);
+	segment_config_init(&snaps.cfg);
 	static const struct option opts[] = {
 		{ "state", required_argument, 0, 'S' }, { "brokers", required_argument, 0, 'b' },
+		{ "snapshot-dir", required_argument, 0, 'O' }, { "snapshot-every", required_argument, 0, 'V' },
+		{ "snapshot-keep", required_argument, 0, 'K' },
 		{ "topic", required_argument, 0, 't' }, { "products-topic", required_argument, 0, 'P' },
 		{ "customers-topic", required_argument, 0, 'C' },
 		{ "dlq-topic", required_argument, 0, 'D' }, { "group", required_argument, 0, 'g' },
@@ -47,9 +131,12 @@ int cmd_consume(int argc, char **argv)
 		{ "verbose", no_argument, 0, 'v' }, { "help", no_argument, 0, 'h' }, { 0, 0, 0, 0 },
 	};
 	int c;
-	while ((c = getopt_long(argc, argv, "S:b:t:P:C:D:g:n:m:EI:NvX:h", opts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "S:b:t:P:C:D:g:n:m:EI:NvX:O:V:K:h", opts, NULL)) != -1) {
 		switch (c) {
 		case 'S': state_dir = optarg; break;
+		case 'O': snaps.dir = optarg; break;
+		case 'V': snaps.every_s = atof(optarg); break;
+		case 'K': snaps.opts.keep = atoi(optarg); break;
 		case 'b': cfg.brokers = optarg; break;
 		case 't': cfg.events_topic = optarg; break;
 		case 'P': cfg.products_topic = optarg; break;
@@ -70,7 +157,9 @@ int cmd_consume(int argc, char **argv)
 			printf("usage: segstream consume --state DIR --brokers HOST:PORT [--group ID] [--exit-at-end [--idle-ms MS]]\n"
 			       "         [--topic T] [--products-topic T] [--customers-topic T] [--dlq-topic T]\n"
 			       "         [--batch-events N] [--batch-ms MS]\n"
-			       "         [--no-sync] [--verbose] [-X librdkafka.property=value ...]\n");
+			       "         [--no-sync] [--verbose] [-X librdkafka.property=value ...]\n"
+			       "         [--snapshot-dir DIR [--snapshot-every SECONDS] [--snapshot-keep K]]\n"
+			       "  Snapshots: every SECONDS, on SIGUSR1, at the end of each catch-up and at exit.\n");
 			return 0;
 		default: return 2;
 		}
@@ -85,9 +174,35 @@ int cmd_consume(int argc, char **argv)
 	struct state_db *db;
 	if (open_state(state_dir, 0, durable, &db) != STATE_OK)
 		return 1;
+	pthread_t snap_thread;
+	int snapshots = snaps.dir != NULL;
+	if (snapshots) {
+		snaps.db = db;
+		pthread_mutex_init(&snaps.lock, NULL);
+		pthread_cond_init(&snaps.wake, NULL);
+		cfg.on_caught_up = request_snapshot;
+		cfg.caught_up_ctx = &snaps;
+		if (pthread_create(&snap_thread, NULL, snapshot_thread, &snaps) != 0) {
+			fprintf(stderr, "consume: cannot start the snapshot thread\n");
+			state_close(db);
+			return 1;
+		}
+	}
 	struct cons_stats st;
 	char err[512] = "";
 	int rc = cons_run(&cfg, db, &st, err, sizeof err);
+	if (snapshots) {
+		pthread_mutex_lock(&snaps.lock);
+		snaps.done = 1;
+		pthread_cond_signal(&snaps.wake);
+		pthread_mutex_unlock(&snaps.lock);
+		pthread_join(snap_thread, NULL);
+		if (rc == CONS_OK)
+			publish_one(&snaps); /* the final state */
+		printf("consume: %" PRIu64 " snapshots published, %" PRIu64 " failed\n", snaps.published, snaps.failed);
+		pthread_cond_destroy(&snaps.wake);
+		pthread_mutex_destroy(&snaps.lock);
+	}
 	state_close(db);
 	printf("consume: events read %" PRIu64 ", applied %" PRIu64 ", duplicates %" PRIu64 ", train ignored %" PRIu64
 	       ", dead-lettered %" PRIu64 ", products %" PRIu64 ", customers %" PRIu64 ", batches %" PRIu64 "\n",

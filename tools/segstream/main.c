@@ -7,11 +7,14 @@
 #include "tools/segstream/cli.h"
 
 volatile sig_atomic_t cli_stop;
+volatile sig_atomic_t cli_snapshot_request;
 
 static void on_signal(int sig)
 {
-	(void)sig;
-	cli_stop = 1;
+	if (sig == SIGUSR1)
+		cli_snapshot_request = 1;
+	else
+		cli_stop = 1;
 }
 
 int cli_props_add(struct cli_props *p, const char *kv)
@@ -64,6 +67,7 @@ int main(int argc, char **argv)
 	sigemptyset(&sa.sa_mask);
 	sigaction(SIGINT, &sa, NULL);
 	sigaction(SIGTERM, &sa, NULL);
+	sigaction(SIGUSR1, &sa, NULL);
 	if (argc < 2 || strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0) {
 		usage(argc < 2 ? stderr : stdout);
 		return argc < 2 ? 2 : 0;
