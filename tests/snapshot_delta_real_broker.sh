@@ -45,6 +45,11 @@ grep -q "events read 30, applied 30" "$tmp/c2.out" || { echo "FAIL: the 30 new e
 grep -q "10 changed rows, 0 removed, 1490 unchanged (delta against 1)" "$tmp/s2.out" \
 	|| { echo "FAIL: the second snapshot's delta is not exactly the 10 customers"; exit 1; }
 
+"$seg" snapshot diff "$tmp/snaps" 1 2 | tee "$tmp/diff.out" | tail -1
+grep -q "10 changed, 0 added, 0 removed, 1490 unchanged" "$tmp/diff.out" || { echo "FAIL: snapshot diff"; exit 1; }
+[ "$(grep '^~ ' "$tmp/diff.out" | cut -c3- | sort -n | tr '\n' ' ')" = "$(sort -n "$tmp/more/users" | tr '\n' ' ')" ] \
+	|| { echo "FAIL: snapshot diff names other customers"; exit 1; }
+
 # What a read_committed reader sees after the first manifest: the 10 customers, then a manifest.
 "$py" - "$brokers" "$run.segments" "$tmp/more/users" <<'PY'
 import sys
