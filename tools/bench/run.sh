@@ -35,6 +35,13 @@ measure replay "$seg" replay --data "$work/data" --brokers "$brokers"
 measure consume "$seg" consume --state "$work/state" --brokers "$brokers" --exit-at-end
 grep -h 'batch commit' "$work/consume.out"
 
+measure snapshot "$seg" snapshot --state "$work/state" --out "$work/snapshots"
+# Batch commit latency while snapshots run beside the consumer (every 2 s) vs without.
+measure consume-snap "$seg" consume --state "$work/state-snap" --brokers "$brokers" --exit-at-end \
+	--snapshot-dir "$work/snapshots-live" --snapshot-every 2
+grep -h 'batch commit' "$work/consume.out" | sed 's/^/without snapshots: /'
+grep -h 'batch commit' "$work/consume-snap.out" | sed 's/^/with snapshots:    /'
+grep -h 'snapshots published' "$work/consume-snap.out"
 measure backfill "$seg" backfill --data "$work/data" --state "$work/backfill" --brokers "$brokers"
 grep -h 'backfill: [0-9.]* s' "$work/backfill.out"
 
