@@ -103,30 +103,20 @@ static void put_varint(struct vwriter *w, uint64_t v)
 	} while (v);
 }
 
-static void put_sparse32(struct vwriter *w, const uint32_t *v, int n)
+/* Writes the non-zero bins of a histogram given as uint32 (v32) or uint64 (v64) values. */
+static void put_sparse(struct vwriter *w, const uint32_t *v32, const uint64_t *v64, int n)
 {
 	int k = 0;
 	for (int i = 0; i < n; i++)
-		k += v[i] != 0;
+		k += (v32 ? v32[i] : v64[i]) != 0;
 	put_varint(w, (uint64_t)k);
-	for (int i = 0; i < n; i++)
-		if (v[i]) {
+	for (int i = 0; i < n; i++) {
+		uint64_t v = v32 ? v32[i] : v64[i];
+		if (v) {
 			put_varint(w, (uint64_t)i);
-			put_varint(w, v[i]);
+			put_varint(w, v);
 		}
-}
-
-static void put_sparse64(struct vwriter *w, const uint64_t *v, int n)
-{
-	int k = 0;
-	for (int i = 0; i < n; i++)
-		k += v[i] != 0;
-	put_varint(w, (uint64_t)k);
-	for (int i = 0; i < n; i++)
-		if (v[i]) {
-			put_varint(w, (uint64_t)i);
-			put_varint(w, v[i]);
-		}
+	}
 }
 
 int state_customer_encode(const struct state_customer *c, uint8_t *buf, size_t buf_len, size_t *len_out)
@@ -142,14 +132,14 @@ int state_customer_encode(const struct state_customer *c, uint8_t *buf, size_t b
 	};
 	for (size_t i = 0; i < sizeof scalars / sizeof scalars[0]; i++)
 		put_varint(&w, scalars[i]);
-	put_sparse32(&w, c->days_lines, STATE_DAY_BINS);
-	put_sparse32(&w, c->days_orders, STATE_DAY_BINS);
-	put_sparse32(&w, c->dept_items, STATE_DEPARTMENTS);
-	put_sparse64(&w, c->dept_cents, STATE_DEPARTMENTS);
-	put_sparse32(&w, c->dow_orders, 7);
-	put_sparse32(&w, c->hour_orders, 24);
-	put_sparse32(&w, c->dow_lines, 7);
-	put_sparse32(&w, c->hour_lines, 24);
+	put_sparse(&w, c->days_lines, NULL, STATE_DAY_BINS);
+	put_sparse(&w, c->days_orders, NULL, STATE_DAY_BINS);
+	put_sparse(&w, c->dept_items, NULL, STATE_DEPARTMENTS);
+	put_sparse(&w, NULL, c->dept_cents, STATE_DEPARTMENTS);
+	put_sparse(&w, c->dow_orders, NULL, 7);
+	put_sparse(&w, c->hour_orders, NULL, 24);
+	put_sparse(&w, c->dow_lines, NULL, 7);
+	put_sparse(&w, c->hour_lines, NULL, 24);
 	if (w.overflow)
 		return STATE_INVAL;
 	*len_out = (size_t)(w.p - buf);

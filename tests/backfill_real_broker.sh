@@ -4,13 +4,8 @@
 # dump, partitions included) and the pandas oracle; and backfill up to a time T followed by
 # the consumer from the stored offsets gives the same final state, with no event applied twice.
 #   backfill_real_broker.sh SEGSTREAM_BINARY REPO_DIR     (SEGSTREAM_BOOTSTRAP names the broker)
-set -euo pipefail
-seg=$1
-repo=$2
-brokers=${SEGSTREAM_BOOTSTRAP:?}
-py=$repo/.venv/bin/python
-tmp=$(mktemp -d)
-trap 'rm -rf "$tmp"' EXIT
+source "$(dirname "${BASH_SOURCE[0]}")/common.sh"
+: "${brokers:?SEGSTREAM_BOOTSTRAP names the broker}"
 
 run_case() {
 	local name=$1

@@ -4,13 +4,8 @@
 # pandas oracle (zero differences). A second consume finds nothing new: offsets live with the
 # state.
 #   e2e_real_broker.sh SEGSTREAM_BINARY REPO_DIR     (SEGSTREAM_BOOTSTRAP names the broker)
-set -euo pipefail
-seg=$1
-repo=$2
-brokers=${SEGSTREAM_BOOTSTRAP:?}
-py=$repo/.venv/bin/python
-tmp=$(mktemp -d)
-trap 'rm -rf "$tmp"' EXIT
+source "$(dirname "${BASH_SOURCE[0]}")/common.sh"
+: "${brokers:?SEGSTREAM_BOOTSTRAP names the broker}"
 
 # run_case NAME USERS [gen options...]
 run_case() {

@@ -2,13 +2,10 @@
 # The replay tool against the real broker: a small generated data set is replayed, read back
 # and checked event by event against the CSVs (tests/check_replay.py).
 #   replay_real_broker.sh SEGSTREAM_BINARY REPO_DIR     (SEGSTREAM_BOOTSTRAP names the broker)
-set -euo pipefail
-seg=$1
-repo=$2
-tmp=$(mktemp -d)
-trap 'rm -rf "$tmp"' EXIT
+source "$(dirname "${BASH_SOURCE[0]}")/common.sh"
+: "${brokers:?SEGSTREAM_BOOTSTRAP names the broker}"
 run=replay-$$-$(date +%s)
 "$seg" gen --users 2000 --seed 5 --out "$tmp/data" --catalog "$repo/data/instacart"
-"$seg" replay --data "$tmp/data" --brokers "${SEGSTREAM_BOOTSTRAP:?}" --topic "$run.events" \
+"$seg" replay --data "$tmp/data" --brokers "$brokers" --topic "$run.events" \
 	--products-topic "$run.products" --customers-topic "$run.customers"
-"$repo/.venv/bin/python" "$repo/tests/check_replay.py" "$tmp/data" "$SEGSTREAM_BOOTSTRAP" "$run"
+"$repo/.venv/bin/python" "$repo/tests/check_replay.py" "$tmp/data" "$brokers" "$run"

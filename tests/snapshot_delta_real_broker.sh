@@ -3,13 +3,8 @@
 # topic, new events for 10 customers arrive; the next snapshot's transaction holds exactly
 # those 10 customers' rows (and a manifest record), as a read_committed reader sees them.
 #   snapshot_delta_real_broker.sh SEGSTREAM_BINARY REPO_DIR   (SEGSTREAM_BOOTSTRAP names the broker)
-set -euo pipefail
-seg=$1
-repo=$2
-brokers=${SEGSTREAM_BOOTSTRAP:?}
-py=$repo/.venv/bin/python
-tmp=$(mktemp -d)
-trap 'rm -rf "$tmp"' EXIT
+source "$(dirname "${BASH_SOURCE[0]}")/common.sh"
+: "${brokers:?SEGSTREAM_BOOTSTRAP names the broker}"
 run=delta-$$-$(date +%s)
 topics=(--topic "$run.events" --products-topic "$run.products" --customers-topic "$run.customers")
 "$seg" gen --users 1500 --seed 41 --out "$tmp/data" --catalog "$repo/data/instacart" > /dev/null

@@ -2,12 +2,7 @@
 # The notebook side: the Python reader loads a snapshot into pandas, and the three findings
 # are drawn as PNG images that are real pictures (decoded, non-blank).
 #   snapshot_plots.sh SEGSTREAM_BINARY REPO_DIR
-set -euo pipefail
-seg=$1
-repo=$2
-py=$repo/.venv/bin/python
-tmp=$(mktemp -d)
-trap 'rm -rf "$tmp"' EXIT
+source "$(dirname "${BASH_SOURCE[0]}")/common.sh"
 "$seg" gen --users 3000 --seed 9 --out "$tmp/data" --catalog "$repo/data/instacart" > /dev/null
 "$seg" backfill --data "$tmp/data" --state "$tmp/state" --partitions 4 > /dev/null
 "$seg" snapshot --state "$tmp/state" --out "$tmp/snaps" > /dev/null

@@ -30,6 +30,18 @@ int cli_props_add(struct cli_props *p, const char *kv);
 struct rd_kafka_s;
 void cli_ensure_compacted_topic(struct rd_kafka_s *rk, const char *topic);
 
+/* --on-error skip|fail into a dataset report. @return 0, or -1 (message printed). */
+struct ds_report;
+int cli_parse_on_error(const char *arg, struct ds_report *rep);
+
+/* Reference records of the files as the stream carries them. @return 1, or 0 for an empty slot. */
+struct ds_product;
+struct ds_customer;
+struct event_product;
+struct event_customer;
+int cli_event_product(const struct ds_product *p, struct event_product *out);
+int cli_event_customer(const struct ds_customer *d, struct event_customer *out);
+
 /* YYYY-MM-DD as days since 1970-01-01. @return 0, or -1 if malformed. */
 int cli_parse_iso_date(const char *s, int32_t *day);
 

@@ -127,11 +127,8 @@ int cmd_backfill(int argc, char **argv)
 			break;
 		}
 		case 'e':
-			if (strcmp(optarg, "skip") && strcmp(optarg, "fail")) {
-				fprintf(stderr, "backfill: --on-error is skip or fail\n");
+			if (cli_parse_on_error(optarg, &rep))
 				return 2;
-			}
-			rep.on_error = strcmp(optarg, "fail") == 0 ? DS_ON_ERROR_FAIL : DS_ON_ERROR_SKIP;
 			break;
 		case 'h':
 			printf("usage: segstream backfill --data DIR --state DIR [--until YYYY-MM-DD (exclusive)]\n"
@@ -229,10 +226,8 @@ int cmd_backfill(int argc, char **argv)
 			goto out;
 	}
 	for (size_t id = 0; id < customers.cap; id++) {
-		const struct ds_customer *d = &customers.by_id[id];
-		struct event_customer ec = { d->user_id, d->state, d->age, d->joined_day, d->n_dependants,
-					     d->fam_status, d->income, d->gender };
-		if (d->user_id && state_batch_put_demographics(b, &ec) != STATE_OK)
+		struct event_customer ec;
+		if (cli_event_customer(&customers.by_id[id], &ec) && state_batch_put_demographics(b, &ec) != STATE_OK)
 			goto out;
 	}
 	sorted = malloc((n_customers ? n_customers : 1) * sizeof *sorted);

@@ -59,6 +59,16 @@ static int produce(rd_kafka_t *rk, const char *topic, const char *key, size_t ke
 	}
 }
 
+/* A reference record keyed by its id in decimal. */
+static int produce_keyed(rd_kafka_t *rk, const char *topic, uint32_t id, const void *val, size_t len)
+{
+	char key[16];
+	int kl = snprintf(key, sizeof key, "%u", id);
+	int rc = produce(rk, topic, key, (size_t)kl, val, len, 0);
+	rd_kafka_poll(rk, 0);
+	return rc;
+}
+
 static void progress(uint64_t done, uint64_t total, double started, int tty)
 {
 	double el = now_s() - started, rate = el > 0 ? done / el : 0;
@@ -117,11 +127,8 @@ int cmd_replay(int argc, char **argv)
 		case 's': speed = strtod(optarg, NULL); break;
 		case 'T': include_train = 1; break;
 		case 'e':
-			if (strcmp(optarg, "skip") && strcmp(optarg, "fail")) {
-				fprintf(stderr, "replay: --on-error is skip or fail\n");
+			if (cli_parse_on_error(optarg, &rep))
 				return 2;
-			}
-			rep.on_error = strcmp(optarg, "fail") == 0 ? DS_ON_ERROR_FAIL : DS_ON_ERROR_SKIP;
 			break;
 		case 'X':
 			if (cli_props_add(&props, optarg))
@@ -196,35 +203,22 @@ int cmd_replay(int argc, char **argv)
 	cli_ensure_compacted_topic(rk, products_topic);
 	cli_ensure_compacted_topic(rk, customers_topic);
 	uint64_t n_products = 0, n_events = 0, total = 0;
+	uint8_t ref[64];
+	size_t ref_len;
 	for (size_t id = 0; id < products.cap && rc == 0; id++) {
-		const struct ds_product *p = &products.by_id[id];
-		if (!p->product_id)
-			continue;
-		struct event_product ep = { p->product_id, p->aisle_id, p->department_id, p->price_cents };
-		uint8_t buf[64];
-		size_t len;
-		char key[16];
-		int kl = snprintf(key, sizeof key, "%u", p->product_id);
-		if (event_product_encode(&ep, buf, sizeof buf, &len) == EVENT_OK)
-			rc = produce(rk, products_topic, key, (size_t)kl, buf, len, 0);
-		n_products++;
-		rd_kafka_poll(rk, 0);
+		struct event_product ep;
+		if (cli_event_product(&products.by_id[id], &ep) && event_product_encode(&ep, ref, sizeof ref, &ref_len) == EVENT_OK) {
+			rc = produce_keyed(rk, products_topic, ep.product_id, ref, ref_len);
+			n_products++;
+		}
 	}
 	uint64_t n_customers = 0;
 	for (size_t id = 0; id < customers.cap && rc == 0; id++) {
-		const struct ds_customer *d = &customers.by_id[id];
-		if (!d->user_id)
-			continue;
-		struct event_customer ec = { d->user_id, d->state, d->age, d->joined_day, d->n_dependants,
-					     d->fam_status, d->income, d->gender };
-		uint8_t buf[64];
-		size_t len;
-		char key[16];
-		int kl = snprintf(key, sizeof key, "%u", d->user_id);
-		if (event_customer_encode(&ec, buf, sizeof buf, &len) == EVENT_OK)
-			rc = produce(rk, customers_topic, key, (size_t)kl, buf, len, 0);
-		n_customers++;
-		rd_kafka_poll(rk, 0);
+		struct event_customer ec;
+		if (cli_event_customer(&customers.by_id[id], &ec) && event_customer_encode(&ec, ref, sizeof ref, &ref_len) == EVENT_OK) {
+			rc = produce_keyed(rk, customers_topic, ec.user_id, ref, ref_len);
+			n_customers++;
+		}
 	}
 	/* Reference data is complete before the first event. */
 	if (rc == 0 && rd_kafka_flush(rk, 60000) != RD_KAFKA_RESP_ERR_NO_ERROR)

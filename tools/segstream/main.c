@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "dataset/dataset.h"
+#include "event/event.h"
 #include "tools/segstream/cli.h"
 
 volatile sig_atomic_t cli_stop;
@@ -35,6 +36,29 @@ int cli_parse_iso_date(const char *s, int32_t *day)
 		return -1;
 	snprintf(mdy, sizeof mdy, "%u/%u/%u", m, d, y);
 	return ds_parse_date(mdy, strlen(mdy), day); /* one calendar: the dataset's */
+}
+
+int cli_parse_on_error(const char *arg, struct ds_report *rep)
+{
+	if (strcmp(arg, "skip") != 0 && strcmp(arg, "fail") != 0) {
+		fprintf(stderr, "segstream: --on-error is skip or fail\n");
+		return -1;
+	}
+	rep->on_error = strcmp(arg, "fail") == 0 ? DS_ON_ERROR_FAIL : DS_ON_ERROR_SKIP;
+	return 0;
+}
+
+int cli_event_product(const struct ds_product *p, struct event_product *out)
+{
+	*out = (struct event_product){ p->product_id, p->aisle_id, p->department_id, p->price_cents };
+	return p->product_id != 0;
+}
+
+int cli_event_customer(const struct ds_customer *d, struct event_customer *out)
+{
+	*out = (struct event_customer){ d->user_id, d->state, d->age, d->joined_day, d->n_dependants,
+					d->fam_status, d->income, d->gender };
+	return d->user_id != 0;
 }
 
 static const struct {
