@@ -45,6 +45,7 @@ struct run {
 	rd_kafka_t *dlq;
 	struct state_batch *batch;
 	int batch_events;
+	uint64_t committed_events; /* event messages in committed batches, this run */
 	double batch_started_ms;
 	struct partition_state *parts;
 	int n_parts;
@@ -297,6 +298,9 @@ static int commit_batch(struct run *r)
 	r->stats.duplicates += st.duplicates;
 	r->stats.ignored += st.ignored;
 	r->stats.batches++;
+	r->committed_events += (uint64_t)r->batch_events;
+	if (r->cfg->on_committed)
+		r->cfg->on_committed(r->cfg->caught_up_ctx, r->committed_events);
 	if (r->cfg->verbose)
 		fprintf(stderr, "consume: batch %" PRIu64 ": %d events, %" PRIu64 " customers, commit %.1f ms\n",
 			r->stats.batches, r->batch_events, st.customers, now_ms() - t0);

@@ -66,6 +66,9 @@ struct cons_config {
 	 * has been consumed to its end: the end of a catch-up. May be NULL. */
 	void (*on_caught_up)(void *ctx);
 	void *caught_up_ctx;
+	/* Called (in the consumer's thread) after each committed batch of events, with the number
+	 * of event messages this run has committed so far; ctx is caught_up_ctx. May be NULL. */
+	void (*on_committed)(void *ctx, uint64_t events_total);
 	int verbose;                  /* 1: a line per batch on stderr */
 };
 

@@ -48,10 +48,10 @@ grep -h 'backfill: [0-9.]* s' "$work/backfill.out"
 # End to end: replay and consumer together, from nothing to the final state of the whole history.
 start=$(date +%s.%N)
 "$seg" consume --state "$work/e2e-state" --brokers "$brokers" --topic e2e.events --products-topic e2e.products \
-	--exit-at-end --idle-ms 3000 > "$work/e2e-consume.out" 2> "$work/e2e-consume.err" &
+	--customers-topic e2e.customers --exit-at-end --idle-ms 3000 > "$work/e2e-consume.out" 2> "$work/e2e-consume.err" &
 consumer=$!
 "$seg" replay --data "$work/data" --brokers "$brokers" --topic e2e.events --products-topic e2e.products \
-	> "$work/e2e-replay.out" 2> "$work/e2e-replay.err"
+	--customers-topic e2e.customers > "$work/e2e-replay.out" 2> "$work/e2e-replay.err"
 wait $consumer
 end=$(date +%s.%N)
 printf '%-10s %8.2f s wall (replay start to final state, less the 3 s idle check)\n' e2e \
