@@ -34,13 +34,15 @@ with open(f"{dst}/users", "w") as f:
     f.write("\n".join(str(u) for u in users) + "\n")
 PY
 "$seg" replay --data "$tmp/more" --brokers "$brokers" "${topics[@]}" > /dev/null
-"$seg" consume --state "$tmp/state" --brokers "$brokers" "${topics[@]}" --dlq-topic "$run.dlq" --exit-at-end --no-sync | tee "$tmp/c2.out"
+# This time the consumer publishes the snapshot itself when it stops (files and Kafka delta).
+"$seg" consume --state "$tmp/state" --brokers "$brokers" "${topics[@]}" --dlq-topic "$run.dlq" --exit-at-end --no-sync \
+	--snapshot-dir "$tmp/snaps" --segments-topic "$run.segments" 2>&1 | tee "$tmp/c2.out"
 grep -q "events read 30, applied 30" "$tmp/c2.out" || { echo "FAIL: the 30 new events were not applied"; exit 1; }
-"$seg" snapshot --state "$tmp/state" --out "$tmp/snaps" --brokers "$brokers" --topic "$run.segments" | tee "$tmp/s2.out"
-grep -q "10 changed rows, 0 removed, 1490 unchanged (delta against 1)" "$tmp/s2.out" \
+# Snapshots at the end of the catch-up and at exit: the first carries the delta, the second none.
+grep -q "10 changed rows, 0 removed, 1490 unchanged (delta against 1)" "$tmp/c2.out" \
 	|| { echo "FAIL: the second snapshot's delta is not exactly the 10 customers"; exit 1; }
 
-"$seg" snapshot diff "$tmp/snaps" 1 2 | tee "$tmp/diff.out" | tail -1
+"$seg" snapshot diff "$tmp/snaps" 1 "$(ls "$tmp/snaps" | grep -E '^[0-9]{10}$' | tail -1)" | tee "$tmp/diff.out" | tail -1
 grep -q "10 changed, 0 added, 0 removed, 1490 unchanged" "$tmp/diff.out" || { echo "FAIL: snapshot diff"; exit 1; }
 [ "$(grep '^~ ' "$tmp/diff.out" | cut -c3- | sort -n | tr '\n' ' ')" = "$(sort -n "$tmp/more/users" | tr '\n' ' ')" ] \
 	|| { echo "FAIL: snapshot diff names other customers"; exit 1; }
@@ -65,7 +67,7 @@ while len(eof) < len(parts):
             records.append((m.partition(), m.offset(), m.key().decode(), m.value()))
 c.close()
 manifests = [r for r in records if r[2] == "__manifest"]
-assert len(manifests) == 2, f"{len(manifests)} manifest records"
+assert len(manifests) >= 2, f"{len(manifests)} manifest records"
 rows = [r for r in records if r[2] != "__manifest"]
 assert len(rows) == 1500 + 10, len(rows)
 by_key = {}

@@ -40,9 +40,15 @@ static int open_state(const char *path, int read_only, int durable, struct state
  * the consumer's batches never wait for it. It publishes every `every_s` seconds, on SIGUSR1,
  * at the end of each catch-up, and once more when the consumer stops.
  */
+static int snapshot_to_kafka(const char *brokers, const char *topic, const struct cli_props *props, const char *dir,
+			     uint64_t seq);
+
 struct snapshotter {
 	struct state_db *db;
 	const char *dir;
+	const char *brokers;          /* with segments_topic: each snapshot also goes to Kafka */
+	const char *segments_topic;
+	const struct cli_props *props;
 	double every_s;
 	uint64_t every_events;   /* also after this many events (0: not by count) */
 	uint64_t next_events;
@@ -90,6 +96,8 @@ static void publish_one(struct snapshotter *s)
 	s->published++;
 	fprintf(stderr, "consume: snapshot %" PRIu64 " (%" PRIu64 " customers) in %.0f ms\n", seq, r.customers,
 		(double)(t1.tv_sec - t0.tv_sec) * 1e3 + (double)(t1.tv_nsec - t0.tv_nsec) / 1e6);
+	if (s->segments_topic && snapshot_to_kafka(s->brokers, s->segments_topic, s->props, s->dir, seq) != 0)
+		s->failed++;
 }
 
 static void *snapshot_thread(void *arg)
@@ -145,6 +153,7 @@ int cmd_consume(int argc, char **argv)
 		{ "state", required_argument, 0, 'S' }, { "brokers", required_argument, 0, 'b' },
 		{ "snapshot-dir", required_argument, 0, 'O' }, { "snapshot-every", required_argument, 0, 'V' },
 		{ "snapshot-keep", required_argument, 0, 'K' }, { "snapshot-every-events", required_argument, 0, 'W' },
+		{ "segments-topic", required_argument, 0, 'G' },
 		{ "topic", required_argument, 0, 't' }, { "products-topic", required_argument, 0, 'P' },
 		{ "customers-topic", required_argument, 0, 'C' },
 		{ "dlq-topic", required_argument, 0, 'D' }, { "group", required_argument, 0, 'g' },
@@ -154,13 +163,14 @@ int cmd_consume(int argc, char **argv)
 		{ "verbose", no_argument, 0, 'v' }, { "help", no_argument, 0, 'h' }, { 0, 0, 0, 0 },
 	};
 	int c;
-	while ((c = getopt_long(argc, argv, "S:b:t:P:C:D:g:n:m:EI:NvX:O:V:K:W:h", opts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "S:b:t:P:C:D:g:n:m:EI:NvX:O:V:K:W:G:h", opts, NULL)) != -1) {
 		switch (c) {
 		case 'S': state_dir = optarg; break;
 		case 'O': snaps.dir = optarg; break;
 		case 'V': snaps.every_s = atof(optarg); break;
 		case 'K': snaps.opts.keep = atoi(optarg); break;
 		case 'W': snaps.every_events = strtoull(optarg, NULL, 10); break;
+		case 'G': snaps.segments_topic = optarg; break;
 		case 'b': cfg.brokers = optarg; break;
 		case 't': cfg.events_topic = optarg; break;
 		case 'P': cfg.products_topic = optarg; break;
@@ -183,9 +193,9 @@ int cmd_consume(int argc, char **argv)
 			       "         [--batch-events N] [--batch-ms MS]\n"
 			       "         [--no-sync] [--verbose] [-X librdkafka.property=value ...]\n"
 			       "         [--snapshot-dir DIR [--snapshot-every SECONDS] [--snapshot-every-events N]\n"
-			       "                             [--snapshot-keep K]]\n"
+			       "                             [--snapshot-keep K] [--segments-topic T]]\n"
 			       "  Snapshots: every SECONDS and/or N events, on SIGUSR1, at the end of each catch-up\n"
-			       "  and at exit.\n");
+			       "  and at exit; with --segments-topic each also goes to Kafka as a delta (one transaction).\n");
 			return 0;
 		default: return 2;
 		}
@@ -204,6 +214,8 @@ int cmd_consume(int argc, char **argv)
 	int snapshots = snaps.dir != NULL;
 	if (snapshots) {
 		snaps.db = db;
+		snaps.brokers = cfg.brokers;
+		snaps.props = &props;
 		pthread_mutex_init(&snaps.lock, NULL);
 		pthread_cond_init(&snaps.wake, NULL);
 		cfg.on_caught_up = request_snapshot;
