@@ -3,7 +3,8 @@
  * @brief Reading the Instacart files (SPEC §1) with all their quirks into compact tables, and
  *        the event-time timeline of SPEC §2. Knows nothing of Kafka or LMDB.
  *
- * CSV parsing is libcsv's (RFC 4180: quoted fields, doubled quotes, CRLF or LF). Readers are
+ * CSV parsing is libcsv's (RFC 4180: quoted fields, doubled quotes, CRLF or LF), with a fast
+ * path that splits quote-free text itself until the first quote of a file. Readers are
  * strict about the layout (the columns, in order; the header is optional) and tolerant of
  * quoting (a quoted number is a number). A row that cannot be used is reported with file, row
  * number and reason to the report's log and counted; with DS_ON_ERROR_FAIL the read stops
@@ -42,6 +43,7 @@ struct ds_report {
 	enum ds_on_error on_error;
 	FILE *log;          /* where bad rows are described; NULL means stderr */
 	int quiet;          /* 1: count bad rows without describing them */
+	int libcsv_only;    /* 1: no fast path for quote-free text (tests compare both) */
 	uint64_t rows;      /* data rows read (all files read with this report) */
 	uint64_t errors;    /* rows rejected */
 };

@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 #include <cmocka.h>
 
 #include "dataset/dataset.h"
@@ -157,7 +158,9 @@ static void test_history_groups_lines_and_reports_orphans(void **state)
 	assert_int_equal(h.lines[h.orders[2539329].first_line + 1].product_id, 14084);
 	assert_int_equal(ds_history_build_timeline(&h, NULL, 1), DS_OK);
 	assert_int_equal(h.n_by_user, 4); /* every valid order, lines or not */
-	assert_int_equal(h.by_user[0], 2539329);
+	assert_int_equal(h.by_user[0], 2539329); /* user 1's orders 1, 2, 3 although their ids descend */
+	assert_int_equal(h.by_user[1], 2398795);
+	assert_int_equal(h.by_user[2], 473747);
 	assert_int_equal(h.by_user[3], 12);
 	assert_int_equal(h.n_timeline, 4); /* orders with lines */
 	/* user 1's orders stay in order_number order on the timeline */
@@ -168,6 +171,45 @@ static void test_history_groups_lines_and_reports_orphans(void **state)
 	ds_history_free(&h);
 	snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
 	assert_int_equal(system(cmd), 0);
+}
+
+/* Sums every field of every line it sees, and counts them. */
+static int sum_line(const struct ds_line *l, void *ctx, char *why, size_t why_len)
+{
+	(void)why, (void)why_len;
+	uint64_t *acc = ctx;
+	acc[0]++;
+	acc[1] = acc[1] * 31 + l->order_id * 7 + l->product_id * 3 + l->add_to_cart * 5 + l->reordered;
+	return 0;
+}
+
+static void test_fast_path_equals_libcsv(void **state)
+{
+	(void)state;
+	/* 300,000 quote-free rows (over a MiB: several chunks), CRLF on some, an empty line and a
+	 * bad row, then quoted rows: the reader switches to libcsv in the middle of the file. */
+	char path[] = "/tmp/segstream-lines-XXXXXX";
+	int fd = mkstemp(path);
+	assert_true(fd >= 0);
+	FILE *f = fdopen(fd, "w");
+	fprintf(f, "order_id,product_id,add_to_cart_order,reordered\n");
+	for (int i = 1; i <= 300000; i++)
+		fprintf(f, "%d,%d,%d,%d%s", i / 10 + 1, i % 49688 + 1, i % 10 + 1, i % 2, i % 7 ? "\n" : "\r\n");
+	fprintf(f, "\n17,abc,1,0\n\"5\",\"196\",\"1\",\"1\"\n\"6\",\"7,\"\"x\",1,0\n");
+	for (int i = 1; i <= 1000; i++)
+		fprintf(f, "%d,%d,%d,0\n", 90000 + i, i, i);
+	fprintf(f, "77,78,79,1"); /* no final newline */
+	fclose(f);
+	uint64_t fast[2] = { 0, 0 }, slow[2] = { 0, 0 };
+	struct ds_report rf = { .on_error = DS_ON_ERROR_SKIP, .quiet = 1 };
+	struct ds_report rs = { .on_error = DS_ON_ERROR_SKIP, .quiet = 1, .libcsv_only = 1 };
+	assert_int_equal(ds_lines_read(path, sum_line, fast, &rf), DS_OK);
+	assert_int_equal(ds_lines_read(path, sum_line, slow, &rs), DS_OK);
+	unlink(path);
+	assert_int_equal(fast[0], 300000 + 1 + 1000 + 1);
+	assert_true(fast[0] == slow[0] && fast[1] == slow[1]);
+	assert_true(rf.rows == rs.rows && rf.errors == rs.errors);
+	assert_int_equal(rf.errors, 2); /* 'abc' and the quoted comma in a product id */
 }
 
 static void test_parse_date(void **state)
@@ -191,6 +233,7 @@ int main(void)
 		cmocka_unit_test(test_orders_quirks_and_row_errors),
 		cmocka_unit_test(test_orders_without_header_all_quoted_crlf),
 		cmocka_unit_test(test_history_groups_lines_and_reports_orphans),
+		cmocka_unit_test(test_fast_path_equals_libcsv),
 		cmocka_unit_test(test_parse_date),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
