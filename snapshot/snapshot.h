@@ -116,6 +116,13 @@ uint64_t snap_reader_sequence(const struct snap_reader *r);
 /** @brief The snapshot's directory path. Valid until snap_reader_close(). */
 const char *snap_reader_path(const struct snap_reader *r);
 
+/**
+ * @brief The snapshot's report.json, verified against the manifest when the reader opened.
+ * @param[out] json_out  NUL-terminated; the caller frees it with free()
+ * @return SNAP_OK, SNAP_IO or SNAP_NOMEM.
+ */
+int snap_reader_report(const struct snap_reader *r, char **json_out, size_t *len_out);
+
 /** A segment row as read back: numbers as int64 or double, texts as borrowed strings. */
 struct snap_row {
 	int64_t ints[SNAP_ROW_FIELDS];     /* integer columns */

@@ -99,6 +99,13 @@ static void test_publish_read_back_and_keep(void **state)
 	}
 	assert_int_equal(rc, 0);
 	assert_int_equal(n, 30);
+	char *json;
+	size_t json_len;
+	assert_int_equal(snap_reader_report(rd, &json, &json_len), SNAP_OK);
+	assert_true(json_len == strlen(json));
+	assert_non_null(strstr(json, "\"customers\": 30,"));
+	assert_non_null(strstr(json, "\"value_drivers\""));
+	free(json);
 	snap_reader_close(rd);
 
 	/* One flipped byte in the rows file: the reader refuses the snapshot. */

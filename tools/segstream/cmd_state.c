@@ -453,14 +453,15 @@ static int snapshot_read(int argc, char **argv)
 	printf("snapshot %" PRIu64 " at %s: checksums verified, %" PRIu64 " customer rows (%" PRIu64 " low activity)\n",
 	       snap_reader_sequence(r), snap_reader_path(r), rows, low);
 	if (strcmp(argv[1], "show") == 0) {
-		char path[4200];
-		snprintf(path, sizeof path, "%s/report.json", snap_reader_path(r));
-		FILE *f = fopen(path, "r");
-		int ch;
-		while (f && (ch = fgetc(f)) != EOF)
-			putchar(ch);
-		if (f)
-			fclose(f);
+		char *json;
+		size_t len;
+		if (snap_reader_report(r, &json, &len) != SNAP_OK) {
+			fprintf(stderr, "snapshot: %s: cannot read report.json\n", snap_reader_path(r));
+			snap_reader_close(r);
+			return 1;
+		}
+		fwrite(json, 1, len, stdout);
+		free(json);
 	}
 	snap_reader_close(r);
 	return 0;
