@@ -103,6 +103,8 @@ static void on_row(int term, void *vr)
 	char why[256] = "";
 	int rc = r->fn(&row, r->ctx, why, sizeof why);
 	r->rep->rows += !is_header(&row);
+	if (r->rep->progress && (r->rep->rows & ((1u << 20) - 1)) == 0)
+		r->rep->progress(r->rep->rows, r->rep->progress_ctx);
 	r->n = 0;
 	r->buf_len = 0;
 	if (rc < 0) {

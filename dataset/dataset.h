@@ -44,6 +44,8 @@ struct ds_report {
 	FILE *log;          /* where bad rows are described; NULL means stderr */
 	int quiet;          /* 1: count bad rows without describing them */
 	int libcsv_only;    /* 1: no fast path for quote-free text (tests compare both) */
+	void (*progress)(uint64_t rows, void *ctx); /* optional: called every 1,048,576 rows */
+	void *progress_ctx;
 	uint64_t rows;      /* data rows read (all files read with this report) */
 	uint64_t errors;    /* rows rejected */
 };

@@ -42,6 +42,10 @@ struct event_customer;
 int cli_event_product(const struct ds_product *p, struct event_product *out);
 int cli_event_customer(const struct ds_customer *d, struct event_customer *out);
 
+/* Progress of reading the history files on stderr (ds_report.progress): a counter updated in
+ * place on a terminal, a line every ~8M rows otherwise. ctx is unused. */
+void cli_read_progress(uint64_t rows, void *ctx);
+
 /* YYYY-MM-DD as days since 1970-01-01. @return 0, or -1 if malformed. */
 int cli_parse_iso_date(const char *s, int32_t *day);
 

@@ -151,7 +151,7 @@ int cmd_backfill(int argc, char **argv)
 	const char *data = NULL, *state_dir = NULL, *brokers = NULL, *topic = "segstream.events";
 	int32_t partitions = 0;
 	int64_t until_ms = INT64_MAX;
-	struct ds_report rep = { .on_error = DS_ON_ERROR_SKIP };
+	struct ds_report rep = { .on_error = DS_ON_ERROR_SKIP, .progress = cli_read_progress };
 	static const struct option opts[] = {
 		{ "data", required_argument, 0, 'd' }, { "state", required_argument, 0, 'S' },
 		{ "brokers", required_argument, 0, 'b' }, { "topic", required_argument, 0, 't' },
@@ -215,6 +215,9 @@ int cmd_backfill(int argc, char **argv)
 	    ds_history_build_timeline(&h, customers.count ? &customers : NULL, 0) != DS_OK)
 		goto out;
 	double t_read = now_s();
+	if (isatty(2))
+		fputc('\n', stderr);
+	fprintf(stderr, "backfill: %" PRIu64 " rows read (%.1f s); applying on two threads\n", rep.rows, t_read - t0);
 
 	/* Apply every line before T through the one apply function, user by user in order_number
 	 * order (a user's event times never decrease, so the first order at or after T ends it). */
@@ -243,6 +246,7 @@ int cmd_backfill(int argc, char **argv)
 		apply_range(&jobs[1]);
 	uint64_t applied = jobs[0].applied + jobs[1].applied, n_customers = jobs[0].customers + jobs[1].customers;
 	double t_apply = now_s();
+	fprintf(stderr, "backfill: %" PRIu64 " lines applied (%.1f s); writing LMDB\n", applied, t_apply - t_read);
 
 	/* One bulk transaction: reference tables, customers in key order (append), offsets. */
 	struct state_config cfg;

@@ -90,7 +90,7 @@ int cmd_replay(int argc, char **argv)
 	uint64_t limit = UINT64_MAX;
 	double rate = 0, speed = 0;
 	int include_train = 0;
-	struct ds_report rep = { .on_error = DS_ON_ERROR_SKIP };
+	struct ds_report rep = { .on_error = DS_ON_ERROR_SKIP, .progress = cli_read_progress };
 	struct cli_props props = { 0 };
 	static const struct option opts[] = {
 		{ "data", required_argument, 0, 'd' }, { "brokers", required_argument, 0, 'b' },
@@ -172,6 +172,8 @@ int cmd_replay(int argc, char **argv)
 		return 1;
 	}
 	double loaded = now_s();
+	if (isatty(2))
+		fputc('\n', stderr);
 
 	struct delivery dr = { 0 };
 	rd_kafka_conf_t *conf = rd_kafka_conf_new();

@@ -2,6 +2,7 @@
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "dataset/dataset.h"
 #include "event/event.h"
@@ -59,6 +60,15 @@ int cli_event_customer(const struct ds_customer *d, struct event_customer *out)
 	*out = (struct event_customer){ d->user_id, d->state, d->age, d->joined_day, d->n_dependants,
 					d->fam_status, d->income, d->gender };
 	return d->user_id != 0;
+}
+
+void cli_read_progress(uint64_t rows, void *ctx)
+{
+	(void)ctx;
+	if (isatty(2))
+		fprintf(stderr, "\rreading the history: %6.1fM rows", (double)rows / 1e6);
+	else if ((rows >> 20) % 8 == 0)
+		fprintf(stderr, "reading the history: %.1fM rows so far\n", (double)rows / 1e6);
 }
 
 static const struct {
