@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/stat.h>
 
 const char *ds_strerror(int err)
 {
@@ -152,16 +153,25 @@ static void split_rows(struct csv_reader *r, const char *s, size_t n)
 	}
 }
 
-/* Streams every row of path to fn: libcsv for anything quoted, the fast path until then. */
-static int csv_read(const char *path, struct ds_report *rep, row_fn fn, void *ctx)
+/*
+ * Streams the rows of [range->start, range->end) of path to fn (all of it for a NULL range):
+ * libcsv for anything quoted, the fast path until then. Row numbers continue from
+ * range->first_row, so errors name the row of the whole file.
+ */
+static int csv_read_range(const char *path, const struct ds_range *range, struct ds_report *rep, row_fn fn, void *ctx)
 {
 	FILE *f = fopen(path, "rb");
 	if (!f) {
 		fprintf(rep->log ? rep->log : stderr, "%s: %s\n", path, strerror(errno));
 		return DS_IO;
 	}
+	uint64_t left = range ? range->end - range->start : UINT64_MAX;
+	if (range && fseeko(f, (off_t)range->start, SEEK_SET) != 0) {
+		fclose(f);
+		return DS_IO;
+	}
 	struct csv_parser p;
-	struct csv_reader r = { .path = path, .rep = rep, .fn = fn, .ctx = ctx };
+	struct csv_reader r = { .path = path, .rep = rep, .fn = fn, .ctx = ctx, .rowno = range ? range->first_row : 0 };
 	int rc = DS_OK;
 	if (csv_init(&p, CSV_APPEND_NULL) != 0) {
 		fclose(f);
@@ -177,7 +187,8 @@ static int csv_read(const char *path, struct ds_report *rep, row_fn fn, void *ct
 		goto out;
 	}
 	size_t n;
-	while (!r.rc && (n = fread(text + carry, 1, CHUNK, f)) > 0) {
+	while (!r.rc && left > 0 && (n = fread(text + carry, 1, left < CHUNK ? (size_t)left : CHUNK, f)) > 0) {
+		left -= n;
 		if (fast && !memchr(text + carry, '"', n)) {
 			size_t len = carry + n, last = len;
 			while (last > 0 && text[last - 1] != '\n' && text[last - 1] != '\r')
@@ -219,6 +230,71 @@ out:
 	csv_free(&p);
 	fclose(f);
 	return rc;
+}
+
+static int csv_read(const char *path, struct ds_report *rep, row_fn fn, void *ctx)
+{
+	return csv_read_range(path, NULL, rep, fn, ctx);
+}
+
+int ds_file_ranges(const char *path, int parts, struct ds_range *ranges, int *n_out)
+{
+	FILE *f = fopen(path, "rb");
+	if (!f)
+		return DS_IO;
+	struct stat st;
+	if (fstat(fileno(f), &st) != 0) {
+		fclose(f);
+		return DS_IO;
+	}
+	uint64_t size = (uint64_t)st.st_size, pos = 0, rows = 0;
+	int k = 1, splittable = 1, content = 0; /* content: the current line has a byte besides CR */
+	enum { CHUNK = 1 << 20 };
+	char *buf = malloc(CHUNK);
+	if (!buf) {
+		fclose(f);
+		return DS_NOMEM;
+	}
+	ranges[0] = (struct ds_range){ 0, size, 0 };
+	size_t n;
+	/* Rows are counted as the readers count them: non-empty lines. A quote or a lone CR could
+	 * hide a line end inside a field, so such a file is read as one range. */
+	while (splittable && (n = fread(buf, 1, CHUNK, f)) > 0) {
+		if (memchr(buf, '"', n)) {
+			splittable = 0;
+			break;
+		}
+		for (size_t i = 0; i < n; i++) {
+			char c = buf[i];
+			if (c == '\r' && (i + 1 < n ? buf[i + 1] != '\n' : 0)) {
+				splittable = 0;
+				break;
+			}
+			if (c != '\n') {
+				content |= c != '\r';
+			} else {
+				rows += content;
+				content = 0;
+				if (k < parts && pos + i + 1 >= size * (uint64_t)k / (uint64_t)parts && pos + i + 1 < size) {
+					ranges[k - 1].end = pos + i + 1;
+					ranges[k] = (struct ds_range){ pos + i + 1, size, rows };
+					k++;
+				}
+			}
+		}
+		pos += n;
+	}
+	int err = ferror(f);
+	free(buf);
+	fclose(f);
+	if (err)
+		return DS_IO;
+	if (!splittable) {
+		ranges[0] = (struct ds_range){ 0, size, 0 };
+		k = 1;
+	}
+	*n_out = k;
+	return DS_OK;
 }
 
 /* ---- Field parsers ---- */
@@ -687,86 +763,116 @@ static int line_row(const struct row *r, void *vctx, char *why, size_t why_len)
 
 int ds_lines_read(const char *path, ds_line_cb cb, void *ctx, struct ds_report *rep)
 {
+	return ds_lines_read_range(path, NULL, cb, ctx, rep);
+}
+
+int ds_lines_read_range(const char *path, const struct ds_range *range, ds_line_cb cb, void *ctx, struct ds_report *rep)
+{
 	struct lines_ctx c = { cb, ctx };
-	return csv_read(path, rep, line_row, &c);
+	return csv_read_range(path, range, rep, line_row, &c);
 }
 
 /* ---- History ---- */
 
 struct collect_ctx {
-	struct ds_history *h;
-	struct ds_line *lines;
-	uint64_t n, cap;
-	const char *path;
-	struct ds_report *rep;
+	const struct ds_history *h;
+	struct ds_line_set *set;
 };
 
 static int collect_line(const struct ds_line *l, void *vctx, char *why, size_t why_len)
 {
 	struct collect_ctx *c = vctx;
+	struct ds_line_set *set = c->set;
 	if (l->order_id >= c->h->cap || c->h->orders[l->order_id].user_id == 0) {
-		c->h->orphan_lines++;
+		set->orphans++;
 		return bad(why, why_len, "order_id %u is not in orders.csv", l->order_id);
 	}
-	if (c->n == c->cap) {
-		uint64_t cap = c->cap ? c->cap * 2 : 1 << 16;
-		struct ds_line *t = realloc(c->lines, cap * sizeof *t);
+	if (set->n == set->cap) {
+		uint64_t cap = set->cap ? set->cap * 2 : 1 << 16;
+		struct ds_line *t = realloc(set->lines, cap * sizeof *t);
 		if (!t)
 			return DS_NOMEM;
-		c->lines = t;
-		c->cap = cap;
+		set->lines = t;
+		set->cap = cap;
 	}
-	c->lines[c->n++] = *l;
+	set->lines[set->n++] = *l;
 	return 0;
 }
 
-int ds_history_load(const char *dir, int include_train, struct ds_history *h, struct ds_report *rep)
+int ds_history_collect(const struct ds_history *h, const char *path, const struct ds_range *range,
+		       struct ds_line_set *set, struct ds_report *rep)
 {
-	char path[4096];
-	memset(h, 0, sizeof *h);
-	struct collect_ctx c = { .h = h, .rep = rep };
-	snprintf(path, sizeof path, "%s/orders.csv", dir);
-	int rc = ds_orders_read(path, h, rep);
-	if (rc != DS_OK)
-		goto error;
-	const char *files[] = { "order_products__prior.csv", "order_products__train.csv" };
-	for (int i = 0; i < 1 + (include_train != 0); i++) {
-		snprintf(path, sizeof path, "%s/%s", dir, files[i]);
-		c.path = path;
-		if ((rc = ds_lines_read(path, collect_line, &c, rep)) != DS_OK)
-			goto error;
+	struct collect_ctx c = { h, set };
+	return ds_lines_read_range(path, range, collect_line, &c, rep);
+}
+
+void ds_line_set_free(struct ds_line_set *set)
+{
+	if (!set)
+		return;
+	free(set->lines);
+	memset(set, 0, sizeof *set);
+}
+
+int ds_history_group(struct ds_history *h, struct ds_line_set *sets, int n_sets)
+{
+	uint64_t total = 0;
+	for (int s = 0; s < n_sets; s++) {
+		total += sets[s].n;
+		h->orphan_lines += sets[s].orphans;
 	}
 	/* Group by order (counting sort), then each order's lines by add_to_cart_order. */
-	h->lines = malloc((c.n ? c.n : 1) * sizeof *h->lines);
-	if (!h->lines) {
-		rc = DS_NOMEM;
-		goto error;
-	}
-	for (uint64_t i = 0; i < c.n; i++)
-		h->orders[c.lines[i].order_id].n_lines++;
+	h->lines = malloc((total ? total : 1) * sizeof *h->lines);
+	if (!h->lines)
+		return DS_NOMEM;
+	for (int s = 0; s < n_sets; s++)
+		for (uint64_t i = 0; i < sets[s].n; i++)
+			h->orders[sets[s].lines[i].order_id].n_lines++;
 	uint64_t next = 0;
 	for (size_t id = 0; id < h->cap; id++) {
 		h->orders[id].first_line = (uint32_t)next;
 		next += h->orders[id].n_lines;
 		h->orders[id].n_lines = 0;
 	}
-	for (uint64_t i = 0; i < c.n; i++) {
-		struct ds_order *o = &h->orders[c.lines[i].order_id];
-		struct ds_line *dst = &h->lines[o->first_line];
-		/* insertion by add_to_cart: files are nearly always in order already */
-		uint16_t k = o->n_lines++;
-		while (k > 0 && dst[k - 1].add_to_cart > c.lines[i].add_to_cart) {
-			dst[k] = dst[k - 1];
-			k--;
+	for (int s = 0; s < n_sets; s++) {
+		for (uint64_t i = 0; i < sets[s].n; i++) {
+			const struct ds_line *l = &sets[s].lines[i];
+			struct ds_order *o = &h->orders[l->order_id];
+			struct ds_line *dst = &h->lines[o->first_line];
+			/* insertion by add_to_cart: files are nearly always in order already */
+			uint16_t k = o->n_lines++;
+			while (k > 0 && dst[k - 1].add_to_cart > l->add_to_cart) {
+				dst[k] = dst[k - 1];
+				k--;
+			}
+			dst[k] = *l;
 		}
-		dst[k] = c.lines[i];
+		ds_line_set_free(&sets[s]);
 	}
-	h->n_lines = c.n;
-	free(c.lines);
+	h->n_lines = total;
 	return DS_OK;
-error:
-	free(c.lines);
-	ds_history_free(h);
+}
+
+int ds_history_load(const char *dir, int include_train, struct ds_history *h, struct ds_report *rep)
+{
+	char path[4096];
+	struct ds_line_set sets[2];
+	memset(h, 0, sizeof *h);
+	memset(sets, 0, sizeof sets);
+	snprintf(path, sizeof path, "%s/orders.csv", dir);
+	int rc = ds_orders_read(path, h, rep);
+	const char *files[] = { "order_products__prior.csv", "order_products__train.csv" };
+	for (int i = 0; rc == DS_OK && i < 1 + (include_train != 0); i++) {
+		snprintf(path, sizeof path, "%s/%s", dir, files[i]);
+		rc = ds_history_collect(h, path, NULL, &sets[i], rep);
+	}
+	if (rc == DS_OK)
+		rc = ds_history_group(h, sets, 1 + (include_train != 0));
+	if (rc != DS_OK) {
+		ds_line_set_free(&sets[0]);
+		ds_line_set_free(&sets[1]);
+		ds_history_free(h);
+	}
 	return rc;
 }
 

@@ -158,6 +158,25 @@ int ds_orders_read(const char *path, struct ds_history *h, struct ds_report *rep
 /** @brief Streams order_products__*.csv rows to @p cb. */
 int ds_lines_read(const char *path, ds_line_cb cb, void *ctx, struct ds_report *rep);
 
+/** A byte range of a file that starts and ends at row boundaries. */
+struct ds_range {
+	uint64_t start, end;  /* [start, end) in bytes */
+	uint64_t first_row;   /* rows (the header included) before start: row numbers continue */
+};
+
+/**
+ * @brief Splits a file into up to @p parts ranges of about equal size at line ends, so that
+ *        callers can read them on several threads. A file with a quote or a lone CR anywhere
+ *        is one range (a line end could be inside a field).
+ * @param[out] ranges  at least @p parts entries; *n_out of them are filled
+ * @return DS_OK, DS_IO or DS_NOMEM.
+ */
+int ds_file_ranges(const char *path, int parts, struct ds_range *ranges, int *n_out);
+
+/** @brief ds_lines_read() over one range (NULL: the whole file). Thread-safe for distinct reports. */
+int ds_lines_read_range(const char *path, const struct ds_range *range, ds_line_cb cb, void *ctx,
+			struct ds_report *rep);
+
 /**
  * Orders with their lines grouped by order, and the timeline: what the replay tool walks.
  * Memory: 24 bytes per order id and 12 per line.
@@ -174,6 +193,25 @@ struct ds_history {
 	uint32_t *by_user;         /* every order id, by (user_id, order_number) */
 	uint64_t n_by_user;
 };
+
+/** Lines collected from one range of a lines file, in file order. */
+struct ds_line_set {
+	struct ds_line *lines;
+	uint64_t n, cap;
+	uint64_t orphans;      /* lines whose order_id is not in orders.csv (reported, not kept) */
+};
+
+/**
+ * @brief Collects the lines of one range of a lines file, checking each against h's orders
+ *        (which must be loaded, and are only read: several threads may collect at once into
+ *        distinct sets with distinct reports).
+ */
+int ds_history_collect(const struct ds_history *h, const char *path, const struct ds_range *range,
+		       struct ds_line_set *set, struct ds_report *rep);
+
+/** @brief Groups collected sets (in the order given) into h->lines, by order; frees the sets. */
+int ds_history_group(struct ds_history *h, struct ds_line_set *sets, int n_sets);
+void ds_line_set_free(struct ds_line_set *set);
 
 /**
  * @brief Loads DIR/orders.csv, DIR/order_products__prior.csv and, if @p include_train,

@@ -212,6 +212,42 @@ static void test_fast_path_equals_libcsv(void **state)
 	assert_int_equal(rf.errors, 2); /* 'abc' and the quoted comma in a product id */
 }
 
+static void test_ranges_read_like_the_whole_file(void **state)
+{
+	(void)state;
+	char path[] = "/tmp/segstream-ranges-XXXXXX";
+	int fd = mkstemp(path);
+	assert_true(fd >= 0);
+	FILE *f = fdopen(fd, "w");
+	fprintf(f, "order_id,product_id,add_to_cart_order,reordered\r\n");
+	for (int i = 1; i <= 200000; i++) {
+		fprintf(f, "%d,%d,%d,%d\r\n", i / 10 + 1, i % 49688 + 1, i % 10 + 1, i % 2);
+		if (i % 50000 == 0)
+			fprintf(f, "\r\n%d,oops,1,0\r\n", i); /* an empty line and a bad row */
+	}
+	fclose(f);
+	struct ds_range ranges[2];
+	int n = 0;
+	assert_int_equal(ds_file_ranges(path, 2, ranges, &n), DS_OK);
+	assert_int_equal(n, 2);
+	assert_true(ranges[0].start == 0 && ranges[0].end == ranges[1].start && ranges[1].first_row > 100000);
+	uint64_t whole[2] = { 0, 0 }, parts[2] = { 0, 0 };
+	char log_whole[1024] = "", log_parts[1024] = "";
+	FILE *lw = fmemopen(log_whole, sizeof log_whole, "w"), *lp = fmemopen(log_parts, sizeof log_parts, "w");
+	struct ds_report rw = { .on_error = DS_ON_ERROR_SKIP, .log = lw };
+	struct ds_report rp = { .on_error = DS_ON_ERROR_SKIP, .log = lp };
+	assert_int_equal(ds_lines_read(path, sum_line, whole, &rw), DS_OK);
+	for (int i = 0; i < n; i++)
+		assert_int_equal(ds_lines_read_range(path, &ranges[i], sum_line, parts, &rp), DS_OK);
+	fclose(lw);
+	fclose(lp);
+	unlink(path);
+	assert_true(whole[0] == 200000 && parts[0] == whole[0] && parts[1] == whole[1]);
+	assert_true(rw.rows == rp.rows && rw.errors == 4 && rp.errors == 4);
+	assert_string_equal(log_whole, log_parts); /* the same row numbers in the errors */
+	assert_non_null(strstr(log_whole, ":150004: product_id 'oops'"));
+}
+
 static void test_parse_date(void **state)
 {
 	(void)state;
@@ -234,6 +270,7 @@ int main(void)
 		cmocka_unit_test(test_orders_without_header_all_quoted_crlf),
 		cmocka_unit_test(test_history_groups_lines_and_reports_orphans),
 		cmocka_unit_test(test_fast_path_equals_libcsv),
+		cmocka_unit_test(test_ranges_read_like_the_whole_file),
 		cmocka_unit_test(test_parse_date),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -164,7 +164,7 @@ int cmd_replay(int argc, char **argv)
 		ds_products_free(&products);
 		return 1;
 	}
-	if ((rc = ds_history_load(data, include_train, &h, &rep)) != DS_OK ||
+	if ((rc = cli_history_load(data, include_train, &h, &rep)) != DS_OK ||
 	    (rc = ds_history_build_timeline(&h, customers.count ? &customers : NULL, 1)) != DS_OK) {
 		fprintf(stderr, "replay: %s: %s\n", data, ds_strerror(rc));
 		ds_products_free(&products);
