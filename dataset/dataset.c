@@ -468,13 +468,9 @@ static int product_row(const struct row *r, void *ctx, char *why, size_t why_len
 int ds_products_read(const char *path, struct ds_products *out, struct ds_report *rep)
 {
 	memset(out, 0, sizeof *out);
-	uint64_t before = rep->errors;
 	int rc = csv_read(path, rep, product_row, out);
-	(void)before;
-	if (rc != DS_OK && rc != DS_ROWS) {
+	if (rc != DS_OK && rc != DS_ROWS)
 		ds_products_free(out);
-		return rc;
-	}
 	return rc;
 }
 

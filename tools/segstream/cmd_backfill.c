@@ -308,7 +308,7 @@ int cmd_backfill(int argc, char **argv)
 	}
 	rc = rep.errors && rep.on_error == DS_ON_ERROR_FAIL ? 1 : 0;
 out:
-	if (rc && b == NULL && db == NULL)
+	if (rc)
 		fprintf(stderr, "backfill: failed\n");
 	state_batch_abort(b);
 	state_close(db);
