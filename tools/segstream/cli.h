@@ -29,6 +29,8 @@ int cli_props_add(struct cli_props *p, const char *kv);
 /* Creates topic with cleanup.policy=compact unless it exists (warnings only: see kafka_topics.c). */
 struct rd_kafka_s;
 void cli_ensure_compacted_topic(struct rd_kafka_s *rk, const char *topic);
+/* Partition count of a topic, or -1 if it does not exist or metadata failed. */
+int cli_topic_partitions(struct rd_kafka_s *rk, const char *topic, int timeout_ms);
 
 /* --on-error skip|fail into a dataset report. @return 0, or -1 (message printed). */
 struct ds_report;

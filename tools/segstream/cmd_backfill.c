@@ -47,13 +47,11 @@ static int fetch_handover(const char *brokers, const char *topic, int64_t until_
 		return -1;
 	}
 	int rc = -1;
-	const struct rd_kafka_metadata *md = NULL;
-	rd_kafka_topic_t *rkt = rd_kafka_topic_new(rk, topic, NULL);
-	if (rd_kafka_metadata(rk, 0, rkt, &md, 10000) || md->topic_cnt != 1 || md->topics[0].err) {
+	h->partitions = cli_topic_partitions(rk, topic, 10000);
+	if (h->partitions < 0) {
 		snprintf(err, err_len, "topic %s not found on %s", topic, brokers);
 		goto out;
 	}
-	h->partitions = md->topics[0].partition_cnt;
 	if (partitions > 0 && partitions != h->partitions) {
 		snprintf(err, err_len, "--partitions %d but %s has %d", partitions, topic, h->partitions);
 		goto out;
@@ -83,9 +81,6 @@ static int fetch_handover(const char *brokers, const char *topic, int64_t until_
 	rd_kafka_topic_partition_list_destroy(list);
 	rc = 0;
 out:
-	if (md)
-		rd_kafka_metadata_destroy(md);
-	rd_kafka_topic_destroy(rkt);
 	rd_kafka_destroy(rk);
 	return rc;
 }

@@ -4,6 +4,20 @@
 
 #include "tools/segstream/cli.h"
 
+int cli_topic_partitions(rd_kafka_t *rk, const char *topic, int timeout_ms)
+{
+	const struct rd_kafka_metadata *md = NULL;
+	rd_kafka_topic_t *rkt = rd_kafka_topic_new(rk, topic, NULL);
+	int n = -1;
+	if (rd_kafka_metadata(rk, 0, rkt, &md, timeout_ms) == RD_KAFKA_RESP_ERR_NO_ERROR && md->topic_cnt == 1 &&
+	    md->topics[0].err == RD_KAFKA_RESP_ERR_NO_ERROR)
+		n = md->topics[0].partition_cnt;
+	if (md)
+		rd_kafka_metadata_destroy(md);
+	rd_kafka_topic_destroy(rkt);
+	return n;
+}
+
 /*
  * Reference topics are compacted (latest value per key). A topic that exists is left as it is;
  * a missing one is created with cleanup.policy=compact and the broker's default partitions.
@@ -11,14 +25,7 @@
  */
 void cli_ensure_compacted_topic(rd_kafka_t *rk, const char *topic)
 {
-	const struct rd_kafka_metadata *md = NULL;
-	rd_kafka_topic_t *rkt = rd_kafka_topic_new(rk, topic, NULL);
-	int exists = rd_kafka_metadata(rk, 0, rkt, &md, 5000) == RD_KAFKA_RESP_ERR_NO_ERROR && md->topic_cnt == 1 &&
-		     md->topics[0].err == RD_KAFKA_RESP_ERR_NO_ERROR;
-	if (md)
-		rd_kafka_metadata_destroy(md);
-	rd_kafka_topic_destroy(rkt);
-	if (exists)
+	if (cli_topic_partitions(rk, topic, 5000) >= 0)
 		return;
 	char err[256];
 	rd_kafka_NewTopic_t *nt = rd_kafka_NewTopic_new(topic, -1, -1, err, sizeof err);
