@@ -99,8 +99,14 @@ PROPS
 }
 
 # A fresh KRaft cluster id: 16 random bytes, base64url without padding (what random-uuid prints).
+# Like Kafka's Uuid.randomUuid, reject an id that starts with '-': the storage tool's argument
+# parser would take it for an option (this failed CI once, 1 start in 64).
 uuid_for_cluster() {
-	head -c 16 /dev/urandom | base64 | tr '+/' '-_' | tr -d '=\n'
+	local id=-
+	while [ "${id#-}" != "$id" ]; do
+		id=$(head -c 16 /dev/urandom | base64 | tr '+/' '-_' | tr -d '=\n')
+	done
+	printf '%s' "$id"
 }
 
 stop() {
