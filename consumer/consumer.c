@@ -3,7 +3,9 @@
 
 #include <inttypes.h>
 #include <librdkafka/rdkafka.h>
+#include <pthread.h>
 #include <stdarg.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -28,6 +30,7 @@ void cons_config_init(struct cons_config *cfg)
 	cfg->dlq_topic = "segstream.events.dlq";
 	cfg->batch_max_events = 500000;
 	cfg->batch_max_ms = 500;
+	cfg->wake_ms = 10;
 }
 
 /* Where one partition of the events topic stands. */
@@ -147,6 +150,63 @@ static int ensure_batch(struct run *r)
 	return 0;
 }
 
+/* ---- Waking the fetcher ---- */
+
+/*
+ * librdkafka 2.0.2 stops fetching once the consumer queue holds queued.min.messages and looks
+ * again only when the broker's thread wakes up: a second later if nothing else happens (the
+ * later fetch.queue.backoff.ms is not in Debian 12). Any request to that broker wakes its
+ * thread, so while the consumer is catching up a helper thread asks for one partition's
+ * watermarks every wake_ms, round robin so that every leader is woken. The queue can then
+ * hold a few milliseconds of consumption instead of a second (BENCHMARKS.md).
+ */
+struct waker {
+	rd_kafka_t *rk;
+	const char *topic;
+	int partitions;
+	int interval_ms;
+	atomic_int stop;
+	atomic_int idle; /* 1 while every partition is at its end: the long poll wakes the thread */
+	pthread_t thread;
+	int started;
+};
+
+static void *waker_main(void *arg)
+{
+	struct waker *w = arg;
+	int p = 0;
+	while (!atomic_load(&w->stop)) {
+		const struct timespec pause = { w->interval_ms / 1000, (long)(w->interval_ms % 1000) * 1000000L };
+		nanosleep(&pause, NULL);
+		if (atomic_load(&w->idle))
+			continue;
+		int64_t low, high;
+		rd_kafka_query_watermark_offsets(w->rk, w->topic, p, &low, &high, 1000); /* the answer is not needed */
+		p = (p + 1) % w->partitions;
+	}
+	return NULL;
+}
+
+static void waker_start(struct waker *w, rd_kafka_t *rk, const char *topic, int partitions, int interval_ms)
+{
+	w->rk = rk;
+	w->topic = topic;
+	w->partitions = partitions;
+	w->interval_ms = interval_ms;
+	atomic_init(&w->stop, 0);
+	atomic_init(&w->idle, 0);
+	w->started = interval_ms > 0 && partitions > 0 && pthread_create(&w->thread, NULL, waker_main, w) == 0;
+}
+
+static void waker_stop(struct waker *w)
+{
+	if (!w->started)
+		return;
+	atomic_store(&w->stop, 1);
+	pthread_join(w->thread, NULL);
+	w->started = 0;
+}
+
 /* ---- Phase 1: reference topics (products, customers), each read to its end. ---- */
 
 enum table_kind { TABLE_PRODUCTS, TABLE_CUSTOMERS };
@@ -208,6 +268,8 @@ static int load_table(struct run *r, const char *topic, enum table_kind kind)
 			stored_offset(r, topic, p, RD_KAFKA_OFFSET_BEGINNING);
 	rd_kafka_assign(rk, list);
 	rd_kafka_topic_partition_list_destroy(list);
+	struct waker waker;
+	waker_start(&waker, rk, topic, n, cfg->wake_ms);
 	int *eof = calloc((size_t)n, sizeof *eof);
 	int64_t *next = calloc((size_t)n, sizeof *next);
 	int at_end = 0;
@@ -241,6 +303,7 @@ static int load_table(struct run *r, const char *topic, enum table_kind kind)
 		fatal(r, CONS_STATE, "out of memory");
 	free(eof);
 	free(next);
+	waker_stop(&waker);
 	rd_kafka_consumer_close(rk);
 	rd_kafka_destroy(rk);
 	return r->failed;
@@ -488,12 +551,10 @@ static int open_clients(struct run *r)
 	const char *mine[] = { "enable.auto.commit", "false", "enable.auto.offset.store", "false",
 			       "auto.offset.reset", "error", "enable.partition.eof", "true",
 			       "group.id", cfg->group_id ? cfg->group_id : "segstream-assign",
-			       "queued.min.messages", "1500000", "queued.max.messages.kbytes", "1048576" };
-	/* librdkafka 2.0.2 stops fetching a partition for a fixed second once its local queue
-	 * holds queued.min.messages (fetch.queue.backoff.ms only came later): the queue must hold
-	 * a second of consumption or the consumer idles. Measured (BENCHMARKS.md): 100k -> 0.44M
-	 * events/s, 800k -> 1.3M/s, 1.5M -> 2.0M/s at 830 MB RSS. Lower it with -X to save memory. */
-	if (set_props(conf, cfg, mine, 14, err, sizeof err)) {
+			       "queued.min.messages", "50000" };
+	/* A queue of 50,000 messages is a few milliseconds of consumption; enough because the
+	 * waker (above) restarts fetching within wake_ms. Measured trade-offs: BENCHMARKS.md. */
+	if (set_props(conf, cfg, mine, 12, err, sizeof err)) {
 		rd_kafka_conf_destroy(conf);
 		return fatal(r, CONS_CONFIG, "%s", err);
 	}
@@ -578,6 +639,10 @@ int cons_run(const struct cons_config *cfg, struct state_db *db, struct cons_sta
 	if (open_clients(&r) || wait_for_events_topic(&r) || load_table(&r, cfg->products_topic, TABLE_PRODUCTS) ||
 	    load_table(&r, cfg->customers_topic, TABLE_CUSTOMERS) || start_events(&r))
 		goto out;
+	char err[512];
+	struct waker waker;
+	waker_start(&waker, r.rk, cfg->events_topic, partition_count(r.rk, cfg->events_topic, err, sizeof err),
+		    cfg->wake_ms);
 	double started = now_ms();
 	/* Messages come in bursts from the consumer queue (callbacks such as rebalances are still
 	 * served inside the call): one clock read and one batch check per burst, not per message. */
@@ -612,7 +677,9 @@ int cons_run(const struct cons_config *cfg, struct state_db *db, struct cons_sta
 			commit_batch(&r);
 		if (r.dlq)
 			rd_kafka_poll(r.dlq, 0);
-		if (!r.batch && all_at_end(&r)) {
+		int at_end = all_at_end(&r);
+		atomic_store(&waker.idle, at_end);
+		if (!r.batch && at_end) {
 			if (at_end_since < 0) {
 				at_end_since = now_ms();
 				if (cfg->on_caught_up)
@@ -627,6 +694,7 @@ int cons_run(const struct cons_config *cfg, struct state_db *db, struct cons_sta
 		}
 	}
 	free(burst);
+	waker_stop(&waker);
 	rd_kafka_queue_destroy(queue);
 	r.stats.seconds = (now_ms() - started - (at_end_since >= 0 ? cfg->idle_ms : 0)) / 1e3;
 	if (!r.failed)

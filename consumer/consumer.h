@@ -20,7 +20,8 @@
  * and their source in `segstream.source`, are counted, and processing continues; a batch is
  * committed only after its dead letters are delivered.
  *
- * Threading: cons_run() runs in the calling thread until *cfg->stop becomes non-zero (set it
+ * Threading: cons_run() runs in the calling thread (plus one helper thread that only wakes
+ * librdkafka's fetcher, see wake_ms) until *cfg->stop becomes non-zero (set it
  * from a signal handler), or, with exit_at_end, until every assigned partition is consumed.
  */
 #ifndef SEGSTREAM_CONSUMER_H
@@ -70,6 +71,9 @@ struct cons_config {
 	 * of event messages this run has committed so far; ctx is caught_up_ctx. May be NULL. */
 	void (*on_committed)(void *ctx, uint64_t events_total);
 	int verbose;                  /* 1: a line per batch on stderr */
+	/* While catching up, a helper thread wakes librdkafka's fetcher every wake_ms (default
+	 * 10; 0 = off) so that a small queue (queued.min.messages 50,000) suffices: see consumer.c. */
+	int wake_ms;
 };
 
 void cons_config_init(struct cons_config *cfg);

@@ -159,11 +159,11 @@ int cmd_consume(int argc, char **argv)
 		{ "dlq-topic", required_argument, 0, 'D' }, { "group", required_argument, 0, 'g' },
 		{ "batch-events", required_argument, 0, 'n' }, { "batch-ms", required_argument, 0, 'm' },
 		{ "exit-at-end", no_argument, 0, 'E' }, { "idle-ms", required_argument, 0, 'I' },
-		{ "no-sync", no_argument, 0, 'N' },
+		{ "no-sync", no_argument, 0, 'N' }, { "wake-ms", required_argument, 0, 'w' },
 		{ "verbose", no_argument, 0, 'v' }, { "help", no_argument, 0, 'h' }, { 0, 0, 0, 0 },
 	};
 	int c;
-	while ((c = getopt_long(argc, argv, "S:b:t:P:C:D:g:n:m:EI:NvX:O:V:K:W:G:h", opts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "S:b:t:P:C:D:g:n:m:EI:Nw:vX:O:V:K:W:G:h", opts, NULL)) != -1) {
 		switch (c) {
 		case 'S': state_dir = optarg; break;
 		case 'O': snaps.dir = optarg; break;
@@ -182,6 +182,7 @@ int cmd_consume(int argc, char **argv)
 		case 'E': cfg.exit_at_end = 1; break;
 		case 'I': cfg.idle_ms = atoi(optarg); break;
 		case 'N': durable = 0; break;
+		case 'w': cfg.wake_ms = atoi(optarg); break;
 		case 'v': cfg.verbose = 1; break;
 		case 'X':
 			if (cli_props_add(&props, optarg))
@@ -190,7 +191,7 @@ int cmd_consume(int argc, char **argv)
 		case 'h':
 			printf("usage: segstream consume --state DIR --brokers HOST:PORT [--group ID] [--exit-at-end [--idle-ms MS]]\n"
 			       "         [--topic T] [--products-topic T] [--customers-topic T] [--dlq-topic T]\n"
-			       "         [--batch-events N] [--batch-ms MS]\n"
+			       "         [--batch-events N] [--batch-ms MS] [--wake-ms MS (0: off)]\n"
 			       "         [--no-sync] [--verbose] [-X librdkafka.property=value ...]\n"
 			       "         [--snapshot-dir DIR [--snapshot-every SECONDS] [--snapshot-every-events N]\n"
 			       "                             [--snapshot-keep K] [--segments-topic T]]\n"
@@ -200,7 +201,7 @@ int cmd_consume(int argc, char **argv)
 		default: return 2;
 		}
 	}
-	if (!state_dir || !cfg.brokers || cfg.batch_max_events <= 0 || cfg.batch_max_ms <= 0) {
+	if (!state_dir || !cfg.brokers || cfg.batch_max_events <= 0 || cfg.batch_max_ms <= 0 || cfg.wake_ms < 0) {
 		fprintf(stderr, "consume: --state and --brokers are required; batch bounds must be positive\n");
 		return 2;
 	}
