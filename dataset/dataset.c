@@ -29,7 +29,8 @@ struct row {
 	const char *field[MAX_FIELDS]; /* NUL-terminated, valid during the row callback */
 	size_t len[MAX_FIELDS];
 	int n;                          /* fields in the row (may exceed MAX_FIELDS: extra ones dropped) */
-	uint64_t rowno;                 /* 1-based record number in the file, header included */
+	uint64_t rowno;                 /* 1-based record number (in the file, or in a range of unknown start) */
+	int file_first;                 /* the first row of the file: may be a header */
 };
 
 /* Returns 0 to go on, 1 for a bad row (why says why), or a negative DS_* error to stop. */
@@ -46,6 +47,8 @@ struct csv_reader {
 	size_t lens[MAX_FIELDS];
 	int n;
 	uint64_t rowno;
+	int starts_file;    /* rowno 1 is the file's first row */
+	int defer;          /* the range's first row number is unknown: keep bad rows for ds_report_settle() */
 	int rc;             /* first fatal error; reading stops */
 	int oom;
 };
@@ -78,11 +81,64 @@ static void on_field(void *data, size_t len, void *vr)
 	r->n++;
 }
 
-static void report_row(struct ds_report *rep, const char *path, uint64_t rowno, const char *why)
+static void print_bad_row(const struct ds_report *rep, const char *path, uint64_t rowno, const char *why)
 {
-	rep->errors++;
 	if (!rep->quiet)
 		fprintf(rep->log ? rep->log : stderr, "%s:%llu: %s\n", path, (unsigned long long)rowno, why);
+}
+
+/* Reports a bad row now, or keeps it until its row number is known (ds_report_settle). */
+static int report_row(struct csv_reader *r, uint64_t rowno, const char *why)
+{
+	struct ds_report *rep = r->rep;
+	rep->errors++;
+	if (!r->defer) {
+		print_bad_row(rep, r->path, rowno, why);
+		return 0;
+	}
+	if (rep->n_deferred == rep->cap_deferred) {
+		size_t cap = rep->cap_deferred ? rep->cap_deferred * 2 : 16;
+		struct ds_bad_row *t = realloc(rep->deferred, cap * sizeof *t);
+		if (!t)
+			return DS_NOMEM;
+		rep->deferred = t;
+		rep->cap_deferred = cap;
+	}
+	struct ds_bad_row *b = &rep->deferred[rep->n_deferred++];
+	b->path = r->path;
+	b->rowno = rowno;
+	snprintf(b->why, sizeof b->why, "%s", why);
+	return 0;
+}
+
+void ds_report_settle(struct ds_report *rep, uint64_t rows_before)
+{
+	for (size_t i = 0; i < rep->n_deferred; i++)
+		print_bad_row(rep, rep->deferred[i].path, rows_before + rep->deferred[i].rowno, rep->deferred[i].why);
+	free(rep->deferred);
+	rep->deferred = NULL;
+	rep->n_deferred = rep->cap_deferred = 0;
+}
+
+/* Hands one parsed row to the file's row function and accounts for what it said. */
+static void deliver_row(struct csv_reader *r, struct row *row)
+{
+	row->rowno = ++r->rowno;
+	row->file_first = r->starts_file && row->rowno == 1;
+	char why[256] = "";
+	int rc = r->fn(row, r->ctx, why, sizeof why);
+	r->rep->rows += !is_header(row);
+	r->rep->range_rows++;
+	if (r->rep->progress && (r->rep->rows & ((1u << 20) - 1)) == 0)
+		r->rep->progress(r->rep->rows, r->rep->progress_ctx);
+	if (rc < 0) {
+		r->rc = rc;
+	} else if (rc > 0) {
+		if ((rc = report_row(r, row->rowno, why)) != 0)
+			r->rc = rc;
+		else if (r->rep->on_error == DS_ON_ERROR_FAIL)
+			r->rc = DS_ROWS;
+	}
 }
 
 static void on_row(int term, void *vr)
@@ -95,26 +151,14 @@ static void on_row(int term, void *vr)
 		r->rc = DS_NOMEM;
 		return;
 	}
-	r->rowno++;
-	struct row row = { .n = r->n, .rowno = r->rowno };
+	struct row row = { .n = r->n };
 	for (int i = 0; i < r->n && i < MAX_FIELDS; i++) {
 		row.field[i] = r->buf + r->offs[i];
 		row.len[i] = r->lens[i];
 	}
-	char why[256] = "";
-	int rc = r->fn(&row, r->ctx, why, sizeof why);
-	r->rep->rows += !is_header(&row);
-	if (r->rep->progress && (r->rep->rows & ((1u << 20) - 1)) == 0)
-		r->rep->progress(r->rep->rows, r->rep->progress_ctx);
+	deliver_row(r, &row);
 	r->n = 0;
 	r->buf_len = 0;
-	if (rc < 0) {
-		r->rc = rc;
-	} else if (rc > 0) {
-		report_row(r->rep, r->path, row.rowno, why);
-		if (r->rep->on_error == DS_ON_ERROR_FAIL)
-			r->rc = DS_ROWS;
-	}
 }
 
 /* Never treat a byte as padding: fields are kept exactly as written (quotes aside). */
@@ -127,36 +171,51 @@ static int no_space(unsigned char c)
 /*
  * The fast path for quote-free text: rows end at CR or LF (empty rows are skipped) and fields
  * are the bytes between commas, which is what libcsv makes of such input, without its
- * per-byte state machine (3x faster on the 536 MB lines file). s holds whole rows only.
+ * per-byte state machine (3x faster on the 536 MB lines file). Fields are terminated in place
+ * (each comma and row end becomes a NUL), so nothing is copied. s[0, n) holds whole rows
+ * only, and s[n] must be writable (the last row may end at n).
  */
-static void split_rows(struct csv_reader *r, const char *s, size_t n)
+static void split_rows(struct csv_reader *r, char *s, size_t n)
 {
-	const char *end = s + n;
+	char *end = s + n;
 	while (s < end && !r->rc) {
-		const char *eol = s;
+		char *eol = s;
 		while (eol < end && *eol != '\n' && *eol != '\r')
 			eol++;
 		if (eol > s) {
-			const char *field = s;
+			struct row row = { .n = 0 };
+			char *field = s;
 			for (;;) {
-				const char *comma = memchr(field, ',', (size_t)(eol - field));
-				if (!comma) {
-					on_field((void *)field, (size_t)(eol - field), r);
-					break;
+				char *comma = memchr(field, ',', (size_t)(eol - field));
+				char *field_end = comma ? comma : eol;
+				if (row.n < MAX_FIELDS) {
+					row.field[row.n] = field;
+					row.len[row.n] = (size_t)(field_end - field);
 				}
-				on_field((void *)field, (size_t)(comma - field), r);
+				row.n++;
+				*field_end = 0;
+				if (!comma)
+					break;
 				field = comma + 1;
 			}
-			on_row('\n', r);
+			deliver_row(r, &row);
 		}
 		s = eol + 1;
 	}
 }
 
+static uint64_t file_size(FILE *f)
+{
+	struct stat st;
+	return fstat(fileno(f), &st) == 0 ? (uint64_t)st.st_size : 0;
+}
+
 /*
  * Streams the rows of [range->start, range->end) of path to fn (all of it for a NULL range):
  * libcsv for anything quoted, the fast path until then. Row numbers continue from
- * range->first_row, so errors name the row of the whole file.
+ * range->first_row, so errors name the row of the whole file; when that is DS_ROW_UNKNOWN
+ * they are kept in the report until ds_report_settle(). A quote inside a part of a file stops
+ * the read with DS_SPLIT: a quoted field could hide a row end, so the split may be wrong.
  */
 static int csv_read_range(const char *path, const struct ds_range *range, struct ds_report *rep, row_fn fn, void *ctx)
 {
@@ -171,7 +230,12 @@ static int csv_read_range(const char *path, const struct ds_range *range, struct
 		return DS_IO;
 	}
 	struct csv_parser p;
-	struct csv_reader r = { .path = path, .rep = rep, .fn = fn, .ctx = ctx, .rowno = range ? range->first_row : 0 };
+	int defer = range && range->first_row == DS_ROW_UNKNOWN;
+	struct csv_reader r = { .path = path, .rep = rep, .fn = fn, .ctx = ctx,
+				.rowno = range && !defer ? range->first_row : 0,
+				.starts_file = !range || range->start == 0, .defer = defer };
+	int partial = range && (range->start > 0 || range->end < file_size(f));
+	rep->range_rows = 0;
 	int rc = DS_OK;
 	if (csv_init(&p, CSV_APPEND_NULL) != 0) {
 		fclose(f);
@@ -181,7 +245,7 @@ static int csv_read_range(const char *path, const struct ds_range *range, struct
 	enum { CHUNK = 1 << 20 };
 	int fast = !rep->libcsv_only;
 	size_t carry = 0, cap = 2 * CHUNK; /* text[0, carry): the unterminated end of the last chunk */
-	char *text = malloc(cap);
+	char *text = malloc(cap + 1); /* + 1: split_rows may terminate the last row at its end */
 	if (!text) {
 		rc = DS_NOMEM;
 		goto out;
@@ -189,7 +253,12 @@ static int csv_read_range(const char *path, const struct ds_range *range, struct
 	size_t n;
 	while (!r.rc && left > 0 && (n = fread(text + carry, 1, left < CHUNK ? (size_t)left : CHUNK, f)) > 0) {
 		left -= n;
-		if (fast && !memchr(text + carry, '"', n)) {
+		int quoted = memchr(text + carry, '"', n) != NULL;
+		if (quoted && partial) {
+			rc = DS_SPLIT;
+			goto out;
+		}
+		if (fast && !quoted) {
 			size_t len = carry + n, last = len;
 			while (last > 0 && text[last - 1] != '\n' && text[last - 1] != '\r')
 				last--;
@@ -197,7 +266,8 @@ static int csv_read_range(const char *path, const struct ds_range *range, struct
 			carry = len - last;
 			memmove(text, text + last, carry);
 			if (carry + CHUNK > cap) { /* one row longer than a chunk */
-				char *t = realloc(text, cap *= 2);
+				cap *= 2;
+				char *t = realloc(text, cap + 1);
 				if (!t) {
 					rc = DS_NOMEM;
 					goto out;
@@ -239,62 +309,44 @@ static int csv_read(const char *path, struct ds_report *rep, row_fn fn, void *ct
 
 int ds_file_ranges(const char *path, int parts, struct ds_range *ranges, int *n_out)
 {
+	if (parts < 1)
+		return DS_INVAL;
 	FILE *f = fopen(path, "rb");
 	if (!f)
 		return DS_IO;
-	struct stat st;
-	if (fstat(fileno(f), &st) != 0) {
-		fclose(f);
-		return DS_IO;
-	}
-	uint64_t size = (uint64_t)st.st_size, pos = 0, rows = 0;
-	int k = 1, splittable = 1, content = 0; /* content: the current line has a byte besides CR */
-	enum { CHUNK = 1 << 20 };
-	char *buf = malloc(CHUNK);
-	if (!buf) {
-		fclose(f);
-		return DS_NOMEM;
-	}
-	ranges[0] = (struct ds_range){ 0, size, 0 };
-	size_t n;
-	/* Rows are counted as the readers count them: non-empty lines. A quote or a lone CR could
-	 * hide a line end inside a field, so such a file is read as one range. */
-	while (splittable && (n = fread(buf, 1, CHUNK, f)) > 0) {
-		if (memchr(buf, '"', n)) {
-			splittable = 0;
-			break;
-		}
-		for (size_t i = 0; i < n; i++) {
-			char c = buf[i];
-			if (c == '\r' && (i + 1 < n ? buf[i + 1] != '\n' : 0)) {
-				splittable = 0;
+	uint64_t size = file_size(f);
+	int k = 0, rc = DS_OK;
+	uint64_t start = 0;
+	/* Each part ends after the first LF at or past its share of the bytes; the next starts there. */
+	while (start < size && rc == DS_OK) {
+		uint64_t end = size;
+		if (k + 1 < parts) {
+			uint64_t target = size * (uint64_t)(k + 1) / (uint64_t)parts;
+			if (target < start)
+				target = start;
+			if (fseeko(f, (off_t)target, SEEK_SET) != 0) {
+				rc = DS_IO;
 				break;
 			}
-			if (c != '\n') {
-				content |= c != '\r';
-			} else {
-				rows += content;
-				content = 0;
-				if (k < parts && pos + i + 1 >= size * (uint64_t)k / (uint64_t)parts && pos + i + 1 < size) {
-					ranges[k - 1].end = pos + i + 1;
-					ranges[k] = (struct ds_range){ pos + i + 1, size, rows };
-					k++;
-				}
-			}
+			int c;
+			uint64_t pos = target;
+			while ((c = getc(f)) != EOF && c != '\n')
+				pos++;
+			end = c == EOF ? size : pos + 1;
 		}
-		pos += n;
+		ranges[k] = (struct ds_range){ start, end, DS_ROW_UNKNOWN };
+		k++;
+		start = end;
 	}
-	int err = ferror(f);
-	free(buf);
+	if (k == 0) /* an empty file: one empty range */
+		ranges[k++] = (struct ds_range){ 0, 0, 0 };
+	if (k == 1) /* the whole file: row numbers are known */
+		ranges[0].first_row = 0;
+	if (ferror(f))
+		rc = DS_IO;
 	fclose(f);
-	if (err)
-		return DS_IO;
-	if (!splittable) {
-		ranges[0] = (struct ds_range){ 0, size, 0 };
-		k = 1;
-	}
 	*n_out = k;
-	return DS_OK;
+	return rc;
 }
 
 /* ---- Field parsers ---- */
@@ -374,7 +426,7 @@ int ds_price_cents(const char *s, size_t len, int32_t *cents_out)
 
 static int is_header(const struct row *r)
 {
-	return r->rowno == 1 && r->n > 0 && r->len[0] > 0 && !isdigit((unsigned char)r->field[0][0]) &&
+	return r->file_first && r->n > 0 && r->len[0] > 0 && !isdigit((unsigned char)r->field[0][0]) &&
 	       !isspace((unsigned char)r->field[0][0]);
 }
 
@@ -810,6 +862,60 @@ void ds_line_set_free(struct ds_line_set *set)
 	memset(set, 0, sizeof *set);
 }
 
+/* Indexes h->lines by order if each order's lines are together and in add_to_cart order (as
+ * the files have them); returns 0, with the index half-built, if they are not. */
+static int index_runs(struct ds_history *h)
+{
+	uint32_t prev = 0;
+	for (uint64_t i = 0; i < h->n_lines; i++) {
+		const struct ds_line *l = &h->lines[i];
+		struct ds_order *o = &h->orders[l->order_id];
+		if (l->order_id != prev) {
+			if (o->n_lines)
+				return 0; /* the order's lines are apart */
+			o->first_line = (uint32_t)i;
+			prev = l->order_id;
+		} else if (l->add_to_cart < h->lines[i - 1].add_to_cart || o->n_lines == UINT16_MAX) {
+			return 0;
+		}
+		o->n_lines++;
+	}
+	return 1;
+}
+
+/* Groups lines by order (counting sort), each order's lines by add_to_cart_order (stable). */
+static int sort_by_order(struct ds_history *h)
+{
+	struct ds_line *grouped = malloc((h->n_lines ? h->n_lines : 1) * sizeof *grouped);
+	if (!grouped)
+		return DS_NOMEM;
+	for (size_t id = 0; id < h->cap; id++)
+		h->orders[id].n_lines = 0;
+	for (uint64_t i = 0; i < h->n_lines; i++)
+		h->orders[h->lines[i].order_id].n_lines++;
+	uint64_t next = 0;
+	for (size_t id = 0; id < h->cap; id++) {
+		h->orders[id].first_line = (uint32_t)next;
+		next += h->orders[id].n_lines;
+		h->orders[id].n_lines = 0;
+	}
+	for (uint64_t i = 0; i < h->n_lines; i++) {
+		const struct ds_line *l = &h->lines[i];
+		struct ds_order *o = &h->orders[l->order_id];
+		struct ds_line *dst = &grouped[o->first_line];
+		/* insertion by add_to_cart: files are nearly always in order already */
+		uint16_t k = o->n_lines++;
+		while (k > 0 && dst[k - 1].add_to_cart > l->add_to_cart) {
+			dst[k] = dst[k - 1];
+			k--;
+		}
+		dst[k] = *l;
+	}
+	free(h->lines);
+	h->lines = grouped;
+	return DS_OK;
+}
+
 int ds_history_group(struct ds_history *h, struct ds_line_set *sets, int n_sets)
 {
 	uint64_t total = 0;
@@ -817,36 +923,26 @@ int ds_history_group(struct ds_history *h, struct ds_line_set *sets, int n_sets)
 		total += sets[s].n;
 		h->orphan_lines += sets[s].orphans;
 	}
-	/* Group by order (counting sort), then each order's lines by add_to_cart_order. */
-	h->lines = malloc((total ? total : 1) * sizeof *h->lines);
-	if (!h->lines)
-		return DS_NOMEM;
-	for (int s = 0; s < n_sets; s++)
-		for (uint64_t i = 0; i < sets[s].n; i++)
-			h->orders[sets[s].lines[i].order_id].n_lines++;
-	uint64_t next = 0;
-	for (size_t id = 0; id < h->cap; id++) {
-		h->orders[id].first_line = (uint32_t)next;
-		next += h->orders[id].n_lines;
-		h->orders[id].n_lines = 0;
-	}
-	for (int s = 0; s < n_sets; s++) {
-		for (uint64_t i = 0; i < sets[s].n; i++) {
-			const struct ds_line *l = &sets[s].lines[i];
-			struct ds_order *o = &h->orders[l->order_id];
-			struct ds_line *dst = &h->lines[o->first_line];
-			/* insertion by add_to_cart: files are nearly always in order already */
-			uint16_t k = o->n_lines++;
-			while (k > 0 && dst[k - 1].add_to_cart > l->add_to_cart) {
-				dst[k] = dst[k - 1];
-				k--;
-			}
-			dst[k] = *l;
+	/* The sets one after the other, in the first set's memory (grown in place when it can be). */
+	struct ds_line *all = realloc(n_sets > 0 ? sets[0].lines : NULL, (total ? total : 1) * sizeof *all);
+	int rc = all ? DS_OK : DS_NOMEM;
+	if (all) {
+		uint64_t at = 0;
+		for (int s = 0; s < n_sets; s++) {
+			if (s > 0 && sets[s].n)
+				memcpy(all + at, sets[s].lines, sets[s].n * sizeof *all);
+			at += sets[s].n;
 		}
-		ds_line_set_free(&sets[s]);
+		if (n_sets > 0)
+			sets[0].lines = NULL; /* now all */
+		h->lines = all;
+		h->n_lines = total;
 	}
-	h->n_lines = total;
-	return DS_OK;
+	for (int s = 0; s < n_sets; s++)
+		ds_line_set_free(&sets[s]);
+	if (rc == DS_OK && !index_runs(h))
+		rc = sort_by_order(h);
+	return rc;
 }
 
 int ds_history_load(const char *dir, int include_train, struct ds_history *h, struct ds_report *rep)

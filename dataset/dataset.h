@@ -26,7 +26,8 @@
 	XX(ROWS, -402, "a row could not be parsed (on-error=fail)")       \
 	XX(NOMEM, -403, "out of memory")                                  \
 	XX(LAYOUT, -404, "unexpected columns: not the Instacart layout")  \
-	XX(INVAL, -405, "invalid argument")
+	XX(INVAL, -405, "invalid argument")                               \
+	XX(SPLIT, -406, "quoted fields: the file must be read as one range")
 
 enum ds_err {
 #define DS_ERR_ENUM(name, code, text) DS_##name = code,
@@ -38,6 +39,13 @@ const char *ds_strerror(int err);
 
 enum ds_on_error { DS_ON_ERROR_SKIP, DS_ON_ERROR_FAIL };
 
+/** A bad row kept until its row number in the file is known (see ds_report_settle). */
+struct ds_bad_row {
+	const char *path;  /* the path given to the read: it must outlive the report */
+	uint64_t rowno;    /* within its range */
+	char why[200];
+};
+
 /** How a read reports bad rows, and what it counted. Zero-initialise, then set the policy. */
 struct ds_report {
 	enum ds_on_error on_error;
@@ -48,7 +56,17 @@ struct ds_report {
 	void *progress_ctx;
 	uint64_t rows;      /* data rows read (all files read with this report) */
 	uint64_t errors;    /* rows rejected */
+	uint64_t range_rows;  /* rows (the header included) of the last file or range read */
+	struct ds_bad_row *deferred; /* bad rows of a range whose first row number was unknown */
+	size_t n_deferred, cap_deferred;
 };
+
+/**
+ * @brief Prints the report's deferred bad rows, numbered rows_before + their row in the range,
+ *        and frees them. Call it once the rows before the range are known (even if there are
+ *        none deferred: it is the report's only cleanup).
+ */
+void ds_report_settle(struct ds_report *rep, uint64_t rows_before);
 
 /* ---- Numbers ---- */
 
@@ -158,22 +176,30 @@ int ds_orders_read(const char *path, struct ds_history *h, struct ds_report *rep
 /** @brief Streams order_products__*.csv rows to @p cb. */
 int ds_lines_read(const char *path, ds_line_cb cb, void *ctx, struct ds_report *rep);
 
+#define DS_ROW_UNKNOWN UINT64_MAX
+
 /** A byte range of a file that starts and ends at row boundaries. */
 struct ds_range {
 	uint64_t start, end;  /* [start, end) in bytes */
-	uint64_t first_row;   /* rows (the header included) before start: row numbers continue */
+	/* rows (the header included) before start, so row numbers continue; or DS_ROW_UNKNOWN:
+	 * then bad rows wait in the report for ds_report_settle() */
+	uint64_t first_row;
 };
 
 /**
- * @brief Splits a file into up to @p parts ranges of about equal size at line ends, so that
- *        callers can read them on several threads. A file with a quote or a lone CR anywhere
- *        is one range (a line end could be inside a field).
+ * @brief Splits a file into up to @p parts ranges of about equal size at line ends (LF), so
+ *        that callers can read them on several threads; reads only a few bytes per part. When
+ *        there is more than one, each range's first_row is DS_ROW_UNKNOWN (it is the sum of the
+ *        range_rows of the ranges before it, once they are read). Reading a part of a file
+ *        that holds a quote fails with DS_SPLIT (a quoted field could hide a row end): read
+ *        the whole file then.
  * @param[out] ranges  at least @p parts entries; *n_out of them are filled
- * @return DS_OK, DS_IO or DS_NOMEM.
+ * @return DS_OK, DS_IO or DS_INVAL.
  */
 int ds_file_ranges(const char *path, int parts, struct ds_range *ranges, int *n_out);
 
-/** @brief ds_lines_read() over one range (NULL: the whole file). Thread-safe for distinct reports. */
+/** @brief ds_lines_read() over one range (NULL: the whole file). Thread-safe for distinct reports.
+ *  @return as ds_lines_read(), or DS_SPLIT (see ds_file_ranges). */
 int ds_lines_read_range(const char *path, const struct ds_range *range, ds_line_cb cb, void *ctx,
 			struct ds_report *rep);
 
@@ -209,7 +235,8 @@ struct ds_line_set {
 int ds_history_collect(const struct ds_history *h, const char *path, const struct ds_range *range,
 		       struct ds_line_set *set, struct ds_report *rep);
 
-/** @brief Groups collected sets (in the order given) into h->lines, by order; frees the sets. */
+/** @brief Groups collected sets (in the order given) into h->lines, by order; frees the sets
+ *         (on failure too). Lines already together by order, as in the files, are not moved. */
 int ds_history_group(struct ds_history *h, struct ds_line_set *sets, int n_sets);
 void ds_line_set_free(struct ds_line_set *set);
 

@@ -230,22 +230,94 @@ static void test_ranges_read_like_the_whole_file(void **state)
 	int n = 0;
 	assert_int_equal(ds_file_ranges(path, 2, ranges, &n), DS_OK);
 	assert_int_equal(n, 2);
-	assert_true(ranges[0].start == 0 && ranges[0].end == ranges[1].start && ranges[1].first_row > 100000);
+	assert_true(ranges[0].start == 0 && ranges[0].end == ranges[1].start && ranges[1].first_row == DS_ROW_UNKNOWN);
 	uint64_t whole[2] = { 0, 0 }, parts[2] = { 0, 0 };
 	char log_whole[1024] = "", log_parts[1024] = "";
 	FILE *lw = fmemopen(log_whole, sizeof log_whole, "w"), *lp = fmemopen(log_parts, sizeof log_parts, "w");
 	struct ds_report rw = { .on_error = DS_ON_ERROR_SKIP, .log = lw };
-	struct ds_report rp = { .on_error = DS_ON_ERROR_SKIP, .log = lp };
+	struct ds_report rp[2] = { { .on_error = DS_ON_ERROR_SKIP, .log = lp }, { .on_error = DS_ON_ERROR_SKIP, .log = lp } };
 	assert_int_equal(ds_lines_read(path, sum_line, whole, &rw), DS_OK);
-	for (int i = 0; i < n; i++)
-		assert_int_equal(ds_lines_read_range(path, &ranges[i], sum_line, parts, &rp), DS_OK);
+	/* the second range first, as a thread might: its errors wait for their row numbers */
+	assert_int_equal(ds_lines_read_range(path, &ranges[1], sum_line, parts, &rp[1]), DS_OK);
+	assert_int_equal(rp[1].n_deferred, 2);
+	uint64_t parts_second[2] = { parts[0], parts[1] };
+	parts[0] = parts[1] = 0;
+	assert_int_equal(ds_lines_read_range(path, &ranges[0], sum_line, parts, &rp[0]), DS_OK);
+	ds_report_settle(&rp[0], 0);
+	ds_report_settle(&rp[1], rp[0].range_rows);
 	fclose(lw);
 	fclose(lp);
 	unlink(path);
-	assert_true(whole[0] == 200000 && parts[0] == whole[0] && parts[1] == whole[1]);
-	assert_true(rw.rows == rp.rows && rw.errors == 4 && rp.errors == 4);
+	assert_true(parts[0] + parts_second[0] == whole[0] && whole[0] == 200000);
+	assert_true(rw.rows == rp[0].rows + rp[1].rows && rw.errors == 4 && rp[0].errors + rp[1].errors == 4);
+	assert_null(rp[1].deferred);
 	assert_string_equal(log_whole, log_parts); /* the same row numbers in the errors */
 	assert_non_null(strstr(log_whole, ":150004: product_id 'oops'"));
+}
+
+static void test_range_with_quotes_asks_for_the_whole_file(void **state)
+{
+	(void)state;
+	char path[] = "/tmp/segstream-quoted-XXXXXX";
+	int fd = mkstemp(path);
+	assert_true(fd >= 0);
+	FILE *f = fdopen(fd, "w");
+	for (int i = 1; i <= 100000; i++)
+		fprintf(f, "%d,%d,1,0\n", i, i);
+	fprintf(f, "\"5\",\"1\n96\",\"1\",\"1\"\n"); /* a row end inside a quoted field */
+	for (int i = 1; i <= 1000; i++)
+		fprintf(f, "%d,%d,1,0\n", i, i);
+	fclose(f);
+	struct ds_range ranges[2];
+	int n = 0;
+	uint64_t acc[2] = { 0, 0 };
+	struct ds_report rep = { .on_error = DS_ON_ERROR_SKIP, .quiet = 1 };
+	assert_int_equal(ds_file_ranges(path, 2, ranges, &n), DS_OK);
+	assert_int_equal(n, 2);
+	assert_int_equal(ds_lines_read_range(path, &ranges[0], sum_line, acc, &rep), DS_OK);
+	assert_int_equal(ds_lines_read_range(path, &ranges[1], sum_line, acc, &rep), DS_SPLIT);
+	ds_report_settle(&rep, 0);
+	acc[0] = 0;
+	assert_int_equal(ds_lines_read(path, sum_line, acc, &rep), DS_OK); /* whole: libcsv after the quote */
+	assert_int_equal(acc[0], 100000 + 1000);
+	assert_int_equal(rep.errors, 1); /* product_id "1\n96" */
+	unlink(path);
+}
+
+/* ds_history_group keeps lines that are together by order where they are, and sorts others. */
+static void test_group_keeps_or_sorts(void **state)
+{
+	(void)state;
+	struct ds_history h = { 0 };
+	h.cap = 4;
+	h.orders = calloc(h.cap, sizeof *h.orders);
+	assert_non_null(h.orders);
+	for (size_t id = 1; id < h.cap; id++)
+		h.orders[id].user_id = 1;
+	/* together: order 1's lines continue from the first set into the second */
+	struct ds_line a[] = { { 2, 10, 1, 0 }, { 2, 11, 2, 0 }, { 1, 12, 1, 0 } }, b[] = { { 1, 13, 2, 1 }, { 3, 14, 1, 0 } };
+	struct ds_line_set sets[2] = { { malloc(sizeof a), 3, 3, 0 }, { malloc(sizeof b), 2, 2, 0 } };
+	memcpy(sets[0].lines, a, sizeof a);
+	memcpy(sets[1].lines, b, sizeof b);
+	assert_int_equal(ds_history_group(&h, sets, 2), DS_OK);
+	assert_null(sets[0].lines);
+	assert_int_equal(h.n_lines, 5);
+	assert_true(h.orders[1].first_line == 2 && h.orders[1].n_lines == 2 && h.lines[3].product_id == 13);
+	assert_true(h.orders[3].first_line == 4 && h.orders[3].n_lines == 1);
+	free(h.lines);
+	h.lines = NULL;
+	memset(h.orders, 0, h.cap * sizeof *h.orders);
+	for (size_t id = 1; id < h.cap; id++)
+		h.orders[id].user_id = 1;
+	/* apart and out of cart order: sorted by order, then add_to_cart */
+	struct ds_line c[] = { { 3, 20, 2, 0 }, { 2, 21, 1, 0 }, { 3, 22, 1, 0 } };
+	struct ds_line_set one = { malloc(sizeof c), 3, 3, 0 };
+	memcpy(one.lines, c, sizeof c);
+	assert_int_equal(ds_history_group(&h, &one, 1), DS_OK);
+	assert_true(h.orders[2].first_line == 0 && h.orders[2].n_lines == 1);
+	assert_true(h.orders[3].first_line == 1 && h.orders[3].n_lines == 2);
+	assert_true(h.lines[1].product_id == 22 && h.lines[2].product_id == 20);
+	ds_history_free(&h);
 }
 
 static void test_parse_date(void **state)
@@ -271,6 +343,8 @@ int main(void)
 		cmocka_unit_test(test_history_groups_lines_and_reports_orphans),
 		cmocka_unit_test(test_fast_path_equals_libcsv),
 		cmocka_unit_test(test_ranges_read_like_the_whole_file),
+		cmocka_unit_test(test_range_with_quotes_asks_for_the_whole_file),
+		cmocka_unit_test(test_group_keeps_or_sorts),
 		cmocka_unit_test(test_parse_date),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
