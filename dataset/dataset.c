@@ -727,7 +727,7 @@ const struct ds_customer *ds_customer_find(const struct ds_customers *c, uint32_
 
 static int order_row(const struct row *r, void *ctx, char *why, size_t why_len)
 {
-	struct ds_history *h = ctx;
+	struct ds_order_rows *out = ctx;
 	static const char *const cols[] = { "order_id", "user_id", "eval_set", "order_number", "order_dow",
 					     "order_hour_of_day", "days_since_prior_order" };
 	if (is_header(r)) {
@@ -759,24 +759,101 @@ static int order_row(const struct row *r, void *ctx, char *why, size_t why_len)
 		days = UINT64_MAX;
 	else if (parse_uint(d, dl, 30, &days))
 		return bad(why, why_len, "days_since_prior_order '%s' not empty or an integer in 0..30", r->field[6]);
-	if (grow_table((void **)&h->orders, &h->cap, sizeof *h->orders, id))
-		return DS_NOMEM;
-	struct ds_order *o = &h->orders[id];
-	if (o->user_id)
-		return bad(why, why_len, "order_id %llu appears twice", (unsigned long long)id);
-	o->user_id = (uint32_t)user;
-	o->order_number = (uint16_t)number;
-	o->dow = (uint8_t)dow;
-	o->hour = (uint8_t)hour;
-	o->days = days == UINT64_MAX ? -1 : (int8_t)days;
-	o->eval_set = (uint8_t)eval;
-	h->n_orders++;
+	if (out->n == out->cap) {
+		uint64_t cap = out->cap ? out->cap * 2 : 1 << 16;
+		struct ds_order_row *t = realloc(out->rows, cap * sizeof *t);
+		if (!t)
+			return DS_NOMEM;
+		out->rows = t;
+		out->cap = cap;
+	}
+	out->rows[out->n++] = (struct ds_order_row){
+		.order_id = (uint32_t)id, .user_id = (uint32_t)user, .order_number = (uint16_t)number,
+		.dow = (uint8_t)dow, .hour = (uint8_t)hour, .days = days == UINT64_MAX ? -1 : (int8_t)days,
+		.eval_set = (uint8_t)eval, .rowno = r->rowno,
+	};
 	return 0;
+}
+
+int ds_orders_collect(const char *path, const struct ds_range *range, struct ds_order_rows *out, struct ds_report *rep)
+{
+	return csv_read_range(path, range, rep, order_row, out);
+}
+
+void ds_order_rows_free(struct ds_order_rows *rows)
+{
+	if (!rows)
+		return;
+	free(rows->rows);
+	memset(rows, 0, sizeof *rows);
+}
+
+/* Steps ahead to prefetch when walking orders in an order other than their ids'. */
+enum { PREFETCH_AHEAD = 16 };
+
+int ds_orders_merge(struct ds_history *h, const char *path, struct ds_order_rows *sets, const uint64_t *rows_before,
+		    int n_sets, struct ds_report *rep)
+{
+	uint64_t total = h->n_by_user, max_id = 0;
+	for (int s = 0; s < n_sets; s++) {
+		total += sets[s].n;
+		for (uint64_t i = 0; i < sets[s].n; i++)
+			if (sets[s].rows[i].order_id > max_id)
+				max_id = sets[s].rows[i].order_id;
+	}
+	int rc = DS_OK;
+	if (grow_table((void **)&h->orders, &h->cap, sizeof *h->orders, max_id)) {
+		rc = DS_NOMEM;
+		goto out;
+	}
+	if (total > h->cap_by_user) {
+		uint32_t *t = realloc(h->by_user, (total ? total : 1) * sizeof *t);
+		if (!t) {
+			rc = DS_NOMEM;
+			goto out;
+		}
+		h->by_user = t;
+		h->cap_by_user = total;
+	}
+	/* Rows in file order, at random places in the table: each slot is asked for ahead. */
+	for (int s = 0; s < n_sets && rc == DS_OK; s++) {
+		const struct ds_order_rows *set = &sets[s];
+		for (uint64_t i = 0; i < set->n; i++) {
+			if (i + PREFETCH_AHEAD < set->n)
+				__builtin_prefetch(&h->orders[set->rows[i + PREFETCH_AHEAD].order_id], 1);
+			const struct ds_order_row *row = &set->rows[i];
+			struct ds_order *o = &h->orders[row->order_id];
+			if (o->user_id) { /* the first row of an order id wins */
+				char why[64];
+				snprintf(why, sizeof why, "order_id %u appears twice", row->order_id);
+				rep->errors++;
+				print_bad_row(rep, path, rows_before[s] + row->rowno, why);
+				if (rep->on_error == DS_ON_ERROR_FAIL) {
+					rc = DS_ROWS;
+					break;
+				}
+				continue;
+			}
+			*o = (struct ds_order){ .user_id = row->user_id, .order_number = row->order_number, .dow = row->dow,
+						.hour = row->hour, .days = row->days, .eval_set = row->eval_set };
+			/* by_user holds the file's order until the timeline is built (often already by user) */
+			h->by_user[h->n_by_user++] = row->order_id;
+			h->n_orders++;
+		}
+	}
+out:
+	for (int s = 0; s < n_sets; s++)
+		ds_order_rows_free(&sets[s]);
+	return rc;
 }
 
 int ds_orders_read(const char *path, struct ds_history *h, struct ds_report *rep)
 {
-	return csv_read(path, rep, order_row, h);
+	struct ds_order_rows rows = { 0 };
+	const uint64_t before = 0;
+	int rc = ds_orders_collect(path, NULL, &rows, rep);
+	int mrc = ds_orders_merge(h, path, &rows, &before, 1, rep);
+	return rc != DS_OK ? rc : mrc;
 }
 
 /* ---- Lines ---- */
@@ -1033,29 +1110,59 @@ static int sort_by_user_number(struct timed *all, uint64_t n)
 	return DS_OK;
 }
 
+/* Whether orders.csv listed every order by (user_id, order_number), as Kaggle's file does. */
+static int file_order_is_by_user(const struct ds_history *h)
+{
+	if (!h->by_user || h->n_by_user != h->n_orders)
+		return 0;
+	for (uint64_t i = 1; i < h->n_by_user; i++) {
+		if (i + PREFETCH_AHEAD < h->n_by_user)
+			__builtin_prefetch(&h->orders[h->by_user[i + PREFETCH_AHEAD]]);
+		const struct ds_order *a = &h->orders[h->by_user[i - 1]], *b = &h->orders[h->by_user[i]];
+		if (a->user_id > b->user_id || (a->user_id == b->user_id && a->order_number >= b->order_number))
+			return 0;
+	}
+	return 1;
+}
+
 int ds_history_build_timeline(struct ds_history *h, const struct ds_customers *customers, int time_order)
 {
 	struct timed *all = malloc((h->n_orders ? h->n_orders : 1) * sizeof *all);
 	if (!all)
 		return DS_NOMEM;
 	uint64_t n = 0;
-	for (size_t id = 0; id < h->cap; id++)
-		if (h->orders[id].user_id)
-			all[n++] = (struct timed){ 0, h->orders[id].user_id, h->orders[id].order_number, (uint32_t)id };
-	if (sort_by_user_number(all, n) != DS_OK) {
-		free(all);
-		return DS_NOMEM;
+	if (file_order_is_by_user(h)) { /* nothing to sort */
+		for (; n < h->n_by_user; n++) {
+			if (n + PREFETCH_AHEAD < h->n_by_user)
+				__builtin_prefetch(&h->orders[h->by_user[n + PREFETCH_AHEAD]]);
+			uint32_t id = h->by_user[n];
+			all[n] = (struct timed){ 0, h->orders[id].user_id, h->orders[id].order_number, id };
+		}
+	} else {
+		for (size_t id = 0; id < h->cap; id++)
+			if (h->orders[id].user_id)
+				all[n++] = (struct timed){ 0, h->orders[id].user_id, h->orders[id].order_number, (uint32_t)id };
+		if (sort_by_user_number(all, n) != DS_OK) {
+			free(all);
+			return DS_NOMEM;
+		}
 	}
 	const int32_t first_day = 17167; /* 2017-01-01 */
 	const int32_t span_days = 1186;  /* to 2020-04-01, the range of date_joined */
 	int64_t day = 0;
-	free(h->by_user);
-	h->by_user = malloc((n ? n : 1) * sizeof *h->by_user);
-	if (!h->by_user) {
-		free(all);
-		return DS_NOMEM;
+	if (h->cap_by_user < n) {
+		free(h->by_user);
+		h->by_user = malloc((n ? n : 1) * sizeof *h->by_user);
+		h->cap_by_user = h->by_user ? n : 0;
+		if (!h->by_user) {
+			h->n_by_user = 0;
+			free(all);
+			return DS_NOMEM;
+		}
 	}
 	for (uint64_t i = 0; i < n; i++) {
+		if (i + PREFETCH_AHEAD < n)
+			__builtin_prefetch(&h->orders[all[i + PREFETCH_AHEAD].order_id]);
 		struct ds_order *o = &h->orders[all[i].order_id];
 		if (i == 0 || all[i - 1].user != all[i].user) {
 			const struct ds_customer *c = ds_customer_find(customers, all[i].user);

@@ -169,9 +169,42 @@ struct ds_line {
  */
 typedef int (*ds_line_cb)(const struct ds_line *line, void *ctx, char *why, size_t why_len);
 
-/** @brief Reads orders.csv into @p h's order table (see ds_history). */
+struct ds_range;
+
+/** @brief Reads orders.csv into @p h's order table (see ds_history): ds_orders_collect() of
+ *         the whole file, then ds_orders_merge(). */
 struct ds_history;
 int ds_orders_read(const char *path, struct ds_history *h, struct ds_report *rep);
+
+/** One parsed row of orders.csv, before it goes into the table. */
+struct ds_order_row {
+	uint32_t order_id;
+	uint32_t user_id;
+	uint16_t order_number;
+	uint8_t dow, hour;
+	int8_t days;
+	uint8_t eval_set;
+	uint64_t rowno;  /* in its range (see ds_range.first_row) */
+};
+
+/** Rows of orders.csv (or of a range of it) in file order. */
+struct ds_order_rows {
+	struct ds_order_row *rows;
+	uint64_t n, cap;
+};
+
+/** @brief Parses a range of orders.csv (NULL: all of it) into @p out. Touches no table, so
+ *         several threads may collect distinct ranges with distinct reports. */
+int ds_orders_collect(const char *path, const struct ds_range *range, struct ds_order_rows *out, struct ds_report *rep);
+/**
+ * @brief Puts collected rows into @p h's order table, the sets in the order given (file
+ *        order); rows_before[i] is the number of rows before set i's range. An order_id seen
+ *        before is a bad row (the first one wins). Frees the sets (on failure too).
+ * @return DS_OK, DS_ROWS (on-error=fail) or DS_NOMEM.
+ */
+int ds_orders_merge(struct ds_history *h, const char *path, struct ds_order_rows *sets, const uint64_t *rows_before,
+		    int n_sets, struct ds_report *rep);
+void ds_order_rows_free(struct ds_order_rows *rows);
 
 /** @brief Streams order_products__*.csv rows to @p cb. */
 int ds_lines_read(const char *path, ds_line_cb cb, void *ctx, struct ds_report *rep);
@@ -216,8 +249,10 @@ struct ds_history {
 	uint64_t orphan_lines;     /* lines whose order_id is not in orders.csv (reported) */
 	uint32_t *timeline;        /* order ids with lines, in event-time order (if asked for) */
 	uint64_t n_timeline;
-	uint32_t *by_user;         /* every order id, by (user_id, order_number) */
+	uint32_t *by_user;         /* every order id, by (user_id, order_number); in the order of
+				    * orders.csv until ds_history_build_timeline() */
 	uint64_t n_by_user;
+	size_t cap_by_user;
 };
 
 /** Lines collected from one range of a lines file, in file order. */

@@ -122,6 +122,57 @@ static void test_orders_quirks_and_row_errors(void **state)
 	ds_history_free(&h);
 }
 
+/* orders.csv read in two ranges and merged equals the whole read; a repeated id is a bad row. */
+static void test_orders_in_ranges_and_repeated_ids(void **state)
+{
+	(void)state;
+	char path[] = "/tmp/segstream-orders-XXXXXX";
+	int fd = mkstemp(path);
+	assert_true(fd >= 0);
+	FILE *f = fdopen(fd, "w");
+	fprintf(f, "order_id,user_id,eval_set,order_number,order_dow,order_hour_of_day,days_since_prior_order\n");
+	for (int i = 1; i <= 100000; i++) /* ids scattered, rows by user as in Kaggle's file */
+		fprintf(f, "%d,%d,prior,%d,1,10,%s\n", (i * 7919) % 100003, (i - 1) / 10 + 1, (i - 1) % 10 + 1,
+			(i - 1) % 10 ? "3.0" : "");
+	fprintf(f, "%d,99999,prior,1,1,10,\n", 7919); /* row 100002: the id of row 2 again */
+	fclose(f);
+	struct ds_history whole = { 0 }, parts = { 0 };
+	char log_whole[512] = "", log_parts[512] = "";
+	FILE *lw = fmemopen(log_whole, sizeof log_whole, "w"), *lp = fmemopen(log_parts, sizeof log_parts, "w");
+	struct ds_report rw = { .on_error = DS_ON_ERROR_SKIP, .log = lw };
+	assert_int_equal(ds_orders_read(path, &whole, &rw), DS_OK);
+	struct ds_range ranges[2];
+	int n = 0;
+	assert_int_equal(ds_file_ranges(path, 2, ranges, &n), DS_OK);
+	assert_int_equal(n, 2);
+	struct ds_order_rows rows[2] = { { 0 }, { 0 } };
+	struct ds_report rp[2] = { { .on_error = DS_ON_ERROR_SKIP, .log = lp }, { .on_error = DS_ON_ERROR_SKIP, .log = lp } };
+	assert_int_equal(ds_orders_collect(path, &ranges[1], &rows[1], &rp[1]), DS_OK);
+	assert_int_equal(ds_orders_collect(path, &ranges[0], &rows[0], &rp[0]), DS_OK);
+	const uint64_t before[2] = { 0, rp[0].range_rows };
+	assert_int_equal(ds_orders_merge(&parts, path, rows, before, 2, &rp[0]), DS_OK);
+	assert_null(rows[0].rows);
+	fclose(lw);
+	fclose(lp);
+	unlink(path);
+	assert_true(whole.n_orders == 100000 && parts.n_orders == 100000 && rw.errors == 1 && rp[0].errors == 1);
+	assert_non_null(strstr(log_whole, ":100002: order_id 7919 appears twice"));
+	assert_string_equal(log_whole, log_parts);
+	assert_int_equal(whole.orders[7919].user_id, 1); /* the first row wins */
+	assert_int_equal(whole.cap, parts.cap);
+	assert_memory_equal(whole.orders, parts.orders, whole.cap * sizeof *whole.orders);
+	assert_memory_equal(whole.by_user, parts.by_user, whole.n_by_user * sizeof *whole.by_user);
+	/* the file is by user: the timeline keeps its order without sorting, like a sort would */
+	assert_int_equal(ds_history_build_timeline(&parts, NULL, 0), DS_OK);
+	assert_memory_equal(whole.by_user, parts.by_user, whole.n_by_user * sizeof *whole.by_user);
+	for (uint64_t i = 1; i < parts.n_by_user; i++) {
+		const struct ds_order *a = &parts.orders[parts.by_user[i - 1]], *b = &parts.orders[parts.by_user[i]];
+		assert_true(a->user_id < b->user_id || (a->user_id == b->user_id && a->order_number < b->order_number));
+	}
+	ds_history_free(&whole);
+	ds_history_free(&parts);
+}
+
 static void test_orders_without_header_all_quoted_crlf(void **state)
 {
 	(void)state;
@@ -340,6 +391,7 @@ int main(void)
 		cmocka_unit_test(test_departments_both_layouts),
 		cmocka_unit_test(test_orders_quirks_and_row_errors),
 		cmocka_unit_test(test_orders_without_header_all_quoted_crlf),
+		cmocka_unit_test(test_orders_in_ranges_and_repeated_ids),
 		cmocka_unit_test(test_history_groups_lines_and_reports_orphans),
 		cmocka_unit_test(test_fast_path_equals_libcsv),
 		cmocka_unit_test(test_ranges_read_like_the_whole_file),

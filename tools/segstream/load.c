@@ -1,7 +1,8 @@
 /*
- * Loading the history on both cores: orders first (the lines are checked against them), then
- * the lines file in two byte ranges read by two threads, then grouped by order. The same
- * dataset functions as ds_history_load(), which reads on one thread; threads are the tool's.
+ * Loading the history on both cores: orders.csv, then the lines file, each in two byte ranges
+ * read by two threads; the orders go into their table (the lines are checked against it), the
+ * lines are grouped by order. The same dataset functions as ds_history_load(), which reads on
+ * one thread; threads are the tool's.
  */
 #include <pthread.h>
 #include <stdio.h>
@@ -10,66 +11,79 @@
 #include "dataset/dataset.h"
 #include "tools/segstream/cli.h"
 
+enum { PARTS = 2 };
+
 struct range_job {
 	const struct ds_history *h;
 	const char *path;
+	int orders;                     /* 1: orders.csv into order_rows; 0: a lines file into lines */
 	struct ds_range range;
-	struct ds_line_set set;
+	struct ds_order_rows order_rows;
+	struct ds_line_set lines;
 	struct ds_report rep;
 	int rc;
 };
 
-static void *collect_range(void *arg)
+static void *read_range(void *arg)
 {
 	struct range_job *j = arg;
-	j->rc = ds_history_collect(j->h, j->path, &j->range, &j->set, &j->rep);
+	const struct ds_range *range = j->range.end > 0 ? &j->range : NULL;
+	j->rc = j->orders ? ds_orders_collect(j->path, range, &j->order_rows, &j->rep)
+			  : ds_history_collect(j->h, j->path, range, &j->lines, &j->rep);
 	return NULL;
 }
 
-enum { PARTS = 2 };
+static void free_job(struct range_job *j)
+{
+	ds_order_rows_free(&j->order_rows);
+	ds_line_set_free(&j->lines);
+}
 
 /*
- * Collects one lines file into sets[*n_sets ...] (up to PARTS more): in ranges on two
- * threads, or whole when it cannot be split (quoted fields). Bad rows are reported in file
- * order with their row numbers once every range is read.
+ * Reads one file into jobs[0 .. *n): in ranges on two threads, or whole (one job) when it
+ * cannot be split (quoted fields). Bad rows are reported in file order with their row
+ * numbers once every range is read; rows_before[i] is the number of rows before job i's range.
  */
-static int collect_file(const struct ds_history *h, const char *path, struct ds_line_set *sets, int *n_sets,
-			struct ds_report *rep)
+static int read_file(const struct ds_history *h, const char *path, int orders, struct range_job *jobs,
+		     uint64_t *rows_before, int *n, struct ds_report *rep)
 {
 	struct ds_range ranges[PARTS];
-	struct range_job jobs[PARTS];
-	int n = 0;
-	int rc = ds_file_ranges(path, PARTS, ranges, &n);
+	*n = 0;
+	int rc = ds_file_ranges(path, PARTS, ranges, n);
 	if (rc != DS_OK)
 		return rc;
-	memset(jobs, 0, sizeof jobs);
 	pthread_t threads[PARTS];
 	int started[PARTS] = { 0 };
-	for (int i = 0; i < n; i++) {
-		jobs[i] = (struct range_job){ .h = h, .path = path, .range = ranges[i], .rep = *rep };
-		jobs[i].rep.rows = jobs[i].rep.errors = 0;
-		jobs[i].rep.deferred = NULL;
-		jobs[i].rep.n_deferred = jobs[i].rep.cap_deferred = 0;
-		if (i > 0) /* one progress counter is enough */
-			jobs[i].rep.progress = NULL;
-		if (i > 0 && pthread_create(&threads[i], NULL, collect_range, &jobs[i]) == 0)
+	for (int i = 0; i < *n; i++) {
+		memset(&jobs[i], 0, sizeof jobs[i]);
+		jobs[i].h = h;
+		jobs[i].path = path;
+		jobs[i].orders = orders;
+		jobs[i].range = ranges[i];
+		jobs[i].rep = (struct ds_report){ .on_error = rep->on_error, .log = rep->log, .quiet = rep->quiet,
+						  .libcsv_only = rep->libcsv_only };
+		if (i == 0) { /* one progress counter is enough */
+			jobs[i].rep.progress = rep->progress;
+			jobs[i].rep.progress_ctx = rep->progress_ctx;
+		} else if (pthread_create(&threads[i], NULL, read_range, &jobs[i]) == 0) {
 			started[i] = 1;
+		}
 	}
-	for (int i = 0; i < n; i++)
+	for (int i = 0; i < *n; i++)
 		if (!started[i])
-			collect_range(&jobs[i]);
-	for (int i = 1; i < n; i++)
+			read_range(&jobs[i]);
+	for (int i = 1; i < *n; i++)
 		if (started[i])
 			pthread_join(threads[i], NULL);
 	int split = 0;
-	for (int i = 0; i < n; i++)
+	for (int i = 0; i < *n; i++)
 		split |= jobs[i].rc == DS_SPLIT;
-	uint64_t rows_before = 0;
+	uint64_t before = 0;
 	int stopped = 0; /* a range stopped early: the rows after it cannot be numbered */
-	for (int i = 0; i < n; i++) {
+	for (int i = 0; i < *n; i++) {
 		if (split) { /* forget this reading: the whole file is read again below */
 			jobs[i].rep.quiet = 1;
-			ds_line_set_free(&jobs[i].set);
+			free_job(&jobs[i]);
 		} else {
 			jobs[i].rep.quiet |= stopped;
 			stopped |= jobs[i].rc != DS_OK;
@@ -77,15 +91,19 @@ static int collect_file(const struct ds_history *h, const char *path, struct ds_
 			rep->errors += jobs[i].rep.errors;
 			if (jobs[i].rc != DS_OK && rc == DS_OK)
 				rc = jobs[i].rc;
-			sets[(*n_sets)++] = jobs[i].set;
 		}
-		ds_report_settle(&jobs[i].rep, rows_before);
-		rows_before += jobs[i].rep.range_rows;
+		rows_before[i] = before;
+		ds_report_settle(&jobs[i].rep, before);
+		before += jobs[i].rep.range_rows;
 	}
 	if (split) {
-		memset(&sets[*n_sets], 0, sizeof sets[*n_sets]);
-		rc = ds_history_collect(h, path, NULL, &sets[*n_sets], rep);
-		(*n_sets)++;
+		*n = 1;
+		rows_before[0] = 0;
+		memset(&jobs[0], 0, sizeof jobs[0]);
+		jobs[0] = (struct range_job){ .h = h, .path = path, .orders = orders, .rep = *rep };
+		read_range(&jobs[0]);
+		*rep = jobs[0].rep;
+		rc = jobs[0].rc;
 	}
 	return rc;
 }
@@ -93,18 +111,30 @@ static int collect_file(const struct ds_history *h, const char *path, struct ds_
 int cli_history_load(const char *dir, int include_train, struct ds_history *h, struct ds_report *rep)
 {
 	char orders[4096], prior[4096], train[4096];
+	struct range_job jobs[PARTS];
 	struct ds_line_set sets[2 * PARTS];
-	int n_sets = 0;
+	uint64_t rows_before[PARTS];
+	int n = 0, n_sets = 0;
 	memset(h, 0, sizeof *h);
 	memset(sets, 0, sizeof sets);
 	snprintf(orders, sizeof orders, "%s/orders.csv", dir);
 	snprintf(prior, sizeof prior, "%s/order_products__prior.csv", dir);
 	snprintf(train, sizeof train, "%s/order_products__train.csv", dir);
-	int rc = ds_orders_read(orders, h, rep);
+
+	int rc = read_file(h, orders, 1, jobs, rows_before, &n, rep);
+	struct ds_order_rows order_rows[PARTS];
+	for (int i = 0; i < n; i++)
+		order_rows[i] = jobs[i].order_rows;
+	int mrc = ds_orders_merge(h, orders, order_rows, rows_before, n, rep); /* frees the rows */
 	if (rc == DS_OK)
-		rc = collect_file(h, prior, sets, &n_sets, rep);
-	if (rc == DS_OK && include_train)
-		rc = collect_file(h, train, sets, &n_sets, rep);
+		rc = mrc;
+
+	const char *lines[2] = { prior, train };
+	for (int f = 0; f < 1 + (include_train != 0) && rc == DS_OK; f++) {
+		rc = read_file(h, lines[f], 0, jobs, rows_before, &n, rep);
+		for (int i = 0; i < n; i++)
+			sets[n_sets++] = jobs[i].lines;
+	}
 	if (rc == DS_OK) {
 		rc = ds_history_group(h, sets, n_sets); /* frees the sets */
 	} else {
