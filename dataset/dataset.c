@@ -81,6 +81,20 @@ static void on_field(void *data, size_t len, void *vr)
 	r->n++;
 }
 
+/* Makes room for element n of a growable array (capacity doubling from first_cap). */
+static int grow_array(void **items, uint64_t n, uint64_t *cap, size_t elem, uint64_t first_cap)
+{
+	if (n < *cap)
+		return 0;
+	uint64_t c = *cap ? *cap * 2 : first_cap;
+	void *t = realloc(*items, c * elem);
+	if (!t)
+		return -1;
+	*items = t;
+	*cap = c;
+	return 0;
+}
+
 static void print_bad_row(const struct ds_report *rep, const char *path, uint64_t rowno, const char *why)
 {
 	if (!rep->quiet)
@@ -96,14 +110,8 @@ static int report_row(struct csv_reader *r, uint64_t rowno, const char *why)
 		print_bad_row(rep, r->path, rowno, why);
 		return 0;
 	}
-	if (rep->n_deferred == rep->cap_deferred) {
-		size_t cap = rep->cap_deferred ? rep->cap_deferred * 2 : 16;
-		struct ds_bad_row *t = realloc(rep->deferred, cap * sizeof *t);
-		if (!t)
-			return DS_NOMEM;
-		rep->deferred = t;
-		rep->cap_deferred = cap;
-	}
+	if (grow_array((void **)&rep->deferred, rep->n_deferred, &rep->cap_deferred, sizeof *rep->deferred, 16))
+		return DS_NOMEM;
 	struct ds_bad_row *b = &rep->deferred[rep->n_deferred++];
 	b->path = r->path;
 	b->rowno = rowno;
@@ -113,7 +121,7 @@ static int report_row(struct csv_reader *r, uint64_t rowno, const char *why)
 
 void ds_report_settle(struct ds_report *rep, uint64_t rows_before)
 {
-	for (size_t i = 0; i < rep->n_deferred; i++)
+	for (uint64_t i = 0; i < rep->n_deferred; i++)
 		print_bad_row(rep, rep->deferred[i].path, rows_before + rep->deferred[i].rowno, rep->deferred[i].why);
 	free(rep->deferred);
 	rep->deferred = NULL;
@@ -759,14 +767,8 @@ static int order_row(const struct row *r, void *ctx, char *why, size_t why_len)
 		days = UINT64_MAX;
 	else if (parse_uint(d, dl, 30, &days))
 		return bad(why, why_len, "days_since_prior_order '%s' not empty or an integer in 0..30", r->field[6]);
-	if (out->n == out->cap) {
-		uint64_t cap = out->cap ? out->cap * 2 : 1 << 16;
-		struct ds_order_row *t = realloc(out->rows, cap * sizeof *t);
-		if (!t)
-			return DS_NOMEM;
-		out->rows = t;
-		out->cap = cap;
-	}
+	if (grow_array((void **)&out->rows, out->n, &out->cap, sizeof *out->rows, 1 << 16))
+		return DS_NOMEM;
 	out->rows[out->n++] = (struct ds_order_row){
 		.order_id = (uint32_t)id, .user_id = (uint32_t)user, .order_number = (uint16_t)number,
 		.dow = (uint8_t)dow, .hour = (uint8_t)hour, .days = days == UINT64_MAX ? -1 : (int8_t)days,
@@ -912,14 +914,8 @@ static int collect_line(const struct ds_line *l, void *vctx, char *why, size_t w
 		set->orphans++;
 		return bad(why, why_len, "order_id %u is not in orders.csv", l->order_id);
 	}
-	if (set->n == set->cap) {
-		uint64_t cap = set->cap ? set->cap * 2 : 1 << 16;
-		struct ds_line *t = realloc(set->lines, cap * sizeof *t);
-		if (!t)
-			return DS_NOMEM;
-		set->lines = t;
-		set->cap = cap;
-	}
+	if (grow_array((void **)&set->lines, set->n, &set->cap, sizeof *set->lines, 1 << 16))
+		return DS_NOMEM;
 	set->lines[set->n++] = *l;
 	return 0;
 }

@@ -58,7 +58,7 @@ struct ds_report {
 	uint64_t errors;    /* rows rejected */
 	uint64_t range_rows;  /* rows (the header included) of the last file or range read */
 	struct ds_bad_row *deferred; /* bad rows of a range whose first row number was unknown */
-	size_t n_deferred, cap_deferred;
+	uint64_t n_deferred, cap_deferred;
 };
 
 /**
