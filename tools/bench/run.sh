@@ -32,6 +32,8 @@ measure() {
 echo "== $users customers, broker $brokers, $(nproc) cores =="
 measure gen "$seg" gen --users "$users" --out "$work/data" --catalog data/instacart
 measure replay "$seg" replay --data "$work/data" --brokers "$brokers"
+sync # the replay leaves GBs of broker logs to write back; a consumer started at once is slower
+sleep 5
 measure consume "$seg" consume --state "$work/state" --brokers "$brokers" --exit-at-end
 grep -h 'batch commit' "$work/consume.out"
 
@@ -42,8 +44,7 @@ measure consume-snap "$seg" consume --state "$work/state-snap" --brokers "$broke
 grep -h 'batch commit' "$work/consume.out" | sed 's/^/without snapshots: /'
 grep -h 'batch commit' "$work/consume-snap.out" | sed 's/^/with snapshots:    /'
 grep -h 'snapshots published' "$work/consume-snap.out"
-# Backfill three times once the disk has settled (the replays above leave GBs of broker logs to
-# write back, which slows a run that starts at once by a second); BENCHMARKS.md gives the median.
+# Backfill three times once the disk has settled (see above); BENCHMARKS.md gives the median.
 sync
 sleep 5
 for run in 1 2 3; do
