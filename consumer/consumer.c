@@ -52,6 +52,7 @@ struct run {
 	double batch_started_ms;
 	struct partition_state *parts;
 	int n_parts;
+	int events_partitions;  /* of the events topic, read by start_events(); < 0 if unknown */
 	long dlq_pending, dlq_failed;
 	struct cons_stats stats;
 	double *commit_ms;
@@ -610,6 +611,7 @@ static int start_events(struct run *r)
 {
 	const struct cons_config *cfg = r->cfg;
 	char err[512];
+	int n = r->events_partitions = partition_count(r->rk, cfg->events_topic, err, sizeof err);
 	if (cfg->group_id) {
 		rd_kafka_topic_partition_list_t *subs = rd_kafka_topic_partition_list_new(1);
 		rd_kafka_topic_partition_list_add(subs, cfg->events_topic, RD_KAFKA_PARTITION_UA);
@@ -617,7 +619,6 @@ static int start_events(struct run *r)
 		rd_kafka_topic_partition_list_destroy(subs);
 		return e ? fatal(r, CONS_KAFKA, "subscribe %s: %s", cfg->events_topic, rd_kafka_err2str(e)) : 0;
 	}
-	int n = partition_count(r->rk, cfg->events_topic, err, sizeof err);
 	if (n < 0)
 		return fatal(r, CONS_KAFKA, "%s", err);
 	rd_kafka_topic_partition_list_t *all = rd_kafka_topic_partition_list_new(n);
@@ -639,10 +640,8 @@ int cons_run(const struct cons_config *cfg, struct state_db *db, struct cons_sta
 	if (open_clients(&r) || wait_for_events_topic(&r) || load_table(&r, cfg->products_topic, TABLE_PRODUCTS) ||
 	    load_table(&r, cfg->customers_topic, TABLE_CUSTOMERS) || start_events(&r))
 		goto out;
-	char err[512];
 	struct waker waker;
-	waker_start(&waker, r.rk, cfg->events_topic, partition_count(r.rk, cfg->events_topic, err, sizeof err),
-		    cfg->wake_ms);
+	waker_start(&waker, r.rk, cfg->events_topic, r.events_partitions, cfg->wake_ms);
 	double started = now_ms();
 	/* Messages come in bursts from the consumer queue (callbacks such as rebalances are still
 	 * served inside the call): one clock read and one batch check per burst, not per message. */
