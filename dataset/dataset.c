@@ -1106,16 +1106,22 @@ static int sort_by_user_number(struct timed *all, uint64_t n)
 	return DS_OK;
 }
 
-/* Whether orders.csv listed every order by (user_id, order_number), as Kaggle's file does. */
-static int file_order_is_by_user(const struct ds_history *h)
+/*
+ * Fills all[] from orders.csv's order (kept in by_user) and returns whether that order is
+ * already by (user_id, order_number), as Kaggle's file is; 0 if it is not, or if not every
+ * order is in by_user (all[] is then to be filled otherwise).
+ */
+static int from_file_order(const struct ds_history *h, struct timed *all)
 {
 	if (!h->by_user || h->n_by_user != h->n_orders)
 		return 0;
-	for (uint64_t i = 1; i < h->n_by_user; i++) {
+	for (uint64_t i = 0; i < h->n_by_user; i++) {
 		if (i + PREFETCH_AHEAD < h->n_by_user)
 			__builtin_prefetch(&h->orders[h->by_user[i + PREFETCH_AHEAD]]);
-		const struct ds_order *a = &h->orders[h->by_user[i - 1]], *b = &h->orders[h->by_user[i]];
-		if (a->user_id > b->user_id || (a->user_id == b->user_id && a->order_number >= b->order_number))
+		uint32_t id = h->by_user[i];
+		all[i] = (struct timed){ 0, h->orders[id].user_id, h->orders[id].order_number, id };
+		if (i > 0 && (all[i - 1].user > all[i].user ||
+			      (all[i - 1].user == all[i].user && all[i - 1].number >= all[i].number)))
 			return 0;
 	}
 	return 1;
@@ -1127,13 +1133,8 @@ int ds_history_build_timeline(struct ds_history *h, const struct ds_customers *c
 	if (!all)
 		return DS_NOMEM;
 	uint64_t n = 0;
-	if (file_order_is_by_user(h)) { /* nothing to sort */
-		for (; n < h->n_by_user; n++) {
-			if (n + PREFETCH_AHEAD < h->n_by_user)
-				__builtin_prefetch(&h->orders[h->by_user[n + PREFETCH_AHEAD]]);
-			uint32_t id = h->by_user[n];
-			all[n] = (struct timed){ 0, h->orders[id].user_id, h->orders[id].order_number, id };
-		}
+	if (from_file_order(h, all)) { /* nothing to sort */
+		n = h->n_by_user;
 	} else {
 		for (size_t id = 0; id < h->cap; id++)
 			if (h->orders[id].user_id)
