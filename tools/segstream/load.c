@@ -55,13 +55,9 @@ static int read_file(const struct ds_history *h, const char *path, int orders, s
 	pthread_t threads[PARTS];
 	int started[PARTS] = { 0 };
 	for (int i = 0; i < *n; i++) {
-		memset(&jobs[i], 0, sizeof jobs[i]);
-		jobs[i].h = h;
-		jobs[i].path = path;
-		jobs[i].orders = orders;
-		jobs[i].range = ranges[i];
-		jobs[i].rep = (struct ds_report){ .on_error = rep->on_error, .log = rep->log, .quiet = rep->quiet,
-						  .libcsv_only = rep->libcsv_only };
+		jobs[i] = (struct range_job){ .h = h, .path = path, .orders = orders, .range = ranges[i],
+					      .rep = { .on_error = rep->on_error, .log = rep->log, .quiet = rep->quiet,
+						       .libcsv_only = rep->libcsv_only } };
 		if (i == 0) { /* one progress counter is enough */
 			jobs[i].rep.progress = rep->progress;
 			jobs[i].rep.progress_ctx = rep->progress_ctx;
@@ -99,7 +95,6 @@ static int read_file(const struct ds_history *h, const char *path, int orders, s
 	if (split) {
 		*n = 1;
 		rows_before[0] = 0;
-		memset(&jobs[0], 0, sizeof jobs[0]);
 		jobs[0] = (struct range_job){ .h = h, .path = path, .orders = orders, .rep = *rep };
 		read_range(&jobs[0]);
 		*rep = jobs[0].rep;
