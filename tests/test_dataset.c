@@ -22,6 +22,16 @@ static char *path_of(const char *env, const char *name)
 	return buf[i];
 }
 
+/* Creates the temporary file named by the template path (its XXXXXX replaced), for writing. */
+static FILE *temp_file(char *path)
+{
+	int fd = mkstemp(path);
+	assert_true(fd >= 0);
+	FILE *f = fdopen(fd, "w");
+	assert_non_null(f);
+	return f;
+}
+
 static void test_price_cents_is_exact(void **state)
 {
 	(void)state;
@@ -127,9 +137,7 @@ static void test_orders_in_ranges_and_repeated_ids(void **state)
 {
 	(void)state;
 	char path[] = "/tmp/segstream-orders-XXXXXX";
-	int fd = mkstemp(path);
-	assert_true(fd >= 0);
-	FILE *f = fdopen(fd, "w");
+	FILE *f = temp_file(path);
 	fprintf(f, "order_id,user_id,eval_set,order_number,order_dow,order_hour_of_day,days_since_prior_order\n");
 	for (int i = 1; i <= 100000; i++) /* ids scattered, rows by user as in Kaggle's file */
 		fprintf(f, "%d,%d,prior,%d,1,10,%s\n", (i * 7919) % 100003, (i - 1) / 10 + 1, (i - 1) % 10 + 1,
@@ -240,9 +248,7 @@ static void test_fast_path_equals_libcsv(void **state)
 	/* 300,000 quote-free rows (over a MiB: several chunks), CRLF on some, an empty line and a
 	 * bad row, then quoted rows: the reader switches to libcsv in the middle of the file. */
 	char path[] = "/tmp/segstream-lines-XXXXXX";
-	int fd = mkstemp(path);
-	assert_true(fd >= 0);
-	FILE *f = fdopen(fd, "w");
+	FILE *f = temp_file(path);
 	fprintf(f, "order_id,product_id,add_to_cart_order,reordered\n");
 	for (int i = 1; i <= 300000; i++)
 		fprintf(f, "%d,%d,%d,%d%s", i / 10 + 1, i % 49688 + 1, i % 10 + 1, i % 2, i % 7 ? "\n" : "\r\n");
@@ -267,9 +273,7 @@ static void test_ranges_read_like_the_whole_file(void **state)
 {
 	(void)state;
 	char path[] = "/tmp/segstream-ranges-XXXXXX";
-	int fd = mkstemp(path);
-	assert_true(fd >= 0);
-	FILE *f = fdopen(fd, "w");
+	FILE *f = temp_file(path);
 	fprintf(f, "order_id,product_id,add_to_cart_order,reordered\r\n");
 	for (int i = 1; i <= 200000; i++) {
 		fprintf(f, "%d,%d,%d,%d\r\n", i / 10 + 1, i % 49688 + 1, i % 10 + 1, i % 2);
@@ -310,9 +314,7 @@ static void test_range_with_quotes_asks_for_the_whole_file(void **state)
 {
 	(void)state;
 	char path[] = "/tmp/segstream-quoted-XXXXXX";
-	int fd = mkstemp(path);
-	assert_true(fd >= 0);
-	FILE *f = fdopen(fd, "w");
+	FILE *f = temp_file(path);
 	for (int i = 1; i <= 100000; i++)
 		fprintf(f, "%d,%d,1,0\n", i, i);
 	fprintf(f, "\"5\",\"1\n96\",\"1\",\"1\"\n"); /* a row end inside a quoted field */
