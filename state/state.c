@@ -78,12 +78,13 @@ static uint64_t get64(struct reader *r)
 }
 
 /*
- * Customer records: version byte, then LEB128 varints field by field, and each histogram as
- * its non-zero bins only ([count] then [bin index, value] pairs, indexes increasing).
+ * Customer records: version byte, then LEB128 varints field by field, then each histogram as a
+ * bitmap of its non-zero bins and those bins' values (version 1 wrote [count] then
+ * [bin index, value] pairs instead; it is still read).
  * Records are variable-size on purpose: events arrive in event-time order, so every batch
  * updates customers all over the key space and LMDB rewrites each touched 4 KiB page whole;
- * a typical customer takes ~150 bytes instead of 681 fixed, so pages hold 4x more customers
- * and a catch-up writes 4x fewer bytes (measured: BENCHMARKS.md).
+ * a typical customer takes ~120 bytes (version 1: ~167; fixed fields: 681), so pages hold more
+ * customers, a catch-up writes fewer pages and the consumer maps fewer (BENCHMARKS.md).
  */
 struct vwriter {
 	uint8_t *p, *end;
@@ -103,17 +104,22 @@ static void put_varint(struct vwriter *w, uint64_t v)
 	} while (v);
 }
 
-/* Writes the non-zero bins of a histogram given as uint32 (v32) or uint64 (v64) values. */
-static void put_sparse(struct vwriter *w, const uint32_t *v32, const uint64_t *v64, int n)
+/* Writes a histogram given as uint32 (v32) or uint64 (v64) values: a bitmap of its non-zero
+ * bins (ceil(n / 8) bytes, bin 0 in the low bit of the first byte), then those bins' values. */
+static void put_bins(struct vwriter *w, const uint32_t *v32, const uint64_t *v64, int n)
 {
-	int k = 0;
-	for (int i = 0; i < n; i++)
-		k += (v32 ? v32[i] : v64[i]) != 0;
-	put_varint(w, (uint64_t)k);
+	uint8_t *bitmap = w->p;
+	int bitmap_len = (n + 7) / 8;
+	if (w->end - w->p < bitmap_len) {
+		w->overflow = 1;
+		return;
+	}
+	memset(bitmap, 0, (size_t)bitmap_len);
+	w->p += bitmap_len;
 	for (int i = 0; i < n; i++) {
 		uint64_t v = v32 ? v32[i] : v64[i];
 		if (v) {
-			put_varint(w, (uint64_t)i);
+			bitmap[i / 8] |= (uint8_t)(1u << (i % 8));
 			put_varint(w, v);
 		}
 	}
@@ -132,14 +138,14 @@ int state_customer_encode(const struct state_customer *c, uint8_t *buf, size_t b
 	};
 	for (size_t i = 0; i < sizeof scalars / sizeof scalars[0]; i++)
 		put_varint(&w, scalars[i]);
-	put_sparse(&w, c->days_lines, NULL, STATE_DAY_BINS);
-	put_sparse(&w, c->days_orders, NULL, STATE_DAY_BINS);
-	put_sparse(&w, c->dept_items, NULL, STATE_DEPARTMENTS);
-	put_sparse(&w, NULL, c->dept_cents, STATE_DEPARTMENTS);
-	put_sparse(&w, c->dow_orders, NULL, 7);
-	put_sparse(&w, c->hour_orders, NULL, 24);
-	put_sparse(&w, c->dow_lines, NULL, 7);
-	put_sparse(&w, c->hour_lines, NULL, 24);
+	put_bins(&w, c->days_lines, NULL, STATE_DAY_BINS);
+	put_bins(&w, c->days_orders, NULL, STATE_DAY_BINS);
+	put_bins(&w, c->dept_items, NULL, STATE_DEPARTMENTS);
+	put_bins(&w, NULL, c->dept_cents, STATE_DEPARTMENTS);
+	put_bins(&w, c->dow_orders, NULL, 7);
+	put_bins(&w, c->hour_orders, NULL, 24);
+	put_bins(&w, c->dow_lines, NULL, 7);
+	put_bins(&w, c->hour_lines, NULL, 24);
 	if (w.overflow)
 		return STATE_INVAL;
 	*len_out = (size_t)(w.p - buf);
@@ -171,7 +177,8 @@ static uint64_t get_varint(struct vreader *r, uint64_t max)
 	return 0;
 }
 
-static void get_sparse(struct vreader *r, uint32_t *v32, uint64_t *v64, int n)
+/* Version 1 histograms: the number of non-zero bins, then (bin index, value) pairs. */
+static void get_pairs(struct vreader *r, uint32_t *v32, uint64_t *v64, int n)
 {
 	uint64_t k = get_varint(r, (uint64_t)n);
 	int64_t last = -1;
@@ -189,11 +196,44 @@ static void get_sparse(struct vreader *r, uint32_t *v32, uint64_t *v64, int n)
 	}
 }
 
+/* Version 2 histograms (put_bins). A bit past the last bin or a zero value is corrupt: every
+ * record has exactly one encoding. */
+static void get_bins(struct vreader *r, uint32_t *v32, uint64_t *v64, int n)
+{
+	int bitmap_len = (n + 7) / 8;
+	if (r->end - r->p < bitmap_len) {
+		r->bad = 1;
+		return;
+	}
+	const uint8_t *bitmap = r->p;
+	r->p += bitmap_len;
+	if (n % 8 && bitmap[bitmap_len - 1] >> (n % 8)) {
+		r->bad = 1;
+		return;
+	}
+	for (int i = 0; i < n && !r->bad; i++) {
+		if (!(bitmap[i / 8] >> (i % 8) & 1))
+			continue;
+		uint64_t v = get_varint(r, v32 ? UINT32_MAX : UINT64_MAX);
+		if (v == 0)
+			r->bad = 1;
+		else if (v32)
+			v32[i] = (uint32_t)v;
+		else
+			v64[i] = v;
+	}
+}
+
 int state_customer_decode(const uint8_t *buf, size_t len, struct state_customer *c)
 {
 	if (len < 1)
 		return STATE_CORRUPT;
-	if (buf[0] != STATE_RECORD_VERSION)
+	void (*get_histogram)(struct vreader *, uint32_t *, uint64_t *, int);
+	if (buf[0] == STATE_RECORD_VERSION)
+		get_histogram = get_bins;
+	else if (buf[0] == 1)
+		get_histogram = get_pairs; /* still read; the next put writes it as version 2 */
+	else
 		return STATE_VERSION;
 	struct vreader r = { buf + 1, buf + len, 0 };
 	memset(c, 0, sizeof *c);
@@ -210,14 +250,14 @@ int state_customer_decode(const uint8_t *buf, size_t len, struct state_customer 
 	c->spend_cents = get_varint(&r, UINT64_MAX);
 	uint64_t zz = get_varint(&r, UINT64_MAX);
 	c->last_event_ms = (int64_t)(zz >> 1) ^ -(int64_t)(zz & 1);
-	get_sparse(&r, c->days_lines, NULL, STATE_DAY_BINS);
-	get_sparse(&r, c->days_orders, NULL, STATE_DAY_BINS);
-	get_sparse(&r, c->dept_items, NULL, STATE_DEPARTMENTS);
-	get_sparse(&r, NULL, c->dept_cents, STATE_DEPARTMENTS);
-	get_sparse(&r, c->dow_orders, NULL, 7);
-	get_sparse(&r, c->hour_orders, NULL, 24);
-	get_sparse(&r, c->dow_lines, NULL, 7);
-	get_sparse(&r, c->hour_lines, NULL, 24);
+	get_histogram(&r, c->days_lines, NULL, STATE_DAY_BINS);
+	get_histogram(&r, c->days_orders, NULL, STATE_DAY_BINS);
+	get_histogram(&r, c->dept_items, NULL, STATE_DEPARTMENTS);
+	get_histogram(&r, NULL, c->dept_cents, STATE_DEPARTMENTS);
+	get_histogram(&r, c->dow_orders, NULL, 7);
+	get_histogram(&r, c->hour_orders, NULL, 24);
+	get_histogram(&r, c->dow_lines, NULL, 7);
+	get_histogram(&r, c->hour_lines, NULL, 24);
 	if (r.bad || r.p != r.end)
 		return STATE_CORRUPT;
 	return STATE_OK;

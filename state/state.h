@@ -50,7 +50,7 @@ const char *state_errname(int err);
 
 #define STATE_DEPARTMENTS 21 /**< department ids 1..21 */
 #define STATE_DAY_BINS 31    /**< days_since_prior_order 0..30 */
-#define STATE_RECORD_VERSION 1
+#define STATE_RECORD_VERSION 2
 
 /** One customer's metrics (SPEC §3). A plain value; zero-initialised means "no events yet". */
 struct state_customer {
@@ -76,20 +76,22 @@ struct state_customer {
 	uint32_t hour_lines[24];     /* lines per order_hour_of_day */
 };
 
-/** Upper bound of an encoded customer record, in bytes (typical: ~150). */
+/** Upper bound of an encoded customer record, in bytes (typical: ~120). */
 #define STATE_RECORD_MAX 2048
 
 /**
- * @brief Encodes a record: version byte, then varints, histograms as their non-zero bins
- *        (variable-size on purpose: see state.c). Pure.
+ * @brief Encodes a record (version STATE_RECORD_VERSION): version byte, then varints, each
+ *        histogram as a bitmap of its non-zero bins and their values (variable-size on
+ *        purpose: see state.c). Pure.
  * @param[out] len_out  bytes written
  * @return STATE_OK or STATE_INVAL (buf too small; STATE_RECORD_MAX always suffices).
  */
 int state_customer_encode(const struct state_customer *c, uint8_t *buf, size_t buf_len, size_t *len_out);
 /**
- * @brief Decodes a record. Pure.
+ * @brief Decodes a record of version 1 or 2. Pure.
  * @return STATE_OK, STATE_VERSION (unknown version byte) or STATE_CORRUPT (truncated, trailing
- *         bytes, a value out of range, or bin indexes not increasing).
+ *         bytes, a value out of range, a zero or out-of-range bin, or version 1's bin indexes
+ *         not increasing).
  */
 int state_customer_decode(const uint8_t *buf, size_t len, struct state_customer *c_out);
 

@@ -135,6 +135,48 @@ static void test_decode_rejects_corrupt_fixture(void **state)
 	assert_int_equal(state_customer_decode(bin_out_of_range, sizeof bin_out_of_range, &d), STATE_CORRUPT);
 	const uint8_t endless_varint[] = { 1, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x01 };
 	assert_int_equal(state_customer_decode(endless_varint, sizeof endless_varint, &d), STATE_CORRUPT);
+
+	/* version 2: 12 scalars, then days_lines' bitmap (bin 0 set) and value, then the other 7
+	 * histograms empty (bitmaps of 4, 3, 3, 1, 3, 1, 3 bytes) */
+	uint8_t v2[] = { 2, 1, 0, 1, 1, 1, 0, 0, 0, 1, 1, 0, 0, 0x01, 0, 0, 0, 7, 0, 0, 0, 0,
+			 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0 };
+	assert_int_equal(state_customer_decode(v2, sizeof v2, &d), STATE_OK);
+	assert_int_equal(d.days_lines[0], 7);
+	v2[17] = 0; /* a bin marked non-zero holding zero */
+	assert_int_equal(state_customer_decode(v2, sizeof v2, &d), STATE_CORRUPT);
+	v2[17] = 7;
+	v2[16] = 0x80; /* bin 31 of a 31-bin histogram */
+	assert_int_equal(state_customer_decode(v2, sizeof v2, &d), STATE_CORRUPT);
+}
+
+/* Records written by version 1 (bin index/value pairs) still read, and are rewritten as v2. */
+static void test_decode_version1(void **state)
+{
+	(void)state;
+	const uint8_t v1[] = {
+		1, 5, 0, 1, 1, 2, 1, 0, 0, 1, 2, 0xfa, 0x01, 4, /* scalars; spend 250, event time 2 */
+		0, 0,                                         /* day histograms: first order only */
+		1, 3, 2, 1, 3, 0xfa, 0x01,                    /* department 4: 2 items, 250 cents */
+		1, 2, 1, 1, 10, 1, 1, 2, 2, 1, 10, 2,         /* dow 2, hour 10: 1 order, 2 lines */
+	};
+	struct state_customer d, again;
+	assert_int_equal(state_customer_decode(v1, sizeof v1, &d), STATE_OK);
+	assert_int_equal(d.user_id, 5);
+	assert_int_equal(d.items, 2);
+	assert_int_equal(d.priced_items, 1);
+	assert_int_equal(d.spend_cents, 250);
+	assert_int_equal(d.last_event_ms, 2);
+	assert_int_equal(d.dept_items[3], 2);
+	assert_int_equal(d.dept_cents[3], 250);
+	assert_int_equal(d.dow_orders[2], 1);
+	assert_int_equal(d.hour_lines[10], 2);
+	uint8_t buf[STATE_RECORD_MAX];
+	size_t len = 0;
+	assert_int_equal(state_customer_encode(&d, buf, sizeof buf, &len), STATE_OK);
+	assert_int_equal(buf[0], 2);
+	memset(&again, 0, sizeof again);
+	assert_int_equal(state_customer_decode(buf, len, &again), STATE_OK);
+	assert_memory_equal(&d, &again, sizeof d);
 }
 
 /* ---- LMDB tests: a fresh directory each. ---- */
@@ -311,6 +353,7 @@ int main(void)
 		cmocka_unit_test(test_duplicate_guard_and_train),
 		cmocka_unit_test(test_record_roundtrip_and_rejects),
 		cmocka_unit_test(test_decode_rejects_corrupt_fixture),
+		cmocka_unit_test(test_decode_version1),
 		cmocka_unit_test_setup_teardown(test_batch_commit_offsets_and_reopen, make_dir, remove_dir),
 		cmocka_unit_test_setup_teardown(test_batch_abort_leaves_no_trace, make_dir, remove_dir),
 		cmocka_unit_test_setup_teardown(test_foreach_and_partitions, make_dir, remove_dir),
