@@ -552,10 +552,12 @@ static int open_clients(struct run *r)
 	const char *mine[] = { "enable.auto.commit", "false", "enable.auto.offset.store", "false",
 			       "auto.offset.reset", "error", "enable.partition.eof", "true",
 			       "group.id", cfg->group_id ? cfg->group_id : "segstream-assign",
-			       "queued.min.messages", "50000" };
-	/* A queue of 50,000 messages is a few milliseconds of consumption; enough because the
-	 * waker (above) restarts fetching within wake_ms. Measured trade-offs: BENCHMARKS.md. */
-	if (set_props(conf, cfg, mine, 12, err, sizeof err)) {
+			       "queued.min.messages", "20000", "fetch.max.bytes", "2097152",
+			       "max.partition.fetch.bytes", "262144" };
+	/* A queue of 20,000 messages and 2 MiB fetches are a few milliseconds of consumption each;
+	 * enough because the waker (above) restarts fetching within wake_ms, and each fetched buffer
+	 * stays in memory until its last message is freed. Measured trade-offs: BENCHMARKS.md. */
+	if (set_props(conf, cfg, mine, (int)(sizeof mine / sizeof mine[0]), err, sizeof err)) {
 		rd_kafka_conf_destroy(conf);
 		return fatal(r, CONS_CONFIG, "%s", err);
 	}

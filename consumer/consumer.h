@@ -72,7 +72,7 @@ struct cons_config {
 	void (*on_committed)(void *ctx, uint64_t events_total);
 	int verbose;                  /* 1: a line per batch on stderr */
 	/* While catching up, a helper thread wakes librdkafka's fetcher every wake_ms (default
-	 * 10; 0 = off) so that a small queue (queued.min.messages 50,000) suffices: see consumer.c. */
+	 * 10; 0 = off) so that a small queue (queued.min.messages 20,000) suffices: see consumer.c. */
 	int wake_ms;
 };
 
