@@ -291,4 +291,25 @@ int ds_history_load(const char *dir, int include_train, struct ds_history *h, st
 int ds_history_build_timeline(struct ds_history *h, const struct ds_customers *customers, int time_order);
 void ds_history_free(struct ds_history *h);
 
+/**
+ * @brief A hint for a walk over orders in the sequence @p order_ids[0..n) (by_user or timeline),
+ *        at step @p i: fetches into the cache the order 16 steps ahead and the lines of the
+ *        order 8 steps ahead. Such walks read both at random places; without the hint, cache
+ *        misses take most of their time. No effect on results.
+ * @note always_inline: GCC 12 otherwise finds the function free of side effects and deletes
+ *       the calls (checked in the disassembly).
+ */
+__attribute__((always_inline)) static inline void ds_history_prefetch(const struct ds_history *h, const uint32_t *order_ids, uint64_t n,
+				       uint64_t i)
+{
+	if (i + 16 < n)
+		__builtin_prefetch(&h->orders[order_ids[i + 16]]);
+	if (i + 8 < n) {
+		const char *lines = (const char *)&h->lines[h->orders[order_ids[i + 8]].first_line];
+		__builtin_prefetch(lines);
+		__builtin_prefetch(lines + 64);
+		__builtin_prefetch(lines + 128);
+	}
+}
+
 #endif

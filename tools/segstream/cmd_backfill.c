@@ -102,18 +102,9 @@ static void *apply_range(void *arg)
 {
 	struct apply_job *j = arg;
 	const struct ds_history *h = j->h;
-	/* Orders and lines are visited in user order, i.e. at random places: ask for them ahead
-	 * (an order 16 steps ahead, the lines of the one 8 ahead) or the loop waits on memory. */
-	enum { AHEAD = 16 };
+	/* Orders and lines are visited in user order, i.e. at random places: ask for them ahead. */
 	for (uint64_t i = j->from; i < j->to; i++) {
-		if (i + AHEAD < j->to)
-			__builtin_prefetch(&h->orders[h->by_user[i + AHEAD]]);
-		if (i + AHEAD / 2 < j->to) {
-			const struct ds_line *next = &h->lines[h->orders[h->by_user[i + AHEAD / 2]].first_line];
-			__builtin_prefetch(next);
-			__builtin_prefetch((const char *)next + 64);
-			__builtin_prefetch((const char *)next + 128);
-		}
+		ds_history_prefetch(h, h->by_user, j->to, i);
 		uint32_t oid = h->by_user[i];
 		const struct ds_order *o = &h->orders[oid];
 		if (o->event_time_ms >= j->until_ms || o->n_lines == 0)

@@ -42,17 +42,18 @@ static double now_s(void)
 }
 
 /* Produces one message, waiting on a full queue (back-pressure, never a drop). */
-static int produce(rd_kafka_t *rk, const char *topic, const char *key, size_t key_len, const void *val,
+static int produce(rd_kafka_t *rk, rd_kafka_topic_t *topic, const char *key, size_t key_len, const void *val,
 		   size_t len, int64_t timestamp_ms)
 {
 	for (;;) {
-		rd_kafka_resp_err_t e = rd_kafka_producev(rk, RD_KAFKA_V_TOPIC(topic), RD_KAFKA_V_KEY(key, key_len),
+		/* A topic handle, not a name: by name, every message looks the topic up under a lock. */
+		rd_kafka_resp_err_t e = rd_kafka_producev(rk, RD_KAFKA_V_RKT(topic), RD_KAFKA_V_KEY(key, key_len),
 			RD_KAFKA_V_VALUE((void *)val, len), RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
 			RD_KAFKA_V_TIMESTAMP(timestamp_ms), RD_KAFKA_V_END);
 		if (e == RD_KAFKA_RESP_ERR_NO_ERROR)
 			return 0;
 		if (e != RD_KAFKA_RESP_ERR__QUEUE_FULL) {
-			fprintf(stderr, "replay: produce to %s: %s\n", topic, rd_kafka_err2str(e));
+			fprintf(stderr, "replay: produce to %s: %s\n", rd_kafka_topic_name(topic), rd_kafka_err2str(e));
 			return -1;
 		}
 		rd_kafka_poll(rk, 10);
@@ -60,7 +61,7 @@ static int produce(rd_kafka_t *rk, const char *topic, const char *key, size_t ke
 }
 
 /* A reference record keyed by its id in decimal. */
-static int produce_keyed(rd_kafka_t *rk, const char *topic, uint32_t id, const void *val, size_t len)
+static int produce_keyed(rd_kafka_t *rk, rd_kafka_topic_t *topic, uint32_t id, const void *val, size_t len)
 {
 	char key[16];
 	int kl = snprintf(key, sizeof key, "%u", id);
@@ -201,16 +202,21 @@ int cmd_replay(int argc, char **argv)
 		rc = 1;
 		goto out;
 	}
-	rc = 0;
 	cli_ensure_compacted_topic(rk, products_topic);
 	cli_ensure_compacted_topic(rk, customers_topic);
+	rd_kafka_topic_t *products_rkt = rd_kafka_topic_new(rk, products_topic, NULL);
+	rd_kafka_topic_t *customers_rkt = rd_kafka_topic_new(rk, customers_topic, NULL);
+	rd_kafka_topic_t *events_rkt = rd_kafka_topic_new(rk, events_topic, NULL);
+	rc = products_rkt && customers_rkt && events_rkt ? 0 : -1;
+	if (rc)
+		fprintf(stderr, "replay: %s\n", rd_kafka_err2str(rd_kafka_last_error()));
 	uint64_t n_products = 0, n_events = 0, total = 0;
 	uint8_t ref[64];
 	size_t ref_len;
 	for (size_t id = 0; id < products.cap && rc == 0; id++) {
 		struct event_product ep;
 		if (cli_event_product(&products.by_id[id], &ep) && event_product_encode(&ep, ref, sizeof ref, &ref_len) == EVENT_OK) {
-			rc = produce_keyed(rk, products_topic, ep.product_id, ref, ref_len);
+			rc = produce_keyed(rk, products_rkt, ep.product_id, ref, ref_len);
 			n_products++;
 		}
 	}
@@ -218,7 +224,7 @@ int cmd_replay(int argc, char **argv)
 	for (size_t id = 0; id < customers.cap && rc == 0; id++) {
 		struct event_customer ec;
 		if (cli_event_customer(&customers.by_id[id], &ec) && event_customer_encode(&ec, ref, sizeof ref, &ref_len) == EVENT_OK) {
-			rc = produce_keyed(rk, customers_topic, ec.user_id, ref, ref_len);
+			rc = produce_keyed(rk, customers_rkt, ec.user_id, ref, ref_len);
 			n_customers++;
 		}
 	}
@@ -239,6 +245,7 @@ int cmd_replay(int argc, char **argv)
 	if (from_ms > first_event_ms)
 		first_event_ms = from_ms;
 	for (uint64_t i = 0; i < h.n_timeline && rc == 0 && n_events < limit && !cli_stop; i++) {
+		ds_history_prefetch(&h, h.timeline, h.n_timeline, i);
 		uint32_t oid = h.timeline[i];
 		const struct ds_order *o = &h.orders[oid];
 		if (o->event_time_ms < from_ms || o->event_time_ms >= until_ms)
@@ -271,13 +278,15 @@ int cmd_replay(int argc, char **argv)
 				while (now_s() < due)
 					rd_kafka_poll(rk, 1);
 			}
-			rc = produce(rk, events_topic, key, (size_t)kl, buf, len, ev.event_time_ms);
+			rc = produce(rk, events_rkt, key, (size_t)kl, buf, len, ev.event_time_ms);
 			n_events++;
 		}
-		rd_kafka_poll(rk, 0);
-		if (now_s() - last_progress >= 1.0) {
-			progress(n_events, total, ev_started, tty);
-			last_progress = now_s();
+		if (i % 64 == 0) { /* delivery reports and progress: often enough, not per order */
+			rd_kafka_poll(rk, 0);
+			if (now_s() - last_progress >= 1.0) {
+				progress(n_events, total, ev_started, tty);
+				last_progress = now_s();
+			}
 		}
 	}
 	rd_kafka_resp_err_t fe = rd_kafka_flush(rk, 300000);
@@ -295,6 +304,10 @@ int cmd_replay(int argc, char **argv)
 		fprintf(stderr, "replay: %" PRIu64 " messages failed to deliver (first: %s)\n", dr.failed, dr.first_error);
 	if (rc != 0 || fe != RD_KAFKA_RESP_ERR_NO_ERROR || left > 0 || dr.failed || cli_stop)
 		rc = 1;
+	rd_kafka_topic_t *handles[] = { products_rkt, customers_rkt, events_rkt };
+	for (size_t i = 0; i < sizeof handles / sizeof handles[0]; i++)
+		if (handles[i])
+			rd_kafka_topic_destroy(handles[i]);
 	rd_kafka_destroy(rk);
 out:
 	ds_products_free(&products);
