@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # End to end through the real Kafka broker (CTest fixture): generate (clean, then --dirty),
 # replay, consume in assign() mode and in a consumer group, and compare each state with the
-# pandas oracle (zero differences). A second consume finds nothing new: offsets live with the
-# state.
+# pandas oracle (zero differences); a consumer started before the replay ends in the same state.
+# A second consume finds nothing new: offsets live with the state.
 #   e2e_real_broker.sh SEGSTREAM_BINARY REPO_DIR     (SEGSTREAM_BOOTSTRAP names the broker)
 source "$(dirname "${BASH_SOURCE[0]}")/common.sh"
 : "${brokers:?SEGSTREAM_BOOTSTRAP names the broker}"
@@ -15,6 +15,11 @@ run_case() {
 	local topics=(--topic "$run.events" --products-topic "$run.products" --customers-topic "$run.customers")
 	mkdir -p "$dir"
 	"$seg" gen --users "$users" --seed 11 --out "$dir/data" --catalog "$repo/data/instacart" "$@"
+	# A consumer started before the replay, as a live deployment would be: it waits for the
+	# events topic, which the replay creates only once the reference data is complete.
+	"$seg" consume --state "$dir/live-assign" --brokers "$brokers" "${topics[@]}" --dlq-topic "$run.dlq-live" \
+		--exit-at-end --idle-ms 3000 --no-sync > "$dir/live-consume.out" 2>&1 &
+	local live_consumer=$!
 	"$seg" replay --data "$dir/data" --brokers "$brokers" "${topics[@]}" | tee "$dir/replay.out"
 	local delivered
 	delivered=$(sed -n 's/.*delivered \([0-9]*\), failed 0, undelivered 0.*/\1/p' "$dir/replay.out")
@@ -28,6 +33,10 @@ run_case() {
 		|| { echo "FAIL($name): the consumer did not load $users customers' demographics"; exit 1; }
 	"$seg" dump --state "$dir/assign" > "$dir/assign.csv"
 	"$py" "$repo/tests/oracle.py" "$dir/data" "$dir/assign.csv"
+	wait "$live_consumer" || { cat "$dir/live-consume.out"; echo "FAIL($name): the live consumer failed"; exit 1; }
+	"$seg" dump --state "$dir/live-assign" > "$dir/live-assign.csv"
+	cmp "$dir/assign.csv" "$dir/live-assign.csv" \
+		|| { echo "FAIL($name): the consumer started beside the replay ended in another state"; exit 1; }
 	# The snapshot's rows and report against an independent pandas computation of SPEC §4.
 	"$seg" snapshot --state "$dir/assign" --out "$dir/snapshots" > /dev/null
 	"$py" "$repo/tests/check_snapshot.py" "$dir/data" "$dir/snapshots" > "$dir/check_snapshot.out" \

@@ -206,8 +206,8 @@ int cmd_replay(int argc, char **argv)
 	cli_ensure_compacted_topic(rk, customers_topic);
 	rd_kafka_topic_t *products_rkt = rd_kafka_topic_new(rk, products_topic, NULL);
 	rd_kafka_topic_t *customers_rkt = rd_kafka_topic_new(rk, customers_topic, NULL);
-	rd_kafka_topic_t *events_rkt = rd_kafka_topic_new(rk, events_topic, NULL);
-	rc = products_rkt && customers_rkt && events_rkt ? 0 : -1;
+	rd_kafka_topic_t *events_rkt = NULL;
+	rc = products_rkt && customers_rkt ? 0 : -1;
 	if (rc)
 		fprintf(stderr, "replay: %s\n", rd_kafka_err2str(rd_kafka_last_error()));
 	uint64_t n_products = 0, n_events = 0, total = 0;
@@ -228,9 +228,16 @@ int cmd_replay(int argc, char **argv)
 			n_customers++;
 		}
 	}
-	/* Reference data is complete before the first event. */
+	/* Reference data is complete before the events topic exists: a consumer started beside the
+	 * replay waits for that topic, then reads the reference topics to their ends. Even a topic
+	 * handle would create it (its metadata request auto-creates topics), so the handle comes
+	 * only now. */
 	if (rc == 0 && rd_kafka_flush(rk, 60000) != RD_KAFKA_RESP_ERR_NO_ERROR)
 		rc = -1;
+	if (rc == 0 && !(events_rkt = rd_kafka_topic_new(rk, events_topic, NULL))) {
+		fprintf(stderr, "replay: %s\n", rd_kafka_err2str(rd_kafka_last_error()));
+		rc = -1;
+	}
 	uint64_t products_delivered = dr.ok;
 	for (uint64_t i = 0; i < h.n_timeline; i++) {
 		const struct ds_order *o = &h.orders[h.timeline[i]];
