@@ -197,7 +197,7 @@ static void get_pairs(struct vreader *r, uint32_t *v32, uint64_t *v64, int n)
 }
 
 /* Version 2 histograms (put_bins). A bit past the last bin or a zero value is corrupt: every
- * record has exactly one encoding. */
+ * record has exactly one encoding. Walks the set bits only (n <= 32). */
 static void get_bins(struct vreader *r, uint32_t *v32, uint64_t *v64, int n)
 {
 	int bitmap_len = (n + 7) / 8;
@@ -205,15 +205,16 @@ static void get_bins(struct vreader *r, uint32_t *v32, uint64_t *v64, int n)
 		r->bad = 1;
 		return;
 	}
-	const uint8_t *bitmap = r->p;
-	r->p += bitmap_len;
-	if (n % 8 && bitmap[bitmap_len - 1] >> (n % 8)) {
+	uint64_t mask = 0;
+	for (int b = 0; b < bitmap_len; b++)
+		mask |= (uint64_t)*r->p++ << (8 * b);
+	if (mask >> n) {
 		r->bad = 1;
 		return;
 	}
-	for (int i = 0; i < n && !r->bad; i++) {
-		if (!(bitmap[i / 8] >> (i % 8) & 1))
-			continue;
+	while (mask && !r->bad) {
+		int i = __builtin_ctzll(mask);
+		mask &= mask - 1;
 		uint64_t v = get_varint(r, v32 ? UINT32_MAX : UINT64_MAX);
 		if (v == 0)
 			r->bad = 1;
