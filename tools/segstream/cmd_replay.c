@@ -178,9 +178,11 @@ int cmd_replay(int argc, char **argv)
 
 	struct delivery dr = { 0 };
 	rd_kafka_conf_t *conf = rd_kafka_conf_new();
+	/* A queue of 100,000 messages keeps the broker busy; a longer one costs librdkafka more CPU
+	 * than it saves (full history: 18 CPU-seconds instead of 28 with 1M; 30,000 stalls). */
 	const char *mine[] = { "bootstrap.servers", brokers, "enable.idempotence", "true", "linger.ms", "20",
 			       "batch.num.messages", "10000", "compression.type", "lz4", "partitioner", "murmur2_random",
-			       "queue.buffering.max.messages", "1000000", "queue.buffering.max.kbytes", "1048576" };
+			       "queue.buffering.max.messages", "100000", "queue.buffering.max.kbytes", "1048576" };
 	int ok = 1;
 	for (size_t i = 0; ok && i < sizeof mine / sizeof mine[0]; i += 2)
 		ok = rd_kafka_conf_set(conf, mine[i], mine[i + 1], err, sizeof err) == RD_KAFKA_CONF_OK;
