@@ -104,6 +104,22 @@ static void put_varint(struct vwriter *w, uint64_t v)
 	} while (v);
 }
 
+/* A record's histograms in their encoded order: one list for the encoder and the decoder. */
+static const struct {
+	size_t offset; /* in struct state_customer */
+	int bins;      /* at most 32 (get_bins' bitmap) */
+	int wide;      /* uint64_t values, else uint32_t */
+} histograms[] = {
+	{ offsetof(struct state_customer, days_lines), STATE_DAY_BINS, 0 },
+	{ offsetof(struct state_customer, days_orders), STATE_DAY_BINS, 0 },
+	{ offsetof(struct state_customer, dept_items), STATE_DEPARTMENTS, 0 },
+	{ offsetof(struct state_customer, dept_cents), STATE_DEPARTMENTS, 1 },
+	{ offsetof(struct state_customer, dow_orders), 7, 0 },
+	{ offsetof(struct state_customer, hour_orders), 24, 0 },
+	{ offsetof(struct state_customer, dow_lines), 7, 0 },
+	{ offsetof(struct state_customer, hour_lines), 24, 0 },
+};
+
 /* Writes a histogram given as uint32 (v32) or uint64 (v64) values: a bitmap of its non-zero
  * bins (ceil(n / 8) bytes, bin 0 in the low bit of the first byte), then those bins' values. */
 static void put_bins(struct vwriter *w, const uint32_t *v32, const uint64_t *v64, int n)
@@ -138,14 +154,11 @@ int state_customer_encode(const struct state_customer *c, uint8_t *buf, size_t b
 	};
 	for (size_t i = 0; i < sizeof scalars / sizeof scalars[0]; i++)
 		put_varint(&w, scalars[i]);
-	put_bins(&w, c->days_lines, NULL, STATE_DAY_BINS);
-	put_bins(&w, c->days_orders, NULL, STATE_DAY_BINS);
-	put_bins(&w, c->dept_items, NULL, STATE_DEPARTMENTS);
-	put_bins(&w, NULL, c->dept_cents, STATE_DEPARTMENTS);
-	put_bins(&w, c->dow_orders, NULL, 7);
-	put_bins(&w, c->hour_orders, NULL, 24);
-	put_bins(&w, c->dow_lines, NULL, 7);
-	put_bins(&w, c->hour_lines, NULL, 24);
+	for (size_t h = 0; h < sizeof histograms / sizeof histograms[0]; h++) {
+		const char *field = (const char *)c + histograms[h].offset;
+		put_bins(&w, histograms[h].wide ? NULL : (const uint32_t *)field,
+			 histograms[h].wide ? (const uint64_t *)field : NULL, histograms[h].bins);
+	}
 	if (w.overflow)
 		return STATE_INVAL;
 	*len_out = (size_t)(w.p - buf);
@@ -251,14 +264,11 @@ int state_customer_decode(const uint8_t *buf, size_t len, struct state_customer 
 	c->spend_cents = get_varint(&r, UINT64_MAX);
 	uint64_t zz = get_varint(&r, UINT64_MAX);
 	c->last_event_ms = (int64_t)(zz >> 1) ^ -(int64_t)(zz & 1);
-	get_histogram(&r, c->days_lines, NULL, STATE_DAY_BINS);
-	get_histogram(&r, c->days_orders, NULL, STATE_DAY_BINS);
-	get_histogram(&r, c->dept_items, NULL, STATE_DEPARTMENTS);
-	get_histogram(&r, NULL, c->dept_cents, STATE_DEPARTMENTS);
-	get_histogram(&r, c->dow_orders, NULL, 7);
-	get_histogram(&r, c->hour_orders, NULL, 24);
-	get_histogram(&r, c->dow_lines, NULL, 7);
-	get_histogram(&r, c->hour_lines, NULL, 24);
+	for (size_t h = 0; h < sizeof histograms / sizeof histograms[0]; h++) {
+		char *field = (char *)c + histograms[h].offset;
+		get_histogram(&r, histograms[h].wide ? NULL : (uint32_t *)field,
+			      histograms[h].wide ? (uint64_t *)field : NULL, histograms[h].bins);
+	}
 	if (r.bad || r.p != r.end)
 		return STATE_CORRUPT;
 	return STATE_OK;
