@@ -334,6 +334,7 @@ struct state_batch {
 	size_t n_items, cap_items;
 	uint32_t *slots;          /* open addressing: index + 1 into items, 0 = empty */
 	size_t n_slots;           /* a power of two, kept at least twice n_items */
+	size_t last_item;         /* index + 1 of the customer touched last, 0 = none */
 	struct state_batch_stats stats;
 };
 
@@ -826,6 +827,11 @@ static int touch(struct state_batch *b, uint32_t partition, uint32_t user_id, st
 {
 	uint8_t key[8];
 	customer_key(partition, user_id, key);
+	/* An order's lines arrive one after another: most events are for the customer just touched. */
+	if (b->last_item && memcmp(b->items[b->last_item - 1].key, key, 8) == 0) {
+		*c_out = &b->items[b->last_item - 1].c;
+		return STATE_OK;
+	}
 	if (b->n_slots == 0 || (b->n_items + 1) * 2 > b->n_slots) {
 		int rc = grow_slots(b);
 		if (rc != STATE_OK)
@@ -835,6 +841,7 @@ static int touch(struct state_batch *b, uint32_t partition, uint32_t user_id, st
 	while (b->slots[s]) {
 		struct touched *t = &b->items[b->slots[s] - 1];
 		if (memcmp(t->key, key, 8) == 0) {
+			b->last_item = b->slots[s];
 			*c_out = &t->c;
 			return STATE_OK;
 		}
@@ -859,6 +866,7 @@ static int touch(struct state_batch *b, uint32_t partition, uint32_t user_id, st
 		return rc;
 	}
 	b->slots[s] = (uint32_t)++b->n_items;
+	b->last_item = b->n_items;
 	*c_out = &t->c;
 	return STATE_OK;
 }
