@@ -135,9 +135,11 @@ static void deliver_row(struct csv_reader *r, struct row *row)
 	row->file_first = r->starts_file && row->rowno == 1;
 	char why[256] = "";
 	int rc = r->fn(row, r->ctx, why, sizeof why);
-	r->rep->rows += !is_header(row);
+	int counted = !is_header(row);
+	r->rep->rows += (uint64_t)counted;
 	r->rep->range_rows++;
-	if (r->rep->progress && (r->rep->rows & ((1u << 20) - 1)) == 0)
+	/* counted: a header leaves rows where they were (0 at a range's start), no progress then */
+	if (r->rep->progress && counted && (r->rep->rows & ((1u << 20) - 1)) == 0)
 		r->rep->progress(r->rep->rows, r->rep->progress_ctx);
 	if (rc < 0) {
 		r->rc = rc;
