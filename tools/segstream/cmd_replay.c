@@ -60,6 +60,15 @@ static int produce(rd_kafka_t *rk, rd_kafka_topic_t *topic, const char *key, siz
 	}
 }
 
+/* A producer's handle of a topic, or NULL (said on stderr). */
+static rd_kafka_topic_t *topic_handle(rd_kafka_t *rk, const char *topic)
+{
+	rd_kafka_topic_t *rkt = rd_kafka_topic_new(rk, topic, NULL);
+	if (!rkt)
+		fprintf(stderr, "replay: topic %s: %s\n", topic, rd_kafka_err2str(rd_kafka_last_error()));
+	return rkt;
+}
+
 /* A reference record keyed by its id in decimal. */
 static int produce_keyed(rd_kafka_t *rk, rd_kafka_topic_t *topic, uint32_t id, const void *val, size_t len)
 {
@@ -206,12 +215,10 @@ int cmd_replay(int argc, char **argv)
 	}
 	cli_ensure_compacted_topic(rk, products_topic);
 	cli_ensure_compacted_topic(rk, customers_topic);
-	rd_kafka_topic_t *products_rkt = rd_kafka_topic_new(rk, products_topic, NULL);
-	rd_kafka_topic_t *customers_rkt = rd_kafka_topic_new(rk, customers_topic, NULL);
+	rd_kafka_topic_t *products_rkt = topic_handle(rk, products_topic);
+	rd_kafka_topic_t *customers_rkt = topic_handle(rk, customers_topic);
 	rd_kafka_topic_t *events_rkt = NULL;
 	rc = products_rkt && customers_rkt ? 0 : -1;
-	if (rc)
-		fprintf(stderr, "replay: %s\n", rd_kafka_err2str(rd_kafka_last_error()));
 	uint64_t n_products = 0, n_events = 0, total = 0;
 	uint8_t ref[64];
 	size_t ref_len;
@@ -236,10 +243,8 @@ int cmd_replay(int argc, char **argv)
 	 * only now. */
 	if (rc == 0 && rd_kafka_flush(rk, 60000) != RD_KAFKA_RESP_ERR_NO_ERROR)
 		rc = -1;
-	if (rc == 0 && !(events_rkt = rd_kafka_topic_new(rk, events_topic, NULL))) {
-		fprintf(stderr, "replay: %s\n", rd_kafka_err2str(rd_kafka_last_error()));
+	if (rc == 0 && !(events_rkt = topic_handle(rk, events_topic)))
 		rc = -1;
-	}
 	uint64_t products_delivered = dr.ok;
 	for (uint64_t i = 0; i < h.n_timeline; i++) {
 		const struct ds_order *o = &h.orders[h.timeline[i]];
