@@ -299,8 +299,8 @@ void ds_history_free(struct ds_history *h);
  * @note always_inline: GCC 12 otherwise finds the function free of side effects and deletes
  *       the calls (checked in the disassembly).
  */
-__attribute__((always_inline)) static inline void ds_history_prefetch(const struct ds_history *h, const uint32_t *order_ids, uint64_t n,
-				       uint64_t i)
+__attribute__((always_inline)) static inline void
+ds_history_prefetch(const struct ds_history *h, const uint32_t *order_ids, uint64_t n, uint64_t i)
 {
 	if (i + 16 < n)
 		__builtin_prefetch(&h->orders[order_ids[i + 16]]);
