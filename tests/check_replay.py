@@ -10,6 +10,7 @@ import sys
 import msgpack
 import pandas as pd
 from confluent_kafka import Consumer, TopicPartition
+from confluent_kafka.admin import AdminClient, ConfigResource
 
 data, brokers, prefix = sys.argv[1:4]
 
@@ -77,5 +78,10 @@ check("customers topic: one record per customer", len(customers) == len(pd.read_
 names = set(pd.read_csv(f"{data}/customers.csv")["Surnam"].dropna())
 leaked = any(isinstance(x, (str, bytes)) for (_, _, _, v, _) in customers for x in msgpack.unpackb(v))
 check("customers carry no strings (no names)", not leaked and len(names) > 0)
+admin = AdminClient({"bootstrap.servers": brokers})
+for kind, policy in [("products", "compact"), ("customers", "compact"), ("events", "delete")]:
+    res = ConfigResource("topic", f"{prefix}.{kind}")
+    got_policy = admin.describe_configs([res])[res].result()["cleanup.policy"].value
+    check(f"{kind} topic: cleanup.policy {policy}", got_policy == policy, got_policy)
 print(f"{len(failures)} failed")
 sys.exit(1 if failures else 0)

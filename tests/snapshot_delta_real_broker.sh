@@ -12,6 +12,14 @@ topics=(--topic "$run.events" --products-topic "$run.products" --customers-topic
 "$seg" consume --state "$tmp/state" --brokers "$brokers" "${topics[@]}" --dlq-topic "$run.dlq" --exit-at-end --no-sync > /dev/null
 "$seg" snapshot --state "$tmp/state" --out "$tmp/snaps" --brokers "$brokers" --topic "$run.segments" | tee "$tmp/s1.out"
 grep -q "1500 changed rows" "$tmp/s1.out" || { echo "FAIL: the first snapshot is not complete"; exit 1; }
+policy=$("$py" - "$brokers" "$run.segments" <<'PY'
+import sys
+from confluent_kafka.admin import AdminClient, ConfigResource
+admin, res = AdminClient({"bootstrap.servers": sys.argv[1]}), ConfigResource("topic", sys.argv[2])
+print(admin.describe_configs([res])[res].result()["cleanup.policy"].value)
+PY
+)
+[ "$policy" = compact ] || { echo "FAIL: the segments topic's cleanup.policy is '$policy', not compact"; exit 1; }
 
 # New orders for 10 customers, in the Kaggle layout, replayed into the same topic.
 "$py" - "$tmp/data" "$tmp/more" <<'PY'

@@ -26,9 +26,10 @@ struct cli_props {
 };
 int cli_props_add(struct cli_props *p, const char *kv);
 
-/* Creates topic with cleanup.policy=compact unless it exists (warnings only: see kafka_topics.c). */
+/* Creates topic unless it exists (compacted: cleanup.policy=compact) and waits until it has
+ * leaders. Failures are warnings on stderr: see kafka_topics.c. */
 struct rd_kafka_s;
-void cli_ensure_compacted_topic(struct rd_kafka_s *rk, const char *topic);
+void cli_ensure_topic(struct rd_kafka_s *rk, const char *topic, int compacted);
 /* Partition count of a topic, or -1 if it does not exist or metadata failed. */
 int cli_topic_partitions(struct rd_kafka_s *rk, const char *topic, int timeout_ms);
 

@@ -213,8 +213,8 @@ int cmd_replay(int argc, char **argv)
 		rc = 1;
 		goto out;
 	}
-	cli_ensure_compacted_topic(rk, products_topic);
-	cli_ensure_compacted_topic(rk, customers_topic);
+	cli_ensure_topic(rk, products_topic, 1);
+	cli_ensure_topic(rk, customers_topic, 1);
 	rd_kafka_topic_t *products_rkt = topic_handle(rk, products_topic);
 	rd_kafka_topic_t *customers_rkt = topic_handle(rk, customers_topic);
 	rd_kafka_topic_t *events_rkt = NULL;
@@ -238,11 +238,13 @@ int cmd_replay(int argc, char **argv)
 		}
 	}
 	/* Reference data is complete before the events topic exists: a consumer started beside the
-	 * replay waits for that topic, then reads the reference topics to their ends. Even a topic
-	 * handle would create it (its metadata request auto-creates topics), so the handle comes
-	 * only now. */
+	 * replay waits for that topic, then reads the reference topics to their ends. So the events
+	 * topic is created only now, and its handle after it (a handle's metadata request would
+	 * auto-create the topic). */
 	if (rc == 0 && rd_kafka_flush(rk, 60000) != RD_KAFKA_RESP_ERR_NO_ERROR)
 		rc = -1;
+	if (rc == 0)
+		cli_ensure_topic(rk, events_topic, 0);
 	if (rc == 0 && !(events_rkt = topic_handle(rk, events_topic)))
 		rc = -1;
 	uint64_t products_delivered = dr.ok;

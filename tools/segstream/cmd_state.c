@@ -411,7 +411,7 @@ static int snapshot_to_kafka(const char *brokers, const char *topic, const struc
 	if (rd_kafka_conf_set(conf, "bootstrap.servers", brokers, err, sizeof err) == RD_KAFKA_CONF_OK)
 		admin = rd_kafka_new(RD_KAFKA_PRODUCER, conf, err, sizeof err);
 	if (admin) {
-		cli_ensure_compacted_topic(admin, topic);
+		cli_ensure_topic(admin, topic, 1);
 		rd_kafka_destroy(admin);
 	} else {
 		rd_kafka_conf_destroy(conf);

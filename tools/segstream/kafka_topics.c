@@ -1,6 +1,8 @@
 /* Kafka topic helpers shared by the CLI's commands. */
 #include <librdkafka/rdkafka.h>
 #include <stdio.h>
+#include <string.h>
+#include <time.h>
 
 #include "tools/segstream/cli.h"
 
@@ -19,35 +21,85 @@ int cli_topic_partitions(rd_kafka_t *rk, const char *topic, int timeout_ms)
 }
 
 /*
- * Reference topics are compacted (latest value per key). A topic that exists is left as it is;
- * a missing one is created with cleanup.policy=compact and the broker's default partitions.
- * Failures are warnings: the broker may auto-create it, uncompacted, on the first produce.
+ * The topic's state in the broker's metadata: -1 missing, 0 present but some partition has no
+ * leader yet, 1 ready. Asks for all topics: a metadata request naming a topic makes the broker
+ * auto-create it (a producer allows that), with the default cleanup policy.
  */
-void cli_ensure_compacted_topic(rd_kafka_t *rk, const char *topic)
+static int topic_state(rd_kafka_t *rk, const char *topic, int timeout_ms)
 {
-	if (cli_topic_partitions(rk, topic, 5000) >= 0)
-		return;
-	char err[256];
-	rd_kafka_NewTopic_t *nt = rd_kafka_NewTopic_new(topic, -1, -1, err, sizeof err);
-	if (!nt) {
-		fprintf(stderr, "segstream: warning: %s: %s\n", topic, err);
-		return;
+	const struct rd_kafka_metadata *md = NULL;
+	int state = -1;
+	if (rd_kafka_metadata(rk, 1, NULL, &md, timeout_ms) != RD_KAFKA_RESP_ERR_NO_ERROR)
+		return -1;
+	for (int t = 0; t < md->topic_cnt && state < 0; t++) {
+		const struct rd_kafka_metadata_topic *mt = &md->topics[t];
+		if (strcmp(mt->topic, topic) != 0 || mt->err == RD_KAFKA_RESP_ERR_UNKNOWN_TOPIC_OR_PART)
+			continue;
+		state = mt->err == RD_KAFKA_RESP_ERR_NO_ERROR && mt->partition_cnt > 0;
+		for (int p = 0; p < mt->partition_cnt; p++)
+			if (mt->partitions[p].leader < 0 || mt->partitions[p].err)
+				state = 0;
 	}
-	rd_kafka_NewTopic_set_config(nt, "cleanup.policy", "compact");
+	rd_kafka_metadata_destroy(md);
+	return state;
+}
+
+/* Sends CreateTopics for one topic. @return NULL, or why it failed (TOPIC_ALREADY_EXISTS is no failure). */
+static const char *create_topic(rd_kafka_t *rk, const char *topic, int compacted, char *err, size_t err_len)
+{
+	rd_kafka_NewTopic_t *nt = rd_kafka_NewTopic_new(topic, -1, -1, err, err_len);
+	if (!nt)
+		return err;
+	if (compacted)
+		rd_kafka_NewTopic_set_config(nt, "cleanup.policy", "compact");
 	rd_kafka_queue_t *q = rd_kafka_queue_new(rk);
 	rd_kafka_CreateTopics(rk, &nt, 1, NULL, q);
 	rd_kafka_event_t *ev = rd_kafka_queue_poll(q, 10000);
 	const rd_kafka_CreateTopics_result_t *res = ev ? rd_kafka_event_CreateTopics_result(ev) : NULL;
 	size_t n = 0;
 	const rd_kafka_topic_result_t **tr = res ? rd_kafka_CreateTopics_result_topics(res, &n) : NULL;
-	if (!ev || rd_kafka_event_error(ev) || n != 1 ||
-	    (rd_kafka_topic_result_error(tr[0]) && rd_kafka_topic_result_error(tr[0]) != RD_KAFKA_RESP_ERR_TOPIC_ALREADY_EXISTS))
-		fprintf(stderr, "segstream: warning: could not create compacted topic %s: %s\n", topic,
-			!ev ? "timed out" : rd_kafka_event_error(ev) ? rd_kafka_event_error_string(ev)
-			: n == 1 ? rd_kafka_topic_result_error_string(tr[0]) : "no result");
+	const char *why = NULL;
+	if (!ev)
+		why = "timed out";
+	else if (rd_kafka_event_error(ev))
+		why = rd_kafka_event_error_string(ev);
+	else if (n != 1)
+		why = "no result";
+	else if (rd_kafka_topic_result_error(tr[0]) && rd_kafka_topic_result_error(tr[0]) != RD_KAFKA_RESP_ERR_TOPIC_ALREADY_EXISTS)
+		why = rd_kafka_topic_result_error_string(tr[0]);
+	if (why) /* copied: the event owns the string */
+		why = (snprintf(err, err_len, "%s", why), err);
 	if (ev)
 		rd_kafka_event_destroy(ev);
 	rd_kafka_queue_destroy(q);
 	rd_kafka_NewTopic_destroy(nt);
+	return why;
 }
 
+/*
+ * A topic that exists is left as it is. A missing one is created, compacted if asked, with the
+ * broker's default partitions; then this waits until every partition has a leader, polling
+ * every 20 ms: a producer that finds a topic still being created parks its messages until its
+ * next metadata scan, a second later. Failures are warnings: the broker may auto-create the
+ * topic, with its default cleanup policy, on the first produce.
+ */
+void cli_ensure_topic(rd_kafka_t *rk, const char *topic, int compacted)
+{
+	int state = topic_state(rk, topic, 5000);
+	char err[256];
+	if (state < 0) {
+		const char *why = create_topic(rk, topic, compacted, err, sizeof err);
+		if (why) {
+			fprintf(stderr, "segstream: warning: could not create topic %s: %s\n", topic, why);
+			return;
+		}
+	}
+	for (int waited_ms = 0; state <= 0 && waited_ms < 10000; waited_ms += 20) {
+		if ((state = topic_state(rk, topic, 5000)) <= 0) {
+			const struct timespec pause = { 0, 20 * 1000 * 1000 };
+			nanosleep(&pause, NULL);
+		}
+	}
+	if (state <= 0)
+		fprintf(stderr, "segstream: warning: topic %s has no leader for every partition yet\n", topic);
+}
