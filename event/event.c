@@ -219,8 +219,17 @@ static int read_scalar(struct cursor *c, const char *field, enum scalar_kind *ki
 }
 
 /* Reads an unsigned field no larger than max (nil allowed only if nil_ok; then *out = UINT64_MAX). */
-static int read_uint(struct cursor *c, const char *field, uint64_t max, int nil_ok, uint64_t *out, char *why, size_t why_len)
+/* Inlined into event_decode with the fixint case first (most fields): the consumer decodes every
+ * event, and the calls were ~6% of its time. */
+static inline __attribute__((always_inline)) int read_uint(struct cursor *c, const char *field, uint64_t max,
+							    int nil_ok, uint64_t *out, char *why, size_t why_len)
 {
+	if (c->off < c->len && c->p[c->off] <= 0x7f) {
+		*out = c->p[c->off++];
+		if (*out > max)
+			return fail(EVENT_RANGE, why, why_len, "%s: %" PRIu64 " exceeds %" PRIu64, field, *out, max);
+		return EVENT_OK;
+	}
 	enum scalar_kind kind;
 	int64_t neg = 0;
 	int rc = read_scalar(c, field, &kind, out, &neg, why, why_len);

@@ -871,6 +871,18 @@ static int touch(struct state_batch *b, uint32_t partition, uint32_t user_id, st
 	return STATE_OK;
 }
 
+void state_batch_prefetch(const struct state_batch *b, int32_t partition, const struct event *ev)
+{
+	const struct state_db *db = b->db;
+	if (ev->product_id < db->products_cap)
+		__builtin_prefetch(&db->products_by_id[ev->product_id]);
+	if (b->n_slots && partition >= 0) {
+		uint8_t key[8];
+		customer_key((uint32_t)partition, ev->user_id, key);
+		__builtin_prefetch(&b->slots[hash_key(key) & (b->n_slots - 1)]);
+	}
+}
+
 int state_batch_apply(struct state_batch *b, int32_t partition, const struct event *ev)
 {
 	if (partition < 0)

@@ -225,9 +225,13 @@ static void test_batch_commit_offsets_and_reopen(void **state)
 	assert_int_equal(state_batch_begin(db, &b2), STATE_BUSY);
 	struct state_product p = { .product_id = 196, .department_id = 7, .price_cents = 637 };
 	assert_int_equal(state_batch_put_product(b, &p), STATE_OK);
+	struct event far = user1_event(1, 1, UINT32_MAX); /* prefetch hints change nothing, whatever the ids */
+	state_batch_prefetch(b, -1, &far);
+	state_batch_prefetch(b, 2, &far);
 	for (int o = 1; o <= 10; o++)
 		for (int k = 1; k <= user1_basket[o - 1]; k++) {
 			struct event ev = user1_event(o, k, 196);
+			state_batch_prefetch(b, 2, &ev);
 			assert_int_equal(state_batch_apply(b, 2, &ev), STATE_OK);
 		}
 	struct event again = user1_event(10, 9, 196);
