@@ -161,7 +161,7 @@ int cmd_replay(int argc, char **argv)
 	char path[4096], err[512];
 	struct ds_products products;
 	struct ds_customers customers = { 0 };
-	struct ds_history h;
+	struct ds_history h = { 0 };
 	snprintf(path, sizeof path, "%s/products.csv", data);
 	int rc = ds_products_read(path, &products, &rep);
 	if (rc != DS_OK) {
@@ -174,17 +174,6 @@ int cmd_replay(int argc, char **argv)
 		ds_products_free(&products);
 		return 1;
 	}
-	if ((rc = cli_history_load(data, include_train, &h, &rep)) != DS_OK ||
-	    (rc = ds_history_build_timeline(&h, customers.count ? &customers : NULL, 1)) != DS_OK) {
-		fprintf(stderr, "replay: %s: %s\n", data, ds_strerror(rc));
-		ds_products_free(&products);
-		ds_customers_free(&customers);
-		return 1;
-	}
-	double loaded = now_s();
-	if (isatty(2))
-		fputc('\n', stderr);
-
 	struct delivery dr = { 0 };
 	rd_kafka_conf_t *conf = rd_kafka_conf_new();
 	/* A queue of 100,000 messages keeps the broker busy; a longer one costs librdkafka more CPU
@@ -237,11 +226,20 @@ int cmd_replay(int argc, char **argv)
 			n_customers++;
 		}
 	}
+	/* The history is read while librdkafka delivers the reference data (and a consumer started
+	 * beside the replay loads it). */
+	double reading = now_s();
+	if (rc == 0 && ((rc = cli_history_load(data, include_train, &h, &rep)) != DS_OK ||
+			(rc = ds_history_build_timeline(&h, customers.count ? &customers : NULL, 1)) != DS_OK))
+		fprintf(stderr, "replay: %s: %s\n", data, ds_strerror(rc));
+	double loaded = now_s();
+	if (isatty(2))
+		fputc('\n', stderr);
 	/* Reference data is complete before the events topic exists: a consumer started beside the
 	 * replay waits for that topic, then reads the reference topics to their ends. So the events
 	 * topic is created only now, and its handle after it (a handle's metadata request would
 	 * auto-create the topic). */
-	if (rc == 0 && rd_kafka_flush(rk, 60000) != RD_KAFKA_RESP_ERR_NO_ERROR)
+	if (rd_kafka_flush(rk, 60000) != RD_KAFKA_RESP_ERR_NO_ERROR && rc == 0)
 		rc = -1;
 	if (rc == 0)
 		cli_ensure_topic(rk, events_topic, 0);
@@ -315,7 +313,7 @@ int cmd_replay(int argc, char **argv)
 	       ", delivered %" PRIu64 ", failed %" PRIu64 ", undelivered %d\n",
 	       rep.rows, rep.errors, n_products, n_events, dr.ok - products_delivered, dr.failed, left);
 	printf("replay: elapsed %.2f s (load %.2f s, produce %.2f s, %.0f events/s)\n", done - started,
-	       loaded - started, done - ev_started, done > ev_started ? n_events / (done - ev_started) : 0.0);
+	       loaded - reading, done - ev_started, done > ev_started ? n_events / (done - ev_started) : 0.0);
 	if (dr.failed)
 		fprintf(stderr, "replay: %" PRIu64 " messages failed to deliver (first: %s)\n", dr.failed, dr.first_error);
 	if (rc != 0 || fe != RD_KAFKA_RESP_ERR_NO_ERROR || left > 0 || dr.failed || cli_stop)
