@@ -960,9 +960,16 @@ int state_batch_set_offset(struct state_batch *b, const char *topic, int32_t par
 	return map_mdb(mdb_put(b->txn, b->db->offsets, &k, &v, 0));
 }
 
-static int compare_touched(const void *a, const void *b)
+/* A touched customer's place in key order: the items stay where they are, only these move. */
+struct put_order {
+	uint64_t key; /* the big-endian key bytes as a number: sorts like the B-tree */
+	size_t item;
+};
+
+static int compare_put_order(const void *a, const void *b)
 {
-	return memcmp(((const struct touched *)a)->key, ((const struct touched *)b)->key, 8);
+	uint64_t x = ((const struct put_order *)a)->key, y = ((const struct put_order *)b)->key;
+	return (x > y) - (x < y);
 }
 
 static void batch_free(struct state_batch *b)
@@ -976,16 +983,33 @@ static void batch_free(struct state_batch *b)
 int state_batch_commit(struct state_batch *b, struct state_batch_stats *stats_out)
 {
 	int rc = STATE_OK;
-	/* Sorted puts touch each B-tree page once. */
-	if (b->n_items > 1)
-		qsort(b->items, b->n_items, sizeof *b->items, compare_touched);
+	struct put_order *order = b->n_items ? malloc(b->n_items * sizeof *order) : NULL;
+	MDB_cursor *cur = NULL;
+	if (b->n_items && !order)
+		rc = STATE_NOMEM;
+	else if (b->n_items)
+		rc = map_mdb(mdb_cursor_open(b->txn, b->db->customers, &cur));
 	for (size_t i = 0; i < b->n_items && rc == STATE_OK; i++) {
+		order[i].key = 0;
+		for (int j = 0; j < 8; j++)
+			order[i].key = order[i].key << 8 | b->items[i].key[j];
+		order[i].item = i;
+	}
+	if (rc == STATE_OK && b->n_items > 1)
+		qsort(order, b->n_items, sizeof *order, compare_put_order);
+	/* In key order through one cursor: each B-tree page is written once, and LMDB looks for a
+	 * key first on the leaf page of the previous put, so most puts skip the descent from the root. */
+	for (size_t i = 0; i < b->n_items && rc == STATE_OK; i++) {
+		struct touched *t = &b->items[order[i].item];
 		uint8_t buf[STATE_RECORD_MAX];
 		size_t len = 0;
-		state_customer_encode(&b->items[i].c, buf, sizeof buf, &len);
-		MDB_val k = { 8, b->items[i].key }, v = { len, buf };
-		rc = map_mdb(mdb_put(b->txn, b->db->customers, &k, &v, 0));
+		state_customer_encode(&t->c, buf, sizeof buf, &len);
+		MDB_val k = { 8, t->key }, v = { len, buf };
+		rc = map_mdb(mdb_cursor_put(cur, &k, &v, 0));
 	}
+	if (cur)
+		mdb_cursor_close(cur);
+	free(order);
 	if (rc != STATE_OK) {
 		state_batch_abort(b);
 		return rc;
