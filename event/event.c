@@ -218,9 +218,9 @@ static int read_scalar(struct cursor *c, const char *field, enum scalar_kind *ki
 	return EVENT_OK;
 }
 
-/* Reads an unsigned field no larger than max (nil allowed only if nil_ok; then *out = UINT64_MAX). */
-/* Inlined into event_decode with the fixint case first (most fields): the consumer decodes every
- * event, and the calls were ~6% of its time. */
+/* Reads an unsigned field no larger than max (nil allowed only if nil_ok; then *out = UINT64_MAX).
+ * Inlined, with the positive fixint case first (most fields): the consumer decodes every event,
+ * and the calls were ~6% of its time. */
 static inline __attribute__((always_inline)) int read_uint(struct cursor *c, const char *field, uint64_t max,
 							    int nil_ok, uint64_t *out, char *why, size_t why_len)
 {

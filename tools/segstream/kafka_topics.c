@@ -67,8 +67,10 @@ static const char *create_topic(rd_kafka_t *rk, const char *topic, int compacted
 		why = "no result";
 	else if (rd_kafka_topic_result_error(tr[0]) && rd_kafka_topic_result_error(tr[0]) != RD_KAFKA_RESP_ERR_TOPIC_ALREADY_EXISTS)
 		why = rd_kafka_topic_result_error_string(tr[0]);
-	if (why) /* copied: the event owns the string */
-		why = (snprintf(err, err_len, "%s", why), err);
+	if (why) { /* copied: the event owns the string */
+		snprintf(err, err_len, "%s", why);
+		why = err;
+	}
 	if (ev)
 		rd_kafka_event_destroy(ev);
 	rd_kafka_queue_destroy(q);
