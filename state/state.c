@@ -793,11 +793,18 @@ int state_batch_begin(struct state_db *db, struct state_batch **batch_out)
 	return STATE_OK;
 }
 
+/* A customer key's big-endian bytes as a number: orders keys as the B-tree does. */
+static uint64_t key_number(const uint8_t key[8])
+{
+	uint64_t n = 0;
+	for (int i = 0; i < 8; i++)
+		n = (n << 8) | key[i];
+	return n;
+}
+
 static uint64_t hash_key(const uint8_t key[8])
 {
-	uint64_t h = 0;
-	for (int i = 0; i < 8; i++)
-		h = (h << 8) | key[i];
+	uint64_t h = key_number(key);
 	h ^= h >> 33;
 	h *= 0xff51afd7ed558ccdULL;
 	h ^= h >> 33;
@@ -962,7 +969,7 @@ int state_batch_set_offset(struct state_batch *b, const char *topic, int32_t par
 
 /* A touched customer's place in key order: the items stay where they are, only these move. */
 struct put_order {
-	uint64_t key; /* the big-endian key bytes as a number: sorts like the B-tree */
+	uint64_t key; /* key_number() */
 	size_t item;
 };
 
@@ -990,9 +997,7 @@ int state_batch_commit(struct state_batch *b, struct state_batch_stats *stats_ou
 	else if (b->n_items)
 		rc = map_mdb(mdb_cursor_open(b->txn, b->db->customers, &cur));
 	for (size_t i = 0; i < b->n_items && rc == STATE_OK; i++) {
-		order[i].key = 0;
-		for (int j = 0; j < 8; j++)
-			order[i].key = order[i].key << 8 | b->items[i].key[j];
+		order[i].key = key_number(b->items[i].key);
 		order[i].item = i;
 	}
 	if (rc == STATE_OK && b->n_items > 1)
