@@ -55,7 +55,7 @@ done
 # End to end: replay and consumer together, from nothing to the final state of the whole history.
 # The replay stands in for producers that would run elsewhere; on these 2 shared cores it runs
 # at nice 10 so that the consumer (what is measured) keeps up with it. Also measured at equal
-# priority (e2e-equal): then the consumer finishes a few seconds after the replay.
+# priority (e2e-equal): then the consumer finishes a second or two after the replay.
 # end_to_end NAME NICENESS
 end_to_end() {
 	local name=$1 niceness=$2
