@@ -1,5 +1,6 @@
 /* Readers of the Instacart files and the event-time timeline (see dataset.h). */
 #include "dataset/dataset.h"
+#include "event/event.h"
 
 #include <csv.h>
 #include <ctype.h>
@@ -614,22 +615,6 @@ int ds_departments_read(const char *path, struct ds_departments *out, struct ds_
 
 /* ---- Customers ---- */
 
-static const char *const state_names[] = {
-	"Alabama", "Alaska", "Arizona", "Arkansas", "California", "Colorado", "Connecticut", "Delaware",
-	"District of Columbia", "Florida", "Georgia", "Hawaii", "Idaho", "Illinois", "Indiana", "Iowa",
-	"Kansas", "Kentucky", "Louisiana", "Maine", "Maryland", "Massachusetts", "Michigan", "Minnesota",
-	"Mississippi", "Missouri", "Montana", "Nebraska", "Nevada", "New Hampshire", "New Jersey",
-	"New Mexico", "New York", "North Carolina", "North Dakota", "Ohio", "Oklahoma", "Oregon",
-	"Pennsylvania", "Rhode Island", "South Carolina", "South Dakota", "Tennessee", "Texas", "Utah",
-	"Vermont", "Virginia", "Washington", "West Virginia", "Wisconsin", "Wyoming",
-};
-
-const char *const *ds_state_names(int *count_out)
-{
-	*count_out = (int)(sizeof state_names / sizeof state_names[0]);
-	return state_names;
-}
-
 /* Days since 1970-01-01 of a proleptic Gregorian date (Howard Hinnant's days_from_civil). */
 static int32_t days_from_civil(int y, unsigned m, unsigned d)
 {
@@ -672,10 +657,9 @@ static int customer_row(const struct row *r, void *ctx, char *why, size_t why_le
 	int32_t joined;
 	if (parse_uint(r->field[0], r->len[0], UINT32_MAX, &id) || id == 0)
 		return bad(why, why_len, "user_id '%s' is not a positive integer", r->field[0]);
-	int n_states, state = -1;
-	const char *const *names = ds_state_names(&n_states);
-	for (int i = 0; i < n_states; i++)
-		if (strcasecmp(names[i], r->field[4]) == 0)
+	int state = -1;
+	for (int i = 0; i < EVENT_STATE_COUNT; i++)
+		if (strcasecmp(event_state_name(i), r->field[4]) == 0)
 			state = i;
 	if (state < 0)
 		return bad(why, why_len, "STATE '%s' is not a US state name", r->field[4]);
@@ -685,10 +669,9 @@ static int customer_row(const struct row *r, void *ctx, char *why, size_t why_le
 		return bad(why, why_len, "date_joined '%s' is not M/D/YYYY", r->field[6]);
 	if (parse_uint(r->field[7], r->len[7], 50, &deps))
 		return bad(why, why_len, "n_dependants '%s' is not an integer", r->field[7]);
-	static const char *const fam[] = { "married", "single", "divorced/widowed", "living with parents and siblings" };
 	int fam_status = -1;
-	for (int i = 0; i < DS_FAM_COUNT; i++)
-		if (strcasecmp(fam[i], r->field[8]) == 0)
+	for (int i = 0; i < EVENT_FAM_STATUS_COUNT; i++)
+		if (strcasecmp(event_fam_status_name(i), r->field[8]) == 0)
 			fam_status = i;
 	if (fam_status < 0)
 		return bad(why, why_len, "fam_status '%s' is unknown", r->field[8]);

@@ -112,15 +112,13 @@ int ds_departments_read(const char *path, struct ds_departments *out, struct ds_
 
 /* ---- Customers ---- */
 
-enum ds_fam_status { DS_FAM_MARRIED, DS_FAM_SINGLE, DS_FAM_DIVORCED_WIDOWED, DS_FAM_LIVING_WITH_PARENTS, DS_FAM_COUNT };
-
 struct ds_customer {
 	uint32_t user_id;      /* 0 = absent */
 	int32_t joined_day;    /* date_joined as days since 1970-01-01 */
-	uint8_t state;         /* index into ds_state_names() */
+	uint8_t state;         /* event_state_name() */
 	uint8_t age;
 	uint8_t n_dependants;
-	uint8_t fam_status;    /* enum ds_fam_status */
+	uint8_t fam_status;    /* event_fam_status_name() */
 	uint8_t gender;        /* 0 unknown, 1 female, 2 male */
 	uint32_t income;
 };
@@ -135,8 +133,6 @@ struct ds_customers {
 int ds_customers_read(const char *path, struct ds_customers *out, struct ds_report *rep);
 void ds_customers_free(struct ds_customers *c);
 const struct ds_customer *ds_customer_find(const struct ds_customers *c, uint32_t user_id);
-/** @brief The 51 state names (50 states + District of Columbia), indexed by ds_customer.state. */
-const char *const *ds_state_names(int *count_out);
 /** @brief Parses M/D/YYYY into days since 1970-01-01. @return 0 on success, -1 if malformed. */
 int ds_parse_date(const char *text, size_t len, int32_t *days_out);
 

@@ -139,6 +139,14 @@ struct event_customer {
 	uint8_t gender;         /* 0 unknown, 1 female, 2 male */
 };
 
+#define EVENT_STATE_COUNT 51      /* 50 states + District of Columbia, alphabetical */
+#define EVENT_FAM_STATUS_COUNT 4
+
+/** @brief The name of state code @p state (as customers.csv spells it), or NULL if out of range. */
+const char *event_state_name(int state);
+/** @brief The name of family-status code @p fam_status (as customers.csv spells it), or NULL. */
+const char *event_fam_status_name(int fam_status);
+
 /** @brief Encodes a customer. @return EVENT_OK, EVENT_RANGE or EVENT_NOSPACE. */
 int event_customer_encode(const struct event_customer *c, uint8_t *buf, size_t buf_len, size_t *len_out);
 

@@ -274,6 +274,20 @@ static void test_strerror_names_every_code(void **state)
 	assert_string_equal(event_errname(-1), "EVENT_UNKNOWN");
 }
 
+/* The codes the customers topic carries must keep meaning the same names (the files' spelling). */
+static void test_customer_code_names(void **unused)
+{
+	(void)unused;
+	assert_string_equal(event_state_name(0), "Alabama");
+	assert_string_equal(event_state_name(8), "District of Columbia");
+	assert_string_equal(event_state_name(EVENT_STATE_COUNT - 1), "Wyoming");
+	assert_null(event_state_name(EVENT_STATE_COUNT));
+	assert_null(event_state_name(-1));
+	assert_string_equal(event_fam_status_name(0), "married");
+	assert_string_equal(event_fam_status_name(3), "living with parents and siblings");
+	assert_null(event_fam_status_name(EVENT_FAM_STATUS_COUNT));
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -286,6 +300,7 @@ int main(void)
 		cmocka_unit_test(test_decode_survives_random_bytes),
 		cmocka_unit_test(test_product_roundtrip_and_rejects),
 		cmocka_unit_test(test_strerror_names_every_code),
+		cmocka_unit_test(test_customer_code_names),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

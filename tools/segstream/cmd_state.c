@@ -306,12 +306,9 @@ static void print_customer(const struct segment_config *cfg, const struct state_
 	       segment_loyalty_name(l.loyalty), segment_spending_name(l.spending), segment_frequency_name(l.frequency),
 	       l.low_activity ? "yes" : "no");
 	if (d) {
-		int n_states;
-		const char *const *states = ds_state_names(&n_states);
-		static const char *const fam[] = { "married", "single", "divorced/widowed", "living with parents and siblings" };
+		const char *state = event_state_name(d->state), *fam = event_fam_status_name(d->fam_status);
 		printf("state         %s\nage           %u\nn_dependants  %u\nfam_status    %s\nincome        %u\n",
-		       d->state < n_states ? states[d->state] : "?", d->age, d->n_dependants,
-		       d->fam_status < 4 ? fam[d->fam_status] : "?", d->income);
+		       state ? state : "?", d->age, d->n_dependants, fam ? fam : "?", d->income);
 	}
 }
 

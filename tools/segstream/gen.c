@@ -16,6 +16,7 @@
 #include <sys/stat.h>
 
 #include "dataset/dataset.h"
+#include "event/event.h"
 
 /* xoshiro256** seeded by splitmix64: fast and good enough for synthetic data. */
 struct rng {
@@ -292,12 +293,9 @@ static int write_customers(const struct gen_config *cfg, struct rng *r)
 	for (uint32_t u = 0; u < cfg->users; u++)
 		c[u] = (struct customer_rec){ u + 1, 17167 + (int32_t)rng_below(r, 1186) };
 	qsort(c, cfg->users, sizeof *c, compare_joined);
-	int n_states;
-	const char *const *states = ds_state_names(&n_states);
-	static const char *const fam[] = { "married", "single", "divorced/widowed", "living with parents and siblings" };
 	static const double fam_w[] = { 144906, 33962, 17640, 9701 };
 	struct table fam_t;
-	table_init(&fam_t, fam_w, 4);
+	table_init(&fam_t, fam_w, EVENT_FAM_STATUS_COUNT);
 	struct out o;
 	if (out_open(&o, cfg->out_dir, "customers.csv")) {
 		free(c);
@@ -320,7 +318,7 @@ static int write_customers(const struct gen_config *cfg, struct rng *r)
 		out_str(&o, ",");
 		out_str(&o, surnames[rng_below(r, 12)]);
 		out_str(&o, rng_below(r, 2) ? ",Female," : ",Male,");
-		out_str(&o, states[rng_below(r, (uint32_t)n_states)]);
+		out_str(&o, event_state_name((int)rng_below(r, EVENT_STATE_COUNT)));
 		out_str(&o, ",");
 		out_u(&o, 18 + rng_below(r, 64));
 		out_str(&o, ",");
@@ -332,7 +330,7 @@ static int write_customers(const struct gen_config *cfg, struct rng *r)
 		out_str(&o, ",");
 		out_u(&o, (uint64_t)deps);
 		out_str(&o, ",");
-		out_str(&o, fam[f]);
+		out_str(&o, event_fam_status_name(f));
 		out_str(&o, ",");
 		out_u(&o, (uint64_t)inc);
 		out_str(&o, "\n");
