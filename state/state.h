@@ -82,7 +82,7 @@ struct state_customer {
 /**
  * @brief Encodes a record (version STATE_RECORD_VERSION): version byte, then varints, each
  *        histogram as a bitmap of its non-zero bins and their values (variable-size on
- *        purpose: see state.c). Pure.
+ *        purpose: see state/record.c). Pure.
  * @param[out] len_out  bytes written
  * @return STATE_OK or STATE_INVAL (buf too small; STATE_RECORD_MAX always suffices).
  */
