@@ -82,7 +82,7 @@ struct state_customer {
 /**
  * @brief Encodes a record (version STATE_RECORD_VERSION): version byte, then varints, each
  *        histogram as a bitmap of its non-zero bins and their values (variable-size on
- *        purpose: see state.c). Pure.
+ *        purpose: see state/record.c). Pure.
  * @param[out] len_out  bytes written
  * @return STATE_OK or STATE_INVAL (buf too small; STATE_RECORD_MAX always suffices).
  */
@@ -151,7 +151,14 @@ void state_close(struct state_db *db);
  */
 int state_get(struct state_db *db, int32_t partition, uint32_t user_id, struct state_customer *c_out);
 
-/** @brief The product of the in-memory table, or NULL if unknown. Valid until the next batch commit. */
+/**
+ * @brief The product of the in-memory table, or NULL if unknown.
+ * @note The pointer is borrowed from @p db's table and valid only until the next
+ *       state_batch_put_product() on @p db: a put may grow the table, which moves it (realloc).
+ *       A put of the same id also changes the values in place, state_batch_abort() of a batch that
+ *       put products reloads the table from the map (the entry may become absent or older), and
+ *       state_close() frees it. Copy the struct to keep it longer. Committing does not affect it.
+ */
 const struct state_product *state_product_find(const struct state_db *db, uint32_t product_id);
 
 /** @brief Number of products in the in-memory table. */

@@ -325,6 +325,95 @@ static void test_foreach_and_partitions(void **state)
 	state_close(db);
 }
 
+struct key_walk {
+	uint32_t part[16], user[16];
+	int n;
+	int32_t offset_part[4];
+	int64_t offset_next[4];
+	int n_offsets;
+};
+
+static int key_walk_cb(const struct state_customer *c, const struct event_customer *d, void *ctx)
+{
+	(void)d;
+	struct key_walk *w = ctx;
+	assert_true(w->n < 16);
+	w->part[w->n] = c->partition;
+	w->user[w->n++] = c->user_id;
+	return 0;
+}
+
+static int key_walk_offset_cb(const char *topic, int32_t partition, int64_t next_offset, void *ctx)
+{
+	struct key_walk *w = ctx;
+	assert_string_equal(topic, "events");
+	assert_true(w->n_offsets < 4);
+	w->offset_part[w->n_offsets] = partition;
+	w->offset_next[w->n_offsets++] = next_offset;
+	return 0;
+}
+
+/* Keys are big-endian so that LMDB's byte order is the numeric (partition, user_id) order: walks,
+ * MDB_APPEND in bulk loads and the any-partition lookup rely on it. The ids straddle byte
+ * boundaries (255/256, 65536, 1 << 24), where a little-endian key would sort differently. */
+static void test_keys_sort_by_partition_then_user(void **state)
+{
+	struct state_db *db = open_db(*state, 0);
+	struct state_batch *b;
+	assert_int_equal(state_batch_begin(db, &b), STATE_OK);
+	struct state_customer c = { .orders = 1 };
+	const uint32_t in_order[][2] = { { 0, 255 }, { 0, 256 }, { 0, 65536 }, { 1, 1 } };
+	for (int i = 0; i < 4; i++) {
+		c.partition = in_order[i][0];
+		c.user_id = in_order[i][1];
+		assert_int_equal(state_batch_put_customer(b, &c, 1), STATE_OK);
+	}
+	c.partition = 0;
+	c.user_id = 1u << 24; /* numerically before (1, 1): appending it is out of order */
+	assert_int_equal(state_batch_put_customer(b, &c, 1), STATE_INVAL);
+	state_batch_abort(b);
+
+	const uint32_t scrambled[][2] = { { 256, 7 }, { 1, 1 }, { 0, 1u << 24 }, { 0, 256 }, { 256, 1 },
+					  { 0, 65536 }, { 0, 255 }, { 1, 256 } };
+	assert_int_equal(state_batch_begin(db, &b), STATE_OK);
+	for (int i = 0; i < 8; i++) {
+		struct event ev = user1_event(1, 1, 9);
+		ev.user_id = scrambled[i][1];
+		assert_int_equal(state_batch_apply(b, (int32_t)scrambled[i][0], &ev), STATE_OK);
+	}
+	assert_int_equal(state_batch_set_offset(b, "events", 70000, 9), STATE_OK);
+	assert_int_equal(state_batch_set_offset(b, "events", 256, 5), STATE_OK);
+	assert_int_equal(state_batch_commit(b, NULL), STATE_OK);
+
+	struct key_walk w = { .n = 0 };
+	assert_int_equal(state_snapshot_walk(db, key_walk_offset_cb, key_walk_cb, &w), STATE_OK);
+	const uint32_t sorted[][2] = { { 0, 255 }, { 0, 256 }, { 0, 65536 }, { 0, 1u << 24 }, { 1, 1 }, { 1, 256 },
+				       { 256, 1 }, { 256, 7 } };
+	assert_int_equal(w.n, 8);
+	for (int i = 0; i < 8; i++) {
+		assert_int_equal(w.part[i], sorted[i][0]);
+		assert_int_equal(w.user[i], sorted[i][1]);
+	}
+	assert_int_equal(w.n_offsets, 2);
+	assert_int_equal(w.offset_part[0], 256);
+	assert_true(w.offset_next[0] == 5);
+	assert_int_equal(w.offset_part[1], 70000);
+	assert_true(w.offset_next[1] == 9);
+
+	struct key_walk p256 = { .n = 0 };
+	assert_int_equal(state_foreach_customer(db, 256, key_walk_cb, &p256), STATE_OK);
+	assert_int_equal(p256.n, 2);
+	assert_int_equal(p256.user[0], 1);
+	assert_int_equal(p256.user[1], 7);
+	struct state_customer got;
+	assert_int_equal(state_get(db, -1, 7, &got), STATE_OK); /* only in partition 256 */
+	assert_int_equal(got.partition, 256);
+	assert_int_equal(state_get(db, -1, 256, &got), STATE_OK); /* the first partition that has it */
+	assert_int_equal(got.partition, 0);
+	assert_int_equal(state_get(db, -1, 65535, &got), STATE_NOTFOUND);
+	state_close(db);
+}
+
 static void test_map_full_returns_efull(void **state)
 {
 	struct state_db *db = open_db(*state, 256 * 1024);
@@ -361,6 +450,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_batch_commit_offsets_and_reopen, make_dir, remove_dir),
 		cmocka_unit_test_setup_teardown(test_batch_abort_leaves_no_trace, make_dir, remove_dir),
 		cmocka_unit_test_setup_teardown(test_foreach_and_partitions, make_dir, remove_dir),
+		cmocka_unit_test_setup_teardown(test_keys_sort_by_partition_then_user, make_dir, remove_dir),
 		cmocka_unit_test_setup_teardown(test_map_full_returns_efull, make_dir, remove_dir),
 		cmocka_unit_test(test_close_null_and_strerror),
 	};

@@ -1,0 +1,95 @@
+/*
+ * Internals shared by the files of state/ (never included outside it): the db handle, the
+ * big-endian key layout, and the table accesses the batch needs from the store.
+ * The small hot helpers are static inline so the batch's apply path inlines them as before.
+ */
+#ifndef SEGSTREAM_STATE_INT_H
+#define SEGSTREAM_STATE_INT_H
+
+#include <errno.h>
+#include <lmdb.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "state/state.h"
+
+struct state_db {
+	MDB_env *env;
+	MDB_dbi customers, products, offsets, demographics;
+	int include_train;
+	int read_only;
+	struct state_product *products_by_id; /* indexed by product_id; product_id 0 = absent; moves on growth */
+	size_t products_cap;
+	size_t n_products;
+	struct state_batch *open_batch;
+};
+
+/* Maps an LMDB return code at the module boundary; raw MDB_* codes never escape. */
+static inline int state__map_mdb(int rc)
+{
+	switch (rc) {
+	case MDB_SUCCESS: return STATE_OK;
+	case MDB_NOTFOUND: return STATE_NOTFOUND;
+	case MDB_MAP_FULL: return STATE_FULL;
+	case ENOMEM: return STATE_NOMEM;
+	default: return rc > 0 ? rc : STATE_IO;
+	}
+}
+
+/*
+ * Every LMDB key is big-endian (most significant byte first), so that LMDB's byte-wise key order
+ * is the numeric order: customers sort by partition, then user_id. These two are the only place
+ * that byte order is written.
+ */
+
+/* Stores the low n bytes (n <= 8) of v at p, most significant first. */
+static inline void state__be_store(uint8_t *p, uint64_t v, int n)
+{
+	for (int i = 0; i < n; i++)
+		p[i] = (uint8_t)(v >> (8 * (n - 1 - i)));
+}
+
+/* Loads n bytes (n <= 8) at p, most significant first. */
+static inline uint64_t state__be_load(const uint8_t *p, int n)
+{
+	uint64_t v = 0;
+	for (int i = 0; i < n; i++)
+		v = (v << 8) | p[i];
+	return v;
+}
+
+/* A customer's key: big-endian partition, then big-endian user_id. */
+static inline void state__customer_key(uint32_t partition, uint32_t user_id, uint8_t key[8])
+{
+	state__be_store(key, partition, 4);
+	state__be_store(key + 4, user_id, 4);
+}
+
+/* The product of the in-memory table, or NULL (state_product_find(), inlined in the apply path). */
+static inline const struct state_product *state__product_find(const struct state_db *db, uint32_t product_id)
+{
+	if (product_id == 0 || product_id >= db->products_cap || db->products_by_id[product_id].product_id == 0)
+		return NULL;
+	return &db->products_by_id[product_id];
+}
+
+/* Reads and decodes one customer inside txn: STATE_OK, STATE_NOTFOUND, or a decode or LMDB error. */
+int state__customer_get(struct state_db *db, MDB_txn *txn, uint32_t partition, uint32_t user_id,
+			struct state_customer *c_out);
+
+/* Loads the products table of txn into the in-memory table (which must hold no other products). */
+int state__products_load(struct state_db *db, MDB_txn *txn);
+
+/* Writes a product row in txn (STATE_INVAL for product_id 0); the in-memory table is not changed. */
+int state__product_put(struct state_db *db, MDB_txn *txn, const struct state_product *p);
+
+/* Puts p into the in-memory table, growing (reallocating) it to cover the id: STATE_OK, STATE_INVAL, STATE_NOMEM. */
+int state__product_remember(struct state_db *db, const struct state_product *p);
+
+/* Writes a demographics row in txn (STATE_INVAL for user_id 0). */
+int state__demographics_put(struct state_db *db, MDB_txn *txn, const struct event_customer *d);
+
+/* Writes the next offset of (topic, partition) in txn (STATE_INVAL for a topic name too long). */
+int state__offset_put(struct state_db *db, MDB_txn *txn, const char *topic, int32_t partition, int64_t next_offset);
+
+#endif
