@@ -12,6 +12,10 @@
  *
  * Ownership: every table is caller-allocated and filled by a *_read function; free its
  * contents with the matching *_free (NULL-safe, and safe on a zeroed struct).
+ *
+ * Files: csv.c (the CSV engine: rows, byte ranges, bad-row reports), reference.c (products,
+ * departments, customers), history.c (orders and lines), timeline.c (lines grouped by order,
+ * the event-time timeline); dataset_int.h is private to them.
  */
 #ifndef SEGSTREAM_DATASET_H
 #define SEGSTREAM_DATASET_H
