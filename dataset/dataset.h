@@ -15,7 +15,8 @@
  *
  * Files: csv.c (the CSV engine: rows, byte ranges, bad-row reports), reference.c (products,
  * departments, customers), history.c (orders and lines), timeline.c (lines grouped by order,
- * the event-time timeline); dataset_int.h is private to them.
+ * the event-time timeline), load.c (the threaded history loader); dataset_int.h is private to
+ * them.
  */
 #ifndef SEGSTREAM_DATASET_H
 #define SEGSTREAM_DATASET_H
@@ -277,7 +278,17 @@ void ds_line_set_free(struct ds_line_set *set);
 
 /**
  * @brief Loads DIR/orders.csv, DIR/order_products__prior.csv and, if @p include_train,
- *        DIR/order_products__train.csv; lines of unknown orders are reported and not kept.
+ *        DIR/order_products__train.csv into @p h (zeroed first); lines of unknown orders are
+ *        reported and not kept, the lines are grouped by order (ds_history_group).
+ *
+ * On both cores (load.c): each file is split at line ends into two byte ranges read by two
+ * threads, which live only for the call. Bad rows are reported once both ranges of a file are
+ * read, in file order, with the row numbers of the whole file. A file with a quote in it is
+ * read again whole on this thread with libcsv (a quoted field could hide a line end, so the
+ * split might be wrong). @p rep's progress callback, if any, sees the first range's rows only.
+ *
+ * @param[out] h   the history; free it with ds_history_free() (on failure it is freed already)
+ * @return DS_OK, DS_IO, DS_ROWS (on-error=fail), DS_NOMEM or DS_LAYOUT.
  */
 int ds_history_load(const char *dir, int include_train, struct ds_history *h, struct ds_report *rep);
 

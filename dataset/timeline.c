@@ -5,7 +5,6 @@
  */
 #include "dataset/dataset_int.h"
 
-#include <stdio.h>
 #include <string.h>
 
 /* Indexes h->lines by order if each order's lines are together and in add_to_cart order (as
@@ -90,29 +89,6 @@ int ds_history_group(struct ds_history *h, struct ds_line_set *sets, int n_sets)
 		rc = sort_by_order(h);
 	return rc;
 }
-int ds_history_load(const char *dir, int include_train, struct ds_history *h, struct ds_report *rep)
-{
-	char path[4096];
-	struct ds_line_set sets[2];
-	memset(h, 0, sizeof *h);
-	memset(sets, 0, sizeof sets);
-	snprintf(path, sizeof path, "%s/orders.csv", dir);
-	int rc = ds_orders_read(path, h, rep);
-	const char *files[] = { "order_products__prior.csv", "order_products__train.csv" };
-	for (int i = 0; rc == DS_OK && i < 1 + (include_train != 0); i++) {
-		snprintf(path, sizeof path, "%s/%s", dir, files[i]);
-		rc = ds_history_collect(h, path, NULL, &sets[i], rep);
-	}
-	if (rc == DS_OK)
-		rc = ds_history_group(h, sets, 1 + (include_train != 0));
-	if (rc != DS_OK) {
-		ds_line_set_free(&sets[0]);
-		ds_line_set_free(&sets[1]);
-		ds_history_free(h);
-	}
-	return rc;
-}
-
 static uint32_t mix32(uint32_t x)
 {
 	x ^= x >> 16;

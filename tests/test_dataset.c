@@ -240,6 +240,79 @@ static void test_history_groups_lines_and_reports_orphans(void **state)
 	assert_int_equal(system(cmd), 0);
 }
 
+/* Writes DIR/orders.csv and DIR/order_products__prior.csv, quote-free and big enough to be read
+ * in two ranges: 20,000 orders of 2,000 users, 3 lines each, a bad row in each file's second half. */
+static void write_history(const char *dir)
+{
+	char path[4096];
+	static char known[20011];
+	snprintf(path, sizeof path, "%s/orders.csv", dir);
+	FILE *f = fopen(path, "w");
+	assert_non_null(f);
+	fprintf(f, "order_id,user_id,eval_set,order_number,order_dow,order_hour_of_day,days_since_prior_order\n");
+	for (int i = 1; i <= 20000; i++) {
+		known[(i * 7919) % 20011] = 1;
+		fprintf(f, "%d,%d,prior,%d,%d,%d,%s\n", (i * 7919) % 20011, (i - 1) / 10 + 1, (i - 1) % 10 + 1, i % 7,
+			i % 24, (i - 1) % 10 ? "7.0" : "");
+		if (i == 15000)
+			fprintf(f, "99,1,prior,1,9,10,\n"); /* row 15002: dow 9 */
+	}
+	fclose(f);
+	snprintf(path, sizeof path, "%s/order_products__prior.csv", dir);
+	f = fopen(path, "w");
+	assert_non_null(f);
+	fprintf(f, "order_id,product_id,add_to_cart_order,reordered\n");
+	for (int id = 1; id < 20011; id++) {
+		if (!known[id])
+			continue;
+		for (int k = 1; k <= 3; k++)
+			fprintf(f, "%d,%d,%d,%d\n", id, (id * k) % 49688 + 1, k, k > 1);
+		if (id == 15000)
+			fprintf(f, "15000,oops,4,0\n");
+	}
+	fclose(f);
+}
+
+/* The loader reads on two threads; it must give what one whole read of each file gives. */
+static void test_load_on_two_threads_equals_one_read(void **state)
+{
+	(void)state;
+	char dir[] = "/tmp/segstream-load-XXXXXX";
+	assert_non_null(mkdtemp(dir));
+	write_history(dir);
+	char path[4096], log_one[1024] = "", log_two[1024] = "";
+	struct ds_history one = { 0 }, two;
+	FILE *l1 = fmemopen(log_one, sizeof log_one, "w"), *l2 = fmemopen(log_two, sizeof log_two, "w");
+	struct ds_report r1 = { .on_error = DS_ON_ERROR_SKIP, .log = l1 }, r2 = { .on_error = DS_ON_ERROR_SKIP, .log = l2 };
+	snprintf(path, sizeof path, "%s/orders.csv", dir);
+	assert_int_equal(ds_orders_read(path, &one, &r1), DS_OK);
+	struct ds_line_set set = { 0 };
+	snprintf(path, sizeof path, "%s/order_products__prior.csv", dir);
+	assert_int_equal(ds_history_collect(&one, path, NULL, &set, &r1), DS_OK);
+	assert_int_equal(ds_history_group(&one, &set, 1), DS_OK);
+	struct ds_range ranges[2];
+	int n = 0;
+	assert_int_equal(ds_file_ranges(path, 2, ranges, &n), DS_OK);
+	assert_int_equal(n, 2); /* so the loader does read it in two ranges */
+	assert_int_equal(ds_history_load(dir, 0, &two, &r2), DS_OK);
+	fclose(l1);
+	fclose(l2);
+	assert_true(r1.rows == r2.rows && r1.errors == 2 && r2.errors == 2);
+	assert_string_equal(log_one, log_two);
+	assert_non_null(strstr(log_two, "orders.csv:15002: order_dow '9'"));
+	assert_non_null(strstr(log_two, "order_products__prior.csv:"));
+	assert_non_null(strstr(log_two, ": product_id 'oops'"));
+	assert_true(one.n_orders == 20000 && two.n_orders == 20000 && one.n_lines == two.n_lines);
+	assert_int_equal(one.cap, two.cap);
+	assert_memory_equal(one.orders, two.orders, one.cap * sizeof *one.orders);
+	assert_memory_equal(one.lines, two.lines, one.n_lines * sizeof *one.lines);
+	assert_memory_equal(one.by_user, two.by_user, one.n_by_user * sizeof *one.by_user);
+	ds_history_free(&one);
+	ds_history_free(&two);
+	snprintf(path, sizeof path, "rm -rf %s", dir);
+	assert_int_equal(system(path), 0);
+}
+
 /* Sums every field of every line it sees, and counts them. */
 static int sum_line(const struct ds_line *l, void *ctx, char *why, size_t why_len)
 {
@@ -403,6 +476,7 @@ int main(void)
 		cmocka_unit_test(test_orders_without_header_all_quoted_crlf),
 		cmocka_unit_test(test_orders_in_ranges_and_repeated_ids),
 		cmocka_unit_test(test_history_groups_lines_and_reports_orphans),
+		cmocka_unit_test(test_load_on_two_threads_equals_one_read),
 		cmocka_unit_test(test_fast_path_equals_libcsv),
 		cmocka_unit_test(test_ranges_read_like_the_whole_file),
 		cmocka_unit_test(test_range_with_quotes_asks_for_the_whole_file),

@@ -208,7 +208,7 @@ int cmd_backfill(int argc, char **argv)
 	snprintf(path, sizeof path, "%s/customers.csv", data);
 	if (access(path, R_OK) == 0 && ds_customers_read(path, &customers, &rep) != DS_OK)
 		goto out;
-	if (cli_history_load(data, 0, &h, &rep) != DS_OK ||
+	if (ds_history_load(data, 0, &h, &rep) != DS_OK ||
 	    ds_history_build_timeline(&h, customers.count ? &customers : NULL, 0) != DS_OK)
 		goto out;
 	double t_read = now_s();

@@ -229,7 +229,7 @@ int cmd_replay(int argc, char **argv)
 	/* The history is read while librdkafka delivers the reference data (and a consumer started
 	 * beside the replay loads it). */
 	double reading = now_s();
-	if (rc == 0 && ((rc = cli_history_load(data, include_train, &h, &rep)) != DS_OK ||
+	if (rc == 0 && ((rc = ds_history_load(data, include_train, &h, &rep)) != DS_OK ||
 			(rc = ds_history_build_timeline(&h, customers.count ? &customers : NULL, 1)) != DS_OK))
 		fprintf(stderr, "replay: %s: %s\n", data, ds_strerror(rc));
 	double loaded = now_s();
