@@ -25,6 +25,8 @@
 #include <stdint.h>
 #include <stdio.h>
 
+#include "event/event.h"
+
 #define DS_ERR_MAP(XX)                                                    \
 	XX(OK, 0, "success")                                              \
 	XX(IO, -401, "cannot read the file")                              \
@@ -255,6 +257,37 @@ struct ds_history {
 	uint64_t n_by_user;
 	size_t cap_by_user;
 };
+
+/* ---- As the stream carries them (events.c) ---- */
+
+/**
+ * @brief The order-product event of line @p l of order @p o (whose id is l->order_id): the one
+ *        conversion of a history row, for replay and backfill alike. eval_set is the order's
+ *        (train stays train, so the apply function ignores it unless asked; prior and test are
+ *        prior). Inline: backfill calls it for every line of the history.
+ */
+static inline void ds_history_event(const struct ds_order *o, const struct ds_line *l, struct event *ev_out)
+{
+	*ev_out = (struct event){
+		.user_id = o->user_id, .order_id = l->order_id, .product_id = l->product_id,
+		.order_number = o->order_number, .add_to_cart_order = l->add_to_cart,
+		.order_dow = o->dow, .order_hour = o->hour, .days_since_prior = o->days,
+		.reordered = l->reordered, .eval_set = o->eval_set == DS_EVAL_TRAIN ? EVENT_EVAL_TRAIN : EVENT_EVAL_PRIOR,
+		.event_time_ms = o->event_time_ms,
+	};
+}
+
+/**
+ * @brief A product as the products topic carries it.
+ * @return 1, or 0 for an empty slot of the table (product_id 0: *out is then of no use).
+ */
+int ds_event_product(const struct ds_product *p, struct event_product *out);
+
+/**
+ * @brief A customer's demographics as the customers topic carries them.
+ * @return 1, or 0 for an empty slot of the table (user_id 0: *out is then of no use).
+ */
+int ds_event_customer(const struct ds_customer *c, struct event_customer *out);
 
 /** Lines collected from one range of a lines file, in file order. */
 struct ds_line_set {

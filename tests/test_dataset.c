@@ -454,6 +454,40 @@ static void test_group_keeps_or_sorts(void **state)
 	ds_history_free(&h);
 }
 
+/* A history row becomes the event replay produces and backfill applies, field by field. */
+static void test_history_row_to_event(void **state)
+{
+	(void)state;
+	struct ds_order o = { .user_id = 7, .order_number = 3, .dow = 6, .hour = 23, .days = -1,
+			      .eval_set = DS_EVAL_TRAIN, .first_line = 0, .n_lines = 1, .event_time_ms = 1500000000123LL };
+	struct ds_line l = { .order_id = 4242, .product_id = 196, .add_to_cart = 9, .reordered = 1 };
+	struct event ev;
+	memset(&ev, 0xff, sizeof ev);
+	ds_history_event(&o, &l, &ev);
+	assert_true(ev.user_id == 7 && ev.order_id == 4242 && ev.product_id == 196 && ev.order_number == 3);
+	assert_true(ev.add_to_cart_order == 9 && ev.order_dow == 6 && ev.order_hour == 23);
+	assert_true(ev.days_since_prior == EVENT_DAYS_NONE && ev.reordered == 1 && ev.event_time_ms == 1500000000123LL);
+	assert_int_equal(ev.eval_set, EVENT_EVAL_TRAIN);
+	assert_int_equal(event_validate(&ev, NULL, 0), EVENT_OK);
+	o.eval_set = DS_EVAL_TEST; /* no test set on the stream: prior */
+	o.days = 30;
+	ds_history_event(&o, &l, &ev);
+	assert_true(ev.eval_set == EVENT_EVAL_PRIOR && ev.days_since_prior == 30);
+
+	struct ds_product p = { .product_id = 5, .aisle_id = 61, .department_id = 19, .price_cents = 580 }, none = { 0 };
+	struct event_product ep;
+	assert_int_equal(ds_event_product(&p, &ep), 1);
+	assert_true(ep.product_id == 5 && ep.aisle_id == 61 && ep.department_id == 19 && ep.price_cents == 580);
+	assert_int_equal(ds_event_product(&none, &ep), 0);
+	struct ds_customer c = { .user_id = 9, .joined_day = 17167, .state = 4, .age = 33, .n_dependants = 2,
+				 .fam_status = 1, .gender = 2, .income = 56000 }, nobody = { 0 };
+	struct event_customer ec;
+	assert_int_equal(ds_event_customer(&c, &ec), 1);
+	assert_true(ec.user_id == 9 && ec.joined_day == 17167 && ec.state == 4 && ec.age == 33 && ec.n_dependants == 2);
+	assert_true(ec.fam_status == 1 && ec.gender == 2 && ec.income == 56000);
+	assert_int_equal(ds_event_customer(&nobody, &ec), 0);
+}
+
 static void test_parse_date(void **state)
 {
 	(void)state;
@@ -481,6 +515,7 @@ int main(void)
 		cmocka_unit_test(test_ranges_read_like_the_whole_file),
 		cmocka_unit_test(test_range_with_quotes_asks_for_the_whole_file),
 		cmocka_unit_test(test_group_keeps_or_sorts),
+		cmocka_unit_test(test_history_row_to_event),
 		cmocka_unit_test(test_parse_date),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);

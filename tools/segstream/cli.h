@@ -37,14 +37,6 @@ int cli_topic_partitions(struct rd_kafka_s *rk, const char *topic, int timeout_m
 struct ds_report;
 int cli_parse_on_error(const char *arg, struct ds_report *rep);
 
-/* Reference records of the files as the stream carries them. @return 1, or 0 for an empty slot. */
-struct ds_product;
-struct ds_customer;
-struct event_product;
-struct event_customer;
-int cli_event_product(const struct ds_product *p, struct event_product *out);
-int cli_event_customer(const struct ds_customer *d, struct event_customer *out);
-
 /* Progress of reading the history files on stderr (ds_report.progress): a counter updated in
  * place on a terminal, a line every ~8M rows otherwise. ctx is unused. */
 void cli_read_progress(uint64_t rows, void *ctx);

@@ -119,12 +119,8 @@ static void *apply_range(void *arg)
 		}
 		for (uint32_t k = 0; k < o->n_lines; k++) {
 			const struct ds_line *l = &h->lines[o->first_line + k];
-			struct event ev = {
-				.user_id = o->user_id, .order_id = oid, .product_id = l->product_id,
-				.order_number = o->order_number, .add_to_cart_order = l->add_to_cart,
-				.order_dow = o->dow, .order_hour = o->hour, .days_since_prior = o->days,
-				.reordered = l->reordered, .eval_set = EVENT_EVAL_PRIOR, .event_time_ms = o->event_time_ms,
-			};
+			struct event ev;
+			ds_history_event(o, l, &ev);
 			const struct ds_product *dp = ds_product_find(j->products, l->product_id);
 			struct state_product sp;
 			if (dp)
@@ -265,7 +261,7 @@ int cmd_backfill(int argc, char **argv)
 	}
 	for (size_t id = 0; id < customers.cap; id++) {
 		struct event_customer ec;
-		if (cli_event_customer(&customers.by_id[id], &ec) && state_batch_put_demographics(b, &ec) != STATE_OK)
+		if (ds_event_customer(&customers.by_id[id], &ec) && state_batch_put_demographics(b, &ec) != STATE_OK)
 			goto out;
 	}
 	sorted = malloc((n_customers ? n_customers : 1) * sizeof *sorted);

@@ -213,7 +213,7 @@ int cmd_replay(int argc, char **argv)
 	size_t ref_len;
 	for (size_t id = 0; id < products.cap && rc == 0; id++) {
 		struct event_product ep;
-		if (cli_event_product(&products.by_id[id], &ep) && event_product_encode(&ep, ref, sizeof ref, &ref_len) == EVENT_OK) {
+		if (ds_event_product(&products.by_id[id], &ep) && event_product_encode(&ep, ref, sizeof ref, &ref_len) == EVENT_OK) {
 			rc = produce_keyed(rk, products_rkt, ep.product_id, ref, ref_len);
 			n_products++;
 		}
@@ -221,7 +221,7 @@ int cmd_replay(int argc, char **argv)
 	uint64_t n_customers = 0;
 	for (size_t id = 0; id < customers.cap && rc == 0; id++) {
 		struct event_customer ec;
-		if (cli_event_customer(&customers.by_id[id], &ec) && event_customer_encode(&ec, ref, sizeof ref, &ref_len) == EVENT_OK) {
+		if (ds_event_customer(&customers.by_id[id], &ec) && event_customer_encode(&ec, ref, sizeof ref, &ref_len) == EVENT_OK) {
 			rc = produce_keyed(rk, customers_rkt, ec.user_id, ref, ref_len);
 			n_customers++;
 		}
@@ -273,13 +273,8 @@ int cmd_replay(int argc, char **argv)
 		int kl = snprintf(key, sizeof key, "%u", o->user_id);
 		for (uint32_t k = 0; k < o->n_lines && rc == 0 && n_events < limit; k++) {
 			const struct ds_line *l = &h.lines[o->first_line + k];
-			struct event ev = {
-				.user_id = o->user_id, .order_id = oid, .product_id = l->product_id,
-				.order_number = o->order_number, .add_to_cart_order = l->add_to_cart,
-				.order_dow = o->dow, .order_hour = o->hour, .days_since_prior = o->days,
-				.reordered = l->reordered, .eval_set = o->eval_set == DS_EVAL_TRAIN ? EVENT_EVAL_TRAIN : EVENT_EVAL_PRIOR,
-				.event_time_ms = o->event_time_ms,
-			};
+			struct event ev;
+			ds_history_event(o, l, &ev);
 			uint8_t buf[EVENT_ENCODED_MAX];
 			size_t len;
 			if (event_encode(&ev, buf, sizeof buf, &len) != EVENT_OK) {
