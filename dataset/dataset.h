@@ -99,9 +99,15 @@ struct ds_products {
 	size_t count;             /* distinct ids */
 	uint64_t duplicate_rows;  /* rows whose id was seen before (the last row wins) */
 	uint64_t unpriced;        /* distinct products without a valid price */
+	uint64_t no_price_column; /* rows read without the prices column (4 columns): their products are unpriced */
 };
 
-/** @brief Reads products.csv, with or without the prices column. @return DS_OK, DS_IO, DS_ROWS, DS_NOMEM, DS_LAYOUT. */
+/**
+ * @brief Reads products.csv, with or without the prices column. Rows without it are counted
+ *        (no_price_column) and, as every such product gets the unknown spending label, said
+ *        once in a warning on the report's log (stderr by default), quiet or not.
+ * @return DS_OK, DS_IO, DS_ROWS, DS_NOMEM, DS_LAYOUT.
+ */
 int ds_products_read(const char *path, struct ds_products *out, struct ds_report *rep);
 void ds_products_free(struct ds_products *p);
 const struct ds_product *ds_product_find(const struct ds_products *p, uint32_t product_id);

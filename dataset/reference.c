@@ -82,8 +82,24 @@ static int product_row(const struct ds__row *r, void *ctx, char *why, size_t why
 	e->price_cents = -1;
 	if (r->n == 5)
 		ds_price_cents(r->field[4], r->len[4], &e->price_cents);
+	else
+		p->no_price_column++;
 	p->unpriced += e->price_cents < 0;
 	return 0;
+}
+
+/* Products without a price get the unknown spending label: said once, as it is rarely meant. */
+static void warn_no_price_column(const char *path, const struct ds_products *p, const struct ds_report *rep)
+{
+	FILE *log = rep->log ? rep->log : stderr;
+	uint64_t rows = p->count + p->duplicate_rows;
+	if (p->no_price_column == rows)
+		fprintf(log, "%s: warning: no prices column: no product has a price, so every spending label "
+			     "will be unknown\n", path);
+	else
+		fprintf(log, "%s: warning: %llu of %llu rows have no prices column: their products have no price "
+			     "(spending label unknown)\n", path, (unsigned long long)p->no_price_column,
+			(unsigned long long)rows);
 }
 
 int ds_products_read(const char *path, struct ds_products *out, struct ds_report *rep)
@@ -92,6 +108,8 @@ int ds_products_read(const char *path, struct ds_products *out, struct ds_report
 	int rc = ds__csv_read_range(path, NULL, rep, product_row, out);
 	if (rc != DS_OK && rc != DS_ROWS)
 		ds_products_free(out);
+	else if (out->no_price_column)
+		warn_no_price_column(path, out, rep);
 	return rc;
 }
 

@@ -77,6 +77,7 @@ static void test_real_products_catalog(void **state)
 	assert_null(ds_product_find(&p, 6799));
 	assert_non_null(ds_product_find(&p, 49688));
 	assert_int_equal(p.duplicate_rows, 5 + 2); /* 5 exact + 2 conflicting duplicates */
+	assert_int_equal(p.no_price_column, 0);
 	assert_int_equal(rep.errors, 0);
 	const struct ds_product *e = ds_product_find(&p, 6800);
 	assert_non_null(e); /* the last row wins */
@@ -92,6 +93,42 @@ static void test_real_products_catalog(void **state)
 	assert_int_equal(ds_product_find(&p, 11908)->price_cents, 360); /* #NAME? row still a product */
 	assert_int_equal(ds_product_find(&p, 105)->department_id, 17);  /* backslash-quote name parsed */
 	assert_null(ds_product_find(&p, 49689));
+	ds_products_free(&p);
+}
+
+/* products.csv without its prices column: every product unpriced, counted and said once. */
+static void test_products_without_prices_column(void **state)
+{
+	(void)state;
+	struct ds_products p;
+	char log[1024] = "";
+	FILE *f = fmemopen(log, sizeof log, "w");
+	struct ds_report rep = { .on_error = DS_ON_ERROR_FAIL, .log = f, .quiet = 1 };
+	assert_int_equal(ds_products_read(path_of("SEGSTREAM_FIXTURES", "products_noprices.csv"), &p, &rep), DS_OK);
+	fclose(f);
+	assert_int_equal(p.count, 7);
+	assert_int_equal(p.no_price_column, 7);
+	assert_int_equal(p.unpriced, 7);
+	assert_int_equal(ds_product_find(&p, 4)->price_cents, -1);
+	assert_int_equal(ds_product_find(&p, 4)->department_id, 1);
+	assert_non_null(strstr(log, "products_noprices.csv: warning: no prices column: no product has a price, so every "
+				    "spending label will be unknown\n"));
+	assert_null(strstr(strchr(log, '\n') + 1, "warning")); /* once */
+	ds_products_free(&p);
+
+	/* some rows with a price, some without (no header): the count and the share */
+	char path[] = "/tmp/segstream-products-XXXXXX";
+	f = temp_file(path);
+	fprintf(f, "1,a,61,19,5.8\n2,b,104,13\n3,c,94,7,4.5\n");
+	fclose(f);
+	log[0] = 0;
+	f = fmemopen(log, sizeof log, "w");
+	rep = (struct ds_report){ .on_error = DS_ON_ERROR_FAIL, .log = f };
+	assert_int_equal(ds_products_read(path, &p, &rep), DS_OK);
+	fclose(f);
+	unlink(path);
+	assert_true(p.count == 3 && p.no_price_column == 1 && p.unpriced == 1);
+	assert_non_null(strstr(log, ": warning: 1 of 3 rows have no prices column"));
 	ds_products_free(&p);
 }
 
@@ -505,6 +542,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_price_cents_is_exact),
 		cmocka_unit_test(test_real_products_catalog),
+		cmocka_unit_test(test_products_without_prices_column),
 		cmocka_unit_test(test_departments_both_layouts),
 		cmocka_unit_test(test_orders_quirks_and_row_errors),
 		cmocka_unit_test(test_orders_without_header_all_quoted_crlf),
