@@ -262,6 +262,9 @@ struct ds_history {
 				    * orders.csv until ds_history_build_timeline() */
 	uint64_t n_by_user;
 	size_t cap_by_user;
+	uint64_t n_users;          /* distinct user_ids of the orders (ds_history_build_timeline) */
+	uint64_t users_without_customer; /* of them, those without a row in the customers given to
+					  * ds_history_build_timeline() (all of them if it had none) */
 };
 
 /* ---- As the stream carries them (events.c) ---- */
@@ -278,7 +281,8 @@ static inline void ds_history_event(const struct ds_order *o, const struct ds_li
 		.user_id = o->user_id, .order_id = l->order_id, .product_id = l->product_id,
 		.order_number = o->order_number, .add_to_cart_order = l->add_to_cart,
 		.order_dow = o->dow, .order_hour = o->hour, .days_since_prior = o->days,
-		.reordered = l->reordered, .eval_set = o->eval_set == DS_EVAL_TRAIN ? EVENT_EVAL_TRAIN : EVENT_EVAL_PRIOR,
+		.reordered = l->reordered,
+		.eval_set = o->eval_set == DS_EVAL_TRAIN ? EVENT_EVAL_TRAIN : EVENT_EVAL_PRIOR,
 		.event_time_ms = o->event_time_ms,
 	};
 }
@@ -336,7 +340,8 @@ int ds_history_load(const char *dir, int include_train, struct ds_history *h, st
  *        NULL: then a date derived from a hash of the user id) at its hour; each next order is
  *        days_since_prior days later at its own hour. Fills every order's event_time_ms and
  *        by_user; with @p time_order also timeline, sorted by (time, user, order_number).
- *        A user's event times never decrease with order_number.
+ *        A user's event times never decrease with order_number. Counts the users and those
+ *        without demographics (n_users, users_without_customer), for the tools' warning.
  */
 int ds_history_build_timeline(struct ds_history *h, const struct ds_customers *customers, int time_order);
 void ds_history_free(struct ds_history *h);

@@ -205,6 +205,7 @@ int ds_history_build_timeline(struct ds_history *h, const struct ds_customers *c
 			return DS_NOMEM;
 		}
 	}
+	h->n_users = h->users_without_customer = 0;
 	for (uint64_t i = 0; i < n; i++) {
 		if (i + DS__PREFETCH_AHEAD < n)
 			__builtin_prefetch(&h->orders[all[i + DS__PREFETCH_AHEAD].order_id]);
@@ -212,6 +213,8 @@ int ds_history_build_timeline(struct ds_history *h, const struct ds_customers *c
 		if (i == 0 || all[i - 1].user != all[i].user) {
 			const struct ds_customer *c = ds_customer_find(customers, all[i].user);
 			day = c ? c->joined_day : first_day + (int32_t)(mix32(all[i].user) % (uint32_t)span_days);
+			h->n_users++;
+			h->users_without_customer += c == NULL;
 		} else if (o->days > 0) {
 			day += o->days;
 		}

@@ -320,7 +320,8 @@ static void test_load_on_two_threads_equals_one_read(void **state)
 	char path[4096], log_one[1024] = "", log_two[1024] = "";
 	struct ds_history one = { 0 }, two;
 	FILE *l1 = fmemopen(log_one, sizeof log_one, "w"), *l2 = fmemopen(log_two, sizeof log_two, "w");
-	struct ds_report r1 = { .on_error = DS_ON_ERROR_SKIP, .log = l1 }, r2 = { .on_error = DS_ON_ERROR_SKIP, .log = l2 };
+	struct ds_report r1 = { .on_error = DS_ON_ERROR_SKIP, .log = l1 };
+	struct ds_report r2 = { .on_error = DS_ON_ERROR_SKIP, .log = l2 };
 	snprintf(path, sizeof path, "%s/orders.csv", dir);
 	assert_int_equal(ds_orders_read(path, &one, &r1), DS_OK);
 	struct ds_line_set set = { 0 };
@@ -348,6 +349,35 @@ static void test_load_on_two_threads_equals_one_read(void **state)
 	ds_history_free(&two);
 	snprintf(path, sizeof path, "rm -rf %s", dir);
 	assert_int_equal(system(path), 0);
+}
+
+/* The timeline counts the users of orders.csv and those without a row in customers.csv. */
+static void test_users_without_demographics(void **state)
+{
+	(void)state;
+	char path[] = "/tmp/segstream-customers-XXXXXX";
+	FILE *f = temp_file(path);
+	fprintf(f, "User_id,First Name,Surnam,Gender,STATE,Age,date_joined,n_dependants,fam_status,income\n");
+	fprintf(f, "2,Ann,Lee,Female,Ohio,44,1/1/2017,2,married,59689\n");   /* user 2 of orders_quirks.csv */
+	fprintf(f, "77,Bob,Kay,Male,Texas,30,2/1/2017,0,single,30000\n"); /* no orders: not counted */
+	fclose(f);
+	struct ds_customers customers;
+	struct ds_report rep = { .on_error = DS_ON_ERROR_FAIL };
+	assert_int_equal(ds_customers_read(path, &customers, &rep), DS_OK);
+	unlink(path);
+	assert_int_equal(customers.count, 2);
+	struct ds_history h = { 0 };
+	rep = (struct ds_report){ .on_error = DS_ON_ERROR_SKIP, .quiet = 1 };
+	assert_int_equal(ds_orders_read(path_of("SEGSTREAM_FIXTURES", "orders_quirks.csv"), &h, &rep), DS_OK);
+	assert_int_equal(ds_history_build_timeline(&h, &customers, 0), DS_OK);
+	assert_int_equal(h.n_users, 2);                 /* users 1 and 2 */
+	assert_int_equal(h.users_without_customer, 1);  /* user 1 */
+	/* user 2 joined 1/1/2017: its first valid order (12; 9, 10 and 11 are bad rows) is on that day */
+	assert_int_equal(h.orders[12].event_time_ms / 86400000LL, 17167);
+	assert_int_equal(ds_history_build_timeline(&h, NULL, 0), DS_OK);
+	assert_int_equal(h.users_without_customer, 2); /* no customers at all: nobody has a row */
+	ds_history_free(&h);
+	ds_customers_free(&customers);
 }
 
 /* Sums every field of every line it sees, and counts them. */
@@ -496,7 +526,7 @@ static void test_history_row_to_event(void **state)
 {
 	(void)state;
 	struct ds_order o = { .user_id = 7, .order_number = 3, .dow = 6, .hour = 23, .days = -1,
-			      .eval_set = DS_EVAL_TRAIN, .first_line = 0, .n_lines = 1, .event_time_ms = 1500000000123LL };
+			      .eval_set = DS_EVAL_TRAIN, .n_lines = 1, .event_time_ms = 1500000000123LL };
 	struct ds_line l = { .order_id = 4242, .product_id = 196, .add_to_cart = 9, .reordered = 1 };
 	struct event ev;
 	memset(&ev, 0xff, sizeof ev);
@@ -511,7 +541,8 @@ static void test_history_row_to_event(void **state)
 	ds_history_event(&o, &l, &ev);
 	assert_true(ev.eval_set == EVENT_EVAL_PRIOR && ev.days_since_prior == 30);
 
-	struct ds_product p = { .product_id = 5, .aisle_id = 61, .department_id = 19, .price_cents = 580 }, none = { 0 };
+	struct ds_product p = { .product_id = 5, .aisle_id = 61, .department_id = 19, .price_cents = 580 };
+	struct ds_product none = { 0 };
 	struct event_product ep;
 	assert_int_equal(ds_event_product(&p, &ep), 1);
 	assert_true(ep.product_id == 5 && ep.aisle_id == 61 && ep.department_id == 19 && ep.price_cents == 580);
@@ -549,6 +580,7 @@ int main(void)
 		cmocka_unit_test(test_orders_in_ranges_and_repeated_ids),
 		cmocka_unit_test(test_history_groups_lines_and_reports_orphans),
 		cmocka_unit_test(test_load_on_two_threads_equals_one_read),
+		cmocka_unit_test(test_users_without_demographics),
 		cmocka_unit_test(test_fast_path_equals_libcsv),
 		cmocka_unit_test(test_ranges_read_like_the_whole_file),
 		cmocka_unit_test(test_range_with_quotes_asks_for_the_whole_file),

@@ -202,7 +202,8 @@ int cmd_backfill(int argc, char **argv)
 	if (ds_products_read(path, &products, &rep) != DS_OK)
 		goto out;
 	snprintf(path, sizeof path, "%s/customers.csv", data);
-	if (access(path, R_OK) == 0 && ds_customers_read(path, &customers, &rep) != DS_OK)
+	int have_customers = access(path, R_OK) == 0;
+	if (have_customers && ds_customers_read(path, &customers, &rep) != DS_OK)
 		goto out;
 	if (ds_history_load(data, 0, &h, &rep) != DS_OK ||
 	    ds_history_build_timeline(&h, customers.count ? &customers : NULL, 0) != DS_OK)
@@ -210,6 +211,10 @@ int cmd_backfill(int argc, char **argv)
 	double t_read = now_s();
 	if (isatty(2))
 		fputc('\n', stderr);
+	if (have_customers && h.users_without_customer)
+		fprintf(stderr, "backfill: warning: %" PRIu64 " of %" PRIu64 " customers have no demographics row in "
+				"customers.csv\n",
+			h.users_without_customer, h.n_users);
 	fprintf(stderr, "backfill: %" PRIu64 " rows read (%.1f s); applying on two threads\n", rep.rows, t_read - t0);
 
 	/* Apply every line before T through the one apply function, user by user in order_number

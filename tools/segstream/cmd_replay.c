@@ -169,7 +169,8 @@ int cmd_replay(int argc, char **argv)
 		return 1;
 	}
 	snprintf(path, sizeof path, "%s/customers.csv", data);
-	if (access(path, R_OK) == 0 && (rc = ds_customers_read(path, &customers, &rep)) != DS_OK) {
+	int have_customers = access(path, R_OK) == 0;
+	if (have_customers && (rc = ds_customers_read(path, &customers, &rep)) != DS_OK) {
 		fprintf(stderr, "replay: %s: %s\n", path, ds_strerror(rc));
 		ds_products_free(&products);
 		return 1;
@@ -235,6 +236,10 @@ int cmd_replay(int argc, char **argv)
 	double loaded = now_s();
 	if (isatty(2))
 		fputc('\n', stderr);
+	if (rc == 0 && have_customers && h.users_without_customer)
+		fprintf(stderr, "replay: warning: %" PRIu64 " of %" PRIu64 " customers have no demographics row in "
+				"customers.csv\n",
+			h.users_without_customer, h.n_users);
 	/* Reference data is complete before the events topic exists: a consumer started beside the
 	 * replay waits for that topic, then reads the reference topics to their ends. So the events
 	 * topic is created only now, and its handle after it (a handle's metadata request would
