@@ -200,6 +200,8 @@ struct ds_order_row {
 struct ds_order_rows {
 	struct ds_order_row *rows;
 	uint64_t n, cap;
+	uint32_t *rejected;    /* order_ids of bad rows whose order_id could be read, in file order */
+	uint64_t n_rejected, cap_rejected;
 };
 
 /** @brief Parses a range of orders.csv (NULL: all of it) into @p out. Touches no table, so
@@ -208,7 +210,8 @@ int ds_orders_collect(const char *path, const struct ds_range *range, struct ds_
 /**
  * @brief Puts collected rows into @p h's order table, the sets in the order given (file
  *        order); rows_before[i] is the number of rows before set i's range. An order_id seen
- *        before is a bad row (the first one wins). Frees the sets (on failure too).
+ *        before is a bad row (the first one wins). The rejected ids go into h->rejected_orders.
+ *        Frees the sets (on failure too).
  * @return DS_OK, DS_ROWS (on-error=fail) or DS_NOMEM.
  */
 int ds_orders_merge(struct ds_history *h, const char *path, struct ds_order_rows *sets, const uint64_t *rows_before,
@@ -247,7 +250,7 @@ int ds_lines_read_range(const char *path, const struct ds_range *range, ds_line_
 
 /**
  * Orders with their lines grouped by order, and the timeline: what the replay tool walks.
- * Memory: 24 bytes per order id and 12 per line.
+ * Memory: 24 bytes per order id and 12 per line (and 4 per rejected order row).
  */
 struct ds_history {
 	struct ds_order *orders;   /* indexed by order_id, size cap */
@@ -255,7 +258,11 @@ struct ds_history {
 	uint64_t n_orders;
 	struct ds_line *lines;     /* grouped by order, each order's lines in add_to_cart order */
 	uint64_t n_lines;
-	uint64_t orphan_lines;     /* lines whose order_id is not in orders.csv (reported) */
+	uint64_t orphan_lines;     /* lines whose order_id is not in orders.csv (reported), rejected
+				    * order rows' lines included (reported as such) */
+	uint32_t *rejected_orders; /* sorted, distinct order_ids of bad rows of orders.csv: a line of
+				    * one of them is reported as a line of a rejected order */
+	uint64_t n_rejected_orders;
 	uint32_t *timeline;        /* order ids with lines, in event-time order (if asked for) */
 	uint64_t n_timeline;
 	uint32_t *by_user;         /* every order id, by (user_id, order_number); in the order of

@@ -10,20 +10,10 @@
 
 /* ---- Orders ---- */
 
-static int order_row(const struct ds__row *r, void *ctx, char *why, size_t why_len)
+/* The fields of an order row after its order_id, into out: 0, 1 for a bad row, or DS_NOMEM. */
+static int order_fields(const struct ds__row *r, uint32_t id, struct ds_order_rows *out, char *why, size_t why_len)
 {
-	struct ds_order_rows *out = ctx;
-	static const char *const cols[] = { "order_id", "user_id", "eval_set", "order_number", "order_dow",
-					     "order_hour_of_day", "days_since_prior_order" };
-	if (ds__is_header(r)) {
-		int rc = ds__check_header(r, cols, 7, why, why_len);
-		return rc ? ds__layout_error(r, why) : 0;
-	}
-	if (r->n != 7)
-		return ds__bad(why, why_len, "%d columns, expected 7", r->n);
-	uint64_t id, user, number, dow, hour, days;
-	if (ds__parse_uint(r->field[0], r->len[0], UINT32_MAX - 1, &id) || id == 0)
-		return ds__bad(why, why_len, "order_id '%s' is not a positive integer", r->field[0]);
+	uint64_t user, number, dow, hour, days;
 	if (ds__parse_uint(r->field[1], r->len[1], UINT32_MAX, &user) || user == 0)
 		return ds__bad(why, why_len, "user_id '%s' is not a positive integer", r->field[1]);
 	int eval = strcmp(r->field[2], "prior") == 0 ? DS_EVAL_PRIOR
@@ -47,11 +37,38 @@ static int order_row(const struct ds__row *r, void *ctx, char *why, size_t why_l
 	if (ds__grow_array((void **)&out->rows, out->n, &out->cap, sizeof *out->rows, 1 << 16))
 		return DS_NOMEM;
 	out->rows[out->n++] = (struct ds_order_row){
-		.order_id = (uint32_t)id, .user_id = (uint32_t)user, .order_number = (uint16_t)number,
+		.order_id = id, .user_id = (uint32_t)user, .order_number = (uint16_t)number,
 		.dow = (uint8_t)dow, .hour = (uint8_t)hour, .days = days == UINT64_MAX ? -1 : (int8_t)days,
 		.eval_set = (uint8_t)eval, .rowno = r->rowno,
 	};
 	return 0;
+}
+
+static int order_row(const struct ds__row *r, void *ctx, char *why, size_t why_len)
+{
+	struct ds_order_rows *out = ctx;
+	static const char *const cols[] = { "order_id", "user_id", "eval_set", "order_number", "order_dow",
+					     "order_hour_of_day", "days_since_prior_order" };
+	if (ds__is_header(r)) {
+		int rc = ds__check_header(r, cols, 7, why, why_len);
+		return rc ? ds__layout_error(r, why) : 0;
+	}
+	uint64_t id;
+	int have_id = ds__parse_uint(r->field[0], r->len[0], UINT32_MAX - 1, &id) == 0 && id != 0;
+	int rc;
+	if (r->n != 7)
+		rc = ds__bad(why, why_len, "%d columns, expected 7", r->n);
+	else if (!have_id)
+		return ds__bad(why, why_len, "order_id '%s' is not a positive integer", r->field[0]);
+	else
+		rc = order_fields(r, (uint32_t)id, out, why, why_len);
+	/* A bad row whose order_id reads: its lines are then said to be of a rejected order. */
+	if (rc == 1 && have_id) {
+		if (ds__grow_array((void **)&out->rejected, out->n_rejected, &out->cap_rejected, sizeof *out->rejected, 64))
+			return DS_NOMEM;
+		out->rejected[out->n_rejected++] = (uint32_t)id;
+	}
+	return rc;
 }
 
 int ds_orders_collect(const char *path, const struct ds_range *range, struct ds_order_rows *out, struct ds_report *rep)
@@ -64,7 +81,41 @@ void ds_order_rows_free(struct ds_order_rows *rows)
 	if (!rows)
 		return;
 	free(rows->rows);
+	free(rows->rejected);
 	memset(rows, 0, sizeof *rows);
+}
+
+static int compare_id(const void *a, const void *b)
+{
+	uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
+	return (x > y) - (x < y);
+}
+
+/* Adds the sets' rejected order ids to h->rejected_orders, kept sorted and distinct. */
+static int merge_rejected(struct ds_history *h, const struct ds_order_rows *sets, int n_sets)
+{
+	uint64_t n = h->n_rejected_orders;
+	for (int s = 0; s < n_sets; s++)
+		n += sets[s].n_rejected;
+	if (n == h->n_rejected_orders)
+		return DS_OK;
+	uint32_t *ids = realloc(h->rejected_orders, n * sizeof *ids);
+	if (!ids)
+		return DS_NOMEM;
+	uint64_t at = h->n_rejected_orders;
+	for (int s = 0; s < n_sets; s++) {
+		if (sets[s].n_rejected)
+			memcpy(ids + at, sets[s].rejected, sets[s].n_rejected * sizeof *ids);
+		at += sets[s].n_rejected;
+	}
+	qsort(ids, n, sizeof *ids, compare_id);
+	uint64_t distinct = 0;
+	for (uint64_t i = 0; i < n; i++)
+		if (distinct == 0 || ids[distinct - 1] != ids[i])
+			ids[distinct++] = ids[i];
+	h->rejected_orders = ids;
+	h->n_rejected_orders = distinct;
+	return DS_OK;
 }
 
 int ds_orders_merge(struct ds_history *h, const char *path, struct ds_order_rows *sets, const uint64_t *rows_before,
@@ -77,7 +128,9 @@ int ds_orders_merge(struct ds_history *h, const char *path, struct ds_order_rows
 			if (sets[s].rows[i].order_id > max_id)
 				max_id = sets[s].rows[i].order_id;
 	}
-	int rc = DS_OK;
+	int rc = merge_rejected(h, sets, n_sets);
+	if (rc != DS_OK)
+		goto out;
 	if (ds__grow_table((void **)&h->orders, &h->cap, sizeof *h->orders, max_id)) {
 		rc = DS_NOMEM;
 		goto out;
@@ -186,6 +239,9 @@ static int collect_line(const struct ds_line *l, void *vctx, char *why, size_t w
 	struct ds_line_set *set = c->set;
 	if (l->order_id >= c->h->cap || c->h->orders[l->order_id].user_id == 0) {
 		set->orphans++;
+		if (c->h->n_rejected_orders && bsearch(&l->order_id, c->h->rejected_orders, c->h->n_rejected_orders,
+						       sizeof *c->h->rejected_orders, compare_id))
+			return ds__bad(why, why_len, "order_id %u was rejected (bad row in orders.csv)", l->order_id);
 		return ds__bad(why, why_len, "order_id %u is not in orders.csv", l->order_id);
 	}
 	if (ds__grow_array((void **)&set->lines, set->n, &set->cap, sizeof *set->lines, 1 << 16))

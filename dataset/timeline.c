@@ -252,5 +252,6 @@ void ds_history_free(struct ds_history *h)
 	free(h->lines);
 	free(h->timeline);
 	free(h->by_user);
+	free(h->rejected_orders);
 	memset(h, 0, sizeof *h);
 }

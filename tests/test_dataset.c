@@ -168,6 +168,8 @@ static void test_orders_quirks_and_row_errors(void **state)
 	assert_int_equal(h.orders[473747].days, 21); /* quoted numbers are numbers */
 	assert_int_equal(h.orders[473747].order_number, 3);
 	assert_int_equal(h.orders[12].eval_set, DS_EVAL_TRAIN);
+	assert_int_equal(h.n_rejected_orders, 3); /* the bad rows' ids, sorted */
+	assert_true(h.rejected_orders[0] == 9 && h.rejected_orders[1] == 10 && h.rejected_orders[2] == 11);
 	ds_history_free(&h);
 
 	memset(&h, 0, sizeof h);
@@ -254,10 +256,16 @@ static void test_history_groups_lines_and_reports_orphans(void **state)
 		 path_of("SEGSTREAM_FIXTURES", "lines_quirks.csv"), dir);
 	assert_int_equal(system(cmd), 0);
 	struct ds_history h;
-	struct ds_report rep = { .on_error = DS_ON_ERROR_SKIP, .quiet = 1 };
+	char log[2048] = "";
+	FILE *f = fmemopen(log, sizeof log, "w");
+	struct ds_report rep = { .on_error = DS_ON_ERROR_SKIP, .log = f };
 	assert_int_equal(ds_history_load(dir, 0, &h, &rep), DS_OK);
-	assert_int_equal(h.n_lines, 5);       /* 7 rows - unknown order 999999 - product 'abc' */
-	assert_int_equal(h.orphan_lines, 1);
+	fclose(f);
+	assert_int_equal(h.n_lines, 5); /* 8 rows - unknown order 999999 - product 'abc' - rejected order 10 */
+	assert_int_equal(h.orphan_lines, 2);
+	assert_non_null(strstr(log, "order_products__prior.csv:5: order_id 999999 is not in orders.csv\n"));
+	/* order 10's row in orders.csv was rejected (eval_set 'bogus'): its line says so */
+	assert_non_null(strstr(log, "order_products__prior.csv:8: order_id 10 was rejected (bad row in orders.csv)\n"));
 	assert_int_equal(h.orders[2539329].n_lines, 2);
 	assert_int_equal(h.lines[h.orders[2539329].first_line + 1].product_id, 14084);
 	assert_int_equal(ds_history_build_timeline(&h, NULL, 1), DS_OK);
