@@ -15,8 +15,8 @@
  *
  * Files: csv.c (the CSV engine: rows, byte ranges, bad-row reports), reference.c (products,
  * departments, customers), history.c (orders and lines), timeline.c (lines grouped by order,
- * the event-time timeline), load.c (the threaded history loader); dataset_int.h is private to
- * them.
+ * the event-time timeline), load.c (the threaded history loader), events.c (rows as the stream
+ * carries them); dataset_int.h is private to them.
  */
 #ifndef SEGSTREAM_DATASET_H
 #define SEGSTREAM_DATASET_H

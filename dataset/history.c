@@ -64,7 +64,8 @@ static int order_row(const struct ds__row *r, void *ctx, char *why, size_t why_l
 		rc = order_fields(r, (uint32_t)id, out, why, why_len);
 	/* A bad row whose order_id reads: its lines are then said to be of a rejected order. */
 	if (rc == 1 && have_id) {
-		if (ds__grow_array((void **)&out->rejected, out->n_rejected, &out->cap_rejected, sizeof *out->rejected, 64))
+		if (ds__grow_array((void **)&out->rejected, out->n_rejected, &out->cap_rejected, sizeof *out->rejected,
+				   64))
 			return DS_NOMEM;
 		out->rejected[out->n_rejected++] = (uint32_t)id;
 	}

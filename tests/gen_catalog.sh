@@ -22,7 +22,8 @@ cp "$seg" "$tmp/inst/lib/bin/segstream"
 head -2001 "$repo/data/instacart/products.csv" > "$tmp/inst/data/instacart/products.csv"
 cp "$repo/data/instacart/aisles.csv" "$repo/data/instacart/departments.csv" "$tmp/inst/data/instacart/"
 "$tmp/inst/lib/bin/segstream" gen --users 30 --out "$tmp/b" > /dev/null
-cmp -s "$tmp/b/products.csv" "$tmp/inst/data/instacart/products.csv" || fail "the executable's parents were not searched first"
+cmp -s "$tmp/b/products.csv" "$tmp/inst/data/instacart/products.csv" ||
+	fail "the executable's parents were not searched first"
 
 # The same copy run where ./data/instacart exists: the current directory comes first.
 mkdir -p "$tmp/cwd/data/instacart"

@@ -26,9 +26,11 @@ int cmd_gen(int argc, char **argv)
 		case 'o': cfg.out_dir = optarg; break;
 		case 'D': cfg.dirty = 1; break;
 		case 'h':
-			printf("usage: segstream gen --out DIR [--users N (206209)] [--seed S (2017)] [--catalog DIR] [--dirty]\n"
-			       "Without --catalog, the bundled data/instacart is looked for under the current directory,\n"
-			       "then under the executable's directory and its parents, then in the source tree.\n");
+			printf("usage: segstream gen --out DIR [--users N (206209)] [--seed S (2017)] [--catalog DIR]\n"
+			       "         [--dirty]\n"
+			       "Without --catalog, the bundled data/instacart is looked for under the current\n"
+			       "directory, then under the executable's directory and its parents, then in the\n"
+			       "source tree.\n");
 			return 0;
 		default: return 2;
 		}

@@ -179,7 +179,8 @@ int gen_find_catalog(char *dir_out, size_t dir_len, char *tried, size_t tried_le
 	if (slash) {
 		*slash = 0; /* the executable's directory */
 		size_t used = strlen(tried);
-		snprintf(tried + used, tried_len - used, "; data/instacart in %s and each of its parents", dir[0] ? dir : "/");
+		snprintf(tried + used, tried_len - used, "; data/instacart in %s and each of its parents",
+			 dir[0] ? dir : "/");
 		for (;;) {
 			if (has_catalog(dir, dir_out, dir_len))
 				return 0;
