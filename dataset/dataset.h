@@ -12,6 +12,11 @@
  *
  * Ownership: every table is caller-allocated and filled by a *_read function; free its
  * contents with the matching *_free (NULL-safe, and safe on a zeroed struct).
+ *
+ * Files: csv.c (the CSV engine: rows, byte ranges, bad-row reports), reference.c (products,
+ * departments, customers), history.c (orders and lines), timeline.c (lines grouped by order,
+ * the event-time timeline), load.c (the threaded history loader), events.c (rows as the stream
+ * carries them); dataset_int.h is private to them.
  */
 #ifndef SEGSTREAM_DATASET_H
 #define SEGSTREAM_DATASET_H
@@ -19,6 +24,8 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
+
+#include "event/event.h"
 
 #define DS_ERR_MAP(XX)                                                    \
 	XX(OK, 0, "success")                                              \
@@ -92,9 +99,15 @@ struct ds_products {
 	size_t count;             /* distinct ids */
 	uint64_t duplicate_rows;  /* rows whose id was seen before (the last row wins) */
 	uint64_t unpriced;        /* distinct products without a valid price */
+	uint64_t no_price_column; /* rows read without the prices column (4 columns): their products are unpriced */
 };
 
-/** @brief Reads products.csv, with or without the prices column. @return DS_OK, DS_IO, DS_ROWS, DS_NOMEM, DS_LAYOUT. */
+/**
+ * @brief Reads products.csv, with or without the prices column. Rows without it are counted
+ *        (no_price_column) and, as every such product gets the unknown spending label, said
+ *        once in a warning on the report's log (stderr by default), quiet or not.
+ * @return DS_OK, DS_IO, DS_ROWS, DS_NOMEM, DS_LAYOUT.
+ */
 int ds_products_read(const char *path, struct ds_products *out, struct ds_report *rep);
 void ds_products_free(struct ds_products *p);
 const struct ds_product *ds_product_find(const struct ds_products *p, uint32_t product_id);
@@ -187,6 +200,8 @@ struct ds_order_row {
 struct ds_order_rows {
 	struct ds_order_row *rows;
 	uint64_t n, cap;
+	uint32_t *rejected;    /* order_ids of bad rows whose order_id could be read, in file order */
+	uint64_t n_rejected, cap_rejected;
 };
 
 /** @brief Parses a range of orders.csv (NULL: all of it) into @p out. Touches no table, so
@@ -195,7 +210,8 @@ int ds_orders_collect(const char *path, const struct ds_range *range, struct ds_
 /**
  * @brief Puts collected rows into @p h's order table, the sets in the order given (file
  *        order); rows_before[i] is the number of rows before set i's range. An order_id seen
- *        before is a bad row (the first one wins). Frees the sets (on failure too).
+ *        before is a bad row (the first one wins). The rejected ids go into h->rejected_orders.
+ *        Frees the sets (on failure too).
  * @return DS_OK, DS_ROWS (on-error=fail) or DS_NOMEM.
  */
 int ds_orders_merge(struct ds_history *h, const char *path, struct ds_order_rows *sets, const uint64_t *rows_before,
@@ -234,7 +250,7 @@ int ds_lines_read_range(const char *path, const struct ds_range *range, ds_line_
 
 /**
  * Orders with their lines grouped by order, and the timeline: what the replay tool walks.
- * Memory: 24 bytes per order id and 12 per line.
+ * Memory: 24 bytes per order id and 12 per line (and 4 per rejected order row).
  */
 struct ds_history {
 	struct ds_order *orders;   /* indexed by order_id, size cap */
@@ -242,14 +258,53 @@ struct ds_history {
 	uint64_t n_orders;
 	struct ds_line *lines;     /* grouped by order, each order's lines in add_to_cart order */
 	uint64_t n_lines;
-	uint64_t orphan_lines;     /* lines whose order_id is not in orders.csv (reported) */
+	uint64_t orphan_lines;     /* lines whose order_id is not in orders.csv (reported), rejected
+				    * order rows' lines included (reported as such) */
+	uint32_t *rejected_orders; /* sorted, distinct order_ids of bad rows of orders.csv: a line of
+				    * one of them is reported as a line of a rejected order */
+	uint64_t n_rejected_orders;
 	uint32_t *timeline;        /* order ids with lines, in event-time order (if asked for) */
 	uint64_t n_timeline;
 	uint32_t *by_user;         /* every order id, by (user_id, order_number); in the order of
 				    * orders.csv until ds_history_build_timeline() */
 	uint64_t n_by_user;
 	size_t cap_by_user;
+	uint64_t n_users;          /* distinct user_ids of the orders (ds_history_build_timeline) */
+	uint64_t users_without_customer; /* of them, those without a row in the customers given to
+					  * ds_history_build_timeline() (all of them if it had none) */
 };
+
+/* ---- As the stream carries them (events.c) ---- */
+
+/**
+ * @brief The order-product event of line @p l of order @p o (whose id is l->order_id): the one
+ *        conversion of a history row, for replay and backfill alike. eval_set is the order's
+ *        (train stays train, so the apply function ignores it unless asked; prior and test are
+ *        prior). Inline: backfill calls it for every line of the history.
+ */
+static inline void ds_history_event(const struct ds_order *o, const struct ds_line *l, struct event *ev_out)
+{
+	*ev_out = (struct event){
+		.user_id = o->user_id, .order_id = l->order_id, .product_id = l->product_id,
+		.order_number = o->order_number, .add_to_cart_order = l->add_to_cart,
+		.order_dow = o->dow, .order_hour = o->hour, .days_since_prior = o->days,
+		.reordered = l->reordered,
+		.eval_set = o->eval_set == DS_EVAL_TRAIN ? EVENT_EVAL_TRAIN : EVENT_EVAL_PRIOR,
+		.event_time_ms = o->event_time_ms,
+	};
+}
+
+/**
+ * @brief A product as the products topic carries it.
+ * @return 1, or 0 for an empty slot of the table (product_id 0: *out is then of no use).
+ */
+int ds_event_product(const struct ds_product *p, struct event_product *out);
+
+/**
+ * @brief A customer's demographics as the customers topic carries them.
+ * @return 1, or 0 for an empty slot of the table (user_id 0: *out is then of no use).
+ */
+int ds_event_customer(const struct ds_customer *c, struct event_customer *out);
 
 /** Lines collected from one range of a lines file, in file order. */
 struct ds_line_set {
@@ -273,7 +328,17 @@ void ds_line_set_free(struct ds_line_set *set);
 
 /**
  * @brief Loads DIR/orders.csv, DIR/order_products__prior.csv and, if @p include_train,
- *        DIR/order_products__train.csv; lines of unknown orders are reported and not kept.
+ *        DIR/order_products__train.csv into @p h (zeroed first); lines of unknown orders are
+ *        reported and not kept, the lines are grouped by order (ds_history_group).
+ *
+ * On both cores (load.c): each file is split at line ends into two byte ranges read by two
+ * threads, which live only for the call. Bad rows are reported once both ranges of a file are
+ * read, in file order, with the row numbers of the whole file. A file with a quote in it is
+ * read again whole on this thread with libcsv (a quoted field could hide a line end, so the
+ * split might be wrong). @p rep's progress callback, if any, sees the first range's rows only.
+ *
+ * @param[out] h   the history; free it with ds_history_free() (on failure it is freed already)
+ * @return DS_OK, DS_IO, DS_ROWS (on-error=fail), DS_NOMEM or DS_LAYOUT.
  */
 int ds_history_load(const char *dir, int include_train, struct ds_history *h, struct ds_report *rep);
 
@@ -282,7 +347,8 @@ int ds_history_load(const char *dir, int include_train, struct ds_history *h, st
  *        NULL: then a date derived from a hash of the user id) at its hour; each next order is
  *        days_since_prior days later at its own hour. Fills every order's event_time_ms and
  *        by_user; with @p time_order also timeline, sorted by (time, user, order_number).
- *        A user's event times never decrease with order_number.
+ *        A user's event times never decrease with order_number. Counts the users and those
+ *        without demographics (n_users, users_without_customer), for the tools' warning.
  */
 int ds_history_build_timeline(struct ds_history *h, const struct ds_customers *customers, int time_order);
 void ds_history_free(struct ds_history *h);

@@ -77,6 +77,7 @@ static void test_real_products_catalog(void **state)
 	assert_null(ds_product_find(&p, 6799));
 	assert_non_null(ds_product_find(&p, 49688));
 	assert_int_equal(p.duplicate_rows, 5 + 2); /* 5 exact + 2 conflicting duplicates */
+	assert_int_equal(p.no_price_column, 0);
 	assert_int_equal(rep.errors, 0);
 	const struct ds_product *e = ds_product_find(&p, 6800);
 	assert_non_null(e); /* the last row wins */
@@ -92,6 +93,42 @@ static void test_real_products_catalog(void **state)
 	assert_int_equal(ds_product_find(&p, 11908)->price_cents, 360); /* #NAME? row still a product */
 	assert_int_equal(ds_product_find(&p, 105)->department_id, 17);  /* backslash-quote name parsed */
 	assert_null(ds_product_find(&p, 49689));
+	ds_products_free(&p);
+}
+
+/* products.csv without its prices column: every product unpriced, counted and said once. */
+static void test_products_without_prices_column(void **state)
+{
+	(void)state;
+	struct ds_products p;
+	char log[1024] = "";
+	FILE *f = fmemopen(log, sizeof log, "w");
+	struct ds_report rep = { .on_error = DS_ON_ERROR_FAIL, .log = f, .quiet = 1 };
+	assert_int_equal(ds_products_read(path_of("SEGSTREAM_FIXTURES", "products_noprices.csv"), &p, &rep), DS_OK);
+	fclose(f);
+	assert_int_equal(p.count, 7);
+	assert_int_equal(p.no_price_column, 7);
+	assert_int_equal(p.unpriced, 7);
+	assert_int_equal(ds_product_find(&p, 4)->price_cents, -1);
+	assert_int_equal(ds_product_find(&p, 4)->department_id, 1);
+	assert_non_null(strstr(log, "products_noprices.csv: warning: no prices column: no product has a price, so every "
+				    "spending label will be unknown\n"));
+	assert_null(strstr(strchr(log, '\n') + 1, "warning")); /* once */
+	ds_products_free(&p);
+
+	/* some rows with a price, some without (no header): the count and the share */
+	char path[] = "/tmp/segstream-products-XXXXXX";
+	f = temp_file(path);
+	fprintf(f, "1,a,61,19,5.8\n2,b,104,13\n3,c,94,7,4.5\n");
+	fclose(f);
+	log[0] = 0;
+	f = fmemopen(log, sizeof log, "w");
+	rep = (struct ds_report){ .on_error = DS_ON_ERROR_FAIL, .log = f };
+	assert_int_equal(ds_products_read(path, &p, &rep), DS_OK);
+	fclose(f);
+	unlink(path);
+	assert_true(p.count == 3 && p.no_price_column == 1 && p.unpriced == 1);
+	assert_non_null(strstr(log, ": warning: 1 of 3 rows have no prices column"));
 	ds_products_free(&p);
 }
 
@@ -131,6 +168,8 @@ static void test_orders_quirks_and_row_errors(void **state)
 	assert_int_equal(h.orders[473747].days, 21); /* quoted numbers are numbers */
 	assert_int_equal(h.orders[473747].order_number, 3);
 	assert_int_equal(h.orders[12].eval_set, DS_EVAL_TRAIN);
+	assert_int_equal(h.n_rejected_orders, 3); /* the bad rows' ids, sorted */
+	assert_true(h.rejected_orders[0] == 9 && h.rejected_orders[1] == 10 && h.rejected_orders[2] == 11);
 	ds_history_free(&h);
 
 	memset(&h, 0, sizeof h);
@@ -217,10 +256,16 @@ static void test_history_groups_lines_and_reports_orphans(void **state)
 		 path_of("SEGSTREAM_FIXTURES", "lines_quirks.csv"), dir);
 	assert_int_equal(system(cmd), 0);
 	struct ds_history h;
-	struct ds_report rep = { .on_error = DS_ON_ERROR_SKIP, .quiet = 1 };
+	char log[2048] = "";
+	FILE *f = fmemopen(log, sizeof log, "w");
+	struct ds_report rep = { .on_error = DS_ON_ERROR_SKIP, .log = f };
 	assert_int_equal(ds_history_load(dir, 0, &h, &rep), DS_OK);
-	assert_int_equal(h.n_lines, 5);       /* 7 rows - unknown order 999999 - product 'abc' */
-	assert_int_equal(h.orphan_lines, 1);
+	fclose(f);
+	assert_int_equal(h.n_lines, 5); /* 8 rows - unknown order 999999 - product 'abc' - rejected order 10 */
+	assert_int_equal(h.orphan_lines, 2);
+	assert_non_null(strstr(log, "order_products__prior.csv:5: order_id 999999 is not in orders.csv\n"));
+	/* order 10's row in orders.csv was rejected (eval_set 'bogus'): its line says so */
+	assert_non_null(strstr(log, "order_products__prior.csv:8: order_id 10 was rejected (bad row in orders.csv)\n"));
 	assert_int_equal(h.orders[2539329].n_lines, 2);
 	assert_int_equal(h.lines[h.orders[2539329].first_line + 1].product_id, 14084);
 	assert_int_equal(ds_history_build_timeline(&h, NULL, 1), DS_OK);
@@ -238,6 +283,109 @@ static void test_history_groups_lines_and_reports_orphans(void **state)
 	ds_history_free(&h);
 	snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
 	assert_int_equal(system(cmd), 0);
+}
+
+/* Writes DIR/orders.csv and DIR/order_products__prior.csv, quote-free and big enough to be read
+ * in two ranges: 20,000 orders of 2,000 users, 3 lines each, a bad row in each file's second half. */
+static void write_history(const char *dir)
+{
+	char path[4096];
+	static char known[20011];
+	snprintf(path, sizeof path, "%s/orders.csv", dir);
+	FILE *f = fopen(path, "w");
+	assert_non_null(f);
+	fprintf(f, "order_id,user_id,eval_set,order_number,order_dow,order_hour_of_day,days_since_prior_order\n");
+	for (int i = 1; i <= 20000; i++) {
+		known[(i * 7919) % 20011] = 1;
+		fprintf(f, "%d,%d,prior,%d,%d,%d,%s\n", (i * 7919) % 20011, (i - 1) / 10 + 1, (i - 1) % 10 + 1, i % 7,
+			i % 24, (i - 1) % 10 ? "7.0" : "");
+		if (i == 15000)
+			fprintf(f, "99,1,prior,1,9,10,\n"); /* row 15002: dow 9 */
+	}
+	fclose(f);
+	snprintf(path, sizeof path, "%s/order_products__prior.csv", dir);
+	f = fopen(path, "w");
+	assert_non_null(f);
+	fprintf(f, "order_id,product_id,add_to_cart_order,reordered\n");
+	for (int id = 1; id < 20011; id++) {
+		if (!known[id])
+			continue;
+		for (int k = 1; k <= 3; k++)
+			fprintf(f, "%d,%d,%d,%d\n", id, (id * k) % 49688 + 1, k, k > 1);
+		if (id == 15000)
+			fprintf(f, "15000,oops,4,0\n");
+	}
+	fclose(f);
+}
+
+/* The loader reads on two threads; it must give what one whole read of each file gives. */
+static void test_load_on_two_threads_equals_one_read(void **state)
+{
+	(void)state;
+	char dir[] = "/tmp/segstream-load-XXXXXX";
+	assert_non_null(mkdtemp(dir));
+	write_history(dir);
+	char path[4096], log_one[1024] = "", log_two[1024] = "";
+	struct ds_history one = { 0 }, two;
+	FILE *l1 = fmemopen(log_one, sizeof log_one, "w"), *l2 = fmemopen(log_two, sizeof log_two, "w");
+	struct ds_report r1 = { .on_error = DS_ON_ERROR_SKIP, .log = l1 };
+	struct ds_report r2 = { .on_error = DS_ON_ERROR_SKIP, .log = l2 };
+	snprintf(path, sizeof path, "%s/orders.csv", dir);
+	assert_int_equal(ds_orders_read(path, &one, &r1), DS_OK);
+	struct ds_line_set set = { 0 };
+	snprintf(path, sizeof path, "%s/order_products__prior.csv", dir);
+	assert_int_equal(ds_history_collect(&one, path, NULL, &set, &r1), DS_OK);
+	assert_int_equal(ds_history_group(&one, &set, 1), DS_OK);
+	struct ds_range ranges[2];
+	int n = 0;
+	assert_int_equal(ds_file_ranges(path, 2, ranges, &n), DS_OK);
+	assert_int_equal(n, 2); /* so the loader does read it in two ranges */
+	assert_int_equal(ds_history_load(dir, 0, &two, &r2), DS_OK);
+	fclose(l1);
+	fclose(l2);
+	assert_true(r1.rows == r2.rows && r1.errors == 2 && r2.errors == 2);
+	assert_string_equal(log_one, log_two);
+	assert_non_null(strstr(log_two, "orders.csv:15002: order_dow '9'"));
+	assert_non_null(strstr(log_two, "order_products__prior.csv:"));
+	assert_non_null(strstr(log_two, ": product_id 'oops'"));
+	assert_true(one.n_orders == 20000 && two.n_orders == 20000 && one.n_lines == two.n_lines);
+	assert_int_equal(one.cap, two.cap);
+	assert_memory_equal(one.orders, two.orders, one.cap * sizeof *one.orders);
+	assert_memory_equal(one.lines, two.lines, one.n_lines * sizeof *one.lines);
+	assert_memory_equal(one.by_user, two.by_user, one.n_by_user * sizeof *one.by_user);
+	ds_history_free(&one);
+	ds_history_free(&two);
+	snprintf(path, sizeof path, "rm -rf %s", dir);
+	assert_int_equal(system(path), 0);
+}
+
+/* The timeline counts the users of orders.csv and those without a row in customers.csv. */
+static void test_users_without_demographics(void **state)
+{
+	(void)state;
+	char path[] = "/tmp/segstream-customers-XXXXXX";
+	FILE *f = temp_file(path);
+	fprintf(f, "User_id,First Name,Surnam,Gender,STATE,Age,date_joined,n_dependants,fam_status,income\n");
+	fprintf(f, "2,Ann,Lee,Female,Ohio,44,1/1/2017,2,married,59689\n");   /* user 2 of orders_quirks.csv */
+	fprintf(f, "77,Bob,Kay,Male,Texas,30,2/1/2017,0,single,30000\n"); /* no orders: not counted */
+	fclose(f);
+	struct ds_customers customers;
+	struct ds_report rep = { .on_error = DS_ON_ERROR_FAIL };
+	assert_int_equal(ds_customers_read(path, &customers, &rep), DS_OK);
+	unlink(path);
+	assert_int_equal(customers.count, 2);
+	struct ds_history h = { 0 };
+	rep = (struct ds_report){ .on_error = DS_ON_ERROR_SKIP, .quiet = 1 };
+	assert_int_equal(ds_orders_read(path_of("SEGSTREAM_FIXTURES", "orders_quirks.csv"), &h, &rep), DS_OK);
+	assert_int_equal(ds_history_build_timeline(&h, &customers, 0), DS_OK);
+	assert_int_equal(h.n_users, 2);                 /* users 1 and 2 */
+	assert_int_equal(h.users_without_customer, 1);  /* user 1 */
+	/* user 2 joined 1/1/2017: its first valid order (12; 9, 10 and 11 are bad rows) is on that day */
+	assert_int_equal(h.orders[12].event_time_ms / 86400000LL, 17167);
+	assert_int_equal(ds_history_build_timeline(&h, NULL, 0), DS_OK);
+	assert_int_equal(h.users_without_customer, 2); /* no customers at all: nobody has a row */
+	ds_history_free(&h);
+	ds_customers_free(&customers);
 }
 
 /* Sums every field of every line it sees, and counts them. */
@@ -381,6 +529,41 @@ static void test_group_keeps_or_sorts(void **state)
 	ds_history_free(&h);
 }
 
+/* A history row becomes the event replay produces and backfill applies, field by field. */
+static void test_history_row_to_event(void **state)
+{
+	(void)state;
+	struct ds_order o = { .user_id = 7, .order_number = 3, .dow = 6, .hour = 23, .days = -1,
+			      .eval_set = DS_EVAL_TRAIN, .n_lines = 1, .event_time_ms = 1500000000123LL };
+	struct ds_line l = { .order_id = 4242, .product_id = 196, .add_to_cart = 9, .reordered = 1 };
+	struct event ev;
+	memset(&ev, 0xff, sizeof ev);
+	ds_history_event(&o, &l, &ev);
+	assert_true(ev.user_id == 7 && ev.order_id == 4242 && ev.product_id == 196 && ev.order_number == 3);
+	assert_true(ev.add_to_cart_order == 9 && ev.order_dow == 6 && ev.order_hour == 23);
+	assert_true(ev.days_since_prior == EVENT_DAYS_NONE && ev.reordered == 1 && ev.event_time_ms == 1500000000123LL);
+	assert_int_equal(ev.eval_set, EVENT_EVAL_TRAIN);
+	assert_int_equal(event_validate(&ev, NULL, 0), EVENT_OK);
+	o.eval_set = DS_EVAL_TEST; /* no test set on the stream: prior */
+	o.days = 30;
+	ds_history_event(&o, &l, &ev);
+	assert_true(ev.eval_set == EVENT_EVAL_PRIOR && ev.days_since_prior == 30);
+
+	struct ds_product p = { .product_id = 5, .aisle_id = 61, .department_id = 19, .price_cents = 580 };
+	struct ds_product none = { 0 };
+	struct event_product ep;
+	assert_int_equal(ds_event_product(&p, &ep), 1);
+	assert_true(ep.product_id == 5 && ep.aisle_id == 61 && ep.department_id == 19 && ep.price_cents == 580);
+	assert_int_equal(ds_event_product(&none, &ep), 0);
+	struct ds_customer c = { .user_id = 9, .joined_day = 17167, .state = 4, .age = 33, .n_dependants = 2,
+				 .fam_status = 1, .gender = 2, .income = 56000 }, nobody = { 0 };
+	struct event_customer ec;
+	assert_int_equal(ds_event_customer(&c, &ec), 1);
+	assert_true(ec.user_id == 9 && ec.joined_day == 17167 && ec.state == 4 && ec.age == 33 && ec.n_dependants == 2);
+	assert_true(ec.fam_status == 1 && ec.gender == 2 && ec.income == 56000);
+	assert_int_equal(ds_event_customer(&nobody, &ec), 0);
+}
+
 static void test_parse_date(void **state)
 {
 	(void)state;
@@ -398,15 +581,19 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_price_cents_is_exact),
 		cmocka_unit_test(test_real_products_catalog),
+		cmocka_unit_test(test_products_without_prices_column),
 		cmocka_unit_test(test_departments_both_layouts),
 		cmocka_unit_test(test_orders_quirks_and_row_errors),
 		cmocka_unit_test(test_orders_without_header_all_quoted_crlf),
 		cmocka_unit_test(test_orders_in_ranges_and_repeated_ids),
 		cmocka_unit_test(test_history_groups_lines_and_reports_orphans),
+		cmocka_unit_test(test_load_on_two_threads_equals_one_read),
+		cmocka_unit_test(test_users_without_demographics),
 		cmocka_unit_test(test_fast_path_equals_libcsv),
 		cmocka_unit_test(test_ranges_read_like_the_whole_file),
 		cmocka_unit_test(test_range_with_quotes_asks_for_the_whole_file),
 		cmocka_unit_test(test_group_keeps_or_sorts),
+		cmocka_unit_test(test_history_row_to_event),
 		cmocka_unit_test(test_parse_date),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -37,18 +37,6 @@ int cli_topic_partitions(struct rd_kafka_s *rk, const char *topic, int timeout_m
 struct ds_report;
 int cli_parse_on_error(const char *arg, struct ds_report *rep);
 
-/* Reference records of the files as the stream carries them. @return 1, or 0 for an empty slot. */
-struct ds_product;
-struct ds_customer;
-struct event_product;
-struct event_customer;
-int cli_event_product(const struct ds_product *p, struct event_product *out);
-int cli_event_customer(const struct ds_customer *d, struct event_customer *out);
-
-/* ds_history_load() on both cores (load.c): same result, the lines file read in two ranges. */
-struct ds_history;
-int cli_history_load(const char *dir, int include_train, struct ds_history *h, struct ds_report *rep);
-
 /* Progress of reading the history files on stderr (ds_report.progress): a counter updated in
  * place on a terminal, a line every ~8M rows otherwise. ctx is unused. */
 void cli_read_progress(uint64_t rows, void *ctx);

@@ -119,12 +119,8 @@ static void *apply_range(void *arg)
 		}
 		for (uint32_t k = 0; k < o->n_lines; k++) {
 			const struct ds_line *l = &h->lines[o->first_line + k];
-			struct event ev = {
-				.user_id = o->user_id, .order_id = oid, .product_id = l->product_id,
-				.order_number = o->order_number, .add_to_cart_order = l->add_to_cart,
-				.order_dow = o->dow, .order_hour = o->hour, .days_since_prior = o->days,
-				.reordered = l->reordered, .eval_set = EVENT_EVAL_PRIOR, .event_time_ms = o->event_time_ms,
-			};
+			struct event ev;
+			ds_history_event(o, l, &ev);
 			const struct ds_product *dp = ds_product_find(j->products, l->product_id);
 			struct state_product sp;
 			if (dp)
@@ -206,14 +202,19 @@ int cmd_backfill(int argc, char **argv)
 	if (ds_products_read(path, &products, &rep) != DS_OK)
 		goto out;
 	snprintf(path, sizeof path, "%s/customers.csv", data);
-	if (access(path, R_OK) == 0 && ds_customers_read(path, &customers, &rep) != DS_OK)
+	int have_customers = access(path, R_OK) == 0;
+	if (have_customers && ds_customers_read(path, &customers, &rep) != DS_OK)
 		goto out;
-	if (cli_history_load(data, 0, &h, &rep) != DS_OK ||
+	if (ds_history_load(data, 0, &h, &rep) != DS_OK ||
 	    ds_history_build_timeline(&h, customers.count ? &customers : NULL, 0) != DS_OK)
 		goto out;
 	double t_read = now_s();
 	if (isatty(2))
 		fputc('\n', stderr);
+	if (have_customers && h.users_without_customer)
+		fprintf(stderr, "backfill: warning: %" PRIu64 " of %" PRIu64 " customers have no demographics row in "
+				"customers.csv\n",
+			h.users_without_customer, h.n_users);
 	fprintf(stderr, "backfill: %" PRIu64 " rows read (%.1f s); applying on two threads\n", rep.rows, t_read - t0);
 
 	/* Apply every line before T through the one apply function, user by user in order_number
@@ -265,7 +266,7 @@ int cmd_backfill(int argc, char **argv)
 	}
 	for (size_t id = 0; id < customers.cap; id++) {
 		struct event_customer ec;
-		if (cli_event_customer(&customers.by_id[id], &ec) && state_batch_put_demographics(b, &ec) != STATE_OK)
+		if (ds_event_customer(&customers.by_id[id], &ec) && state_batch_put_demographics(b, &ec) != STATE_OK)
 			goto out;
 	}
 	sorted = malloc((n_customers ? n_customers : 1) * sizeof *sorted);

@@ -10,7 +10,8 @@
 
 int cmd_gen(int argc, char **argv)
 {
-	struct gen_config cfg = { .users = 206209, .seed = 2017, .catalog_dir = "data/instacart", .out_dir = NULL };
+	struct gen_config cfg = { .users = 206209, .seed = 2017, .catalog_dir = NULL, .out_dir = NULL };
+	char found[4300], tried[8192];
 	static const struct option opts[] = {
 		{ "users", required_argument, 0, 'u' }, { "seed", required_argument, 0, 's' },
 		{ "catalog", required_argument, 0, 'c' }, { "out", required_argument, 0, 'o' },
@@ -25,7 +26,11 @@ int cmd_gen(int argc, char **argv)
 		case 'o': cfg.out_dir = optarg; break;
 		case 'D': cfg.dirty = 1; break;
 		case 'h':
-			printf("usage: segstream gen --out DIR [--users N (206209)] [--seed S (2017)] [--catalog DIR (data/instacart)] [--dirty]\n");
+			printf("usage: segstream gen --out DIR [--users N (206209)] [--seed S (2017)] [--catalog DIR]\n"
+			       "         [--dirty]\n"
+			       "Without --catalog, the bundled data/instacart is looked for under the current\n"
+			       "directory, then under the executable's directory and its parents, then in the\n"
+			       "source tree.\n");
 			return 0;
 		default: return 2;
 		}
@@ -33,6 +38,14 @@ int cmd_gen(int argc, char **argv)
 	if (!cfg.out_dir || cfg.users == 0) {
 		fprintf(stderr, "gen: --out DIR is required, and --users must be positive\n");
 		return 2;
+	}
+	if (!cfg.catalog_dir) {
+		if (gen_find_catalog(found, sizeof found, tried, sizeof tried) != 0) {
+			fprintf(stderr, "gen: no catalog (data/instacart with products.csv) found; looked in: %s. "
+					"Give --catalog DIR\n", tried);
+			return 1;
+		}
+		cfg.catalog_dir = found;
 	}
 	struct timespec t0, t1;
 	clock_gettime(CLOCK_MONOTONIC, &t0);

@@ -169,7 +169,8 @@ int cmd_replay(int argc, char **argv)
 		return 1;
 	}
 	snprintf(path, sizeof path, "%s/customers.csv", data);
-	if (access(path, R_OK) == 0 && (rc = ds_customers_read(path, &customers, &rep)) != DS_OK) {
+	int have_customers = access(path, R_OK) == 0;
+	if (have_customers && (rc = ds_customers_read(path, &customers, &rep)) != DS_OK) {
 		fprintf(stderr, "replay: %s: %s\n", path, ds_strerror(rc));
 		ds_products_free(&products);
 		return 1;
@@ -213,7 +214,7 @@ int cmd_replay(int argc, char **argv)
 	size_t ref_len;
 	for (size_t id = 0; id < products.cap && rc == 0; id++) {
 		struct event_product ep;
-		if (cli_event_product(&products.by_id[id], &ep) && event_product_encode(&ep, ref, sizeof ref, &ref_len) == EVENT_OK) {
+		if (ds_event_product(&products.by_id[id], &ep) && event_product_encode(&ep, ref, sizeof ref, &ref_len) == EVENT_OK) {
 			rc = produce_keyed(rk, products_rkt, ep.product_id, ref, ref_len);
 			n_products++;
 		}
@@ -221,7 +222,7 @@ int cmd_replay(int argc, char **argv)
 	uint64_t n_customers = 0;
 	for (size_t id = 0; id < customers.cap && rc == 0; id++) {
 		struct event_customer ec;
-		if (cli_event_customer(&customers.by_id[id], &ec) && event_customer_encode(&ec, ref, sizeof ref, &ref_len) == EVENT_OK) {
+		if (ds_event_customer(&customers.by_id[id], &ec) && event_customer_encode(&ec, ref, sizeof ref, &ref_len) == EVENT_OK) {
 			rc = produce_keyed(rk, customers_rkt, ec.user_id, ref, ref_len);
 			n_customers++;
 		}
@@ -229,12 +230,16 @@ int cmd_replay(int argc, char **argv)
 	/* The history is read while librdkafka delivers the reference data (and a consumer started
 	 * beside the replay loads it). */
 	double reading = now_s();
-	if (rc == 0 && ((rc = cli_history_load(data, include_train, &h, &rep)) != DS_OK ||
+	if (rc == 0 && ((rc = ds_history_load(data, include_train, &h, &rep)) != DS_OK ||
 			(rc = ds_history_build_timeline(&h, customers.count ? &customers : NULL, 1)) != DS_OK))
 		fprintf(stderr, "replay: %s: %s\n", data, ds_strerror(rc));
 	double loaded = now_s();
 	if (isatty(2))
 		fputc('\n', stderr);
+	if (rc == 0 && have_customers && h.users_without_customer)
+		fprintf(stderr, "replay: warning: %" PRIu64 " of %" PRIu64 " customers have no demographics row in "
+				"customers.csv\n",
+			h.users_without_customer, h.n_users);
 	/* Reference data is complete before the events topic exists: a consumer started beside the
 	 * replay waits for that topic, then reads the reference topics to their ends. So the events
 	 * topic is created only now, and its handle after it (a handle's metadata request would
@@ -273,13 +278,8 @@ int cmd_replay(int argc, char **argv)
 		int kl = snprintf(key, sizeof key, "%u", o->user_id);
 		for (uint32_t k = 0; k < o->n_lines && rc == 0 && n_events < limit; k++) {
 			const struct ds_line *l = &h.lines[o->first_line + k];
-			struct event ev = {
-				.user_id = o->user_id, .order_id = oid, .product_id = l->product_id,
-				.order_number = o->order_number, .add_to_cart_order = l->add_to_cart,
-				.order_dow = o->dow, .order_hour = o->hour, .days_since_prior = o->days,
-				.reordered = l->reordered, .eval_set = o->eval_set == DS_EVAL_TRAIN ? EVENT_EVAL_TRAIN : EVENT_EVAL_PRIOR,
-				.event_time_ms = o->event_time_ms,
-			};
+			struct event ev;
+			ds_history_event(o, l, &ev);
 			uint8_t buf[EVENT_ENCODED_MAX];
 			size_t len;
 			if (event_encode(&ev, buf, sizeof buf, &len) != EVENT_OK) {

@@ -14,6 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "dataset/dataset.h"
 #include "event/event.h"
@@ -148,6 +149,53 @@ static int load_catalog(const char *dir, struct catalog *cat)
 	}
 	ds_products_free(&p);
 	return 0;
+}
+
+/* Whether DIR/data/instacart holds products.csv ("" is the root); if so, that directory goes
+ * to dir_out. */
+static int has_catalog(const char *dir, char *dir_out, size_t dir_len)
+{
+	char cand[4200], products[4300];
+	snprintf(cand, sizeof cand, "%s/data/instacart", dir);
+	snprintf(products, sizeof products, "%s/products.csv", cand);
+	if (access(products, R_OK) != 0)
+		return 0;
+	snprintf(dir_out, dir_len, "%s", cand);
+	return 1;
+}
+
+int gen_find_catalog(char *dir_out, size_t dir_len, char *tried, size_t tried_len)
+{
+	snprintf(tried, tried_len, "./data/instacart");
+	if (has_catalog(".", dir_out, dir_len))
+		return 0;
+	char dir[4096];
+	ssize_t n = readlink("/proc/self/exe", dir, sizeof dir - 1);
+	char *slash = NULL;
+	if (n > 0) {
+		dir[n] = 0;
+		slash = strrchr(dir, '/');
+	}
+	if (slash) {
+		*slash = 0; /* the executable's directory */
+		size_t used = strlen(tried);
+		snprintf(tried + used, tried_len - used, "; data/instacart in %s and each of its parents",
+			 dir[0] ? dir : "/");
+		for (;;) {
+			if (has_catalog(dir, dir_out, dir_len))
+				return 0;
+			if ((slash = strrchr(dir, '/')) == NULL)
+				break;
+			*slash = 0; /* the parent; "" is the root */
+		}
+	}
+#ifdef SEGSTREAM_SOURCE_DIR
+	size_t used = strlen(tried);
+	snprintf(tried + used, tried_len - used, "; %s/data/instacart (the source tree)", SEGSTREAM_SOURCE_DIR);
+	if (has_catalog(SEGSTREAM_SOURCE_DIR, dir_out, dir_len))
+		return 0;
+#endif
+	return -1;
 }
 
 /* A product of the department, skewed so that a few products are very popular. */

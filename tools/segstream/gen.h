@@ -5,6 +5,7 @@
 #ifndef SEGSTREAM_TOOLS_GEN_H
 #define SEGSTREAM_TOOLS_GEN_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 struct gen_config {
@@ -19,6 +20,20 @@ struct gen_stats {
 	uint64_t orders, prior_lines, train_lines, customers;
 	uint64_t bad_rows, orphan_lines, unknown_products; /* --dirty faults injected */
 };
+
+/**
+ * @brief Finds the bundled catalog (data/instacart: products.csv, aisles.csv, departments.csv)
+ *        for a gen without --catalog, wherever it is run from. Looks, in this order, for a
+ *        directory data/instacart holding products.csv:
+ *        1. under the current directory (the repository's root, as before);
+ *        2. under the executable's directory or the nearest of its parents that has one
+ *           (/proc/self/exe: build/release/tools/segstream finds the tree it was built in);
+ *        3. under the source tree the binary was built from (SEGSTREAM_SOURCE_DIR, set by CMake).
+ * @param[out] dir_out  the directory found
+ * @param[out] tried    where it looked, for the error message ("; "-separated)
+ * @return 0, or -1 if none holds products.csv.
+ */
+int gen_find_catalog(char *dir_out, size_t dir_len, char *tried, size_t tried_len);
 
 /** @brief Writes orders.csv, order_products__{prior,train}.csv, customers.csv and the catalog. @return 0 or -1 (message on stderr). */
 int gen_run(const struct gen_config *cfg, struct gen_stats *stats_out);

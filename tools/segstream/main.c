@@ -5,7 +5,6 @@
 #include <unistd.h>
 
 #include "dataset/dataset.h"
-#include "event/event.h"
 #include "tools/segstream/cli.h"
 
 volatile sig_atomic_t cli_stop;
@@ -47,19 +46,6 @@ int cli_parse_on_error(const char *arg, struct ds_report *rep)
 	}
 	rep->on_error = strcmp(arg, "fail") == 0 ? DS_ON_ERROR_FAIL : DS_ON_ERROR_SKIP;
 	return 0;
-}
-
-int cli_event_product(const struct ds_product *p, struct event_product *out)
-{
-	*out = (struct event_product){ p->product_id, p->aisle_id, p->department_id, p->price_cents };
-	return p->product_id != 0;
-}
-
-int cli_event_customer(const struct ds_customer *d, struct event_customer *out)
-{
-	*out = (struct event_customer){ d->user_id, d->state, d->age, d->joined_day, d->n_dependants,
-					d->fam_status, d->income, d->gender };
-	return d->user_id != 0;
 }
 
 void cli_read_progress(uint64_t rows, void *ctx)

@@ -1,15 +1,13 @@
 /*
- * Loading the history on both cores: orders.csv, then the lines file, each in two byte ranges
- * read by two threads; the orders go into their table (the lines are checked against it), the
- * lines are grouped by order. The same dataset functions as ds_history_load(), which reads on
- * one thread; threads are the tool's.
+ * The history loader of dataset/ (ds_history_load): orders.csv, then each lines file, each in
+ * two byte ranges read by two threads; the orders go into their table (the lines are checked
+ * against it), the lines are grouped by order. The threads live only for the call.
  */
 #include <pthread.h>
 #include <stdio.h>
 #include <string.h>
 
 #include "dataset/dataset.h"
-#include "tools/segstream/cli.h"
 
 enum { PARTS = 2 };
 
@@ -103,7 +101,7 @@ static int read_file(const struct ds_history *h, const char *path, int orders, s
 	return rc;
 }
 
-int cli_history_load(const char *dir, int include_train, struct ds_history *h, struct ds_report *rep)
+int ds_history_load(const char *dir, int include_train, struct ds_history *h, struct ds_report *rep)
 {
 	char orders[4096], prior[4096], train[4096];
 	struct range_job jobs[PARTS];

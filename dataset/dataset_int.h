@@ -1,0 +1,114 @@
+/*
+ * Private to dataset/: what its files share (the CSV engine's row interface, field parsers,
+ * growable arrays). Symbols here carry the ds__ prefix; nothing outside dataset/ includes
+ * this header (dataset.h is the public one).
+ */
+#ifndef SEGSTREAM_DATASET_INT_H
+#define SEGSTREAM_DATASET_INT_H
+
+#include <ctype.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdlib.h>
+
+#include "dataset/dataset.h"
+
+#define DS__MAX_FIELDS 32
+
+/* Steps ahead to prefetch when walking orders in an order other than their ids'. */
+enum { DS__PREFETCH_AHEAD = 16 };
+
+/* One row of a CSV file, as the engine (csv.c) hands it to a table reader. */
+struct ds__row {
+	const char *field[DS__MAX_FIELDS]; /* NUL-terminated, valid during the row callback */
+	size_t len[DS__MAX_FIELDS];
+	int n;                             /* fields in the row (may exceed DS__MAX_FIELDS: extra ones dropped) */
+	uint64_t rowno;                    /* 1-based record number (in the file, or in a range of unknown start) */
+	int file_first;                    /* the first row of the file: may be a header */
+};
+
+/* A table reader's row function: 0 to go on, 1 for a bad row (why says why), or a negative
+ * DS_* error to stop. */
+typedef int (*ds__row_fn)(const struct ds__row *r, void *ctx, char *why, size_t why_len);
+
+/*
+ * Streams the rows of [range->start, range->end) of path to fn (all of it for a NULL range):
+ * libcsv for anything quoted, a fast splitter until then. Row numbers continue from
+ * range->first_row, so errors name the row of the whole file; when that is DS_ROW_UNKNOWN
+ * they are kept in the report until ds_report_settle(). A quote inside a part of a file stops
+ * the read with DS_SPLIT. Returns DS_OK, DS_IO, DS_NOMEM, DS_ROWS, DS_SPLIT or fn's error.
+ */
+int ds__csv_read_range(const char *path, const struct ds_range *range, struct ds_report *rep, ds__row_fn fn,
+		       void *ctx);
+
+/* Prints one bad row ("path:row: why") to the report's log, unless the report is quiet. */
+void ds__print_bad_row(const struct ds_report *rep, const char *path, uint64_t rowno, const char *why);
+
+/* Whether r is the file's first row and starts with a name rather than a number. */
+int ds__is_header(const struct ds__row *r);
+/* Checks a header row against the expected names (case-insensitive): 0 or DS_LAYOUT (why says why). */
+int ds__check_header(const struct ds__row *r, const char *const *names, int n, char *why, size_t why_len);
+/* Says why on stderr and returns DS_LAYOUT, which stops the read. */
+int ds__layout_error(const struct ds__row *r, const char *why);
+/* Writes a bad row's reason into why; returns 1 (a bad row) for row functions to return. */
+int ds__bad(char *why, size_t why_len, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+/* Grows an id-indexed table of elem-sized entries so that id fits; new entries are zeroed.
+ * Returns 0, or -1 when out of memory (the table is unchanged). */
+int ds__grow_table(void **table, size_t *cap, size_t elem, uint64_t id);
+
+/* The field parsers and the array growth below are called for every field or row of the
+ * 33M-row lines file: inline, as they were when dataset was one file. */
+
+static inline void ds__trim(const char **s, size_t *len)
+{
+	while (*len && isspace((unsigned char)**s)) {
+		(*s)++;
+		(*len)--;
+	}
+	while (*len && isspace((unsigned char)(*s)[*len - 1]))
+		(*len)--;
+}
+
+/* An unsigned decimal integer <= max, optionally written with a ".0" fraction ("15.0").
+ * Returns 0 and *out, or -1. */
+static inline int ds__parse_uint(const char *s, size_t len, uint64_t max, uint64_t *out)
+{
+	ds__trim(&s, &len);
+	if (len == 0)
+		return -1;
+	uint64_t v = 0;
+	size_t i = 0;
+	for (; i < len && s[i] >= '0' && s[i] <= '9'; i++) {
+		v = v * 10 + (uint64_t)(s[i] - '0');
+		if (v > max)
+			return -1;
+	}
+	if (i == 0)
+		return -1;
+	if (i < len) {
+		if (s[i] != '.' || i + 1 == len)
+			return -1;
+		for (i++; i < len; i++)
+			if (s[i] != '0')
+				return -1;
+	}
+	*out = v;
+	return 0;
+}
+
+/* Makes room for element n of a growable array (capacity doubling from first_cap).
+ * Returns 0, or -1 when out of memory (the array is unchanged). */
+static inline int ds__grow_array(void **items, uint64_t n, uint64_t *cap, size_t elem, uint64_t first_cap)
+{
+	if (n < *cap)
+		return 0;
+	uint64_t c = *cap ? *cap * 2 : first_cap;
+	void *t = realloc(*items, c * elem);
+	if (!t)
+		return -1;
+	*items = t;
+	*cap = c;
+	return 0;
+}
+
+#endif
