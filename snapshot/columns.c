@@ -31,6 +31,7 @@ static double half(int32_t x2)
 	XX(spend_cents, INT, 0, v->c->spend_cents)                                                  \
 	XX(reorders, INT, 0, v->c->reorders)                                                        \
 	XX(median_days, REAL, SNAP_NULLABLE, half(v->l.median_days_x2))                             \
+	XX(order_median_days, REAL, SNAP_NULLABLE, half(v->l.order_median_days_x2))                 \
 	XX(loyalty, TEXT, 0, segment_loyalty_name(v->l.loyalty))                                    \
 	XX(spending, TEXT, 0, segment_spending_name(v->l.spending))                                 \
 	XX(frequency, TEXT, 0, segment_frequency_name(v->l.frequency))                              \
