@@ -5,6 +5,7 @@
 #include <inttypes.h>
 #include <math.h>
 #include <stdio.h>
+#include <string.h>
 
 /* A median kept times two (segment_median_x2), as days; NaN (null) when there is none. */
 static double half(int32_t x2)
@@ -101,13 +102,41 @@ void snap_values_compute(const struct segment_config *cfg, const struct state_cu
 		segment_persona_name(segment_persona(&v->g, v->primary), v->persona, sizeof v->persona);
 }
 
+/* Decimal digits of x into buf (at least 21 bytes). @return buf. */
+static char *format_u64(uint64_t x, char *buf)
+{
+	char tmp[24];
+	int n = 0;
+	do
+		tmp[n++] = (char)('0' + x % 10);
+	while ((x /= 10) != 0);
+	for (int i = 0; i < n; i++)
+		buf[i] = tmp[n - 1 - i];
+	buf[n] = 0;
+	return buf;
+}
+
 const char *snap_value_text(enum snap_type type, const struct snap_value *val, char *buf, size_t len)
 {
 	if (val->null)
 		return NULL;
 	switch (type) {
-	case SNAP_INT: snprintf(buf, len, "%" PRId64, val->i); return buf;
-	case SNAP_REAL: snprintf(buf, len, "%.17g", val->r); return buf;
+	case SNAP_INT:
+		if (val->i >= 0 && len >= 24)
+			return format_u64((uint64_t)val->i, buf);
+		snprintf(buf, len, "%" PRId64, val->i);
+		return buf;
+	case SNAP_REAL:
+		/* Whole and half numbers (counts, medians) without printf; the same text as %.17g. */
+		if (val->r >= 0 && val->r < 1e15 && len >= 24 && val->r * 2 == (double)(uint64_t)(val->r * 2)) {
+			uint64_t x2 = (uint64_t)(val->r * 2);
+			format_u64(x2 / 2, buf);
+			if (x2 % 2)
+				memcpy(buf + strlen(buf), ".5", 3);
+			return buf;
+		}
+		snprintf(buf, len, "%.17g", val->r);
+		return buf;
 	case SNAP_TEXT: return val->s;
 	}
 	return NULL;

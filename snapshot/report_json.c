@@ -113,7 +113,8 @@ int snap_report_write_json(const struct snap_report *r, FILE *f)
 	json_counts(f, "lines_by_hour", r->hour_lines, 24, number_label, ",");
 	json_groups(f, "departments", STATE_DEPARTMENTS, dept_label, NULL, r->dept_items, r->dept_cents, 0, ",");
 	json_groups(f, "profiles", SEG_PROFILE_COUNT, profile_label, NULL, r->profile_items, r->profile_cents, 1, ",");
-	json_groups(f, "regions", SEG_REGION_COUNT, region_label, r->region_customers, r->region_items, r->region_cents, 0, ",");
+	json_groups(f, "regions", SEG_REGION_COUNT, region_label, r->region_customers, r->region_items,
+		    r->region_cents, 0, ",");
 	json_groups(f, "age_groups", SEG_AGE_COUNT, age_label, r->age_customers, r->age_items, r->age_cents, 0, ",");
 	json_groups(f, "income_groups", SEG_INCOME_COUNT, income_label, r->income_customers, r->income_items,
 		    r->income_cents, 0, ",");

@@ -1,6 +1,7 @@
 """Notebook-side reader of segstream snapshots: loads the latest complete snapshot (or a given
 sequence) into a pandas DataFrame, after checking every file against the manifest's size and
-CRC-32. Needs msgpack and pandas (PyPI).
+CRC-32. The DataFrame's columns are those the manifest lists (format 2), so a column added
+to the snapshot appears here with no change. Needs msgpack and pandas (PyPI).
 
     from segstream_snapshot import load
     snap = load("/var/lib/segstream/snapshots")
