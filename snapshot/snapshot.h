@@ -4,15 +4,19 @@
  *        per-customer segment rows and the report; files are published atomically.
  *
  * A published snapshot is DIR/NNNNNNNNNN/ (the sequence number, 10 digits) holding:
- *  - customers.msgpack: one msgpack array per customer (SNAP_ROW_FIELDS, in the order of
- *    snap_row_field_names()), concatenated; customers.csv with the same columns if asked for;
+ *  - one file per row sink: customers.msgpack always (one msgpack array per customer, the
+ *    columns of the column table in order, concatenated), customers.csv if asked for;
  *  - report.json: counts per label and group, revenue and items per persona, profile, region,
  *    age/income/family group and department, revenue tiers, efficiency index, busiest days and
  *    hours, value drivers (Pearson correlations, value by quintile);
- *  - manifest.json: format, sequence, time, the source offsets per topic/partition, counts, and
- *    each file's size and CRC-32. Written last.
+ *  - manifest.json: format, sequence, time, the source offsets per topic/partition, counts, the
+ *    columns (name, type, nullable) and each file's size and CRC-32. Written last.
  * The directory is built under a temporary name, every file fsynced, then renamed: a reader
- * sees a whole snapshot or none. Names never appear in any file.
+ * sees a whole snapshot or none. Names never appear in any file. Reading: snapshot_reader.h.
+ *
+ * One column table (columns.c) declares a row: each column's name, type and how its value
+ * comes from a customer's record, labels and groups (struct snap_values). The row sinks, the
+ * manifest and the CLI's get and dump all follow it.
  */
 #ifndef SEGSTREAM_SNAPSHOT_H
 #define SEGSTREAM_SNAPSHOT_H
@@ -22,29 +26,11 @@
 #include <stdio.h>
 
 #include "segment/segment.h"
+#include "snapshot/snapshot_reader.h"
 #include "state/state.h"
 
-#define SNAP_ERR_MAP(XX)                                                 \
-	XX(OK, 0, "success")                                             \
-	XX(IO, -201, "cannot write or read the snapshot")                \
-	XX(STATE, -202, "cannot read the state")                         \
-	XX(NONE, -203, "no complete snapshot")                           \
-	XX(CHECKSUM, -204, "a file does not match its manifest")         \
-	XX(FORMAT, -205, "not a snapshot this version can read")         \
-	XX(NOMEM, -206, "out of memory")
-
-enum snap_err {
-#define SNAP_ERR_ENUM(name, code, text) SNAP_##name = code,
-	SNAP_ERR_MAP(SNAP_ERR_ENUM)
-#undef SNAP_ERR_ENUM
-};
-
-const char *snap_strerror(int err);
-
-#define SNAP_FORMAT 1
-#define SNAP_ROW_FIELDS 22
-/** @brief The column names of a segment row (SNAP_ROW_FIELDS of them). */
-const char *const *snap_row_field_names(void);
+/** The "format" of report.json (its layout; independent of the manifest's SNAP_FORMAT). */
+#define SNAP_REPORT_FORMAT 1
 
 #define SNAP_DRIVERS 4 /* basket size, order count, order rate, reorder rate */
 
@@ -71,17 +57,89 @@ struct snap_report {
 	uint64_t driver_n[SNAP_DRIVERS];
 };
 
+/* ---- The column table ---- */
+
+/** What the columns of one customer's row are read from: the record and what segment/ computes. */
+struct snap_values {
+	const struct state_customer *c;  /* borrowed from the caller */
+	const struct event_customer *d;  /* demographics, borrowed; NULL when the customer has none */
+	struct segment_labels l;
+	struct segment_groups g;
+	enum segment_profile primary;
+	uint64_t profile_items[SEG_PROFILE_COUNT], profile_cents[SEG_PROFILE_COUNT];
+	double basket, order_rate, reorder_rate; /* NaN when the denominator is 0 */
+	char persona[96];                        /* "" when !g.valid */
+};
+
+/**
+ * @brief Computes a customer's values with the rules of segment/. Pure.
+ * @param d  the customer's demographics, or NULL
+ * @note @p out borrows @p c and @p d: keep them alive while it is used.
+ */
+void snap_values_compute(const struct segment_config *cfg, const struct state_customer *c,
+			 const struct event_customer *d, struct snap_values *out);
+
+/** @brief The columns of a row, in order. @param[out] n_out how many. Static storage. */
+const struct snap_column *snap_columns(size_t *n_out);
+
+/** The value of one column. */
+struct snap_value {
+	int null;        /* 1: no value (only in SNAP_NULLABLE columns) */
+	int64_t i;       /* SNAP_INT */
+	double r;        /* SNAP_REAL */
+	const char *s;   /* SNAP_TEXT: borrowed from the snap_values or static storage */
+};
+
+/** @brief The value of column @p col (an index into snap_columns()) of a row. */
+void snap_column_value(const struct snap_values *v, size_t col, struct snap_value *out);
+
+/**
+ * @brief A value as text, the same for every printed form (CSV, `get`): integers in decimal,
+ *        reals with 17 significant digits ("%.17g"), texts as they are.
+ * @param buf  scratch for numbers (32 bytes suffice)
+ * @return the text (buf or the value's own string), or NULL for a null value.
+ */
+const char *snap_value_text(enum snap_type type, const struct snap_value *val, char *buf, size_t len);
+
+/* ---- Row sinks ---- */
+
+/**
+ * One output format of a snapshot's rows. Publication (snap_publish_files) creates the sink's
+ * file under the temporary directory, calls open, row for each customer (in user_id order,
+ * inside the read transaction: keep it fast), then close; it fsyncs the file and lists its size
+ * and CRC-32 in the manifest. A new format is one new file defining a struct snap_sink.
+ */
+struct snap_sink {
+	const char *file_name; /* in the snapshot directory, e.g. "customers.msgpack" */
+	/** Starts the format on @p f (borrowed until close). @return SNAP_OK, SNAP_NOMEM or SNAP_IO. */
+	int (*open)(FILE *f, void **sink_out);
+	/** Writes one row. @return SNAP_OK or SNAP_IO. */
+	int (*row)(void *sink, const struct snap_values *v);
+	/** Ends the format and frees the sink (not f); called after a failure too. @return SNAP_OK or SNAP_IO. */
+	int (*close)(void *sink);
+};
+
+extern const struct snap_sink snap_sink_msgpack; /* customers.msgpack: what the reader reads */
+extern const struct snap_sink snap_sink_csv;     /* customers.csv: a header, then one line per row */
+
+#define SNAP_SINKS_MAX 8
+
 /** Options of snap_publish_files(). */
 struct snap_options {
-	int keep;        /* published snapshots to keep (default 5) */
-	int write_csv;   /* also customers.csv (default 0) */
+	int keep;  /* published snapshots to keep (default 5) */
+	const struct snap_sink *sinks[SNAP_SINKS_MAX]; /* default: snap_sink_msgpack alone */
+	int n_sinks;
 };
 
 void snap_options_init(struct snap_options *o);
+/** @brief Adds a sink (once). @return 0, or -1 when SNAP_SINKS_MAX are already there. */
+int snap_options_add_sink(struct snap_options *o, const struct snap_sink *sink);
+
+/* ---- Building and publishing ---- */
 
 /**
  * @brief Builds the report in one read transaction; if @p csv is not NULL, also writes the
- *        segment rows there as CSV (with a header) during the same walk.
+ *        segment rows there as CSV (snap_sink_csv, with a header) during the same walk.
  * @return SNAP_OK, SNAP_STATE, SNAP_IO or SNAP_NOMEM.
  */
 int snap_build(struct state_db *db, const struct segment_config *cfg, struct snap_report *out, FILE *csv);
@@ -100,48 +158,6 @@ int snap_publish_files(struct state_db *db, const struct segment_config *cfg, co
 		       const char *dir, uint64_t *seq_out, struct snap_report *report_out, char *errbuf,
 		       size_t errbuf_len);
 
-/* ---- Reading ---- */
-
-struct snap_reader;
-
-/**
- * @brief Opens the latest complete snapshot under @p dir (or sequence @p seq if non-zero) and
- *        verifies every file against the manifest's size and CRC-32.
- * @param[out] r_out  free with snap_reader_close()
- * @return SNAP_OK, SNAP_NONE, SNAP_CHECKSUM, SNAP_FORMAT, SNAP_IO or SNAP_NOMEM.
- */
-int snap_reader_open(const char *dir, uint64_t seq, struct snap_reader **r_out, char *errbuf, size_t errbuf_len);
-void snap_reader_close(struct snap_reader *r);
-uint64_t snap_reader_sequence(const struct snap_reader *r);
-/** @brief The snapshot's directory path. Valid until snap_reader_close(). */
-const char *snap_reader_path(const struct snap_reader *r);
-
-/**
- * @brief The snapshot's report.json, verified against the manifest when the reader opened.
- * @param[out] json_out  NUL-terminated; the caller frees it with free()
- * @return SNAP_OK, SNAP_IO or SNAP_NOMEM.
- */
-int snap_reader_report(const struct snap_reader *r, char **json_out, size_t *len_out);
-
-/** A segment row as read back: numbers as int64 or double, texts as borrowed strings. */
-struct snap_row {
-	int64_t ints[SNAP_ROW_FIELDS];     /* integer columns */
-	double reals[SNAP_ROW_FIELDS];     /* real columns (NaN when null) */
-	const char *texts[SNAP_ROW_FIELDS];/* text columns; valid until the next call */
-	size_t text_len[SNAP_ROW_FIELDS];
-};
-
-/**
- * @brief Reads the next row. @return 1 with a row, 0 at the end, or SNAP_FORMAT / SNAP_IO.
- */
-int snap_reader_next(struct snap_reader *r, struct snap_row *row);
-
-/**
- * @brief Reads the next row's raw msgpack bytes (for deltas). @return 1, 0 at the end, or an error.
- * @param[out] bytes  borrowed; valid until snap_reader_close()
- */
-int snap_reader_next_raw(struct snap_reader *r, const void **bytes, size_t *len, uint32_t *user_id_out);
-
 /* ---- Kafka ---- */
 
 /** What snap_publish_kafka() sent. */
@@ -157,7 +173,7 @@ struct snap_delta_stats {
  *        user_id, then a manifest record (key "__manifest", value manifest.json), all in one
  *        producer transaction: read_committed readers see a whole snapshot or none.
  * @param props  extra librdkafka "key=value" properties, or NULL
- * @return SNAP_OK, SNAP_NONE/SNAP_CHECKSUM/SNAP_FORMAT (reading the files), SNAP_IO (Kafka).
+ * @return SNAP_OK, SNAP_NONE/SNAP_CHECKSUM/SNAP_FORMAT (reading the files), SNAP_NOMEM, SNAP_IO (Kafka).
  */
 int snap_publish_kafka(const char *brokers, const char *topic, const char *const *props, int n_props,
 		       const char *dir, uint64_t seq, uint64_t prev_seq, struct snap_delta_stats *stats_out,

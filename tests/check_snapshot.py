@@ -82,6 +82,12 @@ for col in ["orders", "max_order", "items", "priced_items", "spend_cents", "reor
             "frequency", "low_activity", "region", "age_group", "income_group", "family", "primary_profile", "persona"]:
     check(f"row column {col}", (rows[col].astype(str).values == per[col].astype(str).values).all())
 check("row median_days", np.allclose(rows["median_days"].astype(float), per["median_days"], equal_nan=True))
+# SPEC §3's order-weighted median: each order once (first orders have no days).
+order_days = m.drop_duplicates("order_id").dropna(subset=["days_since_prior_order"])
+per["order_median_days"] = order_days.groupby("user_id")["days_since_prior_order"].median()
+check("row order_median_days", np.allclose(rows["order_median_days"].astype(float), per["order_median_days"],
+                                           equal_nan=True))
+check("the manifest lists the rows' columns", [c["name"] for c in snap.manifest["columns"]] == list(snap.customers.columns))
 
 # Report: counts and sums.
 check("customers", rep["customers"] == len(per))

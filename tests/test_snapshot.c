@@ -1,4 +1,5 @@
-/* Unit tests of snapshot/: publish from a small state, read back, detect corruption. */
+/* Unit tests of snapshot/: publish from a small state, read back, detect corruption; the column
+ * table drives rows, CSV and manifest; report.json's label texts are SPEC §4's. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -47,6 +48,17 @@ static int setup(void **state)
 		if (u % 5)
 			assert_int_equal(state_batch_put_demographics(b, &d), STATE_OK);
 	}
+	/* Customer 31: 5 lines 2 days after the first order, then one line 20 and one 30 days
+	 * later; the line-weighted median is 2 days, the order-weighted one 20 (SPEC §3). */
+	static const struct { uint16_t order; uint8_t days, lines; } orders31[] = {
+		{ 1, EVENT_DAYS_NONE, 1 }, { 2, 2, 5 }, { 3, 20, 1 }, { 4, 30, 1 } };
+	for (size_t i = 0; i < sizeof orders31 / sizeof orders31[0]; i++)
+		for (uint8_t k = 1; k <= orders31[i].lines; k++) {
+			struct event ev = { .user_id = 31, .order_id = 3100 + orders31[i].order, .product_id = 24852,
+					    .order_number = orders31[i].order, .add_to_cart_order = k, .order_hour = 9,
+					    .days_since_prior = orders31[i].days };
+			assert_int_equal(state_batch_apply(b, 1, &ev), STATE_OK);
+		}
 	assert_int_equal(state_batch_set_offset(b, "events", 0, 77), STATE_OK);
 	assert_int_equal(state_batch_commit(b, NULL), STATE_OK);
 	*state = f;
@@ -79,31 +91,47 @@ static void test_publish_read_back_and_keep(void **state)
 		assert_int_equal(snap_publish_files(f->db, &cfg, &opts, f->snaps, &seq, &r, err, sizeof err), SNAP_OK);
 		assert_int_equal(seq, (uint64_t)i);
 	}
-	assert_int_equal(r.customers, 30);
+	assert_int_equal(r.customers, 31);
 	assert_int_equal(r.with_demographics, 24);
-	assert_int_equal(r.profile_customers[SEG_HEALTH_FOCUSED], 30);
+	assert_int_equal(r.profile_customers[SEG_HEALTH_FOCUSED], 31);
 	struct snap_reader *rd;
 	assert_int_equal(snap_reader_open(f->snaps, 1, &rd, err, sizeof err), SNAP_NONE); /* pruned: keep 2 */
 	assert_int_equal(snap_reader_open(f->snaps, 0, &rd, err, sizeof err), SNAP_OK);
 	assert_int_equal(snap_reader_sequence(rd), 3);
 	struct snap_row row;
 	int n = 0, rc;
+	int user = snap_reader_column_index(rd, "user_id"), items = snap_reader_column_index(rd, "items");
+	int profile = snap_reader_column_index(rd, "primary_profile"), region = snap_reader_column_index(rd, "region");
+	int persona = snap_reader_column_index(rd, "persona");
+	int median = snap_reader_column_index(rd, "median_days");
+	int order_median = snap_reader_column_index(rd, "order_median_days");
+	assert_true(user == 0 && items > 0 && profile > 0 && region > 0 && persona > 0 && median > 0 && order_median > 0);
 	while ((rc = snap_reader_next(rd, &row)) == 1) {
 		n++;
-		assert_true(row.ints[4] >= 1);                        /* items */
-		assert_int_equal(row.text_len[17], strlen("Health-Focused"));
-		if (row.ints[0] % 5 == 0)
-			assert_null(row.texts[13]);                   /* no demographics: no region */
-		else
-			assert_non_null(row.texts[18]);               /* persona */
+		assert_true(row.ints[items] >= 1);
+		assert_int_equal(row.text_len[profile], strlen("Health-Focused"));
+		if (row.ints[user] % 5 == 0 || row.ints[user] == 31) {
+			assert_null(row.texts[region]);               /* no demographics: no region */
+			assert_true(row.null[persona]);
+		} else {
+			assert_non_null(row.texts[persona]);
+		}
+		if (row.ints[user] == 31) {
+			assert_true(row.reals[median] == 2.0);
+			assert_true(row.reals[order_median] == 20.0);
+		} else if (row.ints[user] % 9 == 0) {                 /* one order: no days at all */
+			assert_true(row.null[median] && row.null[order_median]);
+		} else {
+			assert_true(row.reals[median] == 7.0 && row.reals[order_median] == 7.0);
+		}
 	}
 	assert_int_equal(rc, 0);
-	assert_int_equal(n, 30);
+	assert_int_equal(n, 31);
 	char *json;
 	size_t json_len;
 	assert_int_equal(snap_reader_report(rd, &json, &json_len), SNAP_OK);
 	assert_true(json_len == strlen(json));
-	assert_non_null(strstr(json, "\"customers\": 30,"));
+	assert_non_null(strstr(json, "\"customers\": 31,"));
 	assert_non_null(strstr(json, "\"value_drivers\""));
 	free(json);
 	snap_reader_close(rd);
@@ -140,7 +168,122 @@ static void test_manifest_carries_source_offsets(void **state)
 	fclose(fp);
 	buf[n] = 0;
 	assert_non_null(strstr(buf, "{\"topic\": \"events\", \"partition\": 0, \"next_offset\": 77}"));
-	assert_non_null(strstr(buf, "\"customers\": 30"));
+	assert_non_null(strstr(buf, "\"customers\": 31"));
+	assert_non_null(strstr(buf, "\"format\": 2,"));
+	/* The manifest lists the column table, in order, with types. */
+	size_t n_cols;
+	const struct snap_column *cols = snap_columns(&n_cols);
+	const char *p = strstr(buf, "\"columns\": [");
+	assert_non_null(p);
+	for (size_t i = 0; i < n_cols; i++) {
+		char entry[160];
+		snprintf(entry, sizeof entry, "{\"name\": \"%s\", \"type\": \"%s\", \"nullable\": %s}", cols[i].name,
+			 snap_type_name(cols[i].type), cols[i].flags & SNAP_NULLABLE ? "true" : "false");
+		const char *q = strstr(p, entry);
+		assert_non_null(q);
+		p = q;
+	}
+	assert_non_null(strstr(buf, "{\"name\": \"order_median_days\", \"type\": \"real\", \"nullable\": true}"));
+	/* The reader takes its columns from the manifest: the same table. */
+	struct snap_reader *rd;
+	assert_int_equal(snap_reader_open(f->snaps, seq, &rd, err, sizeof err), SNAP_OK);
+	size_t n_read;
+	const struct snap_column *read = snap_reader_columns(rd, &n_read);
+	assert_int_equal(n_read, n_cols);
+	for (size_t i = 0; i < n_cols; i++) {
+		assert_string_equal(read[i].name, cols[i].name);
+		assert_int_equal(read[i].type, cols[i].type);
+		assert_int_equal(read[i].flags & SNAP_NULLABLE, cols[i].flags & SNAP_NULLABLE);
+	}
+	snap_reader_close(rd);
+}
+
+/* dump's CSV: the header is the column table's names; a row's fields follow it. */
+static void test_csv_follows_the_column_table(void **state)
+{
+	struct fixture *f = *state;
+	struct segment_config cfg;
+	segment_config_init(&cfg);
+	char *text = NULL;
+	size_t len = 0;
+	FILE *csv = open_memstream(&text, &len);
+	assert_non_null(csv);
+	static struct snap_report r;
+	assert_int_equal(snap_build(f->db, &cfg, &r, csv), SNAP_OK);
+	fclose(csv);
+	char header[1024] = "";
+	size_t n_cols;
+	const struct snap_column *cols = snap_columns(&n_cols);
+	for (size_t i = 0; i < n_cols; i++)
+		snprintf(header + strlen(header), sizeof header - strlen(header), "%s%s", i ? "," : "", cols[i].name);
+	assert_int_equal(strncmp(text, header, strlen(header)), 0);
+	assert_int_equal(text[strlen(header)], '\n');
+	/* Customer 31: 4 orders, 8 lines at 1.50, no reorders, medians 2 and 20, no demographics. */
+	const char *row = strstr(text, "\n31,1,4,4,8,8,1200,0,2,20,New customer,Low spender,Frequent customer,1,,,,,"
+				       "Health-Focused,\"\",2,");
+	assert_non_null(row);
+	/* Customer 9 (one order): both medians null, an empty field each. */
+	assert_non_null(strstr(text, "\n9,1,1,1,1,1,150,0,,,New customer,"));
+	assert_int_equal(r.customers, 31);
+	free(text);
+}
+
+/* report.json names every label with SPEC §4's exact text; a changed text fails here. */
+static void test_report_label_texts(void **state)
+{
+	(void)state;
+	static struct snap_report r;
+	memset(&r, 0, sizeof r);
+	for (int i = 0; i < SEG_PROFILE_COUNT; i++)
+		r.profile_items[i] = 1;
+	/* Revenue shares 50%, 30%, 20%: one profile in each tier. */
+	r.profile_cents[SEG_HEALTH_FOCUSED] = 500;
+	r.profile_cents[SEG_FAMILY_STOCK_UP] = 300;
+	r.profile_cents[SEG_CONVENIENCE] = 200;
+	for (int i = 0; i < SEG_REGION_COUNT; i++)
+		r.region_customers[i] = 1;
+	for (int i = 0; i < SEG_AGE_COUNT; i++)
+		r.age_customers[i] = 1;
+	for (int i = 0; i < SEG_INCOME_COUNT; i++)
+		r.income_customers[i] = 1;
+	for (int i = 0; i < SEG_FAMILY_COUNT; i++)
+		r.family_customers[i] = 1;
+	r.persona_items[0] = 1;
+	r.persona_cents[0] = 100;
+	char *json = NULL;
+	size_t len = 0;
+	FILE *f = open_memstream(&json, &len);
+	assert_non_null(f);
+	assert_int_equal(snap_report_write_json(&r, f), SNAP_OK);
+	fclose(f);
+	static const char *const want[] = {
+		"\"loyalty\": {\"New customer\": 0, \"Regular customer\": 0, \"Loyal customer\": 0},",
+		"\"spending\": {\"unknown\": 0, \"Low spender\": 0, \"High spender\": 0},",
+		"\"frequency\": {\"unknown\": 0, \"Frequent customer\": 0, \"Regular customer\": 0, "
+		"\"Non-frequent customer\": 0},",
+		"\"primary_profile_customers\": {\"Health-Focused\": 0, \"Family Stock-Up\": 0, \"Convenience\": 0, "
+		"\"Snack & Beverage\": 0, \"Household Essentials\": 0, \"Mixed / Other\": 0, \"Unknown\": 0},",
+		"{\"name\": \"Health-Focused\", \"items\": 1, \"revenue_cents\": 500",
+		"\"tier\": \"Tier 1 Core\"}",
+		"{\"name\": \"Family Stock-Up\", \"items\": 1, \"revenue_cents\": 300",
+		"\"tier\": \"Tier 2 Growth\"}",
+		"{\"name\": \"Convenience\", \"items\": 1, \"revenue_cents\": 200",
+		"\"tier\": \"Tier 3 Long tail\"}",
+		"{\"name\": \"Northeast\", \"customers\": 1,", "{\"name\": \"Midwest\", \"customers\": 1,",
+		"{\"name\": \"South\", \"customers\": 1,", "{\"name\": \"West\", \"customers\": 1,",
+		"{\"name\": \"18-35\", \"customers\": 1,", "{\"name\": \"36-55\", \"customers\": 1,",
+		"{\"name\": \"56+\", \"customers\": 1,", "{\"name\": \"Low\", \"customers\": 1,",
+		"{\"name\": \"Middle\", \"customers\": 1,", "{\"name\": \"High\", \"customers\": 1,",
+		"{\"name\": \"Family\", \"customers\": 1,", "{\"name\": \"Single\", \"customers\": 1,",
+		"\"personas\": [\n    {\"name\": \"18-35 | Family | Low | Health-Focused\", \"items\": 1, "
+		"\"revenue_cents\": 100, \"efficiency\": 1, \"tier\": \"Tier 3 Long tail\"}",
+		"\"value_drivers\": {\n    \"basket_size\": {", "\"order_count\": {", "\"order_rate\": {",
+		"\"reorder_rate\": {",
+	};
+	for (size_t i = 0; i < sizeof want / sizeof want[0]; i++)
+		if (!strstr(json, want[i]))
+			fail_msg("report.json lacks: %s", want[i]);
+	free(json);
 }
 
 int main(void)
@@ -148,6 +291,8 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_publish_read_back_and_keep, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_manifest_carries_source_offsets, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_csv_follows_the_column_table, setup, teardown),
+		cmocka_unit_test(test_report_label_texts),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -1,6 +1,7 @@
 """Notebook-side reader of segstream snapshots: loads the latest complete snapshot (or a given
 sequence) into a pandas DataFrame, after checking every file against the manifest's size and
-CRC-32. Needs msgpack and pandas (PyPI).
+CRC-32. The DataFrame's columns are those the manifest lists (format 2), so a column added
+to the snapshot appears here with no change. Needs msgpack and pandas (PyPI).
 
     from segstream_snapshot import load
     snap = load("/var/lib/segstream/snapshots")
@@ -15,10 +16,11 @@ from dataclasses import dataclass
 import msgpack
 import pandas as pd
 
-COLUMNS = ["user_id", "partition", "orders", "max_order", "items", "priced_items", "spend_cents", "reorders",
-           "median_days", "loyalty", "spending", "frequency", "low_activity", "region", "age_group", "income_group",
-           "family", "primary_profile", "persona", "basket_size", "order_rate", "reorder_rate"]
-FORMAT = 1
+FORMATS = (1, 2)  # format 2's manifest lists the columns; format 1 had these fixed ones
+FORMAT1_COLUMNS = ["user_id", "partition", "orders", "max_order", "items", "priced_items", "spend_cents", "reorders",
+                   "median_days", "loyalty", "spending", "frequency", "low_activity", "region", "age_group",
+                   "income_group", "family", "primary_profile", "persona", "basket_size", "order_rate",
+                   "reorder_rate"]
 
 
 @dataclass
@@ -55,8 +57,8 @@ def load(directory, sequence=None):
     path = os.path.join(directory, f"{seq:010d}")
     with open(os.path.join(path, "manifest.json")) as f:
         manifest = json.load(f)
-    if manifest.get("format") != FORMAT:
-        raise SnapshotError(f"{path}: format {manifest.get('format')} is not {FORMAT}")
+    if manifest.get("format") not in FORMATS:
+        raise SnapshotError(f"{path}: format {manifest.get('format')} is not one of {FORMATS}")
     for entry in manifest["files"]:
         size, crc = _crc(os.path.join(path, entry["name"]))
         if (size, crc) != (entry["bytes"], entry["crc32"]):
@@ -65,5 +67,8 @@ def load(directory, sequence=None):
         report = json.load(f)
     with open(os.path.join(path, "customers.msgpack"), "rb") as f:
         rows = list(msgpack.Unpacker(f, raw=False))
-    customers = pd.DataFrame(rows, columns=COLUMNS)
+    columns = [c["name"] for c in manifest["columns"]] if manifest["format"] >= 2 else FORMAT1_COLUMNS
+    if any(len(r) != len(columns) for r in rows):
+        raise SnapshotError(f"{path}: a row does not have the {len(columns)} columns of the manifest")
+    customers = pd.DataFrame(rows, columns=columns)
     return Snapshot(seq, path, manifest, report, customers)

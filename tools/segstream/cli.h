@@ -26,6 +26,16 @@ struct cli_props {
 };
 int cli_props_add(struct cli_props *p, const char *kv);
 
+/* Opens the state (read_only, durable as in state_config); prints why on failure (cmd_read.c).
+ * @return a STATE_* code. */
+struct state_db;
+int cli_open_state(const char *path, int read_only, int durable, struct state_db **db);
+
+/* Sends snapshot seq under dir to Kafka as a delta against the last one sent to topic, which
+ * dir/.kafka-TOPIC remembers (cmd_state.c). @return 0, or 1 (message printed). */
+int cli_snapshot_to_kafka(const char *brokers, const char *topic, const struct cli_props *props, const char *dir,
+			  uint64_t seq);
+
 /* Creates topic unless it exists (compacted: cleanup.policy=compact) and waits until it has
  * leaders. Failures are warnings on stderr: see kafka_topics.c. */
 struct rd_kafka_s;

@@ -1,0 +1,184 @@
+/* The Kafka delta of a snapshot (see snapshot.h): the rows that changed since the previous
+ * snapshot, tombstones for customers gone, then the manifest, in one producer transaction. */
+#include "snapshot/snapshot.h"
+
+#include <librdkafka/rdkafka.h>
+#include <stdlib.h>
+#include <string.h>
+#include <zlib.h>
+
+#include "snapshot/snapshot_int.h"
+
+/* user_id -> CRC-32 of the row, open addressing; crc_plus1 = 0 marks an empty slot. */
+struct row_index {
+	uint32_t *user;
+	uint64_t *crc_plus1; /* crc + 1, so that 0 means empty; top bit: seen in the new snapshot */
+	size_t cap;
+};
+
+static size_t slot_of(const struct row_index *ix, uint32_t user)
+{
+	size_t s = (user * 2654435761u) & (ix->cap - 1);
+	while (ix->crc_plus1[s] && ix->user[s] != user)
+		s = (s + 1) & (ix->cap - 1);
+	return s;
+}
+
+static void delivered_count(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaque)
+{
+	(void)rk;
+	if (m->err)
+		(*(long *)opaque)++;
+}
+
+static int produce_one(rd_kafka_t *rk, const char *topic, const char *key, size_t klen, const void *v, size_t vlen)
+{
+	for (;;) {
+		rd_kafka_resp_err_t e = rd_kafka_producev(rk, RD_KAFKA_V_TOPIC(topic), RD_KAFKA_V_KEY(key, klen),
+			RD_KAFKA_V_VALUE((void *)v, vlen), RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY), RD_KAFKA_V_END);
+		if (e != RD_KAFKA_RESP_ERR__QUEUE_FULL)
+			return e ? -1 : 0;
+		rd_kafka_poll(rk, 10);
+	}
+}
+
+int snap_publish_kafka(const char *brokers, const char *topic, const char *const *props, int n_props,
+		       const char *dir, uint64_t seq, uint64_t prev_seq, struct snap_delta_stats *st,
+		       char *errbuf, size_t errbuf_len)
+{
+	struct snap_reader *cur = NULL, *prev = NULL;
+	struct row_index ix = { 0 };
+	rd_kafka_t *rk = NULL;
+	rd_kafka_error_t *kerr = NULL;
+	char err[512] = "", key[16];
+	long failed = 0;
+	int rc = snap_reader_open(dir, seq, &cur, errbuf, errbuf_len);
+	memset(st, 0, sizeof *st);
+	if (rc != SNAP_OK)
+		return rc;
+	if (prev_seq) {
+		rc = snap_reader_open(dir, prev_seq, &prev, errbuf, errbuf_len);
+		if (rc != SNAP_OK)
+			goto out;
+	}
+	/* Open addressing at <= 50% load: a row takes at least 16 bytes, which bounds the count. */
+	size_t bound = (snap__reader_rows_bytes(cur) + (prev ? snap__reader_rows_bytes(prev) : 0)) / 16 + 1;
+	ix.cap = 1024;
+	while (ix.cap < 2 * bound)
+		ix.cap *= 2;
+	ix.user = calloc(ix.cap, sizeof *ix.user);
+	ix.crc_plus1 = calloc(ix.cap, sizeof *ix.crc_plus1);
+	if (!ix.user || !ix.crc_plus1) {
+		rc = SNAP_NOMEM;
+		goto out;
+	}
+	const void *bytes;
+	size_t len;
+	uint32_t user;
+	int more;
+	while (prev && (more = snap_reader_next_raw(prev, &bytes, &len, &user)) == 1) {
+		size_t s = slot_of(&ix, user);
+		ix.user[s] = user;
+		ix.crc_plus1[s] = (uint64_t)crc32(0L, bytes, (uInt)len) + 1;
+	}
+
+	rd_kafka_conf_t *conf = rd_kafka_conf_new();
+	char txid[512];
+	snprintf(txid, sizeof txid, "segstream-snapshots-%s", topic);
+	if (rd_kafka_conf_set(conf, "bootstrap.servers", brokers, err, sizeof err) != RD_KAFKA_CONF_OK ||
+	    rd_kafka_conf_set(conf, "transactional.id", txid, err, sizeof err) != RD_KAFKA_CONF_OK ||
+	    rd_kafka_conf_set(conf, "compression.type", "lz4", err, sizeof err) != RD_KAFKA_CONF_OK) {
+		rd_kafka_conf_destroy(conf);
+		rc = SNAP_IO;
+		goto out;
+	}
+	for (int i = 0; i < n_props; i++) {
+		char k[256];
+		const char *eq = strchr(props[i], '=');
+		snprintf(k, sizeof k, "%.*s", eq ? (int)(eq - props[i]) : 0, props[i]);
+		if (!eq || rd_kafka_conf_set(conf, k, eq + 1, err, sizeof err) != RD_KAFKA_CONF_OK) {
+			rd_kafka_conf_destroy(conf);
+			rc = SNAP_IO;
+			goto out;
+		}
+	}
+	rd_kafka_conf_set_dr_msg_cb(conf, delivered_count);
+	rd_kafka_conf_set_opaque(conf, &failed);
+	if (!(rk = rd_kafka_new(RD_KAFKA_PRODUCER, conf, err, sizeof err))) {
+		rd_kafka_conf_destroy(conf);
+		rc = SNAP_IO;
+		goto out;
+	}
+	if ((kerr = rd_kafka_init_transactions(rk, 30000)) || (kerr = rd_kafka_begin_transaction(rk))) {
+		snprintf(err, sizeof err, "%s", rd_kafka_error_string(kerr));
+		rc = SNAP_IO;
+		goto out;
+	}
+	while ((more = snap_reader_next_raw(cur, &bytes, &len, &user)) == 1) {
+		size_t s = slot_of(&ix, user);
+		uint64_t crc1 = (uint64_t)crc32(0L, bytes, (uInt)len) + 1;
+		int same = ix.crc_plus1[s] && (ix.crc_plus1[s] & ~(1ULL << 63)) == crc1;
+		if (!ix.crc_plus1[s])
+			ix.user[s] = user;
+		ix.crc_plus1[s] = crc1 | (1ULL << 63); /* seen in this snapshot */
+		if (same) {
+			st->unchanged++;
+			continue;
+		}
+		int kl = snprintf(key, sizeof key, "%u", user);
+		if (produce_one(rk, topic, key, (size_t)kl, bytes, len)) {
+			snprintf(err, sizeof err, "producing the delta failed");
+			rc = SNAP_IO;
+			goto abort;
+		}
+		st->changed++;
+		rd_kafka_poll(rk, 0);
+	}
+	for (size_t s = 0; prev && s < ix.cap; s++) { /* customers gone since: tombstones */
+		if (ix.crc_plus1[s] && !(ix.crc_plus1[s] >> 63)) {
+			int kl = snprintf(key, sizeof key, "%u", ix.user[s]);
+			if (produce_one(rk, topic, key, (size_t)kl, NULL, 0)) {
+				snprintf(err, sizeof err, "producing a tombstone failed");
+				rc = SNAP_IO;
+				goto abort;
+			}
+			st->removed++;
+		}
+	}
+	char mp[4300];
+	size_t mlen;
+	snprintf(mp, sizeof mp, "%s/manifest.json", snap_reader_path(cur));
+	char *manifest = snap__read_whole(mp, &mlen);
+	if (!manifest || produce_one(rk, topic, "__manifest", 10, manifest, mlen)) {
+		snprintf(err, sizeof err, "%s", manifest ? "producing the manifest failed" : "cannot read manifest.json");
+		free(manifest);
+		rc = SNAP_IO;
+		goto abort;
+	}
+	free(manifest);
+	if ((kerr = rd_kafka_commit_transaction(rk, 120000))) {
+		snprintf(err, sizeof err, "commit: %s", rd_kafka_error_string(kerr));
+		rc = SNAP_IO;
+		goto abort;
+	}
+	if (failed)
+		snprintf(err, sizeof err, "%ld records were not delivered", failed);
+	rc = failed ? SNAP_IO : SNAP_OK;
+	goto out;
+abort:
+	if (kerr)
+		rd_kafka_error_destroy(kerr);
+	kerr = rd_kafka_abort_transaction(rk, 30000);
+out:
+	if (rc == SNAP_IO && errbuf && errbuf_len)
+		snprintf(errbuf, errbuf_len, "snapshot to Kafka topic %s: %s", topic, err);
+	if (kerr)
+		rd_kafka_error_destroy(kerr);
+	if (rk)
+		rd_kafka_destroy(rk);
+	free(ix.user);
+	free(ix.crc_plus1);
+	snap_reader_close(cur);
+	snap_reader_close(prev);
+	return rc;
+}

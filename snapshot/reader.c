@@ -1,0 +1,330 @@
+/* Reading a published snapshot (see snapshot_reader.h): the manifest and its columns, the
+ * checksums of every file, then the rows, each value checked against its column's type. */
+#include "snapshot/snapshot_reader.h"
+
+#include <inttypes.h>
+#include <math.h>
+#include <msgpack.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "snapshot/snapshot_int.h"
+
+const char *snap_strerror(int err)
+{
+#define SNAP_ERR_TEXT(name, code, text) case code: return text;
+	switch (err) { SNAP_ERR_MAP(SNAP_ERR_TEXT) }
+#undef SNAP_ERR_TEXT
+	return "unknown snapshot error";
+}
+
+const char *snap_type_name(enum snap_type t)
+{
+	switch (t) {
+	case SNAP_INT: return "int";
+	case SNAP_REAL: return "real";
+	case SNAP_TEXT: return "text";
+	}
+	return NULL;
+}
+
+/*
+ * Format 1's manifest did not list the columns: these were its rows, frozen with that
+ * format. New columns go to the writer's column table (columns.c), never here.
+ */
+static const struct snap_column format1_columns[] = {
+	{ "user_id", SNAP_INT, 0 }, { "partition", SNAP_INT, 0 }, { "orders", SNAP_INT, 0 },
+	{ "max_order", SNAP_INT, 0 }, { "items", SNAP_INT, 0 }, { "priced_items", SNAP_INT, 0 },
+	{ "spend_cents", SNAP_INT, 0 }, { "reorders", SNAP_INT, 0 }, { "median_days", SNAP_REAL, SNAP_NULLABLE },
+	{ "loyalty", SNAP_TEXT, 0 }, { "spending", SNAP_TEXT, 0 }, { "frequency", SNAP_TEXT, 0 },
+	{ "low_activity", SNAP_INT, 0 }, { "region", SNAP_TEXT, SNAP_NULLABLE },
+	{ "age_group", SNAP_TEXT, SNAP_NULLABLE }, { "income_group", SNAP_TEXT, SNAP_NULLABLE },
+	{ "family", SNAP_TEXT, SNAP_NULLABLE }, { "primary_profile", SNAP_TEXT, 0 },
+	{ "persona", SNAP_TEXT, SNAP_NULLABLE | SNAP_QUOTED }, { "basket_size", SNAP_REAL, SNAP_NULLABLE },
+	{ "order_rate", SNAP_REAL, SNAP_NULLABLE }, { "reorder_rate", SNAP_REAL, SNAP_NULLABLE },
+};
+
+struct snap_reader {
+	char path[4096];
+	uint64_t seq;
+	int format;
+	struct snap_column columns[SNAP_COLUMNS_MAX];
+	char names[SNAP_COLUMNS_MAX][64]; /* the columns' names (format 2) */
+	size_t n_columns;
+	int user_id_col;     /* -1 if none */
+	char *rows;          /* customers.msgpack, whole */
+	size_t rows_len, off;
+	msgpack_unpacked unpacked;
+};
+
+/* The text of the manifest's array "key": [ ... ] (exclusive of the brackets), or NULL. */
+static const char *json_array(const char *manifest, const char *key, const char **end_out)
+{
+	char pat[64];
+	snprintf(pat, sizeof pat, "\"%s\": [", key);
+	const char *p = strstr(manifest, pat);
+	if (!p)
+		return NULL;
+	p += strlen(pat);
+	const char *end = strchr(p, ']');
+	if (!end)
+		return NULL;
+	*end_out = end;
+	return p;
+}
+
+/* Checks every file the manifest lists against its size and CRC-32. */
+static int verify(const char *snapdir, const char *manifest, char *errbuf, size_t errbuf_len)
+{
+	int files = 0;
+	const char *end, *p = json_array(manifest, "files", &end);
+	for (p = p ? strstr(p, "{\"name\": \"") : NULL; p && p < end; p = strstr(p + 1, "{\"name\": \"")) {
+		char name[128];
+		uint64_t bytes, size;
+		uint32_t crc, got;
+		if (sscanf(p, "{\"name\": \"%127[^\"]\", \"bytes\": %" SCNu64 ", \"crc32\": %" SCNu32, name, &bytes, &crc) != 3 ||
+		    strchr(name, '/')) {
+			snprintf(errbuf, errbuf_len, "snapshot %s: unreadable file entry in the manifest", snapdir);
+			return SNAP_FORMAT;
+		}
+		char fp[4300];
+		snprintf(fp, sizeof fp, "%s/%s", snapdir, name);
+		if (snap__file_crc(fp, &size, &got) != 0 || size != bytes || got != crc) {
+			snprintf(errbuf, errbuf_len, "snapshot %s: %s does not match the manifest", snapdir, name);
+			return SNAP_CHECKSUM;
+		}
+		files++;
+	}
+	if (files < 2) {
+		snprintf(errbuf, errbuf_len, "snapshot %s: the manifest lists %d files", snapdir, files);
+		return SNAP_FORMAT;
+	}
+	return SNAP_OK;
+}
+
+/* The columns: format 2 lists them in the manifest, format 1 had fixed ones. */
+static int read_columns(struct snap_reader *r, const char *manifest, char *errbuf, size_t errbuf_len)
+{
+	if (r->format == 1) {
+		r->n_columns = sizeof format1_columns / sizeof format1_columns[0];
+		memcpy(r->columns, format1_columns, sizeof format1_columns);
+	} else {
+		const char *end, *p = json_array(manifest, "columns", &end);
+		for (p = p ? strstr(p, "{\"name\": \"") : NULL; p && p < end; p = strstr(p + 1, "{\"name\": \"")) {
+			char type[8], nullable[8];
+			struct snap_column *c = &r->columns[r->n_columns];
+			if (r->n_columns == SNAP_COLUMNS_MAX ||
+			    sscanf(p, "{\"name\": \"%63[^\"]\", \"type\": \"%7[^\"]\", \"nullable\": %7[a-z]",
+				   r->names[r->n_columns], type, nullable) != 3) {
+				snprintf(errbuf, errbuf_len, "snapshot %s: unreadable column entry in the manifest", r->path);
+				return SNAP_FORMAT;
+			}
+			c->name = r->names[r->n_columns];
+			c->flags = strcmp(nullable, "true") == 0 ? SNAP_NULLABLE : 0;
+			int t;
+			for (t = SNAP_INT; t <= SNAP_TEXT && strcmp(type, snap_type_name((enum snap_type)t)) != 0; t++)
+				;
+			if (t > SNAP_TEXT) {
+				snprintf(errbuf, errbuf_len, "snapshot %s: column %s has unknown type %s", r->path, c->name, type);
+				return SNAP_FORMAT;
+			}
+			c->type = (enum snap_type)t;
+			r->n_columns++;
+		}
+		if (r->n_columns == 0) {
+			snprintf(errbuf, errbuf_len, "snapshot %s: the manifest lists no columns", r->path);
+			return SNAP_FORMAT;
+		}
+	}
+	r->user_id_col = snap_reader_column_index(r, "user_id");
+	return SNAP_OK;
+}
+
+int snap_reader_open(const char *dir, uint64_t seq, struct snap_reader **r_out, char *errbuf, size_t errbuf_len)
+{
+	char scratch[512];
+	if (!errbuf || !errbuf_len) {
+		errbuf = scratch;
+		errbuf_len = sizeof scratch;
+	}
+	*r_out = NULL;
+	if (seq == 0) {
+		size_t n;
+		uint64_t *seqs = snap__list_sequences(dir, &n);
+		seq = n ? seqs[n - 1] : 0;
+		free(seqs);
+		if (!seq) {
+			snprintf(errbuf, errbuf_len, "no snapshot under %s", dir);
+			return SNAP_NONE;
+		}
+	}
+	struct snap_reader *r = calloc(1, sizeof *r);
+	if (!r)
+		return SNAP_NOMEM;
+	r->seq = seq;
+	snprintf(r->path, sizeof r->path, "%s/%010" PRIu64, dir, seq);
+	char mp[4200];
+	size_t mlen;
+	snprintf(mp, sizeof mp, "%s/manifest.json", r->path);
+	char *manifest = snap__read_whole(mp, &mlen);
+	const char *fmt;
+	int rc;
+	if (!manifest) {
+		snprintf(errbuf, errbuf_len, "snapshot %s has no manifest", r->path);
+		rc = SNAP_NONE;
+		goto error;
+	}
+	fmt = strstr(manifest, "\"format\":");
+	if (!fmt || sscanf(fmt, "\"format\": %d", &r->format) != 1 || r->format < 1 || r->format > SNAP_FORMAT) {
+		snprintf(errbuf, errbuf_len, "snapshot %s: manifest format %d is not 1..%d", r->path, r->format, SNAP_FORMAT);
+		rc = SNAP_FORMAT;
+		goto error;
+	}
+	rc = verify(r->path, manifest, errbuf, errbuf_len);
+	if (rc == SNAP_OK)
+		rc = read_columns(r, manifest, errbuf, errbuf_len);
+	if (rc != SNAP_OK)
+		goto error;
+	snprintf(mp, sizeof mp, "%s/customers.msgpack", r->path);
+	if (!(r->rows = snap__read_whole(mp, &r->rows_len))) {
+		snprintf(errbuf, errbuf_len, "cannot read %s", mp);
+		rc = SNAP_IO;
+		goto error;
+	}
+	msgpack_unpacked_init(&r->unpacked);
+	free(manifest);
+	*r_out = r;
+	return SNAP_OK;
+error:
+	free(manifest);
+	free(r->rows);
+	free(r);
+	return rc;
+}
+
+void snap_reader_close(struct snap_reader *r)
+{
+	if (!r)
+		return;
+	if (r->rows)
+		msgpack_unpacked_destroy(&r->unpacked);
+	free(r->rows);
+	free(r);
+}
+
+int snap_reader_report(const struct snap_reader *r, char **json_out, size_t *len_out)
+{
+	char path[4200];
+	snprintf(path, sizeof path, "%s/report.json", r->path);
+	*json_out = snap__read_whole(path, len_out);
+	return *json_out ? SNAP_OK : SNAP_IO;
+}
+
+uint64_t snap_reader_sequence(const struct snap_reader *r)
+{
+	return r->seq;
+}
+
+int snap_reader_format(const struct snap_reader *r)
+{
+	return r->format;
+}
+
+const char *snap_reader_path(const struct snap_reader *r)
+{
+	return r->path;
+}
+
+const struct snap_column *snap_reader_columns(const struct snap_reader *r, size_t *n_out)
+{
+	*n_out = r->n_columns;
+	return r->columns;
+}
+
+int snap_reader_column_index(const struct snap_reader *r, const char *name)
+{
+	for (size_t i = 0; i < r->n_columns; i++)
+		if (strcmp(r->columns[i].name, name) == 0)
+			return (int)i;
+	return -1;
+}
+
+size_t snap__reader_rows_bytes(const struct snap_reader *r)
+{
+	return r->rows_len;
+}
+
+int snap_reader_next_raw(struct snap_reader *r, const void **bytes, size_t *len, uint32_t *user_id_out)
+{
+	size_t start = r->off;
+	struct snap_row row;
+	int rc = snap_reader_next(r, &row);
+	if (rc == 1) {
+		*bytes = r->rows + start;
+		*len = r->off - start;
+		*user_id_out = r->user_id_col >= 0 ? (uint32_t)row.ints[r->user_id_col] : 0;
+	}
+	return rc;
+}
+
+/* One value into the row's slot i, checked against the column's type. @return 0 or SNAP_FORMAT. */
+static int read_value(const struct snap_column *col, const msgpack_object *e, struct snap_row *row, size_t i)
+{
+	row->null[i] = 0;
+	row->ints[i] = 0;
+	row->reals[i] = NAN;
+	row->texts[i] = NULL;
+	row->text_len[i] = 0;
+	if (e->type == MSGPACK_OBJECT_NIL) {
+		row->null[i] = 1;
+		return col->flags & SNAP_NULLABLE ? 0 : SNAP_FORMAT;
+	}
+	switch (col->type) {
+	case SNAP_INT:
+		if (e->type == MSGPACK_OBJECT_POSITIVE_INTEGER) {
+			if (e->via.u64 > INT64_MAX)
+				return SNAP_FORMAT;
+			row->ints[i] = (int64_t)e->via.u64;
+		} else if (e->type == MSGPACK_OBJECT_NEGATIVE_INTEGER) {
+			row->ints[i] = e->via.i64;
+		} else {
+			return SNAP_FORMAT;
+		}
+		row->reals[i] = (double)row->ints[i];
+		return 0;
+	case SNAP_REAL:
+		if (e->type == MSGPACK_OBJECT_FLOAT32 || e->type == MSGPACK_OBJECT_FLOAT64)
+			row->reals[i] = e->via.f64;
+		else if (e->type == MSGPACK_OBJECT_POSITIVE_INTEGER)
+			row->reals[i] = (double)e->via.u64;
+		else if (e->type == MSGPACK_OBJECT_NEGATIVE_INTEGER)
+			row->reals[i] = (double)e->via.i64;
+		else
+			return SNAP_FORMAT;
+		return 0;
+	case SNAP_TEXT:
+		if (e->type != MSGPACK_OBJECT_STR)
+			return SNAP_FORMAT;
+		row->texts[i] = e->via.str.ptr;
+		row->text_len[i] = e->via.str.size;
+		return 0;
+	}
+	return SNAP_FORMAT;
+}
+
+int snap_reader_next(struct snap_reader *r, struct snap_row *row)
+{
+	if (r->off >= r->rows_len)
+		return 0;
+	if (msgpack_unpack_next(&r->unpacked, r->rows, r->rows_len, &r->off) != MSGPACK_UNPACK_SUCCESS)
+		return SNAP_FORMAT;
+	const msgpack_object *o = &r->unpacked.data;
+	if (o->type != MSGPACK_OBJECT_ARRAY || o->via.array.size != r->n_columns)
+		return SNAP_FORMAT;
+	row->n = r->n_columns;
+	for (size_t i = 0; i < r->n_columns; i++)
+		if (read_value(&r->columns[i], &o->via.array.ptr[i], row, i) != 0)
+			return SNAP_FORMAT;
+	return 1;
+}

@@ -1,0 +1,147 @@
+/* report.json: the report of a snapshot (struct snap_report) written as JSON, with the label
+ * texts of segment/ and the revenue tiers; see snapshot.h. */
+#include "snapshot/snapshot.h"
+
+#include <inttypes.h>
+#include <math.h>
+#include <stdio.h>
+
+/* Labels of the report's tables; buf is scratch for those made on demand. */
+typedef const char *(*label_fn)(int i, char *buf, size_t len);
+
+static void json_counts(FILE *f, const char *name, const uint64_t *v, int n, label_fn label, const char *after)
+{
+	char buf[96];
+	fprintf(f, "  \"%s\": {", name);
+	for (int i = 0; i < n; i++)
+		fprintf(f, "%s\"%s\": %" PRIu64, i ? ", " : "", label(i, buf, sizeof buf), v[i]);
+	fprintf(f, "}%s\n", after);
+}
+
+static void json_number(FILE *f, double x)
+{
+	if (isnan(x))
+		fputs("null", f);
+	else
+		fprintf(f, "%.17g", x);
+}
+
+/* A label from one of segment/'s name functions. */
+#define NAME_LABEL(fn, name_of)                                  \
+	static const char *fn(int i, char *buf, size_t len)      \
+	{                                                        \
+		(void)buf, (void)len;                            \
+		return name_of(i);                               \
+	}
+
+NAME_LABEL(loyalty_label, segment_loyalty_name)
+NAME_LABEL(spending_label, segment_spending_name)
+NAME_LABEL(frequency_label, segment_frequency_name)
+NAME_LABEL(region_label, segment_region_name)
+NAME_LABEL(age_label, segment_age_name)
+NAME_LABEL(income_label, segment_income_name)
+NAME_LABEL(family_label, segment_family_name)
+NAME_LABEL(profile_label, segment_profile_name)
+
+/* Day of week, hour, department id (1..21 from index 0..20) as text. */
+static const char *number_label(int i, char *buf, size_t len)
+{
+	snprintf(buf, len, "%d", i);
+	return buf;
+}
+
+static const char *dept_label(int i, char *buf, size_t len)
+{
+	return number_label(i + 1, buf, len);
+}
+
+static const char *persona_label(int i, char *buf, size_t len)
+{
+	segment_persona_name(i, buf, len);
+	return buf;
+}
+
+/* A group table: customers (optional), items, cents, revenue share, tier. */
+static void json_groups(FILE *f, const char *name, int n, label_fn label, const uint64_t *customers,
+			const uint64_t *items, const uint64_t *cents, int with_tiers, const char *after)
+{
+	uint64_t total_items = 0, total_cents = 0;
+	for (int i = 0; i < n; i++) {
+		total_items += items[i];
+		total_cents += cents[i];
+	}
+	enum segment_tier tiers[SEG_PERSONA_COUNT];
+	char buf[96];
+	if (with_tiers)
+		segment_tiers(cents, n, tiers);
+	fprintf(f, "  \"%s\": [\n", name);
+	int first = 1;
+	for (int i = 0; i < n; i++) {
+		if (!items[i] && !cents[i] && (!customers || !customers[i]))
+			continue;
+		fprintf(f, "%s    {\"name\": \"%s\"", first ? "" : ",\n", label(i, buf, sizeof buf));
+		first = 0;
+		if (customers)
+			fprintf(f, ", \"customers\": %" PRIu64, customers[i]);
+		fprintf(f, ", \"items\": %" PRIu64 ", \"revenue_cents\": %" PRIu64, items[i], cents[i]);
+		fprintf(f, ", \"efficiency\": ");
+		json_number(f, total_items && total_cents && items[i]
+				       ? ((double)cents[i] / total_cents) / ((double)items[i] / total_items) : NAN);
+		if (with_tiers)
+			fprintf(f, ", \"tier\": \"%s\"", segment_tier_name(tiers[i]));
+		fputc('}', f);
+	}
+	fprintf(f, "\n  ]%s\n", after);
+}
+
+int snap_report_write_json(const struct snap_report *r, FILE *f)
+{
+	fprintf(f, "{\n  \"format\": %d,\n  \"customers\": %" PRIu64 ",\n  \"low_activity\": %" PRIu64
+		   ",\n  \"with_demographics\": %" PRIu64 ",\n", SNAP_REPORT_FORMAT, r->customers, r->low_activity,
+		r->with_demographics);
+	fprintf(f, "  \"orders\": %" PRIu64 ",\n  \"items\": %" PRIu64 ",\n  \"priced_items\": %" PRIu64
+		   ",\n  \"reorders\": %" PRIu64 ",\n  \"spend_cents\": %" PRIu64 ",\n",
+		r->orders, r->items, r->priced_items, r->reorders, r->spend_cents);
+	json_counts(f, "loyalty", r->loyalty, SEG_LOYALTY_COUNT, loyalty_label, ",");
+	json_counts(f, "loyalty_lines", r->loyalty_lines, SEG_LOYALTY_COUNT, loyalty_label, ",");
+	json_counts(f, "spending", r->spending, SEG_SPENDING_COUNT, spending_label, ",");
+	json_counts(f, "frequency", r->frequency, SEG_FREQUENCY_COUNT, frequency_label, ",");
+	json_counts(f, "primary_profile_customers", r->profile_customers, SEG_PROFILE_COUNT, profile_label, ",");
+	json_counts(f, "orders_by_dow", r->dow_orders, 7, number_label, ",");
+	json_counts(f, "lines_by_dow", r->dow_lines, 7, number_label, ",");
+	json_counts(f, "orders_by_hour", r->hour_orders, 24, number_label, ",");
+	json_counts(f, "lines_by_hour", r->hour_lines, 24, number_label, ",");
+	json_groups(f, "departments", STATE_DEPARTMENTS, dept_label, NULL, r->dept_items, r->dept_cents, 0, ",");
+	json_groups(f, "profiles", SEG_PROFILE_COUNT, profile_label, NULL, r->profile_items, r->profile_cents, 1, ",");
+	json_groups(f, "regions", SEG_REGION_COUNT, region_label, r->region_customers, r->region_items,
+		    r->region_cents, 0, ",");
+	json_groups(f, "age_groups", SEG_AGE_COUNT, age_label, r->age_customers, r->age_items, r->age_cents, 0, ",");
+	json_groups(f, "income_groups", SEG_INCOME_COUNT, income_label, r->income_customers, r->income_items,
+		    r->income_cents, 0, ",");
+	json_groups(f, "family_groups", SEG_FAMILY_COUNT, family_label, r->family_customers, r->family_items,
+		    r->family_cents, 0, ",");
+	json_groups(f, "personas", SEG_PERSONA_COUNT, persona_label, NULL, r->persona_items, r->persona_cents, 1, ",");
+	fprintf(f, "  \"region_department_cents\": {");
+	for (int g = 0; g < SEG_REGION_COUNT; g++) {
+		fprintf(f, "%s\"%s\": [", g ? ", " : "", segment_region_name(g));
+		for (int d = 0; d < STATE_DEPARTMENTS; d++)
+			fprintf(f, "%s%" PRIu64, d ? ", " : "", r->region_dept_cents[g][d]);
+		fputc(']', f);
+	}
+	fprintf(f, "},\n  \"value_drivers\": {");
+	static const char *const drivers[SNAP_DRIVERS] = { "basket_size", "order_count", "order_rate", "reorder_rate" };
+	for (int k = 0; k < SNAP_DRIVERS; k++) {
+		fprintf(f, "%s\n    \"%s\": {\"customers\": %" PRIu64 ", \"pearson_with_value\": ", k ? "," : "", drivers[k],
+			r->driver_n[k]);
+		json_number(f, r->driver_pearson[k]);
+		fprintf(f, ", \"mean_value_cents_by_quintile\": [");
+		for (int q = 0; q < 5; q++) {
+			fputs(q ? ", " : "", f);
+			json_number(f, r->driver_quintile_value[k][q]);
+		}
+		fprintf(f, "]}");
+	}
+	fprintf(f, "\n  }\n}\n");
+	return ferror(f) ? SNAP_IO : SNAP_OK;
+}
+

@@ -1,0 +1,54 @@
+/*
+ * Private to snapshot/: helpers shared by the files of the module (the double underscore
+ * marks them internal). Not part of the public API; nothing outside snapshot/ includes this.
+ */
+#ifndef SEGSTREAM_SNAPSHOT_INT_H
+#define SEGSTREAM_SNAPSHOT_INT_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "snapshot/snapshot_reader.h"
+
+/* Size and CRC-32 of a file. @return 0, or -1 (errno set) if it cannot be read. */
+int snap__file_crc(const char *path, uint64_t *size_out, uint32_t *crc_out);
+
+/* The whole file, NUL-terminated (free() it), or NULL if it cannot be read. */
+char *snap__read_whole(const char *path, size_t *len_out);
+
+/* Sequence numbers of the snapshot directories under dir, ascending (free() the array; NULL
+ * when there are none). */
+uint64_t *snap__list_sequences(const char *dir, size_t *n_out);
+
+/* Bytes of the reader's rows file (bounds the row count: a row takes at least 16 bytes). */
+size_t snap__reader_rows_bytes(const struct snap_reader *r);
+
+/* ---- Writers (seg_snapshot) ---- */
+
+struct state_db;
+struct segment_config;
+struct snap_report;
+struct snap_sink;
+
+/* A source offset of the state, for the manifest. */
+struct snap__offset {
+	char topic[256];
+	int32_t partition;
+	int64_t next;
+};
+
+/* A sink being written: its type and its state (from open). */
+struct snap__open_sink {
+	const struct snap_sink *sink;
+	void *state;
+};
+
+/*
+ * One walk over the state in one read transaction (walk.c): fills the report, hands each
+ * customer's row to the n sinks, and, if offsets_out is not NULL, collects the source offsets
+ * (free() *offsets_out, also on failure). @return SNAP_OK, SNAP_STATE, SNAP_IO or SNAP_NOMEM.
+ */
+int snap__walk(struct state_db *db, const struct segment_config *cfg, struct snap__open_sink *sinks, int n,
+	       struct snap_report *r, struct snap__offset **offsets_out, size_t *n_offsets_out);
+
+#endif

@@ -1,0 +1,195 @@
+/* segstream get | dump: one customer's row, or every row as CSV, read from the state with the
+ * snapshot's column table, so both print the same fields under the same names. */
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "segment/segment.h"
+#include "snapshot/snapshot.h"
+#include "state/state.h"
+#include "tools/segstream/cli.h"
+
+int cli_open_state(const char *path, int read_only, int durable, struct state_db **db)
+{
+	struct state_config cfg;
+	char err[512];
+	state_config_init(&cfg);
+	cfg.path = path;
+	cfg.read_only = read_only;
+	cfg.durable = durable;
+	int rc = state_open(&cfg, db, err, sizeof err);
+	if (rc != STATE_OK)
+		fprintf(stderr, "%s\n", err);
+	return rc;
+}
+
+/*
+ * Parses "--state DIR [-T key=value ...] [--json] [ARG]" for get and dump: the thresholds of
+ * SPEC §4 come from configuration (segment_config_set names the keys). json is NULL where
+ * --json is not an option.
+ */
+static int parse_read_args(int argc, char **argv, const char **state_dir, struct segment_config *cfg,
+			   const char **arg, int *json)
+{
+	segment_config_init(cfg);
+	*state_dir = NULL;
+	*arg = NULL;
+	for (int i = 1; i < argc; i++) {
+		if (strcmp(argv[i], "--state") == 0 && i + 1 < argc) {
+			*state_dir = argv[++i];
+		} else if (strcmp(argv[i], "-T") == 0 && i + 1 < argc) {
+			if (segment_config_set(cfg, argv[++i]) != 0) {
+				fprintf(stderr, "segstream: unknown threshold '%s'\n", argv[i]);
+				return -1;
+			}
+		} else if (json && strcmp(argv[i], "--json") == 0) {
+			*json = 1;
+		} else if (!*arg && argv[i][0] != '-') {
+			*arg = argv[i];
+		} else {
+			return -1;
+		}
+	}
+	return *state_dir ? 0 : -1;
+}
+
+/* A JSON string, escaped (quotes, backslashes, control characters). */
+static void json_string(const char *s)
+{
+	putchar('"');
+	for (; *s; s++) {
+		unsigned char ch = (unsigned char)*s;
+		if (ch == '"' || ch == '\\')
+			printf("\\%c", ch);
+		else if (ch < 0x20)
+			printf("\\u%04x", ch);
+		else
+			putchar(ch);
+	}
+	putchar('"');
+}
+
+/* The demographics get prints beside the columns (they are not snapshot columns). */
+enum { DEMO_STATE, DEMO_AGE, DEMO_DEPENDANTS, DEMO_FAM_STATUS, DEMO_INCOME, DEMO_COUNT };
+static const char *const demo_names[DEMO_COUNT] = { "state", "age", "n_dependants", "fam_status", "income" };
+
+/* Demographic field i as text (numbers written into buf); NULL when unknown. */
+static const char *demo_text(const struct event_customer *d, int i, char *buf, size_t len, int *is_text)
+{
+	*is_text = i == DEMO_STATE || i == DEMO_FAM_STATUS;
+	switch (i) {
+	case DEMO_STATE: return event_state_name(d->state);
+	case DEMO_FAM_STATUS: return event_fam_status_name(d->fam_status);
+	case DEMO_AGE: snprintf(buf, len, "%u", (unsigned)d->age); return buf;
+	case DEMO_DEPENDANTS: snprintf(buf, len, "%u", (unsigned)d->n_dependants); return buf;
+	default: snprintf(buf, len, "%" PRIu32, d->income); return buf;
+	}
+}
+
+/*
+ * One customer: every column of the table, one per line ("name  value", "-" for a null), then
+ * the demographics; or, with json, one JSON object with the same names (null for a null).
+ */
+static void print_customer(const struct snap_values *v, int json)
+{
+	size_t n, width = 0;
+	const struct snap_column *cols = snap_columns(&n);
+	for (size_t i = 0; i < n; i++)
+		width = strlen(cols[i].name) > width ? strlen(cols[i].name) : width;
+	char buf[32];
+	if (json)
+		putchar('{');
+	for (size_t i = 0; i < n; i++) {
+		struct snap_value val;
+		snap_column_value(v, i, &val);
+		const char *text = snap_value_text(cols[i].type, &val, buf, sizeof buf);
+		if (!json) {
+			printf("%-*s  %s\n", (int)width, cols[i].name, text ? text : "-");
+			continue;
+		}
+		printf("%s\"%s\": ", i ? ", " : "", cols[i].name);
+		if (!text)
+			fputs("null", stdout);
+		else if (cols[i].type == SNAP_TEXT)
+			json_string(text);
+		else
+			fputs(text, stdout);
+	}
+	for (int i = 0; i < DEMO_COUNT && (v->d || json); i++) {
+		int is_text;
+		const char *text = v->d ? demo_text(v->d, i, buf, sizeof buf, &is_text) : NULL;
+		if (!json) {
+			printf("%-*s  %s\n", (int)width, demo_names[i], text ? text : "?");
+			continue;
+		}
+		printf(", \"%s\": ", demo_names[i]);
+		if (!text)
+			fputs("null", stdout);
+		else if (is_text)
+			json_string(text);
+		else
+			fputs(text, stdout);
+	}
+	if (json)
+		puts("}");
+}
+
+int cmd_get(int argc, char **argv)
+{
+	const char *dir, *user;
+	struct segment_config cfg;
+	int json = 0;
+	if (parse_read_args(argc, argv, &dir, &cfg, &user, &json) || !user) {
+		fprintf(stderr, "usage: segstream get --state DIR [-T threshold=value ...] [--json] USER_ID\n"
+				"  The customer's snapshot columns (the names of dump's header), then demographics.\n");
+		return 2;
+	}
+	char *end;
+	unsigned long id = strtoul(user, &end, 10);
+	if (*end || id == 0 || id > UINT32_MAX) {
+		fprintf(stderr, "get: '%s' is not a user id\n", user);
+		return 2;
+	}
+	struct state_db *db;
+	if (cli_open_state(dir, 1, 1, &db) != STATE_OK)
+		return 1;
+	struct state_customer c;
+	struct event_customer d;
+	int rc = state_get(db, -1, (uint32_t)id, &c);
+	int drc = state_demographics_get(db, (uint32_t)id, &d);
+	state_close(db);
+	if (rc == STATE_NOTFOUND) {
+		fprintf(stderr, "get: no customer %lu\n", id);
+		return 1;
+	}
+	if (rc != STATE_OK) {
+		fprintf(stderr, "get: %s\n", state_strerror(rc));
+		return 1;
+	}
+	struct snap_values v;
+	snap_values_compute(&cfg, &c, drc == STATE_OK ? &d : NULL, &v);
+	print_customer(&v, json);
+	return fflush(stdout) == 0 ? 0 : 1;
+}
+
+int cmd_dump(int argc, char **argv)
+{
+	const char *dir, *extra;
+	struct segment_config cfg;
+	if (parse_read_args(argc, argv, &dir, &cfg, &extra, NULL) || extra) {
+		fprintf(stderr, "usage: segstream dump --state DIR [-T threshold=value ...]   (CSV on stdout)\n");
+		return 2;
+	}
+	struct state_db *db;
+	if (cli_open_state(dir, 1, 1, &db) != STATE_OK)
+		return 1;
+	struct snap_report r;
+	int rc = snap_build(db, &cfg, &r, stdout);
+	state_close(db);
+	if (rc != SNAP_OK || fflush(stdout) != 0) {
+		fprintf(stderr, "dump: %s\n", snap_strerror(rc));
+		return 1;
+	}
+	return 0;
+}
