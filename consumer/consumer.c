@@ -12,6 +12,7 @@
 #include <time.h>
 
 #include "event/event.h"
+#include "kclient/kclient.h"
 
 const char *cons_strerror(int err)
 {
@@ -83,48 +84,11 @@ static int fatal(struct run *r, int err, const char *fmt, ...)
 	return err;
 }
 
-static int set_props(rd_kafka_conf_t *conf, const struct cons_config *cfg, const char *const *mine, int n_mine,
-		     char *err, size_t err_len)
+/* A consumer's configuration: bootstrap.servers, then ours (mine), then the user's -X properties. */
+static int consumer_conf(const struct cons_config *cfg, const char *const *mine, int n_mine, rd_kafka_conf_t **conf_out,
+			 char *err, size_t err_len)
 {
-	if (rd_kafka_conf_set(conf, "bootstrap.servers", cfg->brokers, err, err_len) != RD_KAFKA_CONF_OK)
-		return -1;
-	for (int i = 0; i + 1 < n_mine; i += 2)
-		if (rd_kafka_conf_set(conf, mine[i], mine[i + 1], err, err_len) != RD_KAFKA_CONF_OK)
-			return -1;
-	for (int i = 0; i < cfg->n_props; i++) {
-		char key[256];
-		const char *eq = strchr(cfg->props[i], '=');
-		if (!eq || (size_t)(eq - cfg->props[i]) >= sizeof key) {
-			snprintf(err, err_len, "property '%s' is not key=value", cfg->props[i]);
-			return -1;
-		}
-		memcpy(key, cfg->props[i], (size_t)(eq - cfg->props[i]));
-		key[eq - cfg->props[i]] = 0;
-		if (rd_kafka_conf_set(conf, key, eq + 1, err, err_len) != RD_KAFKA_CONF_OK)
-			return -1;
-	}
-	return 0;
-}
-
-/* Partition count of a topic, or -1 if it does not exist (or metadata failed: see err). */
-static int partition_count(rd_kafka_t *rk, const char *topic, char *err, size_t err_len)
-{
-	rd_kafka_topic_t *rkt = rd_kafka_topic_new(rk, topic, NULL);
-	const struct rd_kafka_metadata *md = NULL;
-	int n = -1;
-	rd_kafka_resp_err_t e = rd_kafka_metadata(rk, 0, rkt, &md, 10000);
-	if (e) {
-		snprintf(err, err_len, "metadata of %s: %s", topic, rd_kafka_err2str(e));
-	} else if (md->topic_cnt == 1 && md->topics[0].err == 0) {
-		n = md->topics[0].partition_cnt;
-	} else {
-		snprintf(err, err_len, "topic %s: %s", topic,
-			 md->topic_cnt ? rd_kafka_err2str(md->topics[0].err) : "not found");
-	}
-	if (md)
-		rd_kafka_metadata_destroy(md);
-	rd_kafka_topic_destroy(rkt);
-	return n;
+	return kc_conf_new(cfg->brokers, mine, n_mine, cfg->props, cfg->n_props, conf_out, err, err_len);
 }
 
 /* The stored next offset of a partition, or fallback when none is stored. */
@@ -244,23 +208,19 @@ static int load_table(struct run *r, const char *topic, enum table_kind kind)
 	char err[512];
 	if (!topic || !*topic)
 		return 0;
-	rd_kafka_conf_t *conf = rd_kafka_conf_new();
+	rd_kafka_conf_t *conf;
+	rd_kafka_t *rk;
 	/* The end of a partition is seen in a fetch that finds nothing, which the broker holds for
 	 * fetch.wait.max.ms (500 ms by default), and the waker's request queues behind it: 10 ms
 	 * makes loading the two tables take ~0.1 s instead of 2 s. */
 	const char *mine[] = { "enable.partition.eof", "true", "enable.auto.commit", "false",
 			       "auto.offset.reset", "earliest", "group.id", "segstream-reference-loader",
 			       "fetch.wait.max.ms", "10" };
-	if (set_props(conf, cfg, mine, (int)(sizeof mine / sizeof mine[0]), err, sizeof err)) {
-		rd_kafka_conf_destroy(conf);
+	if (consumer_conf(cfg, mine, (int)(sizeof mine / sizeof mine[0]), &conf, err, sizeof err) != KC_OK)
 		return fatal(r, CONS_CONFIG, "%s", err);
-	}
-	rd_kafka_t *rk = rd_kafka_new(RD_KAFKA_CONSUMER, conf, err, sizeof err);
-	if (!rk) {
-		rd_kafka_conf_destroy(conf);
+	if (kc_new(RD_KAFKA_CONSUMER, conf, &rk, err, sizeof err) != KC_OK)
 		return fatal(r, CONS_KAFKA, "%s", err);
-	}
-	int n = partition_count(rk, topic, err, sizeof err);
+	int n = kc_topic_partitions(rk, topic, 10000, err, sizeof err);
 	if (n < 0) {
 		fprintf(stderr, "consume: warning: %s (%s)\n",
 			kind == TABLE_PRODUCTS ? "no products: every line is unpriced" : "no customer demographics", err);
@@ -422,18 +382,12 @@ static void send_dead_letter(struct run *r, const rd_kafka_message_t *m, const c
 	rd_kafka_headers_t *hdrs = rd_kafka_headers_new(2);
 	rd_kafka_header_add(hdrs, "segstream.error", -1, why, -1);
 	rd_kafka_header_add(hdrs, "segstream.source", -1, source, -1);
-	rd_kafka_resp_err_t e;
-	for (;;) {
-		e = rd_kafka_producev(r->dlq, RD_KAFKA_V_TOPIC(r->cfg->dlq_topic), RD_KAFKA_V_KEY(m->key, m->key_len),
-				      RD_KAFKA_V_VALUE(m->payload, m->len), RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
-				      RD_KAFKA_V_HEADERS(hdrs), RD_KAFKA_V_END);
-		if (e != RD_KAFKA_RESP_ERR__QUEUE_FULL)
-			break;
-		rd_kafka_poll(r->dlq, 50);
-	}
-	if (e) {
+	struct kc_msg msg = { .topic = r->cfg->dlq_topic, .key = m->key, .key_len = m->key_len, .value = m->payload,
+			      .value_len = m->len, .headers = hdrs };
+	char err[512];
+	if (kc_produce(r->dlq, &msg, KC_PRODUCE_WAIT_MS, err, sizeof err) != KC_OK) {
 		rd_kafka_headers_destroy(hdrs);
-		fatal(r, CONS_DLQ, "dead letter for %s: %s", source, rd_kafka_err2str(e));
+		fatal(r, CONS_DLQ, "dead letter for %s: %s", source, err);
 		return;
 	}
 	r->dlq_pending++;
@@ -559,7 +513,7 @@ static int open_clients(struct run *r)
 {
 	const struct cons_config *cfg = r->cfg;
 	char err[512];
-	rd_kafka_conf_t *conf = rd_kafka_conf_new();
+	rd_kafka_conf_t *conf;
 	const char *mine[] = { "enable.auto.commit", "false", "enable.auto.offset.store", "false",
 			       "auto.offset.reset", "error", "enable.partition.eof", "true",
 			       "group.id", cfg->group_id ? cfg->group_id : "segstream-assign",
@@ -570,35 +524,23 @@ static int open_clients(struct run *r)
 	 * stays in memory until its last message is freed. Measured trade-offs: BENCHMARKS.md.
 	 * A fetch that finds nothing waits at most 100 ms (not 500): the end of the topic is seen
 	 * sooner, and so is new data after an idle spell. */
-	if (set_props(conf, cfg, mine, (int)(sizeof mine / sizeof mine[0]), err, sizeof err)) {
-		rd_kafka_conf_destroy(conf);
+	if (consumer_conf(cfg, mine, (int)(sizeof mine / sizeof mine[0]), &conf, err, sizeof err) != KC_OK)
 		return fatal(r, CONS_CONFIG, "%s", err);
-	}
 	rd_kafka_conf_set_opaque(conf, r);
 	if (cfg->group_id)
 		rd_kafka_conf_set_rebalance_cb(conf, rebalance);
-	r->rk = rd_kafka_new(RD_KAFKA_CONSUMER, conf, err, sizeof err);
-	if (!r->rk) {
-		rd_kafka_conf_destroy(conf);
+	if (kc_new(RD_KAFKA_CONSUMER, conf, &r->rk, err, sizeof err) != KC_OK)
 		return fatal(r, CONS_KAFKA, "%s", err);
-	}
 	rd_kafka_poll_set_consumer(r->rk);
 
-	conf = rd_kafka_conf_new();
+	/* The dead-letter producer takes none of the user's properties (they are the consumer's). */
 	const char *dlq[] = { "enable.idempotence", "true", "linger.ms", "10" };
-	if (rd_kafka_conf_set(conf, "bootstrap.servers", cfg->brokers, err, sizeof err) != RD_KAFKA_CONF_OK ||
-	    rd_kafka_conf_set(conf, dlq[0], dlq[1], err, sizeof err) != RD_KAFKA_CONF_OK ||
-	    rd_kafka_conf_set(conf, dlq[2], dlq[3], err, sizeof err) != RD_KAFKA_CONF_OK) {
-		rd_kafka_conf_destroy(conf);
+	if (kc_conf_new(cfg->brokers, dlq, 4, NULL, 0, &conf, err, sizeof err) != KC_OK)
 		return fatal(r, CONS_CONFIG, "%s", err);
-	}
 	rd_kafka_conf_set_opaque(conf, r);
 	rd_kafka_conf_set_dr_msg_cb(conf, dlq_delivered);
-	r->dlq = rd_kafka_new(RD_KAFKA_PRODUCER, conf, err, sizeof err);
-	if (!r->dlq) {
-		rd_kafka_conf_destroy(conf);
+	if (kc_new(RD_KAFKA_PRODUCER, conf, &r->dlq, err, sizeof err) != KC_OK)
 		return fatal(r, CONS_KAFKA, "%s", err);
-	}
 	return 0;
 }
 
@@ -612,7 +554,7 @@ static int wait_for_events_topic(struct run *r)
 	char err[512];
 	int said = 0;
 	while (!(r->cfg->stop && *r->cfg->stop)) {
-		if (partition_count(r->rk, r->cfg->events_topic, err, sizeof err) > 0)
+		if (kc_topic_partitions(r->rk, r->cfg->events_topic, 10000, err, sizeof err) > 0)
 			return 0;
 		if (!said++)
 			fprintf(stderr, "consume: waiting for topic %s (%s)\n", r->cfg->events_topic, err);
@@ -626,7 +568,7 @@ static int start_events(struct run *r)
 {
 	const struct cons_config *cfg = r->cfg;
 	char err[512];
-	int n = r->events_partitions = partition_count(r->rk, cfg->events_topic, err, sizeof err);
+	int n = r->events_partitions = kc_topic_partitions(r->rk, cfg->events_topic, 10000, err, sizeof err);
 	if (cfg->group_id) {
 		rd_kafka_topic_partition_list_t *subs = rd_kafka_topic_partition_list_new(1);
 		rd_kafka_topic_partition_list_add(subs, cfg->events_topic, RD_KAFKA_PARTITION_UA);

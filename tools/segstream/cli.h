@@ -19,19 +19,12 @@ int cmd_snapshot(int argc, char **argv);
 int cmd_backfill(int argc, char **argv);
 int cmd_mock_cluster(int argc, char **argv);
 
-/* Collects repeated -X key=value options. */
+/* Collects repeated -X key=value options (kc_conf_apply() of kclient/ applies them). */
 struct cli_props {
 	const char *items[64];
 	int n;
 };
 int cli_props_add(struct cli_props *p, const char *kv);
-
-/* Creates topic unless it exists (compacted: cleanup.policy=compact) and waits until it has
- * leaders. Failures are warnings on stderr: see kafka_topics.c. */
-struct rd_kafka_s;
-void cli_ensure_topic(struct rd_kafka_s *rk, const char *topic, int compacted);
-/* Partition count of a topic, or -1 if it does not exist or metadata failed. */
-int cli_topic_partitions(struct rd_kafka_s *rk, const char *topic, int timeout_ms);
 
 /* --on-error skip|fail into a dataset report. @return 0, or -1 (message printed). */
 struct ds_report;
