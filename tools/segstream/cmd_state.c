@@ -230,6 +230,7 @@ int cmd_consume(int argc, char **argv)
 		cfg.on_caught_up = request_snapshot;
 		cfg.caught_up_ctx = &snaps;
 		cfg.on_committed = count_events;
+		cfg.committed_ctx = &snaps;
 		snaps.next_events = snaps.every_events;
 		if (pthread_create(&snap_thread, NULL, snapshot_thread, &snaps) != 0) {
 			fprintf(stderr, "consume: cannot start the snapshot thread\n");
