@@ -337,7 +337,8 @@ static void on_stats(void *ctx, const struct cons_stats_report *rep)
 	s->last = *rep->totals;
 	s->last_n_parts = rep->n_parts;
 	assert_true(rep->n_parts <= 4);
-	memcpy(s->last_parts, rep->parts, (size_t)rep->n_parts * sizeof *rep->parts);
+	if (rep->n_parts) /* parts may be NULL before anything is assigned */
+		memcpy(s->last_parts, rep->parts, (size_t)rep->n_parts * sizeof *rep->parts);
 	s->last_latency_total = 0;
 	for (int b = 0; b < CONS_LATENCY_BUCKETS; b++)
 		s->last_latency_total += rep->commit_latency[b];
