@@ -49,6 +49,46 @@ enum cons_err {
 
 const char *cons_strerror(int err);
 
+/* ---- Hooks ---- */
+
+/** A partition of the events topic, as on_assign and on_revoke see it. */
+struct cons_partition {
+	const char *topic;   /* the events topic (cfg->events_topic) */
+	int32_t partition;
+	int64_t offset;      /* on_assign: where fetching starts (the state's next offset; 0 if none is
+			      * stored). on_revoke: the state's next offset for it, committed. */
+};
+
+/** Called with n partitions; parts is valid during the call only. */
+typedef void (*cons_partitions_fn)(void *ctx, const struct cons_partition *parts, int n);
+
+/** A partition of the events topic in a stats report. */
+struct cons_partition_stats {
+	int32_t partition;
+	int64_t committed;   /* the state's next offset (committed with the state) */
+	int64_t high;        /* high watermark from the latest fetch; -1 if not known yet */
+	int64_t lag;         /* high - committed, or -1 if high is not known */
+};
+
+/** Buckets of the commit latency histogram (ms): [0, 1], (1, 2], ... (5000, 10000], above 10000. */
+#define CONS_LATENCY_BUCKETS 14
+/** The upper bounds (ms) of the first CONS_LATENCY_BUCKETS - 1 buckets; the last has none. */
+extern const double cons_latency_bounds_ms[CONS_LATENCY_BUCKETS - 1];
+
+struct cons_stats;
+
+/** What on_stats sees; valid during the call only (copy what you keep). */
+struct cons_stats_report {
+	const struct cons_stats *totals; /* the run so far: messages, applied, duplicates, ignored,
+					  * invalid, products, customers, batches (seconds, p50, p99: 0) */
+	double interval_s;               /* since the previous report (or the start of the events) */
+	double events_per_s;             /* event messages read over that interval */
+	uint64_t commit_latency[CONS_LATENCY_BUCKETS]; /* batch commits of this run by latency (cumulative) */
+	const struct cons_partition_stats *parts; /* the assigned partitions, by partition number
+						   * (NULL when n_parts is 0) */
+	int n_parts;
+};
+
 struct cons_config {
 	const char *brokers;          /* bootstrap.servers; required */
 	const char *events_topic;     /* default "segstream.events" */
@@ -60,19 +100,40 @@ struct cons_config {
 	int batch_max_ms;             /* default 500: the most a live event waits to be committed */
 	int exit_at_end;              /* 1: stop once every assigned partition is at its end */
 	int idle_ms;                  /* with exit_at_end: ... and has stayed there this long (0) */
-	const char *const *props;     /* extra librdkafka properties "key=value", or NULL */
+	const char *const *props;     /* extra librdkafka properties "key=value", or NULL (kc_conf_apply) */
 	int n_props;
 	volatile sig_atomic_t *stop;  /* owned by main; may be NULL */
-	/* Called (in the consumer's thread, after the commit) each time every assigned partition
-	 * has been consumed to its end: the end of a catch-up. May be NULL. */
+	/*
+	 * Hooks: each may be NULL, each gets its own ctx, and all are called in the consumer's
+	 * thread (the one in cons_run()), so a hook must be quick and must not call cons_run().
+	 */
+	/* Each time every assigned partition has been consumed to its end (after the commit): the
+	 * end of a catch-up. */
 	void (*on_caught_up)(void *ctx);
 	void *caught_up_ctx;
-	/* Called (in the consumer's thread) after each committed batch of events, with the number
-	 * of event messages this run has committed so far; ctx is caught_up_ctx. May be NULL. */
+	/* After each committed batch of events, with the number of event messages this run has
+	 * committed so far. */
 	void (*on_committed)(void *ctx, uint64_t events_total);
+	void *committed_ctx;
+	/* After partitions of the events topic are assigned and positioned at the state's offsets,
+	 * before any of their events is applied: at the start with static assign(), on each
+	 * rebalance with a group. */
+	cons_partitions_fn on_assign;
+	void *assign_ctx;
+	/* Before partitions are given up, after the open batch (with their events) is committed:
+	 * on each rebalance that takes them (revoked or lost) with a group, and when the run ends.
+	 * After a fatal error the batch is not committed; offsets are then the last committed ones. */
+	cons_partitions_fn on_revoke;
+	void *revoke_ctx;
+	/* Every stats_ms while events are consumed, and once more when the loop ends. Counting is
+	 * done per batch and per burst either way; the report itself costs a watermark look-up
+	 * (no broker request) per assigned partition. */
+	void (*on_stats)(void *ctx, const struct cons_stats_report *report);
+	void *stats_ctx;
+	int stats_ms;                 /* default 1000 */
 	int verbose;                  /* 1: a line per batch on stderr */
 	/* While catching up, a helper thread wakes librdkafka's fetcher every wake_ms (default
-	 * 10; 0 = off) so that a small queue (queued.min.messages 20,000) suffices: see consumer.c. */
+	 * 10; 0 = off) so that a small queue (queued.min.messages 20,000) suffices: see waker.c. */
 	int wake_ms;
 };
 
@@ -96,7 +157,10 @@ struct cons_stats {
 /**
  * @brief Runs the consumer until stopped (see the file comment).
  * @param db  the open state; the loop owns its batches while it runs
- * @return CONS_OK, CONS_KAFKA, CONS_CONFIG, CONS_STATE, CONS_LOST or CONS_DLQ; errbuf says more.
+ * @return CONS_OK, CONS_KAFKA (including a refused assign or incremental assign), CONS_CONFIG
+ *         (a bad property, named in errbuf), CONS_STATE, CONS_LOST or CONS_DLQ; errbuf says more.
+ *         A failed unassign or consumer close is logged on stderr, not returned: the state and
+ *         its offsets are already committed then.
  */
 int cons_run(const struct cons_config *cfg, struct state_db *db, struct cons_stats *stats_out,
 	     char *errbuf, size_t errbuf_len);

@@ -1,7 +1,8 @@
 /*
  * Integration tests against the real Apache Kafka broker that tools/kafka/broker.sh starts
  * (a CTest fixture): 100,000 messages produced and consumed exactly once, with static
- * assign() and with a consumer group. SEGSTREAM_BOOTSTRAP names the broker.
+ * assign() and with a consumer group; and kclient's topic creation (compacted when asked) and
+ * partition counts, which the mock cluster cannot show. SEGSTREAM_BOOTSTRAP names the broker.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -14,6 +15,8 @@
 #include <unistd.h>
 #include <cmocka.h>
 #include <librdkafka/rdkafka.h>
+
+#include "kclient/kclient.h"
 
 #define MESSAGES 100000
 #define PARTITIONS 4
@@ -224,11 +227,71 @@ static void test_consumer_group_subscription(void **state)
 	rd_kafka_destroy(rk);
 }
 
+/* The topic's cleanup.policy, from DescribeConfigs. */
+static void cleanup_policy(rd_kafka_t *rk, const char *topic, char *out, size_t out_len)
+{
+	rd_kafka_ConfigResource_t *res = rd_kafka_ConfigResource_new(RD_KAFKA_RESOURCE_TOPIC, topic);
+	rd_kafka_queue_t *q = rd_kafka_queue_new(rk);
+	rd_kafka_DescribeConfigs(rk, &res, 1, NULL, q);
+	rd_kafka_event_t *ev = rd_kafka_queue_poll(q, 30000);
+	assert_non_null(ev);
+	const rd_kafka_DescribeConfigs_result_t *dr = rd_kafka_event_DescribeConfigs_result(ev);
+	assert_non_null(dr);
+	size_t n;
+	const rd_kafka_ConfigResource_t **rs = rd_kafka_DescribeConfigs_result_resources(dr, &n);
+	assert_int_equal(n, 1);
+	assert_int_equal(rd_kafka_ConfigResource_error(rs[0]), RD_KAFKA_RESP_ERR_NO_ERROR);
+	size_t n_entries;
+	const rd_kafka_ConfigEntry_t **entries = rd_kafka_ConfigResource_configs(rs[0], &n_entries);
+	snprintf(out, out_len, "?");
+	for (size_t i = 0; i < n_entries; i++)
+		if (strcmp(rd_kafka_ConfigEntry_name(entries[i]), "cleanup.policy") == 0)
+			snprintf(out, out_len, "%s", rd_kafka_ConfigEntry_value(entries[i]));
+	rd_kafka_event_destroy(ev);
+	rd_kafka_queue_destroy(q);
+	rd_kafka_ConfigResource_destroy(res);
+}
+
+static void test_kclient_creates_topics(void **state)
+{
+	(void)state;
+	char compacted[128], plain[128], err[512], policy[64];
+	unique_topic(compacted, sizeof compacted, "kc-compact");
+	unique_topic(plain, sizeof plain, "kc-plain");
+	rd_kafka_conf_t *conf;
+	rd_kafka_t *producer, *consumer;
+	assert_int_equal(kc_conf_new(bootstrap(), NULL, 0, NULL, 0, &conf, err, sizeof err), KC_OK);
+	assert_int_equal(kc_new(RD_KAFKA_PRODUCER, conf, &producer, err, sizeof err), KC_OK);
+	const char *group[] = { "group.id", "kc-test" };
+	assert_int_equal(kc_conf_new(bootstrap(), group, 2, NULL, 0, &conf, err, sizeof err), KC_OK);
+	assert_int_equal(kc_new(RD_KAFKA_CONSUMER, conf, &consumer, err, sizeof err), KC_OK);
+	/* Missing: a consumer's metadata request does not create it. */
+	assert_int_equal(kc_topic_partitions(consumer, compacted, 10000, err, sizeof err), KC_NOTFOUND);
+	assert_non_null(strstr(err, compacted));
+	/* Created by the producer (whose metadata requests would auto-create it, not compacted). */
+	if (kc_topic_ensure(producer, compacted, 1, err, sizeof err) != KC_OK)
+		fail_msg("ensure %s: %s", compacted, err);
+	cleanup_policy(producer, compacted, policy, sizeof policy);
+	assert_string_equal(policy, "compact");
+	assert_true(kc_topic_partitions(consumer, compacted, 10000, err, sizeof err) >= 1);
+	if (kc_topic_ensure(producer, plain, 0, err, sizeof err) != KC_OK)
+		fail_msg("ensure %s: %s", plain, err);
+	cleanup_policy(producer, plain, policy, sizeof policy);
+	assert_string_equal(policy, "delete");
+	/* An existing topic is left as it is. */
+	assert_int_equal(kc_topic_ensure(producer, plain, 1, err, sizeof err), KC_OK);
+	cleanup_policy(producer, plain, policy, sizeof policy);
+	assert_string_equal(policy, "delete");
+	rd_kafka_destroy(consumer);
+	rd_kafka_destroy(producer);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_100k_messages_exactly_once_with_assign),
 		cmocka_unit_test(test_consumer_group_subscription),
+		cmocka_unit_test(test_kclient_creates_topics),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -1,14 +1,20 @@
 /*
  * Tests of consumer/ against librdkafka's in-process mock cluster: dead letters with reasons,
- * exactly-once resume from the offsets in LMDB, and refusing to skip events the broker lost.
+ * exactly-once resume from the offsets in LMDB, refusing to skip events the broker lost, the
+ * hooks (assign, revoke, stats), and a consumer group whose rebalance must commit the open
+ * batch before it gives a partition up.
  */
+#include <pthread.h>
 #include <setjmp.h>
+#include <signal.h>
+#include <stdatomic.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <cmocka.h>
 #include <librdkafka/rdkafka.h>
 #include <librdkafka/rdkafka_mock.h>
@@ -268,12 +274,293 @@ static void test_lost_events_are_not_skipped(void **state)
 	assert_int_equal(st.messages, 0);
 }
 
+/* ---- Hooks ---- */
+
+#define MAX_CALLS 8
+
+/* What the hooks saw (they run in the consumer's thread; the test reads after it ends or
+ * through the atomics). */
+struct seen {
+	struct state_db *db;
+	int n_assign, n_revoke;
+	struct cons_partition assigned[MAX_CALLS][4], revoked[MAX_CALLS][4];
+	int n_assigned[MAX_CALLS], n_revoked[MAX_CALLS];
+	int64_t state_offset_at_revoke[MAX_CALLS][4]; /* state_offset_get() inside on_revoke */
+	uint32_t items_at_revoke[MAX_CALLS][4];       /* items of the partition's customers, then */
+	atomic_int revokes;
+	atomic_ullong messages;                       /* totals->messages of the latest report */
+	int n_stats;
+	struct cons_stats last;
+	struct cons_partition_stats last_parts[4];
+	int last_n_parts;
+	uint64_t last_latency_total;
+	double last_rate;
+	uint32_t users;                               /* customers 1..users were produced */
+};
+
+static void on_assign(void *ctx, const struct cons_partition *parts, int n)
+{
+	struct seen *s = ctx;
+	assert_true(n >= 1 && n <= 4 && s->n_assign < MAX_CALLS);
+	memcpy(s->assigned[s->n_assign], parts, (size_t)n * sizeof *parts);
+	s->n_assigned[s->n_assign++] = n;
+}
+
+static void on_revoke(void *ctx, const struct cons_partition *parts, int n)
+{
+	struct seen *s = ctx;
+	assert_true(n >= 1 && n <= 4 && s->n_revoke < MAX_CALLS);
+	int k = s->n_revoke;
+	memcpy(s->revoked[k], parts, (size_t)n * sizeof *parts);
+	s->n_revoked[k] = n;
+	/* What a new owner would find in the state right now. */
+	for (int i = 0; i < n; i++) {
+		int64_t next = -1;
+		state_offset_get(s->db, parts[i].topic, parts[i].partition, &next);
+		s->state_offset_at_revoke[k][i] = next;
+		uint32_t items = 0;
+		for (uint32_t u = 1; u <= s->users; u++) {
+			struct state_customer c;
+			if (u % 2 == (uint32_t)parts[i].partition && state_get(s->db, -1, u, &c) == STATE_OK)
+				items += c.items;
+		}
+		s->items_at_revoke[k][i] = items;
+	}
+	s->n_revoke++;
+	atomic_fetch_add(&s->revokes, 1);
+}
+
+static void on_stats(void *ctx, const struct cons_stats_report *rep)
+{
+	struct seen *s = ctx;
+	s->n_stats++;
+	s->last = *rep->totals;
+	s->last_n_parts = rep->n_parts;
+	assert_true(rep->n_parts <= 4);
+	if (rep->n_parts) /* parts may be NULL before anything is assigned */
+		memcpy(s->last_parts, rep->parts, (size_t)rep->n_parts * sizeof *rep->parts);
+	s->last_latency_total = 0;
+	for (int b = 0; b < CONS_LATENCY_BUCKETS; b++)
+		s->last_latency_total += rep->commit_latency[b];
+	s->last_rate = rep->events_per_s;
+	assert_true(rep->interval_s >= 0 && rep->events_per_s >= 0);
+	atomic_store(&s->messages, rep->totals->messages);
+}
+
+static void hooks(struct cons_config *cfg, struct seen *s)
+{
+	cfg->on_assign = on_assign;
+	cfg->assign_ctx = s;
+	cfg->on_revoke = on_revoke;
+	cfg->revoke_ctx = s;
+	cfg->on_stats = on_stats;
+	cfg->stats_ctx = s;
+	cfg->stats_ms = 20;
+}
+
+static void test_hooks_with_static_assign(void **state)
+{
+	struct fixture *f = *state;
+	struct seen *s = calloc(1, sizeof *s);
+	s->db = f->db;
+	s->users = 30;
+	for (uint32_t u = 1; u <= s->users; u++)
+		for (uint16_t k = 1; k <= 4; k++)
+			produce_event(f, "events", u, 1, k);
+	flush(f);
+	struct cons_config cfg;
+	cons_config_init(&cfg);
+	cfg.brokers = f->brokers;
+	cfg.events_topic = "events";
+	cfg.products_topic = "products";
+	cfg.dlq_topic = "dlq";
+	cfg.exit_at_end = 1;
+	cfg.batch_max_events = 25;
+	hooks(&cfg, s);
+	struct cons_stats st;
+	char err[512] = "";
+	assert_int_equal(cons_run(&cfg, f->db, &st, err, sizeof err), CONS_OK);
+	/* Assigned once, both partitions, from offset 0 (nothing stored yet). */
+	assert_int_equal(s->n_assign, 1);
+	assert_int_equal(s->n_assigned[0], 2);
+	for (int i = 0; i < 2; i++) {
+		assert_int_equal(s->assigned[0][i].partition, i);
+		assert_int_equal(s->assigned[0][i].offset, 0);
+		assert_string_equal(s->assigned[0][i].topic, "events");
+	}
+	/* Revoked once at the end, at the committed offsets: 15 customers x 4 lines a partition. */
+	assert_int_equal(s->n_revoke, 1);
+	assert_int_equal(s->n_revoked[0], 2);
+	for (int i = 0; i < 2; i++) {
+		assert_int_equal(s->revoked[0][i].offset, 60);
+		assert_int_equal(s->state_offset_at_revoke[0][i], 60);
+		assert_int_equal(s->items_at_revoke[0][i], 60);
+	}
+	/* The final report has everything: counters, one latency per batch, no lag. */
+	assert_true(s->n_stats >= 1);
+	assert_int_equal(s->last.messages, 120);
+	assert_int_equal(s->last.applied, 120);
+	assert_int_equal(s->last.batches, st.batches);
+	assert_true(st.batches >= 1);
+	assert_int_equal(s->last_latency_total, st.batches);
+	assert_int_equal(s->last_n_parts, 2);
+	for (int i = 0; i < 2; i++) {
+		assert_int_equal(s->last_parts[i].partition, i);
+		assert_int_equal(s->last_parts[i].committed, 60);
+		assert_int_equal(s->last_parts[i].high, 60);
+		assert_int_equal(s->last_parts[i].lag, 0);
+	}
+
+	/* A second run starts where the first committed. */
+	memset(s, 0, sizeof *s);
+	s->db = f->db;
+	for (uint32_t u = 1; u <= 4; u++)
+		produce_event(f, "events", u, 2, 1);
+	flush(f);
+	assert_int_equal(cons_run(&cfg, f->db, &st, err, sizeof err), CONS_OK);
+	assert_int_equal(s->n_assign, 1);
+	assert_int_equal(s->assigned[0][0].offset, 60);
+	assert_int_equal(s->assigned[0][1].offset, 60);
+	assert_int_equal(s->revoked[0][0].offset, 62);
+	assert_int_equal(s->revoked[0][1].offset, 62);
+	assert_int_equal(s->last.messages, 4);
+	free(s);
+}
+
+struct member {
+	struct cons_config cfg;
+	struct state_db *db;
+	struct cons_stats st;
+	char err[512];
+	int rc;
+};
+
+static void *member_main(void *arg)
+{
+	struct member *m = arg;
+	m->rc = cons_run(&m->cfg, m->db, &m->st, m->err, sizeof m->err);
+	return NULL;
+}
+
+static rd_kafka_t *group_member(struct fixture *f, const char *group, const char *strategy)
+{
+	char err[256];
+	rd_kafka_conf_t *conf = rd_kafka_conf_new();
+	const char *kv[] = { "bootstrap.servers", f->brokers, "group.id", group, "auto.offset.reset", "latest",
+			     "enable.auto.commit", "false", "heartbeat.interval.ms", "100", "session.timeout.ms", "6000",
+			     "partition.assignment.strategy", strategy, "log_level", "2" };
+	for (size_t i = 0; i < sizeof kv / sizeof kv[0]; i += 2)
+		assert_int_equal(rd_kafka_conf_set(conf, kv[i], kv[i + 1], err, sizeof err), RD_KAFKA_CONF_OK);
+	rd_kafka_t *rk = rd_kafka_new(RD_KAFKA_CONSUMER, conf, err, sizeof err);
+	assert_non_null(rk);
+	rd_kafka_poll_set_consumer(rk);
+	rd_kafka_topic_partition_list_t *subs = rd_kafka_topic_partition_list_new(1);
+	rd_kafka_topic_partition_list_add(subs, "events", RD_KAFKA_PARTITION_UA);
+	assert_int_equal(rd_kafka_subscribe(rk, subs), RD_KAFKA_RESP_ERR_NO_ERROR);
+	rd_kafka_topic_partition_list_destroy(subs);
+	return rk;
+}
+
+/*
+ * Member A of a group reads every event into a batch that stays open (batch_max_ms is ten
+ * minutes); member B joins, the group rebalances, and A must commit that batch before it gives
+ * its partitions up: inside on_revoke, the state already holds every event A had read and the
+ * offsets after them. Without the commit on revoke, the state would still be empty then.
+ */
+static void revoke_commits_open_batch(struct fixture *f, const char *strategy)
+{
+	struct seen *s = calloc(1, sizeof *s);
+	s->db = f->db;
+	s->users = 20;
+	for (uint32_t u = 1; u <= s->users; u++)
+		for (uint16_t k = 1; k <= 5; k++)
+			produce_event(f, "events", u, 1, k);
+	flush(f);
+	volatile sig_atomic_t stop = 0;
+	struct member *a = calloc(1, sizeof *a);
+	char strategy_prop[128];
+	snprintf(strategy_prop, sizeof strategy_prop, "partition.assignment.strategy=%s", strategy);
+	const char *props[] = { "heartbeat.interval.ms=100", "session.timeout.ms=6000", strategy_prop };
+	cons_config_init(&a->cfg);
+	a->cfg.brokers = f->brokers;
+	a->cfg.events_topic = "events";
+	a->cfg.products_topic = "products";
+	a->cfg.dlq_topic = "dlq";
+	a->cfg.group_id = "G";
+	a->cfg.batch_max_ms = 600000;
+	a->cfg.batch_max_events = 1000000;
+	a->cfg.props = props;
+	a->cfg.n_props = 3;
+	a->cfg.stop = &stop;
+	hooks(&a->cfg, s);
+	a->db = f->db;
+	pthread_t thread;
+	assert_int_equal(pthread_create(&thread, NULL, member_main, a), 0);
+	/* A has read all 100 events (on_stats says so), none committed yet. */
+	time_t deadline = time(NULL) + 60;
+	while (atomic_load(&s->messages) < 100 && time(NULL) < deadline) {
+		const struct timespec pause = { 0, 10 * 1000 * 1000 };
+		nanosleep(&pause, NULL);
+	}
+	assert_int_equal(atomic_load(&s->messages), 100);
+	int64_t next;
+	assert_int_equal(state_offset_get(f->db, "events", 0, &next), STATE_NOTFOUND);
+	/* B joins: A's partitions are revoked (all of them, or one with cooperative-sticky). */
+	rd_kafka_t *b = group_member(f, "G", strategy);
+	deadline = time(NULL) + 60;
+	while (atomic_load(&s->revokes) == 0 && time(NULL) < deadline) {
+		rd_kafka_message_t *m = rd_kafka_consumer_poll(b, 100);
+		if (m)
+			rd_kafka_message_destroy(m);
+	}
+	assert_true(atomic_load(&s->revokes) >= 1);
+	stop = 1;
+	pthread_join(thread, NULL);
+	if (a->rc != CONS_OK)
+		fail_msg("member A: %s", a->err);
+	rd_kafka_consumer_close(b);
+	rd_kafka_destroy(b);
+	/* First assignment: both partitions from 0. */
+	assert_true(s->n_assign >= 1);
+	assert_int_equal(s->n_assigned[0], 2);
+	assert_int_equal(s->assigned[0][0].offset, 0);
+	assert_int_equal(s->assigned[0][1].offset, 0);
+	/* At the first revoke, every revoked partition's events were in the state: offset 50
+	 * (10 customers x 5 lines each) and their 50 items. */
+	assert_true(s->n_revoked[0] >= 1);
+	for (int i = 0; i < s->n_revoked[0]; i++) {
+		assert_int_equal(s->revoked[0][i].offset, 50);
+		assert_int_equal(s->state_offset_at_revoke[0][i], 50);
+		assert_int_equal(s->items_at_revoke[0][i], 50);
+	}
+	/* A partition A got back (eager) starts where the state stands. */
+	for (int c = 1; c < s->n_assign; c++)
+		for (int i = 0; i < s->n_assigned[c]; i++)
+			assert_int_equal(s->assigned[c][i].offset, 50);
+	assert_int_equal(a->st.messages, 100);
+	free(a);
+	free(s);
+}
+
+static void test_revoke_commits_open_batch_eager(void **state)
+{
+	revoke_commits_open_batch(*state, "range");
+}
+
+static void test_revoke_commits_open_batch_cooperative(void **state)
+{
+	revoke_commits_open_batch(*state, "cooperative-sticky");
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_dead_letters_with_reasons, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_resume_exactly_once, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_lost_events_are_not_skipped, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_hooks_with_static_assign, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_revoke_commits_open_batch_eager, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_revoke_commits_open_batch_cooperative, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

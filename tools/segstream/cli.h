@@ -19,7 +19,7 @@ int cmd_snapshot(int argc, char **argv);
 int cmd_backfill(int argc, char **argv);
 int cmd_mock_cluster(int argc, char **argv);
 
-/* Collects repeated -X key=value options. */
+/* Collects repeated -X key=value options (kc_conf_apply() of kclient/ applies them). */
 struct cli_props {
 	const char *items[64];
 	int n;
@@ -35,13 +35,6 @@ int cli_open_state(const char *path, int read_only, int durable, struct state_db
  * dir/.kafka-TOPIC remembers (cmd_state.c). @return 0, or 1 (message printed). */
 int cli_snapshot_to_kafka(const char *brokers, const char *topic, const struct cli_props *props, const char *dir,
 			  uint64_t seq);
-
-/* Creates topic unless it exists (compacted: cleanup.policy=compact) and waits until it has
- * leaders. Failures are warnings on stderr: see kafka_topics.c. */
-struct rd_kafka_s;
-void cli_ensure_topic(struct rd_kafka_s *rk, const char *topic, int compacted);
-/* Partition count of a topic, or -1 if it does not exist or metadata failed. */
-int cli_topic_partitions(struct rd_kafka_s *rk, const char *topic, int timeout_ms);
 
 /* --on-error skip|fail into a dataset report. @return 0, or -1 (message printed). */
 struct ds_report;

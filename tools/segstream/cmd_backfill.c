@@ -17,6 +17,7 @@
 #include <unistd.h>
 
 #include "dataset/dataset.h"
+#include "kclient/kclient.h"
 #include "state/state.h"
 #include "tools/segstream/cli.h"
 
@@ -36,18 +37,13 @@ struct handover {
 static int fetch_handover(const char *brokers, const char *topic, int64_t until_ms, int32_t partitions,
 			  struct handover *h, char *err, size_t err_len)
 {
-	rd_kafka_conf_t *conf = rd_kafka_conf_new();
-	if (rd_kafka_conf_set(conf, "bootstrap.servers", brokers, err, err_len) != RD_KAFKA_CONF_OK) {
-		rd_kafka_conf_destroy(conf);
+	rd_kafka_conf_t *conf;
+	rd_kafka_t *rk;
+	if (kc_conf_new(brokers, NULL, 0, NULL, 0, &conf, err, err_len) != KC_OK ||
+	    kc_new(RD_KAFKA_CONSUMER, conf, &rk, err, err_len) != KC_OK)
 		return -1;
-	}
-	rd_kafka_t *rk = rd_kafka_new(RD_KAFKA_CONSUMER, conf, err, err_len);
-	if (!rk) {
-		rd_kafka_conf_destroy(conf);
-		return -1;
-	}
 	int rc = -1;
-	h->partitions = cli_topic_partitions(rk, topic, 10000);
+	h->partitions = kc_topic_partitions(rk, topic, 10000, NULL, 0);
 	if (h->partitions < 0) {
 		snprintf(err, err_len, "topic %s not found on %s", topic, brokers);
 		goto out;

@@ -11,6 +11,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "kclient/kclient.h"
 #include "tools/segstream/cli.h"
 
 int cmd_mock_cluster(int argc, char **argv)
@@ -33,11 +34,12 @@ int cmd_mock_cluster(int argc, char **argv)
 		default: return 2;
 		}
 	}
-	char err[256];
-	rd_kafka_conf_t *conf = rd_kafka_conf_new();
-	rd_kafka_conf_set(conf, "log_level", "3", err, sizeof err);
-	rd_kafka_t *rk = rd_kafka_new(RD_KAFKA_PRODUCER, conf, err, sizeof err);
-	if (!rk) {
+	char err[512];
+	const char *quiet[] = { "log_level", "3" };
+	rd_kafka_conf_t *conf;
+	rd_kafka_t *rk;
+	if (kc_conf_new(NULL, quiet, 2, NULL, 0, &conf, err, sizeof err) != KC_OK ||
+	    kc_new(RD_KAFKA_PRODUCER, conf, &rk, err, sizeof err) != KC_OK) {
 		fprintf(stderr, "mock-cluster: %s\n", err);
 		return 1;
 	}

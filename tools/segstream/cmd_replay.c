@@ -14,6 +14,7 @@
 
 #include "dataset/dataset.h"
 #include "event/event.h"
+#include "kclient/kclient.h"
 #include "tools/segstream/cli.h"
 
 struct delivery {
@@ -45,19 +46,13 @@ static double now_s(void)
 static int produce(rd_kafka_t *rk, rd_kafka_topic_t *topic, const char *key, size_t key_len, const void *val,
 		   size_t len, int64_t timestamp_ms)
 {
-	for (;;) {
-		/* A topic handle, not a name: by name, every message looks the topic up under a lock. */
-		rd_kafka_resp_err_t e = rd_kafka_producev(rk, RD_KAFKA_V_RKT(topic), RD_KAFKA_V_KEY(key, key_len),
-			RD_KAFKA_V_VALUE((void *)val, len), RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
-			RD_KAFKA_V_TIMESTAMP(timestamp_ms), RD_KAFKA_V_END);
-		if (e == RD_KAFKA_RESP_ERR_NO_ERROR)
-			return 0;
-		if (e != RD_KAFKA_RESP_ERR__QUEUE_FULL) {
-			fprintf(stderr, "replay: produce to %s: %s\n", rd_kafka_topic_name(topic), rd_kafka_err2str(e));
-			return -1;
-		}
-		rd_kafka_poll(rk, 10);
-	}
+	struct kc_msg msg = { .rkt = topic, .key = key, .key_len = key_len, .value = val, .value_len = len,
+			      .timestamp_ms = timestamp_ms };
+	char err[512];
+	if (kc_produce(rk, &msg, KC_PRODUCE_WAIT_MS, err, sizeof err) == KC_OK)
+		return 0;
+	fprintf(stderr, "replay: %s\n", err);
+	return -1;
 }
 
 /* A producer's handle of a topic, or NULL (said on stderr). */
@@ -67,6 +62,14 @@ static rd_kafka_topic_t *topic_handle(rd_kafka_t *rk, const char *topic)
 	if (!rkt)
 		fprintf(stderr, "replay: topic %s: %s\n", topic, rd_kafka_err2str(rd_kafka_last_error()));
 	return rkt;
+}
+
+/* Creates a missing topic (kclient.h); a failure is a warning: the broker may auto-create it. */
+static void ensure_topic(rd_kafka_t *rk, const char *topic, int compacted)
+{
+	char err[512];
+	if (kc_topic_ensure(rk, topic, compacted, err, sizeof err) != KC_OK)
+		fprintf(stderr, "segstream: warning: %s\n", err);
 }
 
 /* A reference record keyed by its id in decimal. */
@@ -176,35 +179,26 @@ int cmd_replay(int argc, char **argv)
 		return 1;
 	}
 	struct delivery dr = { 0 };
-	rd_kafka_conf_t *conf = rd_kafka_conf_new();
 	/* A queue of 100,000 messages keeps the broker busy; a longer one costs librdkafka more CPU
 	 * than it saves (full history: 18 CPU-seconds instead of 28 with 1M; 30,000 stalls). */
-	const char *mine[] = { "bootstrap.servers", brokers, "enable.idempotence", "true", "linger.ms", "20",
+	const char *mine[] = { "enable.idempotence", "true", "linger.ms", "20",
 			       "batch.num.messages", "10000", "compression.type", "lz4", "partitioner", "murmur2_random",
 			       "queue.buffering.max.messages", "100000", "queue.buffering.max.kbytes", "1048576" };
-	int ok = 1;
-	for (size_t i = 0; ok && i < sizeof mine / sizeof mine[0]; i += 2)
-		ok = rd_kafka_conf_set(conf, mine[i], mine[i + 1], err, sizeof err) == RD_KAFKA_CONF_OK;
-	for (int i = 0; ok && i < props.n; i++) {
-		char key[256];
-		const char *eq = strchr(props.items[i], '=');
-		snprintf(key, sizeof key, "%.*s", (int)(eq - props.items[i]), props.items[i]);
-		ok = rd_kafka_conf_set(conf, key, eq + 1, err, sizeof err) == RD_KAFKA_CONF_OK;
-	}
+	rd_kafka_conf_t *conf;
 	rd_kafka_t *rk = NULL;
-	if (ok) {
+	if (kc_conf_new(brokers, mine, (int)(sizeof mine / sizeof mine[0]), props.items, props.n, &conf, err,
+			sizeof err) == KC_OK) {
 		rd_kafka_conf_set_dr_msg_cb(conf, delivered);
 		rd_kafka_conf_set_opaque(conf, &dr);
-		rk = rd_kafka_new(RD_KAFKA_PRODUCER, conf, err, sizeof err);
+		kc_new(RD_KAFKA_PRODUCER, conf, &rk, err, sizeof err);
 	}
 	if (!rk) {
 		fprintf(stderr, "replay: %s\n", err);
-		rd_kafka_conf_destroy(conf);
 		rc = 1;
 		goto out;
 	}
-	cli_ensure_topic(rk, products_topic, 1);
-	cli_ensure_topic(rk, customers_topic, 1);
+	ensure_topic(rk, products_topic, 1);
+	ensure_topic(rk, customers_topic, 1);
 	rd_kafka_topic_t *products_rkt = topic_handle(rk, products_topic);
 	rd_kafka_topic_t *customers_rkt = topic_handle(rk, customers_topic);
 	rd_kafka_topic_t *events_rkt = NULL;
@@ -247,7 +241,7 @@ int cmd_replay(int argc, char **argv)
 	if (rd_kafka_flush(rk, 60000) != RD_KAFKA_RESP_ERR_NO_ERROR && rc == 0)
 		rc = -1;
 	if (rc == 0)
-		cli_ensure_topic(rk, events_topic, 0);
+		ensure_topic(rk, events_topic, 0);
 	if (rc == 0 && !(events_rkt = topic_handle(rk, events_topic)))
 		rc = -1;
 	uint64_t products_delivered = dr.ok;

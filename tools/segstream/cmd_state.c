@@ -17,6 +17,7 @@
 
 #include "consumer/consumer.h"
 #include "dataset/dataset.h"
+#include "kclient/kclient.h"
 #include "segment/segment.h"
 #include "snapshot/snapshot.h"
 #include "state/state.h"
@@ -229,6 +230,7 @@ int cmd_consume(int argc, char **argv)
 		cfg.on_caught_up = request_snapshot;
 		cfg.caught_up_ctx = &snaps;
 		cfg.on_committed = count_events;
+		cfg.committed_ctx = &snaps;
 		snaps.next_events = snaps.every_events;
 		if (pthread_create(&snap_thread, NULL, snapshot_thread, &snaps) != 0) {
 			fprintf(stderr, "consume: cannot start the snapshot thread\n");
@@ -284,15 +286,15 @@ static int snapshot_to_kafka(const char *brokers, const char *topic, const struc
 	snprintf(prev_dir, sizeof prev_dir, "%s/%010llu", dir, prev);
 	if (prev && access(prev_dir, R_OK) != 0)
 		prev = 0;
-	rd_kafka_conf_t *conf = rd_kafka_conf_new();
-	rd_kafka_t *admin = NULL;
-	if (rd_kafka_conf_set(conf, "bootstrap.servers", brokers, err, sizeof err) == RD_KAFKA_CONF_OK)
-		admin = rd_kafka_new(RD_KAFKA_PRODUCER, conf, err, sizeof err);
-	if (admin) {
-		cli_ensure_topic(admin, topic, 1);
+	/* The segments topic is created compacted before the delta is produced (a failure is a
+	 * warning: the broker may auto-create it). */
+	rd_kafka_conf_t *conf;
+	rd_kafka_t *admin;
+	if (kc_conf_new(brokers, NULL, 0, NULL, 0, &conf, err, sizeof err) == KC_OK &&
+	    kc_new(RD_KAFKA_PRODUCER, conf, &admin, err, sizeof err) == KC_OK) {
+		if (kc_topic_ensure(admin, topic, 1, err, sizeof err) != KC_OK)
+			fprintf(stderr, "segstream: warning: %s\n", err);
 		rd_kafka_destroy(admin);
-	} else {
-		rd_kafka_conf_destroy(conf);
 	}
 	struct snap_delta_stats st;
 	int rc = snap_publish_kafka(brokers, topic, props->items, props->n, dir, seq, prev, &st, err, sizeof err);

@@ -1,22 +1,31 @@
-/* Kafka topic helpers shared by the CLI's commands. */
-#include <librdkafka/rdkafka.h>
+/* Topics: a topic's partition count, and creating a topic before anything is produced to it (see kclient.h). */
+#include "kclient/kclient.h"
+
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
 
-#include "tools/segstream/cli.h"
-
-int cli_topic_partitions(rd_kafka_t *rk, const char *topic, int timeout_ms)
+int kc_topic_partitions(rd_kafka_t *rk, const char *topic, int timeout_ms, char *errbuf, size_t errbuf_len)
 {
-	const struct rd_kafka_metadata *md = NULL;
 	rd_kafka_topic_t *rkt = rd_kafka_topic_new(rk, topic, NULL);
-	int n = -1;
-	if (rd_kafka_metadata(rk, 0, rkt, &md, timeout_ms) == RD_KAFKA_RESP_ERR_NO_ERROR && md->topic_cnt == 1 &&
-	    md->topics[0].err == RD_KAFKA_RESP_ERR_NO_ERROR)
+	const struct rd_kafka_metadata *md = NULL;
+	int n = KC_KAFKA;
+	rd_kafka_resp_err_t e = rkt ? rd_kafka_metadata(rk, 0, rkt, &md, timeout_ms) : rd_kafka_last_error();
+	if (e) {
+		if (errbuf && errbuf_len)
+			snprintf(errbuf, errbuf_len, "metadata of %s: %s", topic, rd_kafka_err2str(e));
+	} else if (md->topic_cnt == 1 && md->topics[0].err == RD_KAFKA_RESP_ERR_NO_ERROR) {
 		n = md->topics[0].partition_cnt;
+	} else {
+		n = md->topic_cnt && md->topics[0].err != RD_KAFKA_RESP_ERR_UNKNOWN_TOPIC_OR_PART ? KC_KAFKA : KC_NOTFOUND;
+		if (errbuf && errbuf_len)
+			snprintf(errbuf, errbuf_len, "topic %s: %s", topic,
+				 md->topic_cnt ? rd_kafka_err2str(md->topics[0].err) : "not found");
+	}
 	if (md)
 		rd_kafka_metadata_destroy(md);
-	rd_kafka_topic_destroy(rkt);
+	if (rkt)
+		rd_kafka_topic_destroy(rkt);
 	return n;
 }
 
@@ -81,19 +90,18 @@ static const char *create_topic(rd_kafka_t *rk, const char *topic, int compacted
 /*
  * A topic that exists is left as it is. A missing one is created, compacted if asked, with the
  * broker's default partitions; then this waits until every partition has a leader, polling
- * every 20 ms: a producer that finds a topic still being created parks its messages until its
- * next metadata scan, a second later. Failures are warnings: the broker may auto-create the
- * topic, with its default cleanup policy, on the first produce.
+ * every 20 ms. A failed creation returns at once (no wait for leaders).
  */
-void cli_ensure_topic(rd_kafka_t *rk, const char *topic, int compacted)
+int kc_topic_ensure(rd_kafka_t *rk, const char *topic, int compacted, char *errbuf, size_t errbuf_len)
 {
 	int state = topic_state(rk, topic, 5000);
 	char err[256];
 	if (state < 0) {
 		const char *why = create_topic(rk, topic, compacted, err, sizeof err);
 		if (why) {
-			fprintf(stderr, "segstream: warning: could not create topic %s: %s\n", topic, why);
-			return;
+			if (errbuf && errbuf_len)
+				snprintf(errbuf, errbuf_len, "could not create topic %s: %s", topic, why);
+			return KC_CREATE;
 		}
 	}
 	for (int waited_ms = 0; state <= 0 && waited_ms < 10000; waited_ms += 20) {
@@ -102,6 +110,10 @@ void cli_ensure_topic(rd_kafka_t *rk, const char *topic, int compacted)
 			nanosleep(&pause, NULL);
 		}
 	}
-	if (state <= 0)
-		fprintf(stderr, "segstream: warning: topic %s has no leader for every partition yet\n", topic);
+	if (state <= 0) {
+		if (errbuf && errbuf_len)
+			snprintf(errbuf, errbuf_len, "topic %s has no leader for every partition yet", topic);
+		return KC_NOLEADER;
+	}
+	return KC_OK;
 }

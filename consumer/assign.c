@@ -1,0 +1,155 @@
+/*
+ * Assignment of the events topic: waiting for the topic, static assign() of every partition or
+ * a group subscription whose rebalance callback seeks each assigned partition to its offset in
+ * the state and commits the open batch before a partition is given up; the on_assign and
+ * on_revoke hooks; the results of assign, incremental assign and unassign checked.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "consumer/internal.h"
+#include "kclient/kclient.h"
+
+/* The assign list for these partitions, each at its LMDB offset (0 when none: see consumer.h). */
+static rd_kafka_topic_partition_list_t *positions(struct run *r, const rd_kafka_topic_partition_list_t *parts)
+{
+	rd_kafka_topic_partition_list_t *list = rd_kafka_topic_partition_list_copy(parts);
+	for (int i = 0; i < list->cnt; i++) {
+		int32_t p = list->elems[i].partition;
+		list->elems[i].offset = cons__stored_offset(r, r->cfg->events_topic, p, 0);
+		if (cons__grow_parts(r, p) == 0) {
+			r->parts[p].assigned = 1;
+			r->parts[p].eof = 0;
+			r->parts[p].next = list->elems[i].offset;
+			r->parts[p].committed = list->elems[i].offset;
+			r->parts[p].dirty = 0;
+		}
+	}
+	return list;
+}
+
+/* Calls an assign or revoke hook with these partitions: at their start (assign) or committed offsets. */
+static void call_hook(struct run *r, cons_partitions_fn fn, void *ctx, const rd_kafka_topic_partition_list_t *list,
+		      int revoke)
+{
+	if (!fn || list->cnt == 0)
+		return;
+	struct cons_partition *parts = malloc((size_t)list->cnt * sizeof *parts);
+	if (!parts) {
+		cons__fatal(r, CONS_STATE, "out of memory");
+		return;
+	}
+	for (int i = 0; i < list->cnt; i++) {
+		int32_t p = list->elems[i].partition;
+		parts[i].topic = r->cfg->events_topic;
+		parts[i].partition = p;
+		parts[i].offset = !revoke ? list->elems[i].offset : p < r->n_parts ? r->parts[p].committed : -1;
+	}
+	fn(ctx, parts, list->cnt);
+	free(parts);
+}
+
+void cons__rebalance(rd_kafka_t *rk, rd_kafka_resp_err_t err, rd_kafka_topic_partition_list_t *parts, void *opaque)
+{
+	struct run *r = opaque;
+	const struct cons_config *cfg = r->cfg;
+	int cooperative = strcmp(rd_kafka_rebalance_protocol(rk), "COOPERATIVE") == 0;
+	if (err == RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS) {
+		rd_kafka_topic_partition_list_t *list = positions(r, parts);
+		rd_kafka_resp_err_t e = RD_KAFKA_RESP_ERR_NO_ERROR;
+		char why[512] = "";
+		if (cooperative) {
+			rd_kafka_error_t *error = rd_kafka_incremental_assign(rk, list);
+			if (error) {
+				snprintf(why, sizeof why, "incremental assign: %s", rd_kafka_error_string(error));
+				e = rd_kafka_error_code(error);
+				rd_kafka_error_destroy(error);
+			}
+		} else if ((e = rd_kafka_assign(rk, list)) != RD_KAFKA_RESP_ERR_NO_ERROR) {
+			snprintf(why, sizeof why, "assign: %s", rd_kafka_err2str(e));
+		}
+		if (e) /* the partitions would be silently not consumed */
+			cons__fatal(r, CONS_KAFKA, "%s", why);
+		else
+			call_hook(r, cfg->on_assign, cfg->assign_ctx, list, 0);
+		rd_kafka_topic_partition_list_destroy(list);
+		return;
+	}
+	/* Revoked or lost: what was applied so far is committed with its offsets first, so the
+	 * next owner of the partition resumes exactly after it. */
+	cons__commit_batch(r);
+	for (int i = 0; i < parts->cnt; i++)
+		if (parts->elems[i].partition < r->n_parts)
+			r->parts[parts->elems[i].partition].assigned = 0;
+	call_hook(r, cfg->on_revoke, cfg->revoke_ctx, parts, 1);
+	if (cooperative) {
+		rd_kafka_error_t *error = rd_kafka_incremental_unassign(rk, parts);
+		if (error) {
+			fprintf(stderr, "consume: warning: incremental unassign: %s\n", rd_kafka_error_string(error));
+			rd_kafka_error_destroy(error);
+		}
+	} else {
+		rd_kafka_resp_err_t e = rd_kafka_assign(rk, NULL);
+		if (e)
+			fprintf(stderr, "consume: warning: unassign: %s\n", rd_kafka_err2str(e));
+	}
+}
+
+void cons__revoke_all(struct run *r)
+{
+	if (!r->cfg->on_revoke)
+		return;
+	rd_kafka_topic_partition_list_t *list = rd_kafka_topic_partition_list_new(r->n_parts > 0 ? r->n_parts : 1);
+	for (int p = 0; p < r->n_parts; p++)
+		if (r->parts[p].assigned)
+			rd_kafka_topic_partition_list_add(list, r->cfg->events_topic, p);
+	call_hook(r, r->cfg->on_revoke, r->cfg->revoke_ctx, list, 1);
+	rd_kafka_topic_partition_list_destroy(list);
+}
+
+/*
+ * Waits until the events topic exists. The replay tool publishes the products before the first
+ * event creates the events topic, so once it exists the products topic is complete: a consumer
+ * started beside a replay loads every product before it applies any event.
+ */
+int cons__wait_for_events_topic(struct run *r)
+{
+	char err[512];
+	int said = 0;
+	while (!(r->cfg->stop && *r->cfg->stop)) {
+		if (kc_topic_partitions(r->rk, r->cfg->events_topic, 10000, err, sizeof err) > 0)
+			return 0;
+		if (!said++)
+			fprintf(stderr, "consume: waiting for topic %s (%s)\n", r->cfg->events_topic, err);
+		const struct timespec pause = { 0, 50 * 1000 * 1000 };
+		nanosleep(&pause, NULL);
+	}
+	return cons__fatal(r, CONS_KAFKA, "stopped while waiting for topic %s", r->cfg->events_topic);
+}
+
+int cons__start_events(struct run *r)
+{
+	const struct cons_config *cfg = r->cfg;
+	char err[512];
+	int n = r->events_partitions = kc_topic_partitions(r->rk, cfg->events_topic, 10000, err, sizeof err);
+	if (cfg->group_id) {
+		rd_kafka_topic_partition_list_t *subs = rd_kafka_topic_partition_list_new(1);
+		rd_kafka_topic_partition_list_add(subs, cfg->events_topic, RD_KAFKA_PARTITION_UA);
+		rd_kafka_resp_err_t e = rd_kafka_subscribe(r->rk, subs);
+		rd_kafka_topic_partition_list_destroy(subs);
+		return e ? cons__fatal(r, CONS_KAFKA, "subscribe %s: %s", cfg->events_topic, rd_kafka_err2str(e)) : 0;
+	}
+	if (n < 0)
+		return cons__fatal(r, CONS_KAFKA, "%s", err);
+	rd_kafka_topic_partition_list_t *all = rd_kafka_topic_partition_list_new(n);
+	for (int p = 0; p < n; p++)
+		rd_kafka_topic_partition_list_add(all, cfg->events_topic, p);
+	rd_kafka_topic_partition_list_t *list = positions(r, all);
+	rd_kafka_resp_err_t e = rd_kafka_assign(r->rk, list);
+	if (!e)
+		call_hook(r, cfg->on_assign, cfg->assign_ctx, list, 0);
+	rd_kafka_topic_partition_list_destroy(list);
+	rd_kafka_topic_partition_list_destroy(all);
+	return e ? cons__fatal(r, CONS_KAFKA, "assign: %s", rd_kafka_err2str(e)) : 0;
+}

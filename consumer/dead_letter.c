@@ -1,0 +1,68 @@
+/*
+ * Dead letters: invalid event messages go, unchanged, to the dead-letter topic with the reason
+ * in the `segstream.error` header and their source in `segstream.source`; a batch is committed
+ * only after its dead letters are delivered (cons__dlq_settle).
+ */
+#include <inttypes.h>
+#include <stdio.h>
+
+#include "consumer/internal.h"
+#include "kclient/kclient.h"
+
+static void dlq_delivered(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaque)
+{
+	(void)rk;
+	struct run *r = opaque;
+	if (m->err) {
+		r->dlq_failed++;
+		fprintf(stderr, "consume: dead letter not delivered: %s\n", rd_kafka_err2str(m->err));
+	}
+}
+
+/* The dead-letter producer takes none of the user's properties (they are the consumer's). */
+int cons__dlq_open(struct run *r)
+{
+	char err[512];
+	rd_kafka_conf_t *conf;
+	const char *dlq[] = { "enable.idempotence", "true", "linger.ms", "10" };
+	if (kc_conf_new(r->cfg->brokers, dlq, (int)(sizeof dlq / sizeof dlq[0]), NULL, 0, &conf, err, sizeof err) != KC_OK)
+		return cons__fatal(r, CONS_CONFIG, "%s", err);
+	rd_kafka_conf_set_opaque(conf, r);
+	rd_kafka_conf_set_dr_msg_cb(conf, dlq_delivered);
+	if (kc_new(RD_KAFKA_PRODUCER, conf, &r->dlq, err, sizeof err) != KC_OK)
+		return cons__fatal(r, CONS_KAFKA, "%s", err);
+	return 0;
+}
+
+void cons__send_dead_letter(struct run *r, const rd_kafka_message_t *m, const char *why)
+{
+	char source[512];
+	snprintf(source, sizeof source, "%s/%d/%" PRId64, rd_kafka_topic_name(m->rkt), m->partition, m->offset);
+	rd_kafka_headers_t *hdrs = rd_kafka_headers_new(2);
+	rd_kafka_header_add(hdrs, "segstream.error", -1, why, -1);
+	rd_kafka_header_add(hdrs, "segstream.source", -1, source, -1);
+	struct kc_msg msg = { .topic = r->cfg->dlq_topic, .key = m->key, .key_len = m->key_len, .value = m->payload,
+			      .value_len = m->len, .headers = hdrs };
+	char err[512];
+	if (kc_produce(r->dlq, &msg, KC_PRODUCE_WAIT_MS, err, sizeof err) != KC_OK) {
+		rd_kafka_headers_destroy(hdrs);
+		cons__fatal(r, CONS_DLQ, "dead letter for %s: %s", source, err);
+		return;
+	}
+	r->dlq_pending++;
+	r->stats.invalid++;
+	rd_kafka_poll(r->dlq, 0);
+}
+
+/* Waits until the batch's dead letters are delivered; CONS_DLQ if any was not (logged via fatal). */
+int cons__dlq_settle(struct run *r)
+{
+	if (!r->dlq_pending)
+		return 0;
+	rd_kafka_flush(r->dlq, 30000);
+	if (r->dlq_failed || rd_kafka_outq_len(r->dlq) > 0)
+		return cons__fatal(r, CONS_DLQ, "%ld dead letters not delivered to %s; batch not committed",
+				   r->dlq_failed + rd_kafka_outq_len(r->dlq), r->cfg->dlq_topic);
+	r->dlq_pending = 0;
+	return 0;
+}

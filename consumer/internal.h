@@ -1,0 +1,109 @@
+/*
+ * consumer/ internals shared by its files (not part of the contract: see consumer.h). Names
+ * with a double underscore (cons__) cross files inside the module only.
+ */
+#ifndef SEGSTREAM_CONSUMER_INTERNAL_H
+#define SEGSTREAM_CONSUMER_INTERNAL_H
+
+#include <librdkafka/rdkafka.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdint.h>
+#include <time.h>
+
+#include "consumer/consumer.h"
+
+/* Where one partition of the events topic stands. */
+struct partition_state {
+	int64_t next;      /* next offset to consume */
+	int64_t committed; /* the state's next offset (committed with the state) */
+	int dirty;         /* next changed since the last committed batch */
+	int assigned;
+	int eof;           /* at the end of the partition (nothing newer read since) */
+};
+
+/* One run of cons_run(): everything the files of the module share. */
+struct run {
+	const struct cons_config *cfg;
+	struct state_db *db;
+	rd_kafka_t *rk;
+	rd_kafka_t *dlq;
+	struct state_batch *batch;
+	int batch_events;
+	uint64_t committed_events; /* event messages in committed batches, this run */
+	double batch_started_ms;
+	struct partition_state *parts;
+	int n_parts;
+	int events_partitions;  /* of the events topic, read by cons__start_events(); < 0 if unknown */
+	long dlq_pending, dlq_failed;
+	struct cons_stats stats;
+	double *commit_ms;      /* every batch commit's latency, for the percentiles at the end */
+	size_t n_commit, cap_commit;
+	uint64_t latency[CONS_LATENCY_BUCKETS]; /* the same, as a histogram (stats.c) */
+	double stats_at_ms;     /* the last stats report (or the start of the events) */
+	uint64_t stats_messages; /* stats.messages then */
+	struct cons_partition_stats *report_parts; /* on_stats' scratch, report_cap long */
+	int report_cap;
+	int failed;            /* first fatal error; the loop stops */
+	char *errbuf;
+	size_t errbuf_len;
+};
+
+static inline double cons__now_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec * 1e3 + ts.tv_nsec / 1e6;
+}
+
+/* consumer.c: records the first fatal error with a message (later ones are ignored); returns err. */
+int cons__fatal(struct run *r, int err, const char *fmt, ...);
+/* consumer.c: makes r->parts hold partition; 0 or CONS_STATE (out of memory). */
+int cons__grow_parts(struct run *r, int32_t partition);
+/* consumer.c: begins a batch unless one is open; 0 or CONS_STATE. */
+int cons__ensure_batch(struct run *r);
+/* consumer.c: the stored next offset of a partition, or fallback when none is stored. */
+int64_t cons__stored_offset(struct run *r, const char *topic, int32_t partition, int64_t fallback);
+/* consumer.c: a consumer configuration: bootstrap.servers, mine, then cfg->props. */
+int cons__conf(const struct cons_config *cfg, const char *const *mine, int n_mine, rd_kafka_conf_t **conf_out,
+	       char *err, size_t err_len);
+/* consumer.c: commits the open batch (dead letters first, then state + offsets); 0 or the error. */
+int cons__commit_batch(struct run *r);
+/* consumer.c: rd_kafka_consumer_close() with its result logged; then rd_kafka_destroy(). */
+void cons__close(rd_kafka_t *rk, const char *what);
+
+/* waker.c: wakes librdkafka's fetcher while catching up (see the file). */
+struct waker {
+	rd_kafka_t *rk;
+	const char *topic;
+	int partitions;
+	int interval_ms;
+	atomic_int stop;
+	atomic_int idle; /* 1 while every partition is at its end: the long poll wakes the thread */
+	pthread_t thread;
+	int started;
+};
+void cons__waker_start(struct waker *w, rd_kafka_t *rk, const char *topic, int partitions, int interval_ms);
+void cons__waker_stop(struct waker *w);
+
+/* reference.c: reads a reference topic to its end into the state; 0 or the fatal error. */
+enum cons_table { CONS_TABLE_PRODUCTS, CONS_TABLE_CUSTOMERS };
+int cons__load_table(struct run *r, const char *topic, enum cons_table kind);
+
+/* dead_letter.c: the producer, one dead letter, and the check before a batch is committed. */
+int cons__dlq_open(struct run *r);
+void cons__send_dead_letter(struct run *r, const rd_kafka_message_t *m, const char *why);
+int cons__dlq_settle(struct run *r); /* 0, or CONS_DLQ (the batch must not be committed) */
+
+/* assign.c: waiting for the events topic, assignment (static or by rebalance) and its hooks. */
+int cons__wait_for_events_topic(struct run *r);
+int cons__start_events(struct run *r);
+void cons__rebalance(rd_kafka_t *rk, rd_kafka_resp_err_t err, rd_kafka_topic_partition_list_t *parts, void *opaque);
+void cons__revoke_all(struct run *r); /* static assign(): on_revoke for every partition at the end */
+
+/* stats.c: commit latencies, the on_stats report, the percentiles of the final stats. */
+void cons__record_commit_latency(struct run *r, double ms);
+void cons__report_stats(struct run *r, double now_ms);
+void cons__finish_stats(struct run *r);
+
+#endif

@@ -1,0 +1,150 @@
+/**
+ * @file kclient.h
+ * @brief librdkafka chores shared by every Kafka client of segstream (the consumer, the snapshot
+ *        delta, the CLI's replay, backfill and consume): building a configuration from our
+ *        defaults plus the user's `-X key=value` properties, producing with back-pressure on a
+ *        full queue, a topic's partition count, and creating a topic before anything is
+ *        produced to it.
+ *
+ * It knows nothing of events, state or snapshots: it takes and returns librdkafka handles and
+ * plain values. Collecting repeated `-X` options from a command line stays in the CLI
+ * (tools/segstream: struct cli_props); this module only applies the strings.
+ *
+ * Threading: every function works on the handles it is given and keeps no state of its own;
+ * call it from any thread that may use those handles (librdkafka's handles are thread-safe).
+ */
+#ifndef SEGSTREAM_KCLIENT_H
+#define SEGSTREAM_KCLIENT_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include <librdkafka/rdkafka.h>
+
+/* ---- Errors ---- */
+
+#define KC_ERR_MAP(XX)                                                                      \
+	XX(OK, 0, "success")                                                                \
+	XX(PROPERTY, -601, "invalid Kafka property")                                        \
+	XX(KAFKA, -602, "Kafka client error")                                               \
+	XX(QUEUE_FULL, -603, "the producer queue stayed full")                              \
+	XX(NOTFOUND, -604, "topic not found")                                               \
+	XX(CREATE, -605, "topic could not be created")                                      \
+	XX(NOLEADER, -606, "a partition of the topic has no leader yet")
+
+enum kc_err {
+#define KC_ERR_ENUM(name, code, text) KC_##name = code,
+	KC_ERR_MAP(KC_ERR_ENUM)
+#undef KC_ERR_ENUM
+};
+
+/** @return the text of a KC_* code ("unknown Kafka helper error" for others); never NULL. */
+const char *kc_strerror(int err);
+/** @return the name of a KC_* code ("KC_PROPERTY"), or "KC_UNKNOWN"; never NULL. */
+const char *kc_errname(int err);
+
+/* ---- Configuration ---- */
+
+/**
+ * @brief Applies properties to a configuration, in this order (a later one wins):
+ *        bootstrap.servers = brokers, then the caller's defaults, then the user's properties.
+ * @param[in] brokers    bootstrap.servers, or NULL to leave it unset
+ * @param[in] defaults   n_defaults strings, alternately key and value (n_defaults even); may be
+ *                       NULL when n_defaults is 0
+ * @param[in] props      n_props strings "key=value" (the user's -X options); may be NULL
+ * @param[out] errbuf    on failure, names the property and says what is wrong with it
+ * @return KC_OK, or KC_PROPERTY (a string without '=', an unknown key or a bad value: errbuf
+ *         reads "property KEY=VALUE: <librdkafka's reason>").
+ * @note conf stays the caller's, whatever the result (destroy it, or hand it to kc_new()).
+ */
+int kc_conf_apply(rd_kafka_conf_t *conf, const char *brokers, const char *const *defaults, int n_defaults,
+		  const char *const *props, int n_props, char *errbuf, size_t errbuf_len);
+
+/**
+ * @brief rd_kafka_conf_new() followed by kc_conf_apply().
+ * @param[out] conf_out  the new configuration on KC_OK (the caller owns it: kc_new() or
+ *                       rd_kafka_conf_destroy()); NULL otherwise
+ * @return KC_OK or KC_PROPERTY (nothing to free then).
+ */
+int kc_conf_new(const char *brokers, const char *const *defaults, int n_defaults, const char *const *props,
+		int n_props, rd_kafka_conf_t **conf_out, char *errbuf, size_t errbuf_len);
+
+/**
+ * @brief rd_kafka_new() that always consumes conf: it belongs to the client on success and is
+ *        destroyed on failure, so the caller never frees it after this call.
+ * @param[out] rk_out  the client (free with rd_kafka_destroy()), or NULL on failure
+ * @return KC_OK or KC_KAFKA (errbuf: librdkafka's reason).
+ */
+int kc_new(rd_kafka_type_t type, rd_kafka_conf_t *conf, rd_kafka_t **rk_out, char *errbuf, size_t errbuf_len);
+
+/* ---- Producing ---- */
+
+/**
+ * How long kc_produce() waits, in total, on a queue that stays full. Five minutes is
+ * librdkafka's default message.timeout.ms: by then the oldest queued messages have been
+ * delivered or have failed, so a queue still full is a stuck client, not back-pressure.
+ */
+#define KC_PRODUCE_WAIT_MS 300000
+
+/** One message to produce; a plain value filled by the caller (unused members zero). */
+struct kc_msg {
+	rd_kafka_topic_t *rkt;         /* the topic's handle (fastest), or NULL to name it in topic */
+	const char *topic;             /* used when rkt is NULL */
+	int has_partition;             /* 0: the partitioner chooses; 1: partition */
+	int32_t partition;
+	const void *key;               /* copied; may be NULL */
+	size_t key_len;
+	const void *value;             /* copied; NULL is a tombstone */
+	size_t value_len;
+	int64_t timestamp_ms;          /* 0: now */
+	rd_kafka_headers_t *headers;   /* NULL, or owned by librdkafka once kc_produce() returns KC_OK */
+};
+
+/**
+ * @brief Produces one message (payload and key copied: RD_KAFKA_MSG_F_COPY). On a full queue
+ *        (RD_KAFKA_RESP_ERR__QUEUE_FULL) it serves delivery reports with rd_kafka_poll(),
+ *        waiting 10 ms at first and up to twice as long after each further refusal (at most
+ *        100 ms), and tries again, for at most max_wait_ms in total: back-pressure, never a drop.
+ * @param[in] max_wait_ms  the bound on waiting for room (KC_PRODUCE_WAIT_MS is a good choice);
+ *                         0 tries once
+ * @return KC_OK; KC_QUEUE_FULL (still full after max_wait_ms); KC_KAFKA (another refusal, e.g.
+ *         an unknown partition or a message too large). On failure errbuf says which topic and
+ *         why, and msg->headers are still the caller's.
+ * @note Delivery is reported later, through the client's delivery-report callback; this call
+ *       does not poll when the message is accepted at once (call rd_kafka_poll(rk, 0) often).
+ */
+int kc_produce(rd_kafka_t *rk, const struct kc_msg *msg, int max_wait_ms, char *errbuf, size_t errbuf_len);
+
+/* ---- Topics ---- */
+
+/**
+ * @brief The partition count of a topic, from a metadata request that names it.
+ * @warning From a producer (allow.auto.create.topics is true there), a request naming a missing
+ *          topic makes a broker with auto.create.topics.enable create it with its defaults; so
+ *          call this from a consumer, or for a topic known to exist (kc_topic_ensure() never
+ *          names a missing topic). librdkafka's mock cluster auto-creates any topic named.
+ * @return the count (> 0); KC_NOTFOUND (the broker does not know the topic); KC_KAFKA (the
+ *         metadata request failed). errbuf says which on failure.
+ */
+int kc_topic_partitions(rd_kafka_t *rk, const char *topic, int timeout_ms, char *errbuf, size_t errbuf_len);
+
+/**
+ * @brief Makes sure a topic exists, creating it unless it does, and waits until every partition
+ *        has a leader (a producer that finds a topic still being created parks its messages
+ *        until its next metadata scan, a second later).
+ *
+ * A topic that exists is left as it is. A missing one is created with CreateTopics, with the
+ * broker's default partition count and replication factor, and `cleanup.policy=compact` if
+ * compacted. The topic is never named in a metadata request before it exists (the existence
+ * and leader checks ask for all topics): from a producer, such a request makes the broker
+ * auto-create it with the default (delete) policy. Leaders are polled every 20 ms for up to
+ * 10 s; each metadata request waits at most 5 s, CreateTopics at most 10 s.
+ *
+ * @return KC_OK; KC_CREATE (CreateTopics failed, e.g. the mock cluster that has no such
+ *         request; errbuf: "could not create topic T: <reason>"); KC_NOLEADER (errbuf: "topic T
+ *         has no leader for every partition yet"). Callers may treat both as warnings: the
+ *         broker may still auto-create the topic, with its default policy, on the first produce.
+ */
+int kc_topic_ensure(rd_kafka_t *rk, const char *topic, int compacted, char *errbuf, size_t errbuf_len);
+
+#endif

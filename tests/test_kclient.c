@@ -1,0 +1,235 @@
+/*
+ * Tests of kclient/ (the Kafka chores): a bad property is named, produce waits through a full
+ * queue and delivers everything (and gives up when bounded), partition counts, and topic
+ * creation never naming a missing topic in metadata. A broker, where needed, is librdkafka's
+ * in-process mock cluster; CreateTopics, which the mock lacks, is tested in test_broker.c.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <cmocka.h>
+#include <librdkafka/rdkafka.h>
+#include <librdkafka/rdkafka_mock.h>
+
+#include "kclient/kclient.h"
+
+struct fixture {
+	rd_kafka_t *host;            /* hosts the mock cluster */
+	rd_kafka_mock_cluster_t *mc;
+	const char *brokers;
+};
+
+static int setup(void **state)
+{
+	struct fixture *f = calloc(1, sizeof *f);
+	char err[256];
+	rd_kafka_conf_t *conf = rd_kafka_conf_new();
+	rd_kafka_conf_set(conf, "log_level", "2", err, sizeof err);
+	f->host = rd_kafka_new(RD_KAFKA_PRODUCER, conf, err, sizeof err);
+	if (!f->host)
+		return -1;
+	f->mc = rd_kafka_mock_cluster_new(f->host, 1);
+	f->brokers = rd_kafka_mock_cluster_bootstraps(f->mc);
+	rd_kafka_mock_topic_create(f->mc, "four", 4, 1);
+	*state = f;
+	return 0;
+}
+
+static int teardown(void **state)
+{
+	struct fixture *f = *state;
+	rd_kafka_mock_cluster_destroy(f->mc);
+	rd_kafka_destroy(f->host);
+	free(f);
+	return 0;
+}
+
+static rd_kafka_t *client(struct fixture *f, rd_kafka_type_t type, const char *const *defaults, int n,
+			  rd_kafka_conf_t *conf)
+{
+	char err[512];
+	if (!conf)
+		assert_int_equal(kc_conf_new(f->brokers, defaults, n, NULL, 0, &conf, err, sizeof err), KC_OK);
+	rd_kafka_t *rk;
+	if (kc_new(type, conf, &rk, err, sizeof err) != KC_OK)
+		fail_msg("kc_new: %s", err);
+	return rk;
+}
+
+static void test_bad_property_is_named(void **state)
+{
+	(void)state;
+	char err[512] = "";
+	rd_kafka_conf_t *conf = (rd_kafka_conf_t *)1;
+	const char *mine[] = { "linger.ms", "20", "client.id", "mine" };
+	const char *unknown[] = { "client.id=user", "no.such.property=1" };
+	assert_int_equal(kc_conf_new("127.0.0.1:1", mine, 4, unknown, 2, &conf, err, sizeof err), KC_PROPERTY);
+	assert_null(conf);
+	assert_non_null(strstr(err, "no.such.property=1"));
+	const char *bad_value[] = { "linger.ms=soon" };
+	assert_int_equal(kc_conf_new(NULL, NULL, 0, bad_value, 1, &conf, err, sizeof err), KC_PROPERTY);
+	assert_non_null(strstr(err, "linger.ms=soon"));
+	const char *no_eq[] = { "linger.ms" };
+	assert_int_equal(kc_conf_new(NULL, NULL, 0, no_eq, 1, &conf, err, sizeof err), KC_PROPERTY);
+	assert_non_null(strstr(err, "'linger.ms' is not key=value"));
+	const char *bad_default[] = { "batch.num.messages", "-5" };
+	assert_int_equal(kc_conf_new(NULL, bad_default, 2, NULL, 0, &conf, err, sizeof err), KC_PROPERTY);
+	assert_non_null(strstr(err, "batch.num.messages=-5"));
+	assert_string_equal(kc_errname(KC_PROPERTY), "KC_PROPERTY");
+	assert_string_equal(kc_strerror(KC_PROPERTY), "invalid Kafka property");
+
+	/* Order: brokers, then defaults, then the user's properties, which win. */
+	const char *user[] = { "client.id=user", "linger.ms=7" };
+	assert_int_equal(kc_conf_new("127.0.0.1:1", mine, 4, user, 2, &conf, err, sizeof err), KC_OK);
+	char v[64];
+	size_t vl = sizeof v;
+	assert_int_equal(rd_kafka_conf_get(conf, "client.id", v, &vl), RD_KAFKA_CONF_OK);
+	assert_string_equal(v, "user");
+	vl = sizeof v;
+	assert_int_equal(rd_kafka_conf_get(conf, "linger.ms", v, &vl), RD_KAFKA_CONF_OK);
+	assert_string_equal(v, "7");
+	vl = sizeof v;
+	assert_int_equal(rd_kafka_conf_get(conf, "bootstrap.servers", v, &vl), RD_KAFKA_CONF_OK);
+	assert_string_equal(v, "127.0.0.1:1");
+	rd_kafka_conf_destroy(conf);
+}
+
+static void count_delivered(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaque)
+{
+	(void)rk;
+	long *counts = opaque; /* [0] delivered, [1] failed */
+	counts[m->err ? 1 : 0]++;
+}
+
+static void test_produce_waits_through_a_full_queue(void **state)
+{
+	struct fixture *f = *state;
+	enum { MESSAGES = 3000 };
+	long counts[2] = { 0, 0 };
+	char err[512];
+	const char *tiny[] = { "queue.buffering.max.messages", "10", "linger.ms", "1" };
+	rd_kafka_conf_t *conf;
+	assert_int_equal(kc_conf_new(f->brokers, tiny, 4, NULL, 0, &conf, err, sizeof err), KC_OK);
+	rd_kafka_conf_set_dr_msg_cb(conf, count_delivered);
+	rd_kafka_conf_set_opaque(conf, counts);
+	rd_kafka_t *rk = client(f, RD_KAFKA_PRODUCER, NULL, 0, conf);
+	rd_kafka_topic_t *rkt = rd_kafka_topic_new(rk, "four", NULL);
+	/* The queue really is tiny: without waiting, the 11th message is refused. */
+	int refused = 0;
+	for (int i = 0; i < 11; i++)
+		refused += rd_kafka_producev(rk, RD_KAFKA_V_RKT(rkt), RD_KAFKA_V_VALUE("x", 1),
+					     RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY), RD_KAFKA_V_END) ==
+			   RD_KAFKA_RESP_ERR__QUEUE_FULL;
+	assert_int_equal(refused, 1);
+	assert_int_equal(rd_kafka_flush(rk, 10000), RD_KAFKA_RESP_ERR_NO_ERROR);
+	counts[0] = counts[1] = 0;
+	/* kc_produce waits for room instead: every message is delivered, by handle and by name. */
+	for (int i = 0; i < MESSAGES; i++) {
+		char key[16], val[16];
+		int kl = snprintf(key, sizeof key, "k%d", i % 97), vl = snprintf(val, sizeof val, "%d", i);
+		struct kc_msg m = { .rkt = i % 2 ? rkt : NULL, .topic = "four", .key = key, .key_len = (size_t)kl,
+				    .value = val, .value_len = (size_t)vl, .timestamp_ms = 1000 + i,
+				    .has_partition = i % 3 == 0, .partition = 2 };
+		int rc = kc_produce(rk, &m, 10000, err, sizeof err);
+		if (rc != KC_OK)
+			fail_msg("message %d: %s", i, err);
+	}
+	assert_int_equal(rd_kafka_flush(rk, 10000), RD_KAFKA_RESP_ERR_NO_ERROR);
+	assert_int_equal(counts[1], 0);
+	assert_int_equal(counts[0], MESSAGES);
+	/* An unknown partition is refused at once, not retried. */
+	struct kc_msg bad = { .rkt = rkt, .has_partition = 1, .partition = 99, .value = "x", .value_len = 1 };
+	assert_int_equal(kc_produce(rk, &bad, 10000, err, sizeof err), KC_KAFKA);
+	assert_non_null(strstr(err, "four"));
+	rd_kafka_topic_destroy(rkt);
+	rd_kafka_destroy(rk);
+}
+
+static double now_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec / 1e6;
+}
+
+static void test_produce_gives_up_when_bounded(void **state)
+{
+	struct fixture *f = *state;
+	char err[512];
+	const char *tiny[] = { "queue.buffering.max.messages", "5", "message.timeout.ms", "60000", "log_level", "2" };
+	rd_kafka_t *rk = client(f, RD_KAFKA_PRODUCER, tiny, 6, NULL);
+	/* The broker is down: nothing is delivered, the queue stays full. */
+	rd_kafka_mock_broker_set_down(f->mc, 1);
+	struct kc_msg m = { .topic = "four", .value = "x", .value_len = 1 };
+	for (int i = 0; i < 5; i++)
+		assert_int_equal(kc_produce(rk, &m, 0, err, sizeof err), KC_OK);
+	double t0 = now_ms();
+	assert_int_equal(kc_produce(rk, &m, 300, err, sizeof err), KC_QUEUE_FULL);
+	double waited = now_ms() - t0;
+	assert_true(waited >= 300 && waited < 3000);
+	assert_non_null(strstr(err, "four"));
+	rd_kafka_mock_broker_set_up(f->mc, 1);
+	assert_int_equal(kc_produce(rk, &m, 10000, err, sizeof err), KC_OK);
+	assert_int_equal(rd_kafka_flush(rk, 10000), RD_KAFKA_RESP_ERR_NO_ERROR);
+	rd_kafka_destroy(rk);
+}
+
+static void test_partition_count(void **state)
+{
+	struct fixture *f = *state;
+	char err[512] = "";
+	rd_kafka_t *rk = client(f, RD_KAFKA_CONSUMER, NULL, 0, NULL);
+	assert_int_equal(kc_topic_partitions(rk, "four", 5000, err, sizeof err), 4);
+	/* The mock creates any topic a metadata request names, so "missing" is simulated by the
+	 * error a broker returns for it. */
+	rd_kafka_mock_topic_set_error(f->mc, "gone", RD_KAFKA_RESP_ERR_UNKNOWN_TOPIC_OR_PART);
+	assert_int_equal(kc_topic_partitions(rk, "gone", 5000, err, sizeof err), KC_NOTFOUND);
+	assert_non_null(strstr(err, "gone"));
+	rd_kafka_destroy(rk);
+}
+
+/* Whether the cluster lists the topic, asking for all topics (so as not to create it). */
+static int listed(rd_kafka_t *rk, const char *topic)
+{
+	const struct rd_kafka_metadata *md = NULL;
+	assert_int_equal(rd_kafka_metadata(rk, 1, NULL, &md, 5000), RD_KAFKA_RESP_ERR_NO_ERROR);
+	int found = 0;
+	for (int t = 0; t < md->topic_cnt; t++)
+		found |= strcmp(md->topics[t].topic, topic) == 0;
+	rd_kafka_metadata_destroy(md);
+	return found;
+}
+
+static void test_ensure_topic(void **state)
+{
+	struct fixture *f = *state;
+	char err[512] = "";
+	rd_kafka_t *rk = client(f, RD_KAFKA_PRODUCER, NULL, 0, NULL);
+	/* An existing topic is left as it is: no CreateTopics (which the mock would refuse). */
+	assert_int_equal(kc_topic_ensure(rk, "four", 1, err, sizeof err), KC_OK);
+	/* A missing one is created with CreateTopics: the mock has no such request, so this fails
+	 * (after CreateTopics' 10 s), naming the topic; and no metadata request named it first (the
+	 * mock would have created it). */
+	assert_false(listed(rk, "fresh"));
+	assert_int_equal(kc_topic_ensure(rk, "fresh", 1, err, sizeof err), KC_CREATE);
+	assert_non_null(strstr(err, "could not create topic fresh"));
+	assert_false(listed(rk, "fresh"));
+	rd_kafka_destroy(rk);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_bad_property_is_named),
+		cmocka_unit_test_setup_teardown(test_produce_waits_through_a_full_queue, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_produce_gives_up_when_bounded, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_partition_count, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_ensure_topic, setup, teardown),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
