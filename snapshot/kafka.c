@@ -2,11 +2,14 @@
  * snapshot, tombstones for customers gone, then the manifest, in one producer transaction. */
 #include "snapshot/snapshot.h"
 
+#include <inttypes.h>
 #include <librdkafka/rdkafka.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <zlib.h>
 
+#include "kclient/kclient.h"
 #include "snapshot/snapshot_int.h"
 
 /* user_id -> CRC-32 of the row, open addressing; crc_plus1 = 0 marks an empty slot. */
@@ -31,15 +34,12 @@ static void delivered_count(rd_kafka_t *rk, const rd_kafka_message_t *m, void *o
 		(*(long *)opaque)++;
 }
 
-static int produce_one(rd_kafka_t *rk, const char *topic, const char *key, size_t klen, const void *v, size_t vlen)
+/* One record of the delta (a NULL value is a tombstone); err says why it failed. */
+static int produce_one(rd_kafka_t *rk, const char *topic, const char *key, size_t klen, const void *v, size_t vlen,
+		       char *err, size_t err_len)
 {
-	for (;;) {
-		rd_kafka_resp_err_t e = rd_kafka_producev(rk, RD_KAFKA_V_TOPIC(topic), RD_KAFKA_V_KEY(key, klen),
-			RD_KAFKA_V_VALUE((void *)v, vlen), RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY), RD_KAFKA_V_END);
-		if (e != RD_KAFKA_RESP_ERR__QUEUE_FULL)
-			return e ? -1 : 0;
-		rd_kafka_poll(rk, 10);
-	}
+	struct kc_msg msg = { .topic = topic, .key = key, .key_len = klen, .value = v, .value_len = vlen };
+	return kc_produce(rk, &msg, KC_PRODUCE_WAIT_MS, err, err_len) == KC_OK ? 0 : -1;
 }
 
 int snap_publish_kafka(const char *brokers, const char *topic, const char *const *props, int n_props,
@@ -82,33 +82,25 @@ int snap_publish_kafka(const char *brokers, const char *topic, const char *const
 		ix.crc_plus1[s] = (uint64_t)crc32(0L, bytes, (uInt)len) + 1;
 	}
 
-	rd_kafka_conf_t *conf = rd_kafka_conf_new();
+	rd_kafka_conf_t *conf;
 	char txid[512];
 	snprintf(txid, sizeof txid, "segstream-snapshots-%s", topic);
-	if (rd_kafka_conf_set(conf, "bootstrap.servers", brokers, err, sizeof err) != RD_KAFKA_CONF_OK ||
-	    rd_kafka_conf_set(conf, "transactional.id", txid, err, sizeof err) != RD_KAFKA_CONF_OK ||
-	    rd_kafka_conf_set(conf, "compression.type", "lz4", err, sizeof err) != RD_KAFKA_CONF_OK) {
-		rd_kafka_conf_destroy(conf);
+	const char *mine[] = { "transactional.id", txid, "compression.type", "lz4" };
+	if (kc_conf_new(brokers, mine, 4, props, n_props, &conf, err, sizeof err) != KC_OK) {
 		rc = SNAP_IO;
 		goto out;
-	}
-	for (int i = 0; i < n_props; i++) {
-		char k[256];
-		const char *eq = strchr(props[i], '=');
-		snprintf(k, sizeof k, "%.*s", eq ? (int)(eq - props[i]) : 0, props[i]);
-		if (!eq || rd_kafka_conf_set(conf, k, eq + 1, err, sizeof err) != RD_KAFKA_CONF_OK) {
-			rd_kafka_conf_destroy(conf);
-			rc = SNAP_IO;
-			goto out;
-		}
 	}
 	rd_kafka_conf_set_dr_msg_cb(conf, delivered_count);
 	rd_kafka_conf_set_opaque(conf, &failed);
-	if (!(rk = rd_kafka_new(RD_KAFKA_PRODUCER, conf, err, sizeof err))) {
-		rd_kafka_conf_destroy(conf);
+	if (kc_new(RD_KAFKA_PRODUCER, conf, &rk, err, sizeof err) != KC_OK) {
 		rc = SNAP_IO;
 		goto out;
 	}
+	/* The topic is created compacted before anything is produced to it; a failure is only a
+	 * warning, since the broker may still create it on the first produce (kclient.h). */
+	char topic_err[512];
+	if (kc_topic_ensure(rk, topic, 1, topic_err, sizeof topic_err) != KC_OK)
+		fprintf(stderr, "snapshot: warning: %s\n", topic_err);
 	if ((kerr = rd_kafka_init_transactions(rk, 30000)) || (kerr = rd_kafka_begin_transaction(rk))) {
 		snprintf(err, sizeof err, "%s", rd_kafka_error_string(kerr));
 		rc = SNAP_IO;
@@ -126,8 +118,7 @@ int snap_publish_kafka(const char *brokers, const char *topic, const char *const
 			continue;
 		}
 		int kl = snprintf(key, sizeof key, "%u", user);
-		if (produce_one(rk, topic, key, (size_t)kl, bytes, len)) {
-			snprintf(err, sizeof err, "producing the delta failed");
+		if (produce_one(rk, topic, key, (size_t)kl, bytes, len, err, sizeof err)) {
 			rc = SNAP_IO;
 			goto abort;
 		}
@@ -137,8 +128,7 @@ int snap_publish_kafka(const char *brokers, const char *topic, const char *const
 	for (size_t s = 0; prev && s < ix.cap; s++) { /* customers gone since: tombstones */
 		if (ix.crc_plus1[s] && !(ix.crc_plus1[s] >> 63)) {
 			int kl = snprintf(key, sizeof key, "%u", ix.user[s]);
-			if (produce_one(rk, topic, key, (size_t)kl, NULL, 0)) {
-				snprintf(err, sizeof err, "producing a tombstone failed");
+			if (produce_one(rk, topic, key, (size_t)kl, NULL, 0, err, sizeof err)) {
 				rc = SNAP_IO;
 				goto abort;
 			}
@@ -149,8 +139,9 @@ int snap_publish_kafka(const char *brokers, const char *topic, const char *const
 	size_t mlen;
 	snprintf(mp, sizeof mp, "%s/manifest.json", snap_reader_path(cur));
 	char *manifest = snap__read_whole(mp, &mlen);
-	if (!manifest || produce_one(rk, topic, "__manifest", 10, manifest, mlen)) {
-		snprintf(err, sizeof err, "%s", manifest ? "producing the manifest failed" : "cannot read manifest.json");
+	if (!manifest || produce_one(rk, topic, "__manifest", 10, manifest, mlen, err, sizeof err)) {
+		if (!manifest)
+			snprintf(err, sizeof err, "cannot read manifest.json of snapshot %" PRIu64, seq);
 		free(manifest);
 		rc = SNAP_IO;
 		goto abort;

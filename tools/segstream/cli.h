@@ -32,7 +32,7 @@ struct state_db;
 int cli_open_state(const char *path, int read_only, int durable, struct state_db **db);
 
 /* Sends snapshot seq under dir to Kafka as a delta against the last one sent to topic, which
- * dir/.kafka-TOPIC remembers (cmd_state.c). @return 0, or 1 (message printed). */
+ * dir/.kafka-TOPIC remembers (cmd_snapshot.c). @return 0, or 1 (message printed). */
 int cli_snapshot_to_kafka(const char *brokers, const char *topic, const struct cli_props *props, const char *dir,
 			  uint64_t seq);
 

@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 #include <zlib.h>
 
 #include "segment/segment.h"
@@ -154,6 +155,47 @@ static int snapshot_diff(int argc, char **argv)
 	snap_reader_close(b);
 	return 0;
 }
+
+/*
+ * Sends snapshot seq to Kafka as a delta against the last snapshot sent there, which
+ * DIR/.kafka-TOPIC remembers (a full snapshot when it is unknown or no longer kept).
+ */
+int cli_snapshot_to_kafka(const char *brokers, const char *topic, const struct cli_props *props, const char *dir,
+			  uint64_t seq)
+{
+	char marker[4200], tmp[4300], err[512];
+	snprintf(marker, sizeof marker, "%s/.kafka-%s", dir, topic);
+	unsigned long long prev = 0;
+	FILE *f = fopen(marker, "r");
+	if (f) {
+		if (fscanf(f, "%llu", &prev) != 1)
+			prev = 0;
+		fclose(f);
+	}
+	char prev_dir[4300];
+	snprintf(prev_dir, sizeof prev_dir, "%s/%010llu", dir, prev);
+	if (prev && access(prev_dir, R_OK) != 0)
+		prev = 0;
+	struct snap_delta_stats st;
+	int rc = snap_publish_kafka(brokers, topic, props->items, props->n, dir, seq, prev, &st, err, sizeof err);
+	if (rc != SNAP_OK) {
+		fprintf(stderr, "snapshot: %s: %s\n", snap_strerror(rc), err);
+		return 1;
+	}
+	snprintf(tmp, sizeof tmp, "%s.tmp", marker);
+	f = fopen(tmp, "w");
+	int written = f && fprintf(f, "%llu\n", (unsigned long long)seq) > 0;
+	if (f && fclose(f) != 0)
+		written = 0;
+	if (!written || rename(tmp, marker) != 0) {
+		fprintf(stderr, "snapshot: cannot record %s\n", marker);
+		return 1;
+	}
+	printf("snapshot %" PRIu64 " to Kafka topic %s: %" PRIu64 " changed rows, %" PRIu64 " removed, %" PRIu64
+	       " unchanged (delta against %llu), one transaction\n", seq, topic, st.changed, st.removed, st.unchanged, prev);
+	return 0;
+}
+
 
 int cmd_snapshot(int argc, char **argv)
 {

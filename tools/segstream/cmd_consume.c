@@ -4,7 +4,6 @@
 #include <malloc.h>
 #include <sys/resource.h>
 #include <sys/syscall.h>
-#include <zlib.h>
 #include <pthread.h>
 #include <time.h>
 #include <inttypes.h>
@@ -13,37 +12,17 @@
 #include <string.h>
 #include <unistd.h>
 
-#include <librdkafka/rdkafka.h>
-
 #include "consumer/consumer.h"
-#include "dataset/dataset.h"
-#include "kclient/kclient.h"
 #include "segment/segment.h"
 #include "snapshot/snapshot.h"
 #include "state/state.h"
 #include "tools/segstream/cli.h"
-
-static int open_state(const char *path, int read_only, int durable, struct state_db **db)
-{
-	struct state_config cfg;
-	char err[512];
-	state_config_init(&cfg);
-	cfg.path = path;
-	cfg.read_only = read_only;
-	cfg.durable = durable;
-	int rc = state_open(&cfg, db, err, sizeof err);
-	if (rc != STATE_OK)
-		fprintf(stderr, "%s\n", err);
-	return rc;
-}
 
 /*
  * Snapshots beside the consumer: a thread of its own with its own LMDB read transactions, so
  * the consumer's batches never wait for it. It publishes every `every_s` seconds, on SIGUSR1,
  * at the end of each catch-up, and once more when the consumer stops.
  */
-static int snapshot_to_kafka(const char *brokers, const char *topic, const struct cli_props *props, const char *dir,
-			     uint64_t seq);
 
 struct snapshotter {
 	struct state_db *db;
@@ -98,7 +77,7 @@ static void publish_one(struct snapshotter *s)
 	s->published++;
 	fprintf(stderr, "consume: snapshot %" PRIu64 " (%" PRIu64 " customers) in %.0f ms\n", seq, r.customers,
 		(double)(t1.tv_sec - t0.tv_sec) * 1e3 + (double)(t1.tv_nsec - t0.tv_nsec) / 1e6);
-	if (s->segments_topic && snapshot_to_kafka(s->brokers, s->segments_topic, s->props, s->dir, seq) != 0)
+	if (s->segments_topic && cli_snapshot_to_kafka(s->brokers, s->segments_topic, s->props, s->dir, seq) != 0)
 		s->failed++;
 }
 
@@ -217,7 +196,7 @@ int cmd_consume(int argc, char **argv)
 	mallopt(M_ARENA_MAX, 1);
 #endif
 	struct state_db *db;
-	if (open_state(state_dir, 0, durable, &db) != STATE_OK)
+	if (cli_open_state(state_dir, 0, durable, &db) != STATE_OK)
 		return 1;
 	pthread_t snap_thread;
 	int snapshots = snaps.dir != NULL;
@@ -266,56 +245,3 @@ int cmd_consume(int argc, char **argv)
 	return 0;
 }
 
-/*
- * Sends snapshot seq to Kafka as a delta against the last snapshot sent there, which
- * DIR/.kafka-TOPIC remembers (a full snapshot when it is unknown or no longer kept).
- */
-static int snapshot_to_kafka(const char *brokers, const char *topic, const struct cli_props *props, const char *dir,
-			     uint64_t seq)
-{
-	char marker[4200], tmp[4300], err[512];
-	snprintf(marker, sizeof marker, "%s/.kafka-%s", dir, topic);
-	unsigned long long prev = 0;
-	FILE *f = fopen(marker, "r");
-	if (f) {
-		if (fscanf(f, "%llu", &prev) != 1)
-			prev = 0;
-		fclose(f);
-	}
-	char prev_dir[4300];
-	snprintf(prev_dir, sizeof prev_dir, "%s/%010llu", dir, prev);
-	if (prev && access(prev_dir, R_OK) != 0)
-		prev = 0;
-	/* The segments topic is created compacted before the delta is produced (a failure is a
-	 * warning: the broker may auto-create it). */
-	rd_kafka_conf_t *conf;
-	rd_kafka_t *admin;
-	if (kc_conf_new(brokers, NULL, 0, NULL, 0, &conf, err, sizeof err) == KC_OK &&
-	    kc_new(RD_KAFKA_PRODUCER, conf, &admin, err, sizeof err) == KC_OK) {
-		if (kc_topic_ensure(admin, topic, 1, err, sizeof err) != KC_OK)
-			fprintf(stderr, "segstream: warning: %s\n", err);
-		rd_kafka_destroy(admin);
-	}
-	struct snap_delta_stats st;
-	int rc = snap_publish_kafka(brokers, topic, props->items, props->n, dir, seq, prev, &st, err, sizeof err);
-	if (rc != SNAP_OK) {
-		fprintf(stderr, "snapshot: %s: %s\n", snap_strerror(rc), err);
-		return 1;
-	}
-	snprintf(tmp, sizeof tmp, "%s.tmp", marker);
-	f = fopen(tmp, "w");
-	if (!f || fprintf(f, "%llu\n", (unsigned long long)seq) < 0 || fclose(f) != 0 || rename(tmp, marker) != 0) {
-		fprintf(stderr, "snapshot: cannot record %s\n", marker);
-		return 1;
-	}
-	printf("snapshot %" PRIu64 " to Kafka topic %s: %" PRIu64 " changed rows, %" PRIu64 " removed, %" PRIu64
-	       " unchanged (delta against %llu), one transaction\n", seq, topic, st.changed, st.removed, st.unchanged, prev);
-	return 0;
-}
-
-/* For cmd_snapshot.c: the same delta as the consumer's snapshot thread sends (see cli.h). */
-int cli_snapshot_to_kafka(const char *brokers, const char *topic, const struct cli_props *props, const char *dir,
-			  uint64_t seq)
-{
-	return snapshot_to_kafka(brokers, topic, props, dir, seq);
-}
