@@ -15,7 +15,8 @@ static void put_reference(struct run *r, enum cons_table kind, const rd_kafka_me
 	if (kind == CONS_TABLE_PRODUCTS) {
 		struct event_product ep;
 		if ((drc = event_product_decode(m->payload, m->len, &ep, why, sizeof why)) == EVENT_OK) {
-			struct state_product sp = { ep.product_id, ep.aisle_id, ep.department_id, ep.price_cents };
+			struct state_product sp;
+			state_product_from_event(&ep, &sp);
 			rc = state_batch_put_product(r->batch, &sp);
 			r->stats.products++;
 		}

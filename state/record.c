@@ -247,3 +247,8 @@ enum state_apply_result state_customer_apply(struct state_customer *c, const str
 	c->last_event_ms = ev->event_time_ms;
 	return STATE_APPLIED;
 }
+
+void state_product_from_event(const struct event_product *ep, struct state_product *out)
+{
+	*out = (struct state_product){ ep->product_id, ep->aisle_id, ep->department_id, ep->price_cents };
+}

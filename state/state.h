@@ -103,6 +103,9 @@ struct state_product {
 	int32_t price_cents;    /* 1..10000, or -1 when the product has no valid price */
 };
 
+/** @brief The state's copy of a product reference record (the one conversion: consumer, backfill). */
+void state_product_from_event(const struct event_product *ep, struct state_product *out);
+
 /** What applying one event did. */
 enum state_apply_result {
 	STATE_APPLIED = 0,

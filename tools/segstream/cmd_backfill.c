@@ -84,7 +84,8 @@ out:
 /* A contiguous range of h->by_user to apply, and what it did. */
 struct apply_job {
 	const struct ds_history *h;
-	const struct ds_products *products;
+	const struct state_product *products; /* by product_id (product_id 0: unknown), n_products */
+	size_t n_products;
 	struct state_customer *by_user;
 	int64_t until_ms;
 	int32_t partitions;
@@ -117,11 +118,8 @@ static void *apply_range(void *arg)
 			const struct ds_line *l = &h->lines[o->first_line + k];
 			struct event ev;
 			ds_history_event(o, l, &ev);
-			const struct ds_product *dp = ds_product_find(j->products, l->product_id);
-			struct state_product sp;
-			if (dp)
-				sp = (struct state_product){ dp->product_id, dp->aisle_id, dp->department_id, dp->price_cents };
-			j->applied += state_customer_apply(cust, &ev, dp ? &sp : NULL, 0) == STATE_APPLIED;
+			const struct state_product *sp = l->product_id < j->n_products ? &j->products[l->product_id] : NULL;
+			j->applied += state_customer_apply(cust, &ev, sp && sp->product_id ? sp : NULL, 0) == STATE_APPLIED;
 		}
 	}
 	return NULL;
@@ -191,12 +189,23 @@ int cmd_backfill(int argc, char **argv)
 	struct ds_customers customers = { 0 };
 	struct ds_history h = { 0 };
 	struct state_customer *by_user = NULL, **sorted = NULL;
+	struct state_product *state_products = NULL;
 	struct state_db *db = NULL;
 	struct state_batch *b = NULL;
 	int rc = 1;
 	snprintf(path, sizeof path, "%s/products.csv", data);
 	if (ds_products_read(path, &products, &rep) != DS_OK)
 		goto out;
+	/* The products as the stream carries them, then as the state keeps them: the same two
+	 * conversions the replay and the consumer make. */
+	state_products = calloc(products.cap ? products.cap : 1, sizeof *state_products);
+	if (!state_products)
+		goto out;
+	for (size_t id = 0; id < products.cap; id++) {
+		struct event_product ep;
+		if (ds_event_product(&products.by_id[id], &ep))
+			state_product_from_event(&ep, &state_products[id]);
+	}
 	snprintf(path, sizeof path, "%s/customers.csv", data);
 	int have_customers = access(path, R_OK) == 0;
 	if (have_customers && ds_customers_read(path, &customers, &rep) != DS_OK)
@@ -228,8 +237,8 @@ int cmd_backfill(int argc, char **argv)
 	while (mid > 0 && mid < h.n_by_user && h.orders[h.by_user[mid]].user_id == h.orders[h.by_user[mid - 1]].user_id)
 		mid++;
 	struct apply_job jobs[2] = {
-		{ &h, &products, by_user, until_ms, ho.partitions, 0, mid, 0, 0 },
-		{ &h, &products, by_user, until_ms, ho.partitions, mid, h.n_by_user, 0, 0 },
+		{ &h, state_products, products.cap, by_user, until_ms, ho.partitions, 0, mid, 0, 0 },
+		{ &h, state_products, products.cap, by_user, until_ms, ho.partitions, mid, h.n_by_user, 0, 0 },
 	};
 	pthread_t second;
 	int threaded = pthread_create(&second, NULL, apply_range, &jobs[1]) == 0;
@@ -252,14 +261,9 @@ int cmd_backfill(int argc, char **argv)
 	}
 	if (state_batch_begin(db, &b) != STATE_OK)
 		goto out;
-	for (size_t id = 0; id < products.cap; id++) {
-		const struct ds_product *dp = &products.by_id[id];
-		if (!dp->product_id)
-			continue;
-		struct state_product sp = { dp->product_id, dp->aisle_id, dp->department_id, dp->price_cents };
-		if (state_batch_put_product(b, &sp) != STATE_OK)
+	for (size_t id = 0; id < products.cap; id++)
+		if (state_products[id].product_id && state_batch_put_product(b, &state_products[id]) != STATE_OK)
 			goto out;
-	}
 	for (size_t id = 0; id < customers.cap; id++) {
 		struct event_customer ec;
 		if (ds_event_customer(&customers.by_id[id], &ec) && state_batch_put_demographics(b, &ec) != STATE_OK)
@@ -308,6 +312,7 @@ out:
 	state_close(db);
 	free(sorted);
 	free(by_user);
+	free(state_products);
 	free(ho.next);
 	ds_products_free(&products);
 	ds_customers_free(&customers);
