@@ -17,8 +17,12 @@
 
 const char *cons_strerror(int err)
 {
-#define CONS_ERR_TEXT(name, code, text) case code: return text;
-	switch (err) { CONS_ERR_MAP(CONS_ERR_TEXT) }
+#define CONS_ERR_TEXT(name, code, text) \
+	case code:                      \
+		return text;
+	switch (err) {
+		CONS_ERR_MAP(CONS_ERR_TEXT)
+	}
 #undef CONS_ERR_TEXT
 	return "unknown consumer error";
 }
@@ -211,8 +215,8 @@ static void handle_event(struct run *r, const rd_kafka_message_t *m, const struc
 	}
 	int rc = state_batch_apply(r->batch, m->partition, &d->ev);
 	if (rc != STATE_OK)
-		cons__fatal(r, CONS_STATE, "applying %s/%d/%" PRId64 ": %s", r->cfg->events_topic, m->partition, m->offset,
-			    state_strerror(rc));
+		cons__fatal(r, CONS_STATE, "applying %s/%d/%" PRId64 ": %s", r->cfg->events_topic, m->partition,
+			    m->offset, state_strerror(rc));
 }
 
 static int all_at_end(const struct run *r)
@@ -233,11 +237,24 @@ static int open_consumer(struct run *r)
 	const struct cons_config *cfg = r->cfg;
 	char err[512];
 	rd_kafka_conf_t *conf;
-	const char *mine[] = { "enable.auto.commit", "false", "enable.auto.offset.store", "false",
-			       "auto.offset.reset", "error", "enable.partition.eof", "true",
-			       "group.id", cfg->group_id ? cfg->group_id : "segstream-assign",
-			       "queued.min.messages", "20000", "fetch.max.bytes", "2097152",
-			       "max.partition.fetch.bytes", "262144", "fetch.wait.max.ms", "100" };
+	const char *mine[] = { "enable.auto.commit",
+			       "false",
+			       "enable.auto.offset.store",
+			       "false",
+			       "auto.offset.reset",
+			       "error",
+			       "enable.partition.eof",
+			       "true",
+			       "group.id",
+			       cfg->group_id ? cfg->group_id : "segstream-assign",
+			       "queued.min.messages",
+			       "20000",
+			       "fetch.max.bytes",
+			       "2097152",
+			       "max.partition.fetch.bytes",
+			       "262144",
+			       "fetch.wait.max.ms",
+			       "100" };
 	/* A queue of 20,000 messages and 2 MiB fetches are a few milliseconds of consumption each;
 	 * enough because the waker (waker.c) restarts fetching within wake_ms, and each fetched
 	 * buffer stays in memory until its last message is freed. Measured trade-offs: BENCHMARKS.md.
@@ -254,8 +271,8 @@ static int open_consumer(struct run *r)
 	return 0;
 }
 
-int cons_run(const struct cons_config *cfg, struct state_db *db, struct cons_stats *stats_out,
-	     char *errbuf, size_t errbuf_len)
+int cons_run(const struct cons_config *cfg, struct state_db *db, struct cons_stats *stats_out, char *errbuf,
+	     size_t errbuf_len)
 {
 	struct run r = { .cfg = cfg, .db = db, .errbuf = errbuf, .errbuf_len = errbuf_len };
 	if (!cfg->brokers || !cfg->events_topic || !cfg->dlq_topic)
@@ -297,16 +314,17 @@ int cons_run(const struct cons_config *cfg, struct state_db *db, struct cons_sta
 					r.parts[m->partition].eof = 1;
 			} else if (m->err == RD_KAFKA_RESP_ERR__AUTO_OFFSET_RESET ||
 				   m->err == RD_KAFKA_RESP_ERR_OFFSET_OUT_OF_RANGE) {
-				cons__fatal(&r, CONS_LOST, "%s/%d: %s: the events the state expects are no longer on the broker",
+				cons__fatal(&r, CONS_LOST,
+					    "%s/%d: %s: the events the state expects are no longer on the broker",
 					    cfg->events_topic, m->partition, rd_kafka_message_errstr(m));
 			} else {
 				fprintf(stderr, "consume: %s\n", rd_kafka_message_errstr(m));
 			}
 			rd_kafka_message_destroy(m);
 		}
-		if (r.batch && (r.batch_events >= cfg->batch_max_events ||
-				cons__now_ms() - r.batch_started_ms >= cfg->batch_max_ms ||
-				(cfg->exit_at_end && all_at_end(&r))))
+		if (r.batch &&
+		    (r.batch_events >= cfg->batch_max_events ||
+		     cons__now_ms() - r.batch_started_ms >= cfg->batch_max_ms || (cfg->exit_at_end && all_at_end(&r))))
 			cons__commit_batch(&r);
 		if (r.dlq)
 			rd_kafka_poll(r.dlq, 0);

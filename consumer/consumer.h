@@ -33,12 +33,12 @@
 
 #include "state/state.h"
 
-#define CONS_ERR_MAP(XX)                                                              \
-	XX(OK, 0, "success")                                                          \
-	XX(KAFKA, -501, "Kafka client error")                                         \
-	XX(CONFIG, -502, "invalid configuration")                                     \
-	XX(STATE, -503, "state store error")                                          \
-	XX(LOST, -504, "events are missing from the broker (offset out of range)")    \
+#define CONS_ERR_MAP(XX)                                                           \
+	XX(OK, 0, "success")                                                       \
+	XX(KAFKA, -501, "Kafka client error")                                      \
+	XX(CONFIG, -502, "invalid configuration")                                  \
+	XX(STATE, -503, "state store error")                                       \
+	XX(LOST, -504, "events are missing from the broker (offset out of range)") \
 	XX(DLQ, -505, "dead letters could not be delivered")
 
 enum cons_err {
@@ -53,9 +53,9 @@ const char *cons_strerror(int err);
 
 /** A partition of the events topic, as on_assign and on_revoke see it. */
 struct cons_partition {
-	const char *topic;   /* the events topic (cfg->events_topic) */
+	const char *topic; /* the events topic (cfg->events_topic) */
 	int32_t partition;
-	int64_t offset;      /* on_assign: where fetching starts (the state's next offset; 0 if none is
+	int64_t offset; /* on_assign: where fetching starts (the state's next offset; 0 if none is
 			      * stored). on_revoke: the state's next offset for it, committed. */
 };
 
@@ -65,9 +65,9 @@ typedef void (*cons_partitions_fn)(void *ctx, const struct cons_partition *parts
 /** A partition of the events topic in a stats report. */
 struct cons_partition_stats {
 	int32_t partition;
-	int64_t committed;   /* the state's next offset (committed with the state) */
-	int64_t high;        /* high watermark from the latest fetch; -1 if not known yet */
-	int64_t lag;         /* high - committed, or -1 if high is not known */
+	int64_t committed; /* the state's next offset (committed with the state) */
+	int64_t high;      /* high watermark from the latest fetch; -1 if not known yet */
+	int64_t lag;       /* high - committed, or -1 if high is not known */
 };
 
 /** Buckets of the commit latency histogram (ms): [0, 1], (1, 2], ... (5000, 10000], above 10000. */
@@ -79,30 +79,30 @@ struct cons_stats;
 
 /** What on_stats sees; valid during the call only (copy what you keep). */
 struct cons_stats_report {
-	const struct cons_stats *totals; /* the run so far: messages, applied, duplicates, ignored,
+	const struct cons_stats *totals;               /* the run so far: messages, applied, duplicates, ignored,
 					  * invalid, products, customers, batches (seconds, p50, p99: 0) */
-	double interval_s;               /* since the previous report (or the start of the events) */
-	double events_per_s;             /* event messages read over that interval */
+	double interval_s;                             /* since the previous report (or the start of the events) */
+	double events_per_s;                           /* event messages read over that interval */
 	uint64_t commit_latency[CONS_LATENCY_BUCKETS]; /* batch commits of this run by latency (cumulative) */
-	const struct cons_partition_stats *parts; /* the assigned partitions, by partition number
+	const struct cons_partition_stats *parts;      /* the assigned partitions, by partition number
 						   * (NULL when n_parts is 0) */
 	int n_parts;
 };
 
 struct cons_config {
-	const char *brokers;          /* bootstrap.servers; required */
-	const char *events_topic;     /* default "segstream.events" */
-	const char *products_topic;   /* default "segstream.products"; NULL or "" to skip */
-	const char *customers_topic;  /* default "segstream.customers"; NULL or "" to skip */
-	const char *dlq_topic;        /* default "segstream.events.dlq" */
-	const char *group_id;         /* NULL: assign() every partition; else group subscription */
-	int batch_max_events;         /* default 500,000 (catch-up: large batches amortise page writes) */
-	int batch_max_ms;             /* default 500: the most a live event waits to be committed */
-	int exit_at_end;              /* 1: stop once every assigned partition is at its end */
-	int idle_ms;                  /* with exit_at_end: ... and has stayed there this long (0) */
-	const char *const *props;     /* extra librdkafka properties "key=value", or NULL (kc_conf_apply) */
+	const char *brokers;         /* bootstrap.servers; required */
+	const char *events_topic;    /* default "segstream.events" */
+	const char *products_topic;  /* default "segstream.products"; NULL or "" to skip */
+	const char *customers_topic; /* default "segstream.customers"; NULL or "" to skip */
+	const char *dlq_topic;       /* default "segstream.events.dlq" */
+	const char *group_id;        /* NULL: assign() every partition; else group subscription */
+	int batch_max_events;        /* default 500,000 (catch-up: large batches amortise page writes) */
+	int batch_max_ms;            /* default 500: the most a live event waits to be committed */
+	int exit_at_end;             /* 1: stop once every assigned partition is at its end */
+	int idle_ms;                 /* with exit_at_end: ... and has stayed there this long (0) */
+	const char *const *props;    /* extra librdkafka properties "key=value", or NULL (kc_conf_apply) */
 	int n_props;
-	volatile sig_atomic_t *stop;  /* owned by main; may be NULL */
+	volatile sig_atomic_t *stop; /* owned by main; may be NULL */
 	/*
 	 * Hooks: each may be NULL, each gets its own ctx, and all are called in the consumer's
 	 * thread (the one in cons_run()), so a hook must be quick and must not call cons_run().
@@ -130,8 +130,8 @@ struct cons_config {
 	 * (no broker request) per assigned partition. */
 	void (*on_stats)(void *ctx, const struct cons_stats_report *report);
 	void *stats_ctx;
-	int stats_ms;                 /* default 1000 */
-	int verbose;                  /* 1: a line per batch on stderr */
+	int stats_ms; /* default 1000 */
+	int verbose;  /* 1: a line per batch on stderr */
 	/* While catching up, a helper thread wakes librdkafka's fetcher every wake_ms (default
 	 * 10; 0 = off) so that a small queue (queued.min.messages 20,000) suffices: see waker.c. */
 	int wake_ms;
@@ -141,16 +141,16 @@ void cons_config_init(struct cons_config *cfg);
 
 /** Counters of one run. */
 struct cons_stats {
-	uint64_t messages;     /* event messages read */
-	uint64_t applied;      /* events that changed a customer */
-	uint64_t duplicates;   /* skipped by the duplicate guard */
-	uint64_t ignored;      /* train lines not counted */
-	uint64_t invalid;      /* sent to the dead-letter topic */
-	uint64_t products;     /* product records loaded */
-	uint64_t customers;    /* customer (demographics) records loaded */
-	uint64_t batches;      /* state transactions committed */
-	double seconds;        /* wall time of the event phase (less the final idle_ms) */
-	double commit_ms_p50;  /* batch commit latency */
+	uint64_t messages;    /* event messages read */
+	uint64_t applied;     /* events that changed a customer */
+	uint64_t duplicates;  /* skipped by the duplicate guard */
+	uint64_t ignored;     /* train lines not counted */
+	uint64_t invalid;     /* sent to the dead-letter topic */
+	uint64_t products;    /* product records loaded */
+	uint64_t customers;   /* customer (demographics) records loaded */
+	uint64_t batches;     /* state transactions committed */
+	double seconds;       /* wall time of the event phase (less the final idle_ms) */
+	double commit_ms_p50; /* batch commit latency */
 	double commit_ms_p99;
 };
 
@@ -162,7 +162,7 @@ struct cons_stats {
  *         A failed unassign or consumer close is logged on stderr, not returned: the state and
  *         its offsets are already committed then.
  */
-int cons_run(const struct cons_config *cfg, struct state_db *db, struct cons_stats *stats_out,
-	     char *errbuf, size_t errbuf_len);
+int cons_run(const struct cons_config *cfg, struct state_db *db, struct cons_stats *stats_out, char *errbuf,
+	     size_t errbuf_len);
 
 #endif

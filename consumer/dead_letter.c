@@ -25,7 +25,8 @@ int cons__dlq_open(struct run *r)
 	char err[512];
 	rd_kafka_conf_t *conf;
 	const char *dlq[] = { "enable.idempotence", "true", "linger.ms", "10" };
-	if (kc_conf_new(r->cfg->brokers, dlq, (int)(sizeof dlq / sizeof dlq[0]), NULL, 0, &conf, err, sizeof err) != KC_OK)
+	if (kc_conf_new(r->cfg->brokers, dlq, (int)(sizeof dlq / sizeof dlq[0]), NULL, 0, &conf, err, sizeof err) !=
+	    KC_OK)
 		return cons__fatal(r, CONS_CONFIG, "%s", err);
 	rd_kafka_conf_set_opaque(conf, r);
 	rd_kafka_conf_set_dr_msg_cb(conf, dlq_delivered);
@@ -41,8 +42,12 @@ void cons__send_dead_letter(struct run *r, const rd_kafka_message_t *m, const ch
 	rd_kafka_headers_t *hdrs = rd_kafka_headers_new(2);
 	rd_kafka_header_add(hdrs, "segstream.error", -1, why, -1);
 	rd_kafka_header_add(hdrs, "segstream.source", -1, source, -1);
-	struct kc_msg msg = { .topic = r->cfg->dlq_topic, .key = m->key, .key_len = m->key_len, .value = m->payload,
-			      .value_len = m->len, .headers = hdrs };
+	struct kc_msg msg = { .topic = r->cfg->dlq_topic,
+			      .key = m->key,
+			      .key_len = m->key_len,
+			      .value = m->payload,
+			      .value_len = m->len,
+			      .headers = hdrs };
 	char err[512];
 	if (kc_produce(r->dlq, &msg, KC_PRODUCE_WAIT_MS, err, sizeof err) != KC_OK) {
 		rd_kafka_headers_destroy(hdrs);

@@ -19,7 +19,7 @@ struct partition_state {
 	int64_t committed; /* the state's next offset (committed with the state) */
 	int dirty;         /* next changed since the last committed batch */
 	int assigned;
-	int eof;           /* at the end of the partition (nothing newer read since) */
+	int eof; /* at the end of the partition (nothing newer read since) */
 };
 
 /* One run of cons_run(): everything the files of the module share. */
@@ -34,17 +34,17 @@ struct run {
 	double batch_started_ms;
 	struct partition_state *parts;
 	int n_parts;
-	int events_partitions;  /* of the events topic, read by cons__start_events(); < 0 if unknown */
+	int events_partitions; /* of the events topic, read by cons__start_events(); < 0 if unknown */
 	long dlq_pending, dlq_failed;
 	struct cons_stats stats;
-	double *commit_ms;      /* every batch commit's latency, for the percentiles at the end */
+	double *commit_ms; /* every batch commit's latency, for the percentiles at the end */
 	size_t n_commit, cap_commit;
-	uint64_t latency[CONS_LATENCY_BUCKETS]; /* the same, as a histogram (stats.c) */
-	double stats_at_ms;     /* the last stats report (or the start of the events) */
-	uint64_t stats_messages; /* stats.messages then */
+	uint64_t latency[CONS_LATENCY_BUCKETS];    /* the same, as a histogram (stats.c) */
+	double stats_at_ms;                        /* the last stats report (or the start of the events) */
+	uint64_t stats_messages;                   /* stats.messages then */
 	struct cons_partition_stats *report_parts; /* on_stats' scratch, report_cap long */
 	int report_cap;
-	int failed;            /* first fatal error; the loop stops */
+	int failed; /* first fatal error; the loop stops */
 	char *errbuf;
 	size_t errbuf_len;
 };

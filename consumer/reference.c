@@ -50,9 +50,9 @@ int cons__load_table(struct run *r, const char *topic, enum cons_table kind)
 	/* The end of a partition is seen in a fetch that finds nothing, which the broker holds for
 	 * fetch.wait.max.ms (500 ms by default), and the waker's request queues behind it: 10 ms
 	 * makes loading the two tables take ~0.1 s instead of 2 s. */
-	const char *mine[] = { "enable.partition.eof", "true", "enable.auto.commit", "false",
-			       "auto.offset.reset", "earliest", "group.id", "segstream-reference-loader",
-			       "fetch.wait.max.ms", "10" };
+	const char *mine[] = { "enable.partition.eof", "true",     "enable.auto.commit", "false",
+			       "auto.offset.reset",    "earliest", "group.id",           "segstream-reference-loader",
+			       "fetch.wait.max.ms",    "10" };
 	if (cons__conf(cfg, mine, (int)(sizeof mine / sizeof mine[0]), &conf, err, sizeof err) != KC_OK)
 		return cons__fatal(r, CONS_CONFIG, "%s", err);
 	if (kc_new(RD_KAFKA_CONSUMER, conf, &rk, err, sizeof err) != KC_OK)
@@ -60,15 +60,16 @@ int cons__load_table(struct run *r, const char *topic, enum cons_table kind)
 	int n = kc_topic_partitions(rk, topic, 10000, err, sizeof err);
 	if (n < 0) {
 		fprintf(stderr, "consume: warning: %s (%s)\n",
-			kind == CONS_TABLE_PRODUCTS ? "no products: every line is unpriced" : "no customer demographics",
+			kind == CONS_TABLE_PRODUCTS ? "no products: every line is unpriced"
+						    : "no customer demographics",
 			err);
 		rd_kafka_destroy(rk);
 		return 0;
 	}
 	rd_kafka_topic_partition_list_t *list = rd_kafka_topic_partition_list_new(n);
 	for (int p = 0; p < n; p++)
-		rd_kafka_topic_partition_list_add(list, topic, p)->offset =
-			cons__stored_offset(r, topic, p, RD_KAFKA_OFFSET_BEGINNING);
+		rd_kafka_topic_partition_list_add(list, topic, p)->offset = cons__stored_offset(
+		    r, topic, p, RD_KAFKA_OFFSET_BEGINNING);
 	rd_kafka_resp_err_t e = rd_kafka_assign(rk, list);
 	rd_kafka_topic_partition_list_destroy(list);
 	if (e) {

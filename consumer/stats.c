@@ -9,7 +9,7 @@
 
 #include "consumer/internal.h"
 
-const double cons_latency_bounds_ms[CONS_LATENCY_BUCKETS - 1] = { 1,   2,   5,    10,   20,   50,  100,
+const double cons_latency_bounds_ms[CONS_LATENCY_BUCKETS - 1] = { 1,   2,   5,    10,   20,   50,   100,
 								  200, 500, 1000, 2000, 5000, 10000 };
 
 void cons__record_commit_latency(struct run *r, double ms)
@@ -57,7 +57,8 @@ void cons__report_stats(struct run *r, double now_ms)
 		int64_t low, high;
 		ps->partition = p;
 		ps->committed = r->parts[p].committed;
-		if (rd_kafka_get_watermark_offsets(r->rk, cfg->events_topic, p, &low, &high) != RD_KAFKA_RESP_ERR_NO_ERROR ||
+		if (rd_kafka_get_watermark_offsets(r->rk, cfg->events_topic, p, &low, &high) !=
+			RD_KAFKA_RESP_ERR_NO_ERROR ||
 		    high < 0)
 			high = -1;
 		ps->high = high;

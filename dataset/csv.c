@@ -17,8 +17,12 @@
 
 const char *ds_strerror(int err)
 {
-#define DS_ERR_TEXT(name, code, text) case code: return text;
-	switch (err) { DS_ERR_MAP(DS_ERR_TEXT) }
+#define DS_ERR_TEXT(name, code, text) \
+	case code:                    \
+		return text;
+	switch (err) {
+		DS_ERR_MAP(DS_ERR_TEXT)
+	}
 #undef DS_ERR_TEXT
 	return "unknown dataset error";
 }
@@ -30,15 +34,15 @@ struct csv_reader {
 	struct ds_report *rep;
 	ds__row_fn fn;
 	void *ctx;
-	char *buf;          /* the current row's field bytes, each followed by NUL */
+	char *buf; /* the current row's field bytes, each followed by NUL */
 	size_t buf_len, buf_cap;
 	size_t offs[DS__MAX_FIELDS];
 	size_t lens[DS__MAX_FIELDS];
 	int n;
 	uint64_t rowno;
-	int starts_file;    /* rowno 1 is the file's first row */
-	int defer;          /* the range's first row number is unknown: keep bad rows for ds_report_settle() */
-	int rc;             /* first fatal error; reading stops */
+	int starts_file; /* rowno 1 is the file's first row */
+	int defer;       /* the range's first row number is unknown: keep bad rows for ds_report_settle() */
+	int rc;          /* first fatal error; reading stops */
 	int oom;
 };
 
@@ -97,7 +101,8 @@ static int report_row(struct csv_reader *r, uint64_t rowno, const char *why)
 void ds_report_settle(struct ds_report *rep, uint64_t rows_before)
 {
 	for (uint64_t i = 0; i < rep->n_deferred; i++)
-		ds__print_bad_row(rep, rep->deferred[i].path, rows_before + rep->deferred[i].rowno, rep->deferred[i].why);
+		ds__print_bad_row(rep, rep->deferred[i].path, rows_before + rep->deferred[i].rowno,
+				  rep->deferred[i].why);
 	free(rep->deferred);
 	rep->deferred = NULL;
 	rep->n_deferred = rep->cap_deferred = 0;
@@ -216,9 +221,13 @@ int ds__csv_read_range(const char *path, const struct ds_range *range, struct ds
 	}
 	struct csv_parser p;
 	int defer = range && range->first_row == DS_ROW_UNKNOWN;
-	struct csv_reader r = { .path = path, .rep = rep, .fn = fn, .ctx = ctx,
+	struct csv_reader r = { .path = path,
+				.rep = rep,
+				.fn = fn,
+				.ctx = ctx,
 				.rowno = range && !defer ? range->first_row : 0,
-				.starts_file = !range || range->start == 0, .defer = defer };
+				.starts_file = !range || range->start == 0,
+				.defer = defer };
 	int partial = range && (range->start > 0 || range->end < file_size(f));
 	rep->range_rows = 0;
 	int rc = DS_OK;
@@ -230,7 +239,7 @@ int ds__csv_read_range(const char *path, const struct ds_range *range, struct ds
 	enum { CHUNK = 1 << 20 };
 	int fast = !rep->libcsv_only;
 	size_t carry = 0, cap = 2 * CHUNK; /* text[0, carry): the unterminated end of the last chunk */
-	char *text = malloc(cap + 1); /* + 1: split_rows may terminate the last row at its end */
+	char *text = malloc(cap + 1);      /* + 1: split_rows may terminate the last row at its end */
 	if (!text) {
 		rc = DS_NOMEM;
 		goto out;
@@ -328,7 +337,6 @@ int ds_file_ranges(const char *path, int parts, struct ds_range *ranges, int *n_
 	*n_out = k;
 	return rc;
 }
-
 
 /* ---- Helpers of the table readers ---- */
 

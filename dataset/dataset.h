@@ -27,13 +27,13 @@
 
 #include "event/event.h"
 
-#define DS_ERR_MAP(XX)                                                    \
-	XX(OK, 0, "success")                                              \
-	XX(IO, -401, "cannot read the file")                              \
-	XX(ROWS, -402, "a row could not be parsed (on-error=fail)")       \
-	XX(NOMEM, -403, "out of memory")                                  \
-	XX(LAYOUT, -404, "unexpected columns: not the Instacart layout")  \
-	XX(INVAL, -405, "invalid argument")                               \
+#define DS_ERR_MAP(XX)                                                   \
+	XX(OK, 0, "success")                                             \
+	XX(IO, -401, "cannot read the file")                             \
+	XX(ROWS, -402, "a row could not be parsed (on-error=fail)")      \
+	XX(NOMEM, -403, "out of memory")                                 \
+	XX(LAYOUT, -404, "unexpected columns: not the Instacart layout") \
+	XX(INVAL, -405, "invalid argument")                              \
 	XX(SPLIT, -406, "quoted fields: the file must be read as one range")
 
 enum ds_err {
@@ -48,22 +48,22 @@ enum ds_on_error { DS_ON_ERROR_SKIP, DS_ON_ERROR_FAIL };
 
 /** A bad row kept until its row number in the file is known (see ds_report_settle). */
 struct ds_bad_row {
-	const char *path;  /* the path given to the read: it must outlive the report */
-	uint64_t rowno;    /* within its range */
+	const char *path; /* the path given to the read: it must outlive the report */
+	uint64_t rowno;   /* within its range */
 	char why[200];
 };
 
 /** How a read reports bad rows, and what it counted. Zero-initialise, then set the policy. */
 struct ds_report {
 	enum ds_on_error on_error;
-	FILE *log;          /* where bad rows are described; NULL means stderr */
-	int quiet;          /* 1: count bad rows without describing them */
-	int libcsv_only;    /* 1: no fast path for quote-free text (tests compare both) */
+	FILE *log;                                  /* where bad rows are described; NULL means stderr */
+	int quiet;                                  /* 1: count bad rows without describing them */
+	int libcsv_only;                            /* 1: no fast path for quote-free text (tests compare both) */
 	void (*progress)(uint64_t rows, void *ctx); /* optional: called every 1,048,576 rows */
 	void *progress_ctx;
-	uint64_t rows;      /* data rows read (all files read with this report) */
-	uint64_t errors;    /* rows rejected */
-	uint64_t range_rows;  /* rows (the header included) of the last file or range read */
+	uint64_t rows;               /* data rows read (all files read with this report) */
+	uint64_t errors;             /* rows rejected */
+	uint64_t range_rows;         /* rows (the header included) of the last file or range read */
 	struct ds_bad_row *deferred; /* bad rows of a range whose first row number was unknown */
 	uint64_t n_deferred, cap_deferred;
 };
@@ -87,7 +87,7 @@ int ds_price_cents(const char *text, size_t len, int32_t *cents_out);
 /* ---- Products ---- */
 
 struct ds_product {
-	uint32_t product_id;   /* 0 = no product with this id */
+	uint32_t product_id; /* 0 = no product with this id */
 	uint32_t aisle_id;
 	uint8_t department_id; /* 1..255 as written; 0 if unknown */
 	int32_t price_cents;   /* -1 when there is no valid price */
@@ -126,13 +126,13 @@ int ds_departments_read(const char *path, struct ds_departments *out, struct ds_
 /* ---- Customers ---- */
 
 struct ds_customer {
-	uint32_t user_id;      /* 0 = absent */
-	int32_t joined_day;    /* date_joined as days since 1970-01-01 */
-	uint8_t state;         /* event_state_name() */
+	uint32_t user_id;   /* 0 = absent */
+	int32_t joined_day; /* date_joined as days since 1970-01-01 */
+	uint8_t state;      /* event_state_name() */
 	uint8_t age;
 	uint8_t n_dependants;
-	uint8_t fam_status;    /* event_fam_status_name() */
-	uint8_t gender;        /* 0 unknown, 1 female, 2 male */
+	uint8_t fam_status; /* event_fam_status_name() */
+	uint8_t gender;     /* 0 unknown, 1 female, 2 male */
 	uint32_t income;
 };
 
@@ -154,15 +154,15 @@ int ds_parse_date(const char *text, size_t len, int32_t *days_out);
 enum ds_eval_set { DS_EVAL_PRIOR = 0, DS_EVAL_TRAIN = 1, DS_EVAL_TEST = 2 };
 
 struct ds_order {
-	uint32_t user_id;       /* 0 = no order with this id */
+	uint32_t user_id; /* 0 = no order with this id */
 	uint16_t order_number;
 	uint8_t dow;
 	uint8_t hour;
-	int8_t days;            /* -1 when empty (first orders) */
-	uint8_t eval_set;       /* enum ds_eval_set */
-	uint32_t first_line;    /* index of the order's first line in ds_history.lines */
+	int8_t days;         /* -1 when empty (first orders) */
+	uint8_t eval_set;    /* enum ds_eval_set */
+	uint32_t first_line; /* index of the order's first line in ds_history.lines */
 	uint16_t n_lines;
-	int64_t event_time_ms;  /* filled by ds_history_build_timeline() */
+	int64_t event_time_ms; /* filled by ds_history_build_timeline() */
 };
 
 struct ds_line {
@@ -193,14 +193,14 @@ struct ds_order_row {
 	uint8_t dow, hour;
 	int8_t days;
 	uint8_t eval_set;
-	uint64_t rowno;  /* in its range (see ds_range.first_row) */
+	uint64_t rowno; /* in its range (see ds_range.first_row) */
 };
 
 /** Rows of orders.csv (or of a range of it) in file order. */
 struct ds_order_rows {
 	struct ds_order_row *rows;
 	uint64_t n, cap;
-	uint32_t *rejected;    /* order_ids of bad rows whose order_id could be read, in file order */
+	uint32_t *rejected; /* order_ids of bad rows whose order_id could be read, in file order */
 	uint64_t n_rejected, cap_rejected;
 };
 
@@ -225,7 +225,7 @@ int ds_lines_read(const char *path, ds_line_cb cb, void *ctx, struct ds_report *
 
 /** A byte range of a file that starts and ends at row boundaries. */
 struct ds_range {
-	uint64_t start, end;  /* [start, end) in bytes */
+	uint64_t start, end; /* [start, end) in bytes */
 	/* rows (the header included) before start, so row numbers continue; or DS_ROW_UNKNOWN:
 	 * then bad rows wait in the report for ds_report_settle() */
 	uint64_t first_row;
@@ -253,23 +253,23 @@ int ds_lines_read_range(const char *path, const struct ds_range *range, ds_line_
  * Memory: 24 bytes per order id and 12 per line (and 4 per rejected order row).
  */
 struct ds_history {
-	struct ds_order *orders;   /* indexed by order_id, size cap */
+	struct ds_order *orders; /* indexed by order_id, size cap */
 	size_t cap;
 	uint64_t n_orders;
-	struct ds_line *lines;     /* grouped by order, each order's lines in add_to_cart order */
+	struct ds_line *lines; /* grouped by order, each order's lines in add_to_cart order */
 	uint64_t n_lines;
 	uint64_t orphan_lines;     /* lines whose order_id is not in orders.csv (reported), rejected
 				    * order rows' lines included (reported as such) */
 	uint32_t *rejected_orders; /* sorted, distinct order_ids of bad rows of orders.csv: a line of
 				    * one of them is reported as a line of a rejected order */
 	uint64_t n_rejected_orders;
-	uint32_t *timeline;        /* order ids with lines, in event-time order (if asked for) */
+	uint32_t *timeline; /* order ids with lines, in event-time order (if asked for) */
 	uint64_t n_timeline;
-	uint32_t *by_user;         /* every order id, by (user_id, order_number); in the order of
+	uint32_t *by_user; /* every order id, by (user_id, order_number); in the order of
 				    * orders.csv until ds_history_build_timeline() */
 	uint64_t n_by_user;
 	size_t cap_by_user;
-	uint64_t n_users;          /* distinct user_ids of the orders (ds_history_build_timeline) */
+	uint64_t n_users;                /* distinct user_ids of the orders (ds_history_build_timeline) */
 	uint64_t users_without_customer; /* of them, those without a row in the customers given to
 					  * ds_history_build_timeline() (all of them if it had none) */
 };
@@ -285,9 +285,14 @@ struct ds_history {
 static inline void ds_history_event(const struct ds_order *o, const struct ds_line *l, struct event *ev_out)
 {
 	*ev_out = (struct event){
-		.user_id = o->user_id, .order_id = l->order_id, .product_id = l->product_id,
-		.order_number = o->order_number, .add_to_cart_order = l->add_to_cart,
-		.order_dow = o->dow, .order_hour = o->hour, .days_since_prior = o->days,
+		.user_id = o->user_id,
+		.order_id = l->order_id,
+		.product_id = l->product_id,
+		.order_number = o->order_number,
+		.add_to_cart_order = l->add_to_cart,
+		.order_dow = o->dow,
+		.order_hour = o->hour,
+		.days_since_prior = o->days,
 		.reordered = l->reordered,
 		.eval_set = o->eval_set == DS_EVAL_TRAIN ? EVENT_EVAL_TRAIN : EVENT_EVAL_PRIOR,
 		.event_time_ms = o->event_time_ms,
@@ -310,7 +315,7 @@ int ds_event_customer(const struct ds_customer *c, struct event_customer *out);
 struct ds_line_set {
 	struct ds_line *lines;
 	uint64_t n, cap;
-	uint64_t orphans;      /* lines whose order_id is not in orders.csv (reported, not kept) */
+	uint64_t orphans; /* lines whose order_id is not in orders.csv (reported, not kept) */
 };
 
 /**
@@ -361,8 +366,8 @@ void ds_history_free(struct ds_history *h);
  * @note always_inline: GCC 12 otherwise finds the function free of side effects and deletes
  *       the calls (checked in the disassembly).
  */
-__attribute__((always_inline)) static inline void
-ds_history_prefetch(const struct ds_history *h, const uint32_t *order_ids, uint64_t n, uint64_t i)
+__attribute__((always_inline)) static inline void ds_history_prefetch(const struct ds_history *h,
+								      const uint32_t *order_ids, uint64_t n, uint64_t i)
 {
 	if (i + 16 < n)
 		__builtin_prefetch(&h->orders[order_ids[i + 16]]);

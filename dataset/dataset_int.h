@@ -22,9 +22,9 @@ enum { DS__PREFETCH_AHEAD = 16 };
 struct ds__row {
 	const char *field[DS__MAX_FIELDS]; /* NUL-terminated, valid during the row callback */
 	size_t len[DS__MAX_FIELDS];
-	int n;                             /* fields in the row (may exceed DS__MAX_FIELDS: extra ones dropped) */
-	uint64_t rowno;                    /* 1-based record number (in the file, or in a range of unknown start) */
-	int file_first;                    /* the first row of the file: may be a header */
+	int n;          /* fields in the row (may exceed DS__MAX_FIELDS: extra ones dropped) */
+	uint64_t rowno; /* 1-based record number (in the file, or in a range of unknown start) */
+	int file_first; /* the first row of the file: may be a header */
 };
 
 /* A table reader's row function: 0 to go on, 1 for a bad row (why says why), or a negative
@@ -38,8 +38,7 @@ typedef int (*ds__row_fn)(const struct ds__row *r, void *ctx, char *why, size_t 
  * they are kept in the report until ds_report_settle(). A quote inside a part of a file stops
  * the read with DS_SPLIT. Returns DS_OK, DS_IO, DS_NOMEM, DS_ROWS, DS_SPLIT or fn's error.
  */
-int ds__csv_read_range(const char *path, const struct ds_range *range, struct ds_report *rep, ds__row_fn fn,
-		       void *ctx);
+int ds__csv_read_range(const char *path, const struct ds_range *range, struct ds_report *rep, ds__row_fn fn, void *ctx);
 
 /* Prints one bad row ("path:row: why") to the report's log, unless the report is quiet. */
 void ds__print_bad_row(const struct ds_report *rep, const char *path, uint64_t rowno, const char *why);

@@ -12,7 +12,7 @@ int ds_event_product(const struct ds_product *p, struct event_product *out)
 
 int ds_event_customer(const struct ds_customer *c, struct event_customer *out)
 {
-	*out = (struct event_customer){ c->user_id, c->state, c->age, c->joined_day, c->n_dependants,
-					c->fam_status, c->income, c->gender };
+	*out = (struct event_customer){ c->user_id,      c->state,      c->age,    c->joined_day,
+					c->n_dependants, c->fam_status, c->income, c->gender };
 	return c->user_id != 0;
 }

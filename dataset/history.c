@@ -16,9 +16,10 @@ static int order_fields(const struct ds__row *r, uint32_t id, struct ds_order_ro
 	uint64_t user, number, dow, hour, days;
 	if (ds__parse_uint(r->field[1], r->len[1], UINT32_MAX, &user) || user == 0)
 		return ds__bad(why, why_len, "user_id '%s' is not a positive integer", r->field[1]);
-	int eval = strcmp(r->field[2], "prior") == 0 ? DS_EVAL_PRIOR
-		 : strcmp(r->field[2], "train") == 0 ? DS_EVAL_TRAIN
-		 : strcmp(r->field[2], "test") == 0 ? DS_EVAL_TEST : -1;
+	int eval = strcmp(r->field[2], "prior") == 0   ? DS_EVAL_PRIOR
+		   : strcmp(r->field[2], "train") == 0 ? DS_EVAL_TRAIN
+		   : strcmp(r->field[2], "test") == 0  ? DS_EVAL_TEST
+						       : -1;
 	if (eval < 0)
 		return ds__bad(why, why_len, "eval_set '%s' is not prior, train or test", r->field[2]);
 	if (ds__parse_uint(r->field[3], r->len[3], UINT16_MAX, &number) || number == 0)
@@ -33,13 +34,19 @@ static int order_fields(const struct ds__row *r, uint32_t id, struct ds_order_ro
 	if (dl == 0)
 		days = UINT64_MAX;
 	else if (ds__parse_uint(d, dl, 30, &days))
-		return ds__bad(why, why_len, "days_since_prior_order '%s' not empty or an integer in 0..30", r->field[6]);
+		return ds__bad(why, why_len, "days_since_prior_order '%s' not empty or an integer in 0..30",
+			       r->field[6]);
 	if (ds__grow_array((void **)&out->rows, out->n, &out->cap, sizeof *out->rows, 1 << 16))
 		return DS_NOMEM;
 	out->rows[out->n++] = (struct ds_order_row){
-		.order_id = id, .user_id = (uint32_t)user, .order_number = (uint16_t)number,
-		.dow = (uint8_t)dow, .hour = (uint8_t)hour, .days = days == UINT64_MAX ? -1 : (int8_t)days,
-		.eval_set = (uint8_t)eval, .rowno = r->rowno,
+		.order_id = id,
+		.user_id = (uint32_t)user,
+		.order_number = (uint16_t)number,
+		.dow = (uint8_t)dow,
+		.hour = (uint8_t)hour,
+		.days = days == UINT64_MAX ? -1 : (int8_t)days,
+		.eval_set = (uint8_t)eval,
+		.rowno = r->rowno,
 	};
 	return 0;
 }
@@ -47,8 +54,13 @@ static int order_fields(const struct ds__row *r, uint32_t id, struct ds_order_ro
 static int order_row(const struct ds__row *r, void *ctx, char *why, size_t why_len)
 {
 	struct ds_order_rows *out = ctx;
-	static const char *const cols[] = { "order_id", "user_id", "eval_set", "order_number", "order_dow",
-					     "order_hour_of_day", "days_since_prior_order" };
+	static const char *const cols[] = { "order_id",
+					    "user_id",
+					    "eval_set",
+					    "order_number",
+					    "order_dow",
+					    "order_hour_of_day",
+					    "days_since_prior_order" };
 	if (ds__is_header(r)) {
 		int rc = ds__check_header(r, cols, 7, why, why_len);
 		return rc ? ds__layout_error(r, why) : 0;
@@ -164,8 +176,12 @@ int ds_orders_merge(struct ds_history *h, const char *path, struct ds_order_rows
 				}
 				continue;
 			}
-			*o = (struct ds_order){ .user_id = row->user_id, .order_number = row->order_number, .dow = row->dow,
-						.hour = row->hour, .days = row->days, .eval_set = row->eval_set };
+			*o = (struct ds_order){ .user_id = row->user_id,
+						.order_number = row->order_number,
+						.dow = row->dow,
+						.hour = row->hour,
+						.days = row->days,
+						.eval_set = row->eval_set };
 			/* by_user holds the file's order until the timeline is built (often already by user) */
 			h->by_user[h->n_by_user++] = row->order_id;
 			h->n_orders++;
@@ -265,4 +281,3 @@ void ds_line_set_free(struct ds_line_set *set)
 	free(set->lines);
 	memset(set, 0, sizeof *set);
 }
-

@@ -14,7 +14,7 @@ enum { PARTS = 2 };
 struct range_job {
 	const struct ds_history *h;
 	const char *path;
-	int orders;                     /* 1: orders.csv into order_rows; 0: a lines file into lines */
+	int orders; /* 1: orders.csv into order_rows; 0: a lines file into lines */
 	struct ds_range range;
 	struct ds_order_rows order_rows;
 	struct ds_line_set lines;
@@ -53,8 +53,13 @@ static int read_file(const struct ds_history *h, const char *path, int orders, s
 	pthread_t threads[PARTS];
 	int started[PARTS] = { 0 };
 	for (int i = 0; i < *n; i++) {
-		jobs[i] = (struct range_job){ .h = h, .path = path, .orders = orders, .range = ranges[i],
-					      .rep = { .on_error = rep->on_error, .log = rep->log, .quiet = rep->quiet,
+		jobs[i] = (struct range_job){ .h = h,
+					      .path = path,
+					      .orders = orders,
+					      .range = ranges[i],
+					      .rep = { .on_error = rep->on_error,
+						       .log = rep->log,
+						       .quiet = rep->quiet,
 						       .libcsv_only = rep->libcsv_only } };
 		if (i == 0) { /* one progress counter is enough */
 			jobs[i].rep.progress = rep->progress;

@@ -94,12 +94,15 @@ static void warn_no_price_column(const char *path, const struct ds_products *p, 
 	FILE *log = rep->log ? rep->log : stderr;
 	uint64_t rows = p->count + p->duplicate_rows;
 	if (p->no_price_column == rows)
-		fprintf(log, "%s: warning: no prices column: no product has a price, so every spending label "
-			     "will be unknown\n", path);
+		fprintf(log,
+			"%s: warning: no prices column: no product has a price, so every spending label "
+			"will be unknown\n",
+			path);
 	else
-		fprintf(log, "%s: warning: %llu of %llu rows have no prices column: their products have no price "
-			     "(spending label unknown)\n", path, (unsigned long long)p->no_price_column,
-			(unsigned long long)rows);
+		fprintf(log,
+			"%s: warning: %llu of %llu rows have no prices column: their products have no price "
+			"(spending label unknown)\n",
+			path, (unsigned long long)p->no_price_column, (unsigned long long)rows);
 }
 
 int ds_products_read(const char *path, struct ds_products *out, struct ds_report *rep)
@@ -132,15 +135,17 @@ const struct ds_product *ds_product_find(const struct ds_products *p, uint32_t p
 
 struct departments_ctx {
 	struct ds_departments *d;
-	int layout;           /* 0 unknown, 1 long, 2 transposed */
+	int layout; /* 0 unknown, 1 long, 2 transposed */
 	uint64_t ids[DS_MAX_DEPARTMENTS + 1];
 	int n_ids;
 };
 
-static int set_department(struct ds_departments *d, uint64_t id, const struct ds__row *r, int col, char *why, size_t why_len)
+static int set_department(struct ds_departments *d, uint64_t id, const struct ds__row *r, int col, char *why,
+			  size_t why_len)
 {
 	if (id == 0 || id > DS_MAX_DEPARTMENTS)
-		return ds__bad(why, why_len, "department_id %llu not in 1..%d", (unsigned long long)id, DS_MAX_DEPARTMENTS);
+		return ds__bad(why, why_len, "department_id %llu not in 1..%d", (unsigned long long)id,
+			       DS_MAX_DEPARTMENTS);
 	if (r->len[col] == 0 || r->len[col] >= sizeof d->names[0])
 		return ds__bad(why, why_len, "department %llu has an empty or too long name", (unsigned long long)id);
 	if (d->names[id][0] == 0)
@@ -155,7 +160,8 @@ static int department_row(const struct ds__row *r, void *vctx, char *why, size_t
 	if (r->rowno == 1) {
 		if (r->n == 2) {
 			c->layout = 1;
-			return ds__is_header(r) ? 0 : ds__bad(why, why_len, "expected the header department_id,department");
+			return ds__is_header(r) ? 0
+						: ds__bad(why, why_len, "expected the header department_id,department");
 		}
 		/* Transposed: department_id,1,2,...  then  department,frozen,other,... */
 		if (r->n < 2 || strcasecmp(r->field[0], "department_id") != 0)
@@ -175,7 +181,8 @@ static int department_row(const struct ds__row *r, void *vctx, char *why, size_t
 		return set_department(c->d, id, r, 1, why, why_len);
 	}
 	if (r->rowno != 2 || r->n != c->n_ids || strcasecmp(r->field[0], "department") != 0)
-		return ds__bad(why, why_len, "transposed departments: expected one row 'department,...' of %d columns", c->n_ids);
+		return ds__bad(why, why_len, "transposed departments: expected one row 'department,...' of %d columns",
+			       c->n_ids);
 	int rc = 0;
 	for (int i = 1; i < r->n && i < DS__MAX_FIELDS && rc == 0; i++)
 		rc = set_department(c->d, c->ids[i], r, i, why, why_len);

@@ -186,7 +186,8 @@ int ds_history_build_timeline(struct ds_history *h, const struct ds_customers *c
 	} else {
 		for (size_t id = 0; id < h->cap; id++)
 			if (h->orders[id].user_id)
-				all[n++] = (struct timed){ 0, h->orders[id].user_id, h->orders[id].order_number, (uint32_t)id };
+				all[n++] = (struct timed){ 0, h->orders[id].user_id, h->orders[id].order_number,
+							   (uint32_t)id };
 		if (sort_by_user_number(all, n) != DS_OK) {
 			free(all);
 			return DS_NOMEM;

@@ -11,16 +11,24 @@
 
 const char *event_strerror(int err)
 {
-#define EVENT_ERR_TEXT(name, code, text) case code: return text;
-	switch (err) { EVENT_ERR_MAP(EVENT_ERR_TEXT) }
+#define EVENT_ERR_TEXT(name, code, text) \
+	case code:                       \
+		return text;
+	switch (err) {
+		EVENT_ERR_MAP(EVENT_ERR_TEXT)
+	}
 #undef EVENT_ERR_TEXT
 	return "unknown event error";
 }
 
 const char *event_errname(int err)
 {
-#define EVENT_ERR_NAME(name, code, text) case code: return "EVENT_" #name;
-	switch (err) { EVENT_ERR_MAP(EVENT_ERR_NAME) }
+#define EVENT_ERR_NAME(name, code, text) \
+	case code:                       \
+		return "EVENT_" #name;
+	switch (err) {
+		EVENT_ERR_MAP(EVENT_ERR_NAME)
+	}
 #undef EVENT_ERR_NAME
 	return "EVENT_UNKNOWN";
 }
@@ -115,9 +123,8 @@ int event_encode(const struct event *ev, uint8_t *buf, size_t buf_len, size_t *l
 }
 
 static const char *const field_names[EVENT_V1_FIELDS] = {
-	"schema_version", "user_id", "order_id", "order_number", "order_dow",
-	"order_hour_of_day", "days_since_prior_order", "product_id", "add_to_cart_order",
-	"reordered", "eval_set", "event_time_ms",
+	"schema_version",         "user_id",    "order_id",          "order_number", "order_dow", "order_hour_of_day",
+	"days_since_prior_order", "product_id", "add_to_cart_order", "reordered",    "eval_set",  "event_time_ms",
 };
 
 /*
@@ -165,8 +172,8 @@ static const char *format_name(uint8_t b)
  * Reads one integer or nil at the cursor. A non-negative value is returned as SCALAR_UINT in
  * *u whatever its encoding width or signedness; a negative one as SCALAR_NEG in *i.
  */
-static int read_scalar(struct cursor *c, const char *field, enum scalar_kind *kind, uint64_t *u, int64_t *i,
-		       char *why, size_t why_len)
+static int read_scalar(struct cursor *c, const char *field, enum scalar_kind *kind, uint64_t *u, int64_t *i, char *why,
+		       size_t why_len)
 {
 	if (c->off >= c->len)
 		return fail(EVENT_TRUNCATED, why, why_len, "%s: payload ends before the field", field);
@@ -185,19 +192,42 @@ static int read_scalar(struct cursor *c, const char *field, enum scalar_kind *ki
 		return EVENT_OK;
 	}
 	switch (b) {
-	case 0xc0: c->off++; *kind = SCALAR_NIL; return EVENT_OK;
-	case 0xcc: width = 1; break;
-	case 0xcd: width = 2; break;
-	case 0xce: width = 4; break;
-	case 0xcf: width = 8; break;
-	case 0xd0: width = 1; is_signed = 1; break;
-	case 0xd1: width = 2; is_signed = 1; break;
-	case 0xd2: width = 4; is_signed = 1; break;
-	case 0xd3: width = 8; is_signed = 1; break;
-	case 0xc1: return fail(EVENT_MALFORMED, why, why_len, "%s: byte 0xc1 is never used in msgpack", field);
+	case 0xc0:
+		c->off++;
+		*kind = SCALAR_NIL;
+		return EVENT_OK;
+	case 0xcc:
+		width = 1;
+		break;
+	case 0xcd:
+		width = 2;
+		break;
+	case 0xce:
+		width = 4;
+		break;
+	case 0xcf:
+		width = 8;
+		break;
+	case 0xd0:
+		width = 1;
+		is_signed = 1;
+		break;
+	case 0xd1:
+		width = 2;
+		is_signed = 1;
+		break;
+	case 0xd2:
+		width = 4;
+		is_signed = 1;
+		break;
+	case 0xd3:
+		width = 8;
+		is_signed = 1;
+		break;
+	case 0xc1:
+		return fail(EVENT_MALFORMED, why, why_len, "%s: byte 0xc1 is never used in msgpack", field);
 	default:
-		return fail(EVENT_TYPE, why, why_len, "%s: expected an integer, found %s", field,
-			    format_name(b));
+		return fail(EVENT_TYPE, why, why_len, "%s: expected an integer, found %s", field, format_name(b));
 	}
 	if (c->len - c->off - 1 < (size_t)width)
 		return fail(EVENT_TRUNCATED, why, why_len, "%s: payload ends inside the field", field);
@@ -222,7 +252,7 @@ static int read_scalar(struct cursor *c, const char *field, enum scalar_kind *ki
  * Inlined, with the positive fixint case first (most fields): the consumer decodes every event,
  * and the calls were ~6% of its time. */
 static inline __attribute__((always_inline)) int read_uint(struct cursor *c, const char *field, uint64_t max,
-							    int nil_ok, uint64_t *out, char *why, size_t why_len)
+							   int nil_ok, uint64_t *out, char *why, size_t why_len)
 {
 	if (c->off < c->len && c->p[c->off] <= 0x7f) {
 		*out = c->p[c->off++];
@@ -366,7 +396,8 @@ int event_product_decode(const void *buf, size_t len, struct event_product *p_ou
 	if (rc == EVENT_OK && version != EVENT_PRODUCT_SCHEMA_VERSION)
 		rc = fail(EVENT_VERSION, why, why_len, "product schema_version %" PRIu64 " is not supported", version);
 	if (rc == EVENT_OK && n != PRODUCT_V1_FIELDS)
-		rc = fail(EVENT_SHAPE, why, why_len, "product array of %" PRIu32 " elements; v1 has %d", n, PRODUCT_V1_FIELDS);
+		rc = fail(EVENT_SHAPE, why, why_len, "product array of %" PRIu32 " elements; v1 has %d", n,
+			  PRODUCT_V1_FIELDS);
 	if (rc == EVENT_OK)
 		rc = read_uint(&c, "product_id", UINT32_MAX, 0, &id, why, why_len);
 	if (rc == EVENT_OK && id == 0)
@@ -396,13 +427,21 @@ int event_product_decode(const void *buf, size_t len, struct event_product *p_ou
 static const char *const customer_fields[CUSTOMER_V1_FIELDS] = {
 	"schema_version", "user_id", "state", "age", "joined_day", "n_dependants", "fam_status", "income", "gender",
 };
-static const uint64_t customer_max[CUSTOMER_V1_FIELDS] = { UINT32_MAX, UINT32_MAX, 50, 150, INT32_MAX, 50, 3, UINT32_MAX, 2 };
+static const uint64_t customer_max[CUSTOMER_V1_FIELDS] = { UINT32_MAX, UINT32_MAX, 50,         150, INT32_MAX,
+							   50,         3,          UINT32_MAX, 2 };
 
 int event_customer_encode(const struct event_customer *c, uint8_t *buf, size_t buf_len, size_t *len_out)
 {
 	const uint64_t v[CUSTOMER_V1_FIELDS] = {
-		EVENT_CUSTOMER_SCHEMA_VERSION, c->user_id, c->state, c->age, (uint64_t)(c->joined_day < 0 ? -1 : c->joined_day),
-		c->n_dependants, c->fam_status, c->income, c->gender,
+		EVENT_CUSTOMER_SCHEMA_VERSION,
+		c->user_id,
+		c->state,
+		c->age,
+		(uint64_t)(c->joined_day < 0 ? -1 : c->joined_day),
+		c->n_dependants,
+		c->fam_status,
+		c->income,
+		c->gender,
 	};
 	if (c->user_id == 0 || c->joined_day < 0)
 		return EVENT_RANGE;
@@ -436,7 +475,8 @@ int event_customer_decode(const void *buf, size_t len, struct event_customer *c_
 	if (rc == EVENT_OK && v[0] != EVENT_CUSTOMER_SCHEMA_VERSION)
 		rc = fail(EVENT_VERSION, why, why_len, "customer schema_version %" PRIu64 " is not supported", v[0]);
 	if (rc == EVENT_OK && n != CUSTOMER_V1_FIELDS)
-		rc = fail(EVENT_SHAPE, why, why_len, "customer array of %" PRIu32 " elements; v1 has %d", n, CUSTOMER_V1_FIELDS);
+		rc = fail(EVENT_SHAPE, why, why_len, "customer array of %" PRIu32 " elements; v1 has %d", n,
+			  CUSTOMER_V1_FIELDS);
 	for (int i = 1; i < CUSTOMER_V1_FIELDS && rc == EVENT_OK; i++)
 		rc = read_uint(&c, customer_fields[i], customer_max[i], 0, &v[i], why, why_len);
 	if (rc == EVENT_OK && v[1] == 0)

@@ -32,22 +32,22 @@
 #include <stdint.h>
 
 #define EVENT_SCHEMA_VERSION 1
-#define EVENT_ENCODED_MAX 64 /**< Upper bound of an encoded event, in bytes. */
-#define EVENT_DAYS_NONE (-1) /**< days_since_prior of a user's first order. */
-#define EVENT_DAYS_MAX 30
+#define EVENT_ENCODED_MAX    64   /**< Upper bound of an encoded event, in bytes. */
+#define EVENT_DAYS_NONE      (-1) /**< days_since_prior of a user's first order. */
+#define EVENT_DAYS_MAX       30
 
 enum event_eval_set { EVENT_EVAL_PRIOR = 0, EVENT_EVAL_TRAIN = 1 };
 
 /** Errors of this module: negative, in the -300 range. */
-#define EVENT_ERR_MAP(XX)                                                       \
-	XX(OK, 0, "success")                                                    \
-	XX(TRUNCATED, -301, "truncated msgpack")                                \
-	XX(MALFORMED, -302, "malformed msgpack")                                \
-	XX(SHAPE, -303, "not an array of the schema's length")                  \
-	XX(TYPE, -304, "field of the wrong type")                               \
-	XX(RANGE, -305, "field out of range")                                   \
-	XX(TRAILING, -306, "trailing bytes after the event")                    \
-	XX(VERSION, -307, "unknown schema version")                             \
+#define EVENT_ERR_MAP(XX)                                      \
+	XX(OK, 0, "success")                                   \
+	XX(TRUNCATED, -301, "truncated msgpack")               \
+	XX(MALFORMED, -302, "malformed msgpack")               \
+	XX(SHAPE, -303, "not an array of the schema's length") \
+	XX(TYPE, -304, "field of the wrong type")              \
+	XX(RANGE, -305, "field out of range")                  \
+	XX(TRAILING, -306, "trailing bytes after the event")   \
+	XX(VERSION, -307, "unknown schema version")            \
 	XX(NOSPACE, -308, "output buffer too small")
 
 enum event_err {
@@ -106,13 +106,13 @@ int event_decode(const void *buf, size_t len, struct event *ev_out, char *why, s
  * Names are not carried: nothing downstream needs them.
  */
 #define EVENT_PRODUCT_SCHEMA_VERSION 1
-#define EVENT_NO_PRICE (-1)
+#define EVENT_NO_PRICE               (-1)
 
 struct event_product {
-	uint32_t product_id;    /* >= 1 */
+	uint32_t product_id; /* >= 1 */
 	uint32_t aisle_id;
-	uint8_t department_id;  /* 0 if unknown */
-	int32_t price_cents;    /* 1..10000, or EVENT_NO_PRICE */
+	uint8_t department_id; /* 0 if unknown */
+	int32_t price_cents;   /* 1..10000, or EVENT_NO_PRICE */
 };
 
 /** @brief Encodes a product. @return EVENT_OK, EVENT_RANGE or EVENT_NOSPACE. */
@@ -129,17 +129,17 @@ int event_product_decode(const void *buf, size_t len, struct event_product *p_ou
 #define EVENT_CUSTOMER_SCHEMA_VERSION 1
 
 struct event_customer {
-	uint32_t user_id;       /* >= 1 */
-	uint8_t state;          /* 0..50: index into the 51 names (50 states + DC), alphabetical */
-	uint8_t age;            /* 0..150 */
-	int32_t joined_day;     /* date_joined, days since 1970-01-01, >= 0 */
-	uint8_t n_dependants;   /* 0..50 */
-	uint8_t fam_status;     /* 0 married, 1 single, 2 divorced/widowed, 3 living with parents and siblings */
+	uint32_t user_id;     /* >= 1 */
+	uint8_t state;        /* 0..50: index into the 51 names (50 states + DC), alphabetical */
+	uint8_t age;          /* 0..150 */
+	int32_t joined_day;   /* date_joined, days since 1970-01-01, >= 0 */
+	uint8_t n_dependants; /* 0..50 */
+	uint8_t fam_status;   /* 0 married, 1 single, 2 divorced/widowed, 3 living with parents and siblings */
 	uint32_t income;
-	uint8_t gender;         /* 0 unknown, 1 female, 2 male */
+	uint8_t gender; /* 0 unknown, 1 female, 2 male */
 };
 
-#define EVENT_STATE_COUNT 51      /* 50 states + District of Columbia, alphabetical */
+#define EVENT_STATE_COUNT      51 /* 50 states + District of Columbia, alphabetical */
 #define EVENT_FAM_STATUS_COUNT 4
 
 /** @brief The name of state code @p state (as customers.csv spells it), or NULL if out of range. */

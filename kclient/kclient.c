@@ -7,16 +7,24 @@
 
 const char *kc_strerror(int err)
 {
-#define KC_ERR_TEXT(name, code, text) case code: return text;
-	switch (err) { KC_ERR_MAP(KC_ERR_TEXT) }
+#define KC_ERR_TEXT(name, code, text) \
+	case code:                    \
+		return text;
+	switch (err) {
+		KC_ERR_MAP(KC_ERR_TEXT)
+	}
 #undef KC_ERR_TEXT
 	return "unknown Kafka helper error";
 }
 
 const char *kc_errname(int err)
 {
-#define KC_ERR_NAME(name, code, text) case code: return "KC_" #name;
-	switch (err) { KC_ERR_MAP(KC_ERR_NAME) }
+#define KC_ERR_NAME(name, code, text) \
+	case code:                    \
+		return "KC_" #name;
+	switch (err) {
+		KC_ERR_MAP(KC_ERR_NAME)
+	}
 #undef KC_ERR_NAME
 	return "KC_UNKNOWN";
 }
@@ -56,8 +64,8 @@ int kc_conf_apply(rd_kafka_conf_t *conf, const char *brokers, const char *const 
 	return KC_OK;
 }
 
-int kc_conf_new(const char *brokers, const char *const *defaults, int n_defaults, const char *const *props,
-		int n_props, rd_kafka_conf_t **conf_out, char *errbuf, size_t errbuf_len)
+int kc_conf_new(const char *brokers, const char *const *defaults, int n_defaults, const char *const *props, int n_props,
+		rd_kafka_conf_t **conf_out, char *errbuf, size_t errbuf_len)
 {
 	rd_kafka_conf_t *conf = rd_kafka_conf_new();
 	int rc = kc_conf_apply(conf, brokers, defaults, n_defaults, props, n_props, errbuf, errbuf_len);

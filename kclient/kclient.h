@@ -23,13 +23,13 @@
 
 /* ---- Errors ---- */
 
-#define KC_ERR_MAP(XX)                                                                      \
-	XX(OK, 0, "success")                                                                \
-	XX(PROPERTY, -601, "invalid Kafka property")                                        \
-	XX(KAFKA, -602, "Kafka client error")                                               \
-	XX(QUEUE_FULL, -603, "the producer queue stayed full")                              \
-	XX(NOTFOUND, -604, "topic not found")                                               \
-	XX(CREATE, -605, "topic could not be created")                                      \
+#define KC_ERR_MAP(XX)                                         \
+	XX(OK, 0, "success")                                   \
+	XX(PROPERTY, -601, "invalid Kafka property")           \
+	XX(KAFKA, -602, "Kafka client error")                  \
+	XX(QUEUE_FULL, -603, "the producer queue stayed full") \
+	XX(NOTFOUND, -604, "topic not found")                  \
+	XX(CREATE, -605, "topic could not be created")         \
 	XX(NOLEADER, -606, "a partition of the topic has no leader yet")
 
 enum kc_err {
@@ -66,8 +66,8 @@ int kc_conf_apply(rd_kafka_conf_t *conf, const char *brokers, const char *const 
  *                       rd_kafka_conf_destroy()); NULL otherwise
  * @return KC_OK or KC_PROPERTY (nothing to free then).
  */
-int kc_conf_new(const char *brokers, const char *const *defaults, int n_defaults, const char *const *props,
-		int n_props, rd_kafka_conf_t **conf_out, char *errbuf, size_t errbuf_len);
+int kc_conf_new(const char *brokers, const char *const *defaults, int n_defaults, const char *const *props, int n_props,
+		rd_kafka_conf_t **conf_out, char *errbuf, size_t errbuf_len);
 
 /**
  * @brief rd_kafka_new() that always consumes conf: it belongs to the client on success and is
@@ -88,16 +88,16 @@ int kc_new(rd_kafka_type_t type, rd_kafka_conf_t *conf, rd_kafka_t **rk_out, cha
 
 /** One message to produce; a plain value filled by the caller (unused members zero). */
 struct kc_msg {
-	rd_kafka_topic_t *rkt;         /* the topic's handle (fastest), or NULL to name it in topic */
-	const char *topic;             /* used when rkt is NULL */
-	int has_partition;             /* 0: the partitioner chooses; 1: partition */
+	rd_kafka_topic_t *rkt; /* the topic's handle (fastest), or NULL to name it in topic */
+	const char *topic;     /* used when rkt is NULL */
+	int has_partition;     /* 0: the partitioner chooses; 1: partition */
 	int32_t partition;
-	const void *key;               /* copied; may be NULL */
+	const void *key; /* copied; may be NULL */
 	size_t key_len;
-	const void *value;             /* copied; NULL is a tombstone */
+	const void *value; /* copied; NULL is a tombstone */
 	size_t value_len;
-	int64_t timestamp_ms;          /* 0: now */
-	rd_kafka_headers_t *headers;   /* NULL, or owned by librdkafka once kc_produce() returns KC_OK */
+	int64_t timestamp_ms;        /* 0: now */
+	rd_kafka_headers_t *headers; /* NULL, or owned by librdkafka once kc_produce() returns KC_OK */
 };
 
 /**

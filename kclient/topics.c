@@ -17,7 +17,8 @@ int kc_topic_partitions(rd_kafka_t *rk, const char *topic, int timeout_ms, char 
 	} else if (md->topic_cnt == 1 && md->topics[0].err == RD_KAFKA_RESP_ERR_NO_ERROR) {
 		n = md->topics[0].partition_cnt;
 	} else {
-		n = md->topic_cnt && md->topics[0].err != RD_KAFKA_RESP_ERR_UNKNOWN_TOPIC_OR_PART ? KC_KAFKA : KC_NOTFOUND;
+		n = md->topic_cnt && md->topics[0].err != RD_KAFKA_RESP_ERR_UNKNOWN_TOPIC_OR_PART ? KC_KAFKA
+												  : KC_NOTFOUND;
 		if (errbuf && errbuf_len)
 			snprintf(errbuf, errbuf_len, "topic %s: %s", topic,
 				 md->topic_cnt ? rd_kafka_err2str(md->topics[0].err) : "not found");
@@ -74,7 +75,8 @@ static const char *create_topic(rd_kafka_t *rk, const char *topic, int compacted
 		why = rd_kafka_event_error_string(ev);
 	else if (n != 1)
 		why = "no result";
-	else if (rd_kafka_topic_result_error(tr[0]) && rd_kafka_topic_result_error(tr[0]) != RD_KAFKA_RESP_ERR_TOPIC_ALREADY_EXISTS)
+	else if (rd_kafka_topic_result_error(tr[0]) &&
+		 rd_kafka_topic_result_error(tr[0]) != RD_KAFKA_RESP_ERR_TOPIC_ALREADY_EXISTS)
 		why = rd_kafka_topic_result_error_string(tr[0]);
 	if (why) { /* copied: the event owns the string */
 		snprintf(err, err_len, "%s", why);

@@ -73,14 +73,15 @@ int32_t segment_median_x2(const uint32_t *hist, int bins)
 
 void segment_label(const struct segment_config *cfg, const struct state_customer *c, struct segment_labels *out)
 {
-	out->loyalty = c->max_order > cfg->loyal_above ? SEG_LOYAL
-		     : c->max_order > cfg->regular_above ? SEG_REGULAR : SEG_NEW;
+	out->loyalty = c->max_order > cfg->loyal_above     ? SEG_LOYAL
+		       : c->max_order > cfg->regular_above ? SEG_REGULAR
+							   : SEG_NEW;
 	/* mean = spend / priced < threshold, compared without division so it stays exact */
 	if (c->priced_items == 0)
 		out->spending = SEG_SPEND_UNKNOWN;
 	else
 		out->spending = c->spend_cents < cfg->high_spender_cents * c->priced_items ? SEG_LOW_SPENDER
-											  : SEG_HIGH_SPENDER;
+											   : SEG_HIGH_SPENDER;
 	out->median_days_x2 = segment_median_x2(c->days_lines, STATE_DAY_BINS);
 	out->order_median_days_x2 = segment_median_x2(c->days_orders, STATE_DAY_BINS);
 	int32_t m2 = out->median_days_x2;
@@ -118,13 +119,13 @@ const char *segment_frequency_name(enum segment_frequency f)
  * AL AK AZ AR CA CO CT DE DC FL GA HI ID IL IN IA KS KY LA ME MD MA MI MN MS MO MT NE NV NH NJ
  * NM NY NC ND OH OK OR PA RI SC SD TN TX UT VT VA WA WV WI WY. */
 static const uint8_t region_of_state[51] = {
-	SEG_SOUTH, SEG_WEST, SEG_WEST, SEG_SOUTH, SEG_WEST, SEG_WEST, SEG_NORTHEAST, SEG_SOUTH, SEG_SOUTH,
-	SEG_SOUTH, SEG_SOUTH, SEG_WEST, SEG_WEST, SEG_MIDWEST, SEG_MIDWEST, SEG_MIDWEST, SEG_MIDWEST,
-	SEG_SOUTH, SEG_SOUTH, SEG_NORTHEAST, SEG_SOUTH, SEG_NORTHEAST, SEG_MIDWEST, SEG_MIDWEST, SEG_SOUTH,
-	SEG_MIDWEST, SEG_WEST, SEG_MIDWEST, SEG_WEST, SEG_NORTHEAST, SEG_NORTHEAST, SEG_WEST, SEG_NORTHEAST,
-	SEG_SOUTH, SEG_MIDWEST, SEG_MIDWEST, SEG_SOUTH, SEG_WEST, SEG_NORTHEAST, SEG_NORTHEAST, SEG_SOUTH,
-	SEG_MIDWEST, SEG_SOUTH, SEG_SOUTH, SEG_WEST, SEG_NORTHEAST, SEG_SOUTH, SEG_WEST, SEG_SOUTH,
-	SEG_MIDWEST, SEG_WEST,
+	SEG_SOUTH,     SEG_WEST,    SEG_WEST,    SEG_SOUTH,     SEG_WEST,  SEG_WEST,      SEG_NORTHEAST, SEG_SOUTH,
+	SEG_SOUTH,     SEG_SOUTH,   SEG_SOUTH,   SEG_WEST,      SEG_WEST,  SEG_MIDWEST,   SEG_MIDWEST,   SEG_MIDWEST,
+	SEG_MIDWEST,   SEG_SOUTH,   SEG_SOUTH,   SEG_NORTHEAST, SEG_SOUTH, SEG_NORTHEAST, SEG_MIDWEST,   SEG_MIDWEST,
+	SEG_SOUTH,     SEG_MIDWEST, SEG_WEST,    SEG_MIDWEST,   SEG_WEST,  SEG_NORTHEAST, SEG_NORTHEAST, SEG_WEST,
+	SEG_NORTHEAST, SEG_SOUTH,   SEG_MIDWEST, SEG_MIDWEST,   SEG_SOUTH, SEG_WEST,      SEG_NORTHEAST, SEG_NORTHEAST,
+	SEG_SOUTH,     SEG_MIDWEST, SEG_SOUTH,   SEG_SOUTH,     SEG_WEST,  SEG_NORTHEAST, SEG_SOUTH,     SEG_WEST,
+	SEG_SOUTH,     SEG_MIDWEST, SEG_WEST,
 };
 
 void segment_groups(const struct event_customer *d, struct segment_groups *out)
@@ -141,12 +142,24 @@ void segment_groups(const struct event_customer *d, struct segment_groups *out)
 enum segment_profile segment_department_profile(int department_id)
 {
 	switch (department_id) {
-	case 4: case 16: return SEG_HEALTH_FOCUSED;         /* produce, dairy eggs */
-	case 13: case 1: return SEG_FAMILY_STOCK_UP;        /* pantry, frozen */
-	case 20: case 3: return SEG_CONVENIENCE;            /* deli, bakery */
-	case 19: case 7: return SEG_SNACK_BEVERAGE;         /* snacks, beverages */
-	case 17: case 11: case 18: return SEG_HOUSEHOLD_ESSENTIALS; /* household, personal care, babies */
-	default: return department_id >= 1 && department_id <= STATE_DEPARTMENTS ? SEG_MIXED_OTHER : SEG_PROFILE_UNKNOWN;
+	case 4:
+	case 16:
+		return SEG_HEALTH_FOCUSED; /* produce, dairy eggs */
+	case 13:
+	case 1:
+		return SEG_FAMILY_STOCK_UP; /* pantry, frozen */
+	case 20:
+	case 3:
+		return SEG_CONVENIENCE; /* deli, bakery */
+	case 19:
+	case 7:
+		return SEG_SNACK_BEVERAGE; /* snacks, beverages */
+	case 17:
+	case 11:
+	case 18:
+		return SEG_HOUSEHOLD_ESSENTIALS; /* household, personal care, babies */
+	default:
+		return department_id >= 1 && department_id <= STATE_DEPARTMENTS ? SEG_MIXED_OTHER : SEG_PROFILE_UNKNOWN;
 	}
 }
 
@@ -187,11 +200,11 @@ void segment_persona_name(int persona, char *buf, size_t len)
 		 segment_income_name(income), segment_profile_name(p));
 }
 
-#define NAME_OF(fn, type, count, ...)                                      \
-	const char *fn(type v)                                             \
-	{                                                                  \
-		static const char *const names[] = { __VA_ARGS__ };        \
-		return (unsigned)v < (count) ? names[v] : "unknown";       \
+#define NAME_OF(fn, type, count, ...)                                \
+	const char *fn(type v)                                       \
+	{                                                            \
+		static const char *const names[] = { __VA_ARGS__ };  \
+		return (unsigned)v < (count) ? names[v] : "unknown"; \
 	}
 
 NAME_OF(segment_region_name, enum segment_region, SEG_REGION_COUNT, "Northeast", "Midwest", "South", "West")

@@ -13,12 +13,12 @@
 
 /** Thresholds; segment_config_init() fills SPEC §4's defaults. */
 struct segment_config {
-	uint32_t loyal_above;         /* max_order > this: Loyal (40) */
-	uint32_t regular_above;       /* max_order > this: Regular, else New (10) */
-	uint64_t high_spender_cents;  /* mean line price >= this: High spender (1000) */
-	uint32_t nonfrequent_above;   /* median days > this: Non-frequent (20) */
-	uint32_t regular_freq_above;  /* median days > this: Regular, else Frequent (10) */
-	uint32_t low_activity_below;  /* max_order < this: low activity (5) */
+	uint32_t loyal_above;        /* max_order > this: Loyal (40) */
+	uint32_t regular_above;      /* max_order > this: Regular, else New (10) */
+	uint64_t high_spender_cents; /* mean line price >= this: High spender (1000) */
+	uint32_t nonfrequent_above;  /* median days > this: Non-frequent (20) */
+	uint32_t regular_freq_above; /* median days > this: Regular, else Frequent (10) */
+	uint32_t low_activity_below; /* max_order < this: low activity (5) */
 };
 
 void segment_config_init(struct segment_config *cfg);
@@ -39,9 +39,9 @@ struct segment_labels {
 	enum segment_loyalty loyalty;
 	enum segment_spending spending;
 	enum segment_frequency frequency;
-	int low_activity;            /* excluded from demographic profiles and reports */
-	int32_t median_days_x2;      /* line-weighted median of days_since_prior, times 2; -1 if none */
-	int32_t order_median_days_x2;/* order-weighted median, times 2; -1 if none */
+	int low_activity;             /* excluded from demographic profiles and reports */
+	int32_t median_days_x2;       /* line-weighted median of days_since_prior, times 2; -1 if none */
+	int32_t order_median_days_x2; /* order-weighted median, times 2; -1 if none */
 };
 
 /**
@@ -61,8 +61,14 @@ enum segment_income { SEG_INCOME_LOW, SEG_INCOME_MIDDLE, SEG_INCOME_HIGH, SEG_IN
 enum segment_family { SEG_FAMILY, SEG_SINGLE, SEG_FAMILY_COUNT };
 /** Shopper profiles, in SPEC §4's order (which also breaks ties for the primary profile). */
 enum segment_profile {
-	SEG_HEALTH_FOCUSED, SEG_FAMILY_STOCK_UP, SEG_CONVENIENCE, SEG_SNACK_BEVERAGE,
-	SEG_HOUSEHOLD_ESSENTIALS, SEG_MIXED_OTHER, SEG_PROFILE_UNKNOWN, SEG_PROFILE_COUNT
+	SEG_HEALTH_FOCUSED,
+	SEG_FAMILY_STOCK_UP,
+	SEG_CONVENIENCE,
+	SEG_SNACK_BEVERAGE,
+	SEG_HOUSEHOLD_ESSENTIALS,
+	SEG_MIXED_OTHER,
+	SEG_PROFILE_UNKNOWN,
+	SEG_PROFILE_COUNT
 };
 #define SEG_PERSONA_COUNT (SEG_AGE_COUNT * SEG_FAMILY_COUNT * SEG_INCOME_COUNT * SEG_PROFILE_COUNT)
 

@@ -22,29 +22,29 @@ static double half(int32_t x2)
  * over `const struct snap_values *v` (a null is NULL for texts, NaN for reals, SNAP_INT_NULL
  * for integers). Adding a column is one line here.
  */
-#define SNAP_COLUMN_TABLE(XX)                                                                       \
-	XX(user_id, INT, 0, v->c->user_id)                                                          \
-	XX(partition, INT, 0, v->c->partition)                                                      \
-	XX(orders, INT, 0, v->c->orders)                                                            \
-	XX(max_order, INT, 0, v->c->max_order)                                                      \
-	XX(items, INT, 0, v->c->items)                                                              \
-	XX(priced_items, INT, 0, v->c->priced_items)                                                \
-	XX(spend_cents, INT, 0, v->c->spend_cents)                                                  \
-	XX(reorders, INT, 0, v->c->reorders)                                                        \
-	XX(median_days, REAL, SNAP_NULLABLE, half(v->l.median_days_x2))                             \
-	XX(order_median_days, REAL, SNAP_NULLABLE, half(v->l.order_median_days_x2))                 \
-	XX(loyalty, TEXT, 0, segment_loyalty_name(v->l.loyalty))                                    \
-	XX(spending, TEXT, 0, segment_spending_name(v->l.spending))                                 \
-	XX(frequency, TEXT, 0, segment_frequency_name(v->l.frequency))                              \
-	XX(low_activity, INT, 0, v->l.low_activity != 0)                                            \
-	XX(region, TEXT, SNAP_NULLABLE, GROUP(v, segment_region_name, region))                      \
-	XX(age_group, TEXT, SNAP_NULLABLE, GROUP(v, segment_age_name, age))                         \
-	XX(income_group, TEXT, SNAP_NULLABLE, GROUP(v, segment_income_name, income))                \
-	XX(family, TEXT, SNAP_NULLABLE, GROUP(v, segment_family_name, family))                      \
-	XX(primary_profile, TEXT, 0, segment_profile_name(v->primary))                              \
-	XX(persona, TEXT, SNAP_NULLABLE | SNAP_QUOTED, v->g.valid ? v->persona : NULL)              \
-	XX(basket_size, REAL, SNAP_NULLABLE, v->basket)                                             \
-	XX(order_rate, REAL, SNAP_NULLABLE, v->order_rate)                                          \
+#define SNAP_COLUMN_TABLE(XX)                                                          \
+	XX(user_id, INT, 0, v->c->user_id)                                             \
+	XX(partition, INT, 0, v->c->partition)                                         \
+	XX(orders, INT, 0, v->c->orders)                                               \
+	XX(max_order, INT, 0, v->c->max_order)                                         \
+	XX(items, INT, 0, v->c->items)                                                 \
+	XX(priced_items, INT, 0, v->c->priced_items)                                   \
+	XX(spend_cents, INT, 0, v->c->spend_cents)                                     \
+	XX(reorders, INT, 0, v->c->reorders)                                           \
+	XX(median_days, REAL, SNAP_NULLABLE, half(v->l.median_days_x2))                \
+	XX(order_median_days, REAL, SNAP_NULLABLE, half(v->l.order_median_days_x2))    \
+	XX(loyalty, TEXT, 0, segment_loyalty_name(v->l.loyalty))                       \
+	XX(spending, TEXT, 0, segment_spending_name(v->l.spending))                    \
+	XX(frequency, TEXT, 0, segment_frequency_name(v->l.frequency))                 \
+	XX(low_activity, INT, 0, v->l.low_activity != 0)                               \
+	XX(region, TEXT, SNAP_NULLABLE, GROUP(v, segment_region_name, region))         \
+	XX(age_group, TEXT, SNAP_NULLABLE, GROUP(v, segment_age_name, age))            \
+	XX(income_group, TEXT, SNAP_NULLABLE, GROUP(v, segment_income_name, income))   \
+	XX(family, TEXT, SNAP_NULLABLE, GROUP(v, segment_family_name, family))         \
+	XX(primary_profile, TEXT, 0, segment_profile_name(v->primary))                 \
+	XX(persona, TEXT, SNAP_NULLABLE | SNAP_QUOTED, v->g.valid ? v->persona : NULL) \
+	XX(basket_size, REAL, SNAP_NULLABLE, v->basket)                                \
+	XX(order_rate, REAL, SNAP_NULLABLE, v->order_rate)                             \
 	XX(reorder_rate, REAL, SNAP_NULLABLE, v->reorder_rate)
 
 /* An integer column's null (no column uses it yet). */
@@ -54,7 +54,7 @@ enum column_id {
 #define COLUMN_ID(name, type, flags, value) COL_##name,
 	SNAP_COLUMN_TABLE(COLUMN_ID)
 #undef COLUMN_ID
-	COLUMN_COUNT
+	    COLUMN_COUNT
 };
 
 static const struct snap_column columns[] = {
@@ -71,17 +71,21 @@ const struct snap_column *snap_columns(size_t *n_out)
 	return columns;
 }
 
-#define SET_INT(x) (out->i = (int64_t)(x), out->null = out->i == SNAP_INT_NULL)
+#define SET_INT(x)  (out->i = (int64_t)(x), out->null = out->i == SNAP_INT_NULL)
 #define SET_REAL(x) (out->r = (x), out->null = isnan(out->r))
 #define SET_TEXT(x) (out->s = (x), out->null = out->s == NULL)
 
 void snap_column_value(const struct snap_values *v, size_t col, struct snap_value *out)
 {
 	switch ((enum column_id)col) {
-#define COLUMN_CASE(name, type, flags, value) case COL_##name: SET_##type(value); return;
+#define COLUMN_CASE(name, type, flags, value) \
+	case COL_##name:                      \
+		SET_##type(value);            \
+		return;
 		SNAP_COLUMN_TABLE(COLUMN_CASE)
 #undef COLUMN_CASE
-	case COLUMN_COUNT: break;
+	case COLUMN_COUNT:
+		break;
 	}
 	out->null = 1;
 }
@@ -137,7 +141,8 @@ const char *snap_value_text(enum snap_type type, const struct snap_value *val, c
 		}
 		snprintf(buf, len, "%.17g", val->r);
 		return buf;
-	case SNAP_TEXT: return val->s;
+	case SNAP_TEXT:
+		return val->s;
 	}
 	return NULL;
 }

@@ -42,9 +42,8 @@ static int produce_one(rd_kafka_t *rk, const char *topic, const char *key, size_
 	return kc_produce(rk, &msg, KC_PRODUCE_WAIT_MS, err, err_len) == KC_OK ? 0 : -1;
 }
 
-int snap_publish_kafka(const char *brokers, const char *topic, const char *const *props, int n_props,
-		       const char *dir, uint64_t seq, uint64_t prev_seq, struct snap_delta_stats *st,
-		       char *errbuf, size_t errbuf_len)
+int snap_publish_kafka(const char *brokers, const char *topic, const char *const *props, int n_props, const char *dir,
+		       uint64_t seq, uint64_t prev_seq, struct snap_delta_stats *st, char *errbuf, size_t errbuf_len)
 {
 	struct snap_reader *cur = NULL, *prev = NULL;
 	struct row_index ix = { 0 };

@@ -100,7 +100,7 @@ static void prune(const char *dir, int keep)
  * to do, so a snapshot does not hit the disk in one burst while the consumer commits its batches.
  */
 struct out_file {
-	FILE *f;   /* the stream the writer uses; closing it closes fd */
+	FILE *f; /* the stream the writer uses; closing it closes fd */
 	int fd;
 	uint64_t written, flushed;
 };
@@ -164,8 +164,9 @@ static int out_finish(struct out_file *o)
 static int write_manifest(FILE *f, const char *tmp, uint64_t seq, const struct snap_report *report,
 			  const struct snap__offset *offsets, size_t n_offsets, const char *const *files, int n_files)
 {
-	fprintf(f, "{\n  \"format\": %d,\n  \"sequence\": %" PRIu64 ",\n  \"created_unix\": %lld,\n  \"customers\": %" PRIu64
-		   ",\n  \"source_offsets\": [",
+	fprintf(f,
+		"{\n  \"format\": %d,\n  \"sequence\": %" PRIu64
+		",\n  \"created_unix\": %lld,\n  \"customers\": %" PRIu64 ",\n  \"source_offsets\": [",
 		SNAP_FORMAT, seq, (long long)time(NULL), report->customers);
 	for (size_t i = 0; i < n_offsets; i++)
 		fprintf(f, "%s\n    {\"topic\": \"%s\", \"partition\": %d, \"next_offset\": %" PRId64 "}", i ? "," : "",
@@ -184,8 +185,8 @@ static int write_manifest(FILE *f, const char *tmp, uint64_t seq, const struct s
 		snprintf(fp, sizeof fp, "%s/%s", tmp, files[i]);
 		if (snap__file_crc(fp, &size, &crc) != 0)
 			return -1;
-		fprintf(f, "%s\n    {\"name\": \"%s\", \"bytes\": %" PRIu64 ", \"crc32\": %" PRIu32 "}", i ? "," : "", files[i],
-			size, crc);
+		fprintf(f, "%s\n    {\"name\": \"%s\", \"bytes\": %" PRIu64 ", \"crc32\": %" PRIu32 "}", i ? "," : "",
+			files[i], size, crc);
 	}
 	fprintf(f, "\n  ]\n}\n");
 	return ferror(f) ? -1 : 0;

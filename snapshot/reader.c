@@ -13,8 +13,12 @@
 
 const char *snap_strerror(int err)
 {
-#define SNAP_ERR_TEXT(name, code, text) case code: return text;
-	switch (err) { SNAP_ERR_MAP(SNAP_ERR_TEXT) }
+#define SNAP_ERR_TEXT(name, code, text) \
+	case code:                      \
+		return text;
+	switch (err) {
+		SNAP_ERR_MAP(SNAP_ERR_TEXT)
+	}
 #undef SNAP_ERR_TEXT
 	return "unknown snapshot error";
 }
@@ -22,9 +26,12 @@ const char *snap_strerror(int err)
 const char *snap_type_name(enum snap_type t)
 {
 	switch (t) {
-	case SNAP_INT: return "int";
-	case SNAP_REAL: return "real";
-	case SNAP_TEXT: return "text";
+	case SNAP_INT:
+		return "int";
+	case SNAP_REAL:
+		return "real";
+	case SNAP_TEXT:
+		return "text";
 	}
 	return NULL;
 }
@@ -34,15 +41,28 @@ const char *snap_type_name(enum snap_type t)
  * format. New columns go to the writer's column table (columns.c), never here.
  */
 static const struct snap_column format1_columns[] = {
-	{ "user_id", SNAP_INT, 0 }, { "partition", SNAP_INT, 0 }, { "orders", SNAP_INT, 0 },
-	{ "max_order", SNAP_INT, 0 }, { "items", SNAP_INT, 0 }, { "priced_items", SNAP_INT, 0 },
-	{ "spend_cents", SNAP_INT, 0 }, { "reorders", SNAP_INT, 0 }, { "median_days", SNAP_REAL, SNAP_NULLABLE },
-	{ "loyalty", SNAP_TEXT, 0 }, { "spending", SNAP_TEXT, 0 }, { "frequency", SNAP_TEXT, 0 },
-	{ "low_activity", SNAP_INT, 0 }, { "region", SNAP_TEXT, SNAP_NULLABLE },
-	{ "age_group", SNAP_TEXT, SNAP_NULLABLE }, { "income_group", SNAP_TEXT, SNAP_NULLABLE },
-	{ "family", SNAP_TEXT, SNAP_NULLABLE }, { "primary_profile", SNAP_TEXT, 0 },
-	{ "persona", SNAP_TEXT, SNAP_NULLABLE | SNAP_QUOTED }, { "basket_size", SNAP_REAL, SNAP_NULLABLE },
-	{ "order_rate", SNAP_REAL, SNAP_NULLABLE }, { "reorder_rate", SNAP_REAL, SNAP_NULLABLE },
+	{ "user_id", SNAP_INT, 0 },
+	{ "partition", SNAP_INT, 0 },
+	{ "orders", SNAP_INT, 0 },
+	{ "max_order", SNAP_INT, 0 },
+	{ "items", SNAP_INT, 0 },
+	{ "priced_items", SNAP_INT, 0 },
+	{ "spend_cents", SNAP_INT, 0 },
+	{ "reorders", SNAP_INT, 0 },
+	{ "median_days", SNAP_REAL, SNAP_NULLABLE },
+	{ "loyalty", SNAP_TEXT, 0 },
+	{ "spending", SNAP_TEXT, 0 },
+	{ "frequency", SNAP_TEXT, 0 },
+	{ "low_activity", SNAP_INT, 0 },
+	{ "region", SNAP_TEXT, SNAP_NULLABLE },
+	{ "age_group", SNAP_TEXT, SNAP_NULLABLE },
+	{ "income_group", SNAP_TEXT, SNAP_NULLABLE },
+	{ "family", SNAP_TEXT, SNAP_NULLABLE },
+	{ "primary_profile", SNAP_TEXT, 0 },
+	{ "persona", SNAP_TEXT, SNAP_NULLABLE | SNAP_QUOTED },
+	{ "basket_size", SNAP_REAL, SNAP_NULLABLE },
+	{ "order_rate", SNAP_REAL, SNAP_NULLABLE },
+	{ "reorder_rate", SNAP_REAL, SNAP_NULLABLE },
 };
 
 struct snap_reader {
@@ -52,8 +72,8 @@ struct snap_reader {
 	struct snap_column columns[SNAP_COLUMNS_MAX];
 	char names[SNAP_COLUMNS_MAX][64]; /* the columns' names (format 2) */
 	size_t n_columns;
-	int user_id_col;     /* -1 if none */
-	char *rows;          /* customers.msgpack, whole */
+	int user_id_col; /* -1 if none */
+	char *rows;      /* customers.msgpack, whole */
 	size_t rows_len, off;
 	msgpack_unpacked unpacked;
 };
@@ -83,7 +103,8 @@ static int verify(const char *snapdir, const char *manifest, char *errbuf, size_
 		char name[128];
 		uint64_t bytes, size;
 		uint32_t crc, got;
-		if (sscanf(p, "{\"name\": \"%127[^\"]\", \"bytes\": %" SCNu64 ", \"crc32\": %" SCNu32, name, &bytes, &crc) != 3 ||
+		if (sscanf(p, "{\"name\": \"%127[^\"]\", \"bytes\": %" SCNu64 ", \"crc32\": %" SCNu32, name, &bytes,
+			   &crc) != 3 ||
 		    strchr(name, '/')) {
 			snprintf(errbuf, errbuf_len, "snapshot %s: unreadable file entry in the manifest", snapdir);
 			return SNAP_FORMAT;
@@ -117,7 +138,8 @@ static int read_columns(struct snap_reader *r, const char *manifest, char *errbu
 			if (r->n_columns == SNAP_COLUMNS_MAX ||
 			    sscanf(p, "{\"name\": \"%63[^\"]\", \"type\": \"%7[^\"]\", \"nullable\": %7[a-z]",
 				   r->names[r->n_columns], type, nullable) != 3) {
-				snprintf(errbuf, errbuf_len, "snapshot %s: unreadable column entry in the manifest", r->path);
+				snprintf(errbuf, errbuf_len, "snapshot %s: unreadable column entry in the manifest",
+					 r->path);
 				return SNAP_FORMAT;
 			}
 			c->name = r->names[r->n_columns];
@@ -126,7 +148,8 @@ static int read_columns(struct snap_reader *r, const char *manifest, char *errbu
 			for (t = SNAP_INT; t <= SNAP_TEXT && strcmp(type, snap_type_name((enum snap_type)t)) != 0; t++)
 				;
 			if (t > SNAP_TEXT) {
-				snprintf(errbuf, errbuf_len, "snapshot %s: column %s has unknown type %s", r->path, c->name, type);
+				snprintf(errbuf, errbuf_len, "snapshot %s: column %s has unknown type %s", r->path,
+					 c->name, type);
 				return SNAP_FORMAT;
 			}
 			c->type = (enum snap_type)t;
@@ -177,7 +200,8 @@ int snap_reader_open(const char *dir, uint64_t seq, struct snap_reader **r_out, 
 	}
 	fmt = strstr(manifest, "\"format\":");
 	if (!fmt || sscanf(fmt, "\"format\": %d", &r->format) != 1 || r->format < 1 || r->format > SNAP_FORMAT) {
-		snprintf(errbuf, errbuf_len, "snapshot %s: manifest format %d is not 1..%d", r->path, r->format, SNAP_FORMAT);
+		snprintf(errbuf, errbuf_len, "snapshot %s: manifest format %d is not 1..%d", r->path, r->format,
+			 SNAP_FORMAT);
 		rc = SNAP_FORMAT;
 		goto error;
 	}

@@ -27,11 +27,11 @@ static void json_number(FILE *f, double x)
 }
 
 /* A label from one of segment/'s name functions. */
-#define NAME_LABEL(fn, name_of)                                  \
-	static const char *fn(int i, char *buf, size_t len)      \
-	{                                                        \
-		(void)buf, (void)len;                            \
-		return name_of(i);                               \
+#define NAME_LABEL(fn, name_of)                             \
+	static const char *fn(int i, char *buf, size_t len) \
+	{                                                   \
+		(void)buf, (void)len;                       \
+		return name_of(i);                          \
 	}
 
 NAME_LABEL(loyalty_label, segment_loyalty_name)
@@ -86,7 +86,8 @@ static void json_groups(FILE *f, const char *name, int n, label_fn label, const 
 		fprintf(f, ", \"items\": %" PRIu64 ", \"revenue_cents\": %" PRIu64, items[i], cents[i]);
 		fprintf(f, ", \"efficiency\": ");
 		json_number(f, total_items && total_cents && items[i]
-				       ? ((double)cents[i] / total_cents) / ((double)items[i] / total_items) : NAN);
+				   ? ((double)cents[i] / total_cents) / ((double)items[i] / total_items)
+				   : NAN);
 		if (with_tiers)
 			fprintf(f, ", \"tier\": \"%s\"", segment_tier_name(tiers[i]));
 		fputc('}', f);
@@ -96,11 +97,13 @@ static void json_groups(FILE *f, const char *name, int n, label_fn label, const 
 
 int snap_report_write_json(const struct snap_report *r, FILE *f)
 {
-	fprintf(f, "{\n  \"format\": %d,\n  \"customers\": %" PRIu64 ",\n  \"low_activity\": %" PRIu64
-		   ",\n  \"with_demographics\": %" PRIu64 ",\n", SNAP_REPORT_FORMAT, r->customers, r->low_activity,
-		r->with_demographics);
-	fprintf(f, "  \"orders\": %" PRIu64 ",\n  \"items\": %" PRIu64 ",\n  \"priced_items\": %" PRIu64
-		   ",\n  \"reorders\": %" PRIu64 ",\n  \"spend_cents\": %" PRIu64 ",\n",
+	fprintf(f,
+		"{\n  \"format\": %d,\n  \"customers\": %" PRIu64 ",\n  \"low_activity\": %" PRIu64
+		",\n  \"with_demographics\": %" PRIu64 ",\n",
+		SNAP_REPORT_FORMAT, r->customers, r->low_activity, r->with_demographics);
+	fprintf(f,
+		"  \"orders\": %" PRIu64 ",\n  \"items\": %" PRIu64 ",\n  \"priced_items\": %" PRIu64
+		",\n  \"reorders\": %" PRIu64 ",\n  \"spend_cents\": %" PRIu64 ",\n",
 		r->orders, r->items, r->priced_items, r->reorders, r->spend_cents);
 	json_counts(f, "loyalty", r->loyalty, SEG_LOYALTY_COUNT, loyalty_label, ",");
 	json_counts(f, "loyalty_lines", r->loyalty_lines, SEG_LOYALTY_COUNT, loyalty_label, ",");
@@ -113,8 +116,8 @@ int snap_report_write_json(const struct snap_report *r, FILE *f)
 	json_counts(f, "lines_by_hour", r->hour_lines, 24, number_label, ",");
 	json_groups(f, "departments", STATE_DEPARTMENTS, dept_label, NULL, r->dept_items, r->dept_cents, 0, ",");
 	json_groups(f, "profiles", SEG_PROFILE_COUNT, profile_label, NULL, r->profile_items, r->profile_cents, 1, ",");
-	json_groups(f, "regions", SEG_REGION_COUNT, region_label, r->region_customers, r->region_items,
-		    r->region_cents, 0, ",");
+	json_groups(f, "regions", SEG_REGION_COUNT, region_label, r->region_customers, r->region_items, r->region_cents,
+		    0, ",");
 	json_groups(f, "age_groups", SEG_AGE_COUNT, age_label, r->age_customers, r->age_items, r->age_cents, 0, ",");
 	json_groups(f, "income_groups", SEG_INCOME_COUNT, income_label, r->income_customers, r->income_items,
 		    r->income_cents, 0, ",");
@@ -131,8 +134,8 @@ int snap_report_write_json(const struct snap_report *r, FILE *f)
 	fprintf(f, "},\n  \"value_drivers\": {");
 	static const char *const drivers[SNAP_DRIVERS] = { "basket_size", "order_count", "order_rate", "reorder_rate" };
 	for (int k = 0; k < SNAP_DRIVERS; k++) {
-		fprintf(f, "%s\n    \"%s\": {\"customers\": %" PRIu64 ", \"pearson_with_value\": ", k ? "," : "", drivers[k],
-			r->driver_n[k]);
+		fprintf(f, "%s\n    \"%s\": {\"customers\": %" PRIu64 ", \"pearson_with_value\": ", k ? "," : "",
+			drivers[k], r->driver_n[k]);
 		json_number(f, r->driver_pearson[k]);
 		fprintf(f, ", \"mean_value_cents_by_quintile\": [");
 		for (int q = 0; q < 5; q++) {
@@ -144,4 +147,3 @@ int snap_report_write_json(const struct snap_report *r, FILE *f)
 	fprintf(f, "\n  }\n}\n");
 	return ferror(f) ? SNAP_IO : SNAP_OK;
 }
-

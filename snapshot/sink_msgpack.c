@@ -42,9 +42,12 @@ static int sink_row(void *sink, const struct snap_values *v)
 		}
 		switch (cols[i].type) {
 		case SNAP_INT:
-			bad |= val.i >= 0 ? msgpack_pack_uint64(&s->pk, (uint64_t)val.i) : msgpack_pack_int64(&s->pk, val.i);
+			bad |= val.i >= 0 ? msgpack_pack_uint64(&s->pk, (uint64_t)val.i)
+					  : msgpack_pack_int64(&s->pk, val.i);
 			break;
-		case SNAP_REAL: bad |= msgpack_pack_double(&s->pk, val.r); break;
+		case SNAP_REAL:
+			bad |= msgpack_pack_double(&s->pk, val.r);
+			break;
 		case SNAP_TEXT: {
 			size_t len = strlen(val.s);
 			bad |= msgpack_pack_str(&s->pk, len) | msgpack_pack_str_body(&s->pk, val.s, len);

@@ -42,7 +42,7 @@ struct snap_report {
 	uint64_t orders, items, priced_items, reorders, spend_cents;
 	uint64_t dept_items[STATE_DEPARTMENTS], dept_cents[STATE_DEPARTMENTS];
 	uint64_t dow_orders[7], hour_orders[24], dow_lines[7], hour_lines[24];
-	uint64_t profile_customers[SEG_PROFILE_COUNT];       /* by primary profile, all customers */
+	uint64_t profile_customers[SEG_PROFILE_COUNT]; /* by primary profile, all customers */
 	uint64_t profile_items[SEG_PROFILE_COUNT], profile_cents[SEG_PROFILE_COUNT];
 	/* demographic parts: customers not low-activity, with demographics */
 	uint64_t region_customers[SEG_REGION_COUNT], region_items[SEG_REGION_COUNT], region_cents[SEG_REGION_COUNT];
@@ -52,7 +52,7 @@ struct snap_report {
 	uint64_t persona_items[SEG_PERSONA_COUNT], persona_cents[SEG_PERSONA_COUNT];
 	uint64_t region_dept_cents[SEG_REGION_COUNT][STATE_DEPARTMENTS];
 	/* value drivers over customers that are not low-activity (order rate: where span > 0) */
-	double driver_pearson[SNAP_DRIVERS];        /* correlation with value (spend_cents); NaN if undefined */
+	double driver_pearson[SNAP_DRIVERS]; /* correlation with value (spend_cents); NaN if undefined */
 	double driver_quintile_value[SNAP_DRIVERS][5];
 	uint64_t driver_n[SNAP_DRIVERS];
 };
@@ -61,8 +61,8 @@ struct snap_report {
 
 /** What the columns of one customer's row are read from: the record and what segment/ computes. */
 struct snap_values {
-	const struct state_customer *c;  /* borrowed from the caller */
-	const struct event_customer *d;  /* demographics, borrowed; NULL when the customer has none */
+	const struct state_customer *c; /* borrowed from the caller */
+	const struct event_customer *d; /* demographics, borrowed; NULL when the customer has none */
 	struct segment_labels l;
 	struct segment_groups g;
 	enum segment_profile primary;
@@ -84,10 +84,10 @@ const struct snap_column *snap_columns(size_t *n_out);
 
 /** The value of one column. */
 struct snap_value {
-	int null;        /* 1: no value (only in SNAP_NULLABLE columns) */
-	int64_t i;       /* SNAP_INT */
-	double r;        /* SNAP_REAL */
-	const char *s;   /* SNAP_TEXT: borrowed from the snap_values or static storage */
+	int null;      /* 1: no value (only in SNAP_NULLABLE columns) */
+	int64_t i;     /* SNAP_INT */
+	double r;      /* SNAP_REAL */
+	const char *s; /* SNAP_TEXT: borrowed from the snap_values or static storage */
 };
 
 /** @brief The value of column @p col (an index into snap_columns()) of a row. */
@@ -126,7 +126,7 @@ extern const struct snap_sink snap_sink_csv;     /* customers.csv: a header, the
 
 /** Options of snap_publish_files(). */
 struct snap_options {
-	int keep;  /* published snapshots to keep (default 5) */
+	int keep;                                      /* published snapshots to keep (default 5) */
 	const struct snap_sink *sinks[SNAP_SINKS_MAX]; /* default: snap_sink_msgpack alone */
 	int n_sinks;
 };
@@ -162,8 +162,8 @@ int snap_publish_files(struct state_db *db, const struct segment_config *cfg, co
 
 /** What snap_publish_kafka() sent. */
 struct snap_delta_stats {
-	uint64_t changed;   /* rows new or different since the previous snapshot */
-	uint64_t removed;   /* customers gone (tombstones) */
+	uint64_t changed; /* rows new or different since the previous snapshot */
+	uint64_t removed; /* customers gone (tombstones) */
 	uint64_t unchanged;
 };
 
@@ -175,8 +175,8 @@ struct snap_delta_stats {
  * @param props  extra librdkafka "key=value" properties, or NULL
  * @return SNAP_OK, SNAP_NONE/SNAP_CHECKSUM/SNAP_FORMAT (reading the files), SNAP_NOMEM, SNAP_IO (Kafka).
  */
-int snap_publish_kafka(const char *brokers, const char *topic, const char *const *props, int n_props,
-		       const char *dir, uint64_t seq, uint64_t prev_seq, struct snap_delta_stats *stats_out,
-		       char *errbuf, size_t errbuf_len);
+int snap_publish_kafka(const char *brokers, const char *topic, const char *const *props, int n_props, const char *dir,
+		       uint64_t seq, uint64_t prev_seq, struct snap_delta_stats *stats_out, char *errbuf,
+		       size_t errbuf_len);
 
 #endif

@@ -17,13 +17,13 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define SNAP_ERR_MAP(XX)                                                 \
-	XX(OK, 0, "success")                                             \
-	XX(IO, -201, "cannot write or read the snapshot")                \
-	XX(STATE, -202, "cannot read the state")                         \
-	XX(NONE, -203, "no complete snapshot")                           \
-	XX(CHECKSUM, -204, "a file does not match its manifest")         \
-	XX(FORMAT, -205, "not a snapshot this version can read")         \
+#define SNAP_ERR_MAP(XX)                                         \
+	XX(OK, 0, "success")                                     \
+	XX(IO, -201, "cannot write or read the snapshot")        \
+	XX(STATE, -202, "cannot read the state")                 \
+	XX(NONE, -203, "no complete snapshot")                   \
+	XX(CHECKSUM, -204, "a file does not match its manifest") \
+	XX(FORMAT, -205, "not a snapshot this version can read") \
 	XX(NOMEM, -206, "out of memory")
 
 enum snap_err {
@@ -52,13 +52,13 @@ enum snap_type {
 
 /** Flags of a column. */
 #define SNAP_NULLABLE 1u /* may be null (msgpack nil, an empty CSV field) */
-#define SNAP_QUOTED 2u   /* free text: always in double quotes in CSV (writers only) */
+#define SNAP_QUOTED   2u /* free text: always in double quotes in CSV (writers only) */
 
 /** One column of a row. */
 struct snap_column {
 	const char *name; /* as in the manifest, the CSV header and `segstream get` */
 	enum snap_type type;
-	unsigned flags;   /* SNAP_NULLABLE, SNAP_QUOTED */
+	unsigned flags; /* SNAP_NULLABLE, SNAP_QUOTED */
 };
 
 /** @brief "int", "real" or "text" (the manifest's spelling); NULL for an unknown type. */
@@ -103,11 +103,11 @@ int snap_reader_report(const struct snap_reader *r, char **json_out, size_t *len
  * integer column fills ints and reals, a real column reals, a text column texts/text_len.
  */
 struct snap_row {
-	size_t n;                            /* columns */
-	unsigned char null[SNAP_COLUMNS_MAX];/* 1 when the value is null */
-	int64_t ints[SNAP_COLUMNS_MAX];      /* integer columns (0 when null) */
-	double reals[SNAP_COLUMNS_MAX];      /* real and integer columns (NaN when null) */
-	const char *texts[SNAP_COLUMNS_MAX]; /* text columns (NULL when null); valid until the next call */
+	size_t n;                             /* columns */
+	unsigned char null[SNAP_COLUMNS_MAX]; /* 1 when the value is null */
+	int64_t ints[SNAP_COLUMNS_MAX];       /* integer columns (0 when null) */
+	double reals[SNAP_COLUMNS_MAX];       /* real and integer columns (NaN when null) */
+	const char *texts[SNAP_COLUMNS_MAX];  /* text columns (NULL when null); valid until the next call */
 	size_t text_len[SNAP_COLUMNS_MAX];
 };
 

@@ -19,11 +19,11 @@ struct touched {
 struct state_batch {
 	struct state_db *db;
 	MDB_txn *txn;
-	struct touched *items;    /* touched customers, in first-touch order */
+	struct touched *items; /* touched customers, in first-touch order */
 	size_t n_items, cap_items;
-	uint32_t *slots;          /* open addressing: index + 1 into items, 0 = empty */
-	size_t n_slots;           /* a power of two, kept at least twice n_items */
-	size_t last_item;         /* index + 1 of the customer touched last, 0 = none */
+	uint32_t *slots;  /* open addressing: index + 1 into items, 0 = empty */
+	size_t n_slots;   /* a power of two, kept at least twice n_items */
+	size_t last_item; /* index + 1 of the customer touched last, 0 = none */
 	struct state_batch_stats stats;
 };
 
@@ -150,9 +150,15 @@ int state_batch_apply(struct state_batch *b, int32_t partition, const struct eve
 	if (rc != STATE_OK)
 		return rc;
 	switch (state_customer_apply(c, ev, state__product_find(b->db, ev->product_id), b->db->include_train)) {
-	case STATE_APPLIED: b->stats.applied++; break;
-	case STATE_DUPLICATE: b->stats.duplicates++; break;
-	case STATE_IGNORED: b->stats.ignored++; break;
+	case STATE_APPLIED:
+		b->stats.applied++;
+		break;
+	case STATE_DUPLICATE:
+		b->stats.duplicates++;
+		break;
+	case STATE_IGNORED:
+		b->stats.ignored++;
+		break;
 	}
 	return STATE_OK;
 }

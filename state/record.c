@@ -77,8 +77,17 @@ int state_customer_encode(const struct state_customer *c, uint8_t *buf, size_t b
 		return STATE_INVAL;
 	*w.p++ = STATE_RECORD_VERSION;
 	const uint64_t scalars[] = {
-		c->user_id, c->partition, c->orders, c->max_order, c->items, c->priced_items, c->reorders,
-		c->span_days, c->last_order_number, c->last_add_to_cart, c->spend_cents,
+		c->user_id,
+		c->partition,
+		c->orders,
+		c->max_order,
+		c->items,
+		c->priced_items,
+		c->reorders,
+		c->span_days,
+		c->last_order_number,
+		c->last_add_to_cart,
+		c->spend_cents,
 		((uint64_t)c->last_event_ms << 1) ^ (uint64_t)(c->last_event_ms >> 63), /* zigzag */
 	};
 	for (size_t i = 0; i < sizeof scalars / sizeof scalars[0]; i++)

@@ -26,15 +26,15 @@
 #include "event/event.h"
 
 /** Errors of this module: negative, in the -100 range; positive values are errno. */
-#define STATE_ERR_MAP(XX)                                                 \
-	XX(OK, 0, "success")                                              \
-	XX(NOTFOUND, -101, "not found")                                   \
-	XX(FULL, -102, "LMDB map is full")                                \
-	XX(CORRUPT, -103, "stored record has the wrong length")           \
-	XX(VERSION, -104, "stored record has an unknown version")         \
-	XX(INVAL, -105, "invalid argument")                               \
-	XX(NOMEM, -106, "out of memory")                                  \
-	XX(IO, -107, "LMDB error")                                        \
+#define STATE_ERR_MAP(XX)                                         \
+	XX(OK, 0, "success")                                      \
+	XX(NOTFOUND, -101, "not found")                           \
+	XX(FULL, -102, "LMDB map is full")                        \
+	XX(CORRUPT, -103, "stored record has the wrong length")   \
+	XX(VERSION, -104, "stored record has an unknown version") \
+	XX(INVAL, -105, "invalid argument")                       \
+	XX(NOMEM, -106, "out of memory")                          \
+	XX(IO, -107, "LMDB error")                                \
 	XX(BUSY, -108, "a batch is already open")
 
 enum state_err {
@@ -48,32 +48,32 @@ const char *state_strerror(int err);
 /** @brief The symbolic name of a module error code ("STATE_FULL"). Never NULL. */
 const char *state_errname(int err);
 
-#define STATE_DEPARTMENTS 21 /**< department ids 1..21 */
-#define STATE_DAY_BINS 31    /**< days_since_prior_order 0..30 */
+#define STATE_DEPARTMENTS    21 /**< department ids 1..21 */
+#define STATE_DAY_BINS       31 /**< days_since_prior_order 0..30 */
 #define STATE_RECORD_VERSION 2
 
 /** One customer's metrics (SPEC §3). A plain value; zero-initialised means "no events yet". */
 struct state_customer {
 	uint32_t user_id;
-	uint32_t partition;          /* Kafka partition the customer's events come from */
-	uint32_t orders;             /* distinct orders */
-	uint32_t max_order;          /* largest order_number seen */
-	uint32_t items;              /* lines */
-	uint32_t priced_items;       /* lines with a valid price */
-	uint64_t spend_cents;        /* sum of the priced lines' cents */
-	uint32_t reorders;           /* sum of reordered */
-	uint32_t span_days;          /* sum of days_since_prior_order over orders */
-	uint32_t last_order_number;  /* position of the last applied event, for the duplicate guard */
+	uint32_t partition;         /* Kafka partition the customer's events come from */
+	uint32_t orders;            /* distinct orders */
+	uint32_t max_order;         /* largest order_number seen */
+	uint32_t items;             /* lines */
+	uint32_t priced_items;      /* lines with a valid price */
+	uint64_t spend_cents;       /* sum of the priced lines' cents */
+	uint32_t reorders;          /* sum of reordered */
+	uint32_t span_days;         /* sum of days_since_prior_order over orders */
+	uint32_t last_order_number; /* position of the last applied event, for the duplicate guard */
 	uint32_t last_add_to_cart;
-	int64_t last_event_ms;       /* event time of the last applied event */
-	uint32_t days_lines[STATE_DAY_BINS];   /* lines per days_since_prior value (first orders excluded) */
-	uint32_t days_orders[STATE_DAY_BINS];  /* orders per days_since_prior value */
-	uint32_t dept_items[STATE_DEPARTMENTS];  /* lines per department (index = id - 1) */
-	uint64_t dept_cents[STATE_DEPARTMENTS];  /* cents per department */
-	uint32_t dow_orders[7];      /* orders per order_dow */
-	uint32_t hour_orders[24];    /* orders per order_hour_of_day */
-	uint32_t dow_lines[7];       /* lines per order_dow (SPEC §4: busiest days, per line) */
-	uint32_t hour_lines[24];     /* lines per order_hour_of_day */
+	int64_t last_event_ms;                  /* event time of the last applied event */
+	uint32_t days_lines[STATE_DAY_BINS];    /* lines per days_since_prior value (first orders excluded) */
+	uint32_t days_orders[STATE_DAY_BINS];   /* orders per days_since_prior value */
+	uint32_t dept_items[STATE_DEPARTMENTS]; /* lines per department (index = id - 1) */
+	uint64_t dept_cents[STATE_DEPARTMENTS]; /* cents per department */
+	uint32_t dow_orders[7];                 /* orders per order_dow */
+	uint32_t hour_orders[24];               /* orders per order_hour_of_day */
+	uint32_t dow_lines[7];                  /* lines per order_dow (SPEC §4: busiest days, per line) */
+	uint32_t hour_lines[24];                /* lines per order_hour_of_day */
 };
 
 /** Upper bound of an encoded customer record, in bytes (typical: ~120). */
@@ -99,8 +99,8 @@ int state_customer_decode(const uint8_t *buf, size_t len, struct state_customer 
 struct state_product {
 	uint32_t product_id;
 	uint32_t aisle_id;
-	uint8_t department_id;  /* 1..21, or 0 if unknown */
-	int32_t price_cents;    /* 1..10000, or -1 when the product has no valid price */
+	uint8_t department_id; /* 1..21, or 0 if unknown */
+	int32_t price_cents;   /* 1..10000, or -1 when the product has no valid price */
 };
 
 /** @brief The state's copy of a product reference record (the one conversion: consumer, backfill). */
@@ -109,8 +109,8 @@ void state_product_from_event(const struct event_product *ep, struct state_produ
 /** What applying one event did. */
 enum state_apply_result {
 	STATE_APPLIED = 0,
-	STATE_DUPLICATE = 1,   /* (order_number, add_to_cart_order) not after the last applied one */
-	STATE_IGNORED = 2,     /* a train line while train lines are not counted */
+	STATE_DUPLICATE = 1, /* (order_number, add_to_cart_order) not after the last applied one */
+	STATE_IGNORED = 2,   /* a train line while train lines are not counted */
 };
 
 /**
@@ -124,11 +124,11 @@ enum state_apply_result state_customer_apply(struct state_customer *c, const str
 
 /** Configuration of state_open(); state_config_init() fills the defaults. */
 struct state_config {
-	const char *path;        /* directory of the LMDB environment (created if missing); required */
-	size_t map_size_bytes;   /* default 8 GiB; the file grows only as needed */
-	int durable;             /* default 1: fsync on commit; 0: MDB_NOSYNC (tests, bulk loads) */
-	int read_only;           /* default 0; 1 for live readers (get, dump) beside a running writer */
-	int include_train;       /* default 0 */
+	const char *path;      /* directory of the LMDB environment (created if missing); required */
+	size_t map_size_bytes; /* default 8 GiB; the file grows only as needed */
+	int durable;           /* default 1: fsync on commit; 0: MDB_NOSYNC (tests, bulk loads) */
+	int read_only;         /* default 0; 1 for live readers (get, dump) beside a running writer */
+	int include_train;     /* default 0 */
 };
 
 void state_config_init(struct state_config *cfg);
@@ -183,8 +183,7 @@ int state_offset_get(struct state_db *db, const char *topic, int32_t partition, 
  * Callback of state_foreach_customer(); a non-zero return stops the walk and is returned.
  * @param demographics  the customer's reference record, or NULL if none is known
  */
-typedef int (*state_customer_cb)(const struct state_customer *c, const struct event_customer *demographics,
-				 void *ctx);
+typedef int (*state_customer_cb)(const struct state_customer *c, const struct event_customer *demographics, void *ctx);
 
 /**
  * @brief Calls @p cb for every customer inside one read transaction (a consistent point in time).

@@ -28,11 +28,16 @@ struct state_db {
 static inline int state__map_mdb(int rc)
 {
 	switch (rc) {
-	case MDB_SUCCESS: return STATE_OK;
-	case MDB_NOTFOUND: return STATE_NOTFOUND;
-	case MDB_MAP_FULL: return STATE_FULL;
-	case ENOMEM: return STATE_NOMEM;
-	default: return rc > 0 ? rc : STATE_IO;
+	case MDB_SUCCESS:
+		return STATE_OK;
+	case MDB_NOTFOUND:
+		return STATE_NOTFOUND;
+	case MDB_MAP_FULL:
+		return STATE_FULL;
+	case ENOMEM:
+		return STATE_NOMEM;
+	default:
+		return rc > 0 ? rc : STATE_IO;
 	}
 }
 

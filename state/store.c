@@ -15,16 +15,24 @@ const char *state_strerror(int err)
 {
 	if (err > 0)
 		return strerror(err);
-#define STATE_ERR_TEXT(name, code, text) case code: return text;
-	switch (err) { STATE_ERR_MAP(STATE_ERR_TEXT) }
+#define STATE_ERR_TEXT(name, code, text) \
+	case code:                       \
+		return text;
+	switch (err) {
+		STATE_ERR_MAP(STATE_ERR_TEXT)
+	}
 #undef STATE_ERR_TEXT
 	return "unknown state error";
 }
 
 const char *state_errname(int err)
 {
-#define STATE_ERR_NAME(name, code, text) case code: return "STATE_" #name;
-	switch (err) { STATE_ERR_MAP(STATE_ERR_NAME) }
+#define STATE_ERR_NAME(name, code, text) \
+	case code:                       \
+		return "STATE_" #name;
+	switch (err) {
+		STATE_ERR_MAP(STATE_ERR_NAME)
+	}
 #undef STATE_ERR_NAME
 	return "STATE_UNKNOWN";
 }
@@ -221,7 +229,8 @@ int state_open(const struct state_config *cfg, struct state_db **db_out, char *e
 	return STATE_OK;
 error:
 	errmsg(errbuf, errbuf_len, "state: %s %s: %s", op, cfg->path,
-	       rc == STATE_IO || rc == STATE_NOTFOUND ? "LMDB error (missing or not an environment?)" : state_strerror(rc));
+	       rc == STATE_IO || rc == STATE_NOTFOUND ? "LMDB error (missing or not an environment?)"
+						      : state_strerror(rc));
 	if (txn)
 		mdb_txn_abort(txn);
 	if (db->env)

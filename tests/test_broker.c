@@ -18,7 +18,7 @@
 
 #include "kclient/kclient.h"
 
-#define MESSAGES 100000
+#define MESSAGES   100000
 #define PARTITIONS 4
 
 static const char *bootstrap(void)
@@ -91,9 +91,10 @@ static void produce_all(const char *topic)
 		int kl = snprintf(key, sizeof key, "k%d", i % 997);
 		int vl = snprintf(val, sizeof val, "%d", i);
 		for (;;) {
-			rd_kafka_resp_err_t e = rd_kafka_producev(rk, RD_KAFKA_V_TOPIC(topic),
-				RD_KAFKA_V_KEY(key, (size_t)kl), RD_KAFKA_V_VALUE(val, (size_t)vl),
-				RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY), RD_KAFKA_V_END);
+			rd_kafka_resp_err_t e = rd_kafka_producev(
+			    rk, RD_KAFKA_V_TOPIC(topic), RD_KAFKA_V_KEY(key, (size_t)kl),
+			    RD_KAFKA_V_VALUE(val, (size_t)vl), RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
+			    RD_KAFKA_V_END);
 			if (e == RD_KAFKA_RESP_ERR_NO_ERROR)
 				break;
 			assert_int_equal(e, RD_KAFKA_RESP_ERR__QUEUE_FULL);

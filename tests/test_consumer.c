@@ -25,7 +25,7 @@
 #include "state/state.h"
 
 struct fixture {
-	rd_kafka_t *rk;              /* producer; also hosts the mock cluster */
+	rd_kafka_t *rk; /* producer; also hosts the mock cluster */
 	rd_kafka_mock_cluster_t *mc;
 	const char *brokers;
 	char dir[64];
@@ -75,19 +75,26 @@ static int teardown(void **state)
 	return rc;
 }
 
-static void produce(struct fixture *f, const char *topic, int32_t partition, const char *key, const void *val, size_t len)
+static void produce(struct fixture *f, const char *topic, int32_t partition, const char *key, const void *val,
+		    size_t len)
 {
-	rd_kafka_resp_err_t e = rd_kafka_producev(f->rk, RD_KAFKA_V_TOPIC(topic), RD_KAFKA_V_PARTITION(partition),
-		RD_KAFKA_V_KEY(key, key ? strlen(key) : 0), RD_KAFKA_V_VALUE((void *)val, len),
-		RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY), RD_KAFKA_V_END);
+	rd_kafka_resp_err_t e = rd_kafka_producev(
+	    f->rk, RD_KAFKA_V_TOPIC(topic), RD_KAFKA_V_PARTITION(partition), RD_KAFKA_V_KEY(key, key ? strlen(key) : 0),
+	    RD_KAFKA_V_VALUE((void *)val, len), RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY), RD_KAFKA_V_END);
 	assert_int_equal(e, RD_KAFKA_RESP_ERR_NO_ERROR);
 }
 
 static void produce_event(struct fixture *f, const char *topic, uint32_t user, uint16_t order, uint16_t cart)
 {
-	struct event ev = { .user_id = user, .order_id = user * 1000u + order, .product_id = 1,
-			    .order_number = order, .add_to_cart_order = cart, .order_dow = 1, .order_hour = 9,
-			    .days_since_prior = order == 1 ? EVENT_DAYS_NONE : 7, .event_time_ms = order };
+	struct event ev = { .user_id = user,
+			    .order_id = user * 1000u + order,
+			    .product_id = 1,
+			    .order_number = order,
+			    .add_to_cart_order = cart,
+			    .order_dow = 1,
+			    .order_hour = 9,
+			    .days_since_prior = order == 1 ? EVENT_DAYS_NONE : 7,
+			    .event_time_ms = order };
 	uint8_t buf[EVENT_ENCODED_MAX];
 	size_t len;
 	char key[16];
@@ -128,7 +135,11 @@ static void test_dead_letters_with_reasons(void **state)
 	/* The malformed fixture set: each must reach the dead-letter topic with its reason. */
 	uint8_t good[EVENT_ENCODED_MAX];
 	size_t glen;
-	struct event ev = { .user_id = 9, .order_id = 1, .product_id = 1, .order_number = 1, .add_to_cart_order = 1,
+	struct event ev = { .user_id = 9,
+			    .order_id = 1,
+			    .product_id = 1,
+			    .order_number = 1,
+			    .add_to_cart_order = 1,
 			    .days_since_prior = EVENT_DAYS_NONE };
 	assert_int_equal(event_encode(&ev, good, sizeof good, &glen), EVENT_OK);
 	uint8_t trailing[EVENT_ENCODED_MAX + 1];
@@ -146,15 +157,20 @@ static void test_dead_letters_with_reasons(void **state)
 	size_t huge_len = 900000; /* under the producer's 1 MB message limit */
 	char *huge = malloc(huge_len + 8);
 	huge[0] = (char)0xdb; /* a str32 of 900,000 bytes in place of the event */
-	huge[1] = 0; huge[2] = 0x0d; huge[3] = (char)0xbb; huge[4] = (char)0xa0;
+	huge[1] = 0;
+	huge[2] = 0x0d;
+	huge[3] = (char)0xbb;
+	huge[4] = (char)0xa0;
 	memset(huge + 5, 'x', huge_len);
-	struct { const void *v; size_t len; const char *key; const char *reason; } bad[] = {
-		{ good, glen / 2, "9", "EVENT_TRUNCATED" },
-		{ "\x92\xa1x\x01", 4, "9", "EVENT_" },
-		{ sb.data, sb.size, "9", "EVENT_RANGE" },
-		{ trailing, glen + 1, "9", "EVENT_TRAILING" },
-		{ huge, huge_len + 5, "9", "EVENT_SHAPE" },
-		{ good, glen, "10", "EVENT_KEY" },
+	struct {
+		const void *v;
+		size_t len;
+		const char *key;
+		const char *reason;
+	} bad[] = {
+		{ good, glen / 2, "9", "EVENT_TRUNCATED" }, { "\x92\xa1x\x01", 4, "9", "EVENT_" },
+		{ sb.data, sb.size, "9", "EVENT_RANGE" },   { trailing, glen + 1, "9", "EVENT_TRAILING" },
+		{ huge, huge_len + 5, "9", "EVENT_SHAPE" }, { good, glen, "10", "EVENT_KEY" },
 	};
 	size_t n_bad = sizeof bad / sizeof bad[0];
 	for (size_t i = 0; i < n_bad; i++)
@@ -196,8 +212,10 @@ static void test_dead_letters_with_reasons(void **state)
 			const void *reason = NULL, *source = NULL;
 			size_t rl = 0, sl = 0;
 			assert_int_equal(rd_kafka_message_headers(m, &h), RD_KAFKA_RESP_ERR_NO_ERROR);
-			assert_int_equal(rd_kafka_header_get_last(h, "segstream.error", &reason, &rl), RD_KAFKA_RESP_ERR_NO_ERROR);
-			assert_int_equal(rd_kafka_header_get_last(h, "segstream.source", &source, &sl), RD_KAFKA_RESP_ERR_NO_ERROR);
+			assert_int_equal(rd_kafka_header_get_last(h, "segstream.error", &reason, &rl),
+					 RD_KAFKA_RESP_ERR_NO_ERROR);
+			assert_int_equal(rd_kafka_header_get_last(h, "segstream.source", &source, &sl),
+					 RD_KAFKA_RESP_ERR_NO_ERROR);
 			char r[400] = "";
 			memcpy(r, reason, rl < sizeof r - 1 ? rl : sizeof r - 1);
 			if (strncmp(r, bad[got].reason, strlen(bad[got].reason)) != 0)
@@ -288,14 +306,14 @@ struct seen {
 	int64_t state_offset_at_revoke[MAX_CALLS][4]; /* state_offset_get() inside on_revoke */
 	uint32_t items_at_revoke[MAX_CALLS][4];       /* items of the partition's customers, then */
 	atomic_int revokes;
-	atomic_ullong messages;                       /* totals->messages of the latest report */
+	atomic_ullong messages; /* totals->messages of the latest report */
 	int n_stats;
 	struct cons_stats last;
 	struct cons_partition_stats last_parts[4];
 	int last_n_parts;
 	uint64_t last_latency_total;
 	double last_rate;
-	uint32_t users;                               /* customers 1..users were produced */
+	uint32_t users; /* customers 1..users were produced */
 };
 
 static void on_assign(void *ctx, const struct cons_partition *parts, int n)
@@ -446,9 +464,22 @@ static rd_kafka_t *group_member(struct fixture *f, const char *group, const char
 {
 	char err[256];
 	rd_kafka_conf_t *conf = rd_kafka_conf_new();
-	const char *kv[] = { "bootstrap.servers", f->brokers, "group.id", group, "auto.offset.reset", "latest",
-			     "enable.auto.commit", "false", "heartbeat.interval.ms", "100", "session.timeout.ms", "6000",
-			     "partition.assignment.strategy", strategy, "log_level", "2" };
+	const char *kv[] = { "bootstrap.servers",
+			     f->brokers,
+			     "group.id",
+			     group,
+			     "auto.offset.reset",
+			     "latest",
+			     "enable.auto.commit",
+			     "false",
+			     "heartbeat.interval.ms",
+			     "100",
+			     "session.timeout.ms",
+			     "6000",
+			     "partition.assignment.strategy",
+			     strategy,
+			     "log_level",
+			     "2" };
 	for (size_t i = 0; i < sizeof kv / sizeof kv[0]; i += 2)
 		assert_int_equal(rd_kafka_conf_set(conf, kv[i], kv[i + 1], err, sizeof err), RD_KAFKA_CONF_OK);
 	rd_kafka_t *rk = rd_kafka_new(RD_KAFKA_CONSUMER, conf, err, sizeof err);

@@ -68,7 +68,9 @@ static void test_real_products_catalog(void **state)
 	(void)state;
 	struct ds_products p;
 	int progress_calls = 0;
-	struct ds_report rep = { .on_error = DS_ON_ERROR_FAIL, .progress = count_progress, .progress_ctx = &progress_calls };
+	struct ds_report rep = { .on_error = DS_ON_ERROR_FAIL,
+				 .progress = count_progress,
+				 .progress_ctx = &progress_calls };
 	assert_int_equal(ds_products_read(path_of("SEGSTREAM_FIXTURES", "products.csv"), &p, &rep), DS_OK);
 	assert_int_equal(progress_calls, 0); /* every 1,048,576 rows: none here, not even at the header */
 	/* 49,693 rows; 7 repeat an id (5 exact, 2 conflicting). The conflicting rows took the place
@@ -111,8 +113,9 @@ static void test_products_without_prices_column(void **state)
 	assert_int_equal(p.unpriced, 7);
 	assert_int_equal(ds_product_find(&p, 4)->price_cents, -1);
 	assert_int_equal(ds_product_find(&p, 4)->department_id, 1);
-	assert_non_null(strstr(log, "products_noprices.csv: warning: no prices column: no product has a price, so every "
-				    "spending label will be unknown\n"));
+	assert_non_null(strstr(log,
+			       "products_noprices.csv: warning: no prices column: no product has a price, so every "
+			       "spending label will be unknown\n"));
 	assert_null(strstr(strchr(log, '\n') + 1, "warning")); /* once */
 	ds_products_free(&p);
 
@@ -201,7 +204,8 @@ static void test_orders_in_ranges_and_repeated_ids(void **state)
 	assert_int_equal(ds_file_ranges(path, 2, ranges, &n), DS_OK);
 	assert_int_equal(n, 2);
 	struct ds_order_rows rows[2] = { { 0 }, { 0 } };
-	struct ds_report rp[2] = { { .on_error = DS_ON_ERROR_SKIP, .log = lp }, { .on_error = DS_ON_ERROR_SKIP, .log = lp } };
+	struct ds_report rp[2] = { { .on_error = DS_ON_ERROR_SKIP, .log = lp },
+				   { .on_error = DS_ON_ERROR_SKIP, .log = lp } };
 	assert_int_equal(ds_orders_collect(path, &ranges[1], &rows[1], &rp[1]), DS_OK);
 	assert_int_equal(ds_orders_collect(path, &ranges[0], &rows[0], &rp[0]), DS_OK);
 	const uint64_t before[2] = { 0, rp[0].range_rows };
@@ -250,7 +254,8 @@ static void test_history_groups_lines_and_reports_orphans(void **state)
 	char dir[] = "/tmp/segstream-ds-XXXXXX";
 	assert_non_null(mkdtemp(dir));
 	char cmd[8192];
-	snprintf(cmd, sizeof cmd, "cp %s %s/orders.csv && cp %s %s/order_products__prior.csv && cp %s %s/order_products__train.csv",
+	snprintf(cmd, sizeof cmd,
+		 "cp %s %s/orders.csv && cp %s %s/order_products__prior.csv && cp %s %s/order_products__train.csv",
 		 path_of("SEGSTREAM_FIXTURES", "orders_quirks.csv"), dir,
 		 path_of("SEGSTREAM_FIXTURES", "lines_quirks.csv"), dir,
 		 path_of("SEGSTREAM_FIXTURES", "lines_quirks.csv"), dir);
@@ -269,7 +274,7 @@ static void test_history_groups_lines_and_reports_orphans(void **state)
 	assert_int_equal(h.orders[2539329].n_lines, 2);
 	assert_int_equal(h.lines[h.orders[2539329].first_line + 1].product_id, 14084);
 	assert_int_equal(ds_history_build_timeline(&h, NULL, 1), DS_OK);
-	assert_int_equal(h.n_by_user, 4); /* every valid order, lines or not */
+	assert_int_equal(h.n_by_user, 4);        /* every valid order, lines or not */
 	assert_int_equal(h.by_user[0], 2539329); /* user 1's orders 1, 2, 3 although their ids descend */
 	assert_int_equal(h.by_user[1], 2398795);
 	assert_int_equal(h.by_user[2], 473747);
@@ -366,8 +371,8 @@ static void test_users_without_demographics(void **state)
 	char path[] = "/tmp/segstream-customers-XXXXXX";
 	FILE *f = temp_file(path);
 	fprintf(f, "User_id,First Name,Surnam,Gender,STATE,Age,date_joined,n_dependants,fam_status,income\n");
-	fprintf(f, "2,Ann,Lee,Female,Ohio,44,1/1/2017,2,married,59689\n");   /* user 2 of orders_quirks.csv */
-	fprintf(f, "77,Bob,Kay,Male,Texas,30,2/1/2017,0,single,30000\n"); /* no orders: not counted */
+	fprintf(f, "2,Ann,Lee,Female,Ohio,44,1/1/2017,2,married,59689\n"); /* user 2 of orders_quirks.csv */
+	fprintf(f, "77,Bob,Kay,Male,Texas,30,2/1/2017,0,single,30000\n");  /* no orders: not counted */
 	fclose(f);
 	struct ds_customers customers;
 	struct ds_report rep = { .on_error = DS_ON_ERROR_FAIL };
@@ -378,8 +383,8 @@ static void test_users_without_demographics(void **state)
 	rep = (struct ds_report){ .on_error = DS_ON_ERROR_SKIP, .quiet = 1 };
 	assert_int_equal(ds_orders_read(path_of("SEGSTREAM_FIXTURES", "orders_quirks.csv"), &h, &rep), DS_OK);
 	assert_int_equal(ds_history_build_timeline(&h, &customers, 0), DS_OK);
-	assert_int_equal(h.n_users, 2);                 /* users 1 and 2 */
-	assert_int_equal(h.users_without_customer, 1);  /* user 1 */
+	assert_int_equal(h.n_users, 2);                /* users 1 and 2 */
+	assert_int_equal(h.users_without_customer, 1); /* user 1 */
 	/* user 2 joined 1/1/2017: its first valid order (12; 9, 10 and 11 are bad rows) is on that day */
 	assert_int_equal(h.orders[12].event_time_ms / 86400000LL, 17167);
 	assert_int_equal(ds_history_build_timeline(&h, NULL, 0), DS_OK);
@@ -446,7 +451,8 @@ static void test_ranges_read_like_the_whole_file(void **state)
 	char log_whole[1024] = "", log_parts[1024] = "";
 	FILE *lw = fmemopen(log_whole, sizeof log_whole, "w"), *lp = fmemopen(log_parts, sizeof log_parts, "w");
 	struct ds_report rw = { .on_error = DS_ON_ERROR_SKIP, .log = lw };
-	struct ds_report rp[2] = { { .on_error = DS_ON_ERROR_SKIP, .log = lp }, { .on_error = DS_ON_ERROR_SKIP, .log = lp } };
+	struct ds_report rp[2] = { { .on_error = DS_ON_ERROR_SKIP, .log = lp },
+				   { .on_error = DS_ON_ERROR_SKIP, .log = lp } };
 	assert_int_equal(ds_lines_read(path, sum_line, whole, &rw), DS_OK);
 	/* the second range first, as a thread might: its errors wait for their row numbers */
 	assert_int_equal(ds_lines_read_range(path, &ranges[1], sum_line, parts, &rp[1]), DS_OK);
@@ -504,7 +510,8 @@ static void test_group_keeps_or_sorts(void **state)
 	for (size_t id = 1; id < h.cap; id++)
 		h.orders[id].user_id = 1;
 	/* together: order 1's lines continue from the first set into the second */
-	struct ds_line a[] = { { 2, 10, 1, 0 }, { 2, 11, 2, 0 }, { 1, 12, 1, 0 } }, b[] = { { 1, 13, 2, 1 }, { 3, 14, 1, 0 } };
+	struct ds_line a[] = { { 2, 10, 1, 0 }, { 2, 11, 2, 0 }, { 1, 12, 1, 0 } },
+		       b[] = { { 1, 13, 2, 1 }, { 3, 14, 1, 0 } };
 	struct ds_line_set sets[2] = { { malloc(sizeof a), 3, 3, 0 }, { malloc(sizeof b), 2, 2, 0 } };
 	memcpy(sets[0].lines, a, sizeof a);
 	memcpy(sets[1].lines, b, sizeof b);
@@ -533,8 +540,14 @@ static void test_group_keeps_or_sorts(void **state)
 static void test_history_row_to_event(void **state)
 {
 	(void)state;
-	struct ds_order o = { .user_id = 7, .order_number = 3, .dow = 6, .hour = 23, .days = -1,
-			      .eval_set = DS_EVAL_TRAIN, .n_lines = 1, .event_time_ms = 1500000000123LL };
+	struct ds_order o = { .user_id = 7,
+			      .order_number = 3,
+			      .dow = 6,
+			      .hour = 23,
+			      .days = -1,
+			      .eval_set = DS_EVAL_TRAIN,
+			      .n_lines = 1,
+			      .event_time_ms = 1500000000123LL };
 	struct ds_line l = { .order_id = 4242, .product_id = 196, .add_to_cart = 9, .reordered = 1 };
 	struct event ev;
 	memset(&ev, 0xff, sizeof ev);
@@ -555,8 +568,15 @@ static void test_history_row_to_event(void **state)
 	assert_int_equal(ds_event_product(&p, &ep), 1);
 	assert_true(ep.product_id == 5 && ep.aisle_id == 61 && ep.department_id == 19 && ep.price_cents == 580);
 	assert_int_equal(ds_event_product(&none, &ep), 0);
-	struct ds_customer c = { .user_id = 9, .joined_day = 17167, .state = 4, .age = 33, .n_dependants = 2,
-				 .fam_status = 1, .gender = 2, .income = 56000 }, nobody = { 0 };
+	struct ds_customer c = { .user_id = 9,
+				 .joined_day = 17167,
+				 .state = 4,
+				 .age = 33,
+				 .n_dependants = 2,
+				 .fam_status = 1,
+				 .gender = 2,
+				 .income = 56000 },
+			   nobody = { 0 };
 	struct event_customer ec;
 	assert_int_equal(ds_event_customer(&c, &ec), 1);
 	assert_true(ec.user_id == 9 && ec.joined_day == 17167 && ec.state == 4 && ec.age == 33 && ec.n_dependants == 2);

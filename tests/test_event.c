@@ -13,9 +13,17 @@
 static struct event sample(void)
 {
 	struct event ev = {
-		.user_id = 206209, .order_id = 3421083, .product_id = 49688, .order_number = 100,
-		.add_to_cart_order = 145, .order_dow = 6, .order_hour = 23, .days_since_prior = 30,
-		.reordered = 1, .eval_set = EVENT_EVAL_TRAIN, .event_time_ms = 1585699200000LL,
+		.user_id = 206209,
+		.order_id = 3421083,
+		.product_id = 49688,
+		.order_number = 100,
+		.add_to_cart_order = 145,
+		.order_dow = 6,
+		.order_hour = 23,
+		.days_since_prior = 30,
+		.reordered = 1,
+		.eval_set = EVENT_EVAL_TRAIN,
+		.event_time_ms = 1585699200000LL,
 	};
 	return ev;
 }
@@ -127,12 +135,24 @@ static void write_bad(msgpack_packer *pk, int field, void *ctx)
 		return;
 	}
 	switch (b->what) {
-	case PUT_STR: msgpack_pack_str_with_body(pk, "42", 2); break;
-	case PUT_NEG: msgpack_pack_int64(pk, -7); break;
-	case PUT_BIG: msgpack_pack_uint64(pk, UINT64_MAX); break;
-	case PUT_NIL: msgpack_pack_nil(pk); break;
-	case PUT_FLOAT: msgpack_pack_double(pk, 1.5); break;
-	case PUT_MAP: msgpack_pack_map(pk, 0); break;
+	case PUT_STR:
+		msgpack_pack_str_with_body(pk, "42", 2);
+		break;
+	case PUT_NEG:
+		msgpack_pack_int64(pk, -7);
+		break;
+	case PUT_BIG:
+		msgpack_pack_uint64(pk, UINT64_MAX);
+		break;
+	case PUT_NIL:
+		msgpack_pack_nil(pk);
+		break;
+	case PUT_FLOAT:
+		msgpack_pack_double(pk, 1.5);
+		break;
+	case PUT_MAP:
+		msgpack_pack_map(pk, 0);
+		break;
 	case PUT_HUGE_STR: {
 		size_t n = 1 << 20;
 		char *s = malloc(n);
@@ -148,10 +168,10 @@ static void test_decode_rejects_bad_fields(void **state)
 {
 	(void)state;
 	const struct bad_field cases[] = {
-		{ 1, PUT_STR, EVENT_TYPE },      { 1, PUT_NEG, EVENT_RANGE },   { 2, PUT_BIG, EVENT_RANGE },
-		{ 3, PUT_NIL, EVENT_TYPE },      { 4, PUT_FLOAT, EVENT_TYPE },  { 5, PUT_MAP, EVENT_TYPE },
-		{ 7, PUT_HUGE_STR, EVENT_TYPE }, { 7, PUT_NEG, EVENT_RANGE },   { 0, PUT_BIG, EVENT_RANGE },
-		{ 11, PUT_NIL, EVENT_TYPE },     { 11, PUT_BIG, EVENT_TYPE },   { 9, PUT_BIG, EVENT_RANGE },
+		{ 1, PUT_STR, EVENT_TYPE },      { 1, PUT_NEG, EVENT_RANGE },  { 2, PUT_BIG, EVENT_RANGE },
+		{ 3, PUT_NIL, EVENT_TYPE },      { 4, PUT_FLOAT, EVENT_TYPE }, { 5, PUT_MAP, EVENT_TYPE },
+		{ 7, PUT_HUGE_STR, EVENT_TYPE }, { 7, PUT_NEG, EVENT_RANGE },  { 0, PUT_BIG, EVENT_RANGE },
+		{ 11, PUT_NIL, EVENT_TYPE },     { 11, PUT_BIG, EVENT_TYPE },  { 9, PUT_BIG, EVENT_RANGE },
 	};
 	for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
 		msgpack_sbuffer sb;
@@ -170,7 +190,10 @@ static void test_decode_rejects_bad_fields(void **state)
 static void test_decode_rejects_out_of_range_values(void **state)
 {
 	(void)state;
-	struct { int field; int64_t value; } cases[] = {
+	struct {
+		int field;
+		int64_t value;
+	} cases[] = {
 		{ 1, 0 }, { 3, 0 }, { 4, 7 }, { 5, 24 }, { 6, 31 }, { 8, 0 }, { 9, 2 }, { 10, 2 }, { 3, 65536 },
 	};
 	for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
@@ -245,7 +268,9 @@ static void test_decode_survives_random_bytes(void **state)
 static void test_product_roundtrip_and_rejects(void **state)
 {
 	(void)state;
-	struct event_product in = { .product_id = 21553, .aisle_id = 108, .department_id = 16, .price_cents = EVENT_NO_PRICE };
+	struct event_product in = {
+		.product_id = 21553, .aisle_id = 108, .department_id = 16, .price_cents = EVENT_NO_PRICE
+	};
 	struct event_product out;
 	uint8_t buf[64];
 	size_t len;

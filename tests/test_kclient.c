@@ -19,7 +19,7 @@
 #include "kclient/kclient.h"
 
 struct fixture {
-	rd_kafka_t *host;            /* hosts the mock cluster */
+	rd_kafka_t *host; /* hosts the mock cluster */
 	rd_kafka_mock_cluster_t *mc;
 	const char *brokers;
 };
@@ -123,8 +123,8 @@ static void test_produce_waits_through_a_full_queue(void **state)
 	int refused = 0;
 	for (int i = 0; i < 11; i++)
 		refused += rd_kafka_producev(rk, RD_KAFKA_V_RKT(rkt), RD_KAFKA_V_VALUE("x", 1),
-					     RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY), RD_KAFKA_V_END) ==
-			   RD_KAFKA_RESP_ERR__QUEUE_FULL;
+					     RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
+					     RD_KAFKA_V_END) == RD_KAFKA_RESP_ERR__QUEUE_FULL;
 	assert_int_equal(refused, 1);
 	assert_int_equal(rd_kafka_flush(rk, 10000), RD_KAFKA_RESP_ERR_NO_ERROR);
 	counts[0] = counts[1] = 0;
@@ -132,9 +132,15 @@ static void test_produce_waits_through_a_full_queue(void **state)
 	for (int i = 0; i < MESSAGES; i++) {
 		char key[16], val[16];
 		int kl = snprintf(key, sizeof key, "k%d", i % 97), vl = snprintf(val, sizeof val, "%d", i);
-		struct kc_msg m = { .rkt = i % 2 ? rkt : NULL, .topic = "four", .key = key, .key_len = (size_t)kl,
-				    .value = val, .value_len = (size_t)vl, .timestamp_ms = 1000 + i,
-				    .has_partition = i % 3 == 0, .partition = 2 };
+		struct kc_msg m = { .rkt = i % 2 ? rkt : NULL,
+				    .topic = "four",
+				    .key = key,
+				    .key_len = (size_t)kl,
+				    .value = val,
+				    .value_len = (size_t)vl,
+				    .timestamp_ms = 1000 + i,
+				    .has_partition = i % 3 == 0,
+				    .partition = 2 };
 		int rc = kc_produce(rk, &m, 10000, err, sizeof err);
 		if (rc != KC_OK)
 			fail_msg("message %d: %s", i, err);

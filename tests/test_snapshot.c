@@ -38,24 +38,40 @@ static int setup(void **state)
 	assert_int_equal(state_batch_put_product(b, &p), STATE_OK);
 	for (uint32_t u = 1; u <= 30; u++) {
 		for (uint16_t o = 1; o <= u % 9 + 1; o++) {
-			struct event ev = { .user_id = u, .order_id = u * 100 + o, .product_id = 24852, .order_number = o,
-					    .add_to_cart_order = 1, .order_dow = (uint8_t)(o % 7), .order_hour = 10,
-					    .days_since_prior = o == 1 ? EVENT_DAYS_NONE : 7, .reordered = o > 1 };
+			struct event ev = { .user_id = u,
+					    .order_id = u * 100 + o,
+					    .product_id = 24852,
+					    .order_number = o,
+					    .add_to_cart_order = 1,
+					    .order_dow = (uint8_t)(o % 7),
+					    .order_hour = 10,
+					    .days_since_prior = o == 1 ? EVENT_DAYS_NONE : 7,
+					    .reordered = o > 1 };
 			assert_int_equal(state_batch_apply(b, (int32_t)(u % 2), &ev), STATE_OK);
 		}
-		struct event_customer d = { .user_id = u, .state = (uint8_t)(u % 51), .age = (uint8_t)(18 + u),
-					    .joined_day = 17167, .n_dependants = (uint8_t)(u % 3), .income = 30000 * u };
+		struct event_customer d = { .user_id = u,
+					    .state = (uint8_t)(u % 51),
+					    .age = (uint8_t)(18 + u),
+					    .joined_day = 17167,
+					    .n_dependants = (uint8_t)(u % 3),
+					    .income = 30000 * u };
 		if (u % 5)
 			assert_int_equal(state_batch_put_demographics(b, &d), STATE_OK);
 	}
 	/* Customer 31: 5 lines 2 days after the first order, then one line 20 and one 30 days
 	 * later; the line-weighted median is 2 days, the order-weighted one 20 (SPEC §3). */
-	static const struct { uint16_t order; uint8_t days, lines; } orders31[] = {
-		{ 1, EVENT_DAYS_NONE, 1 }, { 2, 2, 5 }, { 3, 20, 1 }, { 4, 30, 1 } };
+	static const struct {
+		uint16_t order;
+		uint8_t days, lines;
+	} orders31[] = { { 1, EVENT_DAYS_NONE, 1 }, { 2, 2, 5 }, { 3, 20, 1 }, { 4, 30, 1 } };
 	for (size_t i = 0; i < sizeof orders31 / sizeof orders31[0]; i++)
 		for (uint8_t k = 1; k <= orders31[i].lines; k++) {
-			struct event ev = { .user_id = 31, .order_id = 3100 + orders31[i].order, .product_id = 24852,
-					    .order_number = orders31[i].order, .add_to_cart_order = k, .order_hour = 9,
+			struct event ev = { .user_id = 31,
+					    .order_id = 3100 + orders31[i].order,
+					    .product_id = 24852,
+					    .order_number = orders31[i].order,
+					    .add_to_cart_order = k,
+					    .order_hour = 9,
 					    .days_since_prior = orders31[i].days };
 			assert_int_equal(state_batch_apply(b, 1, &ev), STATE_OK);
 		}
@@ -105,13 +121,14 @@ static void test_publish_read_back_and_keep(void **state)
 	int persona = snap_reader_column_index(rd, "persona");
 	int median = snap_reader_column_index(rd, "median_days");
 	int order_median = snap_reader_column_index(rd, "order_median_days");
-	assert_true(user == 0 && items > 0 && profile > 0 && region > 0 && persona > 0 && median > 0 && order_median > 0);
+	assert_true(user == 0 && items > 0 && profile > 0 && region > 0 && persona > 0 && median > 0 &&
+		    order_median > 0);
 	while ((rc = snap_reader_next(rd, &row)) == 1) {
 		n++;
 		assert_true(row.ints[items] >= 1);
 		assert_int_equal(row.text_len[profile], strlen("Health-Focused"));
 		if (row.ints[user] % 5 == 0 || row.ints[user] == 31) {
-			assert_null(row.texts[region]);               /* no demographics: no region */
+			assert_null(row.texts[region]); /* no demographics: no region */
 			assert_true(row.null[persona]);
 		} else {
 			assert_non_null(row.texts[persona]);
@@ -119,7 +136,7 @@ static void test_publish_read_back_and_keep(void **state)
 		if (row.ints[user] == 31) {
 			assert_true(row.reals[median] == 2.0);
 			assert_true(row.reals[order_median] == 20.0);
-		} else if (row.ints[user] % 9 == 0) {                 /* one order: no days at all */
+		} else if (row.ints[user] % 9 == 0) { /* one order: no days at all */
 			assert_true(row.null[median] && row.null[order_median]);
 		} else {
 			assert_true(row.reals[median] == 7.0 && row.reals[order_median] == 7.0);
@@ -269,15 +286,23 @@ static void test_report_label_texts(void **state)
 		"\"tier\": \"Tier 2 Growth\"}",
 		"{\"name\": \"Convenience\", \"items\": 1, \"revenue_cents\": 200",
 		"\"tier\": \"Tier 3 Long tail\"}",
-		"{\"name\": \"Northeast\", \"customers\": 1,", "{\"name\": \"Midwest\", \"customers\": 1,",
-		"{\"name\": \"South\", \"customers\": 1,", "{\"name\": \"West\", \"customers\": 1,",
-		"{\"name\": \"18-35\", \"customers\": 1,", "{\"name\": \"36-55\", \"customers\": 1,",
-		"{\"name\": \"56+\", \"customers\": 1,", "{\"name\": \"Low\", \"customers\": 1,",
-		"{\"name\": \"Middle\", \"customers\": 1,", "{\"name\": \"High\", \"customers\": 1,",
-		"{\"name\": \"Family\", \"customers\": 1,", "{\"name\": \"Single\", \"customers\": 1,",
+		"{\"name\": \"Northeast\", \"customers\": 1,",
+		"{\"name\": \"Midwest\", \"customers\": 1,",
+		"{\"name\": \"South\", \"customers\": 1,",
+		"{\"name\": \"West\", \"customers\": 1,",
+		"{\"name\": \"18-35\", \"customers\": 1,",
+		"{\"name\": \"36-55\", \"customers\": 1,",
+		"{\"name\": \"56+\", \"customers\": 1,",
+		"{\"name\": \"Low\", \"customers\": 1,",
+		"{\"name\": \"Middle\", \"customers\": 1,",
+		"{\"name\": \"High\", \"customers\": 1,",
+		"{\"name\": \"Family\", \"customers\": 1,",
+		"{\"name\": \"Single\", \"customers\": 1,",
 		"\"personas\": [\n    {\"name\": \"18-35 | Family | Low | Health-Focused\", \"items\": 1, "
 		"\"revenue_cents\": 100, \"efficiency\": 1, \"tier\": \"Tier 3 Long tail\"}",
-		"\"value_drivers\": {\n    \"basket_size\": {", "\"order_count\": {", "\"order_rate\": {",
+		"\"value_drivers\": {\n    \"basket_size\": {",
+		"\"order_count\": {",
+		"\"order_rate\": {",
 		"\"reorder_rate\": {",
 	};
 	for (size_t i = 0; i < sizeof want / sizeof want[0]; i++)

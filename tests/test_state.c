@@ -18,10 +18,17 @@ static const int user1_basket[10] = { 5, 6, 5, 5, 8, 4, 5, 6, 6, 9 };
 static struct event user1_event(int order, int cart, uint32_t product)
 {
 	struct event ev = {
-		.user_id = 1, .order_id = 1000 + (uint32_t)order, .product_id = product,
-		.order_number = (uint16_t)order, .add_to_cart_order = (uint16_t)cart,
-		.order_dow = (uint8_t)(order % 7), .order_hour = 8, .days_since_prior = (int8_t)user1_days[order - 1],
-		.reordered = order > 1, .eval_set = EVENT_EVAL_PRIOR, .event_time_ms = order * 1000,
+		.user_id = 1,
+		.order_id = 1000 + (uint32_t)order,
+		.product_id = product,
+		.order_number = (uint16_t)order,
+		.add_to_cart_order = (uint16_t)cart,
+		.order_dow = (uint8_t)(order % 7),
+		.order_hour = 8,
+		.days_since_prior = (int8_t)user1_days[order - 1],
+		.reordered = order > 1,
+		.eval_set = EVENT_EVAL_PRIOR,
+		.event_time_ms = order * 1000,
 	};
 	return ev;
 }
@@ -99,7 +106,7 @@ static void test_record_roundtrip_and_rejects(void **state)
 	assert_int_equal(state_customer_encode(&c, buf, 20, &len), STATE_INVAL);
 	assert_int_equal(state_customer_encode(&c, buf, sizeof buf, &len), STATE_OK);
 	assert_int_equal(buf[0], STATE_RECORD_VERSION);
-	assert_true(len < 200); /* sparse: a typical customer is small */
+	assert_true(len < 200);  /* sparse: a typical customer is small */
 	memset(&d, 0, sizeof d); /* padding compares equal too */
 	assert_int_equal(state_customer_decode(buf, len, &d), STATE_OK);
 	assert_memory_equal(&c, &d, sizeof c);
@@ -138,8 +145,8 @@ static void test_decode_rejects_corrupt_fixture(void **state)
 
 	/* version 2: 12 scalars, then days_lines' bitmap (bin 0 set) and value, then the other 7
 	 * histograms empty (bitmaps of 4, 3, 3, 1, 3, 1, 3 bytes) */
-	uint8_t v2[] = { 2, 1, 0, 1, 1, 1, 0, 0, 0, 1, 1, 0, 0, 0x01, 0, 0, 0, 7, 0, 0, 0, 0,
-			 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0 };
+	uint8_t v2[] = { 2, 1, 0, 1, 1, 1, 0, 0, 0, 1, 1, 0, 0, 0x01, 0, 0, 0, 7,
+			 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,    0, 0, 0, 0 };
 	assert_int_equal(state_customer_decode(v2, sizeof v2, &d), STATE_OK);
 	assert_int_equal(d.days_lines[0], 7);
 	v2[17] = 0; /* a bin marked non-zero holding zero */
@@ -154,10 +161,10 @@ static void test_decode_version1(void **state)
 {
 	(void)state;
 	const uint8_t v1[] = {
-		1, 5, 0, 1, 1, 2, 1, 0, 0, 1, 2, 0xfa, 0x01, 4, /* scalars; spend 250, event time 2 */
-		0, 0,                                         /* day histograms: first order only */
-		1, 3, 2, 1, 3, 0xfa, 0x01,                    /* department 4: 2 items, 250 cents */
-		1, 2, 1, 1, 10, 1, 1, 2, 2, 1, 10, 2,         /* dow 2, hour 10: 1 order, 2 lines */
+		1, 5, 0, 1, 1,  2,    1,    0, 0, 1, 2,  0xfa, 0x01, 4, /* scalars; spend 250, event time 2 */
+		0, 0,                                                   /* day histograms: first order only */
+		1, 3, 2, 1, 3,  0xfa, 0x01,                             /* department 4: 2 items, 250 cents */
+		1, 2, 1, 1, 10, 1,    1,    2, 2, 1, 10, 2,             /* dow 2, hour 10: 1 order, 2 lines */
 	};
 	struct state_customer d, again;
 	assert_int_equal(state_customer_decode(v1, sizeof v1, &d), STATE_OK);
@@ -305,8 +312,14 @@ static void test_foreach_and_partitions(void **state)
 		assert_int_equal(state_batch_apply(b, (int32_t)(u % 3), &ev), STATE_OK);
 	}
 	for (uint32_t u = 1; u <= 10; u++) {
-		struct event_customer d = { .user_id = u, .state = 8, .age = 40, .joined_day = 17167, .n_dependants = 2,
-					    .fam_status = 0, .income = 1000 * u, .gender = 1 };
+		struct event_customer d = { .user_id = u,
+					    .state = 8,
+					    .age = 40,
+					    .joined_day = 17167,
+					    .n_dependants = 2,
+					    .fam_status = 0,
+					    .income = 1000 * u,
+					    .gender = 1 };
 		assert_int_equal(state_batch_put_demographics(b, &d), STATE_OK);
 	}
 	assert_int_equal(state_batch_commit(b, NULL), STATE_OK);
@@ -373,8 +386,8 @@ static void test_keys_sort_by_partition_then_user(void **state)
 	assert_int_equal(state_batch_put_customer(b, &c, 1), STATE_INVAL);
 	state_batch_abort(b);
 
-	const uint32_t scrambled[][2] = { { 256, 7 }, { 1, 1 }, { 0, 1u << 24 }, { 0, 256 }, { 256, 1 },
-					  { 0, 65536 }, { 0, 255 }, { 1, 256 } };
+	const uint32_t scrambled[][2] = { { 256, 7 }, { 1, 1 },     { 0, 1u << 24 }, { 0, 256 },
+					  { 256, 1 }, { 0, 65536 }, { 0, 255 },      { 1, 256 } };
 	assert_int_equal(state_batch_begin(db, &b), STATE_OK);
 	for (int i = 0; i < 8; i++) {
 		struct event ev = user1_event(1, 1, 9);
@@ -387,8 +400,8 @@ static void test_keys_sort_by_partition_then_user(void **state)
 
 	struct key_walk w = { .n = 0 };
 	assert_int_equal(state_snapshot_walk(db, key_walk_offset_cb, key_walk_cb, &w), STATE_OK);
-	const uint32_t sorted[][2] = { { 0, 255 }, { 0, 256 }, { 0, 65536 }, { 0, 1u << 24 }, { 1, 1 }, { 1, 256 },
-				       { 256, 1 }, { 256, 7 } };
+	const uint32_t sorted[][2] = { { 0, 255 }, { 0, 256 }, { 0, 65536 }, { 0, 1u << 24 },
+				       { 1, 1 },   { 1, 256 }, { 256, 1 },   { 256, 7 } };
 	assert_int_equal(w.n, 8);
 	for (int i = 0; i < 8; i++) {
 		assert_int_equal(w.part[i], sorted[i][0]);

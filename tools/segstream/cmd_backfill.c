@@ -111,15 +111,18 @@ static void *apply_range(void *arg)
 			char key[16];
 			int kl = snprintf(key, sizeof key, "%u", o->user_id);
 			cust->user_id = o->user_id;
-			cust->partition = (uint32_t)rd_kafka_msg_partitioner_murmur2(NULL, key, (size_t)kl, j->partitions, NULL, NULL);
+			cust->partition = (uint32_t)rd_kafka_msg_partitioner_murmur2(NULL, key, (size_t)kl,
+										     j->partitions, NULL, NULL);
 			j->customers++;
 		}
 		for (uint32_t k = 0; k < o->n_lines; k++) {
 			const struct ds_line *l = &h->lines[o->first_line + k];
 			struct event ev;
 			ds_history_event(o, l, &ev);
-			const struct state_product *sp = l->product_id < j->n_products ? &j->products[l->product_id] : NULL;
-			j->applied += state_customer_apply(cust, &ev, sp && sp->product_id ? sp : NULL, 0) == STATE_APPLIED;
+			const struct state_product *sp = l->product_id < j->n_products ? &j->products[l->product_id]
+										       : NULL;
+			j->applied += state_customer_apply(cust, &ev, sp && sp->product_id ? sp : NULL, 0) ==
+				      STATE_APPLIED;
 		}
 	}
 	return NULL;
@@ -140,19 +143,34 @@ int cmd_backfill(int argc, char **argv)
 	int64_t until_ms = INT64_MAX;
 	struct ds_report rep = { .on_error = DS_ON_ERROR_SKIP, .progress = cli_read_progress };
 	static const struct option opts[] = {
-		{ "data", required_argument, 0, 'd' }, { "state", required_argument, 0, 'S' },
-		{ "brokers", required_argument, 0, 'b' }, { "topic", required_argument, 0, 't' },
-		{ "partitions", required_argument, 0, 'p' }, { "until", required_argument, 0, 'U' },
-		{ "on-error", required_argument, 0, 'e' }, { "help", no_argument, 0, 'h' }, { 0, 0, 0, 0 },
+		{ "data", required_argument, 0, 'd' },
+		{ "state", required_argument, 0, 'S' },
+		{ "brokers", required_argument, 0, 'b' },
+		{ "topic", required_argument, 0, 't' },
+		{ "partitions", required_argument, 0, 'p' },
+		{ "until", required_argument, 0, 'U' },
+		{ "on-error", required_argument, 0, 'e' },
+		{ "help", no_argument, 0, 'h' },
+		{ 0, 0, 0, 0 },
 	};
 	int c;
 	while ((c = getopt_long(argc, argv, "d:S:b:t:p:U:e:h", opts, NULL)) != -1) {
 		switch (c) {
-		case 'd': data = optarg; break;
-		case 'S': state_dir = optarg; break;
-		case 'b': brokers = optarg; break;
-		case 't': topic = optarg; break;
-		case 'p': partitions = atoi(optarg); break;
+		case 'd':
+			data = optarg;
+			break;
+		case 'S':
+			state_dir = optarg;
+			break;
+		case 'b':
+			brokers = optarg;
+			break;
+		case 't':
+			topic = optarg;
+			break;
+		case 'p':
+			partitions = atoi(optarg);
+			break;
 		case 'U': {
 			int32_t day;
 			if (cli_parse_iso_date(optarg, &day)) {
@@ -171,7 +189,8 @@ int cmd_backfill(int argc, char **argv)
 			       "         [--brokers HOST:PORT [--topic T]] | [--partitions N]  [--on-error skip|fail]\n"
 			       "The state's partitions follow the events topic (from --brokers) or --partitions.\n");
 			return 0;
-		default: return 2;
+		default:
+			return 2;
 		}
 	}
 	if (!data || !state_dir || (!brokers && partitions <= 0)) {
@@ -217,8 +236,9 @@ int cmd_backfill(int argc, char **argv)
 	if (isatty(2))
 		fputc('\n', stderr);
 	if (have_customers && h.users_without_customer)
-		fprintf(stderr, "backfill: warning: %" PRIu64 " of %" PRIu64 " customers have no demographics row in "
-				"customers.csv\n",
+		fprintf(stderr,
+			"backfill: warning: %" PRIu64 " of %" PRIu64 " customers have no demographics row in "
+			"customers.csv\n",
 			h.users_without_customer, h.n_users);
 	fprintf(stderr, "backfill: %" PRIu64 " rows read (%.1f s); applying on two threads\n", rep.rows, t_read - t0);
 
@@ -295,9 +315,10 @@ int cmd_backfill(int argc, char **argv)
 	}
 	double t_end = now_s();
 	printf("backfill: %" PRIu64 " rows read, %" PRIu64 " row errors, %" PRIu64 " lines applied, %" PRIu64
-	       " customers over %d partitions\n", rep.rows, rep.errors, applied, n, ho.partitions);
-	printf("backfill: %.2f s (read %.2f s, apply %.2f s, write %.2f s)\n", t_end - t0, t_read - t0, t_apply - t_read,
-	       t_end - t_apply);
+	       " customers over %d partitions\n",
+	       rep.rows, rep.errors, applied, n, ho.partitions);
+	printf("backfill: %.2f s (read %.2f s, apply %.2f s, write %.2f s)\n", t_end - t0, t_read - t0,
+	       t_apply - t_read, t_end - t_apply);
 	if (ho.next) {
 		printf("backfill: the consumer continues %s at offsets", topic);
 		for (int p = 0; p < ho.partitions; p++)

@@ -27,11 +27,11 @@
 struct snapshotter {
 	struct state_db *db;
 	const char *dir;
-	const char *brokers;          /* with segments_topic: each snapshot also goes to Kafka */
+	const char *brokers; /* with segments_topic: each snapshot also goes to Kafka */
 	const char *segments_topic;
 	const struct cli_props *props;
 	double every_s;
-	uint64_t every_events;   /* also after this many events (0: not by count) */
+	uint64_t every_events; /* also after this many events (0: not by count) */
 	uint64_t next_events;
 	struct snap_options opts;
 	struct segment_config cfg;
@@ -131,55 +131,106 @@ int cmd_consume(int argc, char **argv)
 	snap_options_init(&snaps.opts);
 	segment_config_init(&snaps.cfg);
 	static const struct option opts[] = {
-		{ "state", required_argument, 0, 'S' }, { "brokers", required_argument, 0, 'b' },
-		{ "snapshot-dir", required_argument, 0, 'O' }, { "snapshot-every", required_argument, 0, 'V' },
-		{ "snapshot-keep", required_argument, 0, 'K' }, { "snapshot-every-events", required_argument, 0, 'W' },
+		{ "state", required_argument, 0, 'S' },
+		{ "brokers", required_argument, 0, 'b' },
+		{ "snapshot-dir", required_argument, 0, 'O' },
+		{ "snapshot-every", required_argument, 0, 'V' },
+		{ "snapshot-keep", required_argument, 0, 'K' },
+		{ "snapshot-every-events", required_argument, 0, 'W' },
 		{ "segments-topic", required_argument, 0, 'G' },
-		{ "topic", required_argument, 0, 't' }, { "products-topic", required_argument, 0, 'P' },
+		{ "topic", required_argument, 0, 't' },
+		{ "products-topic", required_argument, 0, 'P' },
 		{ "customers-topic", required_argument, 0, 'C' },
-		{ "dlq-topic", required_argument, 0, 'D' }, { "group", required_argument, 0, 'g' },
-		{ "batch-events", required_argument, 0, 'n' }, { "batch-ms", required_argument, 0, 'm' },
-		{ "exit-at-end", no_argument, 0, 'E' }, { "idle-ms", required_argument, 0, 'I' },
-		{ "no-sync", no_argument, 0, 'N' }, { "wake-ms", required_argument, 0, 'w' },
-		{ "verbose", no_argument, 0, 'v' }, { "help", no_argument, 0, 'h' }, { 0, 0, 0, 0 },
+		{ "dlq-topic", required_argument, 0, 'D' },
+		{ "group", required_argument, 0, 'g' },
+		{ "batch-events", required_argument, 0, 'n' },
+		{ "batch-ms", required_argument, 0, 'm' },
+		{ "exit-at-end", no_argument, 0, 'E' },
+		{ "idle-ms", required_argument, 0, 'I' },
+		{ "no-sync", no_argument, 0, 'N' },
+		{ "wake-ms", required_argument, 0, 'w' },
+		{ "verbose", no_argument, 0, 'v' },
+		{ "help", no_argument, 0, 'h' },
+		{ 0, 0, 0, 0 },
 	};
 	int c;
 	while ((c = getopt_long(argc, argv, "S:b:t:P:C:D:g:n:m:EI:Nw:vX:O:V:K:W:G:h", opts, NULL)) != -1) {
 		switch (c) {
-		case 'S': state_dir = optarg; break;
-		case 'O': snaps.dir = optarg; break;
-		case 'V': snaps.every_s = atof(optarg); break;
-		case 'K': snaps.opts.keep = atoi(optarg); break;
-		case 'W': snaps.every_events = strtoull(optarg, NULL, 10); break;
-		case 'G': snaps.segments_topic = optarg; break;
-		case 'b': cfg.brokers = optarg; break;
-		case 't': cfg.events_topic = optarg; break;
-		case 'P': cfg.products_topic = optarg; break;
-		case 'C': cfg.customers_topic = optarg; break;
-		case 'D': cfg.dlq_topic = optarg; break;
-		case 'g': cfg.group_id = optarg; break;
-		case 'n': cfg.batch_max_events = atoi(optarg); break;
-		case 'm': cfg.batch_max_ms = atoi(optarg); break;
-		case 'E': cfg.exit_at_end = 1; break;
-		case 'I': cfg.idle_ms = atoi(optarg); break;
-		case 'N': durable = 0; break;
-		case 'w': cfg.wake_ms = atoi(optarg); break;
-		case 'v': cfg.verbose = 1; break;
+		case 'S':
+			state_dir = optarg;
+			break;
+		case 'O':
+			snaps.dir = optarg;
+			break;
+		case 'V':
+			snaps.every_s = atof(optarg);
+			break;
+		case 'K':
+			snaps.opts.keep = atoi(optarg);
+			break;
+		case 'W':
+			snaps.every_events = strtoull(optarg, NULL, 10);
+			break;
+		case 'G':
+			snaps.segments_topic = optarg;
+			break;
+		case 'b':
+			cfg.brokers = optarg;
+			break;
+		case 't':
+			cfg.events_topic = optarg;
+			break;
+		case 'P':
+			cfg.products_topic = optarg;
+			break;
+		case 'C':
+			cfg.customers_topic = optarg;
+			break;
+		case 'D':
+			cfg.dlq_topic = optarg;
+			break;
+		case 'g':
+			cfg.group_id = optarg;
+			break;
+		case 'n':
+			cfg.batch_max_events = atoi(optarg);
+			break;
+		case 'm':
+			cfg.batch_max_ms = atoi(optarg);
+			break;
+		case 'E':
+			cfg.exit_at_end = 1;
+			break;
+		case 'I':
+			cfg.idle_ms = atoi(optarg);
+			break;
+		case 'N':
+			durable = 0;
+			break;
+		case 'w':
+			cfg.wake_ms = atoi(optarg);
+			break;
+		case 'v':
+			cfg.verbose = 1;
+			break;
 		case 'X':
 			if (cli_props_add(&props, optarg))
 				return 2;
 			break;
 		case 'h':
-			printf("usage: segstream consume --state DIR --brokers HOST:PORT [--group ID] [--exit-at-end [--idle-ms MS]]\n"
+			printf("usage: segstream consume --state DIR --brokers HOST:PORT [--group ID] [--exit-at-end "
+			       "[--idle-ms MS]]\n"
 			       "         [--topic T] [--products-topic T] [--customers-topic T] [--dlq-topic T]\n"
 			       "         [--batch-events N] [--batch-ms MS] [--wake-ms MS (0: off)]\n"
 			       "         [--no-sync] [--verbose] [-X librdkafka.property=value ...]\n"
 			       "         [--snapshot-dir DIR [--snapshot-every SECONDS] [--snapshot-every-events N]\n"
 			       "                             [--snapshot-keep K] [--segments-topic T]]\n"
 			       "  Snapshots: every SECONDS and/or N events, on SIGUSR1, at the end of each catch-up\n"
-			       "  and at exit; with --segments-topic each also goes to Kafka as a delta (one transaction).\n");
+			       "  and at exit; with --segments-topic each also goes to Kafka as a delta (one "
+			       "transaction).\n");
 			return 0;
-		default: return 2;
+		default:
+			return 2;
 		}
 	}
 	if (!state_dir || !cfg.brokers || cfg.batch_max_events <= 0 || cfg.batch_max_ms <= 0 || cfg.wake_ms < 0) {
@@ -244,4 +295,3 @@ int cmd_consume(int argc, char **argv)
 	}
 	return 0;
 }
-

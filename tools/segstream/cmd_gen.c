@@ -13,18 +13,32 @@ int cmd_gen(int argc, char **argv)
 	struct gen_config cfg = { .users = 206209, .seed = 2017, .catalog_dir = NULL, .out_dir = NULL };
 	char found[4300], tried[8192];
 	static const struct option opts[] = {
-		{ "users", required_argument, 0, 'u' }, { "seed", required_argument, 0, 's' },
-		{ "catalog", required_argument, 0, 'c' }, { "out", required_argument, 0, 'o' },
-		{ "dirty", no_argument, 0, 'D' }, { "help", no_argument, 0, 'h' }, { 0, 0, 0, 0 },
+		{ "users", required_argument, 0, 'u' },
+		{ "seed", required_argument, 0, 's' },
+		{ "catalog", required_argument, 0, 'c' },
+		{ "out", required_argument, 0, 'o' },
+		{ "dirty", no_argument, 0, 'D' },
+		{ "help", no_argument, 0, 'h' },
+		{ 0, 0, 0, 0 },
 	};
 	int c;
 	while ((c = getopt_long(argc, argv, "u:s:c:o:Dh", opts, NULL)) != -1) {
 		switch (c) {
-		case 'u': cfg.users = (uint32_t)strtoul(optarg, NULL, 10); break;
-		case 's': cfg.seed = strtoull(optarg, NULL, 10); break;
-		case 'c': cfg.catalog_dir = optarg; break;
-		case 'o': cfg.out_dir = optarg; break;
-		case 'D': cfg.dirty = 1; break;
+		case 'u':
+			cfg.users = (uint32_t)strtoul(optarg, NULL, 10);
+			break;
+		case 's':
+			cfg.seed = strtoull(optarg, NULL, 10);
+			break;
+		case 'c':
+			cfg.catalog_dir = optarg;
+			break;
+		case 'o':
+			cfg.out_dir = optarg;
+			break;
+		case 'D':
+			cfg.dirty = 1;
+			break;
 		case 'h':
 			printf("usage: segstream gen --out DIR [--users N (206209)] [--seed S (2017)] [--catalog DIR]\n"
 			       "         [--dirty]\n"
@@ -32,7 +46,8 @@ int cmd_gen(int argc, char **argv)
 			       "directory, then under the executable's directory and its parents, then in the\n"
 			       "source tree.\n");
 			return 0;
-		default: return 2;
+		default:
+			return 2;
 		}
 	}
 	if (!cfg.out_dir || cfg.users == 0) {
@@ -41,8 +56,10 @@ int cmd_gen(int argc, char **argv)
 	}
 	if (!cfg.catalog_dir) {
 		if (gen_find_catalog(found, sizeof found, tried, sizeof tried) != 0) {
-			fprintf(stderr, "gen: no catalog (data/instacart with products.csv) found; looked in: %s. "
-					"Give --catalog DIR\n", tried);
+			fprintf(stderr,
+				"gen: no catalog (data/instacart with products.csv) found; looked in: %s. "
+				"Give --catalog DIR\n",
+				tried);
 			return 1;
 		}
 		cfg.catalog_dir = found;

@@ -19,19 +19,27 @@ int cmd_mock_cluster(int argc, char **argv)
 	const char *file = NULL;
 	int partitions = 4;
 	static const struct option opts[] = {
-		{ "bootstrap-file", required_argument, 0, 'f' }, { "partitions", required_argument, 0, 'p' },
-		{ "help", no_argument, 0, 'h' }, { 0, 0, 0, 0 },
+		{ "bootstrap-file", required_argument, 0, 'f' },
+		{ "partitions", required_argument, 0, 'p' },
+		{ "help", no_argument, 0, 'h' },
+		{ 0, 0, 0, 0 },
 	};
 	int c;
 	while ((c = getopt_long(argc, argv, "f:p:h", opts, NULL)) != -1) {
 		switch (c) {
-		case 'f': file = optarg; break;
-		case 'p': partitions = atoi(optarg); break;
+		case 'f':
+			file = optarg;
+			break;
+		case 'p':
+			partitions = atoi(optarg);
+			break;
 		case 'h':
-			printf("usage: segstream mock-cluster [--bootstrap-file F] [--partitions N (4)]\n"
-			       "Prints the bootstrap servers (and writes them to F), then runs until SIGINT/SIGTERM.\n");
+			printf(
+			    "usage: segstream mock-cluster [--bootstrap-file F] [--partitions N (4)]\n"
+			    "Prints the bootstrap servers (and writes them to F), then runs until SIGINT/SIGTERM.\n");
 			return 0;
-		default: return 2;
+		default:
+			return 2;
 		}
 	}
 	char err[512];
@@ -49,7 +57,8 @@ int cmd_mock_cluster(int argc, char **argv)
 		rd_kafka_destroy(rk);
 		return 1;
 	}
-	const char *topics[] = { "segstream.events", "segstream.products", "segstream.customers", "segstream.events.dlq" };
+	const char *topics[] = { "segstream.events", "segstream.products", "segstream.customers",
+				 "segstream.events.dlq" };
 	for (size_t i = 0; i < sizeof topics / sizeof topics[0]; i++)
 		rd_kafka_mock_topic_create(mc, topics[i], partitions, 1);
 	const char *bootstraps = rd_kafka_mock_cluster_bootstraps(mc);

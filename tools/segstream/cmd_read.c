@@ -29,8 +29,8 @@ int cli_open_state(const char *path, int read_only, int durable, struct state_db
  * SPEC §4 come from configuration (segment_config_set names the keys). json is NULL where
  * --json is not an option.
  */
-static int parse_read_args(int argc, char **argv, const char **state_dir, struct segment_config *cfg,
-			   const char **arg, int *json)
+static int parse_read_args(int argc, char **argv, const char **state_dir, struct segment_config *cfg, const char **arg,
+			   int *json)
 {
 	segment_config_init(cfg);
 	*state_dir = NULL;
@@ -79,11 +79,19 @@ static const char *demo_text(const struct event_customer *d, int i, char *buf, s
 {
 	*is_text = i == DEMO_STATE || i == DEMO_FAM_STATUS;
 	switch (i) {
-	case DEMO_STATE: return event_state_name(d->state);
-	case DEMO_FAM_STATUS: return event_fam_status_name(d->fam_status);
-	case DEMO_AGE: snprintf(buf, len, "%u", (unsigned)d->age); return buf;
-	case DEMO_DEPENDANTS: snprintf(buf, len, "%u", (unsigned)d->n_dependants); return buf;
-	default: snprintf(buf, len, "%" PRIu32, d->income); return buf;
+	case DEMO_STATE:
+		return event_state_name(d->state);
+	case DEMO_FAM_STATUS:
+		return event_fam_status_name(d->fam_status);
+	case DEMO_AGE:
+		snprintf(buf, len, "%u", (unsigned)d->age);
+		return buf;
+	case DEMO_DEPENDANTS:
+		snprintf(buf, len, "%u", (unsigned)d->n_dependants);
+		return buf;
+	default:
+		snprintf(buf, len, "%" PRIu32, d->income);
+		return buf;
 	}
 }
 

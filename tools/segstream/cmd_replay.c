@@ -46,7 +46,11 @@ static double now_s(void)
 static int produce(rd_kafka_t *rk, rd_kafka_topic_t *topic, const char *key, size_t key_len, const void *val,
 		   size_t len, int64_t timestamp_ms)
 {
-	struct kc_msg msg = { .rkt = topic, .key = key, .key_len = key_len, .value = val, .value_len = len,
+	struct kc_msg msg = { .rkt = topic,
+			      .key = key,
+			      .key_len = key_len,
+			      .value = val,
+			      .value_len = len,
 			      .timestamp_ms = timestamp_ms };
 	char err[512];
 	if (kc_produce(rk, &msg, KC_PRODUCE_WAIT_MS, err, sizeof err) == KC_OK)
@@ -89,9 +93,11 @@ static void progress(uint64_t done, uint64_t total, double started, int tty)
 	if (tty) {
 		int width = 30, fill = total ? (int)(width * done / total) : width;
 		fprintf(stderr, "\rreplay [%.*s%*s] %5.1f%% %9.0f ev/s ETA %4.0fs", fill,
-			"##############################", width - fill, "", total ? 100.0 * done / total : 100.0, rate, eta);
+			"##############################", width - fill, "", total ? 100.0 * done / total : 100.0, rate,
+			eta);
 	} else {
-		fprintf(stderr, "replay: %" PRIu64 "/%" PRIu64 " events, %.0f ev/s, ETA %.0f s\n", done, total, rate, eta);
+		fprintf(stderr, "replay: %" PRIu64 "/%" PRIu64 " events, %.0f ev/s, ETA %.0f s\n", done, total, rate,
+			eta);
 	}
 }
 
@@ -106,22 +112,39 @@ int cmd_replay(int argc, char **argv)
 	struct ds_report rep = { .on_error = DS_ON_ERROR_SKIP, .progress = cli_read_progress };
 	struct cli_props props = { 0 };
 	static const struct option opts[] = {
-		{ "data", required_argument, 0, 'd' }, { "brokers", required_argument, 0, 'b' },
-		{ "topic", required_argument, 0, 't' }, { "products-topic", required_argument, 0, 'P' },
-		{ "customers-topic", required_argument, 0, 'C' }, { "from", required_argument, 0, 'F' },
+		{ "data", required_argument, 0, 'd' },
+		{ "brokers", required_argument, 0, 'b' },
+		{ "topic", required_argument, 0, 't' },
+		{ "products-topic", required_argument, 0, 'P' },
+		{ "customers-topic", required_argument, 0, 'C' },
+		{ "from", required_argument, 0, 'F' },
 		{ "until", required_argument, 0, 'U' },
-		{ "limit", required_argument, 0, 'l' }, { "rate", required_argument, 0, 'r' },
-		{ "speed", required_argument, 0, 's' }, { "include-train", no_argument, 0, 'T' },
-		{ "on-error", required_argument, 0, 'e' }, { "help", no_argument, 0, 'h' }, { 0, 0, 0, 0 },
+		{ "limit", required_argument, 0, 'l' },
+		{ "rate", required_argument, 0, 'r' },
+		{ "speed", required_argument, 0, 's' },
+		{ "include-train", no_argument, 0, 'T' },
+		{ "on-error", required_argument, 0, 'e' },
+		{ "help", no_argument, 0, 'h' },
+		{ 0, 0, 0, 0 },
 	};
 	int c;
 	while ((c = getopt_long(argc, argv, "d:b:t:P:C:F:U:l:r:s:Te:X:h", opts, NULL)) != -1) {
 		switch (c) {
-		case 'd': data = optarg; break;
-		case 'b': brokers = optarg; break;
-		case 't': events_topic = optarg; break;
-		case 'P': products_topic = optarg; break;
-		case 'C': customers_topic = optarg; break;
+		case 'd':
+			data = optarg;
+			break;
+		case 'b':
+			brokers = optarg;
+			break;
+		case 't':
+			events_topic = optarg;
+			break;
+		case 'P':
+			products_topic = optarg;
+			break;
+		case 'C':
+			customers_topic = optarg;
+			break;
 		case 'F':
 		case 'U': {
 			int32_t day;
@@ -135,10 +158,18 @@ int cmd_replay(int argc, char **argv)
 				until_ms = (int64_t)day * 86400000LL;
 			break;
 		}
-		case 'l': limit = strtoull(optarg, NULL, 10); break;
-		case 'r': rate = strtod(optarg, NULL); break;
-		case 's': speed = strtod(optarg, NULL); break;
-		case 'T': include_train = 1; break;
+		case 'l':
+			limit = strtoull(optarg, NULL, 10);
+			break;
+		case 'r':
+			rate = strtod(optarg, NULL);
+			break;
+		case 's':
+			speed = strtod(optarg, NULL);
+			break;
+		case 'T':
+			include_train = 1;
+			break;
 		case 'e':
 			if (cli_parse_on_error(optarg, &rep))
 				return 2;
@@ -148,12 +179,14 @@ int cmd_replay(int argc, char **argv)
 				return 2;
 			break;
 		case 'h':
-			printf("usage: segstream replay --data DIR --brokers HOST:PORT [--topic T] [--products-topic T]\n"
-			       "         [--customers-topic T] [--from YYYY-MM-DD] [--until YYYY-MM-DD (exclusive)]\n"
-			       "         [--limit N] [--rate EVENTS_PER_S | --speed X] [--include-train]\n"
-			       "         [--on-error skip|fail] [-X librdkafka.property=value ...]\n");
+			printf(
+			    "usage: segstream replay --data DIR --brokers HOST:PORT [--topic T] [--products-topic T]\n"
+			    "         [--customers-topic T] [--from YYYY-MM-DD] [--until YYYY-MM-DD (exclusive)]\n"
+			    "         [--limit N] [--rate EVENTS_PER_S | --speed X] [--include-train]\n"
+			    "         [--on-error skip|fail] [-X librdkafka.property=value ...]\n");
 			return 0;
-		default: return 2;
+		default:
+			return 2;
 		}
 	}
 	if (!data || !brokers) {
@@ -181,9 +214,20 @@ int cmd_replay(int argc, char **argv)
 	struct delivery dr = { 0 };
 	/* A queue of 100,000 messages keeps the broker busy; a longer one costs librdkafka more CPU
 	 * than it saves (full history: 18 CPU-seconds instead of 28 with 1M; 30,000 stalls). */
-	const char *mine[] = { "enable.idempotence", "true", "linger.ms", "20",
-			       "batch.num.messages", "10000", "compression.type", "lz4", "partitioner", "murmur2_random",
-			       "queue.buffering.max.messages", "100000", "queue.buffering.max.kbytes", "1048576" };
+	const char *mine[] = { "enable.idempotence",
+			       "true",
+			       "linger.ms",
+			       "20",
+			       "batch.num.messages",
+			       "10000",
+			       "compression.type",
+			       "lz4",
+			       "partitioner",
+			       "murmur2_random",
+			       "queue.buffering.max.messages",
+			       "100000",
+			       "queue.buffering.max.kbytes",
+			       "1048576" };
 	rd_kafka_conf_t *conf;
 	rd_kafka_t *rk = NULL;
 	if (kc_conf_new(brokers, mine, (int)(sizeof mine / sizeof mine[0]), props.items, props.n, &conf, err,
@@ -208,7 +252,8 @@ int cmd_replay(int argc, char **argv)
 	size_t ref_len;
 	for (size_t id = 0; id < products.cap && rc == 0; id++) {
 		struct event_product ep;
-		if (ds_event_product(&products.by_id[id], &ep) && event_product_encode(&ep, ref, sizeof ref, &ref_len) == EVENT_OK) {
+		if (ds_event_product(&products.by_id[id], &ep) &&
+		    event_product_encode(&ep, ref, sizeof ref, &ref_len) == EVENT_OK) {
 			rc = produce_keyed(rk, products_rkt, ep.product_id, ref, ref_len);
 			n_products++;
 		}
@@ -216,7 +261,8 @@ int cmd_replay(int argc, char **argv)
 	uint64_t n_customers = 0;
 	for (size_t id = 0; id < customers.cap && rc == 0; id++) {
 		struct event_customer ec;
-		if (ds_event_customer(&customers.by_id[id], &ec) && event_customer_encode(&ec, ref, sizeof ref, &ref_len) == EVENT_OK) {
+		if (ds_event_customer(&customers.by_id[id], &ec) &&
+		    event_customer_encode(&ec, ref, sizeof ref, &ref_len) == EVENT_OK) {
 			rc = produce_keyed(rk, customers_rkt, ec.user_id, ref, ref_len);
 			n_customers++;
 		}
@@ -231,8 +277,9 @@ int cmd_replay(int argc, char **argv)
 	if (isatty(2))
 		fputc('\n', stderr);
 	if (rc == 0 && have_customers && h.users_without_customer)
-		fprintf(stderr, "replay: warning: %" PRIu64 " of %" PRIu64 " customers have no demographics row in "
-				"customers.csv\n",
+		fprintf(stderr,
+			"replay: warning: %" PRIu64 " of %" PRIu64 " customers have no demographics row in "
+			"customers.csv\n",
 			h.users_without_customer, h.n_users);
 	/* Reference data is complete before the events topic exists: a consumer started beside the
 	 * replay waits for that topic, then reads the reference topics to their ends. So the events
@@ -277,7 +324,8 @@ int cmd_replay(int argc, char **argv)
 			uint8_t buf[EVENT_ENCODED_MAX];
 			size_t len;
 			if (event_encode(&ev, buf, sizeof buf, &len) != EVENT_OK) {
-				fprintf(stderr, "replay: order %u line %u: invalid event, skipped\n", oid, l->add_to_cart);
+				fprintf(stderr, "replay: order %u line %u: invalid event, skipped\n", oid,
+					l->add_to_cart);
 				rep.errors++;
 				continue;
 			}
@@ -309,7 +357,8 @@ int cmd_replay(int argc, char **argv)
 	printf("replay: elapsed %.2f s (load %.2f s, produce %.2f s, %.0f events/s)\n", done - started,
 	       loaded - reading, done - ev_started, done > ev_started ? n_events / (done - ev_started) : 0.0);
 	if (dr.failed)
-		fprintf(stderr, "replay: %" PRIu64 " messages failed to deliver (first: %s)\n", dr.failed, dr.first_error);
+		fprintf(stderr, "replay: %" PRIu64 " messages failed to deliver (first: %s)\n", dr.failed,
+			dr.first_error);
 	if (rc != 0 || fe != RD_KAFKA_RESP_ERR_NO_ERROR || left > 0 || dr.failed || cli_stop)
 		rc = 1;
 	rd_kafka_topic_t *handles[] = { products_rkt, customers_rkt, events_rkt };

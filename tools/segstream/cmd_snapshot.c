@@ -16,7 +16,8 @@
 /* The labels' counts of a published snapshot; thresholds as configured (-T). */
 static void print_summary(const struct snap_report *r, const struct segment_config *cfg)
 {
-	printf("segments of %" PRIu64 " customers (%" PRIu64 " orders, %" PRIu64 " lines, spend %" PRIu64 ".%02" PRIu64 "):\n",
+	printf("segments of %" PRIu64 " customers (%" PRIu64 " orders, %" PRIu64 " lines, spend %" PRIu64 ".%02" PRIu64
+	       "):\n",
 	       r->customers, r->orders, r->items, r->spend_cents / 100, r->spend_cents % 100);
 	printf("  loyalty:   ");
 	for (int i = 0; i < SEG_LOYALTY_COUNT; i++)
@@ -148,7 +149,8 @@ static int snapshot_diff(int argc, char **argv)
 		}
 	}
 	printf("snapshot diff %s -> %s: %" PRIu64 " changed, %" PRIu64 " added, %" PRIu64 " removed, %" PRIu64
-	       " unchanged\n", argv[3], argv[4], changed, added, removed, same);
+	       " unchanged\n",
+	       argv[3], argv[4], changed, added, removed, same);
 	free(ra);
 	free(rb);
 	snap_reader_close(a);
@@ -192,10 +194,10 @@ int cli_snapshot_to_kafka(const char *brokers, const char *topic, const struct c
 		return 1;
 	}
 	printf("snapshot %" PRIu64 " to Kafka topic %s: %" PRIu64 " changed rows, %" PRIu64 " removed, %" PRIu64
-	       " unchanged (delta against %llu), one transaction\n", seq, topic, st.changed, st.removed, st.unchanged, prev);
+	       " unchanged (delta against %llu), one transaction\n",
+	       seq, topic, st.changed, st.removed, st.unchanged, prev);
 	return 0;
 }
-
 
 int cmd_snapshot(int argc, char **argv)
 {
@@ -210,20 +212,32 @@ int cmd_snapshot(int argc, char **argv)
 	segment_config_init(&cfg);
 	snap_options_init(&sopts);
 	static const struct option opts[] = {
-		{ "state", required_argument, 0, 'S' }, { "out", required_argument, 0, 'o' },
-		{ "keep", required_argument, 0, 'k' }, { "csv", no_argument, 0, 'c' },
+		{ "state", required_argument, 0, 'S' },   { "out", required_argument, 0, 'o' },
+		{ "keep", required_argument, 0, 'k' },    { "csv", no_argument, 0, 'c' },
 		{ "brokers", required_argument, 0, 'b' }, { "topic", required_argument, 0, 't' },
-		{ "help", no_argument, 0, 'h' }, { 0, 0, 0, 0 },
+		{ "help", no_argument, 0, 'h' },          { 0, 0, 0, 0 },
 	};
 	int c;
 	while ((c = getopt_long(argc, argv, "S:o:k:cT:b:t:X:h", opts, NULL)) != -1) {
 		switch (c) {
-		case 'S': state_dir = optarg; break;
-		case 'o': out = optarg; break;
-		case 'k': sopts.keep = atoi(optarg); break;
-		case 'c': snap_options_add_sink(&sopts, &snap_sink_csv); break;
-		case 'b': brokers = optarg; break;
-		case 't': topic = optarg; break;
+		case 'S':
+			state_dir = optarg;
+			break;
+		case 'o':
+			out = optarg;
+			break;
+		case 'k':
+			sopts.keep = atoi(optarg);
+			break;
+		case 'c':
+			snap_options_add_sink(&sopts, &snap_sink_csv);
+			break;
+		case 'b':
+			brokers = optarg;
+			break;
+		case 't':
+			topic = optarg;
+			break;
 		case 'X':
 			if (cli_props_add(&props, optarg))
 				return 2;
@@ -235,14 +249,17 @@ int cmd_snapshot(int argc, char **argv)
 			}
 			break;
 		case 'h':
-			printf("usage: segstream snapshot --state DIR --out DIR [--keep K (5)] [--csv] [-T threshold=value ...]\n"
-			       "         [--brokers HOST:PORT [--topic T (segstream.segments)] [-X prop=value ...]]\n"
-			       "  With --brokers, the rows changed since the last snapshot published to Kafka go to the\n"
-			       "  compacted topic, with a manifest record, in one transaction.\n"
-			       "       segstream snapshot verify|show DIR [SEQUENCE]\n"
-			       "       segstream snapshot diff DIR SEQUENCE_A SEQUENCE_B\n");
+			printf(
+			    "usage: segstream snapshot --state DIR --out DIR [--keep K (5)] [--csv] [-T "
+			    "threshold=value ...]\n"
+			    "         [--brokers HOST:PORT [--topic T (segstream.segments)] [-X prop=value ...]]\n"
+			    "  With --brokers, the rows changed since the last snapshot published to Kafka go to the\n"
+			    "  compacted topic, with a manifest record, in one transaction.\n"
+			    "       segstream snapshot verify|show DIR [SEQUENCE]\n"
+			    "       segstream snapshot diff DIR SEQUENCE_A SEQUENCE_B\n");
 			return 0;
-		default: return 2;
+		default:
+			return 2;
 		}
 	}
 	if (!state_dir || !out) {

@@ -103,13 +103,13 @@ static int table_draw(const struct table *t, struct rng *r)
 /* Shapes of the real data (SPEC §5): orders per days_since_prior value, dow, hour. */
 static const double days_weights[31] = {
 	67755, 145247, 193206, 217005, 221696, 214503, 240013, 320608, 181717, 118188, 95186,
-	80970, 76146, 83214, 100230, 66579, 46941, 39245, 35881, 34384, 38527, 45470, 32012,
-	23885, 20712, 19234, 19016, 22013, 26777, 19191, 369323,
+	80970, 76146,  83214,  100230, 66579,  46941,  39245,  35881,  34384,  38527,  45470,
+	32012, 23885,  20712,  19234,  19016,  22013,  26777,  19191,  369323,
 };
 static const double dow_weights[7] = { 600905, 587478, 467260, 436972, 426339, 453368, 448761 };
 static const double hour_weights[24] = {
-	22758, 12398, 7539, 5474, 5527, 9569, 30529, 91868, 178201, 257812, 288418, 284728,
-	272841, 277999, 283042, 283639, 272553, 228795, 182912, 140569, 104292, 84187, 67412, 42351,
+	22758,  12398,  7539,   5474,   5527,   9569,   30529,  91868,  178201, 257812, 288418, 284728,
+	272841, 277999, 283042, 283639, 272553, 228795, 182912, 140569, 104292, 84187,  67412,  42351,
 };
 /* Items per department id 1..21 (share in percent, SPEC §5). */
 static const double dept_share[22] = {
@@ -117,7 +117,7 @@ static const double dept_share[22] = {
 };
 
 struct catalog {
-	uint32_t *ids[22];   /* product ids per department */
+	uint32_t *ids[22]; /* product ids per department */
 	uint32_t n[22];
 };
 
@@ -211,8 +211,8 @@ struct order_rec {
 	uint16_t number;
 	uint8_t dow, hour;
 	int8_t days;
-	uint8_t eval;        /* 0 prior, 1 train, 2 test */
-	uint32_t first, n;   /* lines in the line arrays */
+	uint8_t eval;      /* 0 prior, 1 train, 2 test */
+	uint32_t first, n; /* lines in the line arrays */
 };
 
 /* A buffered writer with hand-formatted integers: fprintf is the bottleneck otherwise. */
@@ -301,10 +301,10 @@ static void write_days(struct out *o, int days)
 	}
 }
 
-static const char *const first_names[] = { "Deborah", "Patricia", "Kenneth", "Michelle", "Ann", "Cynthia",
-					   "Chris", "Hillary", "Joshua", "Jose", "Mary", "Linda" };
+static const char *const first_names[] = { "Deborah", "Patricia", "Kenneth", "Michelle", "Ann",  "Cynthia",
+					   "Chris",   "Hillary",  "Joshua",  "Jose",     "Mary", "Linda" };
 static const char *const surnames[] = { "Gillespie", "Hardin", "Oneal", "Wiggins", "Ramos", "Garner",
-					"Hart", "Tucker", "Pratt", "Best", "Flynn", "Lamb" };
+					"Hart",      "Tucker", "Pratt", "Best",    "Flynn", "Lamb" };
 
 struct customer_rec {
 	uint32_t user;
@@ -528,8 +528,9 @@ int gen_run(const struct gen_config *cfg, struct gen_stats *st)
 				hour = table_draw(&hour_t, &r);
 			if (rng_below(&r, 3) == 0)
 				dow = table_draw(&dow_t, &r);
-			*o = (struct order_rec){ u, (uint16_t)k, (uint8_t)dow, (uint8_t)hour, (int8_t)days, 0,
-						 (uint32_t)lines.n, 0 };
+			*o = (struct order_rec){
+				u, (uint16_t)k, (uint8_t)dow, (uint8_t)hour, (int8_t)days, 0, (uint32_t)lines.n, 0
+			};
 			if (k == n)
 				o->eval = rng_below(&r, 206209) < 131209 ? 1 : 2;
 			if (o->eval == 2)
