@@ -11,11 +11,14 @@
 #include "consumer/internal.h"
 #include "kclient/kclient.h"
 
-/* The assign list for these partitions, each at its LMDB offset (0 when none: see consumer.h). */
+/*
+ * The assign list for these partitions, each at its LMDB offset (0 when none: see consumer.h);
+ * NULL after a state error (then nothing may be assigned: the offsets are unknown).
+ */
 static rd_kafka_topic_partition_list_t *positions(struct run *r, const rd_kafka_topic_partition_list_t *parts)
 {
 	rd_kafka_topic_partition_list_t *list = rd_kafka_topic_partition_list_copy(parts);
-	for (int i = 0; i < list->cnt; i++) {
+	for (int i = 0; i < list->cnt && !r->failed; i++) {
 		int32_t p = list->elems[i].partition;
 		list->elems[i].offset = cons__stored_offset(r, r->cfg->events_topic, p, 0);
 		if (cons__grow_parts(r, p) == 0) {
@@ -24,16 +27,24 @@ static rd_kafka_topic_partition_list_t *positions(struct run *r, const rd_kafka_
 			r->parts[p].next = list->elems[i].offset;
 			r->parts[p].committed = list->elems[i].offset;
 			r->parts[p].dirty = 0;
+			r->parts[p].rebalance = r->rebalances;
 		}
+	}
+	if (r->failed) {
+		rd_kafka_topic_partition_list_destroy(list);
+		return NULL;
 	}
 	return list;
 }
 
-/* Calls an assign or revoke hook with these partitions: at their start (assign) or committed offsets. */
+/*
+ * Calls an assign or revoke hook with these partitions: at the offsets the state holds now (-1:
+ * none) for assign, at the committed ones for revoke. No batch is open during a hook.
+ */
 static void call_hook(struct run *r, cons_partitions_fn fn, void *ctx, const rd_kafka_topic_partition_list_t *list,
 		      int revoke)
 {
-	if (!fn || list->cnt == 0)
+	if (!fn || list->cnt == 0 || r->failed)
 		return;
 	struct cons_partition *parts = malloc((size_t)list->cnt * sizeof *parts);
 	if (!parts) {
@@ -44,9 +55,13 @@ static void call_hook(struct run *r, cons_partitions_fn fn, void *ctx, const rd_
 		int32_t p = list->elems[i].partition;
 		parts[i].topic = r->cfg->events_topic;
 		parts[i].partition = p;
-		parts[i].offset = !revoke ? list->elems[i].offset : p < r->n_parts ? r->parts[p].committed : -1;
+		if (revoke)
+			parts[i].offset = p < r->n_parts ? r->parts[p].committed : -1;
+		else
+			parts[i].offset = cons__stored_offset(r, r->cfg->events_topic, p, -1);
 	}
-	fn(ctx, parts, list->cnt);
+	if (!r->failed)
+		fn(ctx, parts, list->cnt);
 	free(parts);
 }
 
@@ -55,8 +70,22 @@ void cons__rebalance(rd_kafka_t *rk, rd_kafka_resp_err_t err, rd_kafka_topic_par
 	struct run *r = opaque;
 	const struct cons_config *cfg = r->cfg;
 	int cooperative = strcmp(rd_kafka_rebalance_protocol(rk), "COOPERATIVE") == 0;
+	/* Messages of these partitions fetched before this callback and not applied yet are
+	 * dropped by the loop (consumer.c): a revoked partition is no longer ours, and an assigned
+	 * one is fetched again from the offset the state holds. */
+	r->rebalances++;
+	for (int i = 0; i < parts->cnt; i++)
+		if (cons__grow_parts(r, parts->elems[i].partition) == 0)
+			r->parts[parts->elems[i].partition].rebalance = r->rebalances;
 	if (err == RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS) {
+		/* The open batch (other partitions', in a cooperative rebalance) is committed first, so
+		 * that on_assign may write to the state; then the partitions are positioned at the
+		 * offsets stored once it returns. */
+		cons__commit_batch(r);
+		call_hook(r, cfg->on_assign, cfg->assign_ctx, parts, 0);
 		rd_kafka_topic_partition_list_t *list = positions(r, parts);
+		if (!list)
+			return; /* the state failed: the loop stops without consuming these */
 		rd_kafka_resp_err_t e = RD_KAFKA_RESP_ERR_NO_ERROR;
 		char why[512] = "";
 		if (cooperative) {
@@ -71,8 +100,6 @@ void cons__rebalance(rd_kafka_t *rk, rd_kafka_resp_err_t err, rd_kafka_topic_par
 		}
 		if (e) /* the partitions would be silently not consumed */
 			cons__fatal(r, CONS_KAFKA, "%s", why);
-		else
-			call_hook(r, cfg->on_assign, cfg->assign_ctx, list, 0);
 		rd_kafka_topic_partition_list_destroy(list);
 		return;
 	}
@@ -145,11 +172,12 @@ int cons__start_events(struct run *r)
 	rd_kafka_topic_partition_list_t *all = rd_kafka_topic_partition_list_new(n);
 	for (int p = 0; p < n; p++)
 		rd_kafka_topic_partition_list_add(all, cfg->events_topic, p);
+	call_hook(r, cfg->on_assign, cfg->assign_ctx, all, 0);
 	rd_kafka_topic_partition_list_t *list = positions(r, all);
-	rd_kafka_resp_err_t e = rd_kafka_assign(r->rk, list);
-	if (!e)
-		call_hook(r, cfg->on_assign, cfg->assign_ctx, list, 0);
-	rd_kafka_topic_partition_list_destroy(list);
 	rd_kafka_topic_partition_list_destroy(all);
+	if (!list)
+		return r->failed;
+	rd_kafka_resp_err_t e = rd_kafka_assign(r->rk, list);
+	rd_kafka_topic_partition_list_destroy(list);
 	return e ? cons__fatal(r, CONS_KAFKA, "assign: %s", rd_kafka_err2str(e)) : 0;
 }

@@ -193,6 +193,8 @@ static void handle_event(struct run *r, const rd_kafka_message_t *m, const struc
 	if (cons__grow_parts(r, m->partition) || cons__ensure_batch(r))
 		return;
 	struct partition_state *ps = &r->parts[m->partition];
+	if (!ps->assigned) /* not ours (any more): its owner applies it */
+		return;
 	ps->next = m->offset + 1;
 	ps->dirty = 1;
 	ps->eof = 0;
@@ -217,6 +219,42 @@ static void handle_event(struct run *r, const rd_kafka_message_t *m, const struc
 	if (rc != STATE_OK)
 		cons__fatal(r, CONS_STATE, "applying %s/%d/%" PRId64 ": %s", r->cfg->events_topic, m->partition,
 			    m->offset, state_strerror(rc));
+}
+
+/*
+ * After a rebalance served inside the fetch call (librdkafka 2.0 returns, in the same burst,
+ * messages fetched before it and after it). Every message of a partition the rebalance revoked
+ * or assigned is dropped, never applied: a revoked partition is another consumer's now, and an
+ * assigned one is sought back to the offset in the state (the seek also purges anything fetched
+ * for it before), so nothing dropped is lost. Returns the number of messages kept, in order.
+ */
+static ssize_t drop_stale(struct run *r, rd_kafka_message_t **burst, ssize_t n, uint64_t rebalances_before)
+{
+	rd_kafka_topic_partition_list_t *seek = rd_kafka_topic_partition_list_new(4);
+	ssize_t kept = 0;
+	for (ssize_t i = 0; i < n; i++) {
+		int32_t p = burst[i]->partition;
+		if (p < 0 || p >= r->n_parts || r->parts[p].rebalance <= rebalances_before) {
+			burst[kept++] = burst[i];
+			continue;
+		}
+		if (r->parts[p].assigned && !rd_kafka_topic_partition_list_find(seek, r->cfg->events_topic, p))
+			rd_kafka_topic_partition_list_add(seek, r->cfg->events_topic, p)->offset = r->parts[p].next;
+		rd_kafka_message_destroy(burst[i]);
+	}
+	if (seek->cnt) {
+		rd_kafka_error_t *error = rd_kafka_seek_partitions(r->rk, seek, 10000);
+		for (int i = 0; !error && i < seek->cnt; i++)
+			if (seek->elems[i].err)
+				cons__fatal(r, CONS_KAFKA, "seek %s/%d: %s", r->cfg->events_topic,
+					    seek->elems[i].partition, rd_kafka_err2str(seek->elems[i].err));
+		if (error) {
+			cons__fatal(r, CONS_KAFKA, "seek after a rebalance: %s", rd_kafka_error_string(error));
+			rd_kafka_error_destroy(error);
+		}
+	}
+	rd_kafka_topic_partition_list_destroy(seek);
+	return kept;
 }
 
 static int all_at_end(const struct run *r)
@@ -296,7 +334,10 @@ int cons_run(const struct cons_config *cfg, struct state_db *db, struct cons_sta
 	if (!burst || !decoded)
 		cons__fatal(&r, CONS_STATE, "out of memory");
 	while (!r.failed && !(cfg->stop && *cfg->stop)) {
+		uint64_t rebalances = r.rebalances;
 		ssize_t n = rd_kafka_consume_batch_queue(queue, r.batch ? 10 : 100, burst, BURST);
+		if (r.rebalances != rebalances) /* a rebalance was served inside the call */
+			n = drop_stale(&r, burst, n, rebalances);
 		for (ssize_t i = 0; i < n; i++)
 			if (!burst[i]->err)
 				decoded[i].rc = event_decode(burst[i]->payload, burst[i]->len, &decoded[i].ev, NULL, 0);

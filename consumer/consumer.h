@@ -55,8 +55,9 @@ const char *cons_strerror(int err);
 struct cons_partition {
 	const char *topic; /* the events topic (cfg->events_topic) */
 	int32_t partition;
-	int64_t offset; /* on_assign: where fetching starts (the state's next offset; 0 if none is
-			      * stored). on_revoke: the state's next offset for it, committed. */
+	int64_t offset; /* on_assign: the state's next offset for it as stored now, or -1 if none is
+			 * stored (fetching starts at the offset stored once the hook returns, 0 if
+			 * none). on_revoke: the state's next offset for it, committed. */
 };
 
 /** Called with n partitions; parts is valid during the call only. */
@@ -100,7 +101,8 @@ struct cons_config {
 	int batch_max_ms;            /* default 500: the most a live event waits to be committed */
 	int exit_at_end;             /* 1: stop once every assigned partition is at its end */
 	int idle_ms;                 /* with exit_at_end: ... and has stayed there this long (0) */
-	const char *const *props;    /* extra librdkafka properties "key=value", or NULL (kc_conf_apply) */
+	const char *const *props;    /* extra librdkafka properties "key=value" for every client (consumers, the
+				      * dead-letter producer), or NULL (kc_conf_apply) */
 	int n_props;
 	volatile sig_atomic_t *stop; /* owned by main; may be NULL */
 	/*
@@ -115,14 +117,18 @@ struct cons_config {
 	 * committed so far. */
 	void (*on_committed)(void *ctx, uint64_t events_total);
 	void *committed_ctx;
-	/* After partitions of the events topic are assigned and positioned at the state's offsets,
-	 * before any of their events is applied: at the start with static assign(), on each
-	 * rebalance with a group. */
+	/* When partitions of the events topic are given to this consumer, before fetching them
+	 * starts: at the start with static assign(), on each rebalance with a group. No batch is
+	 * open during the call (the open one was committed first), so the hook may write to the
+	 * state, e.g. restore a partition's customers and offset handed over from elsewhere: the
+	 * partitions are positioned at the offsets stored once it returns. */
 	cons_partitions_fn on_assign;
 	void *assign_ctx;
 	/* Before partitions are given up, after the open batch (with their events) is committed:
 	 * on each rebalance that takes them (revoked or lost) with a group, and when the run ends.
-	 * After a fatal error the batch is not committed; offsets are then the last committed ones. */
+	 * No batch is open during the call. After a fatal error the batch is not committed; offsets
+	 * are then the last committed ones. Messages of these partitions that were fetched before
+	 * the rebalance and not yet applied are dropped, never applied after the hook. */
 	cons_partitions_fn on_revoke;
 	void *revoke_ctx;
 	/* Every stats_ms while events are consumed, and once more when the loop ends. Counting is

@@ -19,14 +19,15 @@ static void dlq_delivered(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opa
 	}
 }
 
-/* The dead-letter producer takes none of the user's properties (they are the consumer's). */
+/* The dead-letter producer takes the user's properties too (security settings must reach every
+ * client; librdkafka only warns about a consumer property it ignores), after its own. */
 int cons__dlq_open(struct run *r)
 {
 	char err[512];
 	rd_kafka_conf_t *conf;
 	const char *dlq[] = { "enable.idempotence", "true", "linger.ms", "10" };
-	if (kc_conf_new(r->cfg->brokers, dlq, (int)(sizeof dlq / sizeof dlq[0]), NULL, 0, &conf, err, sizeof err) !=
-	    KC_OK)
+	if (kc_conf_new(r->cfg->brokers, dlq, (int)(sizeof dlq / sizeof dlq[0]), r->cfg->props, r->cfg->n_props, &conf,
+			err, sizeof err) != KC_OK)
 		return cons__fatal(r, CONS_CONFIG, "%s", err);
 	rd_kafka_conf_set_opaque(conf, r);
 	rd_kafka_conf_set_dr_msg_cb(conf, dlq_delivered);

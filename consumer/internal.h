@@ -19,7 +19,8 @@ struct partition_state {
 	int64_t committed; /* the state's next offset (committed with the state) */
 	int dirty;         /* next changed since the last committed batch */
 	int assigned;
-	int eof; /* at the end of the partition (nothing newer read since) */
+	int eof;            /* at the end of the partition (nothing newer read since) */
+	uint64_t rebalance; /* r->rebalances when a rebalance last assigned or revoked it */
 };
 
 /* One run of cons_run(): everything the files of the module share. */
@@ -35,6 +36,7 @@ struct run {
 	struct partition_state *parts;
 	int n_parts;
 	int events_partitions; /* of the events topic, read by cons__start_events(); < 0 if unknown */
+	uint64_t rebalances;   /* rebalance callbacks so far: a burst fetched across one is checked */
 	long dlq_pending, dlq_failed;
 	struct cons_stats stats;
 	double *commit_ms; /* every batch commit's latency, for the percentiles at the end */

@@ -17,14 +17,14 @@ static void put_reference(struct run *r, enum cons_table kind, const rd_kafka_me
 		if ((drc = event_product_decode(m->payload, m->len, &ep, why, sizeof why)) == EVENT_OK) {
 			struct state_product sp;
 			state_product_from_event(&ep, &sp);
-			rc = state_batch_put_product(r->batch, &sp);
-			r->stats.products++;
+			if ((rc = state_batch_put_product(r->batch, &sp)) == STATE_OK)
+				r->stats.products++;
 		}
 	} else {
 		struct event_customer ec;
 		if ((drc = event_customer_decode(m->payload, m->len, &ec, why, sizeof why)) == EVENT_OK) {
-			rc = state_batch_put_demographics(r->batch, &ec);
-			r->stats.customers++;
+			if ((rc = state_batch_put_demographics(r->batch, &ec)) == STATE_OK)
+				r->stats.customers++;
 		}
 	}
 	if (drc != EVENT_OK)
@@ -99,12 +99,17 @@ int cons__load_table(struct run *r, const char *topic, enum cons_table kind)
 		rd_kafka_message_destroy(m);
 	}
 	if (r->batch && !r->failed) {
-		for (int p = 0; p < n; p++)
+		int rc = STATE_OK;
+		for (int p = 0; p < n && rc == STATE_OK; p++)
 			if (next[p])
-				state_batch_set_offset(r->batch, topic, p, next[p]);
-		int rc = state_batch_commit(r->batch, NULL);
+				rc = state_batch_set_offset(r->batch, topic, p, next[p]);
+		if (rc == STATE_OK) {
+			rc = state_batch_commit(r->batch, NULL);
+		} else {
+			state_batch_abort(r->batch);
+		}
 		r->batch = NULL;
-		if (rc != STATE_OK)
+		if (rc != STATE_OK) /* the records are not kept without their offsets */
 			cons__fatal(r, CONS_STATE, "committing %s: %s", topic, state_strerror(rc));
 	}
 	if (!eof || !next)

@@ -297,9 +297,13 @@ static void test_lost_events_are_not_skipped(void **state)
 #define MAX_CALLS 8
 
 /* What the hooks saw (they run in the consumer's thread; the test reads after it ends or
- * through the atomics). */
+ * through the atomics). A hook never asserts: cmocka cannot fail a test from another thread,
+ * so a hook counts what it found wrong in violations, checked once the thread is joined. */
 struct seen {
 	struct state_db *db;
+	atomic_int violations;
+	int32_t handover_partition; /* >= 0: on_assign stores handover_offset for it (a hand-off) */
+	int64_t handover_offset;
 	int n_assign, n_revoke;
 	struct cons_partition assigned[MAX_CALLS][4], revoked[MAX_CALLS][4];
 	int n_assigned[MAX_CALLS], n_revoked[MAX_CALLS];
@@ -319,15 +323,31 @@ struct seen {
 static void on_assign(void *ctx, const struct cons_partition *parts, int n)
 {
 	struct seen *s = ctx;
-	assert_true(n >= 1 && n <= 4 && s->n_assign < MAX_CALLS);
+	if (n < 1 || n > 4 || s->n_assign >= MAX_CALLS) {
+		atomic_fetch_add(&s->violations, 1);
+		return;
+	}
 	memcpy(s->assigned[s->n_assign], parts, (size_t)n * sizeof *parts);
 	s->n_assigned[s->n_assign++] = n;
+	/* A hand-off: the state of a partition arrives from elsewhere while no batch is open. */
+	for (int i = 0; i < n; i++) {
+		struct state_batch *b;
+		if (parts[i].partition != s->handover_partition)
+			continue;
+		if (state_batch_begin(s->db, &b) != STATE_OK ||
+		    state_batch_set_offset(b, parts[i].topic, parts[i].partition, s->handover_offset) != STATE_OK ||
+		    state_batch_commit(b, NULL) != STATE_OK)
+			atomic_fetch_add(&s->violations, 1);
+	}
 }
 
 static void on_revoke(void *ctx, const struct cons_partition *parts, int n)
 {
 	struct seen *s = ctx;
-	assert_true(n >= 1 && n <= 4 && s->n_revoke < MAX_CALLS);
+	if (n < 1 || n > 4 || s->n_revoke >= MAX_CALLS) {
+		atomic_fetch_add(&s->violations, 1);
+		return;
+	}
 	int k = s->n_revoke;
 	memcpy(s->revoked[k], parts, (size_t)n * sizeof *parts);
 	s->n_revoked[k] = n;
@@ -354,14 +374,16 @@ static void on_stats(void *ctx, const struct cons_stats_report *rep)
 	s->n_stats++;
 	s->last = *rep->totals;
 	s->last_n_parts = rep->n_parts;
-	assert_true(rep->n_parts <= 4);
+	if (rep->n_parts > 4 || rep->interval_s < 0 || rep->events_per_s < 0) {
+		atomic_fetch_add(&s->violations, 1);
+		return;
+	}
 	if (rep->n_parts) /* parts may be NULL before anything is assigned */
 		memcpy(s->last_parts, rep->parts, (size_t)rep->n_parts * sizeof *rep->parts);
 	s->last_latency_total = 0;
 	for (int b = 0; b < CONS_LATENCY_BUCKETS; b++)
 		s->last_latency_total += rep->commit_latency[b];
 	s->last_rate = rep->events_per_s;
-	assert_true(rep->interval_s >= 0 && rep->events_per_s >= 0);
 	atomic_store(&s->messages, rep->totals->messages);
 }
 
@@ -381,6 +403,7 @@ static void test_hooks_with_static_assign(void **state)
 	struct fixture *f = *state;
 	struct seen *s = calloc(1, sizeof *s);
 	s->db = f->db;
+	s->handover_partition = -1;
 	s->users = 30;
 	for (uint32_t u = 1; u <= s->users; u++)
 		for (uint16_t k = 1; k <= 4; k++)
@@ -398,12 +421,13 @@ static void test_hooks_with_static_assign(void **state)
 	struct cons_stats st;
 	char err[512] = "";
 	assert_int_equal(cons_run(&cfg, f->db, &st, err, sizeof err), CONS_OK);
-	/* Assigned once, both partitions, from offset 0 (nothing stored yet). */
+	assert_int_equal(atomic_load(&s->violations), 0);
+	/* Assigned once, both partitions, nothing stored yet (-1: fetching starts at 0). */
 	assert_int_equal(s->n_assign, 1);
 	assert_int_equal(s->n_assigned[0], 2);
 	for (int i = 0; i < 2; i++) {
 		assert_int_equal(s->assigned[0][i].partition, i);
-		assert_int_equal(s->assigned[0][i].offset, 0);
+		assert_int_equal(s->assigned[0][i].offset, -1);
 		assert_string_equal(s->assigned[0][i].topic, "events");
 	}
 	/* Revoked once at the end, at the committed offsets: 15 customers x 4 lines a partition. */
@@ -432,16 +456,58 @@ static void test_hooks_with_static_assign(void **state)
 	/* A second run starts where the first committed. */
 	memset(s, 0, sizeof *s);
 	s->db = f->db;
+	s->handover_partition = -1;
 	for (uint32_t u = 1; u <= 4; u++)
 		produce_event(f, "events", u, 2, 1);
 	flush(f);
 	assert_int_equal(cons_run(&cfg, f->db, &st, err, sizeof err), CONS_OK);
+	assert_int_equal(atomic_load(&s->violations), 0);
 	assert_int_equal(s->n_assign, 1);
 	assert_int_equal(s->assigned[0][0].offset, 60);
 	assert_int_equal(s->assigned[0][1].offset, 60);
 	assert_int_equal(s->revoked[0][0].offset, 62);
 	assert_int_equal(s->revoked[0][1].offset, 62);
 	assert_int_equal(s->last.messages, 4);
+	free(s);
+}
+
+/*
+ * on_assign runs before fetching starts and with no batch open, so it can hand a partition's
+ * state over: here it stores offset 40 for partition 0, and the consumer must start there (20
+ * of its 60 events read, not 60), while partition 1 starts at 0 as nothing is stored for it.
+ */
+static void test_on_assign_may_write_the_state(void **state)
+{
+	struct fixture *f = *state;
+	struct seen *s = calloc(1, sizeof *s);
+	s->db = f->db;
+	s->users = 30;
+	s->handover_partition = 0;
+	s->handover_offset = 40;
+	for (uint32_t u = 1; u <= s->users; u++)
+		for (uint16_t k = 1; k <= 4; k++)
+			produce_event(f, "events", u, 1, k);
+	flush(f);
+	struct cons_config cfg;
+	cons_config_init(&cfg);
+	cfg.brokers = f->brokers;
+	cfg.events_topic = "events";
+	cfg.products_topic = "products";
+	cfg.dlq_topic = "dlq";
+	cfg.exit_at_end = 1;
+	hooks(&cfg, s);
+	struct cons_stats st;
+	char err[512] = "";
+	assert_int_equal(cons_run(&cfg, f->db, &st, err, sizeof err), CONS_OK);
+	assert_int_equal(atomic_load(&s->violations), 0);
+	assert_int_equal(s->n_assign, 1);
+	assert_int_equal(s->assigned[0][0].offset, -1); /* as stored before the hook ran */
+	assert_int_equal(st.messages, 20 + 60);
+	int64_t next;
+	assert_int_equal(state_offset_get(f->db, "events", 0, &next), STATE_OK);
+	assert_int_equal(next, 60);
+	assert_int_equal(state_offset_get(f->db, "events", 1, &next), STATE_OK);
+	assert_int_equal(next, 60);
 	free(s);
 }
 
@@ -502,6 +568,7 @@ static void revoke_commits_open_batch(struct fixture *f, const char *strategy)
 {
 	struct seen *s = calloc(1, sizeof *s);
 	s->db = f->db;
+	s->handover_partition = -1;
 	s->users = 20;
 	for (uint32_t u = 1; u <= s->users; u++)
 		for (uint16_t k = 1; k <= 5; k++)
@@ -549,13 +616,14 @@ static void revoke_commits_open_batch(struct fixture *f, const char *strategy)
 	pthread_join(thread, NULL);
 	if (a->rc != CONS_OK)
 		fail_msg("member A: %s", a->err);
+	assert_int_equal(atomic_load(&s->violations), 0);
 	rd_kafka_consumer_close(b);
 	rd_kafka_destroy(b);
-	/* First assignment: both partitions from 0. */
+	/* First assignment: both partitions, nothing stored (-1). */
 	assert_true(s->n_assign >= 1);
 	assert_int_equal(s->n_assigned[0], 2);
-	assert_int_equal(s->assigned[0][0].offset, 0);
-	assert_int_equal(s->assigned[0][1].offset, 0);
+	assert_int_equal(s->assigned[0][0].offset, -1);
+	assert_int_equal(s->assigned[0][1].offset, -1);
 	/* At the first revoke, every revoked partition's events were in the state: offset 50
 	 * (10 customers x 5 lines each) and their 50 items. */
 	assert_true(s->n_revoked[0] >= 1);
@@ -590,6 +658,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_resume_exactly_once, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_lost_events_are_not_skipped, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_hooks_with_static_assign, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_on_assign_may_write_the_state, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_revoke_commits_open_batch_eager, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_revoke_commits_open_batch_cooperative, setup, teardown),
 	};
