@@ -1,4 +1,5 @@
-/* Versioned msgpack encoding of the order-product event (see event.h for the wire format). */
+/* The wire format of the stream (see event.h): versioned msgpack encoding and strict decoding of
+ * the order-product event and of the two reference records (products, customers). */
 #include "event/event.h"
 
 #include <inttypes.h>

@@ -123,7 +123,7 @@ int kc_produce(rd_kafka_t *rk, const struct kc_msg *msg, int max_wait_ms, char *
  *          topic makes a broker with auto.create.topics.enable create it with its defaults; so
  *          call this from a consumer, or for a topic known to exist (kc_topic_ensure() never
  *          names a missing topic). librdkafka's mock cluster auto-creates any topic named.
- * @return the count (> 0); KC_NOTFOUND (the broker does not know the topic); KC_KAFKA (the
+ * @return the count (>= 0; 0 only for a topic the broker lists without partitions); KC_NOTFOUND (the broker does not know the topic); KC_KAFKA (the
  *         metadata request failed). errbuf says which on failure.
  */
 int kc_topic_partitions(rd_kafka_t *rk, const char *topic, int timeout_ms, char *errbuf, size_t errbuf_len);

@@ -80,6 +80,11 @@ int snap_publish_kafka(const char *brokers, const char *topic, const char *const
 		ix.user[s] = user;
 		ix.crc_plus1[s] = (uint64_t)crc32(0L, bytes, (uInt)len) + 1;
 	}
+	if (prev && more < 0) { /* a row the previous snapshot cannot give: no delta against it */
+		snprintf(err, sizeof err, "reading snapshot %" PRIu64 ": %s", prev_seq, snap_strerror(more));
+		rc = more;
+		goto out;
+	}
 
 	rd_kafka_conf_t *conf;
 	char txid[512];
@@ -124,6 +129,11 @@ int snap_publish_kafka(const char *brokers, const char *topic, const char *const
 		st->changed++;
 		rd_kafka_poll(rk, 0);
 	}
+	if (more < 0) { /* a row that cannot be read: never tombstones for the customers after it */
+		snprintf(err, sizeof err, "reading snapshot %" PRIu64 ": %s", seq, snap_strerror(more));
+		rc = more;
+		goto abort;
+	}
 	for (size_t s = 0; prev && s < ix.cap; s++) { /* customers gone since: tombstones */
 		if (ix.crc_plus1[s] && !(ix.crc_plus1[s] >> 63)) {
 			int kl = snprintf(key, sizeof key, "%u", ix.user[s]);
@@ -160,7 +170,7 @@ abort:
 		rd_kafka_error_destroy(kerr);
 	kerr = rd_kafka_abort_transaction(rk, 30000);
 out:
-	if (rc == SNAP_IO && errbuf && errbuf_len)
+	if (rc != SNAP_OK && err[0] && errbuf && errbuf_len)
 		snprintf(errbuf, errbuf_len, "snapshot to Kafka topic %s: %s", topic, err);
 	if (kerr)
 		rd_kafka_error_destroy(kerr);

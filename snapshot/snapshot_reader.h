@@ -119,7 +119,8 @@ struct snap_row {
 int snap_reader_next(struct snap_reader *r, struct snap_row *row);
 
 /**
- * @brief Reads the next row's raw msgpack bytes (for deltas). @return 1, 0 at the end, or an error.
+ * @brief Reads the next row's raw msgpack bytes (for deltas).
+ * @return 1 with a row, 0 at the end, or snap_reader_next()'s error (SNAP_FORMAT, SNAP_IO).
  * @param[out] bytes        borrowed; valid until snap_reader_close()
  * @param[out] user_id_out  the row's user_id column (0 if the snapshot has none)
  */

@@ -224,6 +224,20 @@ static void batch_free(struct state_batch *b)
 	free(b);
 }
 
+/* Brings the in-memory products back to what is committed, after a batch that put products
+ * was aborted or failed to commit. */
+static void reload_products(struct state_db *db)
+{
+	MDB_txn *txn;
+	memset(db->products_by_id, 0, db->products_cap * sizeof *db->products_by_id);
+	db->n_products = 0;
+	if (mdb_txn_begin(db->env, NULL, MDB_RDONLY, &txn) == MDB_SUCCESS) {
+		if (state__products_load(db, txn) != STATE_OK)
+			fprintf(stderr, "state: warning: could not reload products after a failed batch\n");
+		mdb_txn_abort(txn);
+	}
+}
+
 int state_batch_commit(struct state_batch *b, struct state_batch_stats *stats_out)
 {
 	int rc = STATE_OK;
@@ -260,7 +274,11 @@ int state_batch_commit(struct state_batch *b, struct state_batch_stats *stats_ou
 	b->stats.customers += b->n_items;
 	if (stats_out)
 		*stats_out = b->stats;
-	batch_free(b);
+	struct state_db *db = b->db;
+	int products_changed = b->stats.products > 0;
+	batch_free(b); /* the transaction is gone either way: committed, or aborted by LMDB */
+	if (rc != STATE_OK && products_changed)
+		reload_products(db);
 	return rc;
 }
 
@@ -272,15 +290,6 @@ void state_batch_abort(struct state_batch *b)
 	int products_changed = b->stats.products > 0;
 	mdb_txn_abort(b->txn);
 	batch_free(b);
-	if (products_changed) {
-		/* Bring the in-memory products back to what is committed. */
-		MDB_txn *txn;
-		memset(db->products_by_id, 0, db->products_cap * sizeof *db->products_by_id);
-		db->n_products = 0;
-		if (mdb_txn_begin(db->env, NULL, MDB_RDONLY, &txn) == MDB_SUCCESS) {
-			if (state__products_load(db, txn) != STATE_OK)
-				fprintf(stderr, "state: warning: could not reload products after abort\n");
-			mdb_txn_abort(txn);
-		}
-	}
+	if (products_changed)
+		reload_products(db);
 }

@@ -160,7 +160,8 @@ int state_get(struct state_db *db, int32_t partition, uint32_t user_id, struct s
  *       state_batch_put_product() on @p db: a put may grow the table, which moves it (realloc).
  *       A put of the same id also changes the values in place, state_batch_abort() of a batch that
  *       put products reloads the table from the map (the entry may become absent or older), and
- *       state_close() frees it. Copy the struct to keep it longer. Committing does not affect it.
+ *       state_close() frees it. Copy the struct to keep it longer. A successful commit does not
+ *       affect it; a failed one reloads the table (as an abort does).
  */
 const struct state_product *state_product_find(const struct state_db *db, uint32_t product_id);
 
@@ -244,10 +245,12 @@ int state_batch_put_customer(struct state_batch *b, const struct state_customer 
 /** @brief Inserts or replaces a product (reference table). @return STATE_OK, STATE_NOMEM, STATE_IO, STATE_FULL. */
 int state_batch_put_product(struct state_batch *b, const struct state_product *p);
 
-/** @brief Inserts or replaces a customer's demographics (reference table; never names). */
+/** @brief Inserts or replaces a customer's demographics (reference table; never names).
+ *  @return STATE_OK, STATE_FULL (the map is full) or STATE_IO. */
 int state_batch_put_demographics(struct state_batch *b, const struct event_customer *d);
 
-/** @brief Records the next offset to consume of (topic, partition), committed with the batch. */
+/** @brief Records the next offset to consume of (topic, partition), committed with the batch.
+ *  @return STATE_OK, STATE_INVAL (a topic name too long for a key), STATE_FULL or STATE_IO. */
 int state_batch_set_offset(struct state_batch *b, const char *topic, int32_t partition, int64_t next_offset);
 
 /**

@@ -86,29 +86,37 @@ static int compare_row_ref(const void *a, const void *b)
 	return (x > y) - (x < y);
 }
 
-static struct row_ref *load_refs(struct snap_reader *r, size_t *n)
+/* Every row's user and CRC, sorted by user. @return SNAP_OK, SNAP_NOMEM or the reader's error. */
+static int load_refs(struct snap_reader *r, struct row_ref **refs_out, size_t *n)
 {
 	struct row_ref *refs = NULL;
 	size_t cap = 0;
 	const void *bytes;
 	size_t len;
 	uint32_t user;
+	int more;
 	*n = 0;
-	while (snap_reader_next_raw(r, &bytes, &len, &user) == 1) {
+	while ((more = snap_reader_next_raw(r, &bytes, &len, &user)) == 1) {
 		if (*n == cap) {
 			cap = cap ? cap * 2 : 4096;
 			struct row_ref *t = realloc(refs, cap * sizeof *t);
 			if (!t) {
-				free(refs);
-				return NULL;
+				more = SNAP_NOMEM;
+				break;
 			}
 			refs = t;
 		}
 		refs[(*n)++] = (struct row_ref){ user, (uint32_t)crc32(0L, bytes, (uInt)len) };
 	}
+	if (more < 0) {
+		free(refs);
+		*n = 0;
+		return more;
+	}
 	if (*n)
 		qsort(refs, *n, sizeof *refs, compare_row_ref);
-	return refs;
+	*refs_out = refs;
+	return SNAP_OK;
 }
 
 /* segstream snapshot diff DIR SEQ_A SEQ_B: which customers' segment rows differ. */
@@ -128,8 +136,15 @@ static int snapshot_diff(int argc, char **argv)
 		snap_reader_close(a);
 		return 1;
 	}
-	size_t na, nb, i = 0, j = 0;
-	struct row_ref *ra = load_refs(a, &na), *rb = load_refs(b, &nb);
+	size_t na = 0, nb = 0, i = 0, j = 0;
+	struct row_ref *ra = NULL, *rb = NULL;
+	if ((rc = load_refs(a, &ra, &na)) != SNAP_OK || (rc = load_refs(b, &rb, &nb)) != SNAP_OK) {
+		fprintf(stderr, "snapshot: reading rows: %s\n", snap_strerror(rc));
+		free(ra);
+		snap_reader_close(a);
+		snap_reader_close(b);
+		return 1;
+	}
 	uint64_t added = 0, removed = 0, changed = 0, same = 0;
 	while (i < na || j < nb) {
 		if (j == nb || (i < na && ra[i].user < rb[j].user)) {
