@@ -1,6 +1,7 @@
 /* Labels of SPEC §4 (see segment.h). */
 #include "segment/segment.h"
 
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -240,4 +241,11 @@ void segment_tiers(const uint64_t *revenue, int n, enum segment_tier *tier)
 			tier[best] = SEG_TIER_LONG_TAIL;
 	}
 	free(done);
+}
+
+void segment_drivers(const struct state_customer *c, struct segment_drivers *out)
+{
+	out->basket_size = c->orders ? (double)c->items / c->orders : NAN;
+	out->order_rate = c->span_days ? (double)(c->orders - 1) * 30.0 / c->span_days : NAN;
+	out->reorder_rate = c->items ? (double)c->reorders / c->items : NAN;
 }

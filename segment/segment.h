@@ -98,6 +98,16 @@ enum segment_profile segment_department_profile(int department_id);
 enum segment_profile segment_profiles(const struct state_customer *c, uint64_t items_out[SEG_PROFILE_COUNT],
 				      uint64_t cents_out[SEG_PROFILE_COUNT]);
 
+/** A customer's value drivers (README: "Value drivers"); NaN where the denominator is 0. */
+struct segment_drivers {
+	double basket_size;  /* items per order */
+	double order_rate;   /* orders after the first per 30 days of the customer's span */
+	double reorder_rate; /* reordered items per item */
+};
+
+/** @brief The value drivers of a customer's record (one place for their formulas). */
+void segment_drivers(const struct state_customer *c, struct segment_drivers *out);
+
 /** @brief Persona index of (groups, profile): age | family | income | profile. */
 int segment_persona(const struct segment_groups *g, enum segment_profile p);
 /** @brief Writes the persona's name ("18-35 | Family | Middle | Health-Focused"). */

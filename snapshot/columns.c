@@ -43,9 +43,9 @@ static double half(int32_t x2)
 	XX(family, TEXT, SNAP_NULLABLE, GROUP(v, segment_family_name, family))         \
 	XX(primary_profile, TEXT, 0, segment_profile_name(v->primary))                 \
 	XX(persona, TEXT, SNAP_NULLABLE | SNAP_QUOTED, v->g.valid ? v->persona : NULL) \
-	XX(basket_size, REAL, SNAP_NULLABLE, v->basket)                                \
-	XX(order_rate, REAL, SNAP_NULLABLE, v->order_rate)                             \
-	XX(reorder_rate, REAL, SNAP_NULLABLE, v->reorder_rate)
+	XX(basket_size, REAL, SNAP_NULLABLE, v->drv.basket_size)                       \
+	XX(order_rate, REAL, SNAP_NULLABLE, v->drv.order_rate)                         \
+	XX(reorder_rate, REAL, SNAP_NULLABLE, v->drv.reorder_rate)
 
 /* An integer column's null (no column uses it yet). */
 #define SNAP_INT_NULL INT64_MIN
@@ -98,9 +98,7 @@ void snap_values_compute(const struct segment_config *cfg, const struct state_cu
 	segment_label(cfg, c, &v->l);
 	segment_groups(d, &v->g);
 	v->primary = segment_profiles(c, v->profile_items, v->profile_cents);
-	v->basket = c->orders ? (double)c->items / c->orders : NAN;
-	v->order_rate = c->span_days ? (double)(c->orders - 1) * 30.0 / c->span_days : NAN;
-	v->reorder_rate = c->items ? (double)c->reorders / c->items : NAN;
+	segment_drivers(c, &v->drv);
 	v->persona[0] = 0;
 	if (v->g.valid)
 		segment_persona_name(segment_persona(&v->g, v->primary), v->persona, sizeof v->persona);

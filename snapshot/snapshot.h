@@ -67,8 +67,8 @@ struct snap_values {
 	struct segment_groups g;
 	enum segment_profile primary;
 	uint64_t profile_items[SEG_PROFILE_COUNT], profile_cents[SEG_PROFILE_COUNT];
-	double basket, order_rate, reorder_rate; /* NaN when the denominator is 0 */
-	char persona[96];                        /* "" when !g.valid */
+	struct segment_drivers drv;
+	char persona[96]; /* "" when !g.valid */
 };
 
 /**

@@ -103,7 +103,8 @@ static int visit(const struct state_customer *c, const struct event_customer *d,
 			r->region_dept_cents[g->region][i] += c->dept_cents[i];
 	}
 	if (!v.l.low_activity) {
-		const double x[SNAP_DRIVERS] = { v.basket, (double)c->orders, v.order_rate, v.reorder_rate };
+		const double x[SNAP_DRIVERS] = { v.drv.basket_size, (double)c->orders, v.drv.order_rate,
+						 v.drv.reorder_rate };
 		for (int k = 0; k < SNAP_DRIVERS; k++)
 			if (add_driver(w, k, x[k], c->spend_cents, c->user_id))
 				return SNAP_NOMEM;

@@ -3,6 +3,7 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <math.h>
 #include <string.h>
 #include <cmocka.h>
 
@@ -80,10 +81,26 @@ static void test_thresholds_come_from_config(void **state)
 	assert_int_equal(segment_config_set(&cfg, "loyal_above=12x"), -1);
 }
 
+/* The value drivers' formulas (README "Value drivers"), and NaN where a denominator is 0. */
+static void test_drivers(void **unused)
+{
+	(void)unused;
+	struct state_customer c = { .orders = 4, .items = 10, .reorders = 5, .span_days = 60 };
+	struct segment_drivers d;
+	segment_drivers(&c, &d);
+	assert_true(d.basket_size == 2.5);
+	assert_true(d.order_rate == 1.5); /* 3 orders after the first over 60 days, per 30 days */
+	assert_true(d.reorder_rate == 0.5);
+	memset(&c, 0, sizeof c);
+	segment_drivers(&c, &d);
+	assert_true(isnan(d.basket_size) && isnan(d.order_rate) && isnan(d.reorder_rate));
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_median_x2),
+		cmocka_unit_test(test_drivers),
 		cmocka_unit_test(test_label_boundaries),
 		cmocka_unit_test(test_thresholds_come_from_config),
 	};
