@@ -36,7 +36,7 @@ const char *http_strerror(int err)
 void http_config_init(struct http_config *cfg)
 {
 	memset(cfg, 0, sizeof *cfg);
-	cfg->max_connections = 256;
+	cfg->max_connections = 1024;
 	cfg->connection_memory = 16 * 1024;
 	cfg->timeout_s = 10;
 	cfg->max_url = 2048;

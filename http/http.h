@@ -61,7 +61,7 @@ struct http_route {
 
 struct http_config {
 	const char *addr;         /* "HOST:PORT", "[V6]:PORT" or "PORT" (host 127.0.0.1); port 0 picks one */
-	unsigned max_connections; /* default 256; further connections wait in the listen queue */
+	unsigned max_connections; /* default 1024; beyond it a new connection waits or is closed unanswered */
 	size_t connection_memory; /* bytes per connection for the request (default 16 KiB) */
 	unsigned timeout_s;       /* an idle connection is closed after this (default 10) */
 	size_t max_url;           /* longer URLs answer 414 (default 2048) */

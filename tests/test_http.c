@@ -130,6 +130,51 @@ static void test_routes_and_errors(void **state)
 	http_stop(srv);
 }
 
+/* Beyond max_connections a connection waits in the listen queue or is closed without an answer
+ * (libmicrohttpd decides): never a wrong answer, and the server serves afterwards. */
+static void test_connection_limit(void **state)
+{
+	(void)state;
+	struct http_config cfg;
+	http_config_init(&cfg);
+	cfg.addr = "127.0.0.1:0";
+	cfg.max_connections = 2;
+	cfg.threads = 1;
+	struct http_server *srv = start(&cfg);
+	enum { N = 40 };
+	int fds[N];
+	struct sockaddr_in sa = { .sin_family = AF_INET, .sin_port = htons(http_port(srv)) };
+	sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	static const char req[] = "GET /hello HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n";
+	for (int i = 0; i < N; i++) {
+		fds[i] = socket(AF_INET, SOCK_STREAM, 0);
+		assert_true(fds[i] >= 0);
+		assert_int_equal(connect(fds[i], (struct sockaddr *)&sa, sizeof sa), 0);
+		(void)!write(fds[i], req, sizeof req - 1);
+	}
+	int ok = 0;
+	for (int i = 0; i < N; i++) {
+		char buf[4096];
+		size_t used = 0;
+		ssize_t n;
+		while (used < sizeof buf - 1 && (n = read(fds[i], buf + used, sizeof buf - 1 - used)) > 0)
+			used += (size_t)n;
+		buf[used] = '\0';
+		close(fds[i]);
+		if (used == 0)
+			continue; /* refused: closed without an answer */
+		assert_non_null(strstr(buf, "HTTP/1.1 200"));
+		assert_non_null(strstr(buf, "hi there"));
+		ok++;
+	}
+	fprintf(stderr, "limit 2: %d of %d answered\n", ok, N);
+	assert_true(ok >= 2);
+	char *a = get(http_port(srv), "GET", "/hello");
+	assert_non_null(strstr(a, "HTTP/1.1 200"));
+	free(a);
+	http_stop(srv);
+}
+
 static void test_bad_config(void **state)
 {
 	(void)state;
@@ -163,6 +208,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_routes_and_errors),
+		cmocka_unit_test(test_connection_limit),
 		cmocka_unit_test(test_bad_config),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
