@@ -2,6 +2,7 @@
   check_http_metrics.py before PORT                        /health 200, /ready 503, /metrics parses
   check_http_metrics.py poison BROKERS TOPIC N             N messages that are no event (dead letters)
   check_http_metrics.py caught-up PORT EVENTS SCRAPE_FILE  waits for /ready 200 and every lag 0
+  check_http_metrics.py still-serving PORT                 bad requests get 4xx, then /metrics and /ready 200
   check_http_metrics.py summary SCRAPE_FILE CONSUME_OUT    the scrape equals the consumer's summary
 """
 import re
@@ -110,6 +111,21 @@ def caught_up(port, events, scrape_file):
     print(f"caught up: {events} events, lags {lags}")
 
 
+def still_serving(port):
+    for path, method, status in [("/nope", "GET", 404), ("/metrics/x", "GET", 404), ("/metrics", "POST", 405),
+                                 ("/" + "m" * 10000, "GET", 414)]:
+        req = urllib.request.Request(f"http://127.0.0.1:{port}{path}", method=method)
+        try:
+            urllib.request.urlopen(req, timeout=10)
+            fail(f"{method} {path[:40]} answered 2xx")
+        except urllib.error.HTTPError as e:
+            if e.code != status or e.headers.get("Content-Type") != "application/json":
+                fail(f"{method} {path[:40]}: {e.code} {e.headers.get('Content-Type')}, expected {status}")
+    for path in ["/metrics", "/ready", "/health"]:
+        if fetch(port, path)[0] != 200:
+            fail(f"{path} no longer 200")
+
+
 def summary(scrape_file, consume_out):
     m = samples(open(scrape_file).read())
     text = open(consume_out).read()
@@ -137,4 +153,4 @@ def summary(scrape_file, consume_out):
 
 
 if __name__ == "__main__":
-    {"before": before, "poison": poison, "caught-up": caught_up, "summary": summary}[sys.argv[1]](*sys.argv[2:])
+    {"before": before, "poison": poison, "caught-up": caught_up, "still-serving": still_serving, "summary": summary}[sys.argv[1]](*sys.argv[2:])
