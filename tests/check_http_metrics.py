@@ -1,10 +1,12 @@
 """consume --http, seen from outside (tests/http_real_broker.sh):
   check_http_metrics.py before PORT                        /health 200, /ready 503, /metrics parses
   check_http_metrics.py poison BROKERS TOPIC N             N messages that are no event (dead letters)
-  check_http_metrics.py caught-up PORT EVENTS SCRAPE_FILE  waits for /ready 200 and every lag 0
+  check_http_metrics.py caught-up PORT EVENTS SCRAPE_FILE SNAPSHOT_DIR
+                                                           waits for /ready 200, every lag 0, a snapshot
   check_http_metrics.py still-serving PORT                 bad requests get 4xx, then /metrics and /ready 200
   check_http_metrics.py summary SCRAPE_FILE CONSUME_OUT    the scrape equals the consumer's summary
 """
+import os
 import re
 import sys
 import time
@@ -74,7 +76,7 @@ def poison(brokers, topic, n):
         fail("the poison messages were not delivered")
 
 
-def caught_up(port, events, scrape_file):
+def caught_up(port, events, scrape_file, snaps):
     events = int(events)
     deadline = time.time() + 60
     while True:
@@ -83,7 +85,8 @@ def caught_up(port, events, scrape_file):
         m = samples(body)
         lags = {dict(k[1])["partition"]: v for k, v in m.items() if k[0] == "segstream_partition_lag_events"}
         read = m[("segstream_events_read_total", frozenset())]
-        if status == 200 and lags and all(v == 0 for v in lags.values()) and read == events:
+        published = m[("segstream_snapshots_published_total", frozenset())]
+        if status == 200 and lags and all(v == 0 for v in lags.values()) and read == events and published:
             break
         if time.time() > deadline:
             fail(f"not caught up after 60 s: /ready {status}, lags {lags}, read {read} of {events}")
@@ -106,6 +109,15 @@ def caught_up(port, events, scrape_file):
         fail("histogram sum is not positive")
     if m[("segstream_process_resident_memory_bytes", frozenset())] < 1 << 20:
         fail("resident memory below 1 MiB")
+    # Snapshots (a fresh directory, none failed): the last one is number `published`, and it is there.
+    seq = m[("segstream_snapshot_last_sequence", frozenset())]
+    if seq != published or m[("segstream_snapshots_failed_total", frozenset())] != 0:
+        fail(f"last snapshot {seq}, {published} published")
+    if not os.path.exists(f"{snaps}/{int(seq):010d}/manifest.json"):
+        fail(f"snapshot {seq} is not in {snaps}")
+    if not (0 <= m[("segstream_snapshot_last_age_seconds", frozenset())] < 60
+            and m[("segstream_snapshot_last_duration_seconds", frozenset())] > 0):
+        fail("snapshot age or duration out of range")
     with open(scrape_file, "w") as f:
         f.write(body)
     print(f"caught up: {events} events, lags {lags}")
@@ -147,6 +159,9 @@ def summary(scrape_file, consume_out):
         key = (name[0], frozenset({("table", name[1])})) if isinstance(name, tuple) else (name, frozenset())
         if m[key] != value:
             fail(f"{name}: scraped {m[key]}, the summary says {value}")
+    printed = re.search(r"consume: (\d+) snapshots published, 0 failed", text)
+    if not printed or int(printed.group(1)) < m[("segstream_snapshots_published_total", frozenset())] + 1:
+        fail("the summary does not count the scraped snapshots plus the one at exit")
     if want["segstream_events_dead_lettered_total"] != 5:
         fail("the 5 poison messages are not the dead letters")
     print(f"summary equals the scrape: {want}")

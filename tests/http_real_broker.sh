@@ -13,6 +13,7 @@ run=http-$$-$(date +%s)
 topics=(--topic "$run.events" --products-topic "$run.products" --customers-topic "$run.customers")
 "$seg" gen --users 400 --seed 13 --out "$tmp/data" --catalog "$repo/data/instacart" > /dev/null
 "$seg" consume --state "$tmp/state" --brokers "$brokers" "${topics[@]}" --dlq-topic "$run.dlq" --no-sync --batch-events 5000 \
+	--snapshot-dir "$tmp/snaps" \
 	--http "127.0.0.1:$port" --ready-lag 0 > "$tmp/consume.out" 2> "$tmp/consume.err" &
 consumer=$!
 trap 'kill $consumer 2> /dev/null || true; rm -rf "$tmp"' EXIT
@@ -24,7 +25,7 @@ delivered=$(sed -n 's/.*delivered \([0-9]*\), failed 0, undelivered 0.*/\1/p' "$
 "$py" "$repo/tests/check_http_metrics.py" poison "$brokers" "$run.events" 5
 delivered=$((delivered + 5))
 # Caught up: ready, lag 0, the scrape kept for the comparison with the summary.
-"$py" "$repo/tests/check_http_metrics.py" caught-up "$port" "$delivered" "$tmp/scrape.txt"
+"$py" "$repo/tests/check_http_metrics.py" caught-up "$port" "$delivered" "$tmp/scrape.txt" "$tmp/snaps"
 # serve beside the running consumer, on the state it writes.
 "$seg" dump --state "$tmp/state" > "$tmp/state.csv"
 "$seg" serve --state "$tmp/state" --http "127.0.0.1:$((port + 1))" 2> "$tmp/serve.err" &

@@ -72,19 +72,19 @@ static void publish_one(struct snapshotter *s)
 	clock_gettime(CLOCK_MONOTONIC, &t0);
 	int rc = snap_publish_files(s->db, &s->cfg, &s->opts, s->dir, &seq, &r, err, sizeof err);
 	clock_gettime(CLOCK_MONOTONIC, &t1);
+	double ms = (double)(t1.tv_sec - t0.tv_sec) * 1e3 + (double)(t1.tv_nsec - t0.tv_nsec) / 1e6;
 	if (rc != SNAP_OK) {
 		s->failed++;
-		cli_metrics_snapshot(s->metrics, 0);
+		cli_metrics_snapshot(s->metrics, 0, 0, 0);
 		fprintf(stderr, "consume: snapshot failed: %s\n", err);
 		return;
 	}
 	s->published++;
-	cli_metrics_snapshot(s->metrics, 1);
-	fprintf(stderr, "consume: snapshot %" PRIu64 " (%" PRIu64 " customers) in %.0f ms\n", seq, r.customers,
-		(double)(t1.tv_sec - t0.tv_sec) * 1e3 + (double)(t1.tv_nsec - t0.tv_nsec) / 1e6);
+	cli_metrics_snapshot(s->metrics, 1, seq, ms / 1e3);
+	fprintf(stderr, "consume: snapshot %" PRIu64 " (%" PRIu64 " customers) in %.0f ms\n", seq, r.customers, ms);
 	if (s->segments_topic && cli_snapshot_to_kafka(s->brokers, s->segments_topic, s->props, s->dir, seq) != 0) {
 		s->failed++;
-		cli_metrics_snapshot(s->metrics, 0);
+		cli_metrics_snapshot(s->metrics, 0, 0, 0);
 	}
 }
 

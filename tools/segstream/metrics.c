@@ -49,14 +49,17 @@ void cli_metrics_on_stats(void *ctx, const struct cons_stats_report *r)
 	pthread_mutex_unlock(&m->lock);
 }
 
-void cli_metrics_snapshot(struct cli_metrics *m, int ok)
+void cli_metrics_snapshot(struct cli_metrics *m, int ok, uint64_t seq, double seconds)
 {
 	if (!m)
 		return;
 	pthread_mutex_lock(&m->lock);
-	if (ok)
+	if (ok) {
 		m->snapshots_published++;
-	else
+		m->snapshot_seq = seq;
+		m->snapshot_s = seconds;
+		clock_gettime(CLOCK_MONOTONIC, &m->snapshot_at);
+	} else
 		m->snapshots_failed++;
 	pthread_mutex_unlock(&m->lock);
 }
@@ -117,17 +120,18 @@ static uint64_t resident_bytes(void)
 	return (uint64_t)resident * (uint64_t)(page > 0 ? page : 4096);
 }
 
-static double age_s(const struct cli_metrics *m)
+/* Seconds since t (CLOCK_MONOTONIC). */
+static double since_s(const struct timespec *t)
 {
 	struct timespec now;
 	clock_gettime(CLOCK_MONOTONIC, &now);
-	return (double)(now.tv_sec - m->report_at.tv_sec) + (double)(now.tv_nsec - m->report_at.tv_nsec) / 1e9;
+	return (double)(now.tv_sec - t->tv_sec) + (double)(now.tv_nsec - t->tv_nsec) / 1e9;
 }
 
 /* Caught up (lock held): a recent report, every assigned partition's lag known and <= ready_lag. */
 static int is_ready(const struct cli_metrics *m)
 {
-	if (!m->have_report || age_s(m) > m->stale_s)
+	if (!m->have_report || since_s(&m->report_at) > m->stale_s)
 		return 0;
 	for (int i = 0; i < m->n_parts; i++)
 		if (m->parts[i].lag < 0 || m->parts[i].lag > m->ready_lag)
@@ -179,13 +183,21 @@ static void render(const struct cli_metrics *m, struct text *t)
 	counter(t, "segstream_snapshots_published_total", "Snapshots published.", m->snapshots_published);
 	counter(t, "segstream_snapshots_failed_total", "Snapshots (or their Kafka deltas) that failed.",
 		m->snapshots_failed);
+	if (m->snapshot_seq) { /* absent until the first snapshot */
+		head(t, "segstream_snapshot_last_sequence", "gauge", "Sequence number of the last published snapshot.");
+		put(t, "segstream_snapshot_last_sequence %" PRIu64 "\n", m->snapshot_seq);
+		head(t, "segstream_snapshot_last_age_seconds", "gauge", "Time since the last snapshot was published.");
+		put(t, "segstream_snapshot_last_age_seconds %.3f\n", since_s(&m->snapshot_at));
+		head(t, "segstream_snapshot_last_duration_seconds", "gauge", "How long the last snapshot took.");
+		put(t, "segstream_snapshot_last_duration_seconds %.6f\n", m->snapshot_s);
+	}
 	head(t, "segstream_reference_records", "gauge", "Records read from a reference topic at start.");
 	put(t, "segstream_reference_records{table=\"products\"} %" PRIu64 "\n", s->products);
 	put(t, "segstream_reference_records{table=\"customers\"} %" PRIu64 "\n", s->customers);
 	head(t, "segstream_process_resident_memory_bytes", "gauge", "Resident memory of the process.");
 	put(t, "segstream_process_resident_memory_bytes %" PRIu64 "\n", resident_bytes());
 	head(t, "segstream_stats_age_seconds", "gauge", "Age of the consumer's last stats report (-1: none yet).");
-	put(t, "segstream_stats_age_seconds %.3f\n", m->have_report ? age_s(m) : -1.0);
+	put(t, "segstream_stats_age_seconds %.3f\n", m->have_report ? since_s(&m->report_at) : -1.0);
 	head(t, "segstream_ready", "gauge", "1 when /ready answers 200.");
 	put(t, "segstream_ready %d\n", is_ready(m));
 }

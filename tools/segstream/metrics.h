@@ -29,6 +29,9 @@ struct cli_metrics {
 	struct cons_partition_stats *parts; /* n_parts of them, by partition number; owned */
 	int n_parts, cap_parts;
 	uint64_t snapshots_published, snapshots_failed;
+	uint64_t snapshot_seq;       /* the last published snapshot (0: none yet) */
+	double snapshot_s;           /* how long it took */
+	struct timespec snapshot_at; /* when it was published (CLOCK_MONOTONIC) */
 };
 
 void cli_metrics_init(struct cli_metrics *m, int64_t ready_lag, double stale_s);
@@ -37,8 +40,8 @@ void cli_metrics_destroy(struct cli_metrics *m);
 /* The on_stats hook (ctx: the struct cli_metrics): copies the report. */
 void cli_metrics_on_stats(void *ctx, const struct cons_stats_report *r);
 
-/* A snapshot was published (ok) or failed. m may be NULL. */
-void cli_metrics_snapshot(struct cli_metrics *m, int ok);
+/* Snapshot seq was published (ok) in seconds, or a snapshot failed (seq, seconds unused). m may be NULL. */
+void cli_metrics_snapshot(struct cli_metrics *m, int ok, uint64_t seq, double seconds);
 
 /*
  * Serves GET /metrics (Prometheus text 0.0.4), /health and /ready from m on addr (HOST:PORT).
