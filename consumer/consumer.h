@@ -85,6 +85,7 @@ struct cons_stats_report {
 	double interval_s;                             /* since the previous report (or the start of the events) */
 	double events_per_s;                           /* event messages read over that interval */
 	uint64_t commit_latency[CONS_LATENCY_BUCKETS]; /* batch commits of this run by latency (cumulative) */
+	double commit_latency_sum_ms;                  /* the sum of those commits' latencies */
 	const struct cons_partition_stats *parts;      /* the assigned partitions, by partition number
 						   * (NULL when n_parts is 0) */
 	int n_parts;

@@ -42,6 +42,7 @@ struct run {
 	double *commit_ms; /* every batch commit's latency, for the percentiles at the end */
 	size_t n_commit, cap_commit;
 	uint64_t latency[CONS_LATENCY_BUCKETS];    /* the same, as a histogram (stats.c) */
+	double latency_sum_ms;                     /* ... and their sum */
 	double stats_at_ms;                        /* the last stats report (or the start of the events) */
 	uint64_t stats_messages;                   /* stats.messages then */
 	struct cons_partition_stats *report_parts; /* on_stats' scratch, report_cap long */

@@ -18,6 +18,7 @@ void cons__record_commit_latency(struct run *r, double ms)
 	while (b < CONS_LATENCY_BUCKETS - 1 && ms > cons_latency_bounds_ms[b])
 		b++;
 	r->latency[b]++;
+	r->latency_sum_ms += ms;
 	if (r->n_commit == r->cap_commit) {
 		size_t cap = r->cap_commit ? r->cap_commit * 2 : 256;
 		double *t = realloc(r->commit_ms, cap * sizeof *t);
@@ -50,6 +51,7 @@ void cons__report_stats(struct run *r, double now_ms)
 	rep.events_per_s = rep.interval_s > 0 ? (double)(r->stats.messages - r->stats_messages) / rep.interval_s : 0;
 	for (int b = 0; b < CONS_LATENCY_BUCKETS; b++)
 		rep.commit_latency[b] = r->latency[b];
+	rep.commit_latency_sum_ms = r->latency_sum_ms;
 	for (int p = 0; p < r->n_parts; p++) {
 		if (!r->parts[p].assigned)
 			continue;

@@ -18,6 +18,7 @@ int cmd_dump(int argc, char **argv);
 int cmd_snapshot(int argc, char **argv);
 int cmd_backfill(int argc, char **argv);
 int cmd_mock_cluster(int argc, char **argv);
+int cmd_serve(int argc, char **argv);
 
 /* Collects repeated -X key=value options (kc_conf_apply() of kclient/ applies them). */
 struct cli_props {
@@ -35,6 +36,14 @@ int cli_open_state(const char *path, int read_only, int durable, struct state_db
  * dir/.kafka-TOPIC remembers (cmd_snapshot.c). @return 0, or 1 (message printed). */
 int cli_snapshot_to_kafka(const char *brokers, const char *topic, const struct cli_props *props, const char *dir,
 			  uint64_t seq);
+
+/* The demographics get and serve show beside the snapshot columns, by name (cmd_read.c). */
+#define CLI_DEMOGRAPHICS 5
+extern const char *const cli_demographic_names[CLI_DEMOGRAPHICS];
+/* Demographic field i of d as text (numbers written into buf); is_text says whether it is a
+ * string (else a number). @return the text, or NULL when unknown. */
+struct event_customer;
+const char *cli_demographic_text(const struct event_customer *d, int i, char *buf, size_t len, int *is_text);
 
 /* --on-error skip|fail into a dataset report. @return 0, or -1 (message printed). */
 struct ds_report;

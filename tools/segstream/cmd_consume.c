@@ -13,10 +13,12 @@
 #include <unistd.h>
 
 #include "consumer/consumer.h"
+#include "http/http.h"
 #include "segment/segment.h"
 #include "snapshot/snapshot.h"
 #include "state/state.h"
 #include "tools/segstream/cli.h"
+#include "tools/segstream/metrics.h"
 
 /*
  * Snapshots beside the consumer: a thread of its own with its own LMDB read transactions, so
@@ -39,6 +41,7 @@ struct snapshotter {
 	pthread_cond_t wake;
 	int requested, done;
 	uint64_t published, failed;
+	struct cli_metrics *metrics; /* with --http: counts published and failed snapshots too */
 };
 
 static void request_snapshot(void *ctx)
@@ -69,16 +72,20 @@ static void publish_one(struct snapshotter *s)
 	clock_gettime(CLOCK_MONOTONIC, &t0);
 	int rc = snap_publish_files(s->db, &s->cfg, &s->opts, s->dir, &seq, &r, err, sizeof err);
 	clock_gettime(CLOCK_MONOTONIC, &t1);
+	double ms = (double)(t1.tv_sec - t0.tv_sec) * 1e3 + (double)(t1.tv_nsec - t0.tv_nsec) / 1e6;
 	if (rc != SNAP_OK) {
 		s->failed++;
+		cli_metrics_snapshot(s->metrics, 0, 0, 0);
 		fprintf(stderr, "consume: snapshot failed: %s\n", err);
 		return;
 	}
 	s->published++;
-	fprintf(stderr, "consume: snapshot %" PRIu64 " (%" PRIu64 " customers) in %.0f ms\n", seq, r.customers,
-		(double)(t1.tv_sec - t0.tv_sec) * 1e3 + (double)(t1.tv_nsec - t0.tv_nsec) / 1e6);
-	if (s->segments_topic && cli_snapshot_to_kafka(s->brokers, s->segments_topic, s->props, s->dir, seq) != 0)
+	cli_metrics_snapshot(s->metrics, 1, seq, ms / 1e3);
+	fprintf(stderr, "consume: snapshot %" PRIu64 " (%" PRIu64 " customers) in %.0f ms\n", seq, r.customers, ms);
+	if (s->segments_topic && cli_snapshot_to_kafka(s->brokers, s->segments_topic, s->props, s->dir, seq) != 0) {
 		s->failed++;
+		cli_metrics_snapshot(s->metrics, 0, 0, 0);
+	}
 }
 
 static void *snapshot_thread(void *arg)
@@ -128,6 +135,8 @@ int cmd_consume(int argc, char **argv)
 	int durable = 1;
 	struct cli_props props = { 0 };
 	struct snapshotter snaps = { .every_s = 0 };
+	const char *http_addr = NULL;
+	int64_t ready_lag = 10000;
 	snap_options_init(&snaps.opts);
 	segment_config_init(&snaps.cfg);
 	static const struct option opts[] = {
@@ -150,6 +159,8 @@ int cmd_consume(int argc, char **argv)
 		{ "no-sync", no_argument, 0, 'N' },
 		{ "wake-ms", required_argument, 0, 'w' },
 		{ "verbose", no_argument, 0, 'v' },
+		{ "http", required_argument, 0, 'H' },
+		{ "ready-lag", required_argument, 0, 'L' },
 		{ "help", no_argument, 0, 'h' },
 		{ 0, 0, 0, 0 },
 	};
@@ -213,6 +224,12 @@ int cmd_consume(int argc, char **argv)
 		case 'v':
 			cfg.verbose = 1;
 			break;
+		case 'H':
+			http_addr = optarg;
+			break;
+		case 'L':
+			ready_lag = strtoll(optarg, NULL, 10);
+			break;
 		case 'X':
 			if (cli_props_add(&props, optarg))
 				return 2;
@@ -223,18 +240,23 @@ int cmd_consume(int argc, char **argv)
 			       "         [--topic T] [--products-topic T] [--customers-topic T] [--dlq-topic T]\n"
 			       "         [--batch-events N] [--batch-ms MS] [--wake-ms MS (0: off)]\n"
 			       "         [--no-sync] [--verbose] [-X librdkafka.property=value ...]\n"
+			       "         [--http HOST:PORT [--ready-lag N (10000)]]\n"
 			       "         [--snapshot-dir DIR [--snapshot-every SECONDS] [--snapshot-every-events N]\n"
 			       "                             [--snapshot-keep K] [--segments-topic T]]\n"
 			       "  Snapshots: every SECONDS and/or N events, on SIGUSR1, at the end of each catch-up\n"
 			       "  and at exit; with --segments-topic each also goes to Kafka as a delta (one "
-			       "transaction).\n");
+			       "transaction).\n"
+			       "  --http: GET /metrics (Prometheus), /health, /ready (200 once every partition's lag "
+			       "<= N).\n");
 			return 0;
 		default:
 			return 2;
 		}
 	}
-	if (!state_dir || !cfg.brokers || cfg.batch_max_events <= 0 || cfg.batch_max_ms <= 0 || cfg.wake_ms < 0) {
-		fprintf(stderr, "consume: --state and --brokers are required; batch bounds must be positive\n");
+	if (!state_dir || !cfg.brokers || cfg.batch_max_events <= 0 || cfg.batch_max_ms <= 0 || cfg.wake_ms < 0 ||
+	    ready_lag < 0) {
+		fprintf(stderr, "consume: --state and --brokers are required; batch bounds and --ready-lag must be "
+				"positive\n");
 		return 2;
 	}
 	cfg.props = props.items;
@@ -249,6 +271,21 @@ int cmd_consume(int argc, char **argv)
 	struct state_db *db;
 	if (cli_open_state(state_dir, 0, durable, &db) != STATE_OK)
 		return 1;
+	/* --http: the HTTP threads render the latest stats report, copied under a lock. */
+	struct cli_metrics metrics;
+	struct http_server *http = NULL;
+	if (http_addr) {
+		cli_metrics_init(&metrics, ready_lag, 5.0);
+		if (cli_metrics_serve(&metrics, http_addr, &http) != 0) {
+			cli_metrics_destroy(&metrics);
+			state_close(db);
+			return 1;
+		}
+		cfg.on_stats = cli_metrics_on_stats;
+		cfg.stats_ctx = &metrics;
+		cfg.stats_ms = 500;
+		snaps.metrics = &metrics;
+	}
 	pthread_t snap_thread;
 	int snapshots = snaps.dir != NULL;
 	if (snapshots) {
@@ -264,6 +301,10 @@ int cmd_consume(int argc, char **argv)
 		snaps.next_events = snaps.every_events;
 		if (pthread_create(&snap_thread, NULL, snapshot_thread, &snaps) != 0) {
 			fprintf(stderr, "consume: cannot start the snapshot thread\n");
+			if (http) {
+				http_stop(http);
+				cli_metrics_destroy(&metrics);
+			}
 			state_close(db);
 			return 1;
 		}
@@ -282,6 +323,10 @@ int cmd_consume(int argc, char **argv)
 		printf("consume: %" PRIu64 " snapshots published, %" PRIu64 " failed\n", snaps.published, snaps.failed);
 		pthread_cond_destroy(&snaps.wake);
 		pthread_mutex_destroy(&snaps.lock);
+	}
+	if (http) {
+		http_stop(http);
+		cli_metrics_destroy(&metrics);
 	}
 	state_close(db);
 	printf("consume: events read %" PRIu64 ", applied %" PRIu64 ", duplicates %" PRIu64 ", train ignored %" PRIu64

@@ -71,11 +71,10 @@ static void json_string(const char *s)
 }
 
 /* The demographics get prints beside the columns (they are not snapshot columns). */
-enum { DEMO_STATE, DEMO_AGE, DEMO_DEPENDANTS, DEMO_FAM_STATUS, DEMO_INCOME, DEMO_COUNT };
-static const char *const demo_names[DEMO_COUNT] = { "state", "age", "n_dependants", "fam_status", "income" };
+enum { DEMO_STATE, DEMO_AGE, DEMO_DEPENDANTS, DEMO_FAM_STATUS, DEMO_INCOME };
+const char *const cli_demographic_names[CLI_DEMOGRAPHICS] = { "state", "age", "n_dependants", "fam_status", "income" };
 
-/* Demographic field i as text (numbers written into buf); NULL when unknown. */
-static const char *demo_text(const struct event_customer *d, int i, char *buf, size_t len, int *is_text)
+const char *cli_demographic_text(const struct event_customer *d, int i, char *buf, size_t len, int *is_text)
 {
 	*is_text = i == DEMO_STATE || i == DEMO_FAM_STATUS;
 	switch (i) {
@@ -124,14 +123,14 @@ static void print_customer(const struct snap_values *v, int json)
 		else
 			fputs(text, stdout);
 	}
-	for (int i = 0; i < DEMO_COUNT && (v->d || json); i++) {
+	for (int i = 0; i < CLI_DEMOGRAPHICS && (v->d || json); i++) {
 		int is_text;
-		const char *text = v->d ? demo_text(v->d, i, buf, sizeof buf, &is_text) : NULL;
+		const char *text = v->d ? cli_demographic_text(v->d, i, buf, sizeof buf, &is_text) : NULL;
 		if (!json) {
-			printf("%-*s  %s\n", (int)width, demo_names[i], text ? text : "?");
+			printf("%-*s  %s\n", (int)width, cli_demographic_names[i], text ? text : "?");
 			continue;
 		}
-		printf(", \"%s\": ", demo_names[i]);
+		printf(", \"%s\": ", cli_demographic_names[i]);
 		if (!text)
 			fputs("null", stdout);
 		else if (is_text)

@@ -69,6 +69,7 @@ static const struct {
 	{ "dump", cmd_dump, "all customers as CSV (live)" },
 	{ "backfill", cmd_backfill, "build the state straight from the history files" },
 	{ "snapshot", cmd_snapshot, "publish a consistent segment snapshot" },
+	{ "serve", cmd_serve, "answer HTTP queries from the live state and the snapshots" },
 	{ "mock-cluster", cmd_mock_cluster, "run librdkafka's in-process mock Kafka cluster" },
 };
 

@@ -1,0 +1,273 @@
+/* segstream serve: HTTP queries of the live state (read-only, beside a running consumer) and of
+ * the published snapshots: /customers/{id}, /segments, /snapshots/latest, /snapshots/{seq}/report. */
+#include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <cjson/cJSON.h>
+
+#include "http/http.h"
+#include "segment/segment.h"
+#include "snapshot/snapshot.h"
+#include "snapshot/snapshot_reader.h"
+#include "state/state.h"
+#include "tools/segstream/cli.h"
+
+/* What the handlers share; read-only while the server runs (LMDB read transactions per call). */
+struct server {
+	struct state_db *db;
+	const char *snapshots; /* NULL: no /snapshots */
+	struct segment_config cfg;
+};
+
+/* A decimal number without sign or leading zeros, 1..max. @return 0, or -1 if malformed. */
+static int parse_id(const char *s, uint64_t max, uint64_t *out)
+{
+	uint64_t v = 0;
+	if (!*s || *s == '0' || strlen(s) > 20)
+		return -1;
+	for (; *s; s++) {
+		if (*s < '0' || *s > '9' || v > (max - (uint64_t)(*s - '0')) / 10)
+			return -1;
+		v = v * 10 + (uint64_t)(*s - '0');
+	}
+	*out = v;
+	return 0;
+}
+
+/*
+ * One customer as `get --json` prints it: every column of the snapshot table by name (numbers
+ * with get's text, so the values are the same digits), then the demographics (null if unknown).
+ */
+static cJSON *customer_json(const struct snap_values *v)
+{
+	size_t n;
+	const struct snap_column *cols = snap_columns(&n);
+	cJSON *o = cJSON_CreateObject();
+	char buf[32];
+	for (size_t i = 0; o && i < n; i++) {
+		struct snap_value val;
+		snap_column_value(v, i, &val);
+		const char *text = snap_value_text(cols[i].type, &val, buf, sizeof buf);
+		cJSON *item = !text                       ? cJSON_CreateNull()
+			      : cols[i].type == SNAP_TEXT ? cJSON_CreateString(text)
+							  : cJSON_CreateRaw(text);
+		if (!item || !cJSON_AddItemToObject(o, cols[i].name, item)) {
+			cJSON_Delete(item);
+			cJSON_Delete(o);
+			return NULL;
+		}
+	}
+	for (int i = 0; o && i < CLI_DEMOGRAPHICS; i++) {
+		int is_text = 0;
+		const char *text = v->d ? cli_demographic_text(v->d, i, buf, sizeof buf, &is_text) : NULL;
+		cJSON *item = !text ? cJSON_CreateNull() : is_text ? cJSON_CreateString(text) : cJSON_CreateRaw(text);
+		if (!item || !cJSON_AddItemToObject(o, cli_demographic_names[i], item)) {
+			cJSON_Delete(item);
+			cJSON_Delete(o);
+			return NULL;
+		}
+	}
+	return o;
+}
+
+static void serve_customer(void *ctx, const char *path, const char *rest, struct http_response *resp)
+{
+	struct server *s = ctx;
+	uint64_t id;
+	(void)path;
+	if (parse_id(rest, UINT32_MAX, &id) != 0) {
+		http_reply_error(resp, 400, "a user id is a decimal number from 1 to 4294967295");
+		return;
+	}
+	struct state_customer c;
+	struct event_customer d;
+	int rc = state_get(s->db, -1, (uint32_t)id, &c);
+	if (rc == STATE_NOTFOUND) {
+		http_reply_error(resp, 404, "no such customer");
+		return;
+	}
+	if (rc != STATE_OK) {
+		http_reply_error(resp, 500, state_strerror(rc));
+		return;
+	}
+	int drc = state_demographics_get(s->db, (uint32_t)id, &d);
+	struct snap_values v;
+	snap_values_compute(&s->cfg, &c, drc == STATE_OK ? &d : NULL, &v);
+	http_reply_json(resp, 200, customer_json(&v));
+}
+
+/* Counts per label and group now: report.json of a walk in one read transaction. */
+static void serve_segments(void *ctx, const char *path, const char *rest, struct http_response *resp)
+{
+	struct server *s = ctx;
+	(void)path;
+	(void)rest;
+	struct snap_report r;
+	int rc = snap_build(s->db, &s->cfg, &r, NULL);
+	if (rc != SNAP_OK) {
+		http_reply_error(resp, 500, snap_strerror(rc));
+		return;
+	}
+	char *body = NULL;
+	size_t len = 0;
+	FILE *f = open_memstream(&body, &len);
+	if (!f) {
+		http_reply_error(resp, 500, "out of memory");
+		return;
+	}
+	rc = snap_report_write_json(&r, f);
+	if (fclose(f) != 0 || rc != SNAP_OK) {
+		free(body);
+		http_reply_error(resp, 500, "cannot write the report");
+		return;
+	}
+	http_reply_owned(resp, 200, "application/json", body, len);
+}
+
+/* Opens snapshot seq (0: the latest) for a handler; answers 404 / 500 itself on failure. */
+static struct snap_reader *open_snapshot(const struct server *s, uint64_t seq, struct http_response *resp)
+{
+	struct snap_reader *r = NULL;
+	char err[512];
+	if (!s->snapshots) {
+		http_reply_error(resp, 404, "serve runs without --snapshots");
+		return NULL;
+	}
+	int rc = snap_reader_open(s->snapshots, seq, &r, err, sizeof err);
+	if (rc == SNAP_NONE)
+		http_reply_error(resp, 404, seq ? "no such snapshot" : "no snapshot yet");
+	else if (rc != SNAP_OK)
+		http_reply_error(resp, 500, snap_strerror(rc));
+	return rc == SNAP_OK ? r : NULL;
+}
+
+/* The latest snapshot's manifest.json, as published (its files verified first). */
+static void serve_latest(void *ctx, const char *path, const char *rest, struct http_response *resp)
+{
+	(void)path;
+	(void)rest;
+	struct snap_reader *r = open_snapshot(ctx, 0, resp);
+	if (!r)
+		return;
+	char file[4096];
+	snprintf(file, sizeof file, "%s/manifest.json", snap_reader_path(r));
+	snap_reader_close(r);
+	char *body = NULL;
+	size_t len = 0;
+	FILE *in = fopen(file, "rb");
+	FILE *out = in ? open_memstream(&body, &len) : NULL;
+	int ok = in && out;
+	char buf[8192];
+	size_t n;
+	while (ok && (n = fread(buf, 1, sizeof buf, in)) > 0)
+		ok = fwrite(buf, 1, n, out) == n;
+	ok = ok && !ferror(in);
+	if (in)
+		fclose(in);
+	if (out && fclose(out) != 0)
+		ok = 0;
+	if (!ok) { /* pruned between the open and the read: the next request finds the new one */
+		free(body);
+		http_reply_error(resp, 503, "the snapshot changed while it was read; retry");
+		return;
+	}
+	http_reply_owned(resp, 200, "application/json", body, len);
+}
+
+/* /snapshots/{seq}/report: that snapshot's report.json. */
+static void serve_report(void *ctx, const char *path, const char *rest, struct http_response *resp)
+{
+	(void)path;
+	char seq_text[24];
+	const char *slash = strchr(rest, '/');
+	uint64_t seq;
+	size_t n = slash ? (size_t)(slash - rest) : 0;
+	if (!slash || strcmp(slash, "/report") != 0 || n >= sizeof seq_text) {
+		http_reply_error(resp, 404, "no such path (/snapshots/latest, /snapshots/{seq}/report)");
+		return;
+	}
+	memcpy(seq_text, rest, n);
+	seq_text[n] = '\0';
+	if (parse_id(seq_text, UINT64_MAX, &seq) != 0) {
+		http_reply_error(resp, 400, "a snapshot sequence is a decimal number from 1");
+		return;
+	}
+	struct snap_reader *r = open_snapshot(ctx, seq, resp);
+	if (!r)
+		return;
+	char *json = NULL;
+	size_t len = 0;
+	int rc = snap_reader_report(r, &json, &len);
+	snap_reader_close(r);
+	if (rc != SNAP_OK) {
+		http_reply_error(resp, 500, snap_strerror(rc));
+		return;
+	}
+	http_reply_owned(resp, 200, "application/json", json, len);
+}
+
+int cmd_serve(int argc, char **argv)
+{
+	struct server s = { 0 };
+	const char *state_dir = NULL, *addr = NULL;
+	segment_config_init(&s.cfg);
+	for (int i = 1; i < argc; i++) {
+		if (strcmp(argv[i], "--state") == 0 && i + 1 < argc) {
+			state_dir = argv[++i];
+		} else if (strcmp(argv[i], "--snapshots") == 0 && i + 1 < argc) {
+			s.snapshots = argv[++i];
+		} else if (strcmp(argv[i], "--http") == 0 && i + 1 < argc) {
+			addr = argv[++i];
+		} else if (strcmp(argv[i], "-T") == 0 && i + 1 < argc) {
+			if (segment_config_set(&s.cfg, argv[++i]) != 0) {
+				fprintf(stderr, "serve: unknown threshold '%s'\n", argv[i]);
+				return 2;
+			}
+		} else {
+			int help = strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0;
+			fprintf(help ? stdout : stderr,
+				"usage: segstream serve --state DIR [--snapshots DIR] --http HOST:PORT [-T "
+				"threshold=value ...]\n"
+				"  GET /customers/{user_id}  what get --json prints (404 unknown, 400 malformed)\n"
+				"  GET /segments             counts per label and group now (report.json)\n"
+				"  GET /snapshots/latest     the latest snapshot's manifest.json\n"
+				"  GET /snapshots/{seq}/report  that snapshot's report.json\n");
+			return help ? 0 : 2;
+		}
+	}
+	if (!state_dir || !addr) {
+		fprintf(stderr, "serve: --state and --http are required\n");
+		return 2;
+	}
+	if (cli_open_state(state_dir, 1, 1, &s.db) != STATE_OK)
+		return 1;
+	const struct http_route routes[] = {
+		{ "/customers/", serve_customer, &s },
+		{ "/segments", serve_segments, &s },
+		{ "/snapshots/latest", serve_latest, &s },
+		{ "/snapshots/", serve_report, &s },
+	};
+	struct http_config hc;
+	struct http_server *srv;
+	char err[512];
+	http_config_init(&hc);
+	hc.addr = addr;
+	int rc = http_start(&hc, routes, sizeof routes / sizeof routes[0], &srv, err, sizeof err);
+	if (rc != HTTP_OK) {
+		fprintf(stderr, "serve: --http: %s: %s\n", http_strerror(rc), err);
+		state_close(s.db);
+		return 1;
+	}
+	fprintf(stderr, "serve: listening on port %u\n", (unsigned)http_port(srv));
+	struct timespec tick = { 0, 100 * 1000 * 1000 };
+	while (!cli_stop)
+		nanosleep(&tick, NULL);
+	http_stop(srv);
+	state_close(s.db);
+	fprintf(stderr, "serve: stopped\n");
+	return 0;
+}
