@@ -139,7 +139,7 @@ static int compare_key(const void *a, const void *b)
 int cmd_backfill(int argc, char **argv)
 {
 	const char *data = NULL, *state_dir = NULL, *brokers = NULL, *topic = "segstream.events";
-	int32_t partitions = 0;
+	int partitions = 0;
 	int64_t until_ms = INT64_MAX;
 	struct ds_report rep = { .on_error = DS_ON_ERROR_SKIP, .progress = cli_read_progress };
 	static const struct option opts[] = {
@@ -169,7 +169,8 @@ int cmd_backfill(int argc, char **argv)
 			topic = optarg;
 			break;
 		case 'p':
-			partitions = atoi(optarg);
+			if (cli_parse_int("--partitions", optarg, 1, INT32_MAX, &partitions))
+				return 2;
 			break;
 		case 'U': {
 			int32_t day;

@@ -7,6 +7,7 @@
 #include <pthread.h>
 #include <time.h>
 #include <inttypes.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -163,13 +164,16 @@ int cmd_consume(int argc, char **argv)
 			snaps.dir = optarg;
 			break;
 		case 'V':
-			snaps.every_s = atof(optarg);
+			if (cli_parse_double("--snapshot-every", optarg, 0, 31536000, &snaps.every_s))
+				return 2;
 			break;
 		case 'K':
-			snaps.opts.keep = atoi(optarg);
+			if (cli_parse_int("--snapshot-keep", optarg, 0, INT_MAX, &snaps.opts.keep))
+				return 2;
 			break;
 		case 'W':
-			snaps.every_events = strtoull(optarg, NULL, 10);
+			if (cli_parse_u64("--snapshot-every-events", optarg, 0, UINT64_MAX, &snaps.every_events))
+				return 2;
 			break;
 		case 'G':
 			snaps.segments_topic = optarg;
@@ -193,22 +197,26 @@ int cmd_consume(int argc, char **argv)
 			cfg.group_id = optarg;
 			break;
 		case 'n':
-			cfg.batch_max_events = atoi(optarg);
+			if (cli_parse_int("--batch-events", optarg, 1, INT_MAX, &cfg.batch_max_events))
+				return 2;
 			break;
 		case 'm':
-			cfg.batch_max_ms = atoi(optarg);
+			if (cli_parse_int("--batch-ms", optarg, 1, INT_MAX, &cfg.batch_max_ms))
+				return 2;
 			break;
 		case 'E':
 			cfg.exit_at_end = 1;
 			break;
 		case 'I':
-			cfg.idle_ms = atoi(optarg);
+			if (cli_parse_int("--idle-ms", optarg, 0, INT_MAX, &cfg.idle_ms))
+				return 2;
 			break;
 		case 'N':
 			durable = 0;
 			break;
 		case 'w':
-			cfg.wake_ms = atoi(optarg);
+			if (cli_parse_int("--wake-ms", optarg, 0, INT_MAX, &cfg.wake_ms))
+				return 2;
 			break;
 		case 'v':
 			cfg.verbose = 1;

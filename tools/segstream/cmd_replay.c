@@ -159,13 +159,16 @@ int cmd_replay(int argc, char **argv)
 			break;
 		}
 		case 'l':
-			limit = strtoull(optarg, NULL, 10);
+			if (cli_parse_u64("--limit", optarg, 0, UINT64_MAX, &limit))
+				return 2;
 			break;
 		case 'r':
-			rate = strtod(optarg, NULL);
+			if (cli_parse_double("--rate", optarg, 0, 1e9, &rate))
+				return 2;
 			break;
 		case 's':
-			speed = strtod(optarg, NULL);
+			if (cli_parse_double("--speed", optarg, 0, 1e9, &speed))
+				return 2;
 			break;
 		case 'T':
 			include_train = 1;

@@ -1,6 +1,10 @@
 /* segstream: one CLI with subcommands, as users of kcat and git expect. */
+#include <ctype.h>
+#include <errno.h>
+#include <inttypes.h>
 #include <signal.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -9,6 +13,7 @@
 
 volatile sig_atomic_t cli_stop;
 volatile sig_atomic_t cli_snapshot_request;
+const char *cli_command = "";
 
 static void on_signal(int sig)
 {
@@ -25,6 +30,53 @@ int cli_props_add(struct cli_props *p, const char *kv)
 		return -1;
 	}
 	p->items[p->n++] = kv;
+	return 0;
+}
+
+/*
+ * Numbers are parsed whole: digits only (no sign, no spaces, no suffix), within the range, or
+ * the flag, the argument and the range are named on stderr. strtoull would read "10x" as 10
+ * and "-1" as 18446744073709551615, and atoi "abc" as 0.
+ */
+int cli_parse_u64(const char *flag, const char *arg, uint64_t min, uint64_t max, uint64_t *out)
+{
+	char *end = NULL;
+	unsigned long long v = 0;
+	errno = 0;
+	if (isdigit((unsigned char)arg[0]))
+		v = strtoull(arg, &end, 10);
+	if (!end || *end || errno == ERANGE || v < min || v > max) {
+		fprintf(stderr, "segstream %s: %s: '%s' is not an integer in [%" PRIu64 ", %" PRIu64 "]\n", cli_command,
+			flag, arg, min, max);
+		return -1;
+	}
+	*out = v;
+	return 0;
+}
+
+int cli_parse_int(const char *flag, const char *arg, int min, int max, int *out)
+{
+	uint64_t v;
+	if (cli_parse_u64(flag, arg, (uint64_t)min, (uint64_t)max, &v) != 0)
+		return -1;
+	*out = (int)v;
+	return 0;
+}
+
+/* Decimal numbers (strtod's syntax without leading spaces), finite and within the range. */
+int cli_parse_double(const char *flag, const char *arg, double min, double max, double *out)
+{
+	char *end = NULL;
+	double v = 0;
+	errno = 0;
+	if (arg[0] && !isspace((unsigned char)arg[0]))
+		v = strtod(arg, &end);
+	if (!end || end == arg || *end || errno == ERANGE || !(v >= min && v <= max)) {
+		fprintf(stderr, "segstream %s: %s: '%s' is not a number in [%.15g, %.15g]\n", cli_command, flag, arg,
+			min, max);
+		return -1;
+	}
+	*out = v;
 	return 0;
 }
 
@@ -93,8 +145,10 @@ int main(int argc, char **argv)
 		return argc < 2 ? 2 : 0;
 	}
 	for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
-		if (strcmp(argv[1], commands[i].name) == 0)
+		if (strcmp(argv[1], commands[i].name) == 0) {
+			cli_command = commands[i].name;
 			return commands[i].fn(argc - 1, argv + 1);
+		}
 	fprintf(stderr, "segstream: unknown command '%s'\n", argv[1]);
 	usage(stderr);
 	return 2;
