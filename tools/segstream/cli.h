@@ -64,6 +64,13 @@ int cli_parse_int(const char *flag, const char *arg, int min, int max, int *out)
 /* A finite decimal number in [min, max] (strtod's syntax, the whole string). */
 int cli_parse_double(const char *flag, const char *arg, double min, double max, double *out);
 
+/*
+ * -T NAME=VALUE into cfg (segment_config_set); an unknown name is reported with the list of
+ * valid names, a malformed value with the accepted range. @return 0, or -1 (message printed).
+ */
+struct segment_config;
+int cli_parse_threshold(struct segment_config *cfg, const char *name_value);
+
 /* YYYY-MM-DD as days since 1970-01-01. @return 0, or -1 if malformed. */
 int cli_parse_iso_date(const char *s, int32_t *day);
 

@@ -155,7 +155,7 @@ int cmd_consume(int argc, char **argv)
 		{ 0, 0, 0, 0 },
 	};
 	int c;
-	while ((c = getopt_long(argc, argv, "S:b:t:P:C:D:g:n:m:EI:Nw:vX:O:V:K:W:G:h", opts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "S:b:t:P:C:D:g:n:m:EI:Nw:vX:O:V:K:W:G:T:h", opts, NULL)) != -1) {
 		switch (c) {
 		case 'S':
 			state_dir = optarg;
@@ -225,6 +225,10 @@ int cmd_consume(int argc, char **argv)
 			if (cli_props_add(&props, optarg))
 				return 2;
 			break;
+		case 'T':
+			if (cli_parse_threshold(&snaps.cfg, optarg))
+				return 2;
+			break;
 		case 'h':
 			printf("usage: segstream consume --state DIR --brokers HOST:PORT [--group ID] [--exit-at-end "
 			       "[--idle-ms MS]]\n"
@@ -232,7 +236,8 @@ int cmd_consume(int argc, char **argv)
 			       "         [--batch-events N] [--batch-ms MS] [--wake-ms MS (0: off)]\n"
 			       "         [--no-sync] [--verbose] [-X librdkafka.property=value ...]\n"
 			       "         [--snapshot-dir DIR [--snapshot-every SECONDS] [--snapshot-every-events N]\n"
-			       "                             [--snapshot-keep K] [--segments-topic T]]\n"
+			       "                             [--snapshot-keep K] [--segments-topic T] [-T "
+			       "threshold=value ...]]\n"
 			       "  Snapshots: every SECONDS and/or N events, on SIGUSR1, at the end of each catch-up\n"
 			       "  and at exit; with --segments-topic each also goes to Kafka as a delta (one "
 			       "transaction).\n");

@@ -27,7 +27,8 @@ int cli_open_state(const char *path, int read_only, int durable, struct state_db
 /*
  * Parses "--state DIR [-T key=value ...] [--json] [ARG]" for get and dump: the thresholds of
  * SPEC §4 come from configuration (segment_config_set names the keys). json is NULL where
- * --json is not an option. @return 0, 1 for --help, or -1 for a usage error.
+ * --json is not an option. @return 0, 1 for --help, -1 for a usage error, -2 for one already
+ * explained on stderr.
  */
 static int parse_read_args(int argc, char **argv, const char **state_dir, struct segment_config *cfg, const char **arg,
 			   int *json)
@@ -41,10 +42,8 @@ static int parse_read_args(int argc, char **argv, const char **state_dir, struct
 		if (strcmp(argv[i], "--state") == 0 && i + 1 < argc) {
 			*state_dir = argv[++i];
 		} else if (strcmp(argv[i], "-T") == 0 && i + 1 < argc) {
-			if (segment_config_set(cfg, argv[++i]) != 0) {
-				fprintf(stderr, "segstream: unknown threshold '%s'\n", argv[i]);
-				return -1;
-			}
+			if (cli_parse_threshold(cfg, argv[++i]) != 0)
+				return -2; /* said */
 		} else if (json && strcmp(argv[i], "--json") == 0) {
 			*json = 1;
 		} else if (!*arg && argv[i][0] != '-') {
@@ -151,6 +150,8 @@ int cmd_get(int argc, char **argv)
 	struct segment_config cfg;
 	int json = 0;
 	int prc = parse_read_args(argc, argv, &dir, &cfg, &user, &json);
+	if (prc == -2)
+		return 2;
 	if (prc || !user) {
 		fprintf(prc == 1 ? stdout : stderr,
 			"usage: segstream get --state DIR [-T threshold=value ...] [--json] USER_ID\n"
@@ -187,6 +188,8 @@ int cmd_dump(int argc, char **argv)
 	const char *dir, *extra;
 	struct segment_config cfg;
 	int prc = parse_read_args(argc, argv, &dir, &cfg, &extra, NULL);
+	if (prc == -2)
+		return 2;
 	if (prc || extra) {
 		fprintf(prc == 1 ? stdout : stderr,
 			"usage: segstream dump --state DIR [-T threshold=value ...]   (CSV on stdout)\n");

@@ -257,10 +257,8 @@ int cmd_snapshot(int argc, char **argv)
 				return 2;
 			break;
 		case 'T':
-			if (segment_config_set(&cfg, optarg) != 0) {
-				fprintf(stderr, "snapshot: unknown threshold '%s'\n", optarg);
+			if (cli_parse_threshold(&cfg, optarg) != 0)
 				return 2;
-			}
 			break;
 		case 'h':
 			printf(

@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "dataset/dataset.h"
+#include "segment/segment.h"
 #include "tools/segstream/cli.h"
 
 volatile sig_atomic_t cli_stop;
@@ -78,6 +79,30 @@ int cli_parse_double(const char *flag, const char *arg, double min, double max, 
 	}
 	*out = v;
 	return 0;
+}
+
+/* -T NAME=VALUE; a wrong name lists the valid ones, a wrong value names the range. */
+int cli_parse_threshold(struct segment_config *cfg, const char *kv)
+{
+	if (segment_config_set(cfg, kv) == 0)
+		return 0;
+	const char *eq = strchr(kv, '='), *name;
+	int klen = eq ? (int)(eq - kv) : (int)strlen(kv);
+	for (size_t i = 0; (name = segment_config_name(i)) != NULL; i++) {
+		if (eq && (int)strlen(name) == klen && strncmp(name, kv, (size_t)klen) == 0) {
+			fprintf(stderr, "segstream %s: -T %s: '%s' is not an integer in [0, %" PRIu32 "]\n",
+				cli_command, name, eq + 1, UINT32_MAX);
+			return -1;
+		}
+	}
+	if (eq)
+		fprintf(stderr, "segstream %s: -T: unknown threshold '%.*s' (names:", cli_command, klen, kv);
+	else
+		fprintf(stderr, "segstream %s: -T: '%s' is not NAME=VALUE (names:", cli_command, kv);
+	for (size_t i = 0; (name = segment_config_name(i)) != NULL; i++)
+		fprintf(stderr, "%s %s", i ? "," : "", name);
+	fprintf(stderr, ")\n");
+	return -1;
 }
 
 int cli_parse_iso_date(const char *s, int32_t *day)
