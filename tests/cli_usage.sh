@@ -39,7 +39,8 @@ expect 2 "consume: --wake-ms: '-5'" consume --state "$tmp" "${b[@]}" --wake-ms -
 expect 2 "consume: --snapshot-every: '1m' is not a number in \[0, 31536000\]" consume --state "$tmp" "${b[@]}" \
 	--snapshot-every 1m
 expect 2 "consume: --snapshot-every-events: 'many'" consume --state "$tmp" "${b[@]}" --snapshot-every-events many
-expect 2 "consume: --snapshot-keep: '2.5'" consume --state "$tmp" "${b[@]}" --snapshot-keep 2.5
+expect 2 "consume: --keep: '2.5'" consume --state "$tmp" "${b[@]}" --snapshot-keep 2.5 # the old name
+expect 2 "consume: --keep: 'abc' is not an integer in \[0, " consume --state "$tmp" "${b[@]}" --keep abc
 expect 2 "backfill: --partitions: 'four' is not an integer in \[1, 2147483647\]" backfill --data "$tmp" \
 	--state "$tmp" --partitions four
 expect 2 "mock-cluster: --partitions: '0'" mock-cluster --partitions 0
@@ -51,6 +52,19 @@ expect 2 "usage: segstream get" get --state "$tmp"
 expect 2 "usage: segstream dump" dump --state "$tmp" extra
 expect 2 "unknown command" frobnicate
 expect 2 "usage: segstream COMMAND" # no command at all
+
+# One name per concept: --segments-topic and --keep in snapshot as in consume (snapshot's old
+# --topic still works, with a warning); backfill takes -X (its watermark client gets it); -b is
+# --brokers everywhere. Each run gets past the options and fails on the missing state or broker.
+expect 1 "mdb_env_open" snapshot --state "$tmp/none" --out "$tmp/s" --segments-topic T --keep 2 -b 127.0.0.1:1
+expect 1 "warning: --topic is deprecated.*use --segments-topic" snapshot --state "$tmp/none" --out "$tmp/s" --topic T
+expect 1 "No such configuration property: \"no.such.property\"" backfill --data "$tmp" --state "$tmp/st" \
+	-b 127.0.0.1:1 -X no.such.property=1
+expect 1 "No such configuration property: \"no.such.property\"" replay --data "$repo/data/instacart" \
+	-b 127.0.0.1:1 -X no.such.property=1
+for cmd in replay consume snapshot backfill; do
+	expect 0 "--brokers\|-b HOST:PORT" $cmd --help
+done
 
 # --help: exit 0 and a usage line on stdout, for the program and every subcommand.
 for cmd in gen replay consume get dump backfill snapshot mock-cluster "snapshot verify" "snapshot diff"; do

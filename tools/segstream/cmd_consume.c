@@ -136,7 +136,8 @@ int cmd_consume(int argc, char **argv)
 		{ "brokers", required_argument, 0, 'b' },
 		{ "snapshot-dir", required_argument, 0, 'O' },
 		{ "snapshot-every", required_argument, 0, 'V' },
-		{ "snapshot-keep", required_argument, 0, 'K' },
+		{ "keep", required_argument, 0, 'K' },
+		{ "snapshot-keep", required_argument, 0, 'K' }, /* the old name of --keep */
 		{ "snapshot-every-events", required_argument, 0, 'W' },
 		{ "segments-topic", required_argument, 0, 'G' },
 		{ "topic", required_argument, 0, 't' },
@@ -168,7 +169,7 @@ int cmd_consume(int argc, char **argv)
 				return 2;
 			break;
 		case 'K':
-			if (cli_parse_int("--snapshot-keep", optarg, 0, INT_MAX, &snaps.opts.keep))
+			if (cli_parse_int("--keep", optarg, 0, INT_MAX, &snaps.opts.keep))
 				return 2;
 			break;
 		case 'W':
@@ -230,14 +231,14 @@ int cmd_consume(int argc, char **argv)
 				return 2;
 			break;
 		case 'h':
-			printf("usage: segstream consume --state DIR --brokers HOST:PORT [--group ID] [--exit-at-end "
-			       "[--idle-ms MS]]\n"
+			printf("usage: segstream consume --state DIR --brokers|-b HOST:PORT [--group ID]\n"
+			       "         [--exit-at-end [--idle-ms MS]]\n"
 			       "         [--topic T] [--products-topic T] [--customers-topic T] [--dlq-topic T]\n"
 			       "         [--batch-events N] [--batch-ms MS] [--wake-ms MS (0: off)]\n"
 			       "         [--no-sync] [--verbose] [-X librdkafka.property=value ...]\n"
 			       "         [--snapshot-dir DIR [--snapshot-every SECONDS] [--snapshot-every-events N]\n"
-			       "                             [--snapshot-keep K] [--segments-topic T] [-T "
-			       "threshold=value ...]]\n"
+			       "                             [--keep K (5)] [--segments-topic T] [-T threshold=value "
+			       "...]]\n"
 			       "  Snapshots: every SECONDS and/or N events, on SIGUSR1, at the end of each catch-up\n"
 			       "  and at exit; with --segments-topic each also goes to Kafka as a delta (one "
 			       "transaction).\n");

@@ -182,11 +182,11 @@ int cmd_replay(int argc, char **argv)
 				return 2;
 			break;
 		case 'h':
-			printf(
-			    "usage: segstream replay --data DIR --brokers HOST:PORT [--topic T] [--products-topic T]\n"
-			    "         [--customers-topic T] [--from YYYY-MM-DD] [--until YYYY-MM-DD (exclusive)]\n"
-			    "         [--limit N] [--rate EVENTS_PER_S | --speed X] [--include-train]\n"
-			    "         [--on-error skip|fail] [-X librdkafka.property=value ...]\n");
+			printf("usage: segstream replay --data DIR --brokers|-b HOST:PORT [--topic T]\n"
+			       "         [--products-topic T] [--customers-topic T] [--from YYYY-MM-DD] [--until "
+			       "YYYY-MM-DD (exclusive)]\n"
+			       "         [--limit N] [--rate EVENTS_PER_S | --speed X] [--include-train]\n"
+			       "         [--on-error skip|fail] [-X librdkafka.property=value ...]\n");
 			return 0;
 		default:
 			return 2;

@@ -227,11 +227,12 @@ int cmd_snapshot(int argc, char **argv)
 	static const struct option opts[] = {
 		{ "state", required_argument, 0, 'S' },   { "out", required_argument, 0, 'o' },
 		{ "keep", required_argument, 0, 'k' },    { "csv", no_argument, 0, 'c' },
-		{ "brokers", required_argument, 0, 'b' }, { "topic", required_argument, 0, 't' },
+		{ "brokers", required_argument, 0, 'b' }, { "segments-topic", required_argument, 0, 'G' },
+		{ "topic", required_argument, 0, 't' }, /* deprecated: elsewhere --topic is the events topic */
 		{ "help", no_argument, 0, 'h' },          { 0, 0, 0, 0 },
 	};
 	int c;
-	while ((c = getopt_long(argc, argv, "S:o:k:cT:b:t:X:h", opts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "S:o:k:cT:b:t:G:X:h", opts, NULL)) != -1) {
 		switch (c) {
 		case 'S':
 			state_dir = optarg;
@@ -250,6 +251,11 @@ int cmd_snapshot(int argc, char **argv)
 			brokers = optarg;
 			break;
 		case 't':
+			fprintf(stderr,
+				"segstream snapshot: warning: --topic is deprecated (elsewhere it names the events "
+				"topic); use --segments-topic\n");
+			/* fall through */
+		case 'G':
 			topic = optarg;
 			break;
 		case 'X':
@@ -264,7 +270,8 @@ int cmd_snapshot(int argc, char **argv)
 			printf(
 			    "usage: segstream snapshot --state DIR --out DIR [--keep K (5)] [--csv] [-T "
 			    "threshold=value ...]\n"
-			    "         [--brokers HOST:PORT [--topic T (segstream.segments)] [-X prop=value ...]]\n"
+			    "         [--brokers|-b HOST:PORT [--segments-topic T (segstream.segments)] [-X prop=value "
+			    "...]]\n"
 			    "  With --brokers, the rows changed since the last snapshot published to Kafka go to the\n"
 			    "  compacted topic, with a manifest record, in one transaction.\n"
 			    "       segstream snapshot verify|show DIR [SEQUENCE]\n"
