@@ -8,8 +8,14 @@
 #include <string.h>
 #include <unistd.h>
 
+#include <librdkafka/rdkafka.h>
+#include <lmdb.h>
+
 #include "dataset/dataset.h"
+#include "event/event.h"
 #include "segment/segment.h"
+#include "snapshot/snapshot.h"
+#include "state/state.h"
 #include "tools/segstream/cli.h"
 
 volatile sig_atomic_t cli_stop;
@@ -151,9 +157,24 @@ static const struct {
 
 static void usage(FILE *f)
 {
-	fprintf(f, "usage: segstream COMMAND [options]   (segstream COMMAND --help)\n\ncommands:\n");
+	fprintf(f, "usage: segstream COMMAND [options]   (segstream COMMAND --help; segstream --version)\n\n"
+		   "commands:\n");
 	for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
 		fprintf(f, "  %-13s %s\n", commands[i].name, commands[i].help);
+}
+
+/* What a bug report needs: our version, the versions of what we write, and the libraries'. */
+static void print_version(void)
+{
+	int major, minor, patch;
+	mdb_version(&major, &minor, &patch);
+	printf("segstream %s\n", SEGSTREAM_VERSION);
+	printf("  event schema      %d (products %d, customers %d)\n", EVENT_SCHEMA_VERSION,
+	       EVENT_PRODUCT_SCHEMA_VERSION, EVENT_CUSTOMER_SCHEMA_VERSION);
+	printf("  customer record   %d\n", STATE_RECORD_VERSION);
+	printf("  snapshot format   %d (report.json %d)\n", SNAP_FORMAT, SNAP_REPORT_FORMAT);
+	printf("  librdkafka        %s\n", rd_kafka_version_str());
+	printf("  LMDB              %d.%d.%d\n", major, minor, patch);
 }
 
 int main(int argc, char **argv)
@@ -168,6 +189,10 @@ int main(int argc, char **argv)
 	if (argc < 2 || strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0) {
 		usage(argc < 2 ? stderr : stdout);
 		return argc < 2 ? 2 : 0;
+	}
+	if (strcmp(argv[1], "--version") == 0 || strcmp(argv[1], "-V") == 0) {
+		print_version();
+		return 0;
 	}
 	for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
 		if (strcmp(argv[1], commands[i].name) == 0) {
