@@ -22,7 +22,9 @@
 /*
  * Snapshots beside the consumer: a thread of its own with its own LMDB read transactions, so
  * the consumer's batches never wait for it. It publishes every `every_s` seconds, on SIGUSR1,
- * at the end of each catch-up, and once more when the consumer stops.
+ * at the end of each catch-up, and once more when the consumer stops; but, except on SIGUSR1,
+ * not when no event was committed since the last one it published (the same rows again, and
+ * a Kafka transaction for nothing). The first of a run is always published.
  */
 
 struct snapshotter {
@@ -39,7 +41,9 @@ struct snapshotter {
 	pthread_mutex_t lock;
 	pthread_cond_t wake;
 	int requested, done;
-	uint64_t published, failed;
+	uint64_t events_total;     /* events committed so far this run (count_events; under lock) */
+	uint64_t events_published; /* events_total when the last published snapshot began */
+	uint64_t published, failed, skipped;
 };
 
 static void request_snapshot(void *ctx)
@@ -55,15 +59,31 @@ static void request_snapshot(void *ctx)
 static void count_events(void *ctx, uint64_t events_total)
 {
 	struct snapshotter *s = ctx;
+	pthread_mutex_lock(&s->lock);
+	s->events_total = events_total;
+	pthread_mutex_unlock(&s->lock);
 	if (s->every_events && events_total >= s->next_events) {
 		s->next_events = (events_total / s->every_events + 1) * s->every_events;
 		request_snapshot(s);
 	}
 }
 
-static void publish_one(struct snapshotter *s)
+/*
+ * Publishes a snapshot unless nothing was committed since the last one (forced: always).
+ * The count is read before the snapshot's read transaction begins, so events committed in
+ * between are in this snapshot and make the next one due too: a snapshot is never skipped
+ * that would have shown something new.
+ */
+static void publish_one(struct snapshotter *s, int forced)
 {
-	static struct snap_report r; /* only this thread publishes */
+	static struct snap_report r; /* only one thread publishes at a time */
+	pthread_mutex_lock(&s->lock);
+	uint64_t events = s->events_total;
+	pthread_mutex_unlock(&s->lock);
+	if (!forced && s->published && events == s->events_published) {
+		s->skipped++;
+		return;
+	}
 	uint64_t seq;
 	char err[512];
 	struct timespec t0, t1;
@@ -76,6 +96,7 @@ static void publish_one(struct snapshotter *s)
 		return;
 	}
 	s->published++;
+	s->events_published = events;
 	fprintf(stderr, "consume: snapshot %" PRIu64 " (%" PRIu64 " customers) in %.0f ms\n", seq, r.customers,
 		(double)(t1.tv_sec - t0.tv_sec) * 1e3 + (double)(t1.tv_nsec - t0.tv_nsec) / 1e6);
 	if (s->segments_topic && cli_snapshot_to_kafka(s->brokers, s->segments_topic, s->props, s->dir, seq) != 0)
@@ -108,13 +129,14 @@ static void *snapshot_thread(void *arg)
 			timed_out = pthread_cond_timedwait(&s->wake, &s->lock, &until) != 0;
 		if (s->done)
 			break;
-		int due = s->requested || cli_snapshot_request || (timed_out && s->every_s > 0);
+		int forced = cli_snapshot_request != 0;
+		int due = s->requested || forced || (timed_out && s->every_s > 0);
 		s->requested = 0;
 		cli_snapshot_request = 0;
 		if (!due)
 			continue;
 		pthread_mutex_unlock(&s->lock);
-		publish_one(s);
+		publish_one(s, forced);
 		pthread_mutex_lock(&s->lock);
 	}
 	pthread_mutex_unlock(&s->lock);
@@ -292,8 +314,10 @@ int cmd_consume(int argc, char **argv)
 		pthread_mutex_unlock(&snaps.lock);
 		pthread_join(snap_thread, NULL);
 		if (rc == CONS_OK)
-			publish_one(&snaps); /* the final state */
-		printf("consume: %" PRIu64 " snapshots published, %" PRIu64 " failed\n", snaps.published, snaps.failed);
+			publish_one(&snaps, 0); /* the final state, unless the last one has it */
+		printf("consume: %" PRIu64 " snapshots published, %" PRIu64 " failed, %" PRIu64
+		       " skipped (no new events)\n",
+		       snaps.published, snaps.failed, snaps.skipped);
 		pthread_cond_destroy(&snaps.wake);
 		pthread_mutex_destroy(&snaps.lock);
 	}
