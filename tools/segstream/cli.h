@@ -48,8 +48,9 @@ int cli_snapshot_to_kafka(const char *brokers, const char *topic, const struct c
 struct ds_report;
 int cli_parse_on_error(const char *arg, struct ds_report *rep);
 
-/* Progress of reading the history files on stderr (ds_report.progress): a counter updated in
- * place on a terminal, a line every ~8M rows otherwise. ctx is unused. */
+/* Progress of reading the history files on stderr (ds_report.progress): the rows of both
+ * reading threads, a counter updated in place on a terminal, a line every ~8M rows otherwise.
+ * Not for two loads at once (it keeps the last line's count). ctx is unused. */
 void cli_read_progress(uint64_t rows, void *ctx);
 
 /*

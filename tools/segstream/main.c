@@ -131,13 +131,17 @@ int cli_parse_on_error(const char *arg, struct ds_report *rep)
 	return 0;
 }
 
+/* The loader calls it one call at a time (dataset.h), so the last line's count is plain. */
 void cli_read_progress(uint64_t rows, void *ctx)
 {
+	static uint64_t last_line; /* rows when the last line was written (not a terminal) */
 	(void)ctx;
-	if (isatty(2))
+	if (isatty(2)) {
 		fprintf(stderr, "\rreading the history: %6.1fM rows", (double)rows / 1e6);
-	else if ((rows >> 20) % 8 == 0)
+	} else if (rows >= last_line + (8u << 20)) {
 		fprintf(stderr, "reading the history: %.1fM rows so far\n", (double)rows / 1e6);
+		last_line = rows;
+	}
 }
 
 static const struct {
