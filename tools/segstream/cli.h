@@ -27,6 +27,19 @@ int cmd_snapshot(int argc, char **argv);
 int cmd_backfill(int argc, char **argv);
 int cmd_mock_cluster(int argc, char **argv);
 
+/*
+ * Settings from a config file and the environment (config.c): takes --config FILE out of the
+ * subcommand's argv (else SEGSTREAM_CONFIG names the file), reads its [segstream] keys and
+ * [kafka] properties, then the SEGSTREAM_* variables (environment over file), and gives the
+ * subcommand a new argv: its name, the options those settings mean for it, then its own
+ * arguments (flags last, so they win). argv[0] is the subcommand's name.
+ * @param[out] owned what the new argv points to: free it with cli_config_free() after the
+ *             subcommand has returned.
+ * @return 0, or -1 (message printed: an unreadable file, an unknown key; exit 2).
+ */
+int cli_config_apply(int *argc, char ***argv, char ***owned);
+void cli_config_free(char **owned);
+
 /* Collects repeated -X key=value options (kc_conf_apply() of kclient/ applies them). */
 struct cli_props {
 	const char *items[64];

@@ -161,8 +161,10 @@ static const struct {
 
 static void usage(FILE *f)
 {
-	fprintf(f, "usage: segstream COMMAND [options]   (segstream COMMAND --help; segstream --version)\n\n"
-		   "commands:\n");
+	fprintf(f,
+		"usage: segstream COMMAND [--config FILE] [options]   (segstream COMMAND --help; segstream --version)\n"
+		"  Settings: flags, then SEGSTREAM_* variables, then the --config (or SEGSTREAM_CONFIG) file.\n\n"
+		"commands:\n");
 	for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
 		fprintf(f, "  %-13s %s\n", commands[i].name, commands[i].help);
 }
@@ -201,7 +203,13 @@ int main(int argc, char **argv)
 	for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
 		if (strcmp(argv[1], commands[i].name) == 0) {
 			cli_command = commands[i].name;
-			return commands[i].fn(argc - 1, argv + 1);
+			int cmd_argc = argc - 1;
+			char **cmd_argv = argv + 1, **owned;
+			if (cli_config_apply(&cmd_argc, &cmd_argv, &owned) != 0)
+				return 2;
+			int rc = commands[i].fn(cmd_argc, cmd_argv);
+			cli_config_free(owned);
+			return rc;
 		}
 	fprintf(stderr, "segstream: unknown command '%s'\n", argv[1]);
 	usage(stderr);
