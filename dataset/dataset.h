@@ -340,7 +340,10 @@ void ds_line_set_free(struct ds_line_set *set);
  * threads, which live only for the call. Bad rows are reported once both ranges of a file are
  * read, in file order, with the row numbers of the whole file. A file with a quote in it is
  * read again whole on this thread with libcsv (a quoted field could hide a line end, so the
- * split might be wrong). @p rep's progress callback, if any, sees the first range's rows only.
+ * split might be wrong). @p rep's progress callback, if any, gets the history rows read so far
+ * by both threads in every file (about every 1,048,576 rows of each thread), from the
+ * reading threads but one call at a time; the count grows, except that a file read again
+ * whole is counted again from its start.
  *
  * @param[out] h   the history; free it with ds_history_free() (on failure it is freed already)
  * @return DS_OK, DS_IO, DS_ROWS (on-error=fail), DS_NOMEM or DS_LAYOUT.

@@ -11,6 +11,16 @@
 
 enum { PARTS = 2 };
 
+/* The caller's progress callback sees the rows of every range and file of one load: each
+ * range's report adds what it read since its last call, under the lock, so the callback is
+ * called one at a time. */
+struct progress_sum {
+	pthread_mutex_t lock;
+	uint64_t rows; /* history rows read so far, both threads, every file */
+	void (*fn)(uint64_t rows, void *ctx);
+	void *ctx;
+};
+
 struct range_job {
 	const struct ds_history *h;
 	const char *path;
@@ -20,7 +30,45 @@ struct range_job {
 	struct ds_line_set lines;
 	struct ds_report rep;
 	int rc;
+	struct progress_sum *sum; /* NULL: no progress reported */
+	uint64_t rows_summed;     /* of rep.rows, what is in sum->rows */
 };
+
+/* ds_report.progress of one range: adds its rows since its last call to the sum. */
+static void add_progress(uint64_t rows, void *ctx)
+{
+	struct range_job *j = ctx;
+	struct progress_sum *s = j->sum;
+	pthread_mutex_lock(&s->lock);
+	s->rows += rows - j->rows_summed;
+	j->rows_summed = rows;
+	s->fn(s->rows, s->ctx);
+	pthread_mutex_unlock(&s->lock);
+}
+
+/* Counts in the sum what a job read after its last progress call (threads joined), or takes
+ * out all it counted (forget: its reading is discarded). */
+static void settle_progress(struct range_job *j, int forget)
+{
+	if (!j->sum)
+		return;
+	if (forget)
+		j->sum->rows -= j->rows_summed;
+	else
+		j->sum->rows += j->rep.rows - j->rows_summed;
+	j->rows_summed = forget ? 0 : j->rep.rows;
+}
+
+/* Gives a job's report the summing progress callback, if the load reports progress. */
+static void use_progress(struct range_job *j, struct progress_sum *sum)
+{
+	j->sum = sum;
+	if (sum) {
+		j->rep.progress = add_progress;
+		j->rep.progress_ctx = j;
+		j->rows_summed = j->rep.rows;
+	}
+}
 
 static void *read_range(void *arg)
 {
@@ -43,7 +91,7 @@ static void free_job(struct range_job *j)
  * numbers once every range is read; rows_before[i] is the number of rows before job i's range.
  */
 static int read_file(const struct ds_history *h, const char *path, int orders, struct range_job *jobs,
-		     uint64_t *rows_before, int *n, struct ds_report *rep)
+		     uint64_t *rows_before, int *n, struct ds_report *rep, struct progress_sum *sum)
 {
 	struct ds_range ranges[PARTS];
 	*n = 0;
@@ -61,13 +109,10 @@ static int read_file(const struct ds_history *h, const char *path, int orders, s
 						       .log = rep->log,
 						       .quiet = rep->quiet,
 						       .libcsv_only = rep->libcsv_only } };
-		if (i == 0) { /* one progress counter is enough */
-			jobs[i].rep.progress = rep->progress;
-			jobs[i].rep.progress_ctx = rep->progress_ctx;
-		} else if (pthread_create(&threads[i], NULL, read_range, &jobs[i]) == 0) {
-			started[i] = 1;
-		}
+		use_progress(&jobs[i], sum);
 	}
+	for (int i = 1; i < *n; i++)
+		started[i] = pthread_create(&threads[i], NULL, read_range, &jobs[i]) == 0;
 	for (int i = 0; i < *n; i++)
 		if (!started[i])
 			read_range(&jobs[i]);
@@ -80,6 +125,7 @@ static int read_file(const struct ds_history *h, const char *path, int orders, s
 	uint64_t before = 0;
 	int stopped = 0; /* a range stopped early: the rows after it cannot be numbered */
 	for (int i = 0; i < *n; i++) {
+		settle_progress(&jobs[i], split);
 		if (split) { /* forget this reading: the whole file is read again below */
 			jobs[i].rep.quiet = 1;
 			free_job(&jobs[i]);
@@ -99,7 +145,11 @@ static int read_file(const struct ds_history *h, const char *path, int orders, s
 		*n = 1;
 		rows_before[0] = 0;
 		jobs[0] = (struct range_job){ .h = h, .path = path, .orders = orders, .rep = *rep };
+		use_progress(&jobs[0], sum);
 		read_range(&jobs[0]);
+		settle_progress(&jobs[0], 0);
+		jobs[0].rep.progress = rep->progress;
+		jobs[0].rep.progress_ctx = rep->progress_ctx;
 		*rep = jobs[0].rep;
 		rc = jobs[0].rc;
 	}
@@ -118,8 +168,11 @@ int ds_history_load(const char *dir, int include_train, struct ds_history *h, st
 	snprintf(orders, sizeof orders, "%s/orders.csv", dir);
 	snprintf(prior, sizeof prior, "%s/order_products__prior.csv", dir);
 	snprintf(train, sizeof train, "%s/order_products__train.csv", dir);
+	struct progress_sum progress = { .fn = rep->progress, .ctx = rep->progress_ctx };
+	struct progress_sum *sum = rep->progress ? &progress : NULL;
+	pthread_mutex_init(&progress.lock, NULL);
 
-	int rc = read_file(h, orders, 1, jobs, rows_before, &n, rep);
+	int rc = read_file(h, orders, 1, jobs, rows_before, &n, rep, sum);
 	struct ds_order_rows order_rows[PARTS];
 	for (int i = 0; i < n; i++)
 		order_rows[i] = jobs[i].order_rows;
@@ -129,7 +182,7 @@ int ds_history_load(const char *dir, int include_train, struct ds_history *h, st
 
 	const char *lines[2] = { prior, train };
 	for (int f = 0; f < 1 + (include_train != 0) && rc == DS_OK; f++) {
-		rc = read_file(h, lines[f], 0, jobs, rows_before, &n, rep);
+		rc = read_file(h, lines[f], 0, jobs, rows_before, &n, rep, sum);
 		for (int i = 0; i < n; i++)
 			sets[n_sets++] = jobs[i].lines;
 	}
@@ -141,5 +194,6 @@ int ds_history_load(const char *dir, int include_train, struct ds_history *h, st
 	}
 	if (rc != DS_OK)
 		ds_history_free(h);
+	pthread_mutex_destroy(&progress.lock);
 	return rc;
 }

@@ -16,6 +16,20 @@ void segment_config_init(struct segment_config *cfg)
 	cfg->low_activity_below = 5;
 }
 
+/* The thresholds -T sets, by name: the members of struct segment_config. */
+static const struct {
+	const char *name;
+	size_t offset;
+	int is_u64; /* else uint32_t */
+} thresholds[] = {
+	{ "loyal_above", offsetof(struct segment_config, loyal_above), 0 },
+	{ "regular_above", offsetof(struct segment_config, regular_above), 0 },
+	{ "high_spender_cents", offsetof(struct segment_config, high_spender_cents), 1 },
+	{ "nonfrequent_above", offsetof(struct segment_config, nonfrequent_above), 0 },
+	{ "regular_freq_above", offsetof(struct segment_config, regular_freq_above), 0 },
+	{ "low_activity_below", offsetof(struct segment_config, low_activity_below), 0 },
+};
+
 int segment_config_set(struct segment_config *cfg, const char *kv)
 {
 	const char *eq = strchr(kv, '=');
@@ -26,28 +40,22 @@ int segment_config_set(struct segment_config *cfg, const char *kv)
 	if (*end || v > UINT32_MAX)
 		return -1;
 	size_t klen = (size_t)(eq - kv);
-	struct {
-		const char *name;
-		uint32_t *u32;
-		uint64_t *u64;
-	} keys[] = {
-		{ "loyal_above", &cfg->loyal_above, NULL },
-		{ "regular_above", &cfg->regular_above, NULL },
-		{ "high_spender_cents", NULL, &cfg->high_spender_cents },
-		{ "nonfrequent_above", &cfg->nonfrequent_above, NULL },
-		{ "regular_freq_above", &cfg->regular_freq_above, NULL },
-		{ "low_activity_below", &cfg->low_activity_below, NULL },
-	};
-	for (size_t i = 0; i < sizeof keys / sizeof keys[0]; i++) {
-		if (strlen(keys[i].name) == klen && strncmp(keys[i].name, kv, klen) == 0) {
-			if (keys[i].u32)
-				*keys[i].u32 = (uint32_t)v;
+	for (size_t i = 0; i < sizeof thresholds / sizeof thresholds[0]; i++) {
+		if (strlen(thresholds[i].name) == klen && strncmp(thresholds[i].name, kv, klen) == 0) {
+			char *member = (char *)cfg + thresholds[i].offset;
+			if (thresholds[i].is_u64)
+				*(uint64_t *)(void *)member = v;
 			else
-				*keys[i].u64 = v;
+				*(uint32_t *)(void *)member = (uint32_t)v;
 			return 0;
 		}
 	}
 	return -1;
+}
+
+const char *segment_config_name(size_t i)
+{
+	return i < sizeof thresholds / sizeof thresholds[0] ? thresholds[i].name : NULL;
 }
 
 /* The value at 0-based rank r of the sorted multiset the histogram describes. */

@@ -30,6 +30,13 @@ void segment_config_init(struct segment_config *cfg);
  */
 int segment_config_set(struct segment_config *cfg, const char *key_value);
 
+/**
+ * @brief The names segment_config_set() accepts, one by one: for listing them in messages.
+ * @param[in] i 0, 1, ... in a fixed order.
+ * @return the i-th name (static storage), or NULL when i is past the last one.
+ */
+const char *segment_config_name(size_t i);
+
 enum segment_loyalty { SEG_NEW, SEG_REGULAR, SEG_LOYAL, SEG_LOYALTY_COUNT };
 enum segment_spending { SEG_SPEND_UNKNOWN, SEG_LOW_SPENDER, SEG_HIGH_SPENDER, SEG_SPENDING_COUNT };
 enum segment_frequency { SEG_FREQ_UNKNOWN, SEG_FREQUENT, SEG_FREQ_REGULAR, SEG_NONFREQUENT, SEG_FREQUENCY_COUNT };

@@ -167,7 +167,7 @@ static int write_manifest(FILE *f, const char *tmp, uint64_t seq, const struct s
 	fprintf(f,
 		"{\n  \"format\": %d,\n  \"sequence\": %" PRIu64
 		",\n  \"created_unix\": %lld,\n  \"customers\": %" PRIu64 ",\n  \"source_offsets\": [",
-		SNAP_FORMAT, seq, (long long)time(NULL), report->customers);
+		SNAP_FORMAT_VERSION, seq, (long long)time(NULL), report->customers);
 	for (size_t i = 0; i < n_offsets; i++)
 		fprintf(f, "%s\n    {\"topic\": \"%s\", \"partition\": %d, \"next_offset\": %" PRId64 "}", i ? "," : "",
 			offsets[i].topic, offsets[i].partition, offsets[i].next);

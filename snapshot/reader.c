@@ -1,7 +1,9 @@
-/* Reading a published snapshot (see snapshot_reader.h): the manifest and its columns, the
- * checksums of every file, then the rows, each value checked against its column's type. */
+/* Reading a published snapshot (see snapshot_reader.h): the manifest (JSON, read with cJSON, so
+ * any JSON layout of it is read) and its columns, the checksums of every file, then the rows,
+ * each value checked against its column's type. */
 #include "snapshot/snapshot_reader.h"
 
+#include <cjson/cJSON.h>
 #include <inttypes.h>
 #include <math.h>
 #include <msgpack.h>
@@ -78,41 +80,40 @@ struct snap_reader {
 	msgpack_unpacked unpacked;
 };
 
-/* The text of the manifest's array "key": [ ... ] (exclusive of the brackets), or NULL. */
-static const char *json_array(const char *manifest, const char *key, const char **end_out)
+/* An integer member of obj in [0, max], exactly (JSON numbers are doubles: 2^53 at most).
+ * @return 0, or -1 if absent, not a number, fractional or out of range. */
+static int json_uint(const cJSON *obj, const char *key, double max, uint64_t *out)
 {
-	char pat[64];
-	snprintf(pat, sizeof pat, "\"%s\": [", key);
-	const char *p = strstr(manifest, pat);
-	if (!p)
-		return NULL;
-	p += strlen(pat);
-	const char *end = strchr(p, ']');
-	if (!end)
-		return NULL;
-	*end_out = end;
-	return p;
+	const cJSON *v = cJSON_GetObjectItemCaseSensitive(obj, key);
+	if (!cJSON_IsNumber(v) || !(v->valuedouble >= 0 && v->valuedouble <= max) ||
+	    v->valuedouble != floor(v->valuedouble))
+		return -1;
+	*out = (uint64_t)v->valuedouble;
+	return 0;
 }
 
 /* Checks every file the manifest lists against its size and CRC-32. */
-static int verify(const char *snapdir, const char *manifest, char *errbuf, size_t errbuf_len)
+static int verify(const char *snapdir, const cJSON *manifest, char *errbuf, size_t errbuf_len)
 {
 	int files = 0;
-	const char *end, *p = json_array(manifest, "files", &end);
-	for (p = p ? strstr(p, "{\"name\": \"") : NULL; p && p < end; p = strstr(p + 1, "{\"name\": \"")) {
-		char name[128];
-		uint64_t bytes, size;
-		uint32_t crc, got;
-		if (sscanf(p, "{\"name\": \"%127[^\"]\", \"bytes\": %" SCNu64 ", \"crc32\": %" SCNu32, name, &bytes,
-			   &crc) != 3 ||
-		    strchr(name, '/')) {
+	const cJSON *list = cJSON_GetObjectItemCaseSensitive(manifest, "files"), *f;
+	if (!cJSON_IsArray(list))
+		list = NULL;
+	cJSON_ArrayForEach(f, list)
+	{
+		const cJSON *name = cJSON_GetObjectItemCaseSensitive(f, "name");
+		uint64_t bytes, crc, size;
+		uint32_t got;
+		if (!cJSON_IsString(name) || strlen(name->valuestring) >= 128 || strchr(name->valuestring, '/') ||
+		    json_uint(f, "bytes", 9007199254740992.0, &bytes) || json_uint(f, "crc32", UINT32_MAX, &crc)) {
 			snprintf(errbuf, errbuf_len, "snapshot %s: unreadable file entry in the manifest", snapdir);
 			return SNAP_FORMAT;
 		}
 		char fp[4300];
-		snprintf(fp, sizeof fp, "%s/%s", snapdir, name);
+		snprintf(fp, sizeof fp, "%s/%s", snapdir, name->valuestring);
 		if (snap__file_crc(fp, &size, &got) != 0 || size != bytes || got != crc) {
-			snprintf(errbuf, errbuf_len, "snapshot %s: %s does not match the manifest", snapdir, name);
+			snprintf(errbuf, errbuf_len, "snapshot %s: %s does not match the manifest", snapdir,
+				 name->valuestring);
 			return SNAP_CHECKSUM;
 		}
 		files++;
@@ -125,31 +126,38 @@ static int verify(const char *snapdir, const char *manifest, char *errbuf, size_
 }
 
 /* The columns: format 2 lists them in the manifest, format 1 had fixed ones. */
-static int read_columns(struct snap_reader *r, const char *manifest, char *errbuf, size_t errbuf_len)
+static int read_columns(struct snap_reader *r, const cJSON *manifest, char *errbuf, size_t errbuf_len)
 {
 	if (r->format == 1) {
 		r->n_columns = sizeof format1_columns / sizeof format1_columns[0];
 		memcpy(r->columns, format1_columns, sizeof format1_columns);
 	} else {
-		const char *end, *p = json_array(manifest, "columns", &end);
-		for (p = p ? strstr(p, "{\"name\": \"") : NULL; p && p < end; p = strstr(p + 1, "{\"name\": \"")) {
-			char type[8], nullable[8];
+		const cJSON *list = cJSON_GetObjectItemCaseSensitive(manifest, "columns"), *col;
+		if (!cJSON_IsArray(list))
+			list = NULL;
+		cJSON_ArrayForEach(col, list)
+		{
+			const cJSON *name = cJSON_GetObjectItemCaseSensitive(col, "name");
+			const cJSON *type = cJSON_GetObjectItemCaseSensitive(col, "type");
+			const cJSON *nullable = cJSON_GetObjectItemCaseSensitive(col, "nullable");
 			struct snap_column *c = &r->columns[r->n_columns];
-			if (r->n_columns == SNAP_COLUMNS_MAX ||
-			    sscanf(p, "{\"name\": \"%63[^\"]\", \"type\": \"%7[^\"]\", \"nullable\": %7[a-z]",
-				   r->names[r->n_columns], type, nullable) != 3) {
+			if (r->n_columns == SNAP_COLUMNS_MAX || !cJSON_IsString(name) ||
+			    strlen(name->valuestring) >= sizeof r->names[0] || !cJSON_IsString(type) ||
+			    !cJSON_IsBool(nullable)) {
 				snprintf(errbuf, errbuf_len, "snapshot %s: unreadable column entry in the manifest",
 					 r->path);
 				return SNAP_FORMAT;
 			}
+			strcpy(r->names[r->n_columns], name->valuestring);
 			c->name = r->names[r->n_columns];
-			c->flags = strcmp(nullable, "true") == 0 ? SNAP_NULLABLE : 0;
+			c->flags = cJSON_IsTrue(nullable) ? SNAP_NULLABLE : 0;
 			int t;
-			for (t = SNAP_INT; t <= SNAP_TEXT && strcmp(type, snap_type_name((enum snap_type)t)) != 0; t++)
+			for (t = SNAP_INT;
+			     t <= SNAP_TEXT && strcmp(type->valuestring, snap_type_name((enum snap_type)t)) != 0; t++)
 				;
 			if (t > SNAP_TEXT) {
 				snprintf(errbuf, errbuf_len, "snapshot %s: column %s has unknown type %s", r->path,
-					 c->name, type);
+					 c->name, type->valuestring);
 				return SNAP_FORMAT;
 			}
 			c->type = (enum snap_type)t;
@@ -190,21 +198,31 @@ int snap_reader_open(const char *dir, uint64_t seq, struct snap_reader **r_out, 
 	char mp[4200];
 	size_t mlen;
 	snprintf(mp, sizeof mp, "%s/manifest.json", r->path);
-	char *manifest = snap__read_whole(mp, &mlen);
-	const char *fmt;
+	char *text = snap__read_whole(mp, &mlen);
+	cJSON *manifest = NULL;
+	uint64_t format = 0;
 	int rc;
-	if (!manifest) {
+	if (!text) {
 		snprintf(errbuf, errbuf_len, "snapshot %s has no manifest", r->path);
 		rc = SNAP_NONE;
 		goto error;
 	}
-	fmt = strstr(manifest, "\"format\":");
-	if (!fmt || sscanf(fmt, "\"format\": %d", &r->format) != 1 || r->format < 1 || r->format > SNAP_FORMAT) {
-		snprintf(errbuf, errbuf_len, "snapshot %s: manifest format %d is not 1..%d", r->path, r->format,
-			 SNAP_FORMAT);
+	manifest = cJSON_ParseWithLength(text, mlen);
+	if (!cJSON_IsObject(manifest)) {
+		snprintf(errbuf, errbuf_len, "snapshot %s: the manifest is not a JSON object", r->path);
 		rc = SNAP_FORMAT;
 		goto error;
 	}
+	if (json_uint(manifest, "format", SNAP_FORMAT_VERSION, &format) || format < 1) {
+		const cJSON *f = cJSON_GetObjectItemCaseSensitive(manifest, "format");
+		char *shown = f ? cJSON_PrintUnformatted(f) : NULL;
+		snprintf(errbuf, errbuf_len, "snapshot %s: manifest format %s is not 1..%d", r->path,
+			 shown ? shown : "(none)", SNAP_FORMAT_VERSION);
+		cJSON_free(shown);
+		rc = SNAP_FORMAT;
+		goto error;
+	}
+	r->format = (int)format;
 	rc = verify(r->path, manifest, errbuf, errbuf_len);
 	if (rc == SNAP_OK)
 		rc = read_columns(r, manifest, errbuf, errbuf_len);
@@ -217,11 +235,13 @@ int snap_reader_open(const char *dir, uint64_t seq, struct snap_reader **r_out, 
 		goto error;
 	}
 	msgpack_unpacked_init(&r->unpacked);
-	free(manifest);
+	cJSON_Delete(manifest);
+	free(text);
 	*r_out = r;
 	return SNAP_OK;
 error:
-	free(manifest);
+	cJSON_Delete(manifest);
+	free(text);
 	free(r->rows);
 	free(r);
 	return rc;

@@ -29,7 +29,7 @@
 #include "snapshot/snapshot_reader.h"
 #include "state/state.h"
 
-/** The "format" of report.json (its layout; independent of the manifest's SNAP_FORMAT). */
+/** The "format" of report.json (its layout; independent of the manifest's SNAP_FORMAT_VERSION). */
 #define SNAP_REPORT_FORMAT 1
 
 #define SNAP_DRIVERS 4 /* basket size, order count, order rate, reorder rate */

@@ -56,7 +56,7 @@ run_case() {
 		--group "$run-group" --exit-at-end --no-sync --batch-events 50000 --snapshot-dir "$dir/live" --snapshot-every-events 100000 \
 		| tee "$dir/group.out"
 	local published
-	published=$(sed -n 's/^consume: \([0-9]*\) snapshots published, 0 failed/\1/p' "$dir/group.out")
+	published=$(sed -n 's/^consume: \([0-9]*\) snapshots published, 0 failed.*/\1/p' "$dir/group.out")
 	[ -n "$published" ] && [ "$published" -ge 3 ] \
 		|| { echo "FAIL($name): live snapshots: ${published:-none} published"; exit 1; }
 	"$py" "$repo/tests/check_snapshot.py" "$dir/data" "$dir/live" > "$dir/check_live.out" \

@@ -10,7 +10,7 @@ topics=(--topic "$run.events" --products-topic "$run.products" --customers-topic
 "$seg" gen --users 1500 --seed 41 --out "$tmp/data" --catalog "$repo/data/instacart" > /dev/null
 "$seg" replay --data "$tmp/data" --brokers "$brokers" "${topics[@]}" > /dev/null
 "$seg" consume --state "$tmp/state" --brokers "$brokers" "${topics[@]}" --dlq-topic "$run.dlq" --exit-at-end --no-sync > /dev/null
-"$seg" snapshot --state "$tmp/state" --out "$tmp/snaps" --brokers "$brokers" --topic "$run.segments" | tee "$tmp/s1.out"
+"$seg" snapshot --state "$tmp/state" --out "$tmp/snaps" --brokers "$brokers" --segments-topic "$run.segments" | tee "$tmp/s1.out"
 grep -q "1500 changed rows" "$tmp/s1.out" || { echo "FAIL: the first snapshot is not complete"; exit 1; }
 policy=$("$py" - "$brokers" "$run.segments" <<'PY'
 import sys

@@ -364,6 +364,57 @@ static void test_load_on_two_threads_equals_one_read(void **state)
 	assert_int_equal(system(path), 0);
 }
 
+/* What the progress callback saw: its calls, the last count, whether a count went down. */
+struct progress_seen {
+	int calls, decreased;
+	uint64_t last;
+};
+
+static void record_progress(uint64_t rows, void *ctx)
+{
+	struct progress_seen *p = ctx;
+	p->decreased |= rows < p->last;
+	p->last = rows;
+	p->calls++;
+}
+
+/* The loader's progress counts the rows of both reading threads (and every file): 2,600,000
+ * lines read in two ranges reach 2 x 2^20 in the count, which one thread's rows alone cannot
+ * (1,300,000 each). */
+static void test_load_progress_counts_both_threads(void **state)
+{
+	(void)state;
+	char dir[] = "/tmp/segstream-progress-XXXXXX", path[4096];
+	assert_non_null(mkdtemp(dir));
+	snprintf(path, sizeof path, "%s/orders.csv", dir);
+	FILE *f = fopen(path, "w");
+	assert_non_null(f);
+	fprintf(f, "order_id,user_id,eval_set,order_number,order_dow,order_hour_of_day,days_since_prior_order\n");
+	for (int i = 1; i <= 1000; i++)
+		fprintf(f, "%d,%d,prior,%d,1,10,%s\n", i, (i - 1) / 10 + 1, (i - 1) % 10 + 1,
+			(i - 1) % 10 ? "7.0" : "");
+	fclose(f);
+	snprintf(path, sizeof path, "%s/order_products__prior.csv", dir);
+	f = fopen(path, "w");
+	assert_non_null(f);
+	fprintf(f, "order_id,product_id,add_to_cart_order,reordered\n");
+	for (int i = 1; i <= 1000; i++)
+		for (int k = 1; k <= 2600; k++)
+			fprintf(f, "%d,%d,%d,0\n", i, k, k);
+	fclose(f);
+	struct progress_seen seen = { 0 };
+	struct ds_report rep = { .on_error = DS_ON_ERROR_FAIL, .progress = record_progress, .progress_ctx = &seen };
+	struct ds_history h;
+	assert_int_equal(ds_history_load(dir, 0, &h, &rep), DS_OK);
+	assert_true(rep.rows == 2601000 && h.n_lines == 2600000);
+	assert_true(seen.last >= 2u << 20 && seen.last <= rep.rows);
+	assert_true(seen.calls >= 2);
+	assert_false(seen.decreased);
+	ds_history_free(&h);
+	snprintf(path, sizeof path, "rm -rf %s", dir);
+	assert_int_equal(system(path), 0);
+}
+
 /* The timeline counts the users of orders.csv and those without a row in customers.csv. */
 static void test_users_without_demographics(void **state)
 {
@@ -608,6 +659,7 @@ int main(void)
 		cmocka_unit_test(test_orders_in_ranges_and_repeated_ids),
 		cmocka_unit_test(test_history_groups_lines_and_reports_orphans),
 		cmocka_unit_test(test_load_on_two_threads_equals_one_read),
+		cmocka_unit_test(test_load_progress_counts_both_threads),
 		cmocka_unit_test(test_users_without_demographics),
 		cmocka_unit_test(test_fast_path_equals_libcsv),
 		cmocka_unit_test(test_ranges_read_like_the_whole_file),

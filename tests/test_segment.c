@@ -4,6 +4,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <math.h>
+#include <stdio.h>
 #include <string.h>
 #include <cmocka.h>
 
@@ -96,6 +97,29 @@ static void test_drivers(void **unused)
 	assert_true(isnan(d.basket_size) && isnan(d.order_rate) && isnan(d.reorder_rate));
 }
 
+/* Every name segment_config_name lists is a key segment_config_set takes, and sets its own
+ * member (each to a distinct value); past the last name comes NULL. */
+static void test_threshold_names_enumerate_the_config(void **state)
+{
+	(void)state;
+	struct segment_config cfg;
+	segment_config_init(&cfg);
+	size_t n = 0;
+	for (const char *name; (name = segment_config_name(n)) != NULL; n++) {
+		char kv[64];
+		snprintf(kv, sizeof kv, "%s=%zu", name, 101 + n);
+		assert_int_equal(segment_config_set(&cfg, kv), 0);
+	}
+	assert_int_equal(n, 6);
+	assert_null(segment_config_name(n));
+	assert_int_equal(cfg.loyal_above, 101);
+	assert_int_equal(cfg.regular_above, 102);
+	assert_true(cfg.high_spender_cents == 103);
+	assert_int_equal(cfg.nonfrequent_above, 104);
+	assert_int_equal(cfg.regular_freq_above, 105);
+	assert_int_equal(cfg.low_activity_below, 106);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -103,6 +127,7 @@ int main(void)
 		cmocka_unit_test(test_drivers),
 		cmocka_unit_test(test_label_boundaries),
 		cmocka_unit_test(test_thresholds_come_from_config),
+		cmocka_unit_test(test_threshold_names_enumerate_the_config),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

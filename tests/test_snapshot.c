@@ -213,6 +213,19 @@ static void test_manifest_carries_source_offsets(void **state)
 		assert_int_equal(read[i].flags & SNAP_NULLABLE, cols[i].flags & SNAP_NULLABLE);
 	}
 	snap_reader_close(rd);
+	/* A manifest of a later format is refused with the error code (negative), not the format
+	 * version: the two once shared the name SNAP_FORMAT, and the error read as 2. */
+	char *at = strstr(buf, "\"format\": 2,");
+	memcpy(at, "\"format\": 9,", 12);
+	fp = fopen(path, "w");
+	assert_non_null(fp);
+	assert_int_equal(fwrite(buf, 1, n, fp), n);
+	assert_int_equal(fclose(fp), 0);
+	int rc = snap_reader_open(f->snaps, seq, &rd, err, sizeof err);
+	assert_int_equal(rc, -205);
+	assert_int_equal(rc, SNAP_FORMAT);
+	assert_string_equal(snap_strerror(rc), "not a snapshot this version can read");
+	assert_non_null(strstr(err, "format 9"));
 }
 
 /* dump's CSV: the header is the column table's names; a row's fields follow it. */

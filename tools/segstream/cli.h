@@ -10,6 +10,14 @@ extern volatile sig_atomic_t cli_stop;
 /* Set by SIGUSR1: publish a snapshot now (consume --snapshot-dir). */
 extern volatile sig_atomic_t cli_snapshot_request;
 
+/* The running subcommand's name, for messages (set by main.c before it runs it). */
+extern const char *cli_command;
+
+/*
+ * Every subcommand returns the exit code: 0 done (and --help), 1 failed, 2 usage error (an
+ * unknown or malformed option, a missing required one).
+ */
+
 int cmd_gen(int argc, char **argv);
 int cmd_replay(int argc, char **argv);
 int cmd_consume(int argc, char **argv);
@@ -19,6 +27,19 @@ int cmd_snapshot(int argc, char **argv);
 int cmd_backfill(int argc, char **argv);
 int cmd_mock_cluster(int argc, char **argv);
 int cmd_serve(int argc, char **argv);
+
+/*
+ * Settings from a config file and the environment (config.c): takes --config FILE out of the
+ * subcommand's argv (else SEGSTREAM_CONFIG names the file), reads its [segstream] keys and
+ * [kafka] properties, then the SEGSTREAM_* variables (environment over file), and gives the
+ * subcommand a new argv: its name, the options those settings mean for it, then its own
+ * arguments (flags last, so they win). argv[0] is the subcommand's name.
+ * @param[out] owned what the new argv points to: free it with cli_config_free() after the
+ *             subcommand has returned.
+ * @return 0, or -1 (message printed: an unreadable file, an unknown key; exit 2).
+ */
+int cli_config_apply(int *argc, char ***argv, char ***owned);
+void cli_config_free(char **owned);
 
 /* Collects repeated -X key=value options (kc_conf_apply() of kclient/ applies them). */
 struct cli_props {
@@ -49,9 +70,29 @@ const char *cli_demographic_text(const struct event_customer *d, int i, char *bu
 struct ds_report;
 int cli_parse_on_error(const char *arg, struct ds_report *rep);
 
-/* Progress of reading the history files on stderr (ds_report.progress): a counter updated in
- * place on a terminal, a line every ~8M rows otherwise. ctx is unused. */
+/* Progress of reading the history files on stderr (ds_report.progress): the rows of both
+ * reading threads, a counter updated in place on a terminal, a line every ~8M rows otherwise.
+ * Not for two loads at once (it keeps the last line's count). ctx is unused. */
 void cli_read_progress(uint64_t rows, void *ctx);
+
+/*
+ * Strict numbers for options: the whole of arg, decimal digits only (no sign, spaces or
+ * suffix), within [min, max]; otherwise "segstream CMD: FLAG: 'ARG' is not an integer in
+ * [MIN, MAX]" on stderr (the caller then exits 2). flag is the option as the user
+ * wrote it, e.g. "--rate". *out is set only on success. @return 0, or -1 (message printed).
+ */
+int cli_parse_u64(const char *flag, const char *arg, uint64_t min, uint64_t max, uint64_t *out);
+/* cli_parse_u64 for an int option; 0 <= min <= max <= INT_MAX. */
+int cli_parse_int(const char *flag, const char *arg, int min, int max, int *out);
+/* A finite decimal number in [min, max] (strtod's syntax, the whole string). */
+int cli_parse_double(const char *flag, const char *arg, double min, double max, double *out);
+
+/*
+ * -T NAME=VALUE into cfg (segment_config_set); an unknown name is reported with the list of
+ * valid names, a malformed value with the accepted range. @return 0, or -1 (message printed).
+ */
+struct segment_config;
+int cli_parse_threshold(struct segment_config *cfg, const char *name_value);
 
 /* YYYY-MM-DD as days since 1970-01-01. @return 0, or -1 if malformed. */
 int cli_parse_iso_date(const char *s, int32_t *day);

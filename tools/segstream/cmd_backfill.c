@@ -34,12 +34,12 @@ struct handover {
 	int64_t *next; /* NULL when no broker was given */
 };
 
-static int fetch_handover(const char *brokers, const char *topic, int64_t until_ms, int32_t partitions,
-			  struct handover *h, char *err, size_t err_len)
+static int fetch_handover(const char *brokers, const struct cli_props *props, const char *topic, int64_t until_ms,
+			  int32_t partitions, struct handover *h, char *err, size_t err_len)
 {
 	rd_kafka_conf_t *conf;
 	rd_kafka_t *rk;
-	if (kc_conf_new(brokers, NULL, 0, NULL, 0, &conf, err, err_len) != KC_OK ||
+	if (kc_conf_new(brokers, NULL, 0, props->items, props->n, &conf, err, err_len) != KC_OK ||
 	    kc_new(RD_KAFKA_CONSUMER, conf, &rk, err, err_len) != KC_OK)
 		return -1;
 	int rc = -1;
@@ -139,9 +139,10 @@ static int compare_key(const void *a, const void *b)
 int cmd_backfill(int argc, char **argv)
 {
 	const char *data = NULL, *state_dir = NULL, *brokers = NULL, *topic = "segstream.events";
-	int32_t partitions = 0;
+	int partitions = 0;
 	int64_t until_ms = INT64_MAX;
 	struct ds_report rep = { .on_error = DS_ON_ERROR_SKIP, .progress = cli_read_progress };
+	struct cli_props props = { 0 };
 	static const struct option opts[] = {
 		{ "data", required_argument, 0, 'd' },
 		{ "state", required_argument, 0, 'S' },
@@ -154,7 +155,7 @@ int cmd_backfill(int argc, char **argv)
 		{ 0, 0, 0, 0 },
 	};
 	int c;
-	while ((c = getopt_long(argc, argv, "d:S:b:t:p:U:e:h", opts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "d:S:b:t:p:U:e:X:h", opts, NULL)) != -1) {
 		switch (c) {
 		case 'd':
 			data = optarg;
@@ -169,7 +170,8 @@ int cmd_backfill(int argc, char **argv)
 			topic = optarg;
 			break;
 		case 'p':
-			partitions = atoi(optarg);
+			if (cli_parse_int("--partitions", optarg, 1, INT32_MAX, &partitions))
+				return 2;
 			break;
 		case 'U': {
 			int32_t day;
@@ -184,9 +186,14 @@ int cmd_backfill(int argc, char **argv)
 			if (cli_parse_on_error(optarg, &rep))
 				return 2;
 			break;
+		case 'X':
+			if (cli_props_add(&props, optarg))
+				return 2;
+			break;
 		case 'h':
 			printf("usage: segstream backfill --data DIR --state DIR [--until YYYY-MM-DD (exclusive)]\n"
-			       "         [--brokers HOST:PORT [--topic T]] | [--partitions N]  [--on-error skip|fail]\n"
+			       "         [--brokers|-b HOST:PORT [--topic T] [-X prop=value ...]] | [--partitions N]\n"
+			       "         [--on-error skip|fail]\n"
 			       "The state's partitions follow the events topic (from --brokers) or --partitions.\n");
 			return 0;
 		default:
@@ -200,7 +207,7 @@ int cmd_backfill(int argc, char **argv)
 	double t0 = now_s();
 	char err[512], path[4096];
 	struct handover ho = { partitions, NULL };
-	if (brokers && fetch_handover(brokers, topic, until_ms, partitions, &ho, err, sizeof err)) {
+	if (brokers && fetch_handover(brokers, &props, topic, until_ms, partitions, &ho, err, sizeof err)) {
 		fprintf(stderr, "backfill: %s\n", err);
 		return 1;
 	}

@@ -7,6 +7,7 @@
 #include <pthread.h>
 #include <time.h>
 #include <inttypes.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -23,7 +24,9 @@
 /*
  * Snapshots beside the consumer: a thread of its own with its own LMDB read transactions, so
  * the consumer's batches never wait for it. It publishes every `every_s` seconds, on SIGUSR1,
- * at the end of each catch-up, and once more when the consumer stops.
+ * at the end of each catch-up, and once more when the consumer stops; but, except on SIGUSR1,
+ * not when no event was committed since the last one it published (the same rows again, and
+ * a Kafka transaction for nothing). The first of a run is always published.
  */
 
 struct snapshotter {
@@ -40,7 +43,9 @@ struct snapshotter {
 	pthread_mutex_t lock;
 	pthread_cond_t wake;
 	int requested, done;
-	uint64_t published, failed;
+	uint64_t events_total;     /* events committed so far this run (count_events; under lock) */
+	uint64_t events_published; /* events_total when the last published snapshot began */
+	uint64_t published, failed, skipped;
 	struct cli_metrics *metrics; /* with --http: counts published and failed snapshots too */
 };
 
@@ -57,15 +62,31 @@ static void request_snapshot(void *ctx)
 static void count_events(void *ctx, uint64_t events_total)
 {
 	struct snapshotter *s = ctx;
+	pthread_mutex_lock(&s->lock);
+	s->events_total = events_total;
+	pthread_mutex_unlock(&s->lock);
 	if (s->every_events && events_total >= s->next_events) {
 		s->next_events = (events_total / s->every_events + 1) * s->every_events;
 		request_snapshot(s);
 	}
 }
 
-static void publish_one(struct snapshotter *s)
+/*
+ * Publishes a snapshot unless nothing was committed since the last one (forced: always).
+ * The count is read before the snapshot's read transaction begins, so events committed in
+ * between are in this snapshot and make the next one due too: a snapshot is never skipped
+ * that would have shown something new.
+ */
+static void publish_one(struct snapshotter *s, int forced)
 {
-	static struct snap_report r; /* only this thread publishes */
+	static struct snap_report r; /* only one thread publishes at a time */
+	pthread_mutex_lock(&s->lock);
+	uint64_t events = s->events_total;
+	pthread_mutex_unlock(&s->lock);
+	if (!forced && s->published && events == s->events_published) {
+		s->skipped++;
+		return;
+	}
 	uint64_t seq;
 	char err[512];
 	struct timespec t0, t1;
@@ -80,6 +101,7 @@ static void publish_one(struct snapshotter *s)
 		return;
 	}
 	s->published++;
+	s->events_published = events;
 	cli_metrics_snapshot(s->metrics, 1, seq, ms / 1e3);
 	fprintf(stderr, "consume: snapshot %" PRIu64 " (%" PRIu64 " customers) in %.0f ms\n", seq, r.customers, ms);
 	if (s->segments_topic && cli_snapshot_to_kafka(s->brokers, s->segments_topic, s->props, s->dir, seq) != 0) {
@@ -114,13 +136,14 @@ static void *snapshot_thread(void *arg)
 			timed_out = pthread_cond_timedwait(&s->wake, &s->lock, &until) != 0;
 		if (s->done)
 			break;
-		int due = s->requested || cli_snapshot_request || (timed_out && s->every_s > 0);
+		int forced = cli_snapshot_request != 0;
+		int due = s->requested || forced || (timed_out && s->every_s > 0);
 		s->requested = 0;
 		cli_snapshot_request = 0;
 		if (!due)
 			continue;
 		pthread_mutex_unlock(&s->lock);
-		publish_one(s);
+		publish_one(s, forced);
 		pthread_mutex_lock(&s->lock);
 	}
 	pthread_mutex_unlock(&s->lock);
@@ -144,7 +167,8 @@ int cmd_consume(int argc, char **argv)
 		{ "brokers", required_argument, 0, 'b' },
 		{ "snapshot-dir", required_argument, 0, 'O' },
 		{ "snapshot-every", required_argument, 0, 'V' },
-		{ "snapshot-keep", required_argument, 0, 'K' },
+		{ "keep", required_argument, 0, 'K' },
+		{ "snapshot-keep", required_argument, 0, 'K' }, /* the old name of --keep */
 		{ "snapshot-every-events", required_argument, 0, 'W' },
 		{ "segments-topic", required_argument, 0, 'G' },
 		{ "topic", required_argument, 0, 't' },
@@ -165,7 +189,7 @@ int cmd_consume(int argc, char **argv)
 		{ 0, 0, 0, 0 },
 	};
 	int c;
-	while ((c = getopt_long(argc, argv, "S:b:t:P:C:D:g:n:m:EI:Nw:vX:O:V:K:W:G:h", opts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "S:b:t:P:C:D:g:n:m:EI:Nw:vX:O:V:K:W:G:T:h", opts, NULL)) != -1) {
 		switch (c) {
 		case 'S':
 			state_dir = optarg;
@@ -174,13 +198,16 @@ int cmd_consume(int argc, char **argv)
 			snaps.dir = optarg;
 			break;
 		case 'V':
-			snaps.every_s = atof(optarg);
+			if (cli_parse_double("--snapshot-every", optarg, 0, 31536000, &snaps.every_s))
+				return 2;
 			break;
 		case 'K':
-			snaps.opts.keep = atoi(optarg);
+			if (cli_parse_int("--keep", optarg, 0, INT_MAX, &snaps.opts.keep))
+				return 2;
 			break;
 		case 'W':
-			snaps.every_events = strtoull(optarg, NULL, 10);
+			if (cli_parse_u64("--snapshot-every-events", optarg, 0, UINT64_MAX, &snaps.every_events))
+				return 2;
 			break;
 		case 'G':
 			snaps.segments_topic = optarg;
@@ -204,22 +231,26 @@ int cmd_consume(int argc, char **argv)
 			cfg.group_id = optarg;
 			break;
 		case 'n':
-			cfg.batch_max_events = atoi(optarg);
+			if (cli_parse_int("--batch-events", optarg, 1, INT_MAX, &cfg.batch_max_events))
+				return 2;
 			break;
 		case 'm':
-			cfg.batch_max_ms = atoi(optarg);
+			if (cli_parse_int("--batch-ms", optarg, 1, INT_MAX, &cfg.batch_max_ms))
+				return 2;
 			break;
 		case 'E':
 			cfg.exit_at_end = 1;
 			break;
 		case 'I':
-			cfg.idle_ms = atoi(optarg);
+			if (cli_parse_int("--idle-ms", optarg, 0, INT_MAX, &cfg.idle_ms))
+				return 2;
 			break;
 		case 'N':
 			durable = 0;
 			break;
 		case 'w':
-			cfg.wake_ms = atoi(optarg);
+			if (cli_parse_int("--wake-ms", optarg, 0, INT_MAX, &cfg.wake_ms))
+				return 2;
 			break;
 		case 'v':
 			cfg.verbose = 1;
@@ -227,22 +258,31 @@ int cmd_consume(int argc, char **argv)
 		case 'H':
 			http_addr = optarg;
 			break;
-		case 'L':
-			ready_lag = strtoll(optarg, NULL, 10);
+		case 'L': {
+			uint64_t lag;
+			if (cli_parse_u64("--ready-lag", optarg, 0, INT64_MAX, &lag))
+				return 2;
+			ready_lag = (int64_t)lag;
 			break;
+		}
 		case 'X':
 			if (cli_props_add(&props, optarg))
 				return 2;
 			break;
+		case 'T':
+			if (cli_parse_threshold(&snaps.cfg, optarg))
+				return 2;
+			break;
 		case 'h':
-			printf("usage: segstream consume --state DIR --brokers HOST:PORT [--group ID] [--exit-at-end "
-			       "[--idle-ms MS]]\n"
+			printf("usage: segstream consume --state DIR --brokers|-b HOST:PORT [--group ID]\n"
+			       "         [--exit-at-end [--idle-ms MS]]\n"
 			       "         [--topic T] [--products-topic T] [--customers-topic T] [--dlq-topic T]\n"
 			       "         [--batch-events N] [--batch-ms MS] [--wake-ms MS (0: off)]\n"
 			       "         [--no-sync] [--verbose] [-X librdkafka.property=value ...]\n"
 			       "         [--http HOST:PORT [--ready-lag N (10000)]]\n"
 			       "         [--snapshot-dir DIR [--snapshot-every SECONDS] [--snapshot-every-events N]\n"
-			       "                             [--snapshot-keep K] [--segments-topic T]]\n"
+			       "                             [--keep K (5)] [--segments-topic T] [-T threshold=value "
+			       "...]]\n"
 			       "  Snapshots: every SECONDS and/or N events, on SIGUSR1, at the end of each catch-up\n"
 			       "  and at exit; with --segments-topic each also goes to Kafka as a delta (one "
 			       "transaction).\n"
@@ -319,8 +359,10 @@ int cmd_consume(int argc, char **argv)
 		pthread_mutex_unlock(&snaps.lock);
 		pthread_join(snap_thread, NULL);
 		if (rc == CONS_OK)
-			publish_one(&snaps); /* the final state */
-		printf("consume: %" PRIu64 " snapshots published, %" PRIu64 " failed\n", snaps.published, snaps.failed);
+			publish_one(&snaps, 0); /* the final state, unless the last one has it */
+		printf("consume: %" PRIu64 " snapshots published, %" PRIu64 " failed, %" PRIu64
+		       " skipped (no new events)\n",
+		       snaps.published, snaps.failed, snaps.skipped);
 		pthread_cond_destroy(&snaps.wake);
 		pthread_mutex_destroy(&snaps.lock);
 	}

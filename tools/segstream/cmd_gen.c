@@ -24,11 +24,16 @@ int cmd_gen(int argc, char **argv)
 	int c;
 	while ((c = getopt_long(argc, argv, "u:s:c:o:Dh", opts, NULL)) != -1) {
 		switch (c) {
-		case 'u':
-			cfg.users = (uint32_t)strtoul(optarg, NULL, 10);
+		case 'u': {
+			uint64_t v;
+			if (cli_parse_u64("--users", optarg, 1, UINT32_MAX, &v))
+				return 2;
+			cfg.users = (uint32_t)v;
 			break;
+		}
 		case 's':
-			cfg.seed = strtoull(optarg, NULL, 10);
+			if (cli_parse_u64("--seed", optarg, 0, UINT64_MAX, &cfg.seed))
+				return 2;
 			break;
 		case 'c':
 			cfg.catalog_dir = optarg;

@@ -31,7 +31,8 @@ int cmd_mock_cluster(int argc, char **argv)
 			file = optarg;
 			break;
 		case 'p':
-			partitions = atoi(optarg);
+			if (cli_parse_int("--partitions", optarg, 1, 100000, &partitions))
+				return 2;
 			break;
 		case 'h':
 			printf(

@@ -27,7 +27,8 @@ int cli_open_state(const char *path, int read_only, int durable, struct state_db
 /*
  * Parses "--state DIR [-T key=value ...] [--json] [ARG]" for get and dump: the thresholds of
  * SPEC §4 come from configuration (segment_config_set names the keys). json is NULL where
- * --json is not an option.
+ * --json is not an option. @return 0, 1 for --help, -1 for a usage error, -2 for one already
+ * explained on stderr.
  */
 static int parse_read_args(int argc, char **argv, const char **state_dir, struct segment_config *cfg, const char **arg,
 			   int *json)
@@ -36,13 +37,13 @@ static int parse_read_args(int argc, char **argv, const char **state_dir, struct
 	*state_dir = NULL;
 	*arg = NULL;
 	for (int i = 1; i < argc; i++) {
+		if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0)
+			return 1;
 		if (strcmp(argv[i], "--state") == 0 && i + 1 < argc) {
 			*state_dir = argv[++i];
 		} else if (strcmp(argv[i], "-T") == 0 && i + 1 < argc) {
-			if (segment_config_set(cfg, argv[++i]) != 0) {
-				fprintf(stderr, "segstream: unknown threshold '%s'\n", argv[i]);
-				return -1;
-			}
+			if (cli_parse_threshold(cfg, argv[++i]) != 0)
+				return -2; /* said */
 		} else if (json && strcmp(argv[i], "--json") == 0) {
 			*json = 1;
 		} else if (!*arg && argv[i][0] != '-') {
@@ -147,17 +148,18 @@ int cmd_get(int argc, char **argv)
 	const char *dir, *user;
 	struct segment_config cfg;
 	int json = 0;
-	if (parse_read_args(argc, argv, &dir, &cfg, &user, &json) || !user) {
-		fprintf(stderr, "usage: segstream get --state DIR [-T threshold=value ...] [--json] USER_ID\n"
-				"  The customer's snapshot columns (the names of dump's header), then demographics.\n");
+	int prc = parse_read_args(argc, argv, &dir, &cfg, &user, &json);
+	if (prc == -2)
 		return 2;
+	if (prc || !user) {
+		fprintf(prc == 1 ? stdout : stderr,
+			"usage: segstream get --state DIR [-T threshold=value ...] [--json] USER_ID\n"
+			"  The customer's snapshot columns (the names of dump's header), then demographics.\n");
+		return prc == 1 ? 0 : 2;
 	}
-	char *end;
-	unsigned long id = strtoul(user, &end, 10);
-	if (*end || id == 0 || id > UINT32_MAX) {
-		fprintf(stderr, "get: '%s' is not a user id\n", user);
+	uint64_t id;
+	if (cli_parse_u64("USER_ID", user, 1, UINT32_MAX, &id))
 		return 2;
-	}
 	struct state_db *db;
 	if (cli_open_state(dir, 1, 1, &db) != STATE_OK)
 		return 1;
@@ -167,7 +169,7 @@ int cmd_get(int argc, char **argv)
 	int drc = state_demographics_get(db, (uint32_t)id, &d);
 	state_close(db);
 	if (rc == STATE_NOTFOUND) {
-		fprintf(stderr, "get: no customer %lu\n", id);
+		fprintf(stderr, "get: no customer %" PRIu64 "\n", id);
 		return 1;
 	}
 	if (rc != STATE_OK) {
@@ -184,9 +186,13 @@ int cmd_dump(int argc, char **argv)
 {
 	const char *dir, *extra;
 	struct segment_config cfg;
-	if (parse_read_args(argc, argv, &dir, &cfg, &extra, NULL) || extra) {
-		fprintf(stderr, "usage: segstream dump --state DIR [-T threshold=value ...]   (CSV on stdout)\n");
+	int prc = parse_read_args(argc, argv, &dir, &cfg, &extra, NULL);
+	if (prc == -2)
 		return 2;
+	if (prc || extra) {
+		fprintf(prc == 1 ? stdout : stderr,
+			"usage: segstream dump --state DIR [-T threshold=value ...]   (CSV on stdout)\n");
+		return prc == 1 ? 0 : 2;
 	}
 	struct state_db *db;
 	if (cli_open_state(dir, 1, 1, &db) != STATE_OK)

@@ -104,7 +104,8 @@ static void progress(uint64_t done, uint64_t total, double started, int tty)
 int cmd_replay(int argc, char **argv)
 {
 	const char *data = NULL, *brokers = NULL, *events_topic = "segstream.events",
-		   *products_topic = "segstream.products", *customers_topic = "segstream.customers";
+		   *products_topic = "segstream.products", *customers_topic = "segstream.customers",
+		   *dlq_topic = "segstream.events.dlq";
 	int64_t from_ms = INT64_MIN, until_ms = INT64_MAX;
 	uint64_t limit = UINT64_MAX;
 	double rate = 0, speed = 0;
@@ -117,6 +118,7 @@ int cmd_replay(int argc, char **argv)
 		{ "topic", required_argument, 0, 't' },
 		{ "products-topic", required_argument, 0, 'P' },
 		{ "customers-topic", required_argument, 0, 'C' },
+		{ "dlq-topic", required_argument, 0, 'D' },
 		{ "from", required_argument, 0, 'F' },
 		{ "until", required_argument, 0, 'U' },
 		{ "limit", required_argument, 0, 'l' },
@@ -128,7 +130,7 @@ int cmd_replay(int argc, char **argv)
 		{ 0, 0, 0, 0 },
 	};
 	int c;
-	while ((c = getopt_long(argc, argv, "d:b:t:P:C:F:U:l:r:s:Te:X:h", opts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "d:b:t:P:C:D:F:U:l:r:s:Te:X:h", opts, NULL)) != -1) {
 		switch (c) {
 		case 'd':
 			data = optarg;
@@ -145,6 +147,9 @@ int cmd_replay(int argc, char **argv)
 		case 'C':
 			customers_topic = optarg;
 			break;
+		case 'D':
+			dlq_topic = optarg;
+			break;
 		case 'F':
 		case 'U': {
 			int32_t day;
@@ -159,13 +164,16 @@ int cmd_replay(int argc, char **argv)
 			break;
 		}
 		case 'l':
-			limit = strtoull(optarg, NULL, 10);
+			if (cli_parse_u64("--limit", optarg, 0, UINT64_MAX, &limit))
+				return 2;
 			break;
 		case 'r':
-			rate = strtod(optarg, NULL);
+			if (cli_parse_double("--rate", optarg, 0, 1e9, &rate))
+				return 2;
 			break;
 		case 's':
-			speed = strtod(optarg, NULL);
+			if (cli_parse_double("--speed", optarg, 0, 1e9, &speed))
+				return 2;
 			break;
 		case 'T':
 			include_train = 1;
@@ -179,11 +187,11 @@ int cmd_replay(int argc, char **argv)
 				return 2;
 			break;
 		case 'h':
-			printf(
-			    "usage: segstream replay --data DIR --brokers HOST:PORT [--topic T] [--products-topic T]\n"
-			    "         [--customers-topic T] [--from YYYY-MM-DD] [--until YYYY-MM-DD (exclusive)]\n"
-			    "         [--limit N] [--rate EVENTS_PER_S | --speed X] [--include-train]\n"
-			    "         [--on-error skip|fail] [-X librdkafka.property=value ...]\n");
+			printf("usage: segstream replay --data DIR --brokers|-b HOST:PORT [--topic T]\n"
+			       "         [--products-topic T] [--customers-topic T] [--dlq-topic T]\n"
+			       "         [--from YYYY-MM-DD] [--until YYYY-MM-DD (exclusive)]\n"
+			       "         [--limit N] [--rate EVENTS_PER_S | --speed X] [--include-train]\n"
+			       "         [--on-error skip|fail] [-X librdkafka.property=value ...]\n");
 			return 0;
 		default:
 			return 2;
@@ -287,8 +295,11 @@ int cmd_replay(int argc, char **argv)
 	 * auto-create the topic). */
 	if (rd_kafka_flush(rk, 60000) != RD_KAFKA_RESP_ERR_NO_ERROR && rc == 0)
 		rc = -1;
-	if (rc == 0)
+	if (rc == 0) {
 		ensure_topic(rk, events_topic, 0);
+		/* The consumer's dead letters go there: a reader (kcat) finds it before the first one. */
+		ensure_topic(rk, dlq_topic, 0);
+	}
 	if (rc == 0 && !(events_rkt = topic_handle(rk, events_topic)))
 		rc = -1;
 	uint64_t products_delivered = dr.ok;

@@ -2,6 +2,7 @@
  * the reader side: verify, show, diff. */
 #include <getopt.h>
 #include <inttypes.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -38,9 +39,16 @@ static int snapshot_read(int argc, char **argv)
 		fprintf(stderr, "usage: segstream snapshot verify|show DIR [SEQUENCE]\n");
 		return 2;
 	}
+	if (strcmp(argv[2], "--help") == 0 || strcmp(argv[2], "-h") == 0) {
+		printf("usage: segstream snapshot verify|show DIR [SEQUENCE (the newest)]\n");
+		return 0;
+	}
 	struct snap_reader *r;
 	char err[512];
-	int rc = snap_reader_open(argv[2], argc == 4 ? strtoull(argv[3], NULL, 10) : 0, &r, err, sizeof err);
+	uint64_t seq = 0;
+	if (argc == 4 && cli_parse_u64("SEQUENCE", argv[3], 1, UINT64_MAX, &seq))
+		return 2;
+	int rc = snap_reader_open(argv[2], seq, &r, err, sizeof err);
 	if (rc != SNAP_OK) {
 		fprintf(stderr, "snapshot: %s: %s\n", snap_strerror(rc), err);
 		return 1;
@@ -122,15 +130,20 @@ static int load_refs(struct snap_reader *r, struct row_ref **refs_out, size_t *n
 /* segstream snapshot diff DIR SEQ_A SEQ_B: which customers' segment rows differ. */
 static int snapshot_diff(int argc, char **argv)
 {
-	if (argc != 5) {
-		fprintf(stderr, "usage: segstream snapshot diff DIR SEQUENCE_A SEQUENCE_B\n");
-		return 2;
+	int help = argc == 3 && (strcmp(argv[2], "--help") == 0 || strcmp(argv[2], "-h") == 0);
+	if (argc != 5 || help) {
+		fprintf(help ? stdout : stderr, "usage: segstream snapshot diff DIR SEQUENCE_A SEQUENCE_B\n");
+		return help ? 0 : 2;
 	}
+	uint64_t seq_a, seq_b;
+	if (cli_parse_u64("SEQUENCE_A", argv[3], 1, UINT64_MAX, &seq_a) ||
+	    cli_parse_u64("SEQUENCE_B", argv[4], 1, UINT64_MAX, &seq_b))
+		return 2;
 	struct snap_reader *a = NULL, *b = NULL;
 	char err[512];
-	int rc = snap_reader_open(argv[2], strtoull(argv[3], NULL, 10), &a, err, sizeof err);
+	int rc = snap_reader_open(argv[2], seq_a, &a, err, sizeof err);
 	if (rc == SNAP_OK)
-		rc = snap_reader_open(argv[2], strtoull(argv[4], NULL, 10), &b, err, sizeof err);
+		rc = snap_reader_open(argv[2], seq_b, &b, err, sizeof err);
 	if (rc != SNAP_OK) {
 		fprintf(stderr, "snapshot: %s: %s\n", snap_strerror(rc), err);
 		snap_reader_close(a);
@@ -229,11 +242,12 @@ int cmd_snapshot(int argc, char **argv)
 	static const struct option opts[] = {
 		{ "state", required_argument, 0, 'S' },   { "out", required_argument, 0, 'o' },
 		{ "keep", required_argument, 0, 'k' },    { "csv", no_argument, 0, 'c' },
-		{ "brokers", required_argument, 0, 'b' }, { "topic", required_argument, 0, 't' },
+		{ "brokers", required_argument, 0, 'b' }, { "segments-topic", required_argument, 0, 'G' },
+		{ "topic", required_argument, 0, 't' }, /* deprecated: elsewhere --topic is the events topic */
 		{ "help", no_argument, 0, 'h' },          { 0, 0, 0, 0 },
 	};
 	int c;
-	while ((c = getopt_long(argc, argv, "S:o:k:cT:b:t:X:h", opts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "S:o:k:cT:b:t:G:X:h", opts, NULL)) != -1) {
 		switch (c) {
 		case 'S':
 			state_dir = optarg;
@@ -242,7 +256,8 @@ int cmd_snapshot(int argc, char **argv)
 			out = optarg;
 			break;
 		case 'k':
-			sopts.keep = atoi(optarg);
+			if (cli_parse_int("--keep", optarg, 0, INT_MAX, &sopts.keep))
+				return 2;
 			break;
 		case 'c':
 			snap_options_add_sink(&sopts, &snap_sink_csv);
@@ -251,6 +266,11 @@ int cmd_snapshot(int argc, char **argv)
 			brokers = optarg;
 			break;
 		case 't':
+			fprintf(stderr,
+				"segstream snapshot: warning: --topic is deprecated (elsewhere it names the events "
+				"topic); use --segments-topic\n");
+			/* fall through */
+		case 'G':
 			topic = optarg;
 			break;
 		case 'X':
@@ -258,16 +278,15 @@ int cmd_snapshot(int argc, char **argv)
 				return 2;
 			break;
 		case 'T':
-			if (segment_config_set(&cfg, optarg) != 0) {
-				fprintf(stderr, "snapshot: unknown threshold '%s'\n", optarg);
+			if (cli_parse_threshold(&cfg, optarg) != 0)
 				return 2;
-			}
 			break;
 		case 'h':
 			printf(
 			    "usage: segstream snapshot --state DIR --out DIR [--keep K (5)] [--csv] [-T "
 			    "threshold=value ...]\n"
-			    "         [--brokers HOST:PORT [--topic T (segstream.segments)] [-X prop=value ...]]\n"
+			    "         [--brokers|-b HOST:PORT [--segments-topic T (segstream.segments)] [-X prop=value "
+			    "...]]\n"
 			    "  With --brokers, the rows changed since the last snapshot published to Kafka go to the\n"
 			    "  compacted topic, with a manifest record, in one transaction.\n"
 			    "       segstream snapshot verify|show DIR [SEQUENCE]\n"

@@ -1,14 +1,26 @@
 /* segstream: one CLI with subcommands, as users of kcat and git expect. */
+#include <ctype.h>
+#include <errno.h>
+#include <inttypes.h>
 #include <signal.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
+#include <librdkafka/rdkafka.h>
+#include <lmdb.h>
+
 #include "dataset/dataset.h"
+#include "event/event.h"
+#include "segment/segment.h"
+#include "snapshot/snapshot.h"
+#include "state/state.h"
 #include "tools/segstream/cli.h"
 
 volatile sig_atomic_t cli_stop;
 volatile sig_atomic_t cli_snapshot_request;
+const char *cli_command = "";
 
 static void on_signal(int sig)
 {
@@ -26,6 +38,77 @@ int cli_props_add(struct cli_props *p, const char *kv)
 	}
 	p->items[p->n++] = kv;
 	return 0;
+}
+
+/*
+ * Numbers are parsed whole: digits only (no sign, no spaces, no suffix), within the range, or
+ * the flag, the argument and the range are named on stderr. strtoull would read "10x" as 10
+ * and "-1" as 18446744073709551615, and atoi "abc" as 0.
+ */
+int cli_parse_u64(const char *flag, const char *arg, uint64_t min, uint64_t max, uint64_t *out)
+{
+	char *end = NULL;
+	unsigned long long v = 0;
+	errno = 0;
+	if (isdigit((unsigned char)arg[0]))
+		v = strtoull(arg, &end, 10);
+	if (!end || *end || errno == ERANGE || v < min || v > max) {
+		fprintf(stderr, "segstream %s: %s: '%s' is not an integer in [%" PRIu64 ", %" PRIu64 "]\n", cli_command,
+			flag, arg, min, max);
+		return -1;
+	}
+	*out = v;
+	return 0;
+}
+
+int cli_parse_int(const char *flag, const char *arg, int min, int max, int *out)
+{
+	uint64_t v;
+	if (cli_parse_u64(flag, arg, (uint64_t)min, (uint64_t)max, &v) != 0)
+		return -1;
+	*out = (int)v;
+	return 0;
+}
+
+/* Decimal numbers (strtod's syntax without leading spaces), finite and within the range. */
+int cli_parse_double(const char *flag, const char *arg, double min, double max, double *out)
+{
+	char *end = NULL;
+	double v = 0;
+	errno = 0;
+	if (arg[0] && !isspace((unsigned char)arg[0]))
+		v = strtod(arg, &end);
+	if (!end || end == arg || *end || errno == ERANGE || !(v >= min && v <= max)) {
+		fprintf(stderr, "segstream %s: %s: '%s' is not a number in [%.15g, %.15g]\n", cli_command, flag, arg,
+			min, max);
+		return -1;
+	}
+	*out = v;
+	return 0;
+}
+
+/* -T NAME=VALUE; a wrong name lists the valid ones, a wrong value names the range. */
+int cli_parse_threshold(struct segment_config *cfg, const char *kv)
+{
+	if (segment_config_set(cfg, kv) == 0)
+		return 0;
+	const char *eq = strchr(kv, '='), *name;
+	int klen = eq ? (int)(eq - kv) : (int)strlen(kv);
+	for (size_t i = 0; (name = segment_config_name(i)) != NULL; i++) {
+		if (eq && (int)strlen(name) == klen && strncmp(name, kv, (size_t)klen) == 0) {
+			fprintf(stderr, "segstream %s: -T %s: '%s' is not an integer in [0, %" PRIu32 "]\n",
+				cli_command, name, eq + 1, UINT32_MAX);
+			return -1;
+		}
+	}
+	if (eq)
+		fprintf(stderr, "segstream %s: -T: unknown threshold '%.*s' (names:", cli_command, klen, kv);
+	else
+		fprintf(stderr, "segstream %s: -T: '%s' is not NAME=VALUE (names:", cli_command, kv);
+	for (size_t i = 0; (name = segment_config_name(i)) != NULL; i++)
+		fprintf(stderr, "%s %s", i ? "," : "", name);
+	fprintf(stderr, ")\n");
+	return -1;
 }
 
 int cli_parse_iso_date(const char *s, int32_t *day)
@@ -48,13 +131,17 @@ int cli_parse_on_error(const char *arg, struct ds_report *rep)
 	return 0;
 }
 
+/* The loader calls it one call at a time (dataset.h), so the last line's count is plain. */
 void cli_read_progress(uint64_t rows, void *ctx)
 {
+	static uint64_t last_line; /* rows when the last line was written (not a terminal) */
 	(void)ctx;
-	if (isatty(2))
+	if (isatty(2)) {
 		fprintf(stderr, "\rreading the history: %6.1fM rows", (double)rows / 1e6);
-	else if ((rows >> 20) % 8 == 0)
+	} else if (rows >= last_line + (8u << 20)) {
 		fprintf(stderr, "reading the history: %.1fM rows so far\n", (double)rows / 1e6);
+		last_line = rows;
+	}
 }
 
 static const struct {
@@ -75,9 +162,26 @@ static const struct {
 
 static void usage(FILE *f)
 {
-	fprintf(f, "usage: segstream COMMAND [options]   (segstream COMMAND --help)\n\ncommands:\n");
+	fprintf(f,
+		"usage: segstream COMMAND [--config FILE] [options]   (segstream COMMAND --help; segstream --version)\n"
+		"  Settings: flags, then SEGSTREAM_* variables, then the --config (or SEGSTREAM_CONFIG) file.\n\n"
+		"commands:\n");
 	for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
 		fprintf(f, "  %-13s %s\n", commands[i].name, commands[i].help);
+}
+
+/* What a bug report needs: our version, the versions of what we write, and the libraries'. */
+static void print_version(void)
+{
+	int major, minor, patch;
+	mdb_version(&major, &minor, &patch);
+	printf("segstream %s\n", SEGSTREAM_VERSION);
+	printf("  event schema      %d (products %d, customers %d)\n", EVENT_SCHEMA_VERSION,
+	       EVENT_PRODUCT_SCHEMA_VERSION, EVENT_CUSTOMER_SCHEMA_VERSION);
+	printf("  customer record   %d\n", STATE_RECORD_VERSION);
+	printf("  snapshot format   %d (report.json %d)\n", SNAP_FORMAT_VERSION, SNAP_REPORT_FORMAT);
+	printf("  librdkafka        %s\n", rd_kafka_version_str());
+	printf("  LMDB              %d.%d.%d\n", major, minor, patch);
 }
 
 int main(int argc, char **argv)
@@ -93,9 +197,21 @@ int main(int argc, char **argv)
 		usage(argc < 2 ? stderr : stdout);
 		return argc < 2 ? 2 : 0;
 	}
+	if (strcmp(argv[1], "--version") == 0 || strcmp(argv[1], "-V") == 0) {
+		print_version();
+		return 0;
+	}
 	for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
-		if (strcmp(argv[1], commands[i].name) == 0)
-			return commands[i].fn(argc - 1, argv + 1);
+		if (strcmp(argv[1], commands[i].name) == 0) {
+			cli_command = commands[i].name;
+			int cmd_argc = argc - 1;
+			char **cmd_argv = argv + 1, **owned;
+			if (cli_config_apply(&cmd_argc, &cmd_argv, &owned) != 0)
+				return 2;
+			int rc = commands[i].fn(cmd_argc, cmd_argv);
+			cli_config_free(owned);
+			return rc;
+		}
 	fprintf(stderr, "segstream: unknown command '%s'\n", argv[1]);
 	usage(stderr);
 	return 2;

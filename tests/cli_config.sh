@@ -1,0 +1,42 @@
+#!/usr/bin/env bash
+# Settings from --config FILE (INI) and SEGSTREAM_* variables: each reaches the subcommands
+# that take it, and flags win over the environment, which wins over the file.
+#   cli_config.sh SEGSTREAM_BINARY REPO_DIR
+source "$(dirname "${BASH_SOURCE[0]}")/common.sh"
+unset SEGSTREAM_CONFIG SEGSTREAM_BROKERS SEGSTREAM_STATE SEGSTREAM_X
+"$seg" gen --users 50 --seed 2 --out "$tmp/data" --catalog "$repo/data/instacart" > /dev/null
+"$seg" backfill --data "$tmp/data" --state "$tmp/state" --partitions 2 > /dev/null 2>&1
+"$seg" dump --state "$tmp/state" > "$tmp/want.csv"
+fail() { echo "FAIL: $*"; exit 1; }
+
+printf '[segstream]\nstate = %s\n\n[kafka]\nno.such.property = 1\n' "$tmp/state" > "$tmp/seg.ini"
+"$seg" dump --config "$tmp/seg.ini" > "$tmp/file.csv" || fail "dump --config"
+cmp -s "$tmp/want.csv" "$tmp/file.csv" || fail "dump with state from the file differs"
+SEGSTREAM_CONFIG=$tmp/seg.ini "$seg" get 7 > /dev/null || fail "SEGSTREAM_CONFIG does not name the file"
+# The environment over the file, flags over the environment.
+SEGSTREAM_STATE=$tmp/nowhere "$seg" dump --config "$tmp/seg.ini" > /dev/null 2> "$tmp/err" && fail "env over file"
+grep -q "$tmp/nowhere" "$tmp/err" || fail "SEGSTREAM_STATE is not the state dump opened: $(cat "$tmp/err")"
+SEGSTREAM_STATE=$tmp/nowhere "$seg" dump --config "$tmp/seg.ini" --state "$tmp/state" > "$tmp/flag.csv" \
+	|| fail "--state does not win over SEGSTREAM_STATE"
+cmp -s "$tmp/want.csv" "$tmp/flag.csv" || fail "dump --state differs"
+# Brokers from the environment and [kafka] properties from the file reach backfill's client.
+code=0
+SEGSTREAM_BROKERS=127.0.0.1:1 "$seg" backfill --config "$tmp/seg.ini" --data "$tmp/data" > /dev/null 2> "$tmp/err" \
+	|| code=$?
+[ "$code" = 1 ] && grep -q 'No such configuration property: "no.such.property"' "$tmp/err" \
+	|| fail "backfill: the file's [kafka] property did not reach the client (exit $code): $(cat "$tmp/err")"
+SEGSTREAM_X="no.such.env.property=2" SEGSTREAM_BROKERS=127.0.0.1:1 "$seg" backfill --state "$tmp/s2" \
+	--data "$tmp/data" > /dev/null 2> "$tmp/err" || true
+grep -q 'No such configuration property: "no.such.env.property"' "$tmp/err" || fail "SEGSTREAM_X: $(cat "$tmp/err")"
+# snapshot verify takes no settings; gen ignores them.
+"$seg" snapshot --config "$tmp/seg.ini" --out "$tmp/snaps" > /dev/null || fail "snapshot with state from the file"
+"$seg" snapshot verify "$tmp/snaps" --config "$tmp/seg.ini" > /dev/null || fail "snapshot verify --config"
+# An unknown key is a usage error that lists the keys.
+printf 'brokers = x\nstat = y\n' > "$tmp/bad.ini"
+code=0
+"$seg" dump --config "$tmp/bad.ini" > /dev/null 2> "$tmp/err" || code=$?
+[ "$code" = 2 ] && grep -q "unknown setting 'stat'.*state" "$tmp/err" || fail "unknown key: exit $code, $(cat "$tmp/err")"
+code=0
+"$seg" dump --config "$tmp/none.ini" > /dev/null 2> "$tmp/err" || code=$?
+[ "$code" = 2 ] && grep -q "none.ini: cannot be read" "$tmp/err" || fail "missing file: exit $code, $(cat "$tmp/err")"
+echo "cli_config: file, environment and flags in that order of precedence"
