@@ -147,4 +147,26 @@ int kc_topic_partitions(rd_kafka_t *rk, const char *topic, int timeout_ms, char 
  */
 int kc_topic_ensure(rd_kafka_t *rk, const char *topic, int compacted, char *errbuf, size_t errbuf_len);
 
+/* ---- Offsets and partitions ---- */
+
+/**
+ * @brief Where a consumer of @p topic continues after the events before @p time_ms: for each of
+ *        its @p partitions partitions, the offset of the first message whose timestamp is at or
+ *        after time_ms (offsets_for_times), or the partition's end (high watermark) when there
+ *        is none yet or time_ms is INT64_MAX.
+ * @param[out] next_out  partitions offsets, the caller's array
+ * @return KC_OK or KC_KAFKA (a watermark or offsets_for_times request failed; errbuf says which).
+ */
+int kc_topic_offsets_for_time(rd_kafka_t *rk, const char *topic, int32_t partitions, int64_t time_ms, int64_t *next_out,
+			      char *errbuf, size_t errbuf_len);
+
+/**
+ * The partitioner every producer of events uses (`partitioner`): a key's partition is the Java
+ * client's (murmur2), so a customer's events share one partition whoever produced them.
+ */
+#define KC_PARTITIONER "murmur2_random"
+
+/** @brief The partition KC_PARTITIONER gives a non-empty @p key among @p partitions (> 0). */
+int32_t kc_partition_for_key(const void *key, size_t key_len, int32_t partitions);
+
 #endif

@@ -1,6 +1,8 @@
-/* Topics: a topic's partition count, and creating a topic before anything is produced to it (see kclient.h). */
+/* Topics: a topic's partition count and offsets, a key's partition, and creating a topic before
+ * anything is produced to it (see kclient.h). */
 #include "kclient/kclient.h"
 
+#include <stdint.h>
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
@@ -118,4 +120,38 @@ int kc_topic_ensure(rd_kafka_t *rk, const char *topic, int compacted, char *errb
 		return KC_NOLEADER;
 	}
 	return KC_OK;
+}
+
+int kc_topic_offsets_for_time(rd_kafka_t *rk, const char *topic, int32_t partitions, int64_t time_ms, int64_t *next_out,
+			      char *errbuf, size_t errbuf_len)
+{
+	int rc = KC_OK;
+	rd_kafka_topic_partition_list_t *list = rd_kafka_topic_partition_list_new(partitions > 0 ? partitions : 1);
+	for (int32_t p = 0; p < partitions && rc == KC_OK; p++) {
+		int64_t lo, hi;
+		rd_kafka_resp_err_t e = rd_kafka_query_watermark_offsets(rk, topic, p, &lo, &hi, 10000);
+		if (e) {
+			snprintf(errbuf, errbuf_len, "watermarks of %s/%d: %s", topic, p, rd_kafka_err2str(e));
+			rc = KC_KAFKA;
+		}
+		next_out[p] = hi; /* the whole partition, unless a time says otherwise */
+		rd_kafka_topic_partition_list_add(list, topic, p)->offset = time_ms;
+	}
+	if (rc == KC_OK && time_ms != INT64_MAX) {
+		rd_kafka_resp_err_t e = rd_kafka_offsets_for_times(rk, list, 10000);
+		if (e) {
+			snprintf(errbuf, errbuf_len, "offsets_for_times on %s: %s", topic, rd_kafka_err2str(e));
+			rc = KC_KAFKA;
+		}
+		for (int i = 0; rc == KC_OK && i < list->cnt; i++) /* -1: nothing at or after T yet: the end */
+			if (list->elems[i].offset >= 0)
+				next_out[list->elems[i].partition] = list->elems[i].offset;
+	}
+	rd_kafka_topic_partition_list_destroy(list);
+	return rc;
+}
+
+int32_t kc_partition_for_key(const void *key, size_t key_len, int32_t partitions)
+{
+	return rd_kafka_msg_partitioner_murmur2(NULL, key, key_len, partitions, NULL, NULL);
 }

@@ -228,6 +228,50 @@ static void test_ensure_topic(void **state)
 	rd_kafka_destroy(rk);
 }
 
+/* Where a producer with KC_PARTITIONER puts a keyed message is where kc_partition_for_key says
+ * (backfill computes a customer's partition with it instead of producing). */
+static void record_partition(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaque)
+{
+	(void)rk;
+	int32_t *where = opaque;
+	char key[16] = "";
+	if (!m->err && m->key && m->key_len < sizeof key) {
+		memcpy(key, m->key, m->key_len); /* not NUL-terminated in the message */
+		where[atoi(key) % 200] = m->partition;
+	}
+}
+
+static void test_partition_for_key_is_the_producers(void **state)
+{
+	struct fixture *f = *state;
+	int32_t where[200];
+	char err[512];
+	const char *mine[] = { "partitioner", KC_PARTITIONER, "linger.ms", "1" };
+	rd_kafka_conf_t *conf;
+	assert_int_equal(kc_conf_new(f->brokers, mine, 4, NULL, 0, &conf, err, sizeof err), KC_OK);
+	rd_kafka_conf_set_dr_msg_cb(conf, record_partition);
+	rd_kafka_conf_set_opaque(conf, where);
+	rd_kafka_t *rk = client(f, RD_KAFKA_PRODUCER, NULL, 0, conf);
+	for (int u = 0; u < 200; u++) {
+		char key[16];
+		int kl = snprintf(key, sizeof key, "%d", u);
+		where[u] = -1;
+		struct kc_msg m = { .topic = "four", .key = key, .key_len = (size_t)kl, .value = "x", .value_len = 1 };
+		assert_int_equal(kc_produce(rk, &m, 10000, err, sizeof err), KC_OK);
+	}
+	assert_int_equal(rd_kafka_flush(rk, 10000), RD_KAFKA_RESP_ERR_NO_ERROR);
+	int seen[4] = { 0, 0, 0, 0 };
+	for (int u = 0; u < 200; u++) {
+		char key[16];
+		int kl = snprintf(key, sizeof key, "%d", u);
+		assert_int_equal(where[u], kc_partition_for_key(key, (size_t)kl, 4));
+		seen[where[u]]++;
+	}
+	for (int p = 0; p < 4; p++) /* and it spreads: every partition gets some */
+		assert_true(seen[p] > 0);
+	rd_kafka_destroy(rk);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -235,6 +279,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_produce_waits_through_a_full_queue, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_produce_gives_up_when_bounded, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_partition_count, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_partition_for_key_is_the_producers, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_ensure_topic, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -43,38 +43,20 @@ static int fetch_handover(const char *brokers, const struct cli_props *props, co
 	    kc_new(RD_KAFKA_CONSUMER, conf, &rk, err, err_len) != KC_OK)
 		return -1;
 	int rc = -1;
-	h->partitions = kc_topic_partitions(rk, topic, 10000, NULL, 0);
-	if (h->partitions < 0) {
-		snprintf(err, err_len, "topic %s not found on %s", topic, brokers);
+	h->partitions = kc_topic_partitions(rk, topic, 10000, err, err_len);
+	if (h->partitions < 0) /* not found, or the broker could not be asked: err says which */
 		goto out;
-	}
 	if (partitions > 0 && partitions != h->partitions) {
 		snprintf(err, err_len, "--partitions %d but %s has %d", partitions, topic, h->partitions);
 		goto out;
 	}
-	h->next = calloc((size_t)h->partitions, sizeof *h->next);
-	rd_kafka_topic_partition_list_t *list = rd_kafka_topic_partition_list_new(h->partitions);
-	for (int p = 0; p < h->partitions; p++) {
-		int64_t lo, hi;
-		if (rd_kafka_query_watermark_offsets(rk, topic, p, &lo, &hi, 10000)) {
-			snprintf(err, err_len, "watermarks of %s/%d unavailable", topic, p);
-			rd_kafka_topic_partition_list_destroy(list);
-			goto out;
-		}
-		h->next[p] = hi; /* the whole topic, unless a time says otherwise */
-		rd_kafka_topic_partition_list_add(list, topic, p)->offset = until_ms;
+	h->next = calloc((size_t)h->partitions > 0 ? (size_t)h->partitions : 1, sizeof *h->next);
+	if (!h->next) {
+		snprintf(err, err_len, "out of memory");
+		goto out;
 	}
-	if (until_ms != INT64_MAX) {
-		if (rd_kafka_offsets_for_times(rk, list, 10000)) {
-			snprintf(err, err_len, "offsets_for_times on %s failed", topic);
-			rd_kafka_topic_partition_list_destroy(list);
-			goto out;
-		}
-		for (int i = 0; i < list->cnt; i++) /* -1: no event at or after T yet: the end */
-			if (list->elems[i].offset >= 0)
-				h->next[list->elems[i].partition] = list->elems[i].offset;
-	}
-	rd_kafka_topic_partition_list_destroy(list);
+	if (kc_topic_offsets_for_time(rk, topic, h->partitions, until_ms, h->next, err, err_len) != KC_OK)
+		goto out;
 	rc = 0;
 out:
 	rd_kafka_destroy(rk);
@@ -111,8 +93,7 @@ static void *apply_range(void *arg)
 			char key[16];
 			int kl = snprintf(key, sizeof key, "%u", o->user_id);
 			cust->user_id = o->user_id;
-			cust->partition = (uint32_t)rd_kafka_msg_partitioner_murmur2(NULL, key, (size_t)kl,
-										     j->partitions, NULL, NULL);
+			cust->partition = (uint32_t)kc_partition_for_key(key, (size_t)kl, j->partitions);
 			j->customers++;
 		}
 		for (uint32_t k = 0; k < o->n_lines; k++) {

@@ -183,6 +183,15 @@ int cmd_replay(int argc, char **argv)
 				return 2;
 			break;
 		case 'X':
+			/* The partitioner decides each customer's partition, which backfill and the state's
+			 * keys assume (KC_PARTITIONER): not a setting a user may change. */
+			if (strncmp(optarg, "partitioner=", 12) == 0) {
+				fprintf(stderr,
+					"segstream replay: -X partitioner: fixed to %s (a customer's partition "
+					"must be the same for replay and backfill)\n",
+					KC_PARTITIONER);
+				return 2;
+			}
 			if (cli_props_add(&props, optarg))
 				return 2;
 			break;
@@ -231,7 +240,7 @@ int cmd_replay(int argc, char **argv)
 			       "compression.type",
 			       "lz4",
 			       "partitioner",
-			       "murmur2_random",
+			       KC_PARTITIONER,
 			       "queue.buffering.max.messages",
 			       "100000",
 			       "queue.buffering.max.kbytes",
