@@ -398,26 +398,33 @@ static void hooks(struct cons_config *cfg, struct seen *s)
 	cfg->stats_ms = 20;
 }
 
+/* 30 customers x 4 lines over the 2 partitions (60 events each), and a consumer of them with
+ * static assign() that stops at the end; its hooks record into s. */
+static void static_assign_run(struct fixture *f, struct seen *s, struct cons_config *cfg)
+{
+	s->users = 30;
+	for (uint32_t u = 1; u <= s->users; u++)
+		for (uint16_t k = 1; k <= 4; k++)
+			produce_event(f, "events", u, 1, k);
+	flush(f);
+	cons_config_init(cfg);
+	cfg->brokers = f->brokers;
+	cfg->events_topic = "events";
+	cfg->products_topic = "products";
+	cfg->dlq_topic = "dlq";
+	cfg->exit_at_end = 1;
+	hooks(cfg, s);
+}
+
 static void test_hooks_with_static_assign(void **state)
 {
 	struct fixture *f = *state;
 	struct seen *s = calloc(1, sizeof *s);
 	s->db = f->db;
 	s->handover_partition = -1;
-	s->users = 30;
-	for (uint32_t u = 1; u <= s->users; u++)
-		for (uint16_t k = 1; k <= 4; k++)
-			produce_event(f, "events", u, 1, k);
-	flush(f);
 	struct cons_config cfg;
-	cons_config_init(&cfg);
-	cfg.brokers = f->brokers;
-	cfg.events_topic = "events";
-	cfg.products_topic = "products";
-	cfg.dlq_topic = "dlq";
-	cfg.exit_at_end = 1;
+	static_assign_run(f, s, &cfg);
 	cfg.batch_max_events = 25;
-	hooks(&cfg, s);
 	struct cons_stats st;
 	char err[512] = "";
 	assert_int_equal(cons_run(&cfg, f->db, &st, err, sizeof err), CONS_OK);
@@ -481,21 +488,10 @@ static void test_on_assign_may_write_the_state(void **state)
 	struct fixture *f = *state;
 	struct seen *s = calloc(1, sizeof *s);
 	s->db = f->db;
-	s->users = 30;
 	s->handover_partition = 0;
 	s->handover_offset = 40;
-	for (uint32_t u = 1; u <= s->users; u++)
-		for (uint16_t k = 1; k <= 4; k++)
-			produce_event(f, "events", u, 1, k);
-	flush(f);
 	struct cons_config cfg;
-	cons_config_init(&cfg);
-	cfg.brokers = f->brokers;
-	cfg.events_topic = "events";
-	cfg.products_topic = "products";
-	cfg.dlq_topic = "dlq";
-	cfg.exit_at_end = 1;
-	hooks(&cfg, s);
+	static_assign_run(f, s, &cfg);
 	struct cons_stats st;
 	char err[512] = "";
 	assert_int_equal(cons_run(&cfg, f->db, &st, err, sizeof err), CONS_OK);
@@ -558,6 +554,24 @@ static rd_kafka_t *group_member(struct fixture *f, const char *group, const char
 	return rk;
 }
 
+/* Polls member b until it holds at least want partitions or seconds pass; returns how many it holds. */
+static int hold_partitions(rd_kafka_t *b, int want, int seconds)
+{
+	time_t deadline = time(NULL) + seconds;
+	int held_n = 0;
+	while (held_n < want && time(NULL) < deadline) {
+		rd_kafka_message_t *m = rd_kafka_consumer_poll(b, 100);
+		if (m)
+			rd_kafka_message_destroy(m);
+		rd_kafka_topic_partition_list_t *held = NULL;
+		if (rd_kafka_assignment(b, &held) == RD_KAFKA_RESP_ERR_NO_ERROR && held) {
+			held_n = held->cnt;
+			rd_kafka_topic_partition_list_destroy(held);
+		}
+	}
+	return held_n;
+}
+
 /*
  * Member A of a group reads every event into a batch that stays open (batch_max_ms is ten
  * minutes); member B joins, the group rebalances, and A must commit that batch before it gives
@@ -615,19 +629,7 @@ static void revoke_commits_open_batch(struct fixture *f, const char *strategy)
 	/* A stops only once B holds its partitions, i.e. the rebalance is over: librdkafka 2.0.2
 	 * can abort (an assertion in its sticky assignor) when a member is destroyed while a
 	 * cooperative rebalance is still in progress. */
-	deadline = time(NULL) + 60;
-	int b_partitions = 0;
-	while (b_partitions == 0 && time(NULL) < deadline) {
-		rd_kafka_message_t *m = rd_kafka_consumer_poll(b, 100);
-		if (m)
-			rd_kafka_message_destroy(m);
-		rd_kafka_topic_partition_list_t *held = NULL;
-		if (rd_kafka_assignment(b, &held) == RD_KAFKA_RESP_ERR_NO_ERROR && held) {
-			b_partitions = held->cnt;
-			rd_kafka_topic_partition_list_destroy(held);
-		}
-	}
-	assert_true(b_partitions >= 1);
+	assert_true(hold_partitions(b, 1, 60) >= 1);
 	for (int i = 0; i < 10; i++) { /* and A has had its heartbeats to learn that it is over */
 		rd_kafka_message_t *m = rd_kafka_consumer_poll(b, 100);
 		if (m)
@@ -639,17 +641,7 @@ static void revoke_commits_open_batch(struct fixture *f, const char *strategy)
 		fail_msg("member A: %s", a->err);
 	assert_int_equal(atomic_load(&s->violations), 0);
 	/* B, too, closes once the rebalance that A's leaving starts is over (it then holds both). */
-	deadline = time(NULL) + 30;
-	while (b_partitions < 2 && time(NULL) < deadline) {
-		rd_kafka_message_t *m = rd_kafka_consumer_poll(b, 100);
-		if (m)
-			rd_kafka_message_destroy(m);
-		rd_kafka_topic_partition_list_t *held = NULL;
-		if (rd_kafka_assignment(b, &held) == RD_KAFKA_RESP_ERR_NO_ERROR && held) {
-			b_partitions = held->cnt;
-			rd_kafka_topic_partition_list_destroy(held);
-		}
-	}
+	hold_partitions(b, 2, 30);
 	rd_kafka_consumer_close(b);
 	rd_kafka_destroy(b);
 	/* First assignment: both partitions, nothing stored (-1). */
