@@ -16,6 +16,12 @@ static double half(int32_t x2)
 /* A demographic group's name, NULL (null) when the customer has no demographics. */
 #define GROUP(v, name_of, member) ((v)->g.valid ? name_of((v)->g.member) : NULL)
 
+/* An integer column's null. */
+#define SNAP_INT_NULL INT64_MIN
+
+/* A raw demographic field, SNAP_INT_NULL (null) when the customer has no demographics. */
+#define DEMO(v, member) ((v)->d ? (int64_t)(v)->d->member : SNAP_INT_NULL)
+
 /*
  * THE column table. XX(name, type, flags, value): name is the column's name everywhere (the
  * manifest, the CSV header, `segstream get`); type is INT, REAL or TEXT; value is an expression
@@ -45,10 +51,10 @@ static double half(int32_t x2)
 	XX(persona, TEXT, SNAP_NULLABLE | SNAP_QUOTED, v->g.valid ? v->persona : NULL) \
 	XX(basket_size, REAL, SNAP_NULLABLE, v->drv.basket_size)                       \
 	XX(order_rate, REAL, SNAP_NULLABLE, v->drv.order_rate)                         \
-	XX(reorder_rate, REAL, SNAP_NULLABLE, v->drv.reorder_rate)
-
-/* An integer column's null (no column uses it yet). */
-#define SNAP_INT_NULL INT64_MIN
+	XX(reorder_rate, REAL, SNAP_NULLABLE, v->drv.reorder_rate)                     \
+	XX(age, INT, SNAP_NULLABLE, DEMO(v, age))                                      \
+	XX(income, INT, SNAP_NULLABLE, DEMO(v, income))                                \
+	XX(n_dependants, INT, SNAP_NULLABLE, DEMO(v, n_dependants))
 
 enum column_id {
 #define COLUMN_ID(name, type, flags, value) COL_##name,

@@ -87,6 +87,11 @@ order_days = m.drop_duplicates("order_id").dropna(subset=["days_since_prior_orde
 per["order_median_days"] = order_days.groupby("user_id")["days_since_prior_order"].median()
 check("row order_median_days", np.allclose(rows["order_median_days"].astype(float), per["order_median_days"],
                                            equal_nan=True))
+# Raw demographics: customers.csv's values, null for a customer without a customers.csv row.
+for col, src in [("age", "Age"), ("income", "income"), ("n_dependants", "n_dependants")]:
+    got, want = pd.to_numeric(rows[col]), per[src]
+    check(f"row {col} null exactly without demographics", (got.isna() == want.isna()).all())
+    check(f"row {col} equals customers.csv", (got[want.notna()] == want[want.notna()]).all())
 check("the manifest lists the rows' columns", [c["name"] for c in snap.manifest["columns"]] == list(snap.customers.columns))
 
 # Report: counts and sums.

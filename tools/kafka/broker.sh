@@ -10,7 +10,7 @@
 #   SEGSTREAM_KAFKA_HEAP   JVM heap (default 1G)
 #
 # 3.9 rather than 4.x: Debian's librdkafka 2.0.2 loses its balanced consumer group against 4.x
-# (see ../shared/KAFKA.md section 0). Every start formats fresh storage: tests want a clean broker.
+# (see docs/KAFKA.md). Every start formats fresh storage: tests want a clean broker.
 set -euo pipefail
 
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)

@@ -42,7 +42,7 @@ def main(snapdir, departments_csv, out):
 
     c = snap.customers
     c = c[(c.low_activity == 0) & c.region.notna()]
-    mean = c.groupby(["region", "income_group"]).spend_cents.mean().unstack().reindex(index=REGIONS, columns=INCOMES) / 100
+    mean = c.groupby(["region", "income_group"], observed=True).spend_cents.mean().unstack().reindex(index=REGIONS, columns=INCOMES) / 100
     fig, ax = plt.subplots(figsize=(7, 4))
     x = np.arange(len(REGIONS))
     for i, inc in enumerate(INCOMES):

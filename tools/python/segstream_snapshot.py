@@ -4,9 +4,17 @@ CRC-32. The DataFrame's columns are those the manifest lists (format 2), so a co
 to the snapshot appears here with no change. Needs msgpack and pandas (PyPI).
 
     from segstream_snapshot import load
-    snap = load("/var/lib/segstream/snapshots")
+    snap = load("/var/lib/segstream/snapshots")              # the latest complete snapshot
+    snap = load("/var/lib/segstream/snapshots", 12)          # snapshot 12
+    snap = load("/var/lib/segstream/snapshots/0000000012")   # the same: a snapshot directory itself
     snap.customers.groupby("persona").spend_cents.sum()
     snap.report["value_drivers"]
+
+The label and group columns (CATEGORY_ORDERS) load as ordered pandas Categoricals in the rule
+order of segment/segment.c, so `income_group` sorts Low < Middle < High and `loyalty` New <
+Regular < Loyal. A value the order does not know (a snapshot of a newer segstream) is kept, not
+lost: it is added after the known ones, in the order of first appearance. A null stays NaN. The
+nullable integer columns (age, income, n_dependants) are float with NaN where null.
 """
 import json
 import os
@@ -21,6 +29,20 @@ FORMAT1_COLUMNS = ["user_id", "partition", "orders", "max_order", "items", "pric
                    "median_days", "loyalty", "spending", "frequency", "low_activity", "region", "age_group",
                    "income_group", "family", "primary_profile", "persona", "basket_size", "order_rate",
                    "reorder_rate"]
+
+# The rule order of every label and group column: the order of the names in segment/segment.c
+# (segment_*_name), which is the order of their enums. The one place the Python side keeps it.
+CATEGORY_ORDERS = {
+    "loyalty": ["New customer", "Regular customer", "Loyal customer"],
+    "spending": ["unknown", "Low spender", "High spender"],
+    "frequency": ["unknown", "Frequent customer", "Regular customer", "Non-frequent customer"],
+    "region": ["Northeast", "Midwest", "South", "West"],
+    "age_group": ["18-35", "36-55", "56+"],
+    "income_group": ["Low", "Middle", "High"],
+    "family": ["Family", "Single"],
+    "primary_profile": ["Health-Focused", "Family Stock-Up", "Convenience", "Snack & Beverage",
+                        "Household Essentials", "Mixed / Other", "Unknown"],
+}
 
 
 @dataclass
@@ -52,7 +74,31 @@ def latest_sequence(directory):
     return max(seqs)
 
 
+def _is_snapshot_dir(path):
+    name = os.path.basename(os.path.normpath(path))
+    return len(name) == 10 and name.isdigit() and os.path.isfile(os.path.join(path, "manifest.json"))
+
+
+def categorize(customers):
+    """The CATEGORY_ORDERS columns of customers as ordered Categoricals, in place; a value not in
+    the order is added after the known ones (first appearance first). @return customers."""
+    for col, order in CATEGORY_ORDERS.items():
+        if col not in customers.columns:
+            continue
+        extra = [v for v in pd.unique(customers[col].dropna()) if v not in order]
+        customers[col] = pd.Categorical(customers[col], categories=order + extra, ordered=True)
+    return customers
+
+
 def load(directory, sequence=None):
+    """The snapshot `sequence` under `directory` (the latest complete one if None), or, when
+    `directory` is a snapshot directory itself (DIR/NNNNNNNNNN), that one (a `sequence` given
+    too must be its own). Every file is checked against the manifest first."""
+    if _is_snapshot_dir(directory):
+        own = int(os.path.basename(os.path.normpath(directory)))
+        if sequence is not None and sequence != own:
+            raise SnapshotError(f"{directory} is snapshot {own}, not {sequence}")
+        directory, sequence = os.path.dirname(os.path.normpath(directory)), own
     seq = sequence or latest_sequence(directory)
     path = os.path.join(directory, f"{seq:010d}")
     with open(os.path.join(path, "manifest.json")) as f:
@@ -70,5 +116,5 @@ def load(directory, sequence=None):
     columns = [c["name"] for c in manifest["columns"]] if manifest["format"] >= 2 else FORMAT1_COLUMNS
     if any(len(r) != len(columns) for r in rows):
         raise SnapshotError(f"{path}: a row does not have the {len(columns)} columns of the manifest")
-    customers = pd.DataFrame(rows, columns=columns)
+    customers = categorize(pd.DataFrame(rows, columns=columns))
     return Snapshot(seq, path, manifest, report, customers)

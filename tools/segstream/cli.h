@@ -58,8 +58,9 @@ int cli_open_state(const char *path, int read_only, int durable, struct state_db
 int cli_snapshot_to_kafka(const char *brokers, const char *topic, const struct cli_props *props, const char *dir,
 			  uint64_t seq);
 
-/* The demographics get and serve show beside the snapshot columns, by name (cmd_read.c). */
-#define CLI_DEMOGRAPHICS 5
+/* The demographics get and serve show beside the snapshot columns, by name: state and fam_status
+ * (the raw numbers are snapshot columns) (cmd_read.c). */
+#define CLI_DEMOGRAPHICS 2
 extern const char *const cli_demographic_names[CLI_DEMOGRAPHICS];
 /* Demographic field i of d as text (numbers written into buf); is_text says whether it is a
  * string (else a number). @return the text, or NULL when unknown. */

@@ -1,7 +1,7 @@
 /*
  * segstream mock-cluster: librdkafka's in-process mock cluster in a process of its own, so the
  * demo's replay and consume processes can talk to it like to a broker. It keeps only ~5 MiB per
- * partition (../shared/KAFKA.md §5): the consumer refuses to skip what it evicted.
+ * partition (docs/KAFKA.md): the consumer refuses to skip what it evicted.
  */
 #include <getopt.h>
 #include <librdkafka/rdkafka.h>
