@@ -62,10 +62,16 @@ int cli_snapshot_to_kafka(const char *brokers, const char *topic, const struct c
  * (the raw numbers are snapshot columns) (cmd_read.c). */
 #define CLI_DEMOGRAPHICS 2
 extern const char *const cli_demographic_names[CLI_DEMOGRAPHICS];
-/* Demographic field i of d as text (numbers written into buf); is_text says whether it is a
- * string (else a number). @return the text, or NULL when unknown. */
+/* Demographic field i of d as text. @return the name, or NULL when the code is unknown. */
 struct event_customer;
-const char *cli_demographic_text(const struct event_customer *d, int i, char *buf, size_t len, int *is_text);
+const char *cli_demographic_text(const struct event_customer *d, int i);
+
+/* One customer as `get --json` prints it and `serve` answers it: every snapshot column by name
+ * (numbers as get writes them), then the demographics (null if unknown). @return the object
+ * (the caller frees it with cJSON_Delete()), or NULL when out of memory. */
+struct cJSON;
+struct snap_values;
+struct cJSON *cli_customer_json(const struct snap_values *v);
 
 /* --on-error skip|fail into a dataset report. @return 0, or -1 (message printed). */
 struct ds_report;

@@ -5,6 +5,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <cjson/cJSON.h>
+
 #include "segment/segment.h"
 #include "snapshot/snapshot.h"
 #include "state/state.h"
@@ -55,81 +57,83 @@ static int parse_read_args(int argc, char **argv, const char **state_dir, struct
 	return *state_dir ? 0 : -1;
 }
 
-/* A JSON string, escaped (quotes, backslashes, control characters). */
-static void json_string(const char *s)
-{
-	putchar('"');
-	for (; *s; s++) {
-		unsigned char ch = (unsigned char)*s;
-		if (ch == '"' || ch == '\\')
-			printf("\\%c", ch);
-		else if (ch < 0x20)
-			printf("\\u%04x", ch);
-		else
-			putchar(ch);
-	}
-	putchar('"');
-}
-
 /* The demographics get prints beside the columns: those that are not snapshot columns (age, income
  * and n_dependants are). */
 enum { DEMO_STATE, DEMO_FAM_STATUS };
 const char *const cli_demographic_names[CLI_DEMOGRAPHICS] = { "state", "fam_status" };
 
-const char *cli_demographic_text(const struct event_customer *d, int i, char *buf, size_t len, int *is_text)
+const char *cli_demographic_text(const struct event_customer *d, int i)
 {
-	(void)buf;
-	(void)len;
-	*is_text = 1;
 	return i == DEMO_STATE ? event_state_name(d->state) : event_fam_status_name(d->fam_status);
+}
+
+/* Adds name: text to o (null without text; a string, or the number as written, so the digits are
+ * those get prints). @return 0, or -1 (out of memory: o is left to the caller). */
+static int add_value(cJSON *o, const char *name, const char *text, int is_text)
+{
+	cJSON *item = !text ? cJSON_CreateNull() : is_text ? cJSON_CreateString(text) : cJSON_CreateRaw(text);
+	if (item && cJSON_AddItemToObject(o, name, item))
+		return 0;
+	cJSON_Delete(item);
+	return -1;
+}
+
+cJSON *cli_customer_json(const struct snap_values *v)
+{
+	size_t n;
+	const struct snap_column *cols = snap_columns(&n);
+	cJSON *o = cJSON_CreateObject();
+	char buf[32];
+	for (size_t i = 0; o && i < n; i++) {
+		struct snap_value val;
+		snap_column_value(v, i, &val);
+		const char *text = snap_value_text(cols[i].type, &val, buf, sizeof buf);
+		if (add_value(o, cols[i].name, text, cols[i].type == SNAP_TEXT) != 0) {
+			cJSON_Delete(o);
+			return NULL;
+		}
+	}
+	for (int i = 0; o && i < CLI_DEMOGRAPHICS; i++) {
+		if (add_value(o, cli_demographic_names[i], v->d ? cli_demographic_text(v->d, i) : NULL, 1) != 0) {
+			cJSON_Delete(o);
+			return NULL;
+		}
+	}
+	return o;
 }
 
 /*
  * One customer: every column of the table, one per line ("name  value", "-" for a null), then
- * the demographics; or, with json, one JSON object with the same names (null for a null).
+ * the demographics; or, with json, cli_customer_json() on one line. @return 0, or -1.
  */
-static void print_customer(const struct snap_values *v, int json)
+static int print_customer(const struct snap_values *v, int json)
 {
+	if (json) {
+		cJSON *o = cli_customer_json(v);
+		char *text = o ? cJSON_PrintUnformatted(o) : NULL;
+		cJSON_Delete(o);
+		if (!text)
+			return -1;
+		puts(text);
+		cJSON_free(text);
+		return 0;
+	}
 	size_t n, width = 0;
 	const struct snap_column *cols = snap_columns(&n);
 	for (size_t i = 0; i < n; i++)
 		width = strlen(cols[i].name) > width ? strlen(cols[i].name) : width;
 	char buf[32];
-	if (json)
-		putchar('{');
 	for (size_t i = 0; i < n; i++) {
 		struct snap_value val;
 		snap_column_value(v, i, &val);
 		const char *text = snap_value_text(cols[i].type, &val, buf, sizeof buf);
-		if (!json) {
-			printf("%-*s  %s\n", (int)width, cols[i].name, text ? text : "-");
-			continue;
-		}
-		printf("%s\"%s\": ", i ? ", " : "", cols[i].name);
-		if (!text)
-			fputs("null", stdout);
-		else if (cols[i].type == SNAP_TEXT)
-			json_string(text);
-		else
-			fputs(text, stdout);
+		printf("%-*s  %s\n", (int)width, cols[i].name, text ? text : "-");
 	}
-	for (int i = 0; i < CLI_DEMOGRAPHICS && (v->d || json); i++) {
-		int is_text;
-		const char *text = v->d ? cli_demographic_text(v->d, i, buf, sizeof buf, &is_text) : NULL;
-		if (!json) {
-			printf("%-*s  %s\n", (int)width, cli_demographic_names[i], text ? text : "?");
-			continue;
-		}
-		printf(", \"%s\": ", cli_demographic_names[i]);
-		if (!text)
-			fputs("null", stdout);
-		else if (is_text)
-			json_string(text);
-		else
-			fputs(text, stdout);
+	for (int i = 0; i < CLI_DEMOGRAPHICS && v->d; i++) {
+		const char *text = cli_demographic_text(v->d, i);
+		printf("%-*s  %s\n", (int)width, cli_demographic_names[i], text ? text : "?");
 	}
-	if (json)
-		puts("}");
+	return 0;
 }
 
 int cmd_get(int argc, char **argv)
@@ -167,7 +171,10 @@ int cmd_get(int argc, char **argv)
 	}
 	struct snap_values v;
 	snap_values_compute(&cfg, &c, drc == STATE_OK ? &d : NULL, &v);
-	print_customer(&v, json);
+	if (print_customer(&v, json) != 0) {
+		fprintf(stderr, "get: out of memory\n");
+		return 1;
+	}
 	return fflush(stdout) == 0 ? 0 : 1;
 }
 

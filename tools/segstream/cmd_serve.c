@@ -38,42 +38,6 @@ static int parse_id(const char *s, uint64_t max, uint64_t *out)
 	return 0;
 }
 
-/*
- * One customer as `get --json` prints it: every column of the snapshot table by name (numbers
- * with get's text, so the values are the same digits), then the demographics (null if unknown).
- */
-static cJSON *customer_json(const struct snap_values *v)
-{
-	size_t n;
-	const struct snap_column *cols = snap_columns(&n);
-	cJSON *o = cJSON_CreateObject();
-	char buf[32];
-	for (size_t i = 0; o && i < n; i++) {
-		struct snap_value val;
-		snap_column_value(v, i, &val);
-		const char *text = snap_value_text(cols[i].type, &val, buf, sizeof buf);
-		cJSON *item = !text                       ? cJSON_CreateNull()
-			      : cols[i].type == SNAP_TEXT ? cJSON_CreateString(text)
-							  : cJSON_CreateRaw(text);
-		if (!item || !cJSON_AddItemToObject(o, cols[i].name, item)) {
-			cJSON_Delete(item);
-			cJSON_Delete(o);
-			return NULL;
-		}
-	}
-	for (int i = 0; o && i < CLI_DEMOGRAPHICS; i++) {
-		int is_text = 0;
-		const char *text = v->d ? cli_demographic_text(v->d, i, buf, sizeof buf, &is_text) : NULL;
-		cJSON *item = !text ? cJSON_CreateNull() : is_text ? cJSON_CreateString(text) : cJSON_CreateRaw(text);
-		if (!item || !cJSON_AddItemToObject(o, cli_demographic_names[i], item)) {
-			cJSON_Delete(item);
-			cJSON_Delete(o);
-			return NULL;
-		}
-	}
-	return o;
-}
-
 static void serve_customer(void *ctx, const char *path, const char *rest, struct http_response *resp)
 {
 	struct server *s = ctx;
@@ -97,7 +61,7 @@ static void serve_customer(void *ctx, const char *path, const char *rest, struct
 	int drc = state_demographics_get(s->db, (uint32_t)id, &d);
 	struct snap_values v;
 	snap_values_compute(&s->cfg, &c, drc == STATE_OK ? &d : NULL, &v);
-	http_reply_json(resp, 200, customer_json(&v));
+	http_reply_json(resp, 200, cli_customer_json(&v));
 }
 
 /* Counts per label and group now: report.json of a walk in one read transaction. */
