@@ -89,6 +89,19 @@ int kc_new(rd_kafka_type_t type, rd_kafka_conf_t *conf, rd_kafka_t **rk_out, cha
 	return KC_KAFKA;
 }
 
+void kc_delivery_count(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaque)
+{
+	(void)rk;
+	struct kc_delivery *d = opaque;
+	if (!m->err) {
+		d->ok++;
+		return;
+	}
+	if (!d->failed)
+		snprintf(d->first_error, sizeof d->first_error, "%s", rd_kafka_err2str(m->err));
+	d->failed++;
+}
+
 static double now_ms(void)
 {
 	struct timespec ts;

@@ -115,6 +115,17 @@ struct kc_msg {
  */
 int kc_produce(rd_kafka_t *rk, const struct kc_msg *msg, int max_wait_ms, char *errbuf, size_t errbuf_len);
 
+/**
+ * What a producer's delivery reports said: set kc_delivery_count() as the delivery-report
+ * callback (rd_kafka_conf_set_dr_msg_cb) and a struct kc_delivery as the opaque. The callback
+ * runs inside rd_kafka_poll()/flush() in the polling thread: read the counts there.
+ */
+struct kc_delivery {
+	uint64_t ok, failed;
+	char first_error[256]; /* the reason of the first failure ("" if none) */
+};
+void kc_delivery_count(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaque);
+
 /* ---- Topics ---- */
 
 /**

@@ -27,13 +27,6 @@ static size_t slot_of(const struct row_index *ix, uint32_t user)
 	return s;
 }
 
-static void delivered_count(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaque)
-{
-	(void)rk;
-	if (m->err)
-		(*(long *)opaque)++;
-}
-
 /* One record of the delta (a NULL value is a tombstone); err says why it failed. */
 static int produce_one(rd_kafka_t *rk, const char *topic, const char *key, size_t klen, const void *v, size_t vlen,
 		       char *err, size_t err_len)
@@ -50,7 +43,7 @@ int snap_publish_kafka(const char *brokers, const char *topic, const char *const
 	rd_kafka_t *rk = NULL;
 	rd_kafka_error_t *kerr = NULL;
 	char err[512] = "", key[16];
-	long failed = 0;
+	struct kc_delivery delivery = { 0 };
 	int rc = snap_reader_open(dir, seq, &cur, errbuf, errbuf_len);
 	memset(st, 0, sizeof *st);
 	if (rc != SNAP_OK)
@@ -94,8 +87,8 @@ int snap_publish_kafka(const char *brokers, const char *topic, const char *const
 		rc = SNAP_IO;
 		goto out;
 	}
-	rd_kafka_conf_set_dr_msg_cb(conf, delivered_count);
-	rd_kafka_conf_set_opaque(conf, &failed);
+	rd_kafka_conf_set_dr_msg_cb(conf, kc_delivery_count);
+	rd_kafka_conf_set_opaque(conf, &delivery);
 	if (kc_new(RD_KAFKA_PRODUCER, conf, &rk, err, sizeof err) != KC_OK) {
 		rc = SNAP_IO;
 		goto out;
@@ -161,9 +154,10 @@ int snap_publish_kafka(const char *brokers, const char *topic, const char *const
 		rc = SNAP_IO;
 		goto abort;
 	}
-	if (failed)
-		snprintf(err, sizeof err, "%ld records were not delivered", failed);
-	rc = failed ? SNAP_IO : SNAP_OK;
+	if (delivery.failed)
+		snprintf(err, sizeof err, "%" PRIu64 " records were not delivered (first: %s)", delivery.failed,
+			 delivery.first_error);
+	rc = delivery.failed ? SNAP_IO : SNAP_OK;
 	goto out;
 abort:
 	if (kerr)

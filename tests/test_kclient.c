@@ -99,24 +99,17 @@ static void test_bad_property_is_named(void **state)
 	rd_kafka_conf_destroy(conf);
 }
 
-static void count_delivered(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaque)
-{
-	(void)rk;
-	long *counts = opaque; /* [0] delivered, [1] failed */
-	counts[m->err ? 1 : 0]++;
-}
-
 static void test_produce_waits_through_a_full_queue(void **state)
 {
 	struct fixture *f = *state;
 	enum { MESSAGES = 3000 };
-	long counts[2] = { 0, 0 };
+	struct kc_delivery delivery = { 0 };
 	char err[512];
 	const char *tiny[] = { "queue.buffering.max.messages", "10", "linger.ms", "1" };
 	rd_kafka_conf_t *conf;
 	assert_int_equal(kc_conf_new(f->brokers, tiny, 4, NULL, 0, &conf, err, sizeof err), KC_OK);
-	rd_kafka_conf_set_dr_msg_cb(conf, count_delivered);
-	rd_kafka_conf_set_opaque(conf, counts);
+	rd_kafka_conf_set_dr_msg_cb(conf, kc_delivery_count);
+	rd_kafka_conf_set_opaque(conf, &delivery);
 	rd_kafka_t *rk = client(f, RD_KAFKA_PRODUCER, NULL, 0, conf);
 	rd_kafka_topic_t *rkt = rd_kafka_topic_new(rk, "four", NULL);
 	/* The queue really is tiny: without waiting, the 11th message is refused. */
@@ -127,7 +120,7 @@ static void test_produce_waits_through_a_full_queue(void **state)
 					     RD_KAFKA_V_END) == RD_KAFKA_RESP_ERR__QUEUE_FULL;
 	assert_int_equal(refused, 1);
 	assert_int_equal(rd_kafka_flush(rk, 10000), RD_KAFKA_RESP_ERR_NO_ERROR);
-	counts[0] = counts[1] = 0;
+	delivery = (struct kc_delivery){ 0 };
 	/* kc_produce waits for room instead: every message is delivered, by handle and by name. */
 	for (int i = 0; i < MESSAGES; i++) {
 		char key[16], val[16];
@@ -146,8 +139,9 @@ static void test_produce_waits_through_a_full_queue(void **state)
 			fail_msg("message %d: %s", i, err);
 	}
 	assert_int_equal(rd_kafka_flush(rk, 10000), RD_KAFKA_RESP_ERR_NO_ERROR);
-	assert_int_equal(counts[1], 0);
-	assert_int_equal(counts[0], MESSAGES);
+	assert_int_equal(delivery.failed, 0);
+	assert_string_equal(delivery.first_error, "");
+	assert_int_equal(delivery.ok, MESSAGES);
 	/* An unknown partition is refused at once, not retried. */
 	struct kc_msg bad = { .rkt = rkt, .has_partition = 1, .partition = 99, .value = "x", .value_len = 1 };
 	assert_int_equal(kc_produce(rk, &bad, 10000, err, sizeof err), KC_KAFKA);
