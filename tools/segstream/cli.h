@@ -73,6 +73,11 @@ struct cJSON;
 struct snap_values;
 struct cJSON *cli_customer_json(const struct snap_values *v);
 
+/* After a history was loaded with customers.csv: "CMD: warning: N of M customers have no
+ * demographics row in customers.csv" on stderr, if any has none (ds_history.users_without_customer). */
+struct ds_history;
+void cli_warn_no_demographics(const struct ds_history *h);
+
 /* --on-error skip|fail into a dataset report. @return 0, or -1 (message printed). */
 struct ds_report;
 int cli_parse_on_error(const char *arg, struct ds_report *rep);

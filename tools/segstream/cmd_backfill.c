@@ -223,11 +223,8 @@ int cmd_backfill(int argc, char **argv)
 	double t_read = now_s();
 	if (isatty(2))
 		fputc('\n', stderr);
-	if (have_customers && h.users_without_customer)
-		fprintf(stderr,
-			"backfill: warning: %" PRIu64 " of %" PRIu64 " customers have no demographics row in "
-			"customers.csv\n",
-			h.users_without_customer, h.n_users);
+	if (have_customers)
+		cli_warn_no_demographics(&h);
 	fprintf(stderr, "backfill: %" PRIu64 " rows read (%.1f s); applying on two threads\n", rep.rows, t_read - t0);
 
 	/* Apply every line before T through the one apply function, user by user in order_number

@@ -275,11 +275,8 @@ int cmd_replay(int argc, char **argv)
 	double loaded = now_s();
 	if (isatty(2))
 		fputc('\n', stderr);
-	if (rc == 0 && have_customers && h.users_without_customer)
-		fprintf(stderr,
-			"replay: warning: %" PRIu64 " of %" PRIu64 " customers have no demographics row in "
-			"customers.csv\n",
-			h.users_without_customer, h.n_users);
+	if (rc == 0 && have_customers)
+		cli_warn_no_demographics(&h);
 	/* Reference data is complete before the events topic exists: a consumer started beside the
 	 * replay waits for that topic, then reads the reference topics to their ends. So the events
 	 * topic is created only now, and its handle after it (a handle's metadata request would

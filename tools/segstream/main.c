@@ -131,6 +131,14 @@ int cli_parse_on_error(const char *arg, struct ds_report *rep)
 	return 0;
 }
 
+void cli_warn_no_demographics(const struct ds_history *h)
+{
+	if (h->users_without_customer)
+		fprintf(stderr,
+			"%s: warning: %" PRIu64 " of %" PRIu64 " customers have no demographics row in customers.csv\n",
+			cli_command, h->users_without_customer, h->n_users);
+}
+
 /* The loader calls it one call at a time (dataset.h), so the last line's count is plain. */
 void cli_read_progress(uint64_t rows, void *ctx)
 {
