@@ -137,18 +137,12 @@ int snap_publish_kafka(const char *brokers, const char *topic, const char *const
 			st->removed++;
 		}
 	}
-	char mp[4300];
-	size_t mlen;
-	snprintf(mp, sizeof mp, "%s/manifest.json", snap_reader_path(cur));
-	char *manifest = snap__read_whole(mp, &mlen);
-	if (!manifest || produce_one(rk, topic, "__manifest", 10, manifest, mlen, err, sizeof err)) {
-		if (!manifest)
-			snprintf(err, sizeof err, "cannot read manifest.json of snapshot %" PRIu64, seq);
-		free(manifest);
+	size_t mlen; /* the manifest the rows were verified against, not a second read of the file */
+	const char *manifest = snap_reader_manifest(cur, &mlen);
+	if (produce_one(rk, topic, "__manifest", 10, manifest, mlen, err, sizeof err)) {
 		rc = SNAP_IO;
 		goto abort;
 	}
-	free(manifest);
 	if ((kerr = rd_kafka_commit_transaction(rk, 120000))) {
 		snprintf(err, sizeof err, "commit: %s", rd_kafka_error_string(kerr));
 		rc = SNAP_IO;

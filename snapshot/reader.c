@@ -75,7 +75,9 @@ struct snap_reader {
 	char names[SNAP_COLUMNS_MAX][64]; /* the columns' names (format 2) */
 	size_t n_columns;
 	int user_id_col; /* -1 if none */
-	char *rows;      /* customers.msgpack, whole */
+	char *manifest;  /* manifest.json as read and verified, NUL-terminated */
+	size_t manifest_len;
+	char *rows; /* customers.msgpack, whole */
 	size_t rows_len, off;
 	msgpack_unpacked unpacked;
 };
@@ -236,7 +238,8 @@ int snap_reader_open(const char *dir, uint64_t seq, struct snap_reader **r_out, 
 	}
 	msgpack_unpacked_init(&r->unpacked);
 	cJSON_Delete(manifest);
-	free(text);
+	r->manifest = text; /* kept: snap_reader_manifest() */
+	r->manifest_len = mlen;
 	*r_out = r;
 	return SNAP_OK;
 error:
@@ -254,7 +257,14 @@ void snap_reader_close(struct snap_reader *r)
 	if (r->rows)
 		msgpack_unpacked_destroy(&r->unpacked);
 	free(r->rows);
+	free(r->manifest);
 	free(r);
+}
+
+const char *snap_reader_manifest(const struct snap_reader *r, size_t *len_out)
+{
+	*len_out = r->manifest_len;
+	return r->manifest;
 }
 
 int snap_reader_report(const struct snap_reader *r, char **json_out, size_t *len_out)

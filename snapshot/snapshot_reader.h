@@ -92,6 +92,12 @@ const struct snap_column *snap_reader_columns(const struct snap_reader *r, size_
 int snap_reader_column_index(const struct snap_reader *r, const char *name);
 
 /**
+ * @brief The snapshot's manifest.json, the text the reader verified the files against.
+ * @return NUL-terminated, borrowed: valid until snap_reader_close(); *len_out its length.
+ */
+const char *snap_reader_manifest(const struct snap_reader *r, size_t *len_out);
+
+/**
  * @brief The snapshot's report.json, verified against the manifest when the reader opened.
  * @param[out] json_out  NUL-terminated; the caller frees it with free()
  * @return SNAP_OK, SNAP_IO or SNAP_NOMEM.

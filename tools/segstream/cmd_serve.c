@@ -117,29 +117,10 @@ static void serve_latest(void *ctx, const char *path, const char *rest, struct h
 	struct snap_reader *r = open_snapshot(ctx, 0, resp);
 	if (!r)
 		return;
-	char file[4096];
-	snprintf(file, sizeof file, "%s/manifest.json", snap_reader_path(r));
+	size_t len;
+	const char *manifest = snap_reader_manifest(r, &len);
+	http_reply_text(resp, 200, "application/json", manifest);
 	snap_reader_close(r);
-	char *body = NULL;
-	size_t len = 0;
-	FILE *in = fopen(file, "rb");
-	FILE *out = in ? open_memstream(&body, &len) : NULL;
-	int ok = in && out;
-	char buf[8192];
-	size_t n;
-	while (ok && (n = fread(buf, 1, sizeof buf, in)) > 0)
-		ok = fwrite(buf, 1, n, out) == n;
-	ok = ok && !ferror(in);
-	if (in)
-		fclose(in);
-	if (out && fclose(out) != 0)
-		ok = 0;
-	if (!ok) { /* pruned between the open and the read: the next request finds the new one */
-		free(body);
-		http_reply_error(resp, 503, "the snapshot changed while it was read; retry");
-		return;
-	}
-	http_reply_owned(resp, 200, "application/json", body, len);
 }
 
 /* /snapshots/{seq}/report: that snapshot's report.json. */
