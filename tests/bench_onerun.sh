@@ -1,0 +1,29 @@
+#!/usr/bin/env bash
+# The one-run harness (tools/bench/onerun.py) at a tiny scale against the test broker: every step
+# runs, pandas / DuckDB / backfill / the streamed states agree on every shared column, the table
+# names every step with its ratios, BENCHMARKS.md is left alone (--no-record); and the identity
+# check fails when one table differs in one value. No timing is asserted: figures at this scale
+# mean nothing.
+#   bench_onerun.sh SEGSTREAM_BINARY REPO_DIR     (SEGSTREAM_BOOTSTRAP names the test broker)
+source "$(dirname "${BASH_SOURCE[0]}")/common.sh"
+brokers=${SEGSTREAM_BOOTSTRAP:?SEGSTREAM_BOOTSTRAP names the test broker}
+before=$(md5sum < "$repo/BENCHMARKS.md")
+"$py" "$repo/tools/bench/onerun.py" --quick --no-record --brokers "$brokers" --segstream "$seg" \
+	--work "$tmp/run" > "$tmp/out" 2>&1 || { cat "$tmp/out"; echo "FAIL: onerun.py --quick"; exit 1; }
+for engine in duckdb backfill consume e2e; do
+	grep -q "^onerun: $engine = pandas on 1000 customers x 18 columns" "$tmp/out" \
+		|| { cat "$tmp/out"; echo "FAIL: $engine not checked equal to pandas"; exit 1; }
+done
+for step in pandas duckdb floor backfill consume e2e snapshot; do
+	grep -Eq "^\| $step \| [0-9.]+ \| [0-9.]+ \| [0-9]+ \| [0-9]+ \| [0-9.]+x \| [0-9.]+x \|" "$tmp/out" \
+		|| { cat "$tmp/out"; echo "FAIL: no table row for $step"; exit 1; }
+done
+[ "$(md5sum < "$repo/BENCHMARKS.md")" = "$before" ] || { echo "FAIL: --no-record wrote BENCHMARKS.md"; exit 1; }
+
+# One changed value in one engine's table must fail the identity check, naming column and customer.
+awk -F, 'BEGIN { OFS = "," } NR == 2 { $6 = $6 + 1 } { print }' "$tmp/run/duckdb.csv" > "$tmp/bad.csv"
+if "$py" "$repo/tools/bench/onerun.py" --compare "$tmp/run/pandas.csv" "$tmp/bad.csv" > "$tmp/cmp" 2>&1; then
+	cat "$tmp/cmp"; echo "FAIL: a changed spend_cents passed the identity check"; exit 1
+fi
+grep -q "column spend_cents differs for 1 customers" "$tmp/cmp" || { cat "$tmp/cmp"; echo "FAIL: difference not named"; exit 1; }
+echo "PASS: one-run harness smoke (7 steps, 5 engines equal, a one-value difference caught)"

@@ -1,0 +1,260 @@
+#!/usr/bin/env python3
+"""One run, every engine, the same files: segstream against the tools its users would pick instead.
+
+    onerun.py [--scale F | --users N] [--quick] [--brokers HOST:PORT] [--segstream BIN]
+              [--work DIR] [--record FILE | --no-record]
+    onerun.py --compare CSV CSV...   only the identity check of per-customer tables
+
+Generates a data set (F x 206,209 customers; --quick: 1,000), then measures, each with wall time,
+CPU time (user + system) and peak RSS:
+  1. pandas    the seed notebook's method (tools/bench/engines.py pandas)
+  2. duckdb    the same table as one DuckDB query (engines.py duckdb)
+  3. floor     one plain pass over the lines file: read and split, nothing else
+  4. backfill  segstream backfill into a fresh state
+  5. consume   the consumer alone on a topic the replay filled beforehand
+  6. e2e       replay and consumer together through the broker, from nothing to the final state
+  7. snapshot  a full snapshot of the consumer's state
+It then checks that pandas, DuckDB, backfill and the streamed state agree on every column they
+share for every customer (exit 1 naming the first differences if not), prints one Markdown table
+with the machine, the versions, every figure and the ratios to pandas and DuckDB of that run, and
+writes it at the top of BENCHMARKS.md (--no-record: print only). Ratios from one run are what mean something
+on a shared machine; absolute times vary +-10% from hour to hour.
+
+Without --brokers it starts its own broker with tools/kafka/broker.sh (port BENCH_KAFKA_PORT,
+default 39092) and stops it at the end.
+"""
+import argparse
+import datetime
+import os
+import platform
+import shutil
+import subprocess
+import sys
+import time
+
+REPO = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
+FULL_USERS = 206209
+
+
+def fail(msg):
+    print(f"onerun: {msg}", file=sys.stderr)
+    sys.exit(1)
+
+
+class Figure:
+    def __init__(self, name, wall, cpu, rss_kib, note=""):
+        self.name, self.wall, self.cpu, self.rss_kib, self.note = name, wall, cpu, rss_kib, note
+
+
+def measure(name, argv, work, env=None):
+    """Runs argv under /usr/bin/time; its stdout and stderr go to WORK/NAME.out and .err."""
+    timing = f"{work}/{name}.time"
+    start = time.monotonic()  # /usr/bin/time's wall clock has 10 ms steps: too coarse for small runs
+    with open(f"{work}/{name}.out", "w") as out, open(f"{work}/{name}.err", "w") as err:
+        rc = subprocess.call(["/usr/bin/time", "-f", "%e %U %S %M", "-o", timing] + argv, stdout=out, stderr=err,
+                             env=env)
+    wall = time.monotonic() - start
+    if rc != 0:
+        tail = open(f"{work}/{name}.err").read()[-3000:] + open(f"{work}/{name}.out").read()[-2000:]
+        fail(f"{name} failed (rc {rc}): {' '.join(argv)}\n{tail}")
+    cpu, rss = cpu_of(timing)
+    return Figure(name, wall, cpu, rss)
+
+
+def cpu_of(times_file):
+    _, user, system, rss = open(times_file).read().split()[-4:]
+    return float(user) + float(system), int(rss)
+
+
+def topics(prefix):
+    return ["--topic", f"{prefix}.events", "--products-topic", f"{prefix}.products", "--customers-topic",
+            f"{prefix}.customers"]
+
+
+def end_to_end(seg, brokers, data, work, prefix, idle_ms=3000):
+    """Replay and consumer started together on fresh topics; wall from the start to the final state
+    (the consumer's idle check at the end is not counted), CPU of both, the larger peak RSS."""
+    topics_e2e = topics(f"{prefix}-e2e")
+    start = time.monotonic()
+    consumer = subprocess.Popen(["/usr/bin/time", "-f", "%e %U %S %M", "-o", f"{work}/e2e-consume.time", seg, "consume",
+                                 "--state", f"{work}/e2e-state", "--brokers", brokers, "--exit-at-end", "--idle-ms",
+                                 str(idle_ms)] + topics_e2e, stdout=open(f"{work}/e2e-consume.out", "w"),
+                                stderr=open(f"{work}/e2e-consume.err", "w"))
+    replay = measure("e2e-replay", [seg, "replay", "--data", data, "--brokers", brokers] + topics_e2e, work)
+    if consumer.wait() != 0:
+        fail("e2e consumer failed:\n" + open(f"{work}/e2e-consume.err").read()[-3000:])
+    wall = time.monotonic() - start - idle_ms / 1000
+    cpu, rss = cpu_of(f"{work}/e2e-consume.time")
+    return Figure("e2e", wall, cpu + replay.cpu, max(rss, replay.rss_kib), f"replay alone {replay.wall:.2f} s")
+
+
+def dump(seg, state, path):
+    with open(path, "w") as out:
+        if subprocess.call([seg, "dump", "--state", state], stdout=out) != 0:
+            fail(f"dump of {state} failed")
+
+
+def compare(tables):
+    """Every engine against the first, on the columns both have, for every customer."""
+    import pandas as pd
+    loaded = {name: pd.read_csv(path, keep_default_na=False, na_values=[""]).set_index("user_id")
+              for name, path in tables.items()}
+    base_name, base = next(iter(loaded.items()))
+    problems = []
+    for name, other in loaded.items():
+        if name == base_name:
+            continue
+        if set(base.index) != set(other.index):
+            problems.append(f"{name}: {len(set(other.index) - set(base.index))} customers not in {base_name}, "
+                            f"{len(set(base.index) - set(other.index))} missing")
+            continue
+        other = other.loc[base.index]
+        shared = [c for c in base.columns if c in other.columns]
+        for col in shared:
+            a, b = base[col], other[col]
+            if a.dtype.kind in "fi" or b.dtype.kind in "fi":
+                a, b = pd.to_numeric(a, errors="coerce"), pd.to_numeric(b, errors="coerce")
+                differ = ~((a.isna() & b.isna()) | (a == b))
+            else:
+                differ = a.fillna("").astype(str) != b.fillna("").astype(str)
+            if differ.any():
+                first = differ[differ].index[:3].tolist()
+                problems.append(f"{name} vs {base_name}: column {col} differs for {int(differ.sum())} customers, "
+                                f"e.g. user {first[0]}: {a.loc[first[0]]!r} vs {b.loc[first[0]]!r}")
+        print(f"onerun: {name} = {base_name} on {len(base)} customers x {len(shared)} columns"
+              if not any(p.startswith(name) for p in problems) else f"onerun: {name} DIFFERS")
+    return problems
+
+
+def versions(seg):
+    import duckdb
+    import pandas
+    lines = subprocess.run([seg, "--version"], capture_output=True, text=True).stdout.strip().split("\n")
+    out = "; ".join(" ".join(line.split()) for line in lines)
+    return f"{out}; pandas {pandas.__version__}; duckdb {duckdb.__version__}; Python {platform.python_version()}"
+
+
+def machine():
+    mem_kib = int(next(line for line in open("/proc/meminfo") if line.startswith("MemTotal")).split()[1])
+    model = next((line.split(":", 1)[1].strip() for line in open("/proc/cpuinfo") if line.startswith("model name")),
+                 platform.machine())
+    return f"{os.cpu_count()} cores ({model}), {mem_kib / 2**20:.0f} GiB"
+
+
+def table(figures, users, lines, header):
+    by = {f.name: f for f in figures}
+    rows = [header, "",
+            "| step | wall s | CPU s | peak RSS MiB | ns/line (CPU) | pandas / this | DuckDB / this | note |",
+            "|---|---:|---:|---:|---:|---:|---:|---|"]
+    for f in figures:
+        rows.append(f"| {f.name} | {f.wall:.2f} | {f.cpu:.2f} | {f.rss_kib / 1024:.0f} | {f.cpu * 1e9 / lines:.0f} | "
+                    f"{by['pandas'].wall / f.wall:.2f}x | {by['duckdb'].wall / f.wall:.2f}x | {f.note} |")
+    rows.append("")
+    rows.append(f"{users:,} customers, {lines:,} prior lines. Ratios are wall time of pandas or DuckDB over the "
+                "step's, from this one run (above 1: the step is faster).")
+    return "\n".join(rows) + "\n"
+
+
+def record(path, text):
+    """The newest table goes at the top, under the title: older sections stay below."""
+    old = open(path).read().split("\n") if os.path.exists(path) else ["# Benchmarks", ""]
+    title = next((i for i, line in enumerate(old) if line.startswith("# ")), -1)
+    new = old[:title + 1] + [""] + text.rstrip("\n").split("\n") + old[title + 1:]
+    with open(path + ".tmp", "w") as out:
+        out.write("\n".join(new))
+    os.replace(path + ".tmp", path)
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--scale", type=float, default=1.0, help="fraction of the full 206,209 customers (default 1)")
+    ap.add_argument("--users", type=int, help="customers (overrides --scale)")
+    ap.add_argument("--quick", action="store_true", help="1,000 customers: a smoke test, figures mean nothing")
+    ap.add_argument("--brokers", help="use this broker instead of starting one")
+    ap.add_argument("--segstream", default=f"{REPO}/build/release/tools/segstream")
+    ap.add_argument("--work", default=os.environ.get("BENCH_DIR", "/tmp/segstream-onerun"))
+    ap.add_argument("--record", default=f"{REPO}/BENCHMARKS.md", help="file the table is appended to")
+    ap.add_argument("--no-record", action="store_true")
+    ap.add_argument("--compare", nargs="+", metavar="CSV",
+                    help="only compare these per-customer tables (the first is the reference) and exit")
+    args = ap.parse_args()
+    if args.compare:
+        problems = compare({f"{i}:{path}": path for i, path in enumerate(args.compare)})
+        for p in problems:
+            print(f"onerun: DIFFERENCE {p}")
+        return 1 if problems else 0
+    users = 1000 if args.quick else args.users or round(FULL_USERS * args.scale)
+    if users < 1 or args.scale <= 0:
+        ap.error("--scale and --users take positive numbers")
+    seg = os.path.abspath(args.segstream)
+    floor = os.path.join(os.path.dirname(seg), "segstream-floor")
+    for binary in (seg, floor):
+        if not os.access(binary, os.X_OK):
+            fail(f"{binary} not built (cmake --build build/release)")
+    work = os.path.abspath(args.work)
+    shutil.rmtree(work, ignore_errors=True)
+    os.makedirs(work)
+    py = sys.executable
+    prefix = f"onerun-{os.getpid()}"  # fresh topics even on a broker other runs have used
+    engines = os.path.join(REPO, "tools", "bench", "engines.py")
+
+    broker_env = None
+    brokers = args.brokers
+    if not brokers:
+        port = int(os.environ.get("BENCH_KAFKA_PORT", "39092"))
+        broker_env = dict(os.environ, SEGSTREAM_KAFKA_PORT=str(port), SEGSTREAM_KAFKA_DIR=f"{work}/kafka")
+        subprocess.check_call([f"{REPO}/tools/kafka/broker.sh", "start"], env=broker_env)
+        brokers = f"127.0.0.1:{port}"
+    try:
+        data = f"{work}/data"
+        gen = measure("gen", [seg, "gen", "--users", str(users), "--out", data], work)
+        lines = sum(1 for _ in open(f"{data}/order_products__prior.csv")) - 1
+        print(f"onerun: {users:,} customers, {lines:,} lines generated in {gen.wall:.1f} s", flush=True)
+        figures = []
+
+        def step(figure):
+            figures.append(figure)
+            print(f"onerun: {figure.name:9s} {figure.wall:8.2f} s wall {figure.cpu:8.2f} s CPU "
+                  f"{figure.rss_kib / 1024:7.0f} MiB  {figure.note}", flush=True)
+
+        step(measure("pandas", [py, engines, "pandas", data, f"{work}/pandas.csv"], work))
+        step(measure("duckdb", [py, engines, "duckdb", data, f"{work}/duckdb.csv"], work))
+        step(measure("floor", [floor, f"{data}/order_products__prior.csv"], work))
+        # The replay that fills the topic comes first: backfill takes its partition count from it.
+        fill = measure("fill", [seg, "replay", "--data", data, "--brokers", brokers] + topics(prefix), work)
+        subprocess.call(["sync"])  # the broker's log writes back before anything else is timed
+        step(measure("backfill", [seg, "backfill", "--data", data, "--state", f"{work}/backfill", "--brokers",
+                                  brokers, "--topic", f"{prefix}.events"], work))
+        consume = measure("consume", [seg, "consume", "--state", f"{work}/state", "--brokers", brokers,
+                                      "--exit-at-end"] + topics(prefix), work)
+        consume.note = f"topic filled by a replay of {fill.wall:.2f} s beforehand"
+        step(consume)
+        step(end_to_end(seg, brokers, data, work, prefix))
+        step(measure("snapshot", [seg, "snapshot", "--state", f"{work}/state", "--out", f"{work}/snapshots"], work))
+
+        dump(seg, f"{work}/backfill", f"{work}/backfill.csv")
+        dump(seg, f"{work}/state", f"{work}/consume.csv")
+        dump(seg, f"{work}/e2e-state", f"{work}/e2e.csv")
+        problems = compare({"pandas": f"{work}/pandas.csv", "duckdb": f"{work}/duckdb.csv",
+                            "backfill": f"{work}/backfill.csv", "consume": f"{work}/consume.csv",
+                            "e2e": f"{work}/e2e.csv"})
+        if problems:
+            fail("the engines disagree:\n  " + "\n  ".join(problems))
+    finally:
+        if broker_env:
+            subprocess.call([f"{REPO}/tools/kafka/broker.sh", "stop"], env=broker_env)
+
+    when = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+    command = "python3 tools/bench/onerun.py " + " ".join(sys.argv[1:])
+    header = (f"### One run, {when}: `{command}`\n\n{machine()}; {versions(seg)}. "
+              "Every engine's per-customer table was checked equal (all shared columns) before this was written.")
+    text = table(figures, users, lines, header)
+    print(text)
+    if not args.no_record:
+        record(args.record, text)
+        print(f"onerun: written at the top of {args.record}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
