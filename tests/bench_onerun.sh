@@ -26,4 +26,11 @@ if "$py" "$repo/tools/bench/onerun.py" --compare "$tmp/run/pandas.csv" "$tmp/bad
 	cat "$tmp/cmp"; echo "FAIL: a changed spend_cents passed the identity check"; exit 1
 fi
 grep -q "column spend_cents differs for 1 customers" "$tmp/cmp" || { cat "$tmp/cmp"; echo "FAIL: difference not named"; exit 1; }
+# The scaling curve at two tiny scales: a row per scale with floor and backfill figures.
+"$py" "$repo/tools/bench/onerun.py" --curve 0.002,0.004 --peers-up-to 0 --no-record --segstream "$seg" \
+	--work "$tmp/curve" > "$tmp/curve.out" 2>&1 || { cat "$tmp/curve.out"; echo "FAIL: onerun.py --curve"; exit 1; }
+for users in 412 825; do
+	grep -Eq "^\| [0-9.]+ \| $users \| [0-9,]+ \| [0-9.]+ \| [0-9.]+ \| [0-9]+ \| [0-9]+ \| - \| - \| - \|" "$tmp/curve.out" \
+		|| { cat "$tmp/curve.out"; echo "FAIL: no curve row for $users customers"; exit 1; }
+done
 echo "PASS: one-run harness smoke (7 steps, 5 engines equal, a one-value difference caught)"

@@ -4,6 +4,8 @@
     onerun.py [--scale F | --users N] [--quick] [--brokers HOST:PORT] [--segstream BIN]
               [--work DIR] [--record FILE | --no-record]
     onerun.py --compare CSV CSV...   only the identity check of per-customer tables
+    onerun.py --curve 0.1,0.33,1,3   the scaling curve: floor and backfill (and the peers up to
+                                     --peers-up-to) at each scale, time and CPU per line, peak RSS
 
 Generates a data set (F x 206,209 customers; --quick: 1,000), then measures, each with wall time,
 CPU time (user + system) and peak RSS:
@@ -165,6 +167,37 @@ def record(path, text):
     os.replace(path + ".tmp", path)
 
 
+def curve(args, seg, floor, work):
+    """Floor and backfill (and pandas and DuckDB up to --peers-up-to) at each scale: time and CPU per
+    line must stay flat, peak RSS should follow customers and orders, not lines."""
+    rows = ["| scale | customers | prior lines | floor s | backfill wall s | backfill CPU ns/line | backfill peak RSS MiB "
+            "| pandas wall s (RSS MiB) | DuckDB wall s (RSS MiB) | DuckDB / backfill |",
+            "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
+    engines = os.path.join(REPO, "tools", "bench", "engines.py")
+    for scale in args.curve:
+        here = f"{work}/x{scale}"
+        os.makedirs(here)
+        users = round(FULL_USERS * scale)
+        data = f"{here}/data"
+        measure("gen", [seg, "gen", "--users", str(users), "--out", data], here)
+        lines = sum(1 for _ in open(f"{data}/order_products__prior.csv")) - 1
+        fl = measure("floor", [floor, f"{data}/order_products__prior.csv"], here)
+        bf = measure("backfill", [seg, "backfill", "--data", data, "--state", f"{here}/state", "--partitions", "4"],
+                     here)
+        peers = ["-", "-"]
+        ratio = "-"
+        if scale <= args.peers_up_to:
+            pd_ = measure("pandas", [sys.executable, engines, "pandas", data, f"{here}/pandas.csv"], here)
+            dd = measure("duckdb", [sys.executable, engines, "duckdb", data, f"{here}/duckdb.csv"], here)
+            peers = [f"{pd_.wall:.2f} ({pd_.rss_kib / 1024:.0f})", f"{dd.wall:.2f} ({dd.rss_kib / 1024:.0f})"]
+            ratio = f"{dd.wall / bf.wall:.2f}x"
+        rows.append(f"| {scale:g} | {users:,} | {lines:,} | {fl.wall:.2f} | {bf.wall:.2f} | {bf.cpu * 1e9 / lines:.0f} | "
+                    f"{bf.rss_kib / 1024:.0f} | {peers[0]} | {peers[1]} | {ratio} |")
+        print(rows[-1], flush=True)
+        shutil.rmtree(here)  # 300% is ~3 GB of files: one scale on disk at a time
+    return "\n".join(rows) + "\n"
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--scale", type=float, default=1.0, help="fraction of the full 206,209 customers (default 1)")
@@ -177,6 +210,10 @@ def main():
     ap.add_argument("--no-record", action="store_true")
     ap.add_argument("--compare", nargs="+", metavar="CSV",
                     help="only compare these per-customer tables (the first is the reference) and exit")
+    ap.add_argument("--curve", type=lambda text: [float(x) for x in text.split(",")], metavar="F,F,...",
+                    help="the scaling curve instead: floor and backfill at each scale (e.g. 0.1,0.33,1,3)")
+    ap.add_argument("--peers-up-to", type=float, default=1.0, metavar="F",
+                    help="with --curve: run pandas and DuckDB at scales up to F (default 1: 3x needs ~21 GB)")
     args = ap.parse_args()
     if args.compare:
         problems = compare({f"{i}:{path}": path for i, path in enumerate(args.compare)})
@@ -194,6 +231,16 @@ def main():
     work = os.path.abspath(args.work)
     shutil.rmtree(work, ignore_errors=True)
     os.makedirs(work)
+    if args.curve:
+        if any(scale <= 0 for scale in args.curve):
+            ap.error("--curve takes positive fractions, e.g. 0.1,0.33,1,3")
+        when = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+        text = (f"### Scaling curve, {when}: `python3 tools/bench/onerun.py {' '.join(sys.argv[1:])}`\n\n"
+                f"{machine()}; {versions(seg)}.\n\n" + curve(args, seg, floor, work))
+        print(text)
+        if not args.no_record:
+            record(args.record, text)
+        return 0
     py = sys.executable
     prefix = f"onerun-{os.getpid()}"  # fresh topics even on a broker other runs have used
     engines = os.path.join(REPO, "tools", "bench", "engines.py")
