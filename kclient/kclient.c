@@ -29,14 +29,15 @@ const char *kc_errname(int err)
 	return "KC_UNKNOWN";
 }
 
-/* Sets one property; on failure errbuf names it with librdkafka's reason. */
+/* Sets one property; on failure errbuf names it with librdkafka's reason, never with the value
+ * (it may be a password). */
 static int set_one(rd_kafka_conf_t *conf, const char *key, const char *value, char *errbuf, size_t errbuf_len)
 {
 	char why[512];
 	if (rd_kafka_conf_set(conf, key, value, why, sizeof why) == RD_KAFKA_CONF_OK)
 		return KC_OK;
 	if (errbuf && errbuf_len)
-		snprintf(errbuf, errbuf_len, "property %s=%s: %s", key, value ? value : "(null)", why);
+		snprintf(errbuf, errbuf_len, "property %s: %s", key, why);
 	return KC_PROPERTY;
 }
 
@@ -53,7 +54,8 @@ int kc_conf_apply(rd_kafka_conf_t *conf, const char *brokers, const char *const 
 		const char *eq = strchr(props[i], '=');
 		if (!eq || eq == props[i] || (size_t)(eq - props[i]) >= sizeof key) {
 			if (errbuf && errbuf_len)
-				snprintf(errbuf, errbuf_len, "property '%s' is not key=value", props[i]);
+				snprintf(errbuf, errbuf_len,
+					 "property #%d is not key=value (not shown: it may hold a secret)", i + 1);
 			return KC_PROPERTY;
 		}
 		memcpy(key, props[i], (size_t)(eq - props[i]));

@@ -21,6 +21,7 @@ void snap_options_init(struct snap_options *o)
 {
 	memset(o, 0, sizeof *o);
 	o->keep = 5;
+	o->file_mode = 0640;
 	o->sinks[o->n_sinks++] = &snap_sink_msgpack;
 }
 
@@ -130,15 +131,19 @@ static int paced_close(void *cookie)
 	return close(o->fd);
 }
 
-/* Creates dir/name for writing. @return 0, or -1 (errno set). */
-static int out_open(struct out_file *o, const char *dir, const char *name)
+/* Creates dir/name for writing with @p mode, whatever the umask. @return 0, or -1 (errno set). */
+static int out_open(struct out_file *o, const char *dir, const char *name, unsigned mode)
 {
 	char path[4300];
 	snprintf(path, sizeof path, "%s/%s", dir, name);
 	memset(o, 0, sizeof *o);
-	o->fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+	o->fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, (mode_t)mode);
 	if (o->fd < 0)
 		return -1;
+	if (fchmod(o->fd, (mode_t)mode) != 0) {
+		close(o->fd);
+		return -1;
+	}
 	cookie_io_functions_t io = { .write = paced_write, .close = paced_close };
 	if (!(o->f = fopencookie(o, "w", io))) {
 		close(o->fd);
@@ -206,7 +211,8 @@ int snap_publish_files(struct state_db *db, const struct segment_config *cfg, co
 	int n_open = 0, n_started = 0, n_files = 0, rc = SNAP_IO; /* files created, sinks opened */
 	if (!report)
 		return SNAP_NOMEM;
-	if (mkdir(dir, 0755) != 0 && errno != EEXIST) {
+	const mode_t dir_mode = STATE_DIR_MODE(opts->file_mode);
+	if (mkdir(dir, dir_mode) == 0 ? chmod(dir, dir_mode) != 0 : errno != EEXIST) {
 		rc = fail_io(errbuf, errbuf_len, "mkdir", dir);
 		goto out;
 	}
@@ -216,7 +222,7 @@ int snap_publish_files(struct state_db *db, const struct segment_config *cfg, co
 	free(seqs);
 	snprintf(final, sizeof final, "%s/%010" PRIu64, dir, seq);
 	snprintf(tmp, sizeof tmp, "%s/.tmp-%010" PRIu64 "-%d", dir, seq, (int)getpid());
-	if (mkdir(tmp, 0755) != 0) {
+	if (mkdir(tmp, dir_mode) != 0 || chmod(tmp, dir_mode) != 0) {
 		rc = fail_io(errbuf, errbuf_len, "mkdir", tmp);
 		tmp[0] = 0; /* not ours to remove */
 		goto out;
@@ -224,7 +230,7 @@ int snap_publish_files(struct state_db *db, const struct segment_config *cfg, co
 	/* The rows, to every sink during the one walk. */
 	for (int i = 0; i < opts->n_sinks; i++) {
 		const struct snap_sink *s = opts->sinks[i];
-		if (out_open(&out[i], tmp, s->file_name) != 0) {
+		if (out_open(&out[i], tmp, s->file_name, opts->file_mode) != 0) {
 			rc = fail_io(errbuf, errbuf_len, "create", s->file_name);
 			goto out;
 		}
@@ -252,14 +258,14 @@ int snap_publish_files(struct state_db *db, const struct segment_config *cfg, co
 		goto out;
 	/* The report. */
 	files[n_files++] = "report.json";
-	if (out_open(&json, tmp, "report.json") != 0 || snap_report_write_json(report, json.f) != SNAP_OK ||
-	    out_finish(&json) != 0) {
+	if (out_open(&json, tmp, "report.json", opts->file_mode) != 0 ||
+	    snap_report_write_json(report, json.f) != SNAP_OK || out_finish(&json) != 0) {
 		rc = fail_io(errbuf, errbuf_len, "write", "report.json");
 		goto out;
 	}
 	/* The manifest last: sizes and checksums of what is already on disk. */
 	snprintf(path, sizeof path, "%s/manifest.json", tmp);
-	if (out_open(&manifest, tmp, "manifest.json") != 0 ||
+	if (out_open(&manifest, tmp, "manifest.json", opts->file_mode) != 0 ||
 	    write_manifest(manifest.f, tmp, seq, report, offsets, n_offsets, files, n_files) != 0 ||
 	    out_finish(&manifest) != 0 || fsync_dir(tmp) != 0) {
 		rc = fail_io(errbuf, errbuf_len, "write", path);

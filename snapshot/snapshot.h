@@ -129,6 +129,8 @@ struct snap_options {
 	int keep;                                      /* published snapshots to keep (default 5) */
 	const struct snap_sink *sinks[SNAP_SINKS_MAX]; /* default: snap_sink_msgpack alone */
 	int n_sinks;
+	unsigned file_mode; /* default 0640: every file published, whatever the umask; directories get
+			     * STATE_DIR_MODE(file_mode) (0750) */
 };
 
 void snap_options_init(struct snap_options *o);

@@ -129,7 +129,12 @@ struct state_config {
 	int durable;           /* default 1: fsync on commit; 0: MDB_NOSYNC (tests, bulk loads) */
 	int read_only;         /* default 0; 1 for live readers (get, dump) beside a running writer */
 	int include_train;     /* default 0 */
+	unsigned file_mode;    /* default 0640: data.mdb and lock.mdb, set on every writable open whatever the
+				* umask; a directory it creates gets STATE_DIR_MODE(file_mode) (0750) */
 };
+
+/* The mode of a directory holding files of mode m: m plus search (x) wherever m can read. */
+#define STATE_DIR_MODE(m) ((m) | (((m)&0444u) >> 2))
 
 void state_config_init(struct state_config *cfg);
 

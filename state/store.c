@@ -82,6 +82,21 @@ void state_config_init(struct state_config *cfg)
 	memset(cfg, 0, sizeof *cfg);
 	cfg->map_size_bytes = (size_t)8 << 30;
 	cfg->durable = 1;
+	cfg->file_mode = 0640;
+}
+
+/* data.mdb and lock.mdb to @p mode (LMDB creates them through the umask, and leaves older files
+ * as they were). @return 0 or an errno. */
+static int chmod_env_files(const char *dir, unsigned mode)
+{
+	static const char *const names[] = { "data.mdb", "lock.mdb" };
+	char path[4200];
+	for (size_t i = 0; i < sizeof names / sizeof names[0]; i++) {
+		snprintf(path, sizeof path, "%s/%s", dir, names[i]);
+		if (chmod(path, (mode_t)mode) != 0)
+			return errno;
+	}
+	return 0;
 }
 
 static void errmsg(char *errbuf, size_t len, const char *fmt, ...)
@@ -186,10 +201,19 @@ int state_open(const struct state_config *cfg, struct state_db **db_out, char *e
 		return STATE_NOMEM;
 	db->include_train = cfg->include_train;
 	db->read_only = cfg->read_only;
-	if (!cfg->read_only && mkdir(cfg->path, 0755) != 0 && errno != EEXIST) {
-		rc = errno;
+	if (!cfg->read_only) {
+		/* The configured modes whatever the umask: it must neither narrow nor widen them. */
 		op = "mkdir";
-		goto error;
+		if (mkdir(cfg->path, STATE_DIR_MODE(cfg->file_mode)) == 0) {
+			op = "chmod";
+			if (chmod(cfg->path, STATE_DIR_MODE(cfg->file_mode)) != 0) {
+				rc = errno;
+				goto error;
+			}
+		} else if (errno != EEXIST) {
+			rc = errno;
+			goto error;
+		}
 	}
 	op = "mdb_env_create";
 	if ((rc = state__map_mdb(mdb_env_create(&db->env))) != STATE_OK)
@@ -205,7 +229,10 @@ int state_open(const struct state_config *cfg, struct state_db **db_out, char *e
 	else if (!cfg->durable)
 		flags |= MDB_NOSYNC;
 	op = "mdb_env_open";
-	if ((rc = state__map_mdb(mdb_env_open(db->env, cfg->path, flags, 0644))) != STATE_OK)
+	if ((rc = state__map_mdb(mdb_env_open(db->env, cfg->path, flags, (mdb_mode_t)cfg->file_mode))) != STATE_OK)
+		goto error;
+	op = "chmod";
+	if (!cfg->read_only && (rc = chmod_env_files(cfg->path, cfg->file_mode)) != 0)
 		goto error;
 	op = "mdb_txn_begin";
 	if ((rc = state__map_mdb(mdb_txn_begin(db->env, NULL, cfg->read_only ? MDB_RDONLY : 0, &txn))) != STATE_OK)

@@ -8,6 +8,9 @@
 #   SEGSTREAM_KAFKA_DIR    run directory: config, logs, data (default .kafka/run-PORT in the repo)
 #   SEGSTREAM_KAFKA_CACHE  where the jars are kept between runs (default ~/.cache/segstream/kafka-VERSION)
 #   SEGSTREAM_KAFKA_HEAP   JVM heap (default 1G)
+#   SEGSTREAM_KAFKA_SASL_PASSWORD  if set, a second listener on PORT+2 speaks SASL_SSL: SASL/PLAIN
+#                          user `segstream` with this password, TLS with a key made at start
+#                          (JDK keytool, SAN 127.0.0.1); clients trust DIR/tls/ca.pem
 #
 # 3.9 rather than 4.x: Debian's librdkafka 2.0.2 loses its balanced consumer group against 4.x
 # (see docs/KAFKA.md). Every start formats fresh storage: tests want a clean broker.
@@ -22,6 +25,8 @@ rundir=${SEGSTREAM_KAFKA_DIR:-$repo/.kafka/run-$port}
 cache=${SEGSTREAM_KAFKA_CACHE:-$HOME/.cache/segstream/kafka-$version}
 heap=${SEGSTREAM_KAFKA_HEAP:-1G}
 pidfile=$rundir/broker.pid
+sasl_password=${SEGSTREAM_KAFKA_SASL_PASSWORD:-}
+sport=$((port + 2))
 
 log() { printf 'broker.sh: %s\n' "$*" >&2; }
 
@@ -50,15 +55,22 @@ start() {
 		log "port $port or $cport is taken by another process"; exit 1
 	fi
 	rm -rf "$rundir" && mkdir -p "$rundir/data"
+	local listeners="PLAINTEXT://127.0.0.1:$port" protocols="CONTROLLER:PLAINTEXT,PLAINTEXT:PLAINTEXT"
+	if [ -n "$sasl_password" ]; then
+		if port_answers "$sport"; then log "port $sport (SASL_SSL) is taken by another process"; exit 1; fi
+		make_tls_key
+		listeners="$listeners,SASL_SSL://127.0.0.1:$sport"
+		protocols="$protocols,SASL_SSL:SASL_SSL"
+	fi
 	cat > "$rundir/server.properties" <<PROPS
 process.roles=broker,controller
 node.id=1
 controller.quorum.voters=1@127.0.0.1:$cport
-listeners=PLAINTEXT://127.0.0.1:$port,CONTROLLER://127.0.0.1:$cport
-advertised.listeners=PLAINTEXT://127.0.0.1:$port
+listeners=$listeners,CONTROLLER://127.0.0.1:$cport
+advertised.listeners=$listeners
 inter.broker.listener.name=PLAINTEXT
 controller.listener.names=CONTROLLER
-listener.security.protocol.map=CONTROLLER:PLAINTEXT,PLAINTEXT:PLAINTEXT
+listener.security.protocol.map=$protocols
 log.dirs=$rundir/data
 num.partitions=4
 auto.create.topics.enable=true
@@ -71,6 +83,17 @@ log.retention.ms=-1
 log.retention.bytes=-1
 message.max.bytes=10485760
 PROPS
+	if [ -n "$sasl_password" ]; then
+		cat >> "$rundir/server.properties" <<PROPS
+sasl.enabled.mechanisms=PLAIN
+listener.name.sasl_ssl.sasl.enabled.mechanisms=PLAIN
+listener.name.sasl_ssl.plain.sasl.jaas.config=org.apache.kafka.common.security.plain.PlainLoginModule required username="segstream" password="$sasl_password" user_segstream="$sasl_password";
+ssl.keystore.type=PKCS12
+ssl.keystore.location=$rundir/tls/broker.p12
+ssl.keystore.password=$(cat "$rundir/tls/storepass")
+ssl.key.password=$(cat "$rundir/tls/storepass")
+PROPS
+	fi
 	cat > "$rundir/log4j.properties" <<PROPS
 log4j.rootLogger=INFO, file
 log4j.appender.file=org.apache.log4j.FileAppender
@@ -96,6 +119,22 @@ PROPS
 		sleep 0.1; waited=$((waited + 1))
 	done
 	log "Kafka $version up on 127.0.0.1:$port (pid $(cat "$pidfile"), dir $rundir)"
+	if [ -n "$sasl_password" ]; then log "SASL_SSL (PLAIN, user segstream) on 127.0.0.1:$sport, CA $rundir/tls/ca.pem"; fi
+}
+
+# The SASL_SSL listener's key: self-signed for 127.0.0.1 (its certificate is the clients' CA file),
+# made fresh at every start like the storage, with the JDK's keytool.
+make_tls_key() {
+	mkdir -p "$rundir/tls"
+	head -c 18 /dev/urandom | base64 | tr -d '/+=\n' > "$rundir/tls/storepass"
+	local pass; pass=$(cat "$rundir/tls/storepass")
+	keytool -genkeypair -alias broker -keyalg RSA -keysize 2048 -validity 30 -dname CN=127.0.0.1 \
+		-ext SAN=ip:127.0.0.1,dns:localhost -storetype PKCS12 -keystore "$rundir/tls/broker.p12" \
+		-storepass "$pass" -keypass "$pass" > "$rundir/tls/keytool.log" 2>&1 \
+		|| { log "keytool failed:"; cat "$rundir/tls/keytool.log" >&2; exit 1; }
+	keytool -exportcert -rfc -alias broker -keystore "$rundir/tls/broker.p12" -storepass "$pass" \
+		-file "$rundir/tls/ca.pem" >> "$rundir/tls/keytool.log" 2>&1 \
+		|| { log "keytool -exportcert failed:"; cat "$rundir/tls/keytool.log" >&2; exit 1; }
 }
 
 # A fresh KRaft cluster id: 16 random bytes, base64url without padding (what random-uuid prints).

@@ -48,15 +48,16 @@ struct cli_props {
 };
 int cli_props_add(struct cli_props *p, const char *kv);
 
-/* Opens the state (read_only, durable as in state_config); prints why on failure (cmd_read.c).
+/* Opens the state (read_only, durable, file_mode as in state_config; file_mode 0: the default);
+ * prints why on failure (cmd_read.c).
  * @return a STATE_* code. */
 struct state_db;
-int cli_open_state(const char *path, int read_only, int durable, struct state_db **db);
+int cli_open_state(const char *path, int read_only, int durable, unsigned file_mode, struct state_db **db);
 
 /* Sends snapshot seq under dir to Kafka as a delta against the last one sent to topic, which
- * dir/.kafka-TOPIC remembers (cmd_snapshot.c). @return 0, or 1 (message printed). */
+ * dir/.kafka-TOPIC (written with file_mode) remembers (cmd_snapshot.c). @return 0, or 1 (message printed). */
 int cli_snapshot_to_kafka(const char *brokers, const char *topic, const struct cli_props *props, const char *dir,
-			  uint64_t seq);
+			  uint64_t seq, unsigned file_mode);
 
 /* The demographics get and serve show beside the snapshot columns, by name: state and fam_status
  * (the raw numbers are snapshot columns) (cmd_read.c). */
@@ -96,6 +97,9 @@ void cli_read_progress(uint64_t rows, void *ctx);
 int cli_parse_u64(const char *flag, const char *arg, uint64_t min, uint64_t max, uint64_t *out);
 /* cli_parse_u64 for an int option; 0 <= min <= max <= INT_MAX. */
 int cli_parse_int(const char *flag, const char *arg, int min, int max, int *out);
+/* --file-mode: an octal mode of 1 to 4 digits, at most 0777, that lets its owner read and write
+ * (0600..0777): "FLAG: 'ARG' is not an octal file mode in [0600, 0777]" otherwise. */
+int cli_parse_file_mode(const char *flag, const char *arg, unsigned *out);
 /* A finite decimal number in [min, max] (strtod's syntax, the whole string). */
 int cli_parse_double(const char *flag, const char *arg, double min, double max, double *out);
 

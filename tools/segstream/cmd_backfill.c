@@ -121,6 +121,7 @@ int cmd_backfill(int argc, char **argv)
 {
 	const char *data = NULL, *state_dir = NULL, *brokers = NULL, *topic = "segstream.events";
 	int partitions = 0;
+	unsigned file_mode = 0640; /* the state's files; its directory 0750 */
 	int64_t until_ms = INT64_MAX;
 	struct ds_report rep = { .on_error = DS_ON_ERROR_SKIP, .progress = cli_read_progress };
 	struct cli_props props = { 0 };
@@ -132,6 +133,7 @@ int cmd_backfill(int argc, char **argv)
 		{ "partitions", required_argument, 0, 'p' },
 		{ "until", required_argument, 0, 'U' },
 		{ "on-error", required_argument, 0, 'e' },
+		{ "file-mode", required_argument, 0, 'F' },
 		{ "help", no_argument, 0, 'h' },
 		{ 0, 0, 0, 0 },
 	};
@@ -149,6 +151,10 @@ int cmd_backfill(int argc, char **argv)
 			break;
 		case 't':
 			topic = optarg;
+			break;
+		case 'F':
+			if (cli_parse_file_mode("--file-mode", optarg, &file_mode))
+				return 2;
 			break;
 		case 'p':
 			if (cli_parse_int("--partitions", optarg, 1, INT32_MAX, &partitions))
@@ -174,7 +180,7 @@ int cmd_backfill(int argc, char **argv)
 		case 'h':
 			printf("usage: segstream backfill --data DIR --state DIR [--until YYYY-MM-DD (exclusive)]\n"
 			       "         [--brokers|-b HOST:PORT [--topic T] [-X prop=value ...]] | [--partitions N]\n"
-			       "         [--on-error skip|fail]\n"
+			       "         [--on-error skip|fail] [--file-mode MODE (0640)]\n"
 			       "The state's partitions follow the events topic (from --brokers) or --partitions.\n");
 			return 0;
 		default:
@@ -260,6 +266,7 @@ int cmd_backfill(int argc, char **argv)
 	struct state_config cfg;
 	state_config_init(&cfg);
 	cfg.path = state_dir;
+	cfg.file_mode = file_mode;
 	if (state_open(&cfg, &db, err, sizeof err) != STATE_OK) {
 		fprintf(stderr, "backfill: %s\n", err);
 		goto out;

@@ -104,7 +104,8 @@ static void publish_one(struct snapshotter *s, int forced)
 	s->events_published = events;
 	cli_metrics_snapshot(s->metrics, 1, seq, ms / 1e3);
 	fprintf(stderr, "consume: snapshot %" PRIu64 " (%" PRIu64 " customers) in %.0f ms\n", seq, r.customers, ms);
-	if (s->segments_topic && cli_snapshot_to_kafka(s->brokers, s->segments_topic, s->props, s->dir, seq) != 0) {
+	if (s->segments_topic &&
+	    cli_snapshot_to_kafka(s->brokers, s->segments_topic, s->props, s->dir, seq, s->opts.file_mode) != 0) {
 		s->failed++;
 		cli_metrics_snapshot(s->metrics, 0, 0, 0);
 	}
@@ -160,6 +161,7 @@ int cmd_consume(int argc, char **argv)
 	struct snapshotter snaps = { .every_s = 0 };
 	const char *http_addr = NULL;
 	int64_t ready_lag = 10000;
+	unsigned file_mode = 0640; /* state and snapshot files; directories 0750 */
 	snap_options_init(&snaps.opts);
 	segment_config_init(&snaps.cfg);
 	static const struct option opts[] = {
@@ -185,6 +187,7 @@ int cmd_consume(int argc, char **argv)
 		{ "verbose", no_argument, 0, 'v' },
 		{ "http", required_argument, 0, 'H' },
 		{ "ready-lag", required_argument, 0, 'L' },
+		{ "file-mode", required_argument, 0, 'F' },
 		{ "help", no_argument, 0, 'h' },
 		{ 0, 0, 0, 0 },
 	};
@@ -245,6 +248,11 @@ int cmd_consume(int argc, char **argv)
 			if (cli_parse_int("--idle-ms", optarg, 0, INT_MAX, &cfg.idle_ms))
 				return 2;
 			break;
+		case 'F':
+			if (cli_parse_file_mode("--file-mode", optarg, &file_mode))
+				return 2;
+			snaps.opts.file_mode = file_mode;
+			break;
 		case 'N':
 			durable = 0;
 			break;
@@ -278,7 +286,8 @@ int cmd_consume(int argc, char **argv)
 			       "         [--exit-at-end [--idle-ms MS]]\n"
 			       "         [--topic T] [--products-topic T] [--customers-topic T] [--dlq-topic T]\n"
 			       "         [--batch-events N] [--batch-ms MS] [--wake-ms MS (0: off)]\n"
-			       "         [--no-sync] [--verbose] [-X librdkafka.property=value ...]\n"
+			       "         [--no-sync] [--verbose] [-X librdkafka.property=value ...] [--file-mode MODE "
+			       "(0640)]\n"
 			       "         [--http HOST:PORT [--ready-lag N (10000)]]\n"
 			       "         [--snapshot-dir DIR [--snapshot-every SECONDS] [--snapshot-every-events N]\n"
 			       "                             [--keep K (5)] [--segments-topic T] [-T threshold=value "
@@ -309,7 +318,7 @@ int cmd_consume(int argc, char **argv)
 	mallopt(M_ARENA_MAX, 1);
 #endif
 	struct state_db *db;
-	if (cli_open_state(state_dir, 0, durable, &db) != STATE_OK)
+	if (cli_open_state(state_dir, 0, durable, file_mode, &db) != STATE_OK)
 		return 1;
 	/* --http: the HTTP threads render the latest stats report, copied under a lock. */
 	struct cli_metrics metrics;

@@ -12,7 +12,7 @@
 #include "state/state.h"
 #include "tools/segstream/cli.h"
 
-int cli_open_state(const char *path, int read_only, int durable, struct state_db **db)
+int cli_open_state(const char *path, int read_only, int durable, unsigned file_mode, struct state_db **db)
 {
 	struct state_config cfg;
 	char err[512];
@@ -20,6 +20,8 @@ int cli_open_state(const char *path, int read_only, int durable, struct state_db
 	cfg.path = path;
 	cfg.read_only = read_only;
 	cfg.durable = durable;
+	if (file_mode)
+		cfg.file_mode = file_mode;
 	int rc = state_open(&cfg, db, err, sizeof err);
 	if (rc != STATE_OK)
 		fprintf(stderr, "%s\n", err);
@@ -154,7 +156,7 @@ int cmd_get(int argc, char **argv)
 	if (cli_parse_u64("USER_ID", user, 1, UINT32_MAX, &id))
 		return 2;
 	struct state_db *db;
-	if (cli_open_state(dir, 1, 1, &db) != STATE_OK)
+	if (cli_open_state(dir, 1, 1, 0, &db) != STATE_OK)
 		return 1;
 	struct state_customer c;
 	struct event_customer d;
@@ -191,7 +193,7 @@ int cmd_dump(int argc, char **argv)
 		return prc == 1 ? 0 : 2;
 	}
 	struct state_db *db;
-	if (cli_open_state(dir, 1, 1, &db) != STATE_OK)
+	if (cli_open_state(dir, 1, 1, 0, &db) != STATE_OK)
 		return 1;
 	struct snap_report r;
 	int rc = snap_build(db, &cfg, &r, stdout);

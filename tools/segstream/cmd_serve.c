@@ -188,7 +188,7 @@ int cmd_serve(int argc, char **argv)
 		fprintf(stderr, "serve: --state and --http are required\n");
 		return 2;
 	}
-	if (cli_open_state(state_dir, 1, 1, &s.db) != STATE_OK)
+	if (cli_open_state(state_dir, 1, 1, 0, &s.db) != STATE_OK)
 		return 1;
 	const struct http_route routes[] = {
 		{ "/customers/", serve_customer, &s },

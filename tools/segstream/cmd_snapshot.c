@@ -1,11 +1,13 @@
 /* segstream snapshot: publish a snapshot of the state (files, optionally a Kafka delta), and
  * the reader side: verify, show, diff. */
+#include <fcntl.h>
 #include <getopt.h>
 #include <inttypes.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 #include <zlib.h>
 
@@ -188,10 +190,11 @@ static int snapshot_diff(int argc, char **argv)
 
 /*
  * Sends snapshot seq to Kafka as a delta against the last snapshot sent there, which
- * DIR/.kafka-TOPIC remembers (a full snapshot when it is unknown or no longer kept).
+ * DIR/.kafka-TOPIC remembers (a full snapshot when it is unknown or no longer kept), written with
+ * the snapshot files' mode.
  */
 int cli_snapshot_to_kafka(const char *brokers, const char *topic, const struct cli_props *props, const char *dir,
-			  uint64_t seq)
+			  uint64_t seq, unsigned file_mode)
 {
 	char marker[4200], tmp[4300], err[512];
 	snprintf(marker, sizeof marker, "%s/.kafka-%s", dir, topic);
@@ -213,7 +216,10 @@ int cli_snapshot_to_kafka(const char *brokers, const char *topic, const struct c
 		return 1;
 	}
 	snprintf(tmp, sizeof tmp, "%s.tmp", marker);
-	f = fopen(tmp, "w");
+	int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, (mode_t)file_mode);
+	f = fd >= 0 && fchmod(fd, (mode_t)file_mode) == 0 ? fdopen(fd, "w") : NULL;
+	if (!f && fd >= 0)
+		close(fd);
 	int written = f && fprintf(f, "%llu\n", (unsigned long long)seq) > 0;
 	if (f && fclose(f) != 0)
 		written = 0;
@@ -240,11 +246,16 @@ int cmd_snapshot(int argc, char **argv)
 	segment_config_init(&cfg);
 	snap_options_init(&sopts);
 	static const struct option opts[] = {
-		{ "state", required_argument, 0, 'S' },   { "out", required_argument, 0, 'o' },
-		{ "keep", required_argument, 0, 'k' },    { "csv", no_argument, 0, 'c' },
-		{ "brokers", required_argument, 0, 'b' }, { "segments-topic", required_argument, 0, 'G' },
+		{ "state", required_argument, 0, 'S' },
+		{ "out", required_argument, 0, 'o' },
+		{ "keep", required_argument, 0, 'k' },
+		{ "csv", no_argument, 0, 'c' },
+		{ "brokers", required_argument, 0, 'b' },
+		{ "segments-topic", required_argument, 0, 'G' },
 		{ "topic", required_argument, 0, 't' }, /* deprecated: elsewhere --topic is the events topic */
-		{ "help", no_argument, 0, 'h' },          { 0, 0, 0, 0 },
+		{ "file-mode", required_argument, 0, 'F' },
+		{ "help", no_argument, 0, 'h' },
+		{ 0, 0, 0, 0 },
 	};
 	int c;
 	while ((c = getopt_long(argc, argv, "S:o:k:cT:b:t:G:X:h", opts, NULL)) != -1) {
@@ -254,6 +265,10 @@ int cmd_snapshot(int argc, char **argv)
 			break;
 		case 'o':
 			out = optarg;
+			break;
+		case 'F':
+			if (cli_parse_file_mode("--file-mode", optarg, &sopts.file_mode))
+				return 2;
 			break;
 		case 'k':
 			if (cli_parse_int("--keep", optarg, 0, INT_MAX, &sopts.keep))
@@ -284,7 +299,7 @@ int cmd_snapshot(int argc, char **argv)
 		case 'h':
 			printf(
 			    "usage: segstream snapshot --state DIR --out DIR [--keep K (5)] [--csv] [-T "
-			    "threshold=value ...]\n"
+			    "threshold=value ...] [--file-mode MODE (0640)]\n"
 			    "         [--brokers|-b HOST:PORT [--segments-topic T (segstream.segments)] [-X prop=value "
 			    "...]]\n"
 			    "  With --brokers, the rows changed since the last snapshot published to Kafka go to the\n"
@@ -301,7 +316,7 @@ int cmd_snapshot(int argc, char **argv)
 		return 2;
 	}
 	struct state_db *db;
-	if (cli_open_state(state_dir, 1, 1, &db) != STATE_OK)
+	if (cli_open_state(state_dir, 1, 1, 0, &db) != STATE_OK)
 		return 1;
 	static struct snap_report r;
 	uint64_t seq;
@@ -314,5 +329,5 @@ int cmd_snapshot(int argc, char **argv)
 	}
 	printf("snapshot %" PRIu64 " published in %s/%010" PRIu64 "\n", seq, out, seq);
 	print_summary(&r, &cfg);
-	return brokers ? cli_snapshot_to_kafka(brokers, topic, &props, out, seq) : 0;
+	return brokers ? cli_snapshot_to_kafka(brokers, topic, &props, out, seq, sopts.file_mode) : 0;
 }

@@ -22,6 +22,7 @@ static const struct {
 	{ "dlq_topic", "SEGSTREAM_DLQ_TOPIC", "--dlq-topic" },
 	{ "segments_topic", "SEGSTREAM_SEGMENTS_TOPIC", "--segments-topic" },
 	{ "state", "SEGSTREAM_STATE", "--state" },
+	{ "file_mode", "SEGSTREAM_FILE_MODE", "--file-mode" },
 };
 enum { N_SETTINGS = sizeof settings / sizeof settings[0], X = N_SETTINGS /* -X: librdkafka properties */ };
 
@@ -33,9 +34,9 @@ static const struct {
 	unsigned takes;
 } commands[] = {
 	{ "replay", S(0) | S(1) | S(2) | S(3) | S(4) | S(X) },
-	{ "consume", S(0) | S(1) | S(2) | S(3) | S(4) | S(5) | S(6) | S(X) },
-	{ "backfill", S(0) | S(1) | S(6) | S(X) },
-	{ "snapshot", S(5) | S(6) | S(X) },
+	{ "consume", S(0) | S(1) | S(2) | S(3) | S(4) | S(5) | S(6) | S(7) | S(X) },
+	{ "backfill", S(0) | S(1) | S(6) | S(7) | S(X) },
+	{ "snapshot", S(5) | S(6) | S(7) | S(X) },
 	{ "get", S(6) },
 	{ "dump", S(6) },
 };

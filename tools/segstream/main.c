@@ -70,6 +70,26 @@ int cli_parse_int(const char *flag, const char *arg, int min, int max, int *out)
 	return 0;
 }
 
+int cli_parse_file_mode(const char *flag, const char *arg, unsigned *out)
+{
+	unsigned mode = 0;
+	size_t n = strlen(arg);
+	int ok = n >= 1 && n <= 4;
+	for (size_t i = 0; ok && i < n; i++) {
+		ok = arg[i] >= '0' && arg[i] <= '7';
+		mode = mode * 8 + (unsigned)(arg[i] - '0');
+	}
+	if (!ok || mode > 0777 || (mode & 0600) != 0600) {
+		fprintf(stderr,
+			"segstream %s: %s: '%s' is not an octal file mode in [0600, 0777] (the owner reads and "
+			"writes)\n",
+			cli_command, flag, arg);
+		return -1;
+	}
+	*out = mode;
+	return 0;
+}
+
 /* Decimal numbers (strtod's syntax without leading spaces), finite and within the range. */
 int cli_parse_double(const char *flag, const char *arg, double min, double max, double *out)
 {
