@@ -166,19 +166,14 @@ int cons__commit_batch(struct run *r)
 	return 0;
 }
 
-/* Parses a decimal Kafka key; 0 if absent or not a number. */
-static uint32_t key_user_id(const rd_kafka_message_t *m)
+/* The key as text for a reason: at most 24 bytes, anything unprintable as '?'. */
+static void key_text(const rd_kafka_message_t *m, char *out, size_t out_len)
 {
-	if (!m->key || m->key_len == 0 || m->key_len > 10)
-		return 0;
-	uint64_t v = 0;
-	const char *k = m->key;
-	for (size_t i = 0; i < m->key_len; i++) {
-		if (k[i] < '0' || k[i] > '9')
-			return 0;
-		v = v * 10 + (uint64_t)(k[i] - '0');
-	}
-	return v > UINT32_MAX ? 0 : (uint32_t)v;
+	size_t n = m->key ? m->key_len : 0, j = 0;
+	const unsigned char *k = m->key;
+	for (size_t i = 0; i < n && i < 24 && j + 1 < out_len; i++)
+		out[j++] = k[i] >= 0x20 && k[i] < 0x7f ? (char)k[i] : '?';
+	out[j] = 0;
 }
 
 /* An event message decoded ahead of its apply: a burst is decoded first, so that the apply can
@@ -209,9 +204,12 @@ static void handle_event(struct run *r, const rd_kafka_message_t *m, const struc
 		cons__send_dead_letter(r, m, reason);
 		return;
 	}
-	uint32_t key = key_user_id(m);
-	if (key != d->ev.user_id) {
-		snprintf(why, sizeof why, "EVENT_KEY: message key does not match user_id %u", d->ev.user_id);
+	uint32_t key;
+	if (event_key_user_id(m->key, m->key_len, &key) != EVENT_OK || key != d->ev.user_id) {
+		char text[32];
+		key_text(m, text, sizeof text);
+		snprintf(why, sizeof why, "EVENT_KEY: message key \"%s\"%s is not the canonical decimal of user_id %u",
+			 text, m->key_len > 24 ? "..." : "", d->ev.user_id);
 		cons__send_dead_letter(r, m, why);
 		return;
 	}
