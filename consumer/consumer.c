@@ -38,6 +38,7 @@ void cons_config_init(struct cons_config *cfg)
 	cfg->batch_max_ms = 500;
 	cfg->wake_ms = 10;
 	cfg->stats_ms = 1000;
+	cfg->dlq_max_bytes = CONS_DLQ_MAX_BYTES;
 }
 
 int cons__fatal(struct run *r, int err, const char *fmt, ...)

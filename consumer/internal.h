@@ -38,6 +38,7 @@ struct run {
 	int events_partitions; /* of the events topic, read by cons__start_events(); < 0 if unknown */
 	uint64_t rebalances;   /* rebalance callbacks so far: a burst fetched across one is checked */
 	long dlq_pending, dlq_failed;
+	size_t dlq_limit; /* the largest dead letter sent whole (cons__dlq_open) */
 	struct cons_stats stats;
 	double *commit_ms; /* every batch commit's latency, for the percentiles at the end */
 	size_t n_commit, cap_commit;

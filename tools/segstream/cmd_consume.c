@@ -150,6 +150,9 @@ static void *snapshot_thread(void *arg)
 	return NULL;
 }
 
+/* Long options without a short letter. */
+enum { OPT_DLQ_MAX_BYTES = 1000 };
+
 int cmd_consume(int argc, char **argv)
 {
 	struct cons_config cfg;
@@ -185,6 +188,7 @@ int cmd_consume(int argc, char **argv)
 		{ "verbose", no_argument, 0, 'v' },
 		{ "http", required_argument, 0, 'H' },
 		{ "ready-lag", required_argument, 0, 'L' },
+		{ "dlq-max-bytes", required_argument, 0, OPT_DLQ_MAX_BYTES },
 		{ "help", no_argument, 0, 'h' },
 		{ 0, 0, 0, 0 },
 	};
@@ -265,6 +269,13 @@ int cmd_consume(int argc, char **argv)
 			ready_lag = (int64_t)lag;
 			break;
 		}
+		case OPT_DLQ_MAX_BYTES: {
+			uint64_t max;
+			if (cli_parse_u64("--dlq-max-bytes", optarg, 4096, SIZE_MAX, &max))
+				return 2;
+			cfg.dlq_max_bytes = (size_t)max;
+			break;
+		}
 		case 'X':
 			if (cli_props_add(&props, optarg))
 				return 2;
@@ -277,6 +288,7 @@ int cmd_consume(int argc, char **argv)
 			printf("usage: segstream consume --state DIR --brokers|-b HOST:PORT [--group ID]\n"
 			       "         [--exit-at-end [--idle-ms MS]]\n"
 			       "         [--topic T] [--products-topic T] [--customers-topic T] [--dlq-topic T]\n"
+			       "         [--dlq-max-bytes N (1000000: larger dead letters go out truncated)]\n"
 			       "         [--batch-events N] [--batch-ms MS] [--wake-ms MS (0: off)]\n"
 			       "         [--no-sync] [--verbose] [-X librdkafka.property=value ...]\n"
 			       "         [--http HOST:PORT [--ready-lag N (10000)]]\n"
