@@ -39,6 +39,7 @@ void cons_config_init(struct cons_config *cfg)
 	cfg->wake_ms = 10;
 	cfg->stats_ms = 1000;
 	cfg->dlq_max_bytes = CONS_DLQ_MAX_BYTES;
+	cfg->broker_timeout_ms = KC_BROKER_TIMEOUT_MS;
 }
 
 int cons__fatal(struct run *r, int err, const char *fmt, ...)
@@ -308,13 +309,22 @@ static int open_consumer(struct run *r)
 	return 0;
 }
 
+/* Start-up: the brokers must answer within cfg->broker_timeout_ms (see consumer.h). */
+static int wait_brokers(struct run *r)
+{
+	char err[512];
+	int rc = kc_wait_brokers(r->rk, "consume", r->cfg->broker_timeout_ms, r->cfg->stop, err, sizeof err);
+	return rc == KC_OK ? 0 : cons__fatal(r, CONS_KAFKA, "%s", err);
+}
+
 int cons_run(const struct cons_config *cfg, struct state_db *db, struct cons_stats *stats_out, char *errbuf,
 	     size_t errbuf_len)
 {
 	struct run r = { .cfg = cfg, .db = db, .errbuf = errbuf, .errbuf_len = errbuf_len };
 	if (!cfg->brokers || !cfg->events_topic || !cfg->dlq_topic)
 		return cons__fatal(&r, CONS_CONFIG, "brokers, events topic and dead-letter topic are required");
-	if (open_consumer(&r) || cons__dlq_open(&r) || cons__wait_for_events_topic(&r) ||
+	r.started_ms = cons__now_ms();
+	if (open_consumer(&r) || cons__dlq_open(&r) || wait_brokers(&r) || cons__wait_for_events_topic(&r) ||
 	    cons__load_table(&r, cfg->products_topic, CONS_TABLE_PRODUCTS) ||
 	    cons__load_table(&r, cfg->customers_topic, CONS_TABLE_CUSTOMERS) || cons__start_events(&r))
 		goto out;

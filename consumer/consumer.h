@@ -114,6 +114,10 @@ struct cons_config {
 	const char *const *props;    /* extra librdkafka properties "key=value" for every client (consumers, the
 				      * dead-letter producer), or NULL (kc_conf_apply) */
 	int n_props;
+	int broker_timeout_ms;       /* default KC_BROKER_TIMEOUT_MS (120 s): at start, the most the loop waits for
+				      * the brokers to answer and for the events topic to exist (logged every
+				      * 10 s), then CONS_KAFKA; <= 0 waits until stopped. Once running, an
+				      * outage is waited out (librdkafka reconnects). */
 	volatile sig_atomic_t *stop; /* owned by main; may be NULL */
 	/*
 	 * Hooks: each may be NULL, each gets its own ctx, and all are called in the consumer's

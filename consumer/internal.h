@@ -48,7 +48,8 @@ struct run {
 	uint64_t stats_messages;                   /* stats.messages then */
 	struct cons_partition_stats *report_parts; /* on_stats' scratch, report_cap long */
 	int report_cap;
-	int failed; /* first fatal error; the loop stops */
+	double started_ms; /* cons_run() began: the start-up waits count from here */
+	int failed;        /* first fatal error; the loop stops */
 	char *errbuf;
 	size_t errbuf_len;
 };
