@@ -142,13 +142,21 @@ void cons__revoke_all(struct run *r)
  */
 int cons__wait_for_events_topic(struct run *r)
 {
-	char err[512];
-	int said = 0;
+	char err[512] = "";
+	int timeout_ms = r->cfg->broker_timeout_ms;
+	double next_log = 0;
 	while (!(r->cfg->stop && *r->cfg->stop)) {
 		if (kc_topic_partitions(r->rk, r->cfg->events_topic, 10000, err, sizeof err) > 0)
 			return 0;
-		if (!said++)
-			fprintf(stderr, "consume: waiting for topic %s (%s)\n", r->cfg->events_topic, err);
+		double waited = cons__now_ms() - r->started_ms;
+		if (timeout_ms > 0 && waited >= timeout_ms)
+			return cons__fatal(r, CONS_KAFKA, "topic %s did not appear in %.0f s (--broker-timeout): %s",
+					   r->cfg->events_topic, waited / 1e3, err);
+		if (cons__now_ms() >= next_log) { /* at once, then every 10 s */
+			fprintf(stderr, "consume: waiting for topic %s (%s); %.0f s\n", r->cfg->events_topic, err,
+				waited / 1e3);
+			next_log = cons__now_ms() + 10000;
+		}
 		const struct timespec pause = { 0, 50 * 1000 * 1000 };
 		nanosleep(&pause, NULL);
 	}

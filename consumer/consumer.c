@@ -38,6 +38,8 @@ void cons_config_init(struct cons_config *cfg)
 	cfg->batch_max_ms = 500;
 	cfg->wake_ms = 10;
 	cfg->stats_ms = 1000;
+	cfg->dlq_max_bytes = CONS_DLQ_MAX_BYTES;
+	cfg->broker_timeout_ms = KC_BROKER_TIMEOUT_MS;
 }
 
 int cons__fatal(struct run *r, int err, const char *fmt, ...)
@@ -166,19 +168,14 @@ int cons__commit_batch(struct run *r)
 	return 0;
 }
 
-/* Parses a decimal Kafka key; 0 if absent or not a number. */
-static uint32_t key_user_id(const rd_kafka_message_t *m)
+/* The key as text for a reason: at most 24 bytes, anything unprintable as '?'. */
+static void key_text(const rd_kafka_message_t *m, char *out, size_t out_len)
 {
-	if (!m->key || m->key_len == 0 || m->key_len > 10)
-		return 0;
-	uint64_t v = 0;
-	const char *k = m->key;
-	for (size_t i = 0; i < m->key_len; i++) {
-		if (k[i] < '0' || k[i] > '9')
-			return 0;
-		v = v * 10 + (uint64_t)(k[i] - '0');
-	}
-	return v > UINT32_MAX ? 0 : (uint32_t)v;
+	size_t n = m->key ? m->key_len : 0, j = 0;
+	const unsigned char *k = m->key;
+	for (size_t i = 0; i < n && i < 24 && j + 1 < out_len; i++)
+		out[j++] = k[i] >= 0x20 && k[i] < 0x7f ? (char)k[i] : '?';
+	out[j] = 0;
 }
 
 /* An event message decoded ahead of its apply: a burst is decoded first, so that the apply can
@@ -209,9 +206,12 @@ static void handle_event(struct run *r, const rd_kafka_message_t *m, const struc
 		cons__send_dead_letter(r, m, reason);
 		return;
 	}
-	uint32_t key = key_user_id(m);
-	if (key != d->ev.user_id) {
-		snprintf(why, sizeof why, "EVENT_KEY: message key does not match user_id %u", d->ev.user_id);
+	uint32_t key;
+	if (event_key_user_id(m->key, m->key_len, &key) != EVENT_OK || key != d->ev.user_id) {
+		char text[32];
+		key_text(m, text, sizeof text);
+		snprintf(why, sizeof why, "EVENT_KEY: message key \"%s\"%s is not the canonical decimal of user_id %u",
+			 text, m->key_len > 24 ? "..." : "", d->ev.user_id);
 		cons__send_dead_letter(r, m, why);
 		return;
 	}
@@ -309,13 +309,22 @@ static int open_consumer(struct run *r)
 	return 0;
 }
 
+/* Start-up: the brokers must answer within cfg->broker_timeout_ms (see consumer.h). */
+static int wait_brokers(struct run *r)
+{
+	char err[512];
+	int rc = kc_wait_brokers(r->rk, "consume", r->cfg->broker_timeout_ms, r->cfg->stop, err, sizeof err);
+	return rc == KC_OK ? 0 : cons__fatal(r, CONS_KAFKA, "%s", err);
+}
+
 int cons_run(const struct cons_config *cfg, struct state_db *db, struct cons_stats *stats_out, char *errbuf,
 	     size_t errbuf_len)
 {
 	struct run r = { .cfg = cfg, .db = db, .errbuf = errbuf, .errbuf_len = errbuf_len };
 	if (!cfg->brokers || !cfg->events_topic || !cfg->dlq_topic)
 		return cons__fatal(&r, CONS_CONFIG, "brokers, events topic and dead-letter topic are required");
-	if (open_consumer(&r) || cons__dlq_open(&r) || cons__wait_for_events_topic(&r) ||
+	r.started_ms = cons__now_ms();
+	if (open_consumer(&r) || cons__dlq_open(&r) || wait_brokers(&r) || cons__wait_for_events_topic(&r) ||
 	    cons__load_table(&r, cfg->products_topic, CONS_TABLE_PRODUCTS) ||
 	    cons__load_table(&r, cfg->customers_topic, CONS_TABLE_CUSTOMERS) || cons__start_events(&r))
 		goto out;

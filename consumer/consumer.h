@@ -18,7 +18,9 @@
  *
  * Invalid events go to the dead-letter topic with the reason in the `segstream.error` header
  * and their source in `segstream.source`, are counted, and processing continues; a batch is
- * committed only after its dead letters are delivered.
+ * committed only after its dead letters are delivered. A poison message too large to be sent
+ * whole (dlq_max_bytes) goes out truncated, its original size in `segstream.truncated` and the
+ * reason saying so: no message can stop the stream by its size.
  *
  * Threading: cons_run() runs in the calling thread (plus one helper thread that only wakes
  * librdkafka's fetcher, see wake_ms) until *cfg->stop becomes non-zero (set it
@@ -91,6 +93,10 @@ struct cons_stats_report {
 	int n_parts;
 };
 
+/** The default dead-letter size limit: Kafka's default topic max.message.bytes (1,048,588) less
+ * room for the record's key and headers. */
+#define CONS_DLQ_MAX_BYTES 1000000
+
 struct cons_config {
 	const char *brokers;         /* bootstrap.servers; required */
 	const char *events_topic;    /* default "segstream.events" */
@@ -102,9 +108,16 @@ struct cons_config {
 	int batch_max_ms;            /* default 500: the most a live event waits to be committed */
 	int exit_at_end;             /* 1: stop once every assigned partition is at its end */
 	int idle_ms;                 /* with exit_at_end: ... and has stayed there this long (0) */
+	size_t dlq_max_bytes;        /* the largest dead letter sent (default 1,000,000, under Kafka's default topic
+				      * limit; never above the producer's message.max.bytes): a larger invalid
+				      * message goes out truncated, marked in `segstream.truncated` and its reason */
 	const char *const *props;    /* extra librdkafka properties "key=value" for every client (consumers, the
 				      * dead-letter producer), or NULL (kc_conf_apply) */
 	int n_props;
+	int broker_timeout_ms;       /* default KC_BROKER_TIMEOUT_MS (120 s): at start, the most the loop waits for
+				      * the brokers to answer and for the events topic to exist (logged every
+				      * 10 s), then CONS_KAFKA; <= 0 waits until stopped. Once running, an
+				      * outage is waited out (librdkafka reconnects). */
 	volatile sig_atomic_t *stop; /* owned by main; may be NULL */
 	/*
 	 * Hooks: each may be NULL, each gets its own ctx, and all are called in the consumer's

@@ -1,10 +1,12 @@
 /*
  * Dead letters: invalid event messages go, unchanged, to the dead-letter topic with the reason
- * in the `segstream.error` header and their source in `segstream.source`; a batch is committed
- * only after its dead letters are delivered (cons__dlq_settle).
+ * in the `segstream.error` header and their source in `segstream.source` (a message larger than
+ * the dead-letter limit goes out truncated, marked); a batch is committed only after its dead
+ * letters are delivered (cons__dlq_settle).
  */
 #include <inttypes.h>
 #include <stdio.h>
+#include <stdlib.h>
 
 #include "consumer/internal.h"
 #include "kclient/kclient.h"
@@ -29,6 +31,14 @@ int cons__dlq_open(struct run *r)
 	if (kc_conf_new(r->cfg->brokers, dlq, (int)(sizeof dlq / sizeof dlq[0]), r->cfg->props, r->cfg->n_props, &conf,
 			err, sizeof err) != KC_OK)
 		return cons__fatal(r, CONS_CONFIG, "%s", err);
+	/* The limit: cfg->dlq_max_bytes, never above what this producer accepts (-X may change it). */
+	char v[32];
+	size_t v_len = sizeof v;
+	unsigned long long producer_max = 1000000;
+	if (rd_kafka_conf_get(conf, "message.max.bytes", v, &v_len) == RD_KAFKA_CONF_OK)
+		producer_max = strtoull(v, NULL, 10);
+	r->dlq_limit = r->cfg->dlq_max_bytes && r->cfg->dlq_max_bytes < producer_max ? r->cfg->dlq_max_bytes
+										     : (size_t)producer_max;
 	rd_kafka_conf_set_opaque(conf, r);
 	rd_kafka_conf_set_dr_msg_cb(conf, dlq_delivered);
 	if (kc_new(RD_KAFKA_PRODUCER, conf, &r->dlq, err, sizeof err) != KC_OK)
@@ -36,18 +46,48 @@ int cons__dlq_open(struct run *r)
 	return 0;
 }
 
+/* Room kept under the limit for the record's headers (the reason is at most DLQ_REASON_MAX) and
+ * its framing; the key of a truncated dead letter keeps at most DLQ_KEY_KEEP bytes. */
+#define DLQ_OVERHEAD   2048
+#define DLQ_REASON_MAX 640
+#define DLQ_KEY_KEEP   256
+
+/*
+ * Sends one dead letter; a message whose key and value do not fit the limit is cut to fit: the
+ * value keeps its first bytes, `segstream.truncated` holds its original size and the reason says
+ * so. A refused produce is fatal (the batch must not be committed without it).
+ */
 void cons__send_dead_letter(struct run *r, const rd_kafka_message_t *m, const char *why)
 {
-	char source[512];
+	char source[512], reason[DLQ_REASON_MAX], original[24];
 	snprintf(source, sizeof source, "%s/%d/%" PRId64, rd_kafka_topic_name(m->rkt), m->partition, m->offset);
-	rd_kafka_headers_t *hdrs = rd_kafka_headers_new(2);
-	rd_kafka_header_add(hdrs, "segstream.error", -1, why, -1);
+	size_t key_len = m->key ? m->key_len : 0, value_len = m->len;
+	size_t room = r->dlq_limit > DLQ_OVERHEAD ? r->dlq_limit - DLQ_OVERHEAD : 0;
+	int truncated = key_len + value_len > room;
+	if (truncated) {
+		if (key_len > DLQ_KEY_KEEP)
+			key_len = DLQ_KEY_KEEP;
+		if (value_len > room - (key_len < room ? key_len : room))
+			value_len = room - (key_len < room ? key_len : room);
+		snprintf(reason, sizeof reason,
+			 "%s; dead letter truncated: payload %zu of %zu bytes, key %zu of %zu (limit %zu)", why,
+			 value_len, m->len, key_len, m->key ? m->key_len : 0, r->dlq_limit);
+		snprintf(original, sizeof original, "%zu", m->len);
+		fprintf(stderr, "consume: dead letter for %s truncated to %zu of %zu bytes (limit %zu)\n", source,
+			value_len, m->len, r->dlq_limit);
+	} else {
+		snprintf(reason, sizeof reason, "%s", why);
+	}
+	rd_kafka_headers_t *hdrs = rd_kafka_headers_new(3);
+	rd_kafka_header_add(hdrs, "segstream.error", -1, reason, -1);
 	rd_kafka_header_add(hdrs, "segstream.source", -1, source, -1);
+	if (truncated)
+		rd_kafka_header_add(hdrs, "segstream.truncated", -1, original, -1);
 	struct kc_msg msg = { .topic = r->cfg->dlq_topic,
 			      .key = m->key,
-			      .key_len = m->key_len,
+			      .key_len = key_len,
 			      .value = m->payload,
-			      .value_len = m->len,
+			      .value_len = value_len,
 			      .headers = hdrs };
 	char err[512];
 	if (kc_produce(r->dlq, &msg, KC_PRODUCE_WAIT_MS, err, sizeof err) != KC_OK) {

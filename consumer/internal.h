@@ -38,6 +38,7 @@ struct run {
 	int events_partitions; /* of the events topic, read by cons__start_events(); < 0 if unknown */
 	uint64_t rebalances;   /* rebalance callbacks so far: a burst fetched across one is checked */
 	long dlq_pending, dlq_failed;
+	size_t dlq_limit; /* the largest dead letter sent whole (cons__dlq_open) */
 	struct cons_stats stats;
 	double *commit_ms; /* every batch commit's latency, for the percentiles at the end */
 	size_t n_commit, cap_commit;
@@ -47,7 +48,8 @@ struct run {
 	uint64_t stats_messages;                   /* stats.messages then */
 	struct cons_partition_stats *report_parts; /* on_stats' scratch, report_cap long */
 	int report_cap;
-	int failed; /* first fatal error; the loop stops */
+	double started_ms; /* cons_run() began: the start-up waits count from here */
+	int failed;        /* first fatal error; the loop stops */
 	char *errbuf;
 	size_t errbuf_len;
 };

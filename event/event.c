@@ -34,6 +34,24 @@ const char *event_errname(int err)
 	return "EVENT_UNKNOWN";
 }
 
+int event_key_user_id(const void *key, size_t key_len, uint32_t *user_id_out)
+{
+	const char *k = key;
+	/* 4294967295 has 10 digits; a first digit 0 is a leading zero (or the invalid id 0). */
+	if (!k || key_len == 0 || key_len > 10 || k[0] < '1' || k[0] > '9')
+		return EVENT_KEY;
+	uint64_t v = 0;
+	for (size_t i = 0; i < key_len; i++) {
+		if (k[i] < '0' || k[i] > '9')
+			return EVENT_KEY;
+		v = v * 10 + (uint64_t)(k[i] - '0');
+	}
+	if (v > UINT32_MAX)
+		return EVENT_KEY;
+	*user_id_out = (uint32_t)v;
+	return EVENT_OK;
+}
+
 /* Writes a reason into why (if given) and returns err, so failures read as one line. */
 static int fail(int err, char *why, size_t why_len, const char *fmt, ...)
 {

@@ -48,7 +48,8 @@ enum event_eval_set { EVENT_EVAL_PRIOR = 0, EVENT_EVAL_TRAIN = 1 };
 	XX(RANGE, -305, "field out of range")                  \
 	XX(TRAILING, -306, "trailing bytes after the event")   \
 	XX(VERSION, -307, "unknown schema version")            \
-	XX(NOSPACE, -308, "output buffer too small")
+	XX(NOSPACE, -308, "output buffer too small")           \
+	XX(KEY, -309, "message key is not the canonical decimal of a user id")
 
 enum event_err {
 #define EVENT_ERR_ENUM(name, code, text) EVENT_##name = code,
@@ -99,6 +100,17 @@ int event_encode(const struct event *ev, uint8_t *buf, size_t buf_len, size_t *l
  *         EVENT_RANGE, EVENT_TRAILING or EVENT_VERSION.
  */
 int event_decode(const void *buf, size_t len, struct event *ev_out, char *why, size_t why_len);
+
+/**
+ * @brief Parses a message key of the events (or customers) topic: the canonical decimal of a
+ *        user id, 1 .. 2^32-1, exactly as the producers write it ("%u"): digits only, no sign,
+ *        no leading zero, no space. Any other spelling ("05", "+5", " 5", "5 ") is refused, so
+ *        that one customer can never be keyed (and partitioned) two ways. Pure.
+ * @param key      the key's bytes (not NUL-terminated); may be NULL when key_len is 0
+ * @param[out] user_id_out  the user id; unspecified on error
+ * @return EVENT_OK or EVENT_KEY.
+ */
+int event_key_user_id(const void *key, size_t key_len, uint32_t *user_id_out);
 
 /**
  * Product reference record (compacted products topic, key = product_id in decimal), schema

@@ -16,6 +16,7 @@
 #ifndef SEGSTREAM_KCLIENT_H
 #define SEGSTREAM_KCLIENT_H
 
+#include <signal.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -23,14 +24,16 @@
 
 /* ---- Errors ---- */
 
-#define KC_ERR_MAP(XX)                                         \
-	XX(OK, 0, "success")                                   \
-	XX(PROPERTY, -601, "invalid Kafka property")           \
-	XX(KAFKA, -602, "Kafka client error")                  \
-	XX(QUEUE_FULL, -603, "the producer queue stayed full") \
-	XX(NOTFOUND, -604, "topic not found")                  \
-	XX(CREATE, -605, "topic could not be created")         \
-	XX(NOLEADER, -606, "a partition of the topic has no leader yet")
+#define KC_ERR_MAP(XX)                                                   \
+	XX(OK, 0, "success")                                             \
+	XX(PROPERTY, -601, "invalid Kafka property")                     \
+	XX(KAFKA, -602, "Kafka client error")                            \
+	XX(QUEUE_FULL, -603, "the producer queue stayed full")           \
+	XX(NOTFOUND, -604, "topic not found")                            \
+	XX(CREATE, -605, "topic could not be created")                   \
+	XX(NOLEADER, -606, "a partition of the topic has no leader yet") \
+	XX(TIMEOUT, -607, "the brokers did not answer in time")          \
+	XX(STOPPED, -608, "stopped while waiting for the brokers")
 
 enum kc_err {
 #define KC_ERR_ENUM(name, code, text) KC_##name = code,
@@ -157,6 +160,23 @@ int kc_topic_partitions(rd_kafka_t *rk, const char *topic, int timeout_ms, char 
  *         broker may still auto-create the topic, with its default policy, on the first produce.
  */
 int kc_topic_ensure(rd_kafka_t *rk, const char *topic, int compacted, char *errbuf, size_t errbuf_len);
+
+/** The default bound on waiting for the brokers (`--broker-timeout`), in milliseconds. */
+#define KC_BROKER_TIMEOUT_MS 120000
+
+/**
+ * @brief Waits until the cluster answers a metadata request: the brokers are reachable and take
+ *        our credentials (an unreachable broker or a SASL/TLS mismatch never answers). Retries
+ *        with back-off (100 ms, doubling to 2 s) for at most timeout_ms, and says so on stderr
+ *        when it starts waiting and every 10 s after ("WHO: waiting for the brokers (B): REASON;
+ *        N of M s").
+ * @param[in] who         the command, for the log lines ("consume")
+ * @param[in] timeout_ms  the bound; <= 0 waits until stopped
+ * @param[in] stop        optional; waiting ends once *stop is non-zero
+ * @return KC_OK; KC_TIMEOUT (errbuf: "no answer from the brokers (B) in N s: REASON"); KC_STOPPED.
+ */
+int kc_wait_brokers(rd_kafka_t *rk, const char *who, int timeout_ms, volatile sig_atomic_t *stop, char *errbuf,
+		    size_t errbuf_len);
 
 /* ---- Offsets and partitions ---- */
 

@@ -122,6 +122,71 @@ int kc_topic_ensure(rd_kafka_t *rk, const char *topic, int compacted, char *errb
 	return KC_OK;
 }
 
+static double now_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec * 1e3 + ts.tv_nsec / 1e6;
+}
+
+/* The configured bootstrap.servers, for messages. */
+static void brokers_of(rd_kafka_t *rk, char *out, size_t out_len)
+{
+	size_t n = out_len;
+	if (rd_kafka_conf_get(rd_kafka_conf(rk), "bootstrap.servers", out, &n) != RD_KAFKA_CONF_OK)
+		snprintf(out, out_len, "?");
+}
+
+int kc_wait_brokers(rd_kafka_t *rk, const char *who, int timeout_ms, volatile sig_atomic_t *stop, char *errbuf,
+		    size_t errbuf_len)
+{
+	double start = now_ms(), next_log = start;
+	int backoff_ms = 100;
+	char brokers[256];
+	brokers_of(rk, brokers, sizeof brokers);
+	for (;;) {
+		double left = timeout_ms > 0 ? start + timeout_ms - now_ms() : 2000;
+		const struct rd_kafka_metadata *md = NULL;
+		rd_kafka_resp_err_t e = rd_kafka_metadata(rk, 0, NULL, &md,
+							  left < 2000 ? (left > 100 ? (int)left : 100) : 2000);
+		if (!e) {
+			rd_kafka_metadata_destroy(md);
+			if (next_log > start) /* the wait was said: say that it is over */
+				fprintf(stderr, "%s: the brokers (%s) answer after %.0f s\n", who, brokers,
+					(now_ms() - start) / 1e3);
+			return KC_OK;
+		}
+		double waited = now_ms() - start;
+		if (stop && *stop) {
+			if (errbuf && errbuf_len)
+				snprintf(errbuf, errbuf_len, "stopped while waiting for the brokers (%s): %s", brokers,
+					 rd_kafka_err2str(e));
+			return KC_STOPPED;
+		}
+		if (timeout_ms > 0 && waited >= timeout_ms) {
+			if (errbuf && errbuf_len)
+				snprintf(
+				    errbuf, errbuf_len,
+				    "no answer from the brokers (%s) in %.0f s: %s (unreachable, or a security setting "
+				    "that does not match: see -X)",
+				    brokers, waited / 1e3, rd_kafka_err2str(e));
+			return KC_TIMEOUT;
+		}
+		if (now_ms() >= next_log) {
+			if (timeout_ms > 0)
+				fprintf(stderr, "%s: waiting for the brokers (%s): %s; %.0f of %d s\n", who, brokers,
+					rd_kafka_err2str(e), waited / 1e3, timeout_ms / 1000);
+			else
+				fprintf(stderr, "%s: waiting for the brokers (%s): %s; %.0f s\n", who, brokers,
+					rd_kafka_err2str(e), waited / 1e3);
+			next_log = (next_log > start ? next_log : start) + 10000;
+		}
+		struct timespec pause = { backoff_ms / 1000, (backoff_ms % 1000) * 1000000L };
+		nanosleep(&pause, NULL);
+		backoff_ms = backoff_ms * 2 > 2000 ? 2000 : backoff_ms * 2;
+	}
+}
+
 int kc_topic_offsets_for_time(rd_kafka_t *rk, const char *topic, int32_t partitions, int64_t time_ms, int64_t *next_out,
 			      char *errbuf, size_t errbuf_len)
 {

@@ -5,11 +5,14 @@
 #include "state/state.h"
 
 #include <string.h>
+#include <zlib.h>
 
 /*
  * Customer records: version byte, then LEB128 varints field by field, then each histogram as a
- * bitmap of its non-zero bins and those bins' values (version 1 wrote [count] then
- * [bin index, value] pairs instead; it is still read).
+ * bitmap of its non-zero bins and those bins' values, then (version 3) the CRC-32 of all the
+ * bytes before it, little-endian: a flipped bit anywhere in a record is refused, never read as
+ * another value. Version 2 is the same without the CRC and version 1 wrote [count] then
+ * [bin index, value] pairs instead; both are still read.
  * Records are variable-size on purpose: events arrive in event-time order, so every batch
  * updates customers all over the key space and LMDB rewrites each touched 4 KiB page whole;
  * a typical customer takes ~120 bytes (version 1: ~167; fixed fields: 681), so pages hold more
@@ -97,8 +100,11 @@ int state_customer_encode(const struct state_customer *c, uint8_t *buf, size_t b
 		put_bins(&w, histograms[h].wide ? NULL : (const uint32_t *)field,
 			 histograms[h].wide ? (const uint64_t *)field : NULL, histograms[h].bins);
 	}
-	if (w.overflow)
+	if (w.overflow || w.end - w.p < 4)
 		return STATE_INVAL;
+	uint32_t crc = (uint32_t)crc32(0L, buf, (uInt)(w.p - buf));
+	for (int i = 0; i < 4; i++)
+		*w.p++ = (uint8_t)(crc >> (8 * i));
 	*len_out = (size_t)(w.p - buf);
 	return STATE_OK;
 }
@@ -181,12 +187,22 @@ int state_customer_decode(const uint8_t *buf, size_t len, struct state_customer 
 	if (len < 1)
 		return STATE_CORRUPT;
 	void (*get_histogram)(struct vreader *, uint32_t *, uint64_t *, int);
-	if (buf[0] == STATE_RECORD_VERSION)
+	if (buf[0] == STATE_RECORD_VERSION) {
+		if (len < 5)
+			return STATE_CORRUPT;
+		len -= 4;
+		uint32_t stored = (uint32_t)buf[len] | (uint32_t)buf[len + 1] << 8 | (uint32_t)buf[len + 2] << 16 |
+				  (uint32_t)buf[len + 3] << 24;
+		if ((uint32_t)crc32(0L, buf, (uInt)len) != stored)
+			return STATE_CORRUPT;
 		get_histogram = get_bins;
-	else if (buf[0] == 1)
-		get_histogram = get_pairs; /* still read; the next put writes it as version 2 */
-	else
+	} else if (buf[0] == 2) {
+		get_histogram = get_bins; /* still read (no CRC); the next put writes it as version 3 */
+	} else if (buf[0] == 1) {
+		get_histogram = get_pairs; /* still read; the next put writes it as version 3 */
+	} else {
 		return STATE_VERSION;
+	}
 	struct vreader r = { buf + 1, buf + len, 0 };
 	memset(c, 0, sizeof *c);
 	c->user_id = (uint32_t)get_varint(&r, UINT32_MAX);

@@ -26,15 +26,15 @@
 #include "event/event.h"
 
 /** Errors of this module: negative, in the -100 range; positive values are errno. */
-#define STATE_ERR_MAP(XX)                                         \
-	XX(OK, 0, "success")                                      \
-	XX(NOTFOUND, -101, "not found")                           \
-	XX(FULL, -102, "LMDB map is full")                        \
-	XX(CORRUPT, -103, "stored record has the wrong length")   \
-	XX(VERSION, -104, "stored record has an unknown version") \
-	XX(INVAL, -105, "invalid argument")                       \
-	XX(NOMEM, -106, "out of memory")                          \
-	XX(IO, -107, "LMDB error")                                \
+#define STATE_ERR_MAP(XX)                                                                           \
+	XX(OK, 0, "success")                                                                        \
+	XX(NOTFOUND, -101, "not found")                                                             \
+	XX(FULL, -102, "LMDB map is full")                                                          \
+	XX(CORRUPT, -103, "stored data is corrupt (a record's length, checksum or key, or a page)") \
+	XX(VERSION, -104, "stored record has an unknown version")                                   \
+	XX(INVAL, -105, "invalid argument")                                                         \
+	XX(NOMEM, -106, "out of memory")                                                            \
+	XX(IO, -107, "LMDB error")                                                                  \
 	XX(BUSY, -108, "a batch is already open")
 
 enum state_err {
@@ -50,7 +50,7 @@ const char *state_errname(int err);
 
 #define STATE_DEPARTMENTS    21 /**< department ids 1..21 */
 #define STATE_DAY_BINS       31 /**< days_since_prior_order 0..30 */
-#define STATE_RECORD_VERSION 2
+#define STATE_RECORD_VERSION 3
 
 /** One customer's metrics (SPEC §3). A plain value; zero-initialised means "no events yet". */
 struct state_customer {
@@ -82,16 +82,16 @@ struct state_customer {
 /**
  * @brief Encodes a record (version STATE_RECORD_VERSION): version byte, then varints, each
  *        histogram as a bitmap of its non-zero bins and their values (variable-size on
- *        purpose: see state/record.c). Pure.
+ *        purpose: see state/record.c), then the CRC-32 of those bytes. Pure.
  * @param[out] len_out  bytes written
  * @return STATE_OK or STATE_INVAL (buf too small; STATE_RECORD_MAX always suffices).
  */
 int state_customer_encode(const struct state_customer *c, uint8_t *buf, size_t buf_len, size_t *len_out);
 /**
- * @brief Decodes a record of version 1 or 2. Pure.
- * @return STATE_OK, STATE_VERSION (unknown version byte) or STATE_CORRUPT (truncated, trailing
- *         bytes, a value out of range, a zero or out-of-range bin, or version 1's bin indexes
- *         not increasing).
+ * @brief Decodes a record of version 1, 2 or 3 (only version 3 carries a CRC). Pure.
+ * @return STATE_OK, STATE_VERSION (unknown version byte) or STATE_CORRUPT (a CRC that does not
+ *         match, truncated, trailing bytes, a value out of range, a zero or out-of-range bin, or
+ *         version 1's bin indexes not increasing).
  */
 int state_customer_decode(const uint8_t *buf, size_t len, struct state_customer *c_out);
 
@@ -131,6 +131,8 @@ struct state_config {
 	int include_train;     /* default 0 */
 	unsigned file_mode;    /* default 0640: data.mdb and lock.mdb, set on every writable open whatever the
 				* umask; a directory it creates gets STATE_DIR_MODE(file_mode) (0750) */
+	int verify;            /* default 1: at open, walk and check every page and row (state_verify());
+				* 0: check only the file's size against its last page (always done) */
 };
 
 /* The mode of a directory holding files of mode m: m plus search (x) wherever m can read. */
@@ -143,14 +145,44 @@ struct state_batch;
 
 /**
  * @brief Opens (creating if needed) the environment and loads the products table into memory.
+ *        A data.mdb shorter than its last page (truncated), or one whose pages or rows fail
+ *        the check (cfg->verify), is refused before anything is read through the map.
  * @param[out] db_out  the handle; free with state_close()
- * @return STATE_OK, STATE_INVAL, STATE_NOMEM, STATE_IO, STATE_CORRUPT, or an errno.
+ * @return STATE_OK, STATE_INVAL, STATE_NOMEM, STATE_IO, STATE_CORRUPT (errbuf names the fault),
+ *         STATE_VERSION, or an errno.
  * @note Open one environment once per process (LMDB rule).
  */
 int state_open(const struct state_config *cfg, struct state_db **db_out, char *errbuf, size_t errbuf_len);
 
 /** @brief Closes the environment. NULL is a no-op. An open batch is aborted first. */
 void state_close(struct state_db *db);
+
+/** What state_verify() found. */
+struct state_verify_report {
+	uint64_t file_bytes; /* data.mdb's size */
+	uint64_t last_page;  /* the last page the current root uses */
+	uint64_t page_size;  /* bytes */
+	uint64_t pages;      /* pages reached from the roots (branch, leaf, overflow; every table) */
+	uint64_t customers;  /* rows of each table, each decoded and checked */
+	uint64_t products;
+	uint64_t demographics;
+	uint64_t offsets;
+	uint64_t free_pages;   /* pages the free list holds */
+	char first_error[256]; /* "" if sound, else the first bad page or row and what is wrong */
+};
+
+/**
+ * @brief Checks the whole environment as of now, inside one read transaction: data.mdb's size
+ *        against its last page, then every page of every table (read from the file, never
+ *        through the map, so a corrupt page is reported rather than crashing the walk: page
+ *        number, type, bounds, key order, child pointers, overflow runs, each page reached
+ *        once), and every row decoded with its CRC-32 and key checked.
+ * @param[out] rep_out  filled in full (first_error names the first fault)
+ * @return STATE_OK, STATE_CORRUPT (a fault: see rep_out->first_error) or STATE_IO / errno.
+ * @note state_open() runs the same check (cfg->verify), so a handle that opened is sound as of
+ *       its open; state_verify() is for an explicit check (`segstream state verify`).
+ */
+int state_verify(struct state_db *db, struct state_verify_report *rep_out);
 
 /**
  * @brief Copies one customer out of the map.

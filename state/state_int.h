@@ -97,4 +97,16 @@ int state__demographics_put(struct state_db *db, MDB_txn *txn, const struct even
 /* Writes the next offset of (topic, partition) in txn (STATE_INVAL for a topic name too long). */
 int state__offset_put(struct state_db *db, MDB_txn *txn, const char *topic, int32_t partition, int64_t next_offset);
 
+/* Row decoders shared by the reads and state verify: each checks the key's size, the version, the
+ * length and (in the current versions) the CRC-32, and that the value names its key. STATE_OK,
+ * STATE_CORRUPT or STATE_VERSION. */
+int state__customer_decode(const MDB_val *k, const MDB_val *v, struct state_customer *c_out);
+int state__product_decode(const MDB_val *k, const MDB_val *v, struct state_product *p_out);
+int state__demographics_decode(const MDB_val *k, const MDB_val *v, struct event_customer *d_out);
+int state__offset_decode(const MDB_val *k, const MDB_val *v, int64_t *next_out);
+
+/* verify.c: checks the file's size against its last page and, if walk, every page and row (see
+ * state_verify()); state_open() calls it before any table is read through the map. */
+int state__verify(struct state_db *db, int walk, struct state_verify_report *rep);
+
 #endif

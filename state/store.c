@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <zlib.h>
 
 const char *state_strerror(int err)
 {
@@ -75,6 +76,30 @@ static uint64_t get64(struct reader *r)
 	return v;
 }
 
+/* The CRC-32 of a row's key and value (the value's last 4 bytes excluded: they hold it). */
+static uint32_t row_crc(const MDB_val *k, const uint8_t *v, size_t v_len)
+{
+	uLong c = crc32(0L, k->mv_data, (uInt)k->mv_size);
+	return (uint32_t)crc32(c, v, (uInt)v_len);
+}
+
+/* Appends the CRC of (k, v[0 .. v_len)) at v + v_len. */
+static void put_row_crc(const MDB_val *k, uint8_t *v, size_t v_len)
+{
+	struct writer w = { v + v_len };
+	put32(&w, row_crc(k, v, v_len));
+}
+
+/* 1 if the CRC at the end of v matches the key and the bytes before it. */
+static int row_crc_ok(const MDB_val *k, const MDB_val *v)
+{
+	if (v->mv_size < 4)
+		return 0;
+	size_t n = v->mv_size - 4;
+	struct reader r = { (const uint8_t *)v->mv_data + n };
+	return get32(&r) == row_crc(k, v->mv_data, n);
+}
+
 /* ---- Environment and products. ---- */
 
 void state_config_init(struct state_config *cfg)
@@ -83,6 +108,7 @@ void state_config_init(struct state_config *cfg)
 	cfg->map_size_bytes = (size_t)8 << 30;
 	cfg->durable = 1;
 	cfg->file_mode = 0640;
+	cfg->verify = 1;
 }
 
 /* data.mdb and lock.mdb to @p mode (LMDB creates them through the umask, and leaves older files
@@ -109,11 +135,14 @@ static void errmsg(char *errbuf, size_t len, const char *fmt, ...)
 	va_end(ap);
 }
 
-/* Products: key the big-endian product_id; value a version byte, then fixed little-endian fields (13 bytes). */
-static void encode_product(const struct state_product *p, uint8_t out[13])
+/* Products: key the big-endian product_id; value a version byte, then fixed little-endian fields
+ * (13 bytes), then (version 2) the CRC-32 of key and value (17 bytes). Version 1 is still read. */
+#define PRODUCT_SIZE_V1 13
+#define PRODUCT_SIZE    17
+static void encode_product(const struct state_product *p, uint8_t out[PRODUCT_SIZE])
 {
 	struct writer w = { out };
-	*w.p++ = 1; /* version */
+	*w.p++ = 2; /* version */
 	put32(&w, p->aisle_id);
 	put32(&w, (uint32_t)p->price_cents);
 	*w.p++ = p->department_id;
@@ -154,17 +183,9 @@ int state__products_load(struct state_db *db, MDB_txn *txn)
 	MDB_val k, v;
 	int mrc;
 	while ((mrc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) == MDB_SUCCESS) {
-		if (k.mv_size != 4 || v.mv_size != 13 || ((uint8_t *)v.mv_data)[0] != 1) {
-			rc = STATE_CORRUPT;
-			break;
-		}
-		const uint8_t *kb = k.mv_data;
-		struct reader r = { (const uint8_t *)v.mv_data + 1 };
 		struct state_product p;
-		p.product_id = (uint32_t)state__be_load(kb, 4);
-		p.aisle_id = get32(&r);
-		p.price_cents = (int32_t)get32(&r);
-		p.department_id = *r.p;
+		if ((rc = state__product_decode(&k, &v, &p)) != STATE_OK)
+			break;
 		rc = state__product_remember(db, &p);
 		if (rc != STATE_OK)
 			break;
@@ -175,14 +196,32 @@ int state__products_load(struct state_db *db, MDB_txn *txn)
 	return rc;
 }
 
+int state__product_decode(const MDB_val *k, const MDB_val *v, struct state_product *p)
+{
+	const uint8_t *b = v->mv_data;
+	if (k->mv_size != 4 || v->mv_size < 1)
+		return STATE_CORRUPT;
+	if (b[0] != 1 && b[0] != 2)
+		return STATE_VERSION;
+	if (v->mv_size != (b[0] == 1 ? PRODUCT_SIZE_V1 : PRODUCT_SIZE) || (b[0] == 2 && !row_crc_ok(k, v)))
+		return STATE_CORRUPT;
+	struct reader r = { b + 1 };
+	p->product_id = (uint32_t)state__be_load(k->mv_data, 4);
+	p->aisle_id = get32(&r);
+	p->price_cents = (int32_t)get32(&r);
+	p->department_id = *r.p;
+	return p->product_id ? STATE_OK : STATE_CORRUPT;
+}
+
 int state__product_put(struct state_db *db, MDB_txn *txn, const struct state_product *p)
 {
 	if (p->product_id == 0)
 		return STATE_INVAL;
-	uint8_t key[4], val[13];
+	uint8_t key[4], val[PRODUCT_SIZE];
 	state__be_store(key, p->product_id, 4);
 	encode_product(p, val);
 	MDB_val k = { sizeof key, key }, v = { sizeof val, val };
+	put_row_crc(&k, val, PRODUCT_SIZE - 4);
 	return state__map_mdb(mdb_put(txn, db->products, &k, &v, 0));
 }
 
@@ -234,6 +273,19 @@ int state_open(const struct state_config *cfg, struct state_db **db_out, char *e
 	op = "chmod";
 	if (!cfg->read_only && (rc = chmod_env_files(cfg->path, cfg->file_mode)) != 0)
 		goto error;
+	/* Before any table is read through the map: a truncated file would be SIGBUS there, a corrupt
+	 * page a crash or a wrong answer. */
+	struct state_verify_report rep;
+	if ((rc = state__verify(db, cfg->verify, &rep)) != STATE_OK) {
+		if (rc == STATE_CORRUPT) {
+			errmsg(errbuf, errbuf_len,
+			       "state: %s is corrupt: %s; refusing to read it (segstream state verify --state %s)",
+			       cfg->path, rep.first_error, cfg->path);
+			errbuf = NULL; /* the message is written */
+		}
+		op = "checking";
+		goto error;
+	}
 	op = "mdb_txn_begin";
 	if ((rc = state__map_mdb(mdb_txn_begin(db->env, NULL, cfg->read_only ? MDB_RDONLY : 0, &txn))) != STATE_OK)
 		goto error;
@@ -301,7 +353,21 @@ int state__customer_get(struct state_db *db, MDB_txn *txn, uint32_t partition, u
 	int rc = state__map_mdb(mdb_get(txn, db->customers, &k, &v));
 	if (rc != STATE_OK)
 		return rc;
-	return state_customer_decode(v.mv_data, v.mv_size, c);
+	return state__customer_decode(&k, &v, c);
+}
+
+int state__customer_decode(const MDB_val *k, const MDB_val *v, struct state_customer *c)
+{
+	if (k->mv_size != 8)
+		return STATE_CORRUPT;
+	int rc = state_customer_decode(v->mv_data, v->mv_size, c);
+	if (rc != STATE_OK)
+		return rc;
+	/* The record names its own key: a flipped key byte is refused, not read as another customer. */
+	if (c->partition != state__be_load(k->mv_data, 4) ||
+	    c->user_id != state__be_load((const uint8_t *)k->mv_data + 4, 4))
+		return STATE_CORRUPT;
+	return STATE_OK;
 }
 
 /* Finds a customer in any partition: keys are partition-first, so look at each partition's range. */
@@ -321,7 +387,7 @@ static int get_any_partition(struct state_db *db, MDB_txn *txn, uint32_t user_id
 		uint32_t part = (uint32_t)state__be_load(kb, 4);
 		uint32_t uid = (uint32_t)state__be_load(kb + 4, 4);
 		if (uid == user_id) {
-			rc = state_customer_decode(v.mv_data, v.mv_size, c);
+			rc = state__customer_decode(&k, &v, c);
 			break;
 		}
 		/* Jump to this user's key in the next partition that has keys. */
@@ -375,38 +441,48 @@ int state_offset_get(struct state_db *db, const char *topic, int32_t partition, 
 		return rc;
 	MDB_val k = { klen, key }, v;
 	rc = state__map_mdb(mdb_get(txn, db->offsets, &k, &v));
-	if (rc == STATE_OK) {
-		if (v.mv_size != 8) {
-			rc = STATE_CORRUPT;
-		} else {
-			struct reader r = { v.mv_data };
-			*next_out = (int64_t)get64(&r);
-		}
-	}
+	if (rc == STATE_OK)
+		rc = state__offset_decode(&k, &v, next_out);
 	mdb_txn_abort(txn);
 	return rc;
 }
 
+/* Offsets: key the topic, a NUL and the big-endian partition; value the next offset, 8 bytes
+ * little-endian, then the CRC-32 of key and value (12 bytes; the 8-byte form is still read). */
+int state__offset_decode(const MDB_val *k, const MDB_val *v, int64_t *next)
+{
+	const uint8_t *kb = k->mv_data;
+	if (k->mv_size < 5 || kb[k->mv_size - 5] != 0 || memchr(kb, 0, k->mv_size - 5) ||
+	    (v->mv_size != 8 && v->mv_size != 12) || (v->mv_size == 12 && !row_crc_ok(k, v)))
+		return STATE_CORRUPT;
+	struct reader r = { v->mv_data };
+	*next = (int64_t)get64(&r);
+	return STATE_OK;
+}
+
 int state__offset_put(struct state_db *db, MDB_txn *txn, const char *topic, int32_t partition, int64_t next_offset)
 {
-	uint8_t key[300], val[8];
+	uint8_t key[300], val[12];
 	size_t klen = offset_key(topic, partition, key, sizeof key);
 	if (!klen)
 		return STATE_INVAL;
 	struct writer w = { val };
 	put64(&w, (uint64_t)next_offset);
 	MDB_val k = { klen, key }, v = { sizeof val, val };
+	put_row_crc(&k, val, 8);
 	return state__map_mdb(mdb_put(txn, db->offsets, &k, &v, 0));
 }
 
-/* ---- Demographics: version byte, then fixed little-endian fields (18 bytes). ---- */
+/* ---- Demographics: version byte, then fixed little-endian fields (18 bytes), then (version 2)
+ * the CRC-32 of key and value (22 bytes). Version 1 is still read. ---- */
 
-#define DEMOGRAPHICS_SIZE 18
+#define DEMOGRAPHICS_SIZE_V1 18
+#define DEMOGRAPHICS_SIZE    22
 
 static void encode_demographics(const struct event_customer *d, uint8_t out[DEMOGRAPHICS_SIZE])
 {
 	struct writer w = { out };
-	*w.p++ = 1;
+	*w.p++ = 2;
 	put32(&w, d->user_id);
 	put32(&w, (uint32_t)d->joined_day);
 	put32(&w, d->income);
@@ -417,14 +493,14 @@ static void encode_demographics(const struct event_customer *d, uint8_t out[DEMO
 	*w.p++ = d->gender;
 }
 
-static int decode_demographics(const MDB_val *v, struct event_customer *d)
+int state__demographics_decode(const MDB_val *k, const MDB_val *v, struct event_customer *d)
 {
 	const uint8_t *b = v->mv_data;
-	if (v->mv_size < 1)
+	if (k->mv_size != 4 || v->mv_size < 1)
 		return STATE_CORRUPT;
-	if (b[0] != 1)
+	if (b[0] != 1 && b[0] != 2)
 		return STATE_VERSION;
-	if (v->mv_size != DEMOGRAPHICS_SIZE)
+	if (v->mv_size != (b[0] == 1 ? DEMOGRAPHICS_SIZE_V1 : DEMOGRAPHICS_SIZE) || (b[0] == 2 && !row_crc_ok(k, v)))
 		return STATE_CORRUPT;
 	struct reader r = { b + 1 };
 	d->user_id = get32(&r);
@@ -435,7 +511,7 @@ static int decode_demographics(const MDB_val *v, struct event_customer *d)
 	d->n_dependants = *r.p++;
 	d->fam_status = *r.p++;
 	d->gender = *r.p++;
-	return STATE_OK;
+	return d->user_id == state__be_load(k->mv_data, 4) ? STATE_OK : STATE_CORRUPT;
 }
 
 static int demographics_in_txn(struct state_db *db, MDB_txn *txn, uint32_t user_id, struct event_customer *d)
@@ -444,7 +520,7 @@ static int demographics_in_txn(struct state_db *db, MDB_txn *txn, uint32_t user_
 	state__be_store(key, user_id, 4);
 	MDB_val k = { sizeof key, key }, v;
 	int rc = state__map_mdb(mdb_get(txn, db->demographics, &k, &v));
-	return rc == STATE_OK ? decode_demographics(&v, d) : rc;
+	return rc == STATE_OK ? state__demographics_decode(&k, &v, d) : rc;
 }
 
 int state_demographics_get(struct state_db *db, uint32_t user_id, struct event_customer *d_out)
@@ -466,6 +542,7 @@ int state__demographics_put(struct state_db *db, MDB_txn *txn, const struct even
 	state__be_store(key, d->user_id, 4);
 	encode_demographics(d, val);
 	MDB_val k = { sizeof key, key }, v = { sizeof val, val };
+	put_row_crc(&k, val, DEMOGRAPHICS_SIZE - 4);
 	return state__map_mdb(mdb_put(txn, db->demographics, &k, &v, 0));
 }
 
@@ -488,7 +565,7 @@ static int walk_customers(struct state_db *db, MDB_txn *txn, int32_t partition, 
 			break;
 		struct state_customer c;
 		struct event_customer d;
-		if ((rc = state_customer_decode(v.mv_data, v.mv_size, &c)) != STATE_OK)
+		if ((rc = state__customer_decode(&k, &v, &c)) != STATE_OK)
 			goto out;
 		int drc = demographics_in_txn(db, txn, c.user_id, &d);
 		if (drc != STATE_OK && drc != STATE_NOTFOUND) {
@@ -529,14 +606,12 @@ int state_snapshot_walk(struct state_db *db, state_offset_cb ocb, state_customer
 	int mrc;
 	while ((mrc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) == MDB_SUCCESS) {
 		const uint8_t *kb = k.mv_data;
-		if (k.mv_size < 5 || v.mv_size != 8 || kb[k.mv_size - 5] != 0) {
-			rc = STATE_CORRUPT;
+		int64_t next;
+		if ((rc = state__offset_decode(&k, &v, &next)) != STATE_OK)
 			goto out;
-		}
-		struct reader r = { v.mv_data };
 		const uint8_t *pb = kb + k.mv_size - 4;
 		int32_t partition = (int32_t)(uint32_t)state__be_load(pb, 4);
-		if ((rc = ocb((const char *)kb, partition, (int64_t)get64(&r), ctx)) != 0)
+		if ((rc = ocb((const char *)kb, partition, next, ctx)) != 0)
 			goto out;
 	}
 	if (mrc != MDB_NOTFOUND) {

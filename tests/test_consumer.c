@@ -168,9 +168,19 @@ static void test_dead_letters_with_reasons(void **state)
 		const char *key;
 		const char *reason;
 	} bad[] = {
-		{ good, glen / 2, "9", "EVENT_TRUNCATED" }, { "\x92\xa1x\x01", 4, "9", "EVENT_" },
-		{ sb.data, sb.size, "9", "EVENT_RANGE" },   { trailing, glen + 1, "9", "EVENT_TRAILING" },
-		{ huge, huge_len + 5, "9", "EVENT_SHAPE" }, { good, glen, "10", "EVENT_KEY" },
+		{ good, glen / 2, "9", "EVENT_TRUNCATED" },
+		{ "\x92\xa1x\x01", 4, "9", "EVENT_" },
+		{ sb.data, sb.size, "9", "EVENT_RANGE" },
+		{ trailing, glen + 1, "9", "EVENT_TRAILING" },
+		{ huge, huge_len + 5, "9", "EVENT_SHAPE" },
+		{ good, glen, "10", "EVENT_KEY" },
+		/* The key must be the canonical decimal of user_id: anything else could land user 9 on
+		 * another partition, where a second record for the same customer would grow. */
+		{ good, glen, "09", "EVENT_KEY" },
+		{ good, glen, "+9", "EVENT_KEY" },
+		{ good, glen, " 9", "EVENT_KEY" },
+		{ good, glen, "9 ", "EVENT_KEY" },
+		{ good, glen, "", "EVENT_KEY" },
 	};
 	size_t n_bad = sizeof bad / sizeof bad[0];
 	for (size_t i = 0; i < n_bad; i++)

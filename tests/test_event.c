@@ -299,6 +299,26 @@ static void test_strerror_names_every_code(void **state)
 	assert_string_equal(event_errname(-1), "EVENT_UNKNOWN");
 }
 
+/* A key is the canonical decimal of a user id and nothing else: "05" must not become user 5. */
+static void test_key_user_id_is_canonical(void **unused)
+{
+	(void)unused;
+	uint32_t id = 0;
+	assert_int_equal(event_key_user_id("5", 1, &id), EVENT_OK);
+	assert_int_equal(id, 5);
+	assert_int_equal(event_key_user_id("206209", 6, &id), EVENT_OK);
+	assert_int_equal(id, 206209);
+	assert_int_equal(event_key_user_id("4294967295", 10, &id), EVENT_OK);
+	assert_true(id == UINT32_MAX);
+	const char *bad[] = { "05", "+5", " 5", "5 ", "-5", "0", "00", "", "4294967296", "12345678901", "5a", "5\n" };
+	for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++)
+		if (event_key_user_id(bad[i], strlen(bad[i]), &id) != EVENT_KEY)
+			fail_msg("key '%s' accepted", bad[i]);
+	assert_int_equal(event_key_user_id(NULL, 0, &id), EVENT_KEY);
+	assert_int_equal(event_key_user_id("5\0", 2, &id), EVENT_KEY); /* a NUL inside the key */
+	assert_string_equal(event_errname(EVENT_KEY), "EVENT_KEY");
+}
+
 /* The codes the customers topic carries must keep meaning the same names (the files' spelling). */
 static void test_customer_code_names(void **unused)
 {
@@ -326,6 +346,7 @@ int main(void)
 		cmocka_unit_test(test_product_roundtrip_and_rejects),
 		cmocka_unit_test(test_strerror_names_every_code),
 		cmocka_unit_test(test_customer_code_names),
+		cmocka_unit_test(test_key_user_id_is_canonical),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

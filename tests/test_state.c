@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 #include <cmocka.h>
 
 #include "segment/segment.h"
@@ -156,7 +157,7 @@ static void test_decode_rejects_corrupt_fixture(void **state)
 	assert_int_equal(state_customer_decode(v2, sizeof v2, &d), STATE_CORRUPT);
 }
 
-/* Records written by version 1 (bin index/value pairs) still read, and are rewritten as v2. */
+/* Records written by version 1 (bin index/value pairs) still read, and are rewritten as the current version. */
 static void test_decode_version1(void **state)
 {
 	(void)state;
@@ -180,10 +181,32 @@ static void test_decode_version1(void **state)
 	uint8_t buf[STATE_RECORD_MAX];
 	size_t len = 0;
 	assert_int_equal(state_customer_encode(&d, buf, sizeof buf, &len), STATE_OK);
-	assert_int_equal(buf[0], 2);
+	assert_int_equal(buf[0], STATE_RECORD_VERSION);
 	memset(&again, 0, sizeof again);
 	assert_int_equal(state_customer_decode(buf, len, &again), STATE_OK);
 	assert_memory_equal(&d, &again, sizeof d);
+}
+
+/* Version 3's CRC-32: any one byte changed anywhere in a record is refused, never read as
+ * another value (version 2 had none: a flipped varint decoded as a wrong but valid record). */
+static void test_record_crc_refuses_every_flip(void **state)
+{
+	(void)state;
+	struct state_customer c, d;
+	memset(&c, 0, sizeof c);
+	apply_user1(&c, NULL);
+	uint8_t buf[STATE_RECORD_MAX];
+	size_t len = 0;
+	assert_int_equal(state_customer_encode(&c, buf, sizeof buf, &len), STATE_OK);
+	for (size_t i = 0; i < len; i++)
+		for (int bit = 0; bit < 8; bit++) {
+			buf[i] ^= (uint8_t)(1u << bit);
+			int rc = state_customer_decode(buf, len, &d);
+			if (rc == STATE_OK)
+				fail_msg("byte %zu bit %d flipped: decoded as valid", i, bit);
+			buf[i] ^= (uint8_t)(1u << bit);
+		}
+	assert_int_equal(state_customer_decode(buf, len, &d), STATE_OK);
 }
 
 /* ---- LMDB tests: a fresh directory each. ---- */
@@ -443,6 +466,99 @@ static void test_map_full_returns_efull(void **state)
 	state_close(db);
 }
 
+/* Writes 3000 customers, products and demographics through batches, and closes. */
+static void fill(const char *dir)
+{
+	struct state_db *db = open_db(dir, 0);
+	struct state_batch *b;
+	assert_int_equal(state_batch_begin(db, &b), STATE_OK);
+	for (uint32_t p = 1; p <= 500; p++) {
+		struct state_product prod = {
+			.product_id = p, .aisle_id = p % 7, .department_id = 3, .price_cents = 100
+		};
+		assert_int_equal(state_batch_put_product(b, &prod), STATE_OK);
+	}
+	for (uint32_t u = 1; u <= 3000; u++) {
+		struct event ev = user1_event(1, 1, u % 500 + 1);
+		ev.user_id = u;
+		assert_int_equal(state_batch_apply(b, (int32_t)(u % 2), &ev), STATE_OK);
+		struct event_customer d = { .user_id = u, .age = 30, .income = 1000 };
+		assert_int_equal(state_batch_put_demographics(b, &d), STATE_OK);
+	}
+	assert_int_equal(state_batch_set_offset(b, "events", 0, 42), STATE_OK);
+	assert_int_equal(state_batch_commit(b, NULL), STATE_OK);
+	state_close(db);
+}
+
+static int try_open(const char *dir, char *err, size_t err_len)
+{
+	struct state_config cfg;
+	state_config_init(&cfg);
+	cfg.path = dir;
+	cfg.read_only = 1;
+	struct state_db *db = NULL;
+	int rc = state_open(&cfg, &db, err, err_len);
+	state_close(db);
+	return rc;
+}
+
+/* A truncated data.mdb is refused at open, naming the cause (reading it gave SIGBUS). */
+static void test_truncated_file_is_refused(void **state)
+{
+	const char *dir = *state;
+	fill(dir);
+	char path[512], err[512] = "";
+	snprintf(path, sizeof path, "%s/data.mdb", dir);
+	struct state_db *db = open_db(dir, 0);
+	struct state_verify_report rep;
+	assert_int_equal(state_verify(db, &rep), STATE_OK);
+	assert_string_equal(rep.first_error, "");
+	assert_int_equal(rep.customers, 3000);
+	assert_int_equal(rep.products, 500);
+	assert_int_equal(rep.demographics, 3000);
+	assert_int_equal(rep.offsets, 1);
+	state_close(db);
+	assert_int_equal(truncate(path, (off_t)(rep.file_bytes / 2)), 0);
+	assert_int_equal(try_open(dir, err, sizeof err), STATE_CORRUPT);
+	if (!strstr(err, "truncated"))
+		fail_msg("message: %s", err);
+}
+
+/* One customer record's byte flipped inside the file: the open refuses it, naming the customer. */
+static void test_flipped_record_is_refused(void **state)
+{
+	const char *dir = *state;
+	fill(dir);
+	struct state_customer c;
+	struct state_db *db = open_db(dir, 0);
+	assert_int_equal(state_get(db, 1, 777, &c), STATE_OK);
+	state_close(db);
+	uint8_t rec[STATE_RECORD_MAX];
+	size_t len;
+	assert_int_equal(state_customer_encode(&c, rec, sizeof rec, &len), STATE_OK);
+	char path[512], err[512] = "";
+	snprintf(path, sizeof path, "%s/data.mdb", dir);
+	FILE *f = fopen(path, "r+b");
+	assert_non_null(f);
+	fseek(f, 0, SEEK_END);
+	long size = ftell(f);
+	uint8_t *data = malloc((size_t)size);
+	fseek(f, 0, SEEK_SET);
+	assert_int_equal(fread(data, 1, (size_t)size, f), (size_t)size);
+	uint8_t *at = NULL;
+	for (long i = 0; !at && i + (long)len <= size; i++)
+		if (memcmp(data + i, rec, len) == 0)
+			at = data + i;
+	assert_non_null(at);
+	fseek(f, (long)(at - data) + 3, SEEK_SET);
+	fputc(at[3] ^ 0x01, f); /* items 1 -> 0 or similar: still a valid varint */
+	fclose(f);
+	free(data);
+	assert_int_equal(try_open(dir, err, sizeof err), STATE_CORRUPT);
+	if (!strstr(err, "customers") || !strstr(err, "user 777"))
+		fail_msg("message: %s", err);
+}
+
 static void test_close_null_and_strerror(void **state)
 {
 	(void)state;
@@ -460,11 +576,14 @@ int main(void)
 		cmocka_unit_test(test_record_roundtrip_and_rejects),
 		cmocka_unit_test(test_decode_rejects_corrupt_fixture),
 		cmocka_unit_test(test_decode_version1),
+		cmocka_unit_test(test_record_crc_refuses_every_flip),
 		cmocka_unit_test_setup_teardown(test_batch_commit_offsets_and_reopen, make_dir, remove_dir),
 		cmocka_unit_test_setup_teardown(test_batch_abort_leaves_no_trace, make_dir, remove_dir),
 		cmocka_unit_test_setup_teardown(test_foreach_and_partitions, make_dir, remove_dir),
 		cmocka_unit_test_setup_teardown(test_keys_sort_by_partition_then_user, make_dir, remove_dir),
 		cmocka_unit_test_setup_teardown(test_map_full_returns_efull, make_dir, remove_dir),
+		cmocka_unit_test_setup_teardown(test_truncated_file_is_refused, make_dir, remove_dir),
+		cmocka_unit_test_setup_teardown(test_flipped_record_is_refused, make_dir, remove_dir),
 		cmocka_unit_test(test_close_null_and_strerror),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);

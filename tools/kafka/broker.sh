@@ -1,7 +1,10 @@
 #!/usr/bin/env bash
 # Single-node Apache Kafka 3.9 (KRaft, broker+controller) on 127.0.0.1, from Maven Central jars.
 #
-#   tools/kafka/broker.sh start|stop|status|fetch
+#   tools/kafka/broker.sh start|stop|restart|status|fetch
+#
+# restart stops the broker (SIGTERM, as an operator would) and starts it again on the same
+# storage: topics, messages and committed offsets survive (the fault tests' outage).
 #
 # Environment (all optional):
 #   SEGSTREAM_KAFKA_PORT   client port (default 9092); the controller listens on PORT+1
@@ -13,7 +16,7 @@
 #                          (JDK keytool, SAN 127.0.0.1); clients trust DIR/tls/ca.pem
 #
 # 3.9 rather than 4.x: Debian's librdkafka 2.0.2 loses its balanced consumer group against 4.x
-# (see docs/KAFKA.md). Every start formats fresh storage: tests want a clean broker.
+# (see docs/KAFKA.md). Every start formats fresh storage: tests want a clean broker (restart keeps it).
 set -euo pipefail
 
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -103,12 +106,19 @@ log4j.appender.file.layout.ConversionPattern=[%d] %p %m (%c)%n
 log4j.logger.kafka=INFO
 log4j.logger.org.apache.kafka=INFO
 PROPS
-	local java=(java "-Xmx$heap" "-Xms$heap" -XX:+UseG1GC -XX:MaxGCPauseMillis=20
-		-Djava.awt.headless=true "-Dlog4j.configuration=file:$rundir/log4j.properties"
-		-cp "$cache/*")
 	"${java[@]}" kafka.tools.StorageTool format -t "$(uuid_for_cluster)" \
 		-c "$rundir/server.properties" > "$rundir/format.log" 2>&1 \
 		|| { log "formatting storage failed:"; cat "$rundir/format.log" >&2; exit 1; }
+	launch
+}
+
+java=(java "-Xmx$heap" "-Xms$heap" -XX:+UseG1GC -XX:MaxGCPauseMillis=20
+	-Djava.awt.headless=true "-Dlog4j.configuration=file:$rundir/log4j.properties"
+	-cp "$cache/*")
+
+# Starts the JVM on the run directory as it is and waits until the broker answers.
+launch() {
+	: > "$rundir/server.log"
 	nohup "${java[@]}" kafka.Kafka "$rundir/server.properties" \
 		> "$rundir/stdout.log" 2>&1 < /dev/null &
 	echo $! > "$pidfile"
@@ -135,6 +145,13 @@ make_tls_key() {
 	keytool -exportcert -rfc -alias broker -keystore "$rundir/tls/broker.p12" -storepass "$pass" \
 		-file "$rundir/tls/ca.pem" >> "$rundir/tls/keytool.log" 2>&1 \
 		|| { log "keytool -exportcert failed:"; cat "$rundir/tls/keytool.log" >&2; exit 1; }
+}
+
+# Stops the broker and starts it again on the same storage.
+restart() {
+	[ -f "$rundir/server.properties" ] || { log "no broker storage in $rundir to restart on"; exit 1; }
+	stop
+	launch
 }
 
 # A fresh KRaft cluster id: 16 random bytes, base64url without padding (what random-uuid prints).
@@ -164,7 +181,8 @@ stop() {
 case "${1:-}" in
 	start) start ;;
 	stop) stop ;;
+	restart) restart ;;
 	status) if is_running; then echo "running pid $(cat "$pidfile") port $port"; else echo "stopped"; exit 3; fi ;;
 	fetch) fetch ;;
-	*) echo "usage: $0 start|stop|status|fetch" >&2; exit 2 ;;
+	*) echo "usage: $0 start|stop|restart|status|fetch" >&2; exit 2 ;;
 esac

@@ -151,6 +151,9 @@ static void *snapshot_thread(void *arg)
 	return NULL;
 }
 
+/* Long options without a short letter. */
+enum { OPT_DLQ_MAX_BYTES = 1000, OPT_BROKER_TIMEOUT };
+
 int cmd_consume(int argc, char **argv)
 {
 	struct cons_config cfg;
@@ -188,6 +191,8 @@ int cmd_consume(int argc, char **argv)
 		{ "http", required_argument, 0, 'H' },
 		{ "ready-lag", required_argument, 0, 'L' },
 		{ "file-mode", required_argument, 0, 'F' },
+		{ "dlq-max-bytes", required_argument, 0, OPT_DLQ_MAX_BYTES },
+		{ "broker-timeout", required_argument, 0, OPT_BROKER_TIMEOUT },
 		{ "help", no_argument, 0, 'h' },
 		{ 0, 0, 0, 0 },
 	};
@@ -273,6 +278,20 @@ int cmd_consume(int argc, char **argv)
 			ready_lag = (int64_t)lag;
 			break;
 		}
+		case OPT_DLQ_MAX_BYTES: {
+			uint64_t max;
+			if (cli_parse_u64("--dlq-max-bytes", optarg, 4096, SIZE_MAX, &max))
+				return 2;
+			cfg.dlq_max_bytes = (size_t)max;
+			break;
+		}
+		case OPT_BROKER_TIMEOUT: {
+			int sec;
+			if (cli_parse_int("--broker-timeout", optarg, 0, INT_MAX / 1000, &sec))
+				return 2;
+			cfg.broker_timeout_ms = sec * 1000;
+			break;
+		}
 		case 'X':
 			if (cli_props_add(&props, optarg))
 				return 2;
@@ -282,21 +301,24 @@ int cmd_consume(int argc, char **argv)
 				return 2;
 			break;
 		case 'h':
-			printf("usage: segstream consume --state DIR --brokers|-b HOST:PORT [--group ID]\n"
-			       "         [--exit-at-end [--idle-ms MS]]\n"
-			       "         [--topic T] [--products-topic T] [--customers-topic T] [--dlq-topic T]\n"
-			       "         [--batch-events N] [--batch-ms MS] [--wake-ms MS (0: off)]\n"
-			       "         [--no-sync] [--verbose] [-X librdkafka.property=value ...] [--file-mode MODE "
-			       "(0640)]\n"
-			       "         [--http HOST:PORT [--ready-lag N (10000)]]\n"
-			       "         [--snapshot-dir DIR [--snapshot-every SECONDS] [--snapshot-every-events N]\n"
-			       "                             [--keep K (5)] [--segments-topic T] [-T threshold=value "
-			       "...]]\n"
-			       "  Snapshots: every SECONDS and/or N events, on SIGUSR1, at the end of each catch-up\n"
-			       "  and at exit; with --segments-topic each also goes to Kafka as a delta (one "
-			       "transaction).\n"
-			       "  --http: GET /metrics (Prometheus), /health, /ready (200 once every partition's lag "
-			       "<= N).\n");
+			printf(
+			    "usage: segstream consume --state DIR --brokers|-b HOST:PORT [--group ID]\n"
+			    "         [--exit-at-end [--idle-ms MS]]\n"
+			    "         [--topic T] [--products-topic T] [--customers-topic T] [--dlq-topic T]\n"
+			    "         [--dlq-max-bytes N (1000000: larger dead letters go out truncated)]\n"
+			    "         [--broker-timeout SEC (120; 0: wait until stopped): brokers and topic at start]\n"
+			    "         [--batch-events N] [--batch-ms MS] [--wake-ms MS (0: off)]\n"
+			    "         [--no-sync] [--verbose] [-X librdkafka.property=value ...] [--file-mode MODE "
+			    "(0640)]\n"
+			    "         [--http HOST:PORT [--ready-lag N (10000)]]\n"
+			    "         [--snapshot-dir DIR [--snapshot-every SECONDS] [--snapshot-every-events N]\n"
+			    "                             [--keep K (5)] [--segments-topic T] [-T threshold=value "
+			    "...]]\n"
+			    "  Snapshots: every SECONDS and/or N events, on SIGUSR1, at the end of each catch-up\n"
+			    "  and at exit; with --segments-topic each also goes to Kafka as a delta (one "
+			    "transaction).\n"
+			    "  --http: GET /metrics (Prometheus), /health, /ready (200 once every partition's lag "
+			    "<= N).\n");
 			return 0;
 		default:
 			return 2;

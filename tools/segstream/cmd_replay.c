@@ -5,6 +5,7 @@
  */
 #include <getopt.h>
 #include <inttypes.h>
+#include <limits.h>
 #include <librdkafka/rdkafka.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -91,7 +92,7 @@ int cmd_replay(int argc, char **argv)
 	int64_t from_ms = INT64_MIN, until_ms = INT64_MAX;
 	uint64_t limit = UINT64_MAX;
 	double rate = 0, speed = 0;
-	int include_train = 0;
+	int include_train = 0, broker_timeout_ms = KC_BROKER_TIMEOUT_MS;
 	struct ds_report rep = { .on_error = DS_ON_ERROR_SKIP, .progress = cli_read_progress };
 	struct cli_props props = { 0 };
 	static const struct option opts[] = {
@@ -108,6 +109,7 @@ int cmd_replay(int argc, char **argv)
 		{ "speed", required_argument, 0, 's' },
 		{ "include-train", no_argument, 0, 'T' },
 		{ "on-error", required_argument, 0, 'e' },
+		{ "broker-timeout", required_argument, 0, 1000 },
 		{ "help", no_argument, 0, 'h' },
 		{ 0, 0, 0, 0 },
 	};
@@ -117,6 +119,13 @@ int cmd_replay(int argc, char **argv)
 		case 'd':
 			data = optarg;
 			break;
+		case 1000: {
+			int sec;
+			if (cli_parse_int("--broker-timeout", optarg, 0, INT_MAX / 1000, &sec))
+				return 2;
+			broker_timeout_ms = sec * 1000;
+			break;
+		}
 		case 'b':
 			brokers = optarg;
 			break;
@@ -182,7 +191,8 @@ int cmd_replay(int argc, char **argv)
 			       "         [--products-topic T] [--customers-topic T] [--dlq-topic T]\n"
 			       "         [--from YYYY-MM-DD] [--until YYYY-MM-DD (exclusive)]\n"
 			       "         [--limit N] [--rate EVENTS_PER_S | --speed X] [--include-train]\n"
-			       "         [--on-error skip|fail] [-X librdkafka.property=value ...]\n");
+			       "         [--on-error skip|fail] [-X librdkafka.property=value ...]\n"
+			       "         [--broker-timeout SEC (120; 0: wait until stopped)]\n");
 			return 0;
 		default:
 			return 2;
@@ -235,7 +245,7 @@ int cmd_replay(int argc, char **argv)
 		rd_kafka_conf_set_opaque(conf, &dr);
 		kc_new(RD_KAFKA_PRODUCER, conf, &rk, err, sizeof err);
 	}
-	if (!rk) {
+	if (!rk || kc_wait_brokers(rk, "replay", broker_timeout_ms, &cli_stop, err, sizeof err) != KC_OK) {
 		fprintf(stderr, "replay: %s\n", err);
 		rc = 1;
 		goto out;

@@ -11,6 +11,7 @@
 #include <unistd.h>
 #include <zlib.h>
 
+#include "kclient/kclient.h"
 #include "segment/segment.h"
 #include "snapshot/snapshot.h"
 #include "state/state.h"
@@ -233,6 +234,24 @@ int cli_snapshot_to_kafka(const char *brokers, const char *topic, const struct c
 	return 0;
 }
 
+/* 0 once the brokers answer (kc_wait_brokers, logged while waiting), else 1 with the reason said. */
+static int brokers_answer(const char *brokers, const struct cli_props *props, int timeout_ms)
+{
+	char err[512];
+	rd_kafka_conf_t *conf;
+	rd_kafka_t *rk = NULL;
+	int rc = kc_conf_new(brokers, NULL, 0, props->items, props->n, &conf, err, sizeof err);
+	if (rc == KC_OK)
+		rc = kc_new(RD_KAFKA_PRODUCER, conf, &rk, err, sizeof err);
+	if (rc == KC_OK)
+		rc = kc_wait_brokers(rk, "snapshot", timeout_ms, &cli_stop, err, sizeof err);
+	if (rk)
+		rd_kafka_destroy(rk);
+	if (rc != KC_OK)
+		fprintf(stderr, "snapshot: %s\n", err);
+	return rc == KC_OK ? 0 : 1;
+}
+
 int cmd_snapshot(int argc, char **argv)
 {
 	if (argc >= 2 && (strcmp(argv[1], "verify") == 0 || strcmp(argv[1], "show") == 0))
@@ -243,6 +262,7 @@ int cmd_snapshot(int argc, char **argv)
 	struct cli_props props = { 0 };
 	struct segment_config cfg;
 	struct snap_options sopts;
+	int broker_timeout_ms = KC_BROKER_TIMEOUT_MS;
 	segment_config_init(&cfg);
 	snap_options_init(&sopts);
 	static const struct option opts[] = {
@@ -254,6 +274,7 @@ int cmd_snapshot(int argc, char **argv)
 		{ "segments-topic", required_argument, 0, 'G' },
 		{ "topic", required_argument, 0, 't' }, /* deprecated: elsewhere --topic is the events topic */
 		{ "file-mode", required_argument, 0, 'F' },
+		{ "broker-timeout", required_argument, 0, 1000 },
 		{ "help", no_argument, 0, 'h' },
 		{ 0, 0, 0, 0 },
 	};
@@ -263,6 +284,13 @@ int cmd_snapshot(int argc, char **argv)
 		case 'S':
 			state_dir = optarg;
 			break;
+		case 1000: {
+			int sec;
+			if (cli_parse_int("--broker-timeout", optarg, 0, INT_MAX / 1000, &sec))
+				return 2;
+			broker_timeout_ms = sec * 1000;
+			break;
+		}
 		case 'o':
 			out = optarg;
 			break;
@@ -302,6 +330,7 @@ int cmd_snapshot(int argc, char **argv)
 			    "threshold=value ...] [--file-mode MODE (0640)]\n"
 			    "         [--brokers|-b HOST:PORT [--segments-topic T (segstream.segments)] [-X prop=value "
 			    "...]]\n"
+			    "         [--broker-timeout SEC (120; 0: wait until stopped)]\n"
 			    "  With --brokers, the rows changed since the last snapshot published to Kafka go to the\n"
 			    "  compacted topic, with a manifest record, in one transaction.\n"
 			    "       segstream snapshot verify|show DIR [SEQUENCE]\n"
@@ -329,5 +358,7 @@ int cmd_snapshot(int argc, char **argv)
 	}
 	printf("snapshot %" PRIu64 " published in %s/%010" PRIu64 "\n", seq, out, seq);
 	print_summary(&r, &cfg);
+	if (brokers && brokers_answer(brokers, &props, broker_timeout_ms))
+		return 1;
 	return brokers ? cli_snapshot_to_kafka(brokers, topic, &props, out, seq, sopts.file_mode) : 0;
 }

@@ -185,6 +185,7 @@ static const struct {
 	{ "backfill", cmd_backfill, "build the state straight from the history files" },
 	{ "snapshot", cmd_snapshot, "publish a consistent segment snapshot" },
 	{ "serve", cmd_serve, "answer HTTP queries from the live state and the snapshots" },
+	{ "state", cmd_state, "state verify: check every page and row of a state" },
 	{ "mock-cluster", cmd_mock_cluster, "run librdkafka's in-process mock Kafka cluster" },
 };
 
