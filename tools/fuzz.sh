@@ -1,0 +1,58 @@
+#!/usr/bin/env bash
+# Builds the libFuzzer targets (tests/fuzz/, clang-14, ASan + UBSan) in build/fuzz and runs each
+# one in turn from its seed corpus (tests/fuzz/corpus/TARGET/), for a time or a number of inputs.
+# New inputs go to build/fuzz/corpus/TARGET (the seed corpus in the repository is only read);
+# a crash, leak, timeout or allocation over the limit stops that target, leaves the input in
+# build/fuzz/artifacts/TARGET/ and makes the script fail. Prints executions and coverage per target.
+#   tools/fuzz.sh [--seconds S (30)] [--runs N (instead of a time)] [TARGET ...]
+#   tools/fuzz.sh --runs 1000000          # the long form: 10^6 inputs per target
+set -euo pipefail
+repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+cd "$repo"
+seconds=30
+runs=
+targets=()
+while [ $# -gt 0 ]; do
+	case $1 in
+	--seconds) seconds=$2; shift 2 ;;
+	--runs) runs=$2; shift 2 ;;
+	-h|--help) sed -n '2,9p' "$0"; exit 0 ;;
+	-*) echo "fuzz.sh: unknown option $1" >&2; exit 2 ;;
+	*) targets+=("$1"); shift ;;
+	esac
+done
+[[ $seconds =~ ^[1-9][0-9]*$ ]] || { echo "fuzz.sh: --seconds takes a positive integer" >&2; exit 2; }
+[[ -z $runs || $runs =~ ^[1-9][0-9]*$ ]] || { echo "fuzz.sh: --runs takes a positive integer" >&2; exit 2; }
+cc=$(command -v clang-14 || command -v clang || true)
+if [ -z "$cc" ]; then
+	echo "fuzz.sh: no clang (tools/setup.sh installs clang-14): fuzz targets skipped" >&2
+	exit 0
+fi
+dir=build/fuzz
+CC=$cc cmake -S . -B "$dir" -DSEGSTREAM_FUZZ=ON -DCMAKE_BUILD_TYPE=RelWithDebInfo > "$dir.cmake.log" 2>&1 \
+	|| { cat "$dir.cmake.log"; exit 1; }
+cmake --build "$dir" -j 2 --target fuzz_all > "$dir.build.log" 2>&1 || { tail -40 "$dir.build.log"; exit 1; }
+[ ${#targets[@]} -gt 0 ] || targets=(fuzz_event fuzz_reference fuzz_state_record fuzz_http_path fuzz_dataset fuzz_snapshot)
+if [ -n "$runs" ]; then limit=(-runs="$runs"); else limit=(-max_total_time="$seconds"); fi
+export ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
+export TMPDIR=${TMPDIR:-/tmp}
+status=0
+printf '%-18s %12s %8s %8s %8s %s\n' target executions cov ft corpus result
+for t in "${targets[@]}"; do
+	mkdir -p "$dir/corpus/$t" "$dir/artifacts/$t"
+	log=$dir/$t.log
+	result=ok
+	"$dir/tests/fuzz/$t" "${limit[@]}" -timeout=10 -rss_limit_mb=2048 -malloc_limit_mb=1024 -print_final_stats=1 \
+		-artifact_prefix="$dir/artifacts/$t/" "$dir/corpus/$t" "tests/fuzz/corpus/$t" > "$log" 2>&1 || result=FAILED
+	done_line=$(grep -E '^#[0-9]+[[:space:]]+DONE' "$log" | tail -1 || true)
+	execs=$(grep -m1 -oE 'stat::number_of_executed_units: [0-9]+' "$log" | grep -oE '[0-9]+$' || echo '?')
+	cov=$(sed -nE 's/.* cov: ([0-9]+).*/\1/p' <<< "$done_line")
+	ft=$(sed -nE 's/.* ft: ([0-9]+).*/\1/p' <<< "$done_line")
+	corp=$(sed -nE 's/.* corp: ([0-9]+\/[0-9]+[a-zA-Z]*).*/\1/p' <<< "$done_line")
+	printf '%-18s %12s %8s %8s %8s %s\n' "$t" "$execs" "${cov:-?}" "${ft:-?}" "${corp:-?}" "$result"
+	if [ "$result" != ok ]; then
+		status=1
+		grep -m5 -E 'ERROR|SUMMARY|Test unit written' "$log" >&2 || tail -20 "$log" >&2
+	fi
+done
+exit $status
