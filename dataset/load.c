@@ -108,7 +108,8 @@ static int read_file(const struct ds_history *h, const char *path, int orders, s
 					      .rep = { .on_error = rep->on_error,
 						       .log = rep->log,
 						       .quiet = rep->quiet,
-						       .libcsv_only = rep->libcsv_only } };
+						       .libcsv_only = rep->libcsv_only,
+						       .stop = rep->stop } };
 		use_progress(&jobs[i], sum);
 	}
 	for (int i = 1; i < *n; i++)

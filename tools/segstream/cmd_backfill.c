@@ -82,7 +82,7 @@ static void *apply_range(void *arg)
 	struct apply_job *j = arg;
 	const struct ds_history *h = j->h;
 	/* Orders and lines are visited in user order, i.e. at random places: ask for them ahead. */
-	for (uint64_t i = j->from; i < j->to; i++) {
+	for (uint64_t i = j->from; i < j->to && ((i & 0xffff) != 0 || !cli_stop); i++) {
 		ds_history_prefetch(h, h->by_user, j->to, i);
 		uint32_t oid = h->by_user[i];
 		const struct ds_order *o = &h->orders[oid];
@@ -122,7 +122,7 @@ int cmd_backfill(int argc, char **argv)
 	const char *data = NULL, *state_dir = NULL, *brokers = NULL, *topic = "segstream.events";
 	int partitions = 0;
 	int64_t until_ms = INT64_MAX;
-	struct ds_report rep = { .on_error = DS_ON_ERROR_SKIP, .progress = cli_read_progress };
+	struct ds_report rep = { .on_error = DS_ON_ERROR_SKIP, .progress = cli_read_progress, .stop = &cli_stop };
 	struct cli_props props = { 0 };
 	static const struct option opts[] = {
 		{ "data", required_argument, 0, 'd' },
@@ -220,6 +220,8 @@ int cmd_backfill(int argc, char **argv)
 	if (ds_history_load(data, 0, &h, &rep) != DS_OK ||
 	    ds_history_build_timeline(&h, customers.count ? &customers : NULL, 0) != DS_OK)
 		goto out;
+	if (cli_stop)
+		goto out;
 	double t_read = now_s();
 	if (isatty(2))
 		fputc('\n', stderr);
@@ -253,6 +255,8 @@ int cmd_backfill(int argc, char **argv)
 	else
 		apply_range(&jobs[1]);
 	uint64_t applied = jobs[0].applied + jobs[1].applied, n_customers = jobs[0].customers + jobs[1].customers;
+	if (cli_stop)
+		goto out;
 	double t_apply = now_s();
 	fprintf(stderr, "backfill: %" PRIu64 " lines applied (%.1f s); writing LMDB\n", applied, t_apply - t_read);
 
@@ -292,6 +296,8 @@ int cmd_backfill(int argc, char **argv)
 	for (int p = 0; ho.next && p < ho.partitions; p++)
 		if (state_batch_set_offset(b, topic, p, ho.next[p]) != STATE_OK)
 			goto out;
+	if (cli_stop) /* the last moment the state can stay as it was */
+		goto out;
 	int crc = state_batch_commit(b, NULL);
 	b = NULL;
 	if (crc != STATE_OK) {
@@ -312,7 +318,9 @@ int cmd_backfill(int argc, char **argv)
 	}
 	rc = rep.errors && rep.on_error == DS_ON_ERROR_FAIL ? 1 : 0;
 out:
-	if (rc)
+	if (rc && cli_stop)
+		fprintf(stderr, "backfill: stopped by a signal; the state is as it was before\n");
+	else if (rc)
 		fprintf(stderr, "backfill: failed\n");
 	state_batch_abort(b);
 	state_close(db);
