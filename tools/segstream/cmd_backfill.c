@@ -268,6 +268,29 @@ int cmd_backfill(int argc, char **argv)
 		fprintf(stderr, "backfill: %s\n", err);
 		goto out;
 	}
+	/* A new state only: the customers are appended in key order (MDB_APPEND), which a state that
+	 * has customers already refuses; say so, with both partition counts when they differ. */
+	uint64_t had_customers;
+	uint32_t had_partitions;
+	int xrc = state_customers_extent(db, &had_customers, &had_partitions);
+	if (xrc != STATE_OK) {
+		fprintf(stderr, "backfill: %s: %s\n", state_dir, state_strerror(xrc));
+		goto out;
+	}
+	if (had_customers && had_partitions != (uint32_t)ho.partitions) {
+		fprintf(stderr,
+			"backfill: the state in %s holds customers of %" PRIu32 " partitions, this backfill makes %d: "
+			"give an empty --state directory (backfill builds a new state)\n",
+			state_dir, had_partitions, ho.partitions);
+		goto out;
+	}
+	if (had_customers) {
+		fprintf(stderr,
+			"backfill: the state in %s already holds %" PRIu64 " customers: give an empty --state "
+			"directory (backfill builds a new state)\n",
+			state_dir, had_customers);
+		goto out;
+	}
 	if (state_batch_begin(db, &b) != STATE_OK)
 		goto out;
 	for (size_t id = 0; id < products.cap; id++)
