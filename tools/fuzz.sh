@@ -35,7 +35,12 @@ cmake --build "$dir" -j 2 --target fuzz_all > "$dir.build.log" 2>&1 || { tail -4
 [ ${#targets[@]} -gt 0 ] || targets=(fuzz_event fuzz_reference fuzz_state_record fuzz_http_path fuzz_dataset fuzz_snapshot)
 if [ -n "$runs" ]; then limit=(-runs="$runs"); else limit=(-max_total_time="$seconds"); fi
 export ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
-export TMPDIR=${TMPDIR:-/tmp}
+# Scratch files of the dataset and snapshot targets: in memory when /dev/shm is there, removed on exit.
+scratch_root=/tmp
+[ -d /dev/shm ] && [ -w /dev/shm ] && scratch_root=/dev/shm
+TMPDIR=$(mktemp -d "$scratch_root/segstream-fuzz.XXXXXX")
+export TMPDIR
+trap 'rm -rf "$TMPDIR"' EXIT
 status=0
 printf '%-18s %12s %8s %8s %8s %s\n' target executions cov ft corpus result
 for t in "${targets[@]}"; do
