@@ -6,17 +6,21 @@
 # build/fuzz/artifacts/TARGET/ and makes the script fail. Prints executions and coverage per target.
 #   tools/fuzz.sh [--seconds S (30)] [--runs N (instead of a time)] [TARGET ...]
 #   tools/fuzz.sh --runs 1000000          # the long form: 10^6 inputs per target
+#   tools/fuzz.sh --coverage [TARGET ...] # line coverage of the fuzzed sources by the corpus so far
+#                                         # (seed + build/fuzz/corpus), in build/fuzz-cov
 set -euo pipefail
 repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 cd "$repo"
 seconds=30
 runs=
+coverage=0
 targets=()
 while [ $# -gt 0 ]; do
 	case $1 in
 	--seconds) seconds=$2; shift 2 ;;
 	--runs) runs=$2; shift 2 ;;
-	-h|--help) sed -n '2,9p' "$0"; exit 0 ;;
+	--coverage) coverage=1; shift ;;
+	-h|--help) sed -n '2,11p' "$0"; exit 0 ;;
 	-*) echo "fuzz.sh: unknown option $1" >&2; exit 2 ;;
 	*) targets+=("$1"); shift ;;
 	esac
@@ -28,11 +32,37 @@ if [ -z "$cc" ]; then
 	echo "fuzz.sh: no clang (tools/setup.sh installs clang-14): fuzz targets skipped" >&2
 	exit 0
 fi
+[ ${#targets[@]} -gt 0 ] || targets=(fuzz_event fuzz_reference fuzz_state_record fuzz_http_path fuzz_dataset fuzz_snapshot)
+# The sources each target is there to cover (for --coverage).
+declare -A sources=([fuzz_event]="event/event.c" [fuzz_reference]="event/event.c" [fuzz_state_record]="state/record.c"
+	[fuzz_http_path]="http/http.c" [fuzz_snapshot]="snapshot/reader.c snapshot/files.c"
+	[fuzz_dataset]="dataset/csv.c dataset/reference.c dataset/history.c dataset/load.c dataset/timeline.c")
+if [ "$coverage" = 1 ]; then
+	cov=build/fuzz-cov
+	prof=$(command -v llvm-profdata-14 || command -v llvm-profdata)
+	llvmcov=$(command -v llvm-cov-14 || command -v llvm-cov)
+	CC=$cc cmake -S . -B "$cov" -DSEGSTREAM_FUZZ=ON -DCMAKE_BUILD_TYPE=RelWithDebInfo \
+		-DCMAKE_C_FLAGS="-fprofile-instr-generate -fcoverage-mapping" > "$cov.cmake.log" 2>&1 \
+		|| { cat "$cov.cmake.log"; exit 1; }
+	cmake --build "$cov" -j 2 --target fuzz_all > "$cov.build.log" 2>&1 || { tail -40 "$cov.build.log"; exit 1; }
+	printf '%-18s %8s %10s %s\n' target inputs lines sources
+	for t in "${targets[@]}"; do
+		mkdir -p "build/fuzz/corpus/$t"
+		rm -f "$cov/$t".prof*
+		LLVM_PROFILE_FILE="$cov/$t.profraw" ASAN_OPTIONS=detect_leaks=0 "$cov/tests/fuzz/$t" -runs=0 \
+			"build/fuzz/corpus/$t" "tests/fuzz/corpus/$t" > "$cov/$t.log" 2>&1 || true
+		"$prof" merge -sparse "$cov/$t.profraw" -o "$cov/$t.profdata"
+		# shellcheck disable=SC2086
+		line=$("$llvmcov" report "$cov/tests/fuzz/$t" -instr-profile="$cov/$t.profdata" ${sources[$t]} | tail -1)
+		inputs=$(( $(ls "build/fuzz/corpus/$t" | wc -l) + $(ls "tests/fuzz/corpus/$t" | wc -l) ))
+		printf '%-18s %8s %10s %s\n' "$t" "$inputs" "$(awk '{ print $(NF-3) }' <<< "$line")" "${sources[$t]}"
+	done
+	exit 0
+fi
 dir=build/fuzz
 CC=$cc cmake -S . -B "$dir" -DSEGSTREAM_FUZZ=ON -DCMAKE_BUILD_TYPE=RelWithDebInfo > "$dir.cmake.log" 2>&1 \
 	|| { cat "$dir.cmake.log"; exit 1; }
 cmake --build "$dir" -j 2 --target fuzz_all > "$dir.build.log" 2>&1 || { tail -40 "$dir.build.log"; exit 1; }
-[ ${#targets[@]} -gt 0 ] || targets=(fuzz_event fuzz_reference fuzz_state_record fuzz_http_path fuzz_dataset fuzz_snapshot)
 if [ -n "$runs" ]; then limit=(-runs="$runs"); else limit=(-max_total_time="$seconds"); fi
 export ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
 # Scratch files of the dataset and snapshot targets: in memory when /dev/shm is there, removed on exit.

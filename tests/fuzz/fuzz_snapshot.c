@@ -1,8 +1,10 @@
-/* libFuzzer target: the snapshot reader (manifest + files). The input is manifest.json, a NUL,
- * customers.msgpack, a NUL, report.json; they are written as snapshot 1 of a scratch directory.
- * When the first byte is odd, the manifest's size and CRC-32 of customers.msgpack and
- * report.json are set to the files' own first (so the rows are reached, not only the checks).
- * The reader must refuse or read; every text value it returns lies within the rows it read. */
+/* libFuzzer target: the snapshot reader (manifest + files). The input is a flags byte, the
+ * lengths of manifest.json and customers.msgpack (2 bytes each, little-endian, cut to what the
+ * input holds), then manifest.json, customers.msgpack and report.json (the rest), written as
+ * snapshot 1 of a scratch directory. When the flags byte is odd, the manifest's size and CRC-32
+ * of customers.msgpack and report.json are set to the files' own first (so the rows are reached,
+ * not only the checks). The reader must refuse or read; every text value it returns is touched
+ * (ASan reports a pointer past the rows it read). */
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -70,13 +72,19 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (size < 1)
 		return 0;
 	int fix = data[0] & 1;
-	const char *p = (const char *)data + 1, *end = (const char *)data + size;
-	const char *nul1 = memchr(p, 0, (size_t)(end - p));
-	const char *rows = nul1 ? nul1 + 1 : end;
-	const char *nul2 = memchr(rows, 0, (size_t)(end - rows));
-	const char *report = nul2 ? nul2 + 1 : end;
-	size_t n_manifest = (size_t)((nul1 ? nul1 : end) - p), n_rows = (size_t)((nul2 ? nul2 : end) - rows);
-	size_t n_report = (size_t)(end - report);
+	size_t at = 5 < size ? 5 : size;
+	size_t n_manifest = size >= 3 ? (size_t)(data[1] | data[2] << 8) : 0;
+	size_t n_rows = size >= 5 ? (size_t)(data[3] | data[4] << 8) : 0;
+	if (n_manifest > size - at)
+		n_manifest = size - at;
+	const char *p = (const char *)data + at;
+	at += n_manifest;
+	if (n_rows > size - at)
+		n_rows = size - at;
+	const char *rows = (const char *)data + at;
+	at += n_rows;
+	const char *report = (const char *)data + at;
+	size_t n_report = size - at;
 	char *fixed = fix ? fix_manifest(p, n_manifest, rows, n_rows, report, n_report) : NULL;
 	if (write_file("manifest.json", fixed ? fixed : p, fixed ? strlen(fixed) : n_manifest) != 0 ||
 	    write_file("customers.msgpack", rows, n_rows) != 0 || write_file("report.json", report, n_report) != 0) {
