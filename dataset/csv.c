@@ -121,7 +121,9 @@ static void deliver_row(struct csv_reader *r, struct ds__row *row)
 	/* counted: a header leaves rows where they were (0 at a range's start), no progress then */
 	if (r->rep->progress && counted && (r->rep->rows & ((1u << 20) - 1)) == 0)
 		r->rep->progress(r->rep->rows, r->rep->progress_ctx);
-	if (rc < 0) {
+	if (r->rep->stop && (r->rowno & 0xfff) == 0 && *r->rep->stop) {
+		r->rc = DS_STOPPED;
+	} else if (rc < 0) {
 		r->rc = rc;
 	} else if (rc > 0) {
 		if ((rc = report_row(r, row->rowno, why)) != 0)

@@ -51,6 +51,18 @@ int ds__check_header(const struct ds__row *r, const char *const *names, int n, c
 int ds__layout_error(const struct ds__row *r, const char *why);
 /* Writes a bad row's reason into why; returns 1 (a bad row) for row functions to return. */
 int ds__bad(char *why, size_t why_len, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+/*
+ * The largest id an id-indexed table (orders, products, customers, the users of the timeline)
+ * takes after `rows` rows: ids are dense in the data, so a table may hold DS_ID_PER_ROW slots
+ * per row read, and DS_ID_FLOOR at least. A row with a larger id is a bad row naming the limit,
+ * so memory follows what is read, never one stray id (2^32 - 1 would ask for 100 GB).
+ */
+static inline uint64_t ds__id_limit(uint64_t rows)
+{
+	uint64_t per_rows = rows * DS_ID_PER_ROW;
+	return per_rows > DS_ID_FLOOR ? per_rows : DS_ID_FLOOR;
+}
+
 /* Grows an id-indexed table of elem-sized entries so that id fits; new entries are zeroed.
  * Returns 0, or -1 when out of memory (the table is unchanged). */
 int ds__grow_table(void **table, size_t *cap, size_t elem, uint64_t id);

@@ -5,6 +5,7 @@
  */
 #include "dataset/dataset_int.h"
 
+#include <inttypes.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -134,14 +135,45 @@ static int merge_rejected(struct ds_history *h, const struct ds_order_rows *sets
 int ds_orders_merge(struct ds_history *h, const char *path, struct ds_order_rows *sets, const uint64_t *rows_before,
 		    int n_sets, struct ds_report *rep)
 {
-	uint64_t total = h->n_by_user, max_id = 0;
-	for (int s = 0; s < n_sets; s++) {
+	uint64_t total = h->n_by_user, max_id = 0, n_over = 0;
+	for (int s = 0; s < n_sets; s++)
 		total += sets[s].n;
-		for (uint64_t i = 0; i < sets[s].n; i++)
-			if (sets[s].rows[i].order_id > max_id)
-				max_id = sets[s].rows[i].order_id;
-	}
-	int rc = merge_rejected(h, sets, n_sets);
+	/* Ids over the limit the rows read allow (dataset.h, DS_ID_FLOOR): bad rows, their lines
+	 * those of a rejected order; the others size the table. */
+	const uint64_t limit = ds__id_limit(total);
+	struct ds_order_rows over = { 0 };
+	int rc = DS_OK;
+	for (int s = 0; s < n_sets; s++)
+		for (uint64_t i = 0; i < sets[s].n; i++) {
+			const struct ds_order_row *row = &sets[s].rows[i];
+			if (row->order_id <= limit && row->user_id <= limit) {
+				if (row->order_id > max_id)
+					max_id = row->order_id;
+				continue;
+			}
+			char why[200];
+			snprintf(why, sizeof why,
+				 "%s %" PRIu32 " is over the limit %" PRIu64 " for %" PRIu64
+				 " rows (ids up to %u per row read, %u at least)",
+				 row->order_id > limit ? "order_id" : "user_id",
+				 row->order_id > limit ? row->order_id : row->user_id, limit, total, DS_ID_PER_ROW,
+				 DS_ID_FLOOR);
+			rep->errors++;
+			n_over++;
+			ds__print_bad_row(rep, path, rows_before[s] + row->rowno, why);
+			if (rep->on_error == DS_ON_ERROR_FAIL)
+				rc = DS_ROWS;
+			if (ds__grow_array((void **)&over.rejected, over.n_rejected, &over.cap_rejected,
+					   sizeof *over.rejected, 16))
+				rc = DS_NOMEM;
+			else
+				over.rejected[over.n_rejected++] = row->order_id;
+		}
+	if (rc == DS_OK)
+		rc = merge_rejected(h, sets, n_sets);
+	if (rc == DS_OK && n_over)
+		rc = merge_rejected(h, &over, 1);
+	ds_order_rows_free(&over);
 	if (rc != DS_OK)
 		goto out;
 	if (ds__grow_table((void **)&h->orders, &h->cap, sizeof *h->orders, max_id)) {
@@ -161,9 +193,11 @@ int ds_orders_merge(struct ds_history *h, const char *path, struct ds_order_rows
 	for (int s = 0; s < n_sets && rc == DS_OK; s++) {
 		const struct ds_order_rows *set = &sets[s];
 		for (uint64_t i = 0; i < set->n; i++) {
-			if (i + DS__PREFETCH_AHEAD < set->n)
+			if (i + DS__PREFETCH_AHEAD < set->n && set->rows[i + DS__PREFETCH_AHEAD].order_id < h->cap)
 				__builtin_prefetch(&h->orders[set->rows[i + DS__PREFETCH_AHEAD].order_id], 1);
 			const struct ds_order_row *row = &set->rows[i];
+			if (row->order_id > limit || row->user_id > limit)
+				continue; /* reported above */
 			struct ds_order *o = &h->orders[row->order_id];
 			if (o->user_id) { /* the first row of an order id wins */
 				char why[64];

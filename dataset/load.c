@@ -3,6 +3,7 @@
  * two byte ranges read by two threads; the orders go into their table (the lines are checked
  * against it), the lines are grouped by order. The threads live only for the call.
  */
+#include <inttypes.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <string.h>
@@ -108,7 +109,8 @@ static int read_file(const struct ds_history *h, const char *path, int orders, s
 					      .rep = { .on_error = rep->on_error,
 						       .log = rep->log,
 						       .quiet = rep->quiet,
-						       .libcsv_only = rep->libcsv_only } };
+						       .libcsv_only = rep->libcsv_only,
+						       .stop = rep->stop } };
 		use_progress(&jobs[i], sum);
 	}
 	for (int i = 1; i < *n; i++)
@@ -172,6 +174,7 @@ int ds_history_load(const char *dir, int include_train, struct ds_history *h, st
 	struct progress_sum *sum = rep->progress ? &progress : NULL;
 	pthread_mutex_init(&progress.lock, NULL);
 
+	const uint64_t rows0 = rep->rows;
 	int rc = read_file(h, orders, 1, jobs, rows_before, &n, rep, sum);
 	struct ds_order_rows order_rows[PARTS];
 	for (int i = 0; i < n; i++)
@@ -179,6 +182,15 @@ int ds_history_load(const char *dir, int include_train, struct ds_history *h, st
 	int mrc = ds_orders_merge(h, orders, order_rows, rows_before, n, rep); /* frees the rows */
 	if (rc == DS_OK)
 		rc = mrc;
+	/* No order at all is no history: an empty file, a header alone, or rows none of which has the
+	 * orders layout (a file without its header and with other columns). Refused, not 0 customers. */
+	if (rc == DS_OK && h->n_orders == 0) {
+		fprintf(rep->log ? rep->log : stderr,
+			"%s: no order in it (%" PRIu64 " data rows): not an orders.csv with the header %s\n", orders,
+			rep->rows - rows0,
+			"order_id,user_id,eval_set,order_number,order_dow,order_hour_of_day,days_since_prior_order");
+		rc = DS_LAYOUT;
+	}
 
 	const char *lines[2] = { prior, train };
 	for (int f = 0; f < 1 + (include_train != 0) && rc == DS_OK; f++) {

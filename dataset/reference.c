@@ -5,6 +5,7 @@
  */
 #include "dataset/dataset_int.h"
 
+#include <inttypes.h>
 #include <stdio.h>
 #include <string.h>
 #include <strings.h>
@@ -67,6 +68,11 @@ static int product_row(const struct ds__row *r, void *ctx, char *why, size_t why
 		return ds__bad(why, why_len, "aisle_id '%s' is not an integer", r->field[2]);
 	if (ds__parse_uint(r->field[3], r->len[3], 255, &dept))
 		return ds__bad(why, why_len, "department_id '%s' is not an integer in 0..255", r->field[3]);
+	if (id > ds__id_limit(r->rowno))
+		return ds__bad(why, why_len,
+			       "product_id %" PRIu64 " is over the limit %" PRIu64 " at row %" PRIu64
+			       " (ids up to %u per row read, %u at least)",
+			       id, ds__id_limit(r->rowno), r->rowno, DS_ID_PER_ROW, DS_ID_FLOOR);
 	if (ds__grow_table((void **)&p->by_id, &p->cap, sizeof *p->by_id, id))
 		return DS_NOMEM;
 	struct ds_product *e = &p->by_id[id];
@@ -260,6 +266,11 @@ static int customer_row(const struct ds__row *r, void *ctx, char *why, size_t wh
 		return ds__bad(why, why_len, "fam_status '%s' is unknown", r->field[8]);
 	if (ds__parse_uint(r->field[9], r->len[9], UINT32_MAX, &income))
 		return ds__bad(why, why_len, "income '%s' is not an integer", r->field[9]);
+	if (id > ds__id_limit(r->rowno))
+		return ds__bad(why, why_len,
+			       "user_id %" PRIu64 " is over the limit %" PRIu64 " at row %" PRIu64
+			       " (ids up to %u per row read, %u at least)",
+			       id, ds__id_limit(r->rowno), r->rowno, DS_ID_PER_ROW, DS_ID_FLOOR);
 	if (ds__grow_table((void **)&c->by_id, &c->cap, sizeof *c->by_id, id))
 		return DS_NOMEM;
 	struct ds_customer *e = &c->by_id[id];

@@ -97,18 +97,32 @@ int http_reply_error(struct http_response *resp, int status, const char *message
 	return http_reply_json(resp, status, o);
 }
 
-/* The first route matching path (see struct http_route), with what follows its prefix. */
-static const struct http_route *find_route(const struct http_server *srv, const char *path, const char **rest)
+const struct http_route *http_route_match(const struct http_route *routes, size_t n_routes, const char *path,
+					  const char **rest_out)
 {
-	for (size_t i = 0; i < srv->n_routes; i++) {
-		const char *p = srv->routes[i].path;
+	for (size_t i = 0; i < n_routes; i++) {
+		const char *p = routes[i].path;
 		size_t n = strlen(p);
-		if (strcmp(path, p) == 0 || (p[n - 1] == '/' && strncmp(path, p, n) == 0)) {
-			*rest = path + n;
-			return &srv->routes[i];
+		if (strcmp(path, p) == 0 || (n > 0 && p[n - 1] == '/' && strncmp(path, p, n) == 0)) {
+			*rest_out = path + n;
+			return &routes[i];
 		}
 	}
 	return NULL;
+}
+
+int http_parse_id(const char *text, size_t len, uint64_t max, uint64_t *id_out)
+{
+	uint64_t v = 0;
+	if (len == 0 || text[0] == '0' || len > 20)
+		return -1;
+	for (size_t i = 0; i < len; i++) {
+		if (text[i] < '0' || text[i] > '9' || v > (max - (uint64_t)(text[i] - '0')) / 10)
+			return -1;
+		v = v * 10 + (uint64_t)(text[i] - '0');
+	}
+	*id_out = v;
+	return 0;
 }
 
 /* Queues resp (taking its body) on the connection; a response that cannot be built closes it. */
@@ -164,7 +178,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
 		http_reply_error(&resp, MHD_HTTP_URI_TOO_LONG, "the URL is too long");
 	else if (url[0] != '/')
 		http_reply_error(&resp, MHD_HTTP_BAD_REQUEST, "the request target is not a path");
-	else if (!(route = find_route(srv, url, &rest)))
+	else if (!(route = http_route_match(srv->routes, srv->n_routes, url, &rest)))
 		http_reply_error(&resp, MHD_HTTP_NOT_FOUND, "no such path");
 	else
 		route->fn(route->ctx, url, rest, &resp);

@@ -90,6 +90,24 @@ uint16_t http_port(const struct http_server *srv);
 /** @brief Stops the server, waits for its threads and frees it; NULL is a no-op. */
 void http_stop(struct http_server *srv);
 
+/* ---- Parsing request paths (pure: the fuzz target calls them without a daemon) ---- */
+
+/**
+ * @brief The first of @p routes matching @p path: equal to a route's path, or starting with it
+ *        when that path ends in '/' (a prefix route).
+ * @param[out] rest_out  what follows the route's path in @p path (borrowed from @p path)
+ * @return the route (borrowed from @p routes), or NULL if none matches.
+ */
+const struct http_route *http_route_match(const struct http_route *routes, size_t n_routes, const char *path,
+					  const char **rest_out);
+
+/**
+ * @brief A path segment as an id: decimal digits, no sign, no leading zero, 1..max.
+ * @param text  @p len bytes, not necessarily NUL-terminated
+ * @return 0 with *id_out, or -1 if malformed or out of range.
+ */
+int http_parse_id(const char *text, size_t len, uint64_t max, uint64_t *id_out);
+
 /* ---- Building responses (for handlers) ---- */
 
 /** @brief A copy of @p text (NUL-terminated) as the body. @return HTTP_OK or HTTP_NOMEM (then a 500). */

@@ -243,8 +243,11 @@ int snap_publish_files(struct state_db *db, const struct segment_config *cfg, co
 		n_started++;
 		files[n_files++] = s->file_name;
 	}
+	errno = 0;
 	rc = snap__walk(db, cfg, sinks, n_started, report, &offsets, &n_offsets);
-	if (rc != SNAP_OK && errbuf && errbuf_len)
+	if (rc == SNAP_IO && errno) /* a sink's write failed: say why (a full disk: ENOSPC) */
+		rc = fail_io(errbuf, errbuf_len, "write rows in", tmp);
+	else if (rc != SNAP_OK && errbuf && errbuf_len)
 		snprintf(errbuf, errbuf_len, "snapshot: %s", snap_strerror(rc));
 	for (int i = 0; i < n_open; i++) {
 		int crc = sinks[i].sink->close(sinks[i].state);

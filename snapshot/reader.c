@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <zlib.h>
 
 #include "snapshot/snapshot_int.h"
 
@@ -77,9 +78,13 @@ struct snap_reader {
 	int user_id_col; /* -1 if none */
 	char *manifest;  /* manifest.json as read and verified, NUL-terminated */
 	size_t manifest_len;
-	char *rows; /* customers.msgpack, whole */
+	char *rows; /* customers.msgpack, whole, the very bytes whose size and CRC-32 were verified */
 	size_t rows_len, off;
+	uint64_t rows_expected, rows_read; /* the manifest's "customers"; rows returned so far */
+	uint64_t report_bytes;             /* report.json's size and CRC-32 in the manifest */
+	uint32_t report_crc;
 	msgpack_unpacked unpacked;
+	int unpacked_init;
 };
 
 /* An integer member of obj in [0, max], exactly (JSON numbers are doubles: 2^53 at most).
@@ -94,11 +99,23 @@ static int json_uint(const cJSON *obj, const char *key, double max, uint64_t *ou
 	return 0;
 }
 
-/* Checks every file the manifest lists against its size and CRC-32. */
-static int verify(const char *snapdir, const cJSON *manifest, char *errbuf, size_t errbuf_len)
+/* A file name the manifest may list: a plain name in the snapshot's directory. */
+static int plain_file_name(const char *name)
 {
-	int files = 0;
-	const cJSON *list = cJSON_GetObjectItemCaseSensitive(manifest, "files"), *f;
+	return name[0] && strlen(name) < 128 && !strchr(name, '/') && strcmp(name, ".") != 0 && strcmp(name, "..") != 0;
+}
+
+/*
+ * Checks every file the manifest lists against its size and CRC-32. customers.msgpack and
+ * report.json, the files the reader opens, must be listed: customers.msgpack is read whole here
+ * and its checksum taken over the bytes kept (r->rows), so the rows read are the rows verified;
+ * report.json's size and CRC-32 are kept for snap_reader_report(), which checks them again.
+ */
+static int verify(struct snap_reader *r, const cJSON *manifest, char *errbuf, size_t errbuf_len)
+{
+	const char *snapdir = r->path;
+	int files = 0, have_rows = 0, have_report = 0;
+	const cJSON *list = cJSON_GetObjectItemCaseSensitive(manifest, "files"), *f, *g;
 	if (!cJSON_IsArray(list))
 		list = NULL;
 	cJSON_ArrayForEach(f, list)
@@ -106,22 +123,46 @@ static int verify(const char *snapdir, const cJSON *manifest, char *errbuf, size
 		const cJSON *name = cJSON_GetObjectItemCaseSensitive(f, "name");
 		uint64_t bytes, crc, size;
 		uint32_t got;
-		if (!cJSON_IsString(name) || strlen(name->valuestring) >= 128 || strchr(name->valuestring, '/') ||
+		if (!cJSON_IsString(name) || !plain_file_name(name->valuestring) ||
 		    json_uint(f, "bytes", 9007199254740992.0, &bytes) || json_uint(f, "crc32", UINT32_MAX, &crc)) {
 			snprintf(errbuf, errbuf_len, "snapshot %s: unreadable file entry in the manifest", snapdir);
 			return SNAP_FORMAT;
 		}
+		for (g = list->child; g != f; g = g->next)
+			if (strcmp(cJSON_GetObjectItemCaseSensitive(g, "name")->valuestring, name->valuestring) == 0) {
+				snprintf(errbuf, errbuf_len, "snapshot %s: the manifest lists %s twice", snapdir,
+					 name->valuestring);
+				return SNAP_FORMAT;
+			}
 		char fp[4300];
 		snprintf(fp, sizeof fp, "%s/%s", snapdir, name->valuestring);
-		if (snap__file_crc(fp, &size, &got) != 0 || size != bytes || got != crc) {
+		int is_rows = strcmp(name->valuestring, "customers.msgpack") == 0;
+		int bad;
+		if (is_rows) {
+			r->rows = snap__read_whole(fp, &r->rows_len);
+			size = r->rows_len;
+			got = r->rows ? (uint32_t)crc32_z(crc32(0L, Z_NULL, 0), (const Bytef *)r->rows, r->rows_len)
+				      : 0;
+			bad = !r->rows;
+			have_rows = 1;
+		} else {
+			bad = snap__file_crc(fp, &size, &got) != 0;
+		}
+		if (bad || size != bytes || got != crc) {
 			snprintf(errbuf, errbuf_len, "snapshot %s: %s does not match the manifest", snapdir,
 				 name->valuestring);
 			return SNAP_CHECKSUM;
 		}
+		if (strcmp(name->valuestring, "report.json") == 0) {
+			have_report = 1;
+			r->report_bytes = bytes;
+			r->report_crc = (uint32_t)crc;
+		}
 		files++;
 	}
-	if (files < 2) {
-		snprintf(errbuf, errbuf_len, "snapshot %s: the manifest lists %d files", snapdir, files);
+	if (!have_rows || !have_report) {
+		snprintf(errbuf, errbuf_len, "snapshot %s: the manifest does not list %s (%d files listed)", snapdir,
+			 have_rows ? "report.json" : "customers.msgpack", files);
 		return SNAP_FORMAT;
 	}
 	return SNAP_OK;
@@ -225,18 +266,23 @@ int snap_reader_open(const char *dir, uint64_t seq, struct snap_reader **r_out, 
 		goto error;
 	}
 	r->format = (int)format;
-	rc = verify(r->path, manifest, errbuf, errbuf_len);
+	rc = verify(r, manifest, errbuf, errbuf_len);
 	if (rc == SNAP_OK)
 		rc = read_columns(r, manifest, errbuf, errbuf_len);
 	if (rc != SNAP_OK)
 		goto error;
-	snprintf(mp, sizeof mp, "%s/customers.msgpack", r->path);
-	if (!(r->rows = snap__read_whole(mp, &r->rows_len))) {
-		snprintf(errbuf, errbuf_len, "cannot read %s", mp);
-		rc = SNAP_IO;
+	/* Every row is an array header and one byte at least per column: a count the bytes cannot
+	 * hold is refused now, a count they can is checked when the rows end (snap_reader_next). */
+	if (json_uint(manifest, "customers", 9007199254740992.0, &r->rows_expected) ||
+	    r->rows_expected > r->rows_len / (1 + r->n_columns)) {
+		snprintf(errbuf, errbuf_len,
+			 "snapshot %s: the manifest's customer count does not fit %zu bytes of rows", r->path,
+			 r->rows_len);
+		rc = SNAP_FORMAT;
 		goto error;
 	}
 	msgpack_unpacked_init(&r->unpacked);
+	r->unpacked_init = 1;
 	cJSON_Delete(manifest);
 	r->manifest = text; /* kept: snap_reader_manifest() */
 	r->manifest_len = mlen;
@@ -254,7 +300,7 @@ void snap_reader_close(struct snap_reader *r)
 {
 	if (!r)
 		return;
-	if (r->rows)
+	if (r->unpacked_init)
 		msgpack_unpacked_destroy(&r->unpacked);
 	free(r->rows);
 	free(r->manifest);
@@ -272,7 +318,15 @@ int snap_reader_report(const struct snap_reader *r, char **json_out, size_t *len
 	char path[4200];
 	snprintf(path, sizeof path, "%s/report.json", r->path);
 	*json_out = snap__read_whole(path, len_out);
-	return *json_out ? SNAP_OK : SNAP_IO;
+	if (!*json_out)
+		return SNAP_IO;
+	if (*len_out != r->report_bytes ||
+	    (uint32_t)crc32_z(crc32(0L, Z_NULL, 0), (const Bytef *)*json_out, *len_out) != r->report_crc) {
+		free(*json_out);
+		*json_out = NULL;
+		return SNAP_CHECKSUM;
+	}
+	return SNAP_OK;
 }
 
 uint64_t snap_reader_sequence(const struct snap_reader *r)
@@ -367,18 +421,126 @@ static int read_value(const struct snap_column *col, const msgpack_object *e, st
 	return SNAP_FORMAT;
 }
 
+/* Whether p[0..n) is valid UTF-8 (shortest forms, no surrogates, at most U+10FFFF). */
+static int valid_utf8(const unsigned char *p, size_t n)
+{
+	size_t i = 0;
+	while (i < n) {
+		unsigned c = p[i], len, min;
+		uint32_t cp;
+		if (c < 0x80) {
+			i++;
+			continue;
+		}
+		if ((c & 0xe0) == 0xc0)
+			len = 2, min = 0x80, cp = c & 0x1f;
+		else if ((c & 0xf0) == 0xe0)
+			len = 3, min = 0x800, cp = c & 0x0f;
+		else if ((c & 0xf8) == 0xf0)
+			len = 4, min = 0x10000, cp = c & 0x07;
+		else
+			return 0;
+		if (n - i < len)
+			return 0;
+		for (unsigned k = 1; k < len; k++) {
+			if ((p[i + k] & 0xc0) != 0x80)
+				return 0;
+			cp = cp << 6 | (p[i + k] & 0x3f);
+		}
+		if (cp < min || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff))
+			return 0;
+		i += len;
+	}
+	return 1;
+}
+
+/* A big-endian unsigned integer of k bytes at p. */
+static uint64_t be(const unsigned char *p, unsigned k)
+{
+	uint64_t v = 0;
+	for (unsigned i = 0; i < k; i++)
+		v = v << 8 | p[i];
+	return v;
+}
+
+/*
+ * The size of the row starting at p (n bytes left) before msgpack sees it, so msgpack never
+ * allocates for a count the file declares: an array of exactly n_columns elements, each a
+ * scalar (nil, boolean, integer, float, string) lying wholly within the n bytes.
+ * @return 0 with *size_out, or SNAP_FORMAT.
+ */
+static int row_extent(const unsigned char *p, size_t n, size_t n_columns, size_t *size_out)
+{
+	size_t at, count;
+	if (n < 1)
+		return SNAP_FORMAT;
+	if ((p[0] & 0xf0) == 0x90)
+		count = p[0] & 0x0f, at = 1;
+	else if (p[0] == 0xdc && n >= 3)
+		count = (size_t)be(p + 1, 2), at = 3;
+	else if (p[0] == 0xdd && n >= 5)
+		count = (size_t)be(p + 1, 4), at = 5;
+	else
+		return SNAP_FORMAT;
+	if (count != n_columns)
+		return SNAP_FORMAT;
+	for (size_t i = 0; i < count; i++) {
+		if (at >= n)
+			return SNAP_FORMAT;
+		unsigned c = p[at++];
+		uint64_t body; /* bytes after the type byte */
+		if (c <= 0x7f || c >= 0xe0 || c == 0xc0 || c == 0xc2 || c == 0xc3)
+			body = 0;
+		else if (c >= 0xa0 && c <= 0xbf)
+			body = c & 0x1f;
+		else if (c == 0xcc || c == 0xd0)
+			body = 1;
+		else if (c == 0xcd || c == 0xd1)
+			body = 2;
+		else if (c == 0xce || c == 0xd2 || c == 0xca)
+			body = 4;
+		else if (c == 0xcf || c == 0xd3 || c == 0xcb)
+			body = 8;
+		else if (c >= 0xd9 && c <= 0xdb) { /* str 8, 16, 32: the length, then the bytes */
+			unsigned k = 1u << (c - 0xd9);
+			if (n - at < k)
+				return SNAP_FORMAT;
+			body = be(p + at, k);
+			at += k;
+		} else {
+			return SNAP_FORMAT; /* containers, binary, extensions: never in a row */
+		}
+		if (body > n - at)
+			return SNAP_FORMAT;
+		at += (size_t)body;
+	}
+	*size_out = at;
+	return 0;
+}
+
+/*
+ * The rows end where the manifest's count says, exactly at the end of the file; a row is
+ * bounded by row_extent() before msgpack decodes it; text values are valid UTF-8 (as the Python
+ * reader demands); a user_id is in 0..2^32-1 (a customer id).
+ */
 int snap_reader_next(struct snap_reader *r, struct snap_row *row)
 {
-	if (r->off >= r->rows_len)
-		return 0;
-	if (msgpack_unpack_next(&r->unpacked, r->rows, r->rows_len, &r->off) != MSGPACK_UNPACK_SUCCESS)
+	size_t size;
+	if (r->rows_read == r->rows_expected)
+		return r->off == r->rows_len ? 0 : SNAP_FORMAT;
+	if (row_extent((const unsigned char *)r->rows + r->off, r->rows_len - r->off, r->n_columns, &size) != 0 ||
+	    msgpack_unpack_next(&r->unpacked, r->rows, r->off + size, &r->off) != MSGPACK_UNPACK_SUCCESS)
 		return SNAP_FORMAT;
 	const msgpack_object *o = &r->unpacked.data;
 	if (o->type != MSGPACK_OBJECT_ARRAY || o->via.array.size != r->n_columns)
 		return SNAP_FORMAT;
 	row->n = r->n_columns;
 	for (size_t i = 0; i < r->n_columns; i++)
-		if (read_value(&r->columns[i], &o->via.array.ptr[i], row, i) != 0)
+		if (read_value(&r->columns[i], &o->via.array.ptr[i], row, i) != 0 ||
+		    (row->texts[i] && !valid_utf8((const unsigned char *)row->texts[i], row->text_len[i])))
 			return SNAP_FORMAT;
+	if (r->user_id_col >= 0 && (row->ints[r->user_id_col] < 0 || row->ints[r->user_id_col] > UINT32_MAX))
+		return SNAP_FORMAT;
+	r->rows_read++;
 	return 1;
 }

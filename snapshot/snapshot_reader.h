@@ -71,6 +71,8 @@ struct snap_reader;
  *        verifies every file against the manifest's size and CRC-32, and reads its columns.
  * @param[out] r_out  free with snap_reader_close()
  * @param errbuf      optional; says which file and why on failure
+ *        customers.msgpack and report.json must be listed; the manifest's customer count must fit
+ *        the rows file (snap_reader_next() checks it exactly when the rows end).
  * @return SNAP_OK, SNAP_NONE, SNAP_CHECKSUM, SNAP_FORMAT, SNAP_IO or SNAP_NOMEM.
  */
 int snap_reader_open(const char *dir, uint64_t seq, struct snap_reader **r_out, char *errbuf, size_t errbuf_len);
@@ -100,7 +102,7 @@ const char *snap_reader_manifest(const struct snap_reader *r, size_t *len_out);
 /**
  * @brief The snapshot's report.json, verified against the manifest when the reader opened.
  * @param[out] json_out  NUL-terminated; the caller frees it with free()
- * @return SNAP_OK, SNAP_IO or SNAP_NOMEM.
+ * @return SNAP_OK, SNAP_IO, or SNAP_CHECKSUM if it no longer matches the manifest's size and CRC-32.
  */
 int snap_reader_report(const struct snap_reader *r, char **json_out, size_t *len_out);
 
@@ -120,7 +122,10 @@ struct snap_row {
 /**
  * @brief Reads the next row and checks each value against its column's type.
  * @return 1 with a row, 0 at the end, or SNAP_FORMAT (not an array of the columns, a value of
- *         another type, a null in a column that is not nullable).
+ *         another type, a container inside the row, text that is not UTF-8, a null in a column
+ *         that is not nullable, a user_id outside 0..2^32-1, more or fewer rows than the
+ *         manifest's count, bytes after the last row). A row is bounded before msgpack decodes
+ *         it, so a declared count never allocates more than the columns of one row.
  */
 int snap_reader_next(struct snap_reader *r, struct snap_row *row);
 

@@ -270,7 +270,7 @@ int state_batch_commit(struct state_batch *b, struct state_batch_stats *stats_ou
 		state_batch_abort(b);
 		return rc;
 	}
-	rc = state__map_mdb(mdb_txn_commit(b->txn));
+	rc = state__disk_error(b->db, state__map_mdb(mdb_txn_commit(b->txn)));
 	b->stats.customers += b->n_items;
 	if (stats_out)
 		*stats_out = b->stats;

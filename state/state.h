@@ -218,6 +218,13 @@ int state_demographics_get(struct state_db *db, uint32_t user_id, struct event_c
 int state_offset_get(struct state_db *db, const char *topic, int32_t partition, int64_t *next_out);
 
 /**
+ * @brief How many customer records the state holds, and the highest partition among them + 1
+ *        (both 0 for a state without customers): one read transaction, no walk.
+ * @return STATE_OK, STATE_CORRUPT (a key of the wrong size) or a module error.
+ */
+int state_customers_extent(struct state_db *db, uint64_t *customers_out, uint32_t *partitions_out);
+
+/**
  * Callback of state_foreach_customer(); a non-zero return stops the walk and is returned.
  * @param demographics  the customer's reference record, or NULL if none is known
  */

@@ -42,6 +42,13 @@ static inline int state__map_mdb(int rc)
 }
 
 /*
+ * LMDB reports a short write, which is how a full disk often shows, as EIO: when the state's
+ * file system has (almost) no space left, that EIO becomes ENOSPC ("No space left on device").
+ * Any other code is returned as it is.
+ */
+int state__disk_error(struct state_db *db, int rc);
+
+/*
  * Every LMDB key is big-endian (most significant byte first), so that LMDB's byte-wise key order
  * is the numeric order: customers sort by partition, then user_id. These two are the only place
  * that byte order is written.

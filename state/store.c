@@ -8,9 +8,51 @@
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <errno.h>
 #include <string.h>
+#include <sys/statvfs.h>
 #include <sys/stat.h>
 #include <zlib.h>
+
+int state__disk_error(struct state_db *db, int rc)
+{
+	const char *path = NULL;
+	struct statvfs fs;
+	if (rc == EIO && mdb_env_get_path(db->env, &path) == MDB_SUCCESS && path && statvfs(path, &fs) == 0 &&
+	    (uint64_t)fs.f_bavail * fs.f_frsize < 1u << 20)
+		return ENOSPC;
+	return rc;
+}
+
+int state_customers_extent(struct state_db *db, uint64_t *customers_out, uint32_t *partitions_out)
+{
+	MDB_txn *txn = NULL;
+	MDB_cursor *cur = NULL;
+	MDB_stat st;
+	MDB_val k, v;
+	*customers_out = 0;
+	*partitions_out = 0;
+	int rc = state__map_mdb(mdb_txn_begin(db->env, NULL, MDB_RDONLY, &txn));
+	if (rc == STATE_OK)
+		rc = state__map_mdb(mdb_stat(txn, db->customers, &st));
+	if (rc == STATE_OK)
+		rc = state__map_mdb(mdb_cursor_open(txn, db->customers, &cur));
+	if (rc == STATE_OK && (rc = state__map_mdb(mdb_cursor_get(cur, &k, &v, MDB_LAST))) == STATE_OK) {
+		if (k.mv_size != 8) {
+			rc = STATE_CORRUPT;
+		} else {
+			*customers_out = st.ms_entries;
+			*partitions_out = (uint32_t)state__be_load(k.mv_data, 4) + 1;
+		}
+	}
+	if (rc == STATE_NOTFOUND) /* no customers */
+		rc = STATE_OK;
+	if (cur)
+		mdb_cursor_close(cur);
+	if (txn)
+		mdb_txn_abort(txn);
+	return rc;
+}
 
 const char *state_strerror(int err)
 {
@@ -300,7 +342,7 @@ int state_open(const struct state_config *cfg, struct state_db **db_out, char *e
 	if ((rc = state__products_load(db, txn)) != STATE_OK)
 		goto error;
 	op = "mdb_txn_commit";
-	rc = state__map_mdb(mdb_txn_commit(txn));
+	rc = state__disk_error(db, state__map_mdb(mdb_txn_commit(txn)));
 	txn = NULL;
 	if (rc != STATE_OK)
 		goto error;

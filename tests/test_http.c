@@ -204,12 +204,38 @@ static void test_bad_config(void **state)
 	assert_string_equal(http_strerror(HTTP_ADDR), "not a HOST:PORT address");
 }
 
+/* The path parsing the fuzz target drives without a daemon: prefix routes, ids without zeros. */
+static void test_path_parsing(void **state)
+{
+	(void)state;
+	static const struct http_route routes[] = { { "/customers/", NULL, NULL }, { "/segments", NULL, NULL } };
+	const char *rest = NULL;
+	assert_ptr_equal(http_route_match(routes, 2, "/customers/42", &rest), &routes[0]);
+	assert_string_equal(rest, "42");
+	assert_ptr_equal(http_route_match(routes, 2, "/segments", &rest), &routes[1]);
+	assert_null(http_route_match(routes, 2, "/segments/x", &rest));
+	assert_null(http_route_match(routes, 2, "/customers", &rest));
+	uint64_t id = 0;
+	assert_int_equal(http_parse_id("4294967295", 10, UINT32_MAX, &id), 0);
+	assert_int_equal(id, 4294967295u);
+	assert_int_equal(http_parse_id("4294967296", 10, UINT32_MAX, &id), -1);
+	assert_int_equal(http_parse_id("05", 2, UINT32_MAX, &id), -1);
+	assert_int_equal(http_parse_id("0", 1, UINT32_MAX, &id), -1);
+	assert_int_equal(http_parse_id("", 0, UINT32_MAX, &id), -1);
+	assert_int_equal(http_parse_id("+5", 2, UINT32_MAX, &id), -1);
+	assert_int_equal(http_parse_id("12/report", 2, UINT64_MAX, &id), 0); /* a slice: the length counts */
+	assert_int_equal(id, 12);
+	assert_int_equal(http_parse_id("18446744073709551615", 20, UINT64_MAX, &id), 0);
+	assert_int_equal(http_parse_id("18446744073709551616", 20, UINT64_MAX, &id), -1);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_routes_and_errors),
 		cmocka_unit_test(test_connection_limit),
 		cmocka_unit_test(test_bad_config),
+		cmocka_unit_test(test_path_parsing),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The whole test suite, from a fresh machine: installs what is missing, builds twice (plain with
 # -Werror, and with AddressSanitizer + UndefinedBehaviorSanitizer) and runs every CTest test in
-# both builds, including the ones against a real Kafka 3.9 broker that CTest starts and stops.
+# both builds, including the ones against a real Kafka 3.9 broker that CTest starts and stops;
+# then each libFuzzer target for 30 s (tools/fuzz.sh; SEGSTREAM_FUZZ_SECONDS changes it, 0 skips).
 #   tools/test.sh [extra ctest arguments, e.g. -L unit]
 set -euo pipefail
 repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -27,4 +28,9 @@ for variant in release asan; do
 	ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
 		ctest --test-dir "$dir" --output-on-failure "$@" || status=1
 done
+fuzz_seconds=${SEGSTREAM_FUZZ_SECONDS:-30}
+if [ "$fuzz_seconds" != 0 ]; then
+	echo "== fuzz targets ($fuzz_seconds s each) =="
+	bash tools/fuzz.sh --seconds "$fuzz_seconds" || status=1
+fi
 exit $status

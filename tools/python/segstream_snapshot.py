@@ -67,6 +67,74 @@ def _crc(path):
     return size, crc
 
 
+# Format 1's column types (type, nullable), as the C reader's format1_columns.
+FORMAT1_TYPES = [("int", False)] * 8 + [("real", True)] + [("text", False)] * 3 + [("int", False)] + \
+                [("text", True)] * 4 + [("text", False), ("text", True)] + [("real", True)] * 3
+
+
+def _verify(path, manifest):
+    """Checks every file the manifest lists (plain names, each once) against its size and CRC-32,
+    as the C reader does; customers.msgpack and report.json, the files read, must be listed.
+    @return the bytes of customers.msgpack, the very bytes checked."""
+    files = manifest.get("files")
+    if not isinstance(files, list):
+        raise SnapshotError(f"{path}: the manifest lists no files")
+    names, rows = set(), None
+    for entry in files:
+        name = entry.get("name") if isinstance(entry, dict) else None
+        if not isinstance(name, str) or not name or "/" in name or name in (".", "..") or len(name) >= 128:
+            raise SnapshotError(f"{path}: unreadable file entry in the manifest")
+        if name in names:
+            raise SnapshotError(f"{path}: the manifest lists {name} twice")
+        names.add(name)
+        if name == "customers.msgpack":
+            with open(os.path.join(path, name), "rb") as f:
+                rows = f.read()
+            size, crc = len(rows), zlib.crc32(rows)
+        else:
+            size, crc = _crc(os.path.join(path, name))
+        if (size, crc) != (entry.get("bytes"), entry.get("crc32")):
+            raise SnapshotError(f"{path}/{name} does not match its manifest")
+    for needed in ("customers.msgpack", "report.json"):
+        if needed not in names:
+            raise SnapshotError(f"{path}: the manifest does not list {needed}")
+    return rows
+
+
+def _value_ok(v, kind, nullable):
+    if v is None:
+        return nullable
+    if kind == "int":
+        return type(v) is int and -2**63 <= v < 2**63
+    if kind == "real":
+        return type(v) is float or (type(v) is int and -2**63 <= v < 2**64)
+    return kind == "text" and type(v) is str
+
+
+def _rows(path, data, columns, types, count):
+    """The rows of customers.msgpack, each checked as the C reader checks it: an array of the
+    columns (no container inside, msgpack bounded by the column count before it allocates),
+    values of the column's type, user_id in 0..2^32-1, exactly the manifest's count, no byte after."""
+    unpacker = msgpack.Unpacker(raw=False, max_buffer_size=max(len(data), 1), max_array_len=len(columns),
+                                max_map_len=0, max_bin_len=0, max_ext_len=0, max_str_len=len(data))
+    unpacker.feed(data)
+    rows, user = [], columns.index("user_id") if "user_id" in columns else -1
+    try:
+        for row in unpacker:
+            if type(row) is not list or len(row) != len(columns) or \
+                    not all(_value_ok(v, *t) for v, t in zip(row, types)) or \
+                    (user >= 0 and row[user] is not None and not 0 <= row[user] <= 0xFFFFFFFF):
+                raise SnapshotError(f"{path}: row {len(rows)} does not have the {len(columns)} columns of the manifest")
+            rows.append(row)
+    except (ValueError, msgpack.UnpackException) as e:
+        raise SnapshotError(f"{path}: row {len(rows)}: {e}") from None
+    if unpacker.tell() != len(data):
+        raise SnapshotError(f"{path}: customers.msgpack ends inside row {len(rows)}")
+    if type(count) is not int or count != len(rows):
+        raise SnapshotError(f"{path}: {len(rows)} rows, the manifest says {count}")
+    return rows
+
+
 def latest_sequence(directory):
     seqs = [int(n) for n in os.listdir(directory) if len(n) == 10 and n.isdigit()]
     if not seqs:
@@ -105,16 +173,15 @@ def load(directory, sequence=None):
         manifest = json.load(f)
     if manifest.get("format") not in FORMATS:
         raise SnapshotError(f"{path}: format {manifest.get('format')} is not one of {FORMATS}")
-    for entry in manifest["files"]:
-        size, crc = _crc(os.path.join(path, entry["name"]))
-        if (size, crc) != (entry["bytes"], entry["crc32"]):
-            raise SnapshotError(f"{path}/{entry['name']} does not match its manifest")
+    data = _verify(path, manifest)
     with open(os.path.join(path, "report.json")) as f:
         report = json.load(f)
-    with open(os.path.join(path, "customers.msgpack"), "rb") as f:
-        rows = list(msgpack.Unpacker(f, raw=False))
-    columns = [c["name"] for c in manifest["columns"]] if manifest["format"] >= 2 else FORMAT1_COLUMNS
-    if any(len(r) != len(columns) for r in rows):
-        raise SnapshotError(f"{path}: a row does not have the {len(columns)} columns of the manifest")
+    try:
+        listed = manifest["columns"] if manifest["format"] >= 2 else None
+        columns = [c["name"] for c in listed] if listed is not None else FORMAT1_COLUMNS
+        types = [(c["type"], c["nullable"]) for c in listed] if listed is not None else FORMAT1_TYPES
+    except (KeyError, TypeError):
+        raise SnapshotError(f"{path}: unreadable column entry in the manifest") from None
+    rows = _rows(path, data, columns, types, manifest.get("customers"))
     customers = categorize(pd.DataFrame(rows, columns=columns))
     return Snapshot(seq, path, manifest, report, customers)

@@ -82,7 +82,7 @@ static void *apply_range(void *arg)
 	struct apply_job *j = arg;
 	const struct ds_history *h = j->h;
 	/* Orders and lines are visited in user order, i.e. at random places: ask for them ahead. */
-	for (uint64_t i = j->from; i < j->to; i++) {
+	for (uint64_t i = j->from; i < j->to && ((i & 0xffff) != 0 || !cli_stop); i++) {
 		ds_history_prefetch(h, h->by_user, j->to, i);
 		uint32_t oid = h->by_user[i];
 		const struct ds_order *o = &h->orders[oid];
@@ -123,7 +123,7 @@ int cmd_backfill(int argc, char **argv)
 	int partitions = 0;
 	unsigned file_mode = 0640; /* the state's files; its directory 0750 */
 	int64_t until_ms = INT64_MAX;
-	struct ds_report rep = { .on_error = DS_ON_ERROR_SKIP, .progress = cli_read_progress };
+	struct ds_report rep = { .on_error = DS_ON_ERROR_SKIP, .progress = cli_read_progress, .stop = &cli_stop };
 	struct cli_props props = { 0 };
 	static const struct option opts[] = {
 		{ "data", required_argument, 0, 'd' },
@@ -226,6 +226,8 @@ int cmd_backfill(int argc, char **argv)
 	if (ds_history_load(data, 0, &h, &rep) != DS_OK ||
 	    ds_history_build_timeline(&h, customers.count ? &customers : NULL, 0) != DS_OK)
 		goto out;
+	if (cli_stop)
+		goto out;
 	double t_read = now_s();
 	if (isatty(2))
 		fputc('\n', stderr);
@@ -259,6 +261,8 @@ int cmd_backfill(int argc, char **argv)
 	else
 		apply_range(&jobs[1]);
 	uint64_t applied = jobs[0].applied + jobs[1].applied, n_customers = jobs[0].customers + jobs[1].customers;
+	if (cli_stop)
+		goto out;
 	double t_apply = now_s();
 	fprintf(stderr, "backfill: %" PRIu64 " lines applied (%.1f s); writing LMDB\n", applied, t_apply - t_read);
 
@@ -269,6 +273,29 @@ int cmd_backfill(int argc, char **argv)
 	cfg.file_mode = file_mode;
 	if (state_open(&cfg, &db, err, sizeof err) != STATE_OK) {
 		fprintf(stderr, "backfill: %s\n", err);
+		goto out;
+	}
+	/* A new state only: the customers are appended in key order (MDB_APPEND), which a state that
+	 * has customers already refuses; say so, with both partition counts when they differ. */
+	uint64_t had_customers;
+	uint32_t had_partitions;
+	int xrc = state_customers_extent(db, &had_customers, &had_partitions);
+	if (xrc != STATE_OK) {
+		fprintf(stderr, "backfill: %s: %s\n", state_dir, state_strerror(xrc));
+		goto out;
+	}
+	if (had_customers && had_partitions != (uint32_t)ho.partitions) {
+		fprintf(stderr,
+			"backfill: the state in %s holds customers of %" PRIu32 " partitions, this backfill makes %d: "
+			"give an empty --state directory (backfill builds a new state)\n",
+			state_dir, had_partitions, ho.partitions);
+		goto out;
+	}
+	if (had_customers) {
+		fprintf(stderr,
+			"backfill: the state in %s already holds %" PRIu64 " customers: give an empty --state "
+			"directory (backfill builds a new state)\n",
+			state_dir, had_customers);
 		goto out;
 	}
 	if (state_batch_begin(db, &b) != STATE_OK)
@@ -299,6 +326,8 @@ int cmd_backfill(int argc, char **argv)
 	for (int p = 0; ho.next && p < ho.partitions; p++)
 		if (state_batch_set_offset(b, topic, p, ho.next[p]) != STATE_OK)
 			goto out;
+	if (cli_stop) /* the last moment the state can stay as it was */
+		goto out;
 	int crc = state_batch_commit(b, NULL);
 	b = NULL;
 	if (crc != STATE_OK) {
@@ -319,7 +348,9 @@ int cmd_backfill(int argc, char **argv)
 	}
 	rc = rep.errors && rep.on_error == DS_ON_ERROR_FAIL ? 1 : 0;
 out:
-	if (rc)
+	if (rc && cli_stop)
+		fprintf(stderr, "backfill: stopped by a signal; the state is as it was before\n");
+	else if (rc)
 		fprintf(stderr, "backfill: failed\n");
 	state_batch_abort(b);
 	state_close(db);

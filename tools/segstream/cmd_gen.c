@@ -10,7 +10,9 @@
 
 int cmd_gen(int argc, char **argv)
 {
-	struct gen_config cfg = { .users = 206209, .seed = 2017, .catalog_dir = NULL, .out_dir = NULL };
+	struct gen_config cfg = {
+		.users = 206209, .seed = 2017, .catalog_dir = NULL, .out_dir = NULL, .stop = &cli_stop
+	};
 	char found[4300], tried[8192];
 	static const struct option opts[] = {
 		{ "users", required_argument, 0, 'u' },

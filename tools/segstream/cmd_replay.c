@@ -93,7 +93,7 @@ int cmd_replay(int argc, char **argv)
 	uint64_t limit = UINT64_MAX;
 	double rate = 0, speed = 0;
 	int include_train = 0, broker_timeout_ms = KC_BROKER_TIMEOUT_MS;
-	struct ds_report rep = { .on_error = DS_ON_ERROR_SKIP, .progress = cli_read_progress };
+	struct ds_report rep = { .on_error = DS_ON_ERROR_SKIP, .progress = cli_read_progress, .stop = &cli_stop };
 	struct cli_props props = { 0 };
 	static const struct option opts[] = {
 		{ "data", required_argument, 0, 'd' },

@@ -23,27 +23,12 @@ struct server {
 	struct segment_config cfg;
 };
 
-/* A decimal number without sign or leading zeros, 1..max. @return 0, or -1 if malformed. */
-static int parse_id(const char *s, uint64_t max, uint64_t *out)
-{
-	uint64_t v = 0;
-	if (!*s || *s == '0' || strlen(s) > 20)
-		return -1;
-	for (; *s; s++) {
-		if (*s < '0' || *s > '9' || v > (max - (uint64_t)(*s - '0')) / 10)
-			return -1;
-		v = v * 10 + (uint64_t)(*s - '0');
-	}
-	*out = v;
-	return 0;
-}
-
 static void serve_customer(void *ctx, const char *path, const char *rest, struct http_response *resp)
 {
 	struct server *s = ctx;
 	uint64_t id;
 	(void)path;
-	if (parse_id(rest, UINT32_MAX, &id) != 0) {
+	if (http_parse_id(rest, strlen(rest), UINT32_MAX, &id) != 0) {
 		http_reply_error(resp, 400, "a user id is a decimal number from 1 to 4294967295");
 		return;
 	}
@@ -127,17 +112,14 @@ static void serve_latest(void *ctx, const char *path, const char *rest, struct h
 static void serve_report(void *ctx, const char *path, const char *rest, struct http_response *resp)
 {
 	(void)path;
-	char seq_text[24];
 	const char *slash = strchr(rest, '/');
 	uint64_t seq;
 	size_t n = slash ? (size_t)(slash - rest) : 0;
-	if (!slash || strcmp(slash, "/report") != 0 || n >= sizeof seq_text) {
+	if (!slash || strcmp(slash, "/report") != 0 || n >= 24) {
 		http_reply_error(resp, 404, "no such path (/snapshots/latest, /snapshots/{seq}/report)");
 		return;
 	}
-	memcpy(seq_text, rest, n);
-	seq_text[n] = '\0';
-	if (parse_id(seq_text, UINT64_MAX, &seq) != 0) {
+	if (http_parse_id(rest, n, UINT64_MAX, &seq) != 0) {
 		http_reply_error(resp, 400, "a snapshot sequence is a decimal number from 1");
 		return;
 	}

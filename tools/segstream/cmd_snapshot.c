@@ -91,10 +91,14 @@ struct row_ref {
 	uint32_t crc;
 };
 
+/* By user, then by CRC: rows of one user (a snapshot should not have them, a hand-made one may)
+ * pair up the same way in two identical copies whatever order qsort leaves equal keys in. */
 static int compare_row_ref(const void *a, const void *b)
 {
-	uint32_t x = ((const struct row_ref *)a)->user, y = ((const struct row_ref *)b)->user;
-	return (x > y) - (x < y);
+	const struct row_ref *x = a, *y = b;
+	if (x->user != y->user)
+		return (x->user > y->user) - (x->user < y->user);
+	return (x->crc > y->crc) - (x->crc < y->crc);
 }
 
 /* Every row's user and CRC, sorted by user. @return SNAP_OK, SNAP_NOMEM or the reader's error. */
@@ -150,6 +154,13 @@ static int snapshot_diff(int argc, char **argv)
 	if (rc != SNAP_OK) {
 		fprintf(stderr, "snapshot: %s: %s\n", snap_strerror(rc), err);
 		snap_reader_close(a);
+		return 1;
+	}
+	if (snap_reader_column_index(a, "user_id") < 0 || snap_reader_column_index(b, "user_id") < 0) {
+		fprintf(stderr, "snapshot: diff: snapshot %s has no user_id column\n",
+			snap_reader_column_index(a, "user_id") < 0 ? argv[3] : argv[4]);
+		snap_reader_close(a);
+		snap_reader_close(b);
 		return 1;
 	}
 	size_t na = 0, nb = 0, i = 0, j = 0;

@@ -481,6 +481,12 @@ static int write_lines(const struct gen_config *cfg, const char *name, const str
 	return out_close(&o);
 }
 
+/* Whether the caller asked gen_run to stop (SIGINT/SIGTERM in the CLI). */
+static int stopped(const struct gen_config *cfg)
+{
+	return cfg->stop && *cfg->stop;
+}
+
 int gen_run(const struct gen_config *cfg, struct gen_stats *st)
 {
 	int rc = -1;
@@ -507,7 +513,7 @@ int gen_run(const struct gen_config *cfg, struct gen_stats *st)
 	history = malloc(4096 * sizeof *history);
 	if (!history)
 		goto out;
-	for (uint32_t u = 1; u <= cfg->users; u++) {
+	for (uint32_t u = 1; u <= cfg->users && !stopped(cfg); u++) {
 		/* 4..100 orders, geometric-like with the real mean of ~16.6 (3.42M orders / 206,209 users) */
 		double x = -log(1 - rng_unit(&r)) * 13.1;
 		uint32_t n = 4 + (uint32_t)(x > 96 ? 96 : x);
@@ -580,7 +586,7 @@ int gen_run(const struct gen_config *cfg, struct gen_stats *st)
 		}
 	}
 	/* order ids are a shuffle of 1..n_orders: ids are not in time order in the real data */
-	order_of_id = malloc((n_orders + 1) * sizeof *order_of_id);
+	order_of_id = stopped(cfg) ? NULL : malloc((n_orders + 1) * sizeof *order_of_id);
 	if (!order_of_id)
 		goto out;
 	for (uint64_t i = 0; i < n_orders; i++)
@@ -646,11 +652,11 @@ int gen_run(const struct gen_config *cfg, struct gen_stats *st)
 		out_str(&o, eol(&dirt));
 	}
 	free(id_of_order);
-	if (out_close(&o))
+	if (out_close(&o) || stopped(cfg))
 		goto out;
 	if (write_lines(cfg, "order_products__prior.csv", orders, order_of_id, n_orders, &lines, 0, &dirt) ||
 	    write_lines(cfg, "order_products__train.csv", orders, order_of_id, n_orders, &lines, 1, &dirt) ||
-	    write_customers(cfg, &r))
+	    stopped(cfg) || write_customers(cfg, &r) || stopped(cfg))
 		goto out;
 	if (copy_file(cfg->catalog_dir, cfg->out_dir, "products.csv") ||
 	    copy_file(cfg->catalog_dir, cfg->out_dir, "aisles.csv") ||
@@ -663,7 +669,9 @@ int gen_run(const struct gen_config *cfg, struct gen_stats *st)
 	st->unknown_products = dirt.unknown_products;
 	rc = 0;
 out:
-	if (rc)
+	if (rc && stopped(cfg))
+		fprintf(stderr, "gen: stopped by a signal; the files in %s are incomplete\n", cfg->out_dir);
+	else if (rc)
 		fprintf(stderr, "gen: failed (out of memory or a write error)\n");
 	for (int d = 0; d < 22; d++)
 		free(cat.ids[d]);

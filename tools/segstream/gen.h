@@ -5,15 +5,17 @@
 #ifndef SEGSTREAM_TOOLS_GEN_H
 #define SEGSTREAM_TOOLS_GEN_H
 
+#include <signal.h>
 #include <stddef.h>
 #include <stdint.h>
 
 struct gen_config {
-	uint32_t users;          /* default 206,209 */
-	uint64_t seed;           /* default 2017 */
-	const char *catalog_dir; /* products.csv, aisles.csv, departments.csv to copy and draw from */
-	const char *out_dir;     /* created if missing */
-	int dirty;               /* inject the real-world faults of SPEC §1 (see gen.c) */
+	uint32_t users;                    /* default 206,209 */
+	uint64_t seed;                     /* default 2017 */
+	const char *catalog_dir;           /* products.csv, aisles.csv, departments.csv to copy and draw from */
+	const char *out_dir;               /* created if missing */
+	int dirty;                         /* inject the real-world faults of SPEC §1 (see gen.c) */
+	const volatile sig_atomic_t *stop; /* optional: when it becomes non-zero, gen_run stops (files incomplete) */
 };
 
 struct gen_stats {
@@ -35,7 +37,8 @@ struct gen_stats {
  */
 int gen_find_catalog(char *dir_out, size_t dir_len, char *tried, size_t tried_len);
 
-/** @brief Writes orders.csv, order_products__{prior,train}.csv, customers.csv and the catalog. @return 0 or -1 (message on stderr). */
+/** @brief Writes orders.csv, order_products__{prior,train}.csv, customers.csv and the catalog.
+ *  @return 0, or -1 (message on stderr), also when cfg->stop was set (then some files are incomplete). */
 int gen_run(const struct gen_config *cfg, struct gen_stats *stats_out);
 
 #endif

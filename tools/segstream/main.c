@@ -22,12 +22,18 @@ volatile sig_atomic_t cli_stop;
 volatile sig_atomic_t cli_snapshot_request;
 const char *cli_command = "";
 
+/* SIGINT/SIGTERM ask the command to stop (cli_stop); a second one ends the process at once, as
+ * the signal's default action, if the command is slow to stop. */
 static void on_signal(int sig)
 {
-	if (sig == SIGUSR1)
+	if (sig == SIGUSR1) {
 		cli_snapshot_request = 1;
-	else
+	} else if (cli_stop) {
+		signal(sig, SIG_DFL);
+		raise(sig);
+	} else {
 		cli_stop = 1;
+	}
 }
 
 int cli_props_add(struct cli_props *p, const char *kv)
@@ -176,17 +182,19 @@ static const struct {
 	const char *name;
 	int (*fn)(int, char **);
 	const char *help;
+	int polls_stop; /* 1: stops cleanly on cli_stop; 0: SIGINT/SIGTERM end it at once (it writes
+			 * nothing a sudden end could leave half done: reads, or an atomic publication) */
 } commands[] = {
-	{ "gen", cmd_gen, "generate Kaggle-layout Instacart files (seeded)" },
-	{ "replay", cmd_replay, "stream the history into Kafka as order-product events" },
-	{ "consume", cmd_consume, "consume events into the LMDB state, exactly once" },
-	{ "get", cmd_get, "one customer's metrics and labels (live)" },
-	{ "dump", cmd_dump, "all customers as CSV (live)" },
-	{ "backfill", cmd_backfill, "build the state straight from the history files" },
-	{ "snapshot", cmd_snapshot, "publish a consistent segment snapshot" },
-	{ "serve", cmd_serve, "answer HTTP queries from the live state and the snapshots" },
-	{ "state", cmd_state, "state verify: check every page and row of a state" },
-	{ "mock-cluster", cmd_mock_cluster, "run librdkafka's in-process mock Kafka cluster" },
+	{ "gen", cmd_gen, "generate Kaggle-layout Instacart files (seeded)", 1 },
+	{ "replay", cmd_replay, "stream the history into Kafka as order-product events", 1 },
+	{ "consume", cmd_consume, "consume events into the LMDB state, exactly once", 1 },
+	{ "get", cmd_get, "one customer's metrics and labels (live)", 0 },
+	{ "dump", cmd_dump, "all customers as CSV (live)", 0 },
+	{ "backfill", cmd_backfill, "build the state straight from the history files", 1 },
+	{ "snapshot", cmd_snapshot, "publish a consistent segment snapshot", 0 },
+	{ "serve", cmd_serve, "answer HTTP queries from the live state and the snapshots", 1 },
+	{ "state", cmd_state, "state verify: check every page and row of a state", 0 },
+	{ "mock-cluster", cmd_mock_cluster, "run librdkafka's in-process mock Kafka cluster", 1 },
 };
 
 static void usage(FILE *f)
@@ -233,6 +241,10 @@ int main(int argc, char **argv)
 	for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
 		if (strcmp(argv[1], commands[i].name) == 0) {
 			cli_command = commands[i].name;
+			if (!commands[i].polls_stop) {
+				signal(SIGINT, SIG_DFL);
+				signal(SIGTERM, SIG_DFL);
+			}
 			int cmd_argc = argc - 1;
 			char **cmd_argv = argv + 1, **owned;
 			if (cli_config_apply(&cmd_argc, &cmd_argv, &owned) != 0)
