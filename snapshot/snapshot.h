@@ -8,7 +8,8 @@
  *    columns of the column table in order, concatenated), customers.csv if asked for;
  *  - report.json: counts per label and group, revenue and items per persona, profile, region,
  *    age/income/family group and department, revenue tiers, efficiency index, busiest days and
- *    hours, value drivers (Pearson correlations, value by quintile);
+ *    hours, value drivers (Pearson correlations, value by quintile), behavioural clusters (size,
+ *    centre in original units, name; the standardisation and initial centres to reproduce them);
  *  - manifest.json: format, sequence, time, the source offsets per topic/partition, counts, the
  *    columns (name, type, nullable) and each file's size and CRC-32. Written last.
  * The directory is built under a temporary name, every file fsynced, then renamed: a reader
@@ -55,6 +56,10 @@ struct snap_report {
 	double driver_pearson[SNAP_DRIVERS]; /* correlation with value (spend_cents); NaN if undefined */
 	double driver_quintile_value[SNAP_DRIVERS][5];
 	uint64_t driver_n[SNAP_DRIVERS];
+	/* behavioural clusters (segment_kmeans) of the customers not excluded */
+	struct segment_clusters clusters;
+	uint64_t cluster_excluded;                      /* customers in no cluster (low activity, no order rate) */
+	uint64_t cluster_spend_cents[SEG_CLUSTERS_MAX]; /* spend of each cluster's customers */
 };
 
 /* ---- The column table ---- */
@@ -69,7 +74,11 @@ struct snap_values {
 	uint64_t profile_items[SEG_PROFILE_COUNT], profile_cents[SEG_PROFILE_COUNT];
 	struct segment_drivers drv;
 	char persona[96]; /* "" when !g.valid */
+	int32_t cluster;  /* the snapshot's cluster, -1 excluded; SNAP_CLUSTER_UNKNOWN outside a snapshot */
 };
+
+/** snap_values.cluster outside a snapshot walk (`get`, serve): the column is null. */
+#define SNAP_CLUSTER_UNKNOWN INT32_MIN
 
 /**
  * @brief Computes a customer's values with the rules of segment/. Pure.

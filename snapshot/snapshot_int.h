@@ -8,6 +8,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "segment/segment.h"
 #include "snapshot/snapshot_reader.h"
 
 /* Size and CRC-32 of a file. @return 0, or -1 (errno set) if it cannot be read. */
@@ -26,7 +27,6 @@ size_t snap__reader_rows_bytes(const struct snap_reader *r);
 /* ---- Writers (seg_snapshot) ---- */
 
 struct state_db;
-struct segment_config;
 struct snap_report;
 struct snap_sink;
 
@@ -42,6 +42,23 @@ struct snap__open_sink {
 	const struct snap_sink *sink;
 	void *state;
 };
+
+/* The clusters of one snapshot (clusters.c), zero-initialised before the walk. */
+struct snap__clusters {
+	double *x; /* the points' features, SEG_CLUSTER_FEATURES each (standardised by run) */
+	uint64_t n_points, cap_points;
+	int32_t *customer; /* per customer in walk order: its point, then its cluster; -1 excluded */
+	uint64_t n_customers, cap_customers;
+	uint64_t next; /* the second pass's position */
+};
+
+/* First pass: one customer's features (or its exclusion). @return 0 or SNAP_NOMEM. */
+int snap__clusters_add(struct snap__clusters *cl, const struct segment_config *cfg, const struct state_customer *c);
+/* Between the passes: k-means over the points (cfg->clusters, cfg->cluster_seed). @return 0 or SNAP_NOMEM. */
+int snap__clusters_run(struct snap__clusters *cl, const struct segment_config *cfg, struct segment_clusters *out);
+/* Second pass: the cluster of the next customer (-1: excluded). */
+int32_t snap__clusters_next(struct snap__clusters *cl);
+void snap__clusters_free(struct snap__clusters *cl);
 
 /*
  * One walk over the state in one read transaction (walk.c): fills the report, hands each
