@@ -27,6 +27,7 @@ int cmd_snapshot(int argc, char **argv);
 int cmd_backfill(int argc, char **argv);
 int cmd_mock_cluster(int argc, char **argv);
 int cmd_serve(int argc, char **argv);
+int cmd_report(int argc, char **argv);
 
 /*
  * Settings from a config file and the environment (config.c): takes --config FILE out of the

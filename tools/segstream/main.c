@@ -165,6 +165,7 @@ static const struct {
 	{ "backfill", cmd_backfill, "build the state straight from the history files" },
 	{ "snapshot", cmd_snapshot, "publish a consistent segment snapshot" },
 	{ "serve", cmd_serve, "answer HTTP queries from the live state and the snapshots" },
+	{ "report", cmd_report, "a snapshot's stakeholder workbook (--xlsx) and chart set (--charts)" },
 	{ "mock-cluster", cmd_mock_cluster, "run librdkafka's in-process mock Kafka cluster" },
 };
 
