@@ -48,14 +48,18 @@ static void resolve_dir(const char *dir, char *root_out, size_t len, uint64_t *s
 
 /*
  * The chart set: python3 (SEGSTREAM_PYTHON, else the source tree's .venv/bin/python) runs
- * tools/python/charts.py SNAPSHOT_PATH OUT_DIR. @return 0, or 1 (message printed).
+ * tools/python/charts.py SNAPSHOT_PATH OUT_DIR [DEPARTMENTS_CSV]. @return 0, or 1 (message printed).
  */
 static int run_charts(const char *snapshot_path, const char *out_dir)
 {
 	const char *py = getenv("SEGSTREAM_PYTHON");
-	char venv[PATH_MAX], script[PATH_MAX];
+	char venv[PATH_MAX], script[PATH_MAX], depts[PATH_MAX];
 	snprintf(venv, sizeof venv, "%s/.venv/bin/python", SEGSTREAM_SOURCE_DIR);
 	snprintf(script, sizeof script, "%s/tools/python/charts.py", SEGSTREAM_SOURCE_DIR);
+	/* Department names: the bundled catalog's (Instacart's ids, which gen keeps), if present. */
+	snprintf(depts, sizeof depts, "%s/data/instacart/departments.csv", SEGSTREAM_SOURCE_DIR);
+	if (access(depts, R_OK) != 0)
+		depts[0] = 0;
 	if (!py || !*py)
 		py = venv;
 	fflush(stdout);
@@ -65,7 +69,10 @@ static int run_charts(const char *snapshot_path, const char *out_dir)
 		return 1;
 	}
 	if (pid == 0) {
-		execl(py, py, script, snapshot_path, out_dir, (char *)NULL);
+		if (depts[0])
+			execl(py, py, script, snapshot_path, out_dir, depts, (char *)NULL);
+		else
+			execl(py, py, script, snapshot_path, out_dir, (char *)NULL);
 		fprintf(stderr, "segstream report: cannot run %s: ", py);
 		perror(NULL);
 		_exit(127);
