@@ -184,6 +184,13 @@ int snap_report_write_json(const struct snap_report *r, FILE *f)
 			fprintf(f, "%s%" PRIu64, d ? ", " : "", r->region_dept_cents[g][d]);
 		fputc(']', f);
 	}
+	fprintf(f, "},\n  \"loyalty_department_items\": {");
+	for (int l = 0; l < SEG_LOYALTY_COUNT; l++) {
+		fprintf(f, "%s\"%s\": [", l ? ", " : "", segment_loyalty_name(l));
+		for (int d = 0; d < STATE_DEPARTMENTS; d++)
+			fprintf(f, "%s%" PRIu64, d ? ", " : "", r->loyalty_dept_items[l][d]);
+		fputc(']', f);
+	}
 	fprintf(f, "},\n  \"value_drivers\": {");
 	static const char *const drivers[SNAP_DRIVERS] = { "basket_size", "order_count", "order_rate", "reorder_rate" };
 	for (int k = 0; k < SNAP_DRIVERS; k++) {

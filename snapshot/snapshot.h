@@ -6,8 +6,8 @@
  * A published snapshot is DIR/NNNNNNNNNN/ (the sequence number, 10 digits) holding:
  *  - one file per row sink: customers.msgpack always (one msgpack array per customer, the
  *    columns of the column table in order, concatenated), customers.csv if asked for;
- *  - report.json: counts per label and group, revenue and items per persona, profile, region,
- *    age/income/family group and department, revenue tiers, efficiency index, busiest days and
+ *  - report.json: counts per label and group (and items per department by loyalty), revenue and
+ *    items per persona, profile, region, age/income/family group and department, revenue tiers, efficiency index, busiest days and
  *    hours, value drivers (Pearson correlations, value by quintile), behavioural clusters (size,
  *    centre in original units, name; the standardisation and initial centres to reproduce them);
  *  - manifest.json: format, sequence, time, the source offsets per topic/partition, counts, the
@@ -42,6 +42,7 @@ struct snap_report {
 	uint64_t loyalty_lines[SEG_LOYALTY_COUNT];
 	uint64_t orders, items, priced_items, reorders, spend_cents;
 	uint64_t dept_items[STATE_DEPARTMENTS], dept_cents[STATE_DEPARTMENTS];
+	uint64_t loyalty_dept_items[SEG_LOYALTY_COUNT][STATE_DEPARTMENTS]; /* items per department by loyalty */
 	uint64_t dow_orders[7], hour_orders[24], dow_lines[7], hour_lines[24];
 	uint64_t profile_customers[SEG_PROFILE_COUNT]; /* by primary profile, all customers */
 	uint64_t profile_items[SEG_PROFILE_COUNT], profile_cents[SEG_PROFILE_COUNT];

@@ -79,6 +79,7 @@ static int visit(const struct state_customer *c, const struct event_customer *d,
 	for (int i = 0; i < STATE_DEPARTMENTS; i++) {
 		r->dept_items[i] += c->dept_items[i];
 		r->dept_cents[i] += c->dept_cents[i];
+		r->loyalty_dept_items[v.l.loyalty][i] += c->dept_items[i];
 	}
 	for (int i = 0; i < 7; i++) {
 		r->dow_orders[i] += c->dow_orders[i];

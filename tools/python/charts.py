@@ -297,6 +297,26 @@ def group_charts(snap, out, written, names):
              "efficiency index (revenue share / item share)", "persona", horizontal=True, highlight=best)
 
 
+def loyalty_department_chart(snap, out, written, names):
+    """The departments whose share of items differs most between loyal and regular customers."""
+    items = snap.report.get("loyalty_department_items")
+    if not items:
+        return
+    loyal, regular = np.array(items["Loyal customer"], float), np.array(items["Regular customer"], float)
+    if loyal.sum() == 0 or regular.sum() == 0:
+        return
+    diff = pd.Series((loyal / loyal.sum() - regular / regular.sum()) * 100,
+                     index=[names.get(i + 1, str(i + 1)) for i in range(len(loyal))]).sort_values()
+    pick = pd.concat([diff.head(5), diff.tail(5)]) if len(diff) > 10 else diff
+    fig, ax = plt.subplots(figsize=(8, 4.8))
+    ax.barh(pick.index, pick.values, color=[ORANGE if v > 0 else BLUE for v in pick.values])
+    ax.axvline(0, color=GREY)
+    ax.set_title(f"Loyal customers buy relatively more {pick.index[-1]}, less {pick.index[0]} than regular ones")
+    ax.set_xlabel("loyal minus regular share of items (percentage points)")
+    ax.set_ylabel("department (top and bottom five)")
+    save(fig, out, "loyal_vs_regular_departments", written)
+
+
 def cluster_charts(snap, out, written):
     cl = snap.report.get("clusters", {})
     clusters = cl.get("clusters", [])
@@ -329,6 +349,7 @@ def main(snapdir, out, departments_csv=None):
     time_charts(snap, out, written)
     customer_charts(snap, out, written)
     group_charts(snap, out, written, names)
+    loyalty_department_chart(snap, out, written, names)
     cluster_charts(snap, out, written)
     print(f"charts: {len(written)} charts (PNG and SVG) of snapshot {snap.sequence} in {out}")
 
