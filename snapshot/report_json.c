@@ -184,6 +184,15 @@ int snap_report_write_json(const struct snap_report *r, FILE *f)
 			fprintf(f, "%s%" PRIu64, d ? ", " : "", r->region_dept_cents[g][d]);
 		fputc(']', f);
 	}
+	fprintf(f, "},\n  \"region_income\": {");
+	for (int g = 0; g < SEG_REGION_COUNT; g++) {
+		fprintf(f, "%s\"%s\": {", g ? ", " : "", segment_region_name(g));
+		for (int i = 0; i < SEG_INCOME_COUNT; i++)
+			fprintf(f, "%s\"%s\": {\"customers\": %" PRIu64 ", \"spend_cents\": %" PRIu64 "}",
+				i ? ", " : "", segment_income_name(i), r->region_income_customers[g][i],
+				r->region_income_cents[g][i]);
+		fputc('}', f);
+	}
 	fprintf(f, "},\n  \"loyalty_department_items\": {");
 	for (int l = 0; l < SEG_LOYALTY_COUNT; l++) {
 		fprintf(f, "%s\"%s\": [", l ? ", " : "", segment_loyalty_name(l));

@@ -53,6 +53,8 @@ struct snap_report {
 	uint64_t family_customers[SEG_FAMILY_COUNT], family_items[SEG_FAMILY_COUNT], family_cents[SEG_FAMILY_COUNT];
 	uint64_t persona_items[SEG_PERSONA_COUNT], persona_cents[SEG_PERSONA_COUNT];
 	uint64_t region_dept_cents[SEG_REGION_COUNT][STATE_DEPARTMENTS];
+	uint64_t region_income_customers[SEG_REGION_COUNT][SEG_INCOME_COUNT];
+	uint64_t region_income_cents[SEG_REGION_COUNT][SEG_INCOME_COUNT];
 	/* value drivers over customers that are not low-activity (order rate: where span > 0) */
 	double driver_pearson[SNAP_DRIVERS]; /* correlation with value (spend_cents); NaN if undefined */
 	double driver_quintile_value[SNAP_DRIVERS][5];

@@ -115,6 +115,8 @@ static int visit(const struct state_customer *c, const struct event_customer *d,
 		}
 		for (int i = 0; i < STATE_DEPARTMENTS; i++)
 			r->region_dept_cents[g->region][i] += c->dept_cents[i];
+		r->region_income_customers[g->region][g->income]++;
+		r->region_income_cents[g->region][g->income] += c->spend_cents;
 	}
 	if (!v.l.low_activity) {
 		const double x[SNAP_DRIVERS] = { v.drv.basket_size, (double)c->orders, v.drv.order_rate,

@@ -74,6 +74,12 @@ struct cJSON;
 struct snap_values;
 struct cJSON *cli_customer_json(const struct snap_values *v);
 
+/* serve's dashboard (dashboard.c): http/ handlers for the page at / and, under /dashboard/, the
+ * charting library it loads; both are embedded in the binary. */
+struct http_response;
+void cli_dashboard_page(void *ctx, const char *path, const char *rest, struct http_response *resp);
+void cli_dashboard_file(void *ctx, const char *path, const char *rest, struct http_response *resp);
+
 /* After a history was loaded with customers.csv: "CMD: warning: N of M customers have no
  * demographics row in customers.csv" on stderr, if any has none (ds_history.users_without_customer). */
 struct ds_history;
