@@ -167,8 +167,8 @@ static void update(const double *x, uint64_t n, uint32_t k, double centres[][F],
 			centres[c][f] = sum[c][f] / (double)size[c];
 }
 
-void segment_kmeans(double *x, uint64_t n, uint32_t k, uint64_t seed, double *work, int32_t *label_out,
-		    struct segment_clusters *out)
+void segment_kmeans(double *x, uint64_t n, uint32_t k, uint64_t seed, const double (*start)[SEG_CLUSTER_FEATURES],
+		    double *work, int32_t *label_out, struct segment_clusters *out)
 {
 	memset(out, 0, sizeof *out);
 	out->n = n;
@@ -179,7 +179,14 @@ void segment_kmeans(double *x, uint64_t n, uint32_t k, uint64_t seed, double *wo
 		k = SEG_CLUSTERS_MAX;
 	standardise(x, n, out);
 	uint64_t rng = seed;
-	k = init_centres(x, n, k, &rng, work, out->init);
+	if (start) {
+		for (uint32_t c = 0; c < k; c++)
+			for (int f = 0; f < F; f++)
+				out->init[c][f] = out->sd[f] > 0 ? (start[c][f] - out->mean[f]) / out->sd[f] : 0;
+		out->warm = 1;
+	} else {
+		k = init_centres(x, n, k, &rng, work, out->init);
+	}
 	out->k = k;
 	memcpy(out->centre, out->init, sizeof out->init);
 	for (uint64_t i = 0; i < n; i++)

@@ -169,6 +169,7 @@ struct segment_clusters {
 	uint64_t n;          /* points clustered */
 	uint64_t seed;       /* of the k-means++ initial centres */
 	uint32_t iterations; /* Lloyd iterations until no label changed (or SEG_CLUSTER_ITER_MAX) */
+	int warm;            /* 1: the initial centres were given (e.g. the previous snapshot's); 0: k-means++ */
 	double inertia;      /* sum of squared distances to the centres, standardised units */
 	double mean[SEG_CLUSTER_FEATURES], sd[SEG_CLUSTER_FEATURES]; /* the standardisation (population sd) */
 	double init[SEG_CLUSTERS_MAX][SEG_CLUSTER_FEATURES];         /* initial centres, standardised */
@@ -178,17 +179,21 @@ struct segment_clusters {
 
 /**
  * @brief k-means over n points: standardises @p x in place (z = (x - mean) / sd per feature; a
- *        feature with sd 0 becomes 0), picks k initial centres by k-means++ from a splitmix64
- *        stream seeded with @p seed, then runs Lloyd iterations (points in index order, the
- *        nearest centre by squared distance, ties to the lower index; an emptied cluster takes
- *        the point farthest from its centre) until no label changes. Deterministic. Pure.
+ *        feature with sd 0 becomes 0), takes @p start as the initial centres or else picks k by
+ *        k-means++ from a splitmix64 stream seeded with @p seed, then runs Lloyd iterations
+ *        (points in index order, the nearest centre by squared distance, ties to the lower index;
+ *        an emptied cluster takes the point farthest from its centre) until no label changes.
+ *        Deterministic. Pure.
  * @param x          n rows of SEG_CLUSTER_FEATURES doubles, row-major (standardised on return)
+ * @param start      NULL, or k initial centres in original units (standardised here with this
+ *                   data's mean and sd): a warm start from an earlier clustering, which keeps
+ *                   clusters and their numbers stable while the data changes a little
  * @param work       scratch of n doubles
  * @param[out] label_out  n cluster indexes
  * @param[out] out   the result; out->k == 0 when n == 0 or k == 0
  */
-void segment_kmeans(double *x, uint64_t n, uint32_t k, uint64_t seed, double *work, int32_t *label_out,
-		    struct segment_clusters *out);
+void segment_kmeans(double *x, uint64_t n, uint32_t k, uint64_t seed, const double (*start)[SEG_CLUSTER_FEATURES],
+		    double *work, int32_t *label_out, struct segment_clusters *out);
 
 /**
  * @brief A plain name for a cluster from its standardised centre, e.g. "frequent small baskets,

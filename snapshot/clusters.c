@@ -1,8 +1,13 @@
 /* The behavioural clusters of a snapshot: the first pass of the walk collects each customer's
- * features, k-means (segment/) clusters them, and the second pass hands each row its cluster
- * in the same order; see snapshot_int.h. */
+ * features, k-means (segment/) clusters them, warm started from the previous snapshot's centres
+ * when there is one, and the second pass hands each row its cluster in the same order; see
+ * snapshot_int.h. */
 #include "snapshot/snapshot.h"
 
+#include <cjson/cJSON.h>
+#include <inttypes.h>
+#include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -54,7 +59,8 @@ int snap__clusters_run(struct snap__clusters *cl, const struct segment_config *c
 	int rc = SNAP_NOMEM;
 	if (!work || !label)
 		goto out;
-	segment_kmeans(cl->x, cl->n_points, cfg->clusters, cfg->cluster_seed, work, label, out);
+	segment_kmeans(cl->x, cl->n_points, cfg->clusters, cfg->cluster_seed, cl->start ? cl->start->centre : NULL,
+		       work, label, out);
 	for (uint64_t i = 0; i < cl->n_customers; i++)
 		if (cl->customer[i] >= 0)
 			cl->customer[i] = out->k ? label[cl->customer[i]] : -1;
@@ -63,6 +69,40 @@ out:
 	free(work);
 	free(label);
 	return rc;
+}
+
+int snap__clusters_previous(const char *dir, uint64_t seq, const struct segment_config *cfg,
+			    struct snap__clusters_start *out)
+{
+	char path[4200];
+	size_t len;
+	snprintf(path, sizeof path, "%s/%010" PRIu64 "/report.json", dir, seq);
+	char *text = seq ? snap__read_whole(path, &len) : NULL;
+	cJSON *rep = text ? cJSON_ParseWithLength(text, len) : NULL;
+	const cJSON *cl = cJSON_GetObjectItemCaseSensitive(rep, "clusters");
+	const cJSON *k = cJSON_GetObjectItemCaseSensitive(cl, "k"),
+		    *seed = cJSON_GetObjectItemCaseSensitive(cl, "seed");
+	const cJSON *list = cJSON_GetObjectItemCaseSensitive(cl, "clusters"), *c;
+	int ok = cfg->clusters > 0 && cJSON_IsNumber(k) && k->valuedouble == cfg->clusters && cJSON_IsNumber(seed) &&
+		 seed->valuedouble == cfg->cluster_seed && cJSON_GetArraySize(list) == (int)cfg->clusters;
+	int i = 0;
+	const cJSON *items = ok ? list : NULL;
+	cJSON_ArrayForEach(c, items)
+	{
+		const cJSON *centre = cJSON_GetObjectItemCaseSensitive(c, "centre");
+		for (int f = 0; f < F; f++) {
+			const cJSON *v = cJSON_GetObjectItemCaseSensitive(centre, segment_cluster_feature_name(f));
+			if (!cJSON_IsNumber(v) || !isfinite(v->valuedouble))
+				ok = 0;
+			else
+				out->centre[i][f] = v->valuedouble;
+		}
+		i++;
+	}
+	out->sequence = seq;
+	cJSON_Delete(rep);
+	free(text);
+	return ok;
 }
 
 int32_t snap__clusters_next(struct snap__clusters *cl)

@@ -115,6 +115,10 @@ static void json_clusters(FILE *f, const struct snap_report *r)
 		", \"excluded\": %" PRIu64 ", \"iterations\": %" PRIu32 ", \"inertia\": ",
 		cl->k, cl->seed, cl->n, r->cluster_excluded, cl->iterations);
 	json_number(f, cl->inertia);
+	if (r->cluster_start_sequence && cl->warm)
+		fprintf(f, ", \"initial_centres_from\": \"snapshot %" PRIu64 "\"", r->cluster_start_sequence);
+	else
+		fprintf(f, ", \"initial_centres_from\": \"k-means++\"");
 	fprintf(f, ",\n    \"features\": [");
 	for (int j = 0; j < SEG_CLUSTER_FEATURES; j++)
 		fprintf(f, "%s\"%s\"", j ? ", " : "", segment_cluster_feature_name(j));

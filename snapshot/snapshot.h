@@ -61,7 +61,8 @@ struct snap_report {
 	uint64_t driver_n[SNAP_DRIVERS];
 	/* behavioural clusters (segment_kmeans) of the customers not excluded */
 	struct segment_clusters clusters;
-	uint64_t cluster_excluded;                      /* customers in no cluster (low activity, no order rate) */
+	uint64_t cluster_excluded;       /* customers in no cluster (low activity, no order rate) */
+	uint64_t cluster_start_sequence; /* the snapshot whose centres started the clusters; 0: k-means++ */
 	uint64_t cluster_spend_cents[SEG_CLUSTERS_MAX]; /* spend of each cluster's customers */
 };
 

@@ -43,8 +43,23 @@ struct snap__open_sink {
 	void *state;
 };
 
+/* A warm start of the clusters: the centres of an earlier snapshot, in original units. */
+struct snap__clusters_start {
+	double centre[SEG_CLUSTERS_MAX][SEG_CLUSTER_FEATURES];
+	uint64_t sequence; /* the snapshot they come from */
+};
+
+/*
+ * The centres of snapshot seq under dir, if it clustered with cfg's k and seed (its report.json
+ * says so). @return 1 with *out filled, 0 when there is nothing to start from (no such snapshot,
+ * other k or seed, an unreadable report).
+ */
+int snap__clusters_previous(const char *dir, uint64_t seq, const struct segment_config *cfg,
+			    struct snap__clusters_start *out);
+
 /* The clusters of one snapshot (clusters.c), zero-initialised before the walk. */
 struct snap__clusters {
+	const struct snap__clusters_start *start; /* NULL: k-means++; borrowed for the walk */
 	double *x; /* the points' features, SEG_CLUSTER_FEATURES each (standardised by run) */
 	uint64_t n_points, cap_points;
 	int32_t *customer; /* per customer in walk order: its point, then its cluster; -1 excluded */
@@ -61,11 +76,12 @@ int32_t snap__clusters_next(struct snap__clusters *cl);
 void snap__clusters_free(struct snap__clusters *cl);
 
 /*
- * One walk over the state in one read transaction (walk.c): fills the report, hands each
- * customer's row to the n sinks, and, if offsets_out is not NULL, collects the source offsets
+ * One walk over the state in one read transaction (walk.c): fills the report (the clusters warm
+ * started from start's centres, or k-means++ when start is NULL), hands each customer's row to the n sinks, and, if offsets_out is not NULL, collects the source offsets
  * (free() *offsets_out, also on failure). @return SNAP_OK, SNAP_STATE, SNAP_IO or SNAP_NOMEM.
  */
-int snap__walk(struct state_db *db, const struct segment_config *cfg, struct snap__open_sink *sinks, int n,
-	       struct snap_report *r, struct snap__offset **offsets_out, size_t *n_offsets_out);
+int snap__walk(struct state_db *db, const struct segment_config *cfg, const struct snap__clusters_start *start,
+	       struct snap__open_sink *sinks, int n, struct snap_report *r, struct snap__offset **offsets_out,
+	       size_t *n_offsets_out);
 
 #endif

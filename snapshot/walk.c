@@ -203,11 +203,13 @@ static void finish_drivers(struct walk *w)
 	}
 }
 
-int snap__walk(struct state_db *db, const struct segment_config *cfg, struct snap__open_sink *sinks, int n,
-	       struct snap_report *r, struct snap__offset **offsets_out, size_t *n_offsets_out)
+int snap__walk(struct state_db *db, const struct segment_config *cfg, const struct snap__clusters_start *start,
+	       struct snap__open_sink *sinks, int n, struct snap_report *r, struct snap__offset **offsets_out,
+	       size_t *n_offsets_out)
 {
-	struct walk w = { .cfg = cfg, .r = r, .sinks = sinks, .n_sinks = n };
+	struct walk w = { .cfg = cfg, .r = r, .sinks = sinks, .n_sinks = n, .clusters = { .start = start } };
 	memset(r, 0, sizeof *r);
+	r->cluster_start_sequence = start ? start->sequence : 0;
 	int rc = state_snapshot_walk_twice(db, offsets_out ? visit_offset : no_offset,
 					   cfg->clusters ? visit_features : NULL, visit, &w);
 	if (rc == SNAP_IO || rc == SNAP_NOMEM)
@@ -235,7 +237,7 @@ int snap_build(struct state_db *db, const struct segment_config *cfg, struct sna
 	int rc = csv ? snap_sink_csv.open(csv, &sink.state) : SNAP_OK;
 	if (rc != SNAP_OK)
 		return rc;
-	rc = snap__walk(db, cfg, &sink, csv ? 1 : 0, out, NULL, NULL);
+	rc = snap__walk(db, cfg, NULL, &sink, csv ? 1 : 0, out, NULL, NULL);
 	if (csv) {
 		int crc = snap_sink_csv.close(sink.state);
 		if (rc == SNAP_OK)

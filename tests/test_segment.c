@@ -147,7 +147,7 @@ static void test_kmeans_finds_blobs(void **state)
 	struct segment_clusters out, out2;
 	for (uint64_t seed = 1; seed <= 20; seed++) {
 		three_blobs(x, N);
-		segment_kmeans(x, 3 * N, 3, seed, work, label, &out);
+		segment_kmeans(x, 3 * N, 3, seed, NULL, work, label, &out);
 		assert_int_equal(out.k, 3);
 		assert_true(out.n == 3 * N);
 		for (int i = 0; i < 3 * N; i++)
@@ -166,15 +166,41 @@ static void test_kmeans_finds_blobs(void **state)
 		double b = out.mean[0] + out.sd[0] * out.centre[label[1]][0];
 		assert_true(fabs(b - 20.002) < 0.002);
 		three_blobs(z, N);
-		segment_kmeans(z, 3 * N, 3, seed, work, again, &out2);
+		segment_kmeans(z, 3 * N, 3, seed, NULL, work, again, &out2);
 		assert_memory_equal(label, again, sizeof label);
 		assert_memory_equal(&out, &out2, sizeof out);
 	}
 	three_blobs(x, N);
-	segment_kmeans(x, 3 * N, 3, 1, work, label, &out);
+	segment_kmeans(x, 3 * N, 3, 1, NULL, work, label, &out);
 	three_blobs(z, N);
-	segment_kmeans(z, 3 * N, 3, 2, work, again, &out2);
+	segment_kmeans(z, 3 * N, 3, 2, NULL, work, again, &out2);
 	assert_memory_not_equal(out.init, out2.init, sizeof out.init); /* the seed picks the initial centres */
+}
+
+/* A warm start from the centres of an earlier run (in original units) on slightly changed data
+ * keeps every unchanged point in its cluster, under the same number, and says it was warm. */
+static void test_kmeans_warm_start(void **state)
+{
+	(void)state;
+	enum { N = 40 };
+	double x[3 * N * SEG_CLUSTER_FEATURES], work[3 * N], start[SEG_CLUSTERS_MAX][SEG_CLUSTER_FEATURES];
+	int32_t label[3 * N], again[3 * N];
+	struct segment_clusters out, out2;
+	three_blobs(x, N);
+	segment_kmeans(x, 3 * N, 3, 5, NULL, work, label, &out);
+	assert_int_equal(out.warm, 0);
+	for (uint32_t c = 0; c < out.k; c++)
+		for (int f = 0; f < SEG_CLUSTER_FEATURES; f++)
+			start[c][f] = out.mean[f] + out.sd[f] * out.centre[c][f];
+	three_blobs(x, N);
+	x[0] += 0.002; /* one point moves a little */
+	segment_kmeans(x, 3 * N, 3, 99, (const double(*)[SEG_CLUSTER_FEATURES])start, work, again, &out2);
+	assert_int_equal(out2.warm, 1);
+	assert_int_equal(out2.k, 3);
+	assert_memory_equal(label, again, sizeof label);
+	for (int c = 0; c < 3; c++)
+		for (int f = 0; f < SEG_CLUSTER_FEATURES; f++)
+			assert_true(fabs(out2.init[c][f] - out.centre[c][f]) < 0.01);
 }
 
 /* Fewer distinct points than k: as many clusters as distinct points; no point: no cluster. */
@@ -184,13 +210,13 @@ static void test_kmeans_small_inputs(void **state)
 	double x[4 * SEG_CLUSTER_FEATURES] = { 1, 2, 3, 4, 1, 2, 3, 4, 5, 6, 7, 8, 5, 6, 7, 8 }, work[4];
 	int32_t label[4];
 	struct segment_clusters out;
-	segment_kmeans(x, 4, 5, 1, work, label, &out);
+	segment_kmeans(x, 4, 5, 1, NULL, work, label, &out);
 	assert_int_equal(out.k, 2);
 	assert_int_equal(label[0], label[1]);
 	assert_int_equal(label[2], label[3]);
 	assert_int_not_equal(label[0], label[2]);
 	assert_true(out.inertia == 0);
-	segment_kmeans(x, 0, 5, 1, work, label, &out);
+	segment_kmeans(x, 0, 5, 1, NULL, work, label, &out);
 	assert_int_equal(out.k, 0);
 }
 
@@ -234,6 +260,7 @@ int main(void)
 		cmocka_unit_test(test_threshold_names_enumerate_the_config),
 		cmocka_unit_test(test_kmeans_finds_blobs),
 		cmocka_unit_test(test_kmeans_small_inputs),
+		cmocka_unit_test(test_kmeans_warm_start),
 		cmocka_unit_test(test_cluster_features),
 		cmocka_unit_test(test_cluster_names),
 	};
