@@ -14,6 +14,8 @@ void segment_config_init(struct segment_config *cfg)
 	cfg->nonfrequent_above = 20;
 	cfg->regular_freq_above = 10;
 	cfg->low_activity_below = 5;
+	cfg->clusters = 5;
+	cfg->cluster_seed = 1;
 }
 
 /* The thresholds -T sets, by name: the members of struct segment_config. */
@@ -28,6 +30,8 @@ static const struct {
 	{ "nonfrequent_above", offsetof(struct segment_config, nonfrequent_above), 0 },
 	{ "regular_freq_above", offsetof(struct segment_config, regular_freq_above), 0 },
 	{ "low_activity_below", offsetof(struct segment_config, low_activity_below), 0 },
+	{ "clusters", offsetof(struct segment_config, clusters), 0 },
+	{ "cluster_seed", offsetof(struct segment_config, cluster_seed), 0 },
 };
 
 int segment_config_set(struct segment_config *cfg, const char *kv)
@@ -42,6 +46,8 @@ int segment_config_set(struct segment_config *cfg, const char *kv)
 	size_t klen = (size_t)(eq - kv);
 	for (size_t i = 0; i < sizeof thresholds / sizeof thresholds[0]; i++) {
 		if (strlen(thresholds[i].name) == klen && strncmp(thresholds[i].name, kv, klen) == 0) {
+			if (thresholds[i].offset == offsetof(struct segment_config, clusters) && v > SEG_CLUSTERS_MAX)
+				return -1;
 			char *member = (char *)cfg + thresholds[i].offset;
 			if (thresholds[i].is_u64)
 				*(uint64_t *)(void *)member = v;

@@ -19,6 +19,8 @@ struct segment_config {
 	uint32_t nonfrequent_above;  /* median days > this: Non-frequent (20) */
 	uint32_t regular_freq_above; /* median days > this: Regular, else Frequent (10) */
 	uint32_t low_activity_below; /* max_order < this: low activity (5) */
+	uint32_t clusters;           /* k of the behavioural clusters, 0..SEG_CLUSTERS_MAX; 0: none (5) */
+	uint32_t cluster_seed;       /* seed of the clusters' k-means++ initial centres (1) */
 };
 
 void segment_config_init(struct segment_config *cfg);
@@ -141,5 +143,63 @@ void segment_tiers(const uint64_t *revenue, int n, enum segment_tier *tier_out);
 const char *segment_loyalty_name(enum segment_loyalty l);
 const char *segment_spending_name(enum segment_spending s);
 const char *segment_frequency_name(enum segment_frequency f);
+
+/* ---- Behavioural clusters (segment/cluster.c) ---- */
+
+#define SEG_CLUSTERS_MAX     16
+#define SEG_CLUSTER_FEATURES 4 /* basket size, order rate, reorder rate, log spend */
+#define SEG_CLUSTER_ITER_MAX 300
+
+/** The features' names, in order ("basket_size", "order_rate", "reorder_rate", "log_spend"). */
+const char *segment_cluster_feature_name(int f);
+
+/**
+ * @brief A customer's cluster features in original units: basket size, order rate, reorder rate
+ *        and log spend = ln(1 + spend in dollars).
+ * @param[out] x_out  the features (left as they are when excluded)
+ * @return 0, or -1 when the customer is excluded: low activity, or a driver undefined (an order
+ *         rate needs a span of days > 0).
+ */
+int segment_cluster_features(const struct segment_labels *l, const struct segment_drivers *drv, uint64_t spend_cents,
+			     double x_out[SEG_CLUSTER_FEATURES]);
+
+/** A k-means clustering of n customers' standardised features (segment_kmeans()). */
+struct segment_clusters {
+	uint32_t k;          /* clusters made: min(requested k, distinct points); 0 when no point */
+	uint64_t n;          /* points clustered */
+	uint64_t seed;       /* of the k-means++ initial centres */
+	uint32_t iterations; /* Lloyd iterations until no label changed (or SEG_CLUSTER_ITER_MAX) */
+	int warm;            /* 1: the initial centres were given (e.g. the previous snapshot's); 0: k-means++ */
+	double inertia;      /* sum of squared distances to the centres, standardised units */
+	double mean[SEG_CLUSTER_FEATURES], sd[SEG_CLUSTER_FEATURES]; /* the standardisation (population sd) */
+	double init[SEG_CLUSTERS_MAX][SEG_CLUSTER_FEATURES];         /* initial centres, standardised */
+	double centre[SEG_CLUSTERS_MAX][SEG_CLUSTER_FEATURES];       /* final centres, standardised */
+	uint64_t size[SEG_CLUSTERS_MAX];
+};
+
+/**
+ * @brief k-means over n points: standardises @p x in place (z = (x - mean) / sd per feature; a
+ *        feature with sd 0 becomes 0), takes @p start as the initial centres or else picks k by
+ *        k-means++ from a splitmix64 stream seeded with @p seed, then runs Lloyd iterations
+ *        (points in index order, the nearest centre by squared distance, ties to the lower index;
+ *        an emptied cluster takes the point farthest from its centre) until no label changes.
+ *        Deterministic. Pure.
+ * @param x          n rows of SEG_CLUSTER_FEATURES doubles, row-major (standardised on return)
+ * @param start      NULL, or k initial centres in original units (standardised here with this
+ *                   data's mean and sd): a warm start from an earlier clustering, which keeps
+ *                   clusters and their numbers stable while the data changes a little
+ * @param work       scratch of n doubles
+ * @param[out] label_out  n cluster indexes
+ * @param[out] out   the result; out->k == 0 when n == 0 or k == 0
+ */
+void segment_kmeans(double *x, uint64_t n, uint32_t k, uint64_t seed, const double (*start)[SEG_CLUSTER_FEATURES],
+		    double *work, int32_t *label_out, struct segment_clusters *out);
+
+/**
+ * @brief A plain name for a cluster from its standardised centre, e.g. "frequent small baskets,
+ *        high reorder, low spend": each feature named when its centre is half an sd or more
+ *        from the mean.
+ */
+void segment_cluster_name(const double centre[SEG_CLUSTER_FEATURES], char *buf, size_t len);
 
 #endif

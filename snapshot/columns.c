@@ -54,7 +54,8 @@ static double half(int32_t x2)
 	XX(reorder_rate, REAL, SNAP_NULLABLE, v->drv.reorder_rate)                     \
 	XX(age, INT, SNAP_NULLABLE, DEMO(v, age))                                      \
 	XX(income, INT, SNAP_NULLABLE, DEMO(v, income))                                \
-	XX(n_dependants, INT, SNAP_NULLABLE, DEMO(v, n_dependants))
+	XX(n_dependants, INT, SNAP_NULLABLE, DEMO(v, n_dependants))                    \
+	XX(cluster, INT, SNAP_NULLABLE, v->cluster == SNAP_CLUSTER_UNKNOWN ? SNAP_INT_NULL : v->cluster)
 
 enum column_id {
 #define COLUMN_ID(name, type, flags, value) COL_##name,
@@ -106,6 +107,7 @@ void snap_values_compute(const struct segment_config *cfg, const struct state_cu
 	v->primary = segment_profiles(c, v->profile_items, v->profile_cents);
 	segment_drivers(c, &v->drv);
 	v->persona[0] = 0;
+	v->cluster = SNAP_CLUSTER_UNKNOWN;
 	if (v->g.valid)
 		segment_persona_name(segment_persona(&v->g, v->primary), v->persona, sizeof v->persona);
 }

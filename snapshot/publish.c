@@ -207,6 +207,7 @@ int snap_publish_files(struct state_db *db, const struct segment_config *cfg, co
 	struct snap__open_sink sinks[SNAP_SINKS_MAX];
 	const char *files[SNAP_SINKS_MAX + 1];
 	struct snap__offset *offsets = NULL;
+	struct snap__clusters_start start;
 	size_t n_offsets = 0;
 	int n_open = 0, n_started = 0, n_files = 0, rc = SNAP_IO; /* files created, sinks opened */
 	if (!report)
@@ -219,6 +220,8 @@ int snap_publish_files(struct state_db *db, const struct segment_config *cfg, co
 	size_t n_seqs;
 	uint64_t *seqs = snap__list_sequences(dir, &n_seqs);
 	uint64_t seq = n_seqs ? seqs[n_seqs - 1] + 1 : 1;
+	/* the clusters start from the previous snapshot's centres, so they stay put between snapshots */
+	int warm = n_seqs && snap__clusters_previous(dir, seqs[n_seqs - 1], cfg, &start);
 	free(seqs);
 	snprintf(final, sizeof final, "%s/%010" PRIu64, dir, seq);
 	snprintf(tmp, sizeof tmp, "%s/.tmp-%010" PRIu64 "-%d", dir, seq, (int)getpid());
@@ -244,7 +247,7 @@ int snap_publish_files(struct state_db *db, const struct segment_config *cfg, co
 		files[n_files++] = s->file_name;
 	}
 	errno = 0;
-	rc = snap__walk(db, cfg, sinks, n_started, report, &offsets, &n_offsets);
+	rc = snap__walk(db, cfg, warm ? &start : NULL, sinks, n_started, report, &offsets, &n_offsets);
 	if (rc == SNAP_IO && errno) /* a sink's write failed: say why (a full disk: ENOSPC) */
 		rc = fail_io(errbuf, errbuf_len, "write rows in", tmp);
 	else if (rc != SNAP_OK && errbuf && errbuf_len)

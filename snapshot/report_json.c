@@ -95,6 +95,63 @@ static void json_groups(FILE *f, const char *name, int n, label_fn label, const 
 	fprintf(f, "\n  ]%s\n", after);
 }
 
+static void json_vector(FILE *f, const double *x, int n)
+{
+	fputc('[', f);
+	for (int i = 0; i < n; i++) {
+		fputs(i ? ", " : "", f);
+		json_number(f, x[i]);
+	}
+	fputc(']', f);
+}
+
+/* The clusters: each one's size, spend, centre in original units (log spend also as dollars,
+ * expm1) and name; the standardisation and the initial centres that reproduce them. */
+static void json_clusters(FILE *f, const struct snap_report *r)
+{
+	const struct segment_clusters *cl = &r->clusters;
+	fprintf(f,
+		"  \"clusters\": {\"k\": %" PRIu32 ", \"seed\": %" PRIu64 ", \"customers\": %" PRIu64
+		", \"excluded\": %" PRIu64 ", \"iterations\": %" PRIu32 ", \"inertia\": ",
+		cl->k, cl->seed, cl->n, r->cluster_excluded, cl->iterations);
+	json_number(f, cl->inertia);
+	if (r->cluster_start_sequence && cl->warm)
+		fprintf(f, ", \"initial_centres_from\": \"snapshot %" PRIu64 "\"", r->cluster_start_sequence);
+	else
+		fprintf(f, ", \"initial_centres_from\": \"k-means++\"");
+	fprintf(f, ",\n    \"features\": [");
+	for (int j = 0; j < SEG_CLUSTER_FEATURES; j++)
+		fprintf(f, "%s\"%s\"", j ? ", " : "", segment_cluster_feature_name(j));
+	fprintf(f, "],\n    \"mean\": ");
+	json_vector(f, cl->mean, SEG_CLUSTER_FEATURES);
+	fprintf(f, ",\n    \"sd\": ");
+	json_vector(f, cl->sd, SEG_CLUSTER_FEATURES);
+	fprintf(f, ",\n    \"initial_centres\": [");
+	for (uint32_t c = 0; c < cl->k; c++) {
+		fputs(c ? ", " : "", f);
+		json_vector(f, cl->init[c], SEG_CLUSTER_FEATURES);
+	}
+	fprintf(f, "],\n    \"clusters\": [");
+	for (uint32_t c = 0; c < cl->k; c++) {
+		char name[96];
+		segment_cluster_name(cl->centre[c], name, sizeof name);
+		fprintf(f,
+			"%s\n      {\"cluster\": %" PRIu32 ", \"name\": \"%s\", \"customers\": %" PRIu64
+			", \"spend_cents\": %" PRIu64 ", \"centre\": {",
+			c ? "," : "", c, name, cl->size[c], r->cluster_spend_cents[c]);
+		for (int j = 0; j < SEG_CLUSTER_FEATURES; j++) {
+			fprintf(f, "%s\"%s\": ", j ? ", " : "", segment_cluster_feature_name(j));
+			json_number(f, cl->mean[j] + cl->sd[j] * cl->centre[c][j]);
+		}
+		fprintf(f, ", \"spend_dollars\": ");
+		json_number(f, expm1(cl->mean[3] + cl->sd[3] * cl->centre[c][3]));
+		fprintf(f, "}, \"centre_standardised\": ");
+		json_vector(f, cl->centre[c], SEG_CLUSTER_FEATURES);
+		fputc('}', f);
+	}
+	fprintf(f, "\n    ]}\n");
+}
+
 int snap_report_write_json(const struct snap_report *r, FILE *f)
 {
 	fprintf(f,
@@ -131,6 +188,22 @@ int snap_report_write_json(const struct snap_report *r, FILE *f)
 			fprintf(f, "%s%" PRIu64, d ? ", " : "", r->region_dept_cents[g][d]);
 		fputc(']', f);
 	}
+	fprintf(f, "},\n  \"region_income\": {");
+	for (int g = 0; g < SEG_REGION_COUNT; g++) {
+		fprintf(f, "%s\"%s\": {", g ? ", " : "", segment_region_name(g));
+		for (int i = 0; i < SEG_INCOME_COUNT; i++)
+			fprintf(f, "%s\"%s\": {\"customers\": %" PRIu64 ", \"spend_cents\": %" PRIu64 "}",
+				i ? ", " : "", segment_income_name(i), r->region_income_customers[g][i],
+				r->region_income_cents[g][i]);
+		fputc('}', f);
+	}
+	fprintf(f, "},\n  \"loyalty_department_items\": {");
+	for (int l = 0; l < SEG_LOYALTY_COUNT; l++) {
+		fprintf(f, "%s\"%s\": [", l ? ", " : "", segment_loyalty_name(l));
+		for (int d = 0; d < STATE_DEPARTMENTS; d++)
+			fprintf(f, "%s%" PRIu64, d ? ", " : "", r->loyalty_dept_items[l][d]);
+		fputc(']', f);
+	}
 	fprintf(f, "},\n  \"value_drivers\": {");
 	static const char *const drivers[SNAP_DRIVERS] = { "basket_size", "order_count", "order_rate", "reorder_rate" };
 	for (int k = 0; k < SNAP_DRIVERS; k++) {
@@ -144,6 +217,8 @@ int snap_report_write_json(const struct snap_report *r, FILE *f)
 		}
 		fprintf(f, "]}");
 	}
-	fprintf(f, "\n  }\n}\n");
+	fprintf(f, "\n  },\n");
+	json_clusters(f, r);
+	fprintf(f, "}\n");
 	return ferror(f) ? SNAP_IO : SNAP_OK;
 }

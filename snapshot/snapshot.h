@@ -6,9 +6,10 @@
  * A published snapshot is DIR/NNNNNNNNNN/ (the sequence number, 10 digits) holding:
  *  - one file per row sink: customers.msgpack always (one msgpack array per customer, the
  *    columns of the column table in order, concatenated), customers.csv if asked for;
- *  - report.json: counts per label and group, revenue and items per persona, profile, region,
- *    age/income/family group and department, revenue tiers, efficiency index, busiest days and
- *    hours, value drivers (Pearson correlations, value by quintile);
+ *  - report.json: counts per label and group (and items per department by loyalty), revenue and
+ *    items per persona, profile, region, age/income/family group and department, revenue tiers, efficiency index, busiest days and
+ *    hours, value drivers (Pearson correlations, value by quintile), behavioural clusters (size,
+ *    centre in original units, name; the standardisation and initial centres to reproduce them);
  *  - manifest.json: format, sequence, time, the source offsets per topic/partition, counts, the
  *    columns (name, type, nullable) and each file's size and CRC-32. Written last.
  * The directory is built under a temporary name, every file fsynced, then renamed: a reader
@@ -41,6 +42,7 @@ struct snap_report {
 	uint64_t loyalty_lines[SEG_LOYALTY_COUNT];
 	uint64_t orders, items, priced_items, reorders, spend_cents;
 	uint64_t dept_items[STATE_DEPARTMENTS], dept_cents[STATE_DEPARTMENTS];
+	uint64_t loyalty_dept_items[SEG_LOYALTY_COUNT][STATE_DEPARTMENTS]; /* items per department by loyalty */
 	uint64_t dow_orders[7], hour_orders[24], dow_lines[7], hour_lines[24];
 	uint64_t profile_customers[SEG_PROFILE_COUNT]; /* by primary profile, all customers */
 	uint64_t profile_items[SEG_PROFILE_COUNT], profile_cents[SEG_PROFILE_COUNT];
@@ -51,10 +53,17 @@ struct snap_report {
 	uint64_t family_customers[SEG_FAMILY_COUNT], family_items[SEG_FAMILY_COUNT], family_cents[SEG_FAMILY_COUNT];
 	uint64_t persona_items[SEG_PERSONA_COUNT], persona_cents[SEG_PERSONA_COUNT];
 	uint64_t region_dept_cents[SEG_REGION_COUNT][STATE_DEPARTMENTS];
+	uint64_t region_income_customers[SEG_REGION_COUNT][SEG_INCOME_COUNT];
+	uint64_t region_income_cents[SEG_REGION_COUNT][SEG_INCOME_COUNT];
 	/* value drivers over customers that are not low-activity (order rate: where span > 0) */
 	double driver_pearson[SNAP_DRIVERS]; /* correlation with value (spend_cents); NaN if undefined */
 	double driver_quintile_value[SNAP_DRIVERS][5];
 	uint64_t driver_n[SNAP_DRIVERS];
+	/* behavioural clusters (segment_kmeans) of the customers not excluded */
+	struct segment_clusters clusters;
+	uint64_t cluster_excluded;       /* customers in no cluster (low activity, no order rate) */
+	uint64_t cluster_start_sequence; /* the snapshot whose centres started the clusters; 0: k-means++ */
+	uint64_t cluster_spend_cents[SEG_CLUSTERS_MAX]; /* spend of each cluster's customers */
 };
 
 /* ---- The column table ---- */
@@ -69,7 +78,11 @@ struct snap_values {
 	uint64_t profile_items[SEG_PROFILE_COUNT], profile_cents[SEG_PROFILE_COUNT];
 	struct segment_drivers drv;
 	char persona[96]; /* "" when !g.valid */
+	int32_t cluster;  /* the snapshot's cluster, -1 excluded; SNAP_CLUSTER_UNKNOWN outside a snapshot */
 };
+
+/** snap_values.cluster outside a snapshot walk (`get`, serve): the column is null. */
+#define SNAP_CLUSTER_UNKNOWN INT32_MIN
 
 /**
  * @brief Computes a customer's values with the rules of segment/. Pure.

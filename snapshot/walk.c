@@ -1,6 +1,7 @@
 /* Building a snapshot: one walk over the state in one read transaction computes each
  * customer's row values, hands them to the row sinks, and adds them up into the report
- * (counts, revenue per group, value drivers); see snapshot.h. */
+ * (counts, revenue per group, value drivers); a first pass in the same transaction collects
+ * the clusters' features (clusters.c); see snapshot.h. */
 #include "snapshot/snapshot.h"
 
 #include <math.h>
@@ -24,6 +25,8 @@ struct walk {
 	uint64_t n_drivers[SNAP_DRIVERS], cap_drivers;
 	struct snap__offset *offsets;
 	size_t n_offsets;
+	struct snap__clusters clusters;
+	int clustered; /* the k-means between the passes has run */
 };
 
 static int add_driver(struct walk *w, int k, double x, uint64_t value, uint32_t user)
@@ -51,6 +54,16 @@ static int visit(const struct state_customer *c, const struct event_customer *d,
 	struct snap_report *r = w->r;
 	struct snap_values v;
 	snap_values_compute(w->cfg, c, d, &v);
+	if (w->cfg->clusters && !w->clustered) {
+		if (snap__clusters_run(&w->clusters, w->cfg, &r->clusters) != SNAP_OK)
+			return SNAP_NOMEM;
+		w->clustered = 1;
+	}
+	v.cluster = snap__clusters_next(&w->clusters);
+	if (v.cluster >= 0)
+		r->cluster_spend_cents[v.cluster] += c->spend_cents;
+	else
+		r->cluster_excluded++;
 	r->customers++;
 	r->loyalty[v.l.loyalty]++;
 	r->spending[v.l.spending]++;
@@ -66,6 +79,7 @@ static int visit(const struct state_customer *c, const struct event_customer *d,
 	for (int i = 0; i < STATE_DEPARTMENTS; i++) {
 		r->dept_items[i] += c->dept_items[i];
 		r->dept_cents[i] += c->dept_cents[i];
+		r->loyalty_dept_items[v.l.loyalty][i] += c->dept_items[i];
 	}
 	for (int i = 0; i < 7; i++) {
 		r->dow_orders[i] += c->dow_orders[i];
@@ -101,6 +115,8 @@ static int visit(const struct state_customer *c, const struct event_customer *d,
 		}
 		for (int i = 0; i < STATE_DEPARTMENTS; i++)
 			r->region_dept_cents[g->region][i] += c->dept_cents[i];
+		r->region_income_customers[g->region][g->income]++;
+		r->region_income_cents[g->region][g->income] += c->spend_cents;
 	}
 	if (!v.l.low_activity) {
 		const double x[SNAP_DRIVERS] = { v.drv.basket_size, (double)c->orders, v.drv.order_rate,
@@ -115,6 +131,14 @@ static int visit(const struct state_customer *c, const struct event_customer *d,
 			return rc;
 	}
 	return 0;
+}
+
+/* The first pass: each customer's cluster features. */
+static int visit_features(const struct state_customer *c, const struct event_customer *d, void *ctx)
+{
+	struct walk *w = ctx;
+	(void)d;
+	return snap__clusters_add(&w->clusters, w->cfg, c);
 }
 
 static int visit_offset(const char *topic, int32_t partition, int64_t next, void *ctx)
@@ -179,12 +203,15 @@ static void finish_drivers(struct walk *w)
 	}
 }
 
-int snap__walk(struct state_db *db, const struct segment_config *cfg, struct snap__open_sink *sinks, int n,
-	       struct snap_report *r, struct snap__offset **offsets_out, size_t *n_offsets_out)
+int snap__walk(struct state_db *db, const struct segment_config *cfg, const struct snap__clusters_start *start,
+	       struct snap__open_sink *sinks, int n, struct snap_report *r, struct snap__offset **offsets_out,
+	       size_t *n_offsets_out)
 {
-	struct walk w = { .cfg = cfg, .r = r, .sinks = sinks, .n_sinks = n };
+	struct walk w = { .cfg = cfg, .r = r, .sinks = sinks, .n_sinks = n, .clusters = { .start = start } };
 	memset(r, 0, sizeof *r);
-	int rc = state_snapshot_walk(db, offsets_out ? visit_offset : no_offset, visit, &w);
+	r->cluster_start_sequence = start ? start->sequence : 0;
+	int rc = state_snapshot_walk_twice(db, offsets_out ? visit_offset : no_offset,
+					   cfg->clusters ? visit_features : NULL, visit, &w);
 	if (rc == SNAP_IO || rc == SNAP_NOMEM)
 		goto out;
 	if (rc != STATE_OK) {
@@ -196,6 +223,7 @@ int snap__walk(struct state_db *db, const struct segment_config *cfg, struct sna
 out:
 	for (int k = 0; k < SNAP_DRIVERS; k++)
 		free(w.drivers[k]);
+	snap__clusters_free(&w.clusters);
 	if (offsets_out) {
 		*offsets_out = w.offsets;
 		*n_offsets_out = w.n_offsets;
@@ -209,7 +237,7 @@ int snap_build(struct state_db *db, const struct segment_config *cfg, struct sna
 	int rc = csv ? snap_sink_csv.open(csv, &sink.state) : SNAP_OK;
 	if (rc != SNAP_OK)
 		return rc;
-	rc = snap__walk(db, cfg, &sink, csv ? 1 : 0, out, NULL, NULL);
+	rc = snap__walk(db, cfg, NULL, &sink, csv ? 1 : 0, out, NULL, NULL);
 	if (csv) {
 		int crc = snap_sink_csv.close(sink.state);
 		if (rc == SNAP_OK)

@@ -248,6 +248,18 @@ typedef int (*state_offset_cb)(const char *topic, int32_t partition, int64_t nex
  */
 int state_snapshot_walk(struct state_db *db, state_offset_cb ocb, state_customer_cb ccb, void *ctx);
 
+/**
+ * @brief state_snapshot_walk() with a first pass: every offset, then @p first for every customer,
+ *        then @p ccb for every customer again in the same order, all inside one read transaction
+ *        (both passes see the same records). For what needs every customer before any row, such
+ *        as the snapshot's clusters.
+ * @param first  the first pass, or NULL (then this is state_snapshot_walk())
+ * @warning The transaction lasts two walks: keep both callbacks fast.
+ * @return STATE_OK, a callback's non-zero return, or a module error.
+ */
+int state_snapshot_walk_twice(struct state_db *db, state_offset_cb ocb, state_customer_cb first, state_customer_cb ccb,
+			      void *ctx);
+
 /** Counters of one batch, for logs and benchmarks. */
 struct state_batch_stats {
 	uint64_t applied;      /* events that changed a customer */

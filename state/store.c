@@ -635,7 +635,9 @@ int state_foreach_customer(struct state_db *db, int32_t partition, state_custome
 	return rc;
 }
 
-int state_snapshot_walk(struct state_db *db, state_offset_cb ocb, state_customer_cb ccb, void *ctx)
+/* Both passes see the same records: one read transaction, one key order. */
+int state_snapshot_walk_twice(struct state_db *db, state_offset_cb ocb, state_customer_cb first, state_customer_cb ccb,
+			      void *ctx)
 {
 	MDB_txn *txn;
 	MDB_cursor *cur = NULL;
@@ -660,9 +662,16 @@ int state_snapshot_walk(struct state_db *db, state_offset_cb ocb, state_customer
 		rc = state__map_mdb(mrc);
 		goto out;
 	}
+	if (first && (rc = walk_customers(db, txn, -1, first, ctx)) != STATE_OK)
+		goto out;
 	rc = walk_customers(db, txn, -1, ccb, ctx);
 out:
 	mdb_cursor_close(cur);
 	mdb_txn_abort(txn);
 	return rc;
+}
+
+int state_snapshot_walk(struct state_db *db, state_offset_cb ocb, state_customer_cb ccb, void *ctx)
+{
+	return state_snapshot_walk_twice(db, ocb, NULL, ccb, ctx);
 }

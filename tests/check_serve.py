@@ -81,12 +81,18 @@ for path, status in [(f"/customers/{absent}", 404), ("/customers/0", 400), ("/cu
                      ("/customers/-1", 400), ("/customers/1x", 400), ("/customers/4294967296", 400),
                      ("/customers/99999999999999999999999", 400), ("/customers/", 400), ("/customers/1/", 400),
                      ("/customers/%20", 400), ("/snapshots/999/report", 404) if snaps != "-" else ("/snapshots/1/report", 404), ("/snapshots/0/report", 400),
-                     ("/snapshots/1/manifest", 404), ("/snapshots", 404), ("/", 404), ("/nope", 404),
+                     ("/snapshots/1/manifest", 404), ("/snapshots", 404), ("/nope", 404), ("/dashboard/x.js", 404),
                      ("/customers/" + "1" * 10000, 414)]:
     expect_error(path, status)
 for method in ["POST", "PUT", "DELETE"]:
     expect_error("/segments", 405, method)
 print("bad requests answered with their 4xx")
+status, ctype, body = fetch("/")  # the dashboard page and the charting library it loads
+if status != 200 or not ctype.startswith("text/html") or b"/dashboard/chart.umd.min.js" not in body:
+    fail(f"/: {status} {ctype}")
+status, ctype, body = fetch("/dashboard/chart.umd.min.js")
+if status != 200 or ctype != "application/javascript" or len(body) < 100000:
+    fail(f"/dashboard/chart.umd.min.js: {status} {ctype} {len(body)} bytes")
 
 # 1,000 connections open at once, each sending its request before any answer is read.
 conns = []

@@ -67,7 +67,7 @@ for cmd in replay consume snapshot backfill; do
 done
 
 # --help: exit 0 and a usage line on stdout, for the program and every subcommand.
-for cmd in gen replay consume get dump backfill snapshot mock-cluster "snapshot verify" "snapshot diff"; do
+for cmd in gen replay consume get dump backfill snapshot mock-cluster report "snapshot verify" "snapshot diff"; do
 	# shellcheck disable=SC2086 # "snapshot verify" is two words
 	expect 0 "usage: segstream" $cmd --help
 done

@@ -4,6 +4,11 @@
     oracle.py DATA_DIR DUMP_CSV     compares `segstream dump` output with the oracle, column by
                                     column; exit 1 and the first differences if any differ.
     oracle.py DATA_DIR --print      prints the oracle's table as CSV.
+    oracle.py DATA_DIR --findings FINDINGS_JSON
+                                    compares the numbers of the three findings' charts
+                                    (tools/python/charts.py's findings.json) with the oracle's:
+                                    Tier 1 revenue by age group, mean spend by region and income
+                                    group, each region's revenue share per department.
 
 It shares no code with segstream: prices are converted with Decimal, medians with pandas.
 """
@@ -132,7 +137,110 @@ def compare(expected, dump_path):
     return 1 if problems else 0
 
 
+# SPEC §4, written from the spec's own words: census regions by state name, the groups, the
+# shopper profile of a line by its department's name.
+REGION_STATES = {
+    "Northeast": ["Maine", "New Hampshire", "Vermont", "Massachusetts", "Rhode Island", "Connecticut", "New York",
+                  "Pennsylvania", "New Jersey"],
+    "Midwest": ["Wisconsin", "Michigan", "Illinois", "Indiana", "Ohio", "North Dakota", "South Dakota", "Nebraska",
+                "Kansas", "Minnesota", "Iowa", "Missouri"],
+    "South": ["Delaware", "Maryland", "District of Columbia", "Virginia", "West Virginia", "North Carolina",
+              "South Carolina", "Georgia", "Florida", "Kentucky", "Tennessee", "Mississippi", "Alabama", "Oklahoma",
+              "Texas", "Arkansas", "Louisiana"],
+    "West": ["Idaho", "Montana", "Wyoming", "Nevada", "Utah", "Colorado", "Arizona", "New Mexico", "Alaska",
+             "Washington", "Oregon", "California", "Hawaii"],
+}
+PROFILE_DEPARTMENTS = [("Health-Focused", ["produce", "dairy eggs"]), ("Family Stock-Up", ["pantry", "frozen"]),
+                       ("Convenience", ["deli", "bakery"]), ("Snack & Beverage", ["snacks", "beverages"]),
+                       ("Household Essentials", ["household", "personal care", "babies"])]
+
+
+def load_departments(path):
+    d = pd.read_csv(path, header=None, dtype=str)
+    d = d.T.iloc[1:] if d.shape[0] == 2 else d.iloc[1:]
+    return dict(zip(d[0].astype(int), d[1]))
+
+
+def profile_of(name):
+    for profile, names in PROFILE_DEPARTMENTS:
+        if name in names:
+            return profile
+    return "Mixed / Other" if name is not None else "Unknown"
+
+
+def findings(data_dir):
+    """The three findings from the CSVs: (Tier 1 revenue $ by age group, mean spend $ by region x
+    income group, revenue share % by region x department id), over the customers that are not
+    low-activity and have a customers.csv row, as SPEC §4 says."""
+    per = oracle(data_dir).set_index("user_id")
+    cust = pd.read_csv(f"{data_dir}/customers.csv")
+    state_region = {s: r for r, states in REGION_STATES.items() for s in states}
+    cust["region"] = cust["STATE"].map(state_region)
+    cust["age_group"] = pd.cut(cust["Age"], [-1, 35, 55, 10**9], labels=["18-35", "36-55", "56+"]).astype(str)
+    cust["income_group"] = pd.cut(cust["income"], [-1, 60000, 120000, 10**12], labels=["Low", "Middle", "High"]).astype(str)
+    cust["family"] = (cust["n_dependants"] > 0).map({True: "Family", False: "Single"})
+    cust = cust.drop_duplicates("user_id", keep="last").set_index("user_id")
+    ok = per.index[per["low_activity"] == 0].intersection(cust.index[cust["region"].notna()])
+    groups = cust.loc[ok]
+    spend = per.loc[ok, "spend_cents"]
+    mean = spend.groupby([groups["region"], groups["income_group"]]).mean().unstack() / 100
+
+    names = load_departments(f"{data_dir}/departments.csv")
+    orders = load_orders(f"{data_dir}/orders.csv")
+    lines = load_lines(f"{data_dir}/order_products__prior.csv")
+    products = load_products(f"{data_dir}/products.csv")
+    m = lines.merge(orders, on="order_id").merge(products, on="product_id", how="left")
+    m = m[m["user_id"].isin(ok) & m["cents"].notna()].join(groups, on="user_id")
+    m["profile"] = m["department_id"].map(names).map(profile_of)
+    persona = m.groupby(["age_group", "family", "income_group", "profile"])["cents"].sum().astype("int64")
+    persona = persona.sort_values(ascending=False, kind="stable")
+    total, cum, tier1 = int(persona.sum()), 0, {}
+    for key, cents in persona.items():
+        cum += int(cents)
+        if cum * 2 <= total:  # cumulative share including the persona <= 50%: Tier 1 Core
+            tier1[key[0]] = tier1.get(key[0], 0) + int(cents)
+    by_age = {a: tier1.get(a, 0) / 100 for a in ["18-35", "36-55", "56+"]}
+    mix = m.groupby(["region", "department_id"])["cents"].sum().unstack(fill_value=0)
+    share = mix.div(mix.sum(axis=1), axis=0) * 100
+    return by_age, mean, share
+
+
+def compare_findings(data_dir, path):
+    import json
+    import math
+    got = json.load(open(path))
+    by_age, mean, share = findings(data_dir)
+    problems = []
+
+    def same(a, b):
+        if b is None or (isinstance(b, float) and math.isnan(b)):
+            return a is None
+        return a is not None and math.isclose(a, b, rel_tol=1e-9, abs_tol=1e-9)
+
+    for age, v in by_age.items():
+        if not same(got["tier1_revenue_by_age"].get(age), v):
+            problems.append(f"Tier 1 revenue of {age}: chart {got['tier1_revenue_by_age'].get(age)}, oracle {v}")
+    for region, row in got["spending_by_income_region"].items():
+        for income, v in row.items():
+            want = mean.loc[region, income] if region in mean.index and income in mean.columns else None
+            if not same(v, None if want is None or pd.isna(want) else float(want)):
+                problems.append(f"mean spend of {region}/{income}: chart {v}, oracle {want}")
+    for region, row in got["region_department_mix"].items():
+        for dept, v in row.items():
+            want = share.loc[region, int(dept)] if region in share.index and int(dept) in share.columns else 0.0
+            if not same(v, float(want)):
+                problems.append(f"share of department {dept} in {region}: chart {v}, oracle {want}")
+    n = len(by_age) + sum(len(r) for r in got["spending_by_income_region"].values()) + \
+        sum(len(r) for r in got["region_department_mix"].values())
+    print(f"oracle: {n} numbers of the three findings' charts compared")
+    for p in problems[:20]:
+        print("oracle: DIFFERENCE " + p)
+    return 1 if problems or n < 3 + 12 + 4 * 21 else 0
+
+
 def main():
+    if len(sys.argv) == 4 and sys.argv[2] == "--findings":
+        return compare_findings(sys.argv[1], sys.argv[3])
     if len(sys.argv) != 3:
         print(__doc__, file=sys.stderr)
         return 2

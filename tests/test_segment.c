@@ -1,4 +1,5 @@
-/* Unit tests of segment/: medians from histograms and every label boundary of SPEC §4. */
+/* Unit tests of segment/: medians from histograms, every label boundary of SPEC §4, and the
+ * behavioural clusters (k-means, features, names). */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -107,10 +108,10 @@ static void test_threshold_names_enumerate_the_config(void **state)
 	size_t n = 0;
 	for (const char *name; (name = segment_config_name(n)) != NULL; n++) {
 		char kv[64];
-		snprintf(kv, sizeof kv, "%s=%zu", name, 101 + n);
+		snprintf(kv, sizeof kv, "%s=%zu", name, strcmp(name, "clusters") ? 101 + n : n);
 		assert_int_equal(segment_config_set(&cfg, kv), 0);
 	}
-	assert_int_equal(n, 6);
+	assert_int_equal(n, 8);
 	assert_null(segment_config_name(n));
 	assert_int_equal(cfg.loyal_above, 101);
 	assert_int_equal(cfg.regular_above, 102);
@@ -118,6 +119,135 @@ static void test_threshold_names_enumerate_the_config(void **state)
 	assert_int_equal(cfg.nonfrequent_above, 104);
 	assert_int_equal(cfg.regular_freq_above, 105);
 	assert_int_equal(cfg.low_activity_below, 106);
+	assert_int_equal(cfg.clusters, 6);
+	assert_int_equal(cfg.cluster_seed, 108);
+	assert_int_equal(segment_config_set(&cfg, "clusters=17"), -1); /* more than SEG_CLUSTERS_MAX */
+	assert_int_equal(cfg.clusters, 6);
+	assert_int_equal(segment_config_set(&cfg, "clusters=16"), 0);
+}
+
+/* Points of three tight, well-separated blobs (in the 4 features), interleaved, n per blob. */
+static void three_blobs(double *x, int n)
+{
+	static const double base[3][SEG_CLUSTER_FEATURES] = { { 5, 1, 0.3, 4 }, { 20, 1, 0.6, 4 }, { 5, 8, 0.9, 8 } };
+	for (int i = 0; i < 3 * n; i++)
+		for (int f = 0; f < SEG_CLUSTER_FEATURES; f++)
+			x[i * SEG_CLUSTER_FEATURES + f] = base[i % 3][f] + 0.001 * ((i * 7 + f * 3) % 5);
+}
+
+/* k-means finds the three blobs whatever the seed, with centres at the blobs' means; the same
+ * seed gives the same initial centres, labels and inertia; the inertia is the sum of squared
+ * distances to the centres. */
+static void test_kmeans_finds_blobs(void **state)
+{
+	(void)state;
+	enum { N = 40 };
+	double x[3 * N * SEG_CLUSTER_FEATURES], z[3 * N * SEG_CLUSTER_FEATURES], work[3 * N];
+	int32_t label[3 * N], again[3 * N];
+	struct segment_clusters out, out2;
+	for (uint64_t seed = 1; seed <= 20; seed++) {
+		three_blobs(x, N);
+		segment_kmeans(x, 3 * N, 3, seed, NULL, work, label, &out);
+		assert_int_equal(out.k, 3);
+		assert_true(out.n == 3 * N);
+		for (int i = 0; i < 3 * N; i++)
+			assert_int_equal(label[i], label[i % 3]); /* each blob one cluster */
+		assert_true(label[0] != label[1] && label[1] != label[2] && label[0] != label[2]);
+		for (int c = 0; c < 3; c++)
+			assert_true(out.size[c] == N);
+		double inertia = 0;
+		for (int i = 0; i < 3 * N; i++)
+			for (int f = 0; f < SEG_CLUSTER_FEATURES; f++) {
+				double d = x[i * SEG_CLUSTER_FEATURES + f] - out.centre[label[i]][f];
+				inertia += d * d;
+			}
+		assert_true(fabs(inertia - out.inertia) <= 1e-12 * (1 + inertia));
+		/* the centre in original units is the blob's mean */
+		double b = out.mean[0] + out.sd[0] * out.centre[label[1]][0];
+		assert_true(fabs(b - 20.002) < 0.002);
+		three_blobs(z, N);
+		segment_kmeans(z, 3 * N, 3, seed, NULL, work, again, &out2);
+		assert_memory_equal(label, again, sizeof label);
+		assert_memory_equal(&out, &out2, sizeof out);
+	}
+	three_blobs(x, N);
+	segment_kmeans(x, 3 * N, 3, 1, NULL, work, label, &out);
+	three_blobs(z, N);
+	segment_kmeans(z, 3 * N, 3, 2, NULL, work, again, &out2);
+	assert_memory_not_equal(out.init, out2.init, sizeof out.init); /* the seed picks the initial centres */
+}
+
+/* A warm start from the centres of an earlier run (in original units) on slightly changed data
+ * keeps every unchanged point in its cluster, under the same number, and says it was warm. */
+static void test_kmeans_warm_start(void **state)
+{
+	(void)state;
+	enum { N = 40 };
+	double x[3 * N * SEG_CLUSTER_FEATURES], work[3 * N], start[SEG_CLUSTERS_MAX][SEG_CLUSTER_FEATURES];
+	int32_t label[3 * N], again[3 * N];
+	struct segment_clusters out, out2;
+	three_blobs(x, N);
+	segment_kmeans(x, 3 * N, 3, 5, NULL, work, label, &out);
+	assert_int_equal(out.warm, 0);
+	for (uint32_t c = 0; c < out.k; c++)
+		for (int f = 0; f < SEG_CLUSTER_FEATURES; f++)
+			start[c][f] = out.mean[f] + out.sd[f] * out.centre[c][f];
+	three_blobs(x, N);
+	x[0] += 0.002; /* one point moves a little */
+	segment_kmeans(x, 3 * N, 3, 99, (const double(*)[SEG_CLUSTER_FEATURES])start, work, again, &out2);
+	assert_int_equal(out2.warm, 1);
+	assert_int_equal(out2.k, 3);
+	assert_memory_equal(label, again, sizeof label);
+	for (int c = 0; c < 3; c++)
+		for (int f = 0; f < SEG_CLUSTER_FEATURES; f++)
+			assert_true(fabs(out2.init[c][f] - out.centre[c][f]) < 0.01);
+}
+
+/* Fewer distinct points than k: as many clusters as distinct points; no point: no cluster. */
+static void test_kmeans_small_inputs(void **state)
+{
+	(void)state;
+	double x[4 * SEG_CLUSTER_FEATURES] = { 1, 2, 3, 4, 1, 2, 3, 4, 5, 6, 7, 8, 5, 6, 7, 8 }, work[4];
+	int32_t label[4];
+	struct segment_clusters out;
+	segment_kmeans(x, 4, 5, 1, NULL, work, label, &out);
+	assert_int_equal(out.k, 2);
+	assert_int_equal(label[0], label[1]);
+	assert_int_equal(label[2], label[3]);
+	assert_int_not_equal(label[0], label[2]);
+	assert_true(out.inertia == 0);
+	segment_kmeans(x, 0, 5, 1, NULL, work, label, &out);
+	assert_int_equal(out.k, 0);
+}
+
+/* Excluded: low activity, or an undefined driver; log spend is ln(1 + dollars). */
+static void test_cluster_features(void **state)
+{
+	(void)state;
+	struct segment_labels l = { .low_activity = 0 };
+	struct segment_drivers d = { 10, 2, 0.5 };
+	double x[SEG_CLUSTER_FEATURES];
+	assert_int_equal(segment_cluster_features(&l, &d, 9900, x), 0);
+	assert_true(x[0] == 10 && x[1] == 2 && x[2] == 0.5);
+	assert_true(fabs(x[3] - log(100.0)) < 1e-12);
+	d.order_rate = NAN;
+	assert_int_equal(segment_cluster_features(&l, &d, 9900, x), -1);
+	d.order_rate = 2;
+	l.low_activity = 1;
+	assert_int_equal(segment_cluster_features(&l, &d, 9900, x), -1);
+}
+
+/* The name says which features stand out (half an sd or more) and how. */
+static void test_cluster_names(void **state)
+{
+	(void)state;
+	char buf[96];
+	segment_cluster_name((const double[]){ -1, 1, 0, 0 }, buf, sizeof buf);
+	assert_string_equal(buf, "frequent small baskets");
+	segment_cluster_name((const double[]){ 0.6, -0.7, 0.9, -2 }, buf, sizeof buf);
+	assert_string_equal(buf, "occasional large baskets, high reorder, low spend");
+	segment_cluster_name((const double[]){ 0.1, 0.2, -0.3, 0.4 }, buf, sizeof buf);
+	assert_string_equal(buf, "medium baskets");
 }
 
 int main(void)
@@ -128,6 +258,11 @@ int main(void)
 		cmocka_unit_test(test_label_boundaries),
 		cmocka_unit_test(test_thresholds_come_from_config),
 		cmocka_unit_test(test_threshold_names_enumerate_the_config),
+		cmocka_unit_test(test_kmeans_finds_blobs),
+		cmocka_unit_test(test_kmeans_small_inputs),
+		cmocka_unit_test(test_kmeans_warm_start),
+		cmocka_unit_test(test_cluster_features),
+		cmocka_unit_test(test_cluster_names),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

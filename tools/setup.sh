@@ -7,7 +7,7 @@ set -euo pipefail
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 
 packages=(build-essential cmake pkg-config librdkafka-dev libmsgpack-dev liblmdb-dev
-	libcmocka-dev libcsv-dev zlib1g-dev libmicrohttpd-dev libcjson-dev libinih-dev clang-format clang-14 libclang-rt-14-dev openjdk-17-jre-headless maven python3 python3-venv time)
+	libcmocka-dev libcsv-dev zlib1g-dev libmicrohttpd-dev libcjson-dev libinih-dev libxlsxwriter-dev chromium clang-format clang-14 libclang-rt-14-dev openjdk-17-jre-headless maven python3 python3-venv time)
 missing=()
 for p in "${packages[@]}"; do
 	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")

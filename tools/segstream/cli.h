@@ -28,6 +28,7 @@ int cmd_backfill(int argc, char **argv);
 int cmd_mock_cluster(int argc, char **argv);
 int cmd_serve(int argc, char **argv);
 int cmd_state(int argc, char **argv);
+int cmd_report(int argc, char **argv);
 
 /*
  * Settings from a config file and the environment (config.c): takes --config FILE out of the
@@ -74,6 +75,12 @@ const char *cli_demographic_text(const struct event_customer *d, int i);
 struct cJSON;
 struct snap_values;
 struct cJSON *cli_customer_json(const struct snap_values *v);
+
+/* serve's dashboard (dashboard.c): http/ handlers for the page at / and, under /dashboard/, the
+ * charting library it loads; both are embedded in the binary. */
+struct http_response;
+void cli_dashboard_page(void *ctx, const char *path, const char *rest, struct http_response *resp);
+void cli_dashboard_file(void *ctx, const char *path, const char *rest, struct http_response *resp);
 
 /* After a history was loaded with customers.csv: "CMD: warning: N of M customers have no
  * demographics row in customers.csv" on stderr, if any has none (ds_history.users_without_customer). */

@@ -156,13 +156,15 @@ int cmd_serve(int argc, char **argv)
 			}
 		} else {
 			int help = strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0;
-			fprintf(help ? stdout : stderr,
-				"usage: segstream serve --state DIR [--snapshots DIR] --http HOST:PORT [-T "
-				"threshold=value ...]\n"
-				"  GET /customers/{user_id}  what get --json prints (404 unknown, 400 malformed)\n"
-				"  GET /segments             counts per label and group now (report.json)\n"
-				"  GET /snapshots/latest     the latest snapshot's manifest.json\n"
-				"  GET /snapshots/{seq}/report  that snapshot's report.json\n");
+			fprintf(
+			    help ? stdout : stderr,
+			    "usage: segstream serve --state DIR [--snapshots DIR] --http HOST:PORT [-T "
+			    "threshold=value ...]\n"
+			    "  GET /customers/{user_id}  what get --json prints (404 unknown, 400 malformed)\n"
+			    "  GET /segments             counts per label and group now (report.json)\n"
+			    "  GET /snapshots/latest     the latest snapshot's manifest.json\n"
+			    "  GET /snapshots/{seq}/report  that snapshot's report.json\n"
+			    "  GET /                     the dashboard (a page over the latest snapshot, updating)\n");
 			return help ? 0 : 2;
 		}
 	}
@@ -177,6 +179,8 @@ int cmd_serve(int argc, char **argv)
 		{ "/segments", serve_segments, &s },
 		{ "/snapshots/latest", serve_latest, &s },
 		{ "/snapshots/", serve_report, &s },
+		{ "/dashboard/", cli_dashboard_file, NULL },
+		{ "/", cli_dashboard_page, NULL }, /* a prefix route: last, and answers 404 for any other path */
 	};
 	struct http_config hc;
 	struct http_server *srv;

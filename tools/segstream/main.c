@@ -193,6 +193,7 @@ static const struct {
 	{ "backfill", cmd_backfill, "build the state straight from the history files", 1 },
 	{ "snapshot", cmd_snapshot, "publish a consistent segment snapshot", 0 },
 	{ "serve", cmd_serve, "answer HTTP queries from the live state and the snapshots", 1 },
+	{ "report", cmd_report, "a snapshot's stakeholder workbook (--xlsx) and chart set (--charts)", 0 },
 	{ "state", cmd_state, "state verify: check every page and row of a state", 0 },
 	{ "mock-cluster", cmd_mock_cluster, "run librdkafka's in-process mock Kafka cluster", 1 },
 };
