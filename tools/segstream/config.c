@@ -38,6 +38,7 @@ static const struct {
 	{ "snapshot", S(5) | S(6) | S(X) },
 	{ "get", S(6) },
 	{ "dump", S(6) },
+	{ "serve", S(6) },
 };
 
 struct collected {
