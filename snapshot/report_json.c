@@ -95,12 +95,35 @@ static void json_groups(FILE *f, const char *name, int n, label_fn label, const 
 	fprintf(f, "\n  ]%s\n", after);
 }
 
+/* Days since 1970-01-01 to a civil date (proleptic Gregorian; H. Hinnant's algorithm). */
+const char *snap_as_of_text(int64_t ms, char *buf, size_t len)
+{
+	if (ms == INT64_MIN || len < 11)
+		return NULL;
+	int64_t z = (ms >= 0 ? ms : ms - 86399999) / 86400000 + 719468;
+	int64_t era = (z >= 0 ? z : z - 146096) / 146097, doe = z - era * 146097;
+	int64_t yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365,
+		doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+	int64_t mp = (5 * doy + 2) / 153, d = doy - (153 * mp + 2) / 5 + 1, m = mp < 10 ? mp + 3 : mp - 9;
+	int64_t y = yoe + era * 400 + (m <= 2);
+	snprintf(buf, len, "%04lld-%02lld-%02lld", (long long)y, (long long)m, (long long)d);
+	return buf;
+}
+
 int snap_report_write_json(const struct snap_report *r, FILE *f)
 {
+	char day[16];
+	const char *as_of = snap_as_of_text(r->event_time_max_ms, day, sizeof day);
+	fprintf(f, "{\n  \"format\": %d,\n", SNAP_REPORT_FORMAT);
+	if (as_of)
+		fprintf(f, "  \"as_of\": \"%s\",\n  \"event_time_max_ms\": %" PRId64 ",\n", as_of,
+			r->event_time_max_ms);
+	else
+		fprintf(f, "  \"as_of\": null,\n  \"event_time_max_ms\": null,\n");
 	fprintf(f,
-		"{\n  \"format\": %d,\n  \"customers\": %" PRIu64 ",\n  \"low_activity\": %" PRIu64
-		",\n  \"with_demographics\": %" PRIu64 ",\n",
-		SNAP_REPORT_FORMAT, r->customers, r->low_activity, r->with_demographics);
+		"  \"customers\": %" PRIu64 ",\n  \"low_activity\": %" PRIu64 ",\n  \"with_demographics\": %" PRIu64
+		",\n",
+		r->customers, r->low_activity, r->with_demographics);
 	fprintf(f,
 		"  \"orders\": %" PRIu64 ",\n  \"items\": %" PRIu64 ",\n  \"priced_items\": %" PRIu64
 		",\n  \"reorders\": %" PRIu64 ",\n  \"spend_cents\": %" PRIu64 ",\n",

@@ -6,10 +6,11 @@
  * A published snapshot is DIR/NNNNNNNNNN/ (the sequence number, 10 digits) holding:
  *  - one file per row sink: customers.msgpack always (one msgpack array per customer, the
  *    columns of the column table in order, concatenated), customers.csv if asked for;
- *  - report.json: counts per label and group, revenue and items per persona, profile, region,
+ *  - report.json: the event-time watermark ("as_of"), counts per label and group, revenue and items per persona, profile, region,
  *    age/income/family group and department, revenue tiers, efficiency index, busiest days and
  *    hours, value drivers (Pearson correlations, value by quintile);
- *  - manifest.json: format, sequence, time, the source offsets per topic/partition, counts, the
+ *  - manifest.json: format, sequence, time, the event-time watermark (the latest event time
+ *    applied, in ms and as the UTC day "as_of"), the source offsets per topic/partition, counts, the
  *    columns (name, type, nullable) and each file's size and CRC-32. Written last.
  * The directory is built under a temporary name, every file fsynced, then renamed: a reader
  * sees a whole snapshot or none. Names never appear in any file. Reading: snapshot_reader.h.
@@ -37,6 +38,7 @@
 /** Aggregates of one snapshot (SPEC §4). Demographic parts exclude low-activity customers. */
 struct snap_report {
 	uint64_t customers, low_activity, with_demographics;
+	int64_t event_time_max_ms; /* the watermark: latest event time applied (max last_event_ms); INT64_MIN if none */
 	uint64_t loyalty[SEG_LOYALTY_COUNT], spending[SEG_SPENDING_COUNT], frequency[SEG_FREQUENCY_COUNT];
 	uint64_t loyalty_lines[SEG_LOYALTY_COUNT];
 	uint64_t orders, items, priced_items, reorders, spend_cents;
@@ -143,6 +145,13 @@ int snap_options_add_sink(struct snap_options *o, const struct snap_sink *sink);
  * @return SNAP_OK, SNAP_STATE, SNAP_IO or SNAP_NOMEM.
  */
 int snap_build(struct state_db *db, const struct segment_config *cfg, struct snap_report *out, FILE *csv);
+
+/**
+ * @brief The UTC day of event time @p ms as "YYYY-MM-DD" (the form of `--from`/`--until`), the
+ *        "as of" date of a snapshot's watermark.
+ * @return @p buf, or NULL when @p ms is INT64_MIN (no event applied) or @p len < 11.
+ */
+const char *snap_as_of_text(int64_t ms, char *buf, size_t len);
 
 /** @brief Writes the report as JSON. @return SNAP_OK or SNAP_IO. */
 int snap_report_write_json(const struct snap_report *r, FILE *f);

@@ -57,6 +57,8 @@ static int visit(const struct state_customer *c, const struct event_customer *d,
 	r->frequency[v.l.frequency]++;
 	r->low_activity += v.l.low_activity != 0;
 	r->with_demographics += v.g.valid;
+	if (c->items && c->last_event_ms > r->event_time_max_ms)
+		r->event_time_max_ms = c->last_event_ms;
 	r->orders += c->orders;
 	r->items += c->items;
 	r->priced_items += c->priced_items;
@@ -184,6 +186,7 @@ int snap__walk(struct state_db *db, const struct segment_config *cfg, struct sna
 {
 	struct walk w = { .cfg = cfg, .r = r, .sinks = sinks, .n_sinks = n };
 	memset(r, 0, sizeof *r);
+	r->event_time_max_ms = INT64_MIN;
 	int rc = state_snapshot_walk(db, offsets_out ? visit_offset : no_offset, visit, &w);
 	if (rc == SNAP_IO || rc == SNAP_NOMEM)
 		goto out;

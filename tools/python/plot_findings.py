@@ -6,7 +6,8 @@
   tier1_revenue_by_age.png       revenue of the Tier 1 Core personas, by age group
   spending_by_income_region.png  mean spend per customer by income group, per region
   region_department_mix.png      each region's revenue share per department (heatmap)
-Customers of low activity and without demographics are left out, as in the report.
+Customers of low activity and without demographics are left out, as in the report. Each title
+says which snapshot and the day its data is "as of" (the event-time watermark).
 """
 import os
 import sys
@@ -30,11 +31,13 @@ def main(snapdir, departments_csv, out):
     snap = load(snapdir)
     os.makedirs(out, exist_ok=True)
     rep = snap.report
+    # "snapshot 3, as of 2019-03-02": the sequence and the event-time watermark's day.
+    when = f"snapshot {snap.sequence}" + (f", as of {snap.as_of.isoformat()}" if snap.as_of else "")
     tier1 = [p for p in rep["personas"] if p["tier"] == "Tier 1 Core"]
     by_age = {a: sum(p["revenue_cents"] for p in tier1 if p["name"].startswith(a + " ")) / 100 for a in AGES}
     fig, ax = plt.subplots(figsize=(6, 4))
     ax.bar(list(by_age), list(by_age.values()), color="#2f6f9f")
-    ax.set_title(f"Tier 1 Core revenue by age group (snapshot {snap.sequence})")
+    ax.set_title(f"Tier 1 Core revenue by age group ({when})")
     ax.set_ylabel("revenue ($)")
     fig.tight_layout()
     fig.savefig(os.path.join(out, "tier1_revenue_by_age.png"), dpi=100)
@@ -49,7 +52,7 @@ def main(snapdir, departments_csv, out):
         ax.bar(x + (i - 1) * 0.27, mean[inc].fillna(0), width=0.27, label=f"{inc} income")
     ax.set_xticks(x, REGIONS)
     ax.set_ylabel("mean spend per customer ($)")
-    ax.set_title("Income vs spending by region")
+    ax.set_title(f"Income vs spending by region ({when})")
     ax.legend()
     fig.tight_layout()
     fig.savefig(os.path.join(out, "spending_by_income_region.png"), dpi=100)
@@ -68,12 +71,12 @@ def main(snapdir, departments_csv, out):
     im = ax.imshow(share.fillna(0).values, aspect="auto", cmap="viridis")
     ax.set_xticks(range(share.shape[1]), share.columns, rotation=60, ha="right", fontsize=8)
     ax.set_yticks(range(len(REGIONS)), REGIONS)
-    ax.set_title("Revenue mix: share of each region's revenue per department (%)")
+    ax.set_title(f"Revenue mix: share of each region's revenue per department (%) ({when})")
     fig.colorbar(im, ax=ax)
     fig.tight_layout()
     fig.savefig(os.path.join(out, "region_department_mix.png"), dpi=100)
     plt.close(fig)
-    print(f"plots of snapshot {snap.sequence} in {out}")
+    print(f"plots of {when} in {out}")
 
 
 if __name__ == "__main__":
