@@ -1,7 +1,8 @@
 /*
  * segstream replay: reads the history files, builds the event-time timeline (SPEC §2) and
- * produces products to their compacted topic, then one order-product event per line, keyed
- * by user_id, in event-time order, each Kafka message stamped with its event time.
+ * produces the reference records (products, customers) their compacted topics do not already
+ * hold, then one order-product event per line, keyed by user_id, in event-time order, each
+ * Kafka message stamped with its event time.
  */
 #include <getopt.h>
 #include <inttypes.h>
@@ -68,6 +69,72 @@ static int produce_keyed(rd_kafka_t *rk, rd_kafka_topic_t *topic, uint32_t id, c
 	return rc;
 }
 
+/* Which reference records replay produces (--reference). */
+enum reference_mode { REFERENCE_CHANGED, REFERENCE_ALWAYS, REFERENCE_NEVER };
+
+/* What a compacted reference topic holds: each id's latest record as encoded bytes (len 0: none
+ * or a tombstone; REF_OTHER: too long to be ours, so never equal), for ids below cap. */
+#define REF_MAX   64
+#define REF_OTHER 255
+struct held {
+	size_t cap;
+	uint8_t *len;   /* cap lengths */
+	uint8_t *bytes; /* cap * REF_MAX bytes */
+};
+
+/* kc_topic_read()'s callback: keeps a record whose key is an id below cap (later offsets win). */
+static int hold_record(int32_t partition, int64_t offset, const void *key, size_t key_len, const void *value,
+		       size_t value_len, void *ctx)
+{
+	struct held *h = ctx;
+	uint64_t id = 0;
+	(void)partition, (void)offset;
+	if (!key || key_len == 0 || key_len > 10)
+		return 0;
+	for (size_t i = 0; i < key_len; i++) {
+		char ch = ((const char *)key)[i];
+		if (ch < '0' || ch > '9')
+			return 0;
+		id = id * 10 + (uint64_t)(ch - '0');
+	}
+	if (id >= h->cap)
+		return 0;
+	h->len[id] = !value ? 0 : value_len > REF_MAX ? REF_OTHER : (uint8_t)value_len;
+	if (value && value_len <= REF_MAX)
+		memcpy(h->bytes + id * REF_MAX, value, value_len);
+	return 0;
+}
+
+/* Reads what topic holds for ids below cap (--reference changed). @return 0, or -1 (said). */
+static int read_held(const char *brokers, const struct cli_props *props, const char *topic, size_t cap, struct held *h)
+{
+	char err[512];
+	h->cap = cap;
+	h->len = calloc(cap ? cap : 1, 1);
+	h->bytes = malloc((cap ? cap : 1) * REF_MAX);
+	if (!h->len || !h->bytes) {
+		fprintf(stderr, "replay: out of memory\n");
+		return -1;
+	}
+	int rc = kc_topic_read(brokers, props->items, props->n, topic, 30000, hold_record, h, err, sizeof err);
+	if (rc == KC_OK || rc == KC_NOTFOUND)
+		return 0;
+	fprintf(stderr, "replay: reading what %s holds: %s\n", topic, err);
+	return -1;
+}
+
+static void held_free(struct held *h)
+{
+	free(h->len);
+	free(h->bytes);
+}
+
+/* Whether topic already holds exactly this record for id (then it is not produced again). */
+static int held_same(const struct held *h, uint32_t id, const uint8_t *rec, size_t len)
+{
+	return id < h->cap && h->len[id] == len && memcmp(h->bytes + (size_t)id * REF_MAX, rec, len) == 0;
+}
+
 static void progress(uint64_t done, uint64_t total, double started, int tty)
 {
 	double el = now_s() - started, rate = el > 0 ? done / el : 0;
@@ -92,6 +159,8 @@ int cmd_replay(int argc, char **argv)
 	uint64_t limit = UINT64_MAX;
 	double rate = 0, speed = 0;
 	int include_train = 0;
+	enum reference_mode reference = REFERENCE_CHANGED;
+	struct held held_products = { 0 }, held_customers = { 0 };
 	struct ds_report rep = { .on_error = DS_ON_ERROR_SKIP, .progress = cli_read_progress };
 	struct cli_props props = { 0 };
 	static const struct option opts[] = {
@@ -108,11 +177,12 @@ int cmd_replay(int argc, char **argv)
 		{ "speed", required_argument, 0, 's' },
 		{ "include-train", no_argument, 0, 'T' },
 		{ "on-error", required_argument, 0, 'e' },
+		{ "reference", required_argument, 0, 'R' },
 		{ "help", no_argument, 0, 'h' },
 		{ 0, 0, 0, 0 },
 	};
 	int c;
-	while ((c = getopt_long(argc, argv, "d:b:t:P:C:D:F:U:l:r:s:Te:X:h", opts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "d:b:t:P:C:D:F:U:l:r:s:Te:R:X:h", opts, NULL)) != -1) {
 		switch (c) {
 		case 'd':
 			data = optarg;
@@ -164,6 +234,20 @@ int cmd_replay(int argc, char **argv)
 			if (cli_parse_on_error(optarg, &rep))
 				return 2;
 			break;
+		case 'R':
+			if (strcmp(optarg, "changed") == 0) {
+				reference = REFERENCE_CHANGED;
+			} else if (strcmp(optarg, "always") == 0) {
+				reference = REFERENCE_ALWAYS;
+			} else if (strcmp(optarg, "never") == 0) {
+				reference = REFERENCE_NEVER;
+			} else {
+				fprintf(stderr,
+					"segstream replay: --reference: '%s' is not one of changed, always, never\n",
+					optarg);
+				return 2;
+			}
+			break;
 		case 'X':
 			/* The partitioner decides each customer's partition, which backfill and the state's
 			 * keys assume (KC_PARTITIONER): not a setting a user may change. */
@@ -182,7 +266,11 @@ int cmd_replay(int argc, char **argv)
 			       "         [--products-topic T] [--customers-topic T] [--dlq-topic T]\n"
 			       "         [--from YYYY-MM-DD] [--until YYYY-MM-DD (exclusive)]\n"
 			       "         [--limit N] [--rate EVENTS_PER_S | --speed X] [--include-train]\n"
-			       "         [--on-error skip|fail] [-X librdkafka.property=value ...]\n");
+			       "         [--on-error skip|fail] [--reference changed|always|never]\n"
+			       "         [-X librdkafka.property=value ...]\n"
+			       "  --reference  which products and customers records to produce: those the\n"
+			       "               compacted topics do not already hold as they are (changed, the\n"
+			       "               default), all of them (always), or none (never)\n");
 			return 0;
 		default:
 			return 2;
@@ -246,26 +334,41 @@ int cmd_replay(int argc, char **argv)
 	rd_kafka_topic_t *customers_rkt = topic_handle(rk, customers_topic);
 	rd_kafka_topic_t *events_rkt = NULL;
 	rc = products_rkt && customers_rkt ? 0 : -1;
-	uint64_t n_products = 0, n_events = 0, total = 0;
-	uint8_t ref[64];
+	/* --reference changed: what the compacted topics hold, so that a record they already hold
+	 * as it is is not produced again (a restarted consumer would load it once more). */
+	if (rc == 0 && reference == REFERENCE_CHANGED)
+		rc = read_held(brokers, &props, products_topic, products.cap, &held_products) ||
+		     read_held(brokers, &props, customers_topic, customers.cap, &held_customers);
+	uint64_t n_products = 0, n_events = 0, total = 0, same_products = 0, same_customers = 0;
+	uint8_t ref[REF_MAX];
 	size_t ref_len;
-	for (size_t id = 0; id < products.cap && rc == 0; id++) {
+	for (size_t id = 0; id < products.cap && rc == 0 && reference != REFERENCE_NEVER; id++) {
 		struct event_product ep;
 		if (ds_event_product(&products.by_id[id], &ep) &&
 		    event_product_encode(&ep, ref, sizeof ref, &ref_len) == EVENT_OK) {
+			if (held_same(&held_products, ep.product_id, ref, ref_len)) {
+				same_products++;
+				continue;
+			}
 			rc = produce_keyed(rk, products_rkt, ep.product_id, ref, ref_len);
 			n_products++;
 		}
 	}
 	uint64_t n_customers = 0;
-	for (size_t id = 0; id < customers.cap && rc == 0; id++) {
+	for (size_t id = 0; id < customers.cap && rc == 0 && reference != REFERENCE_NEVER; id++) {
 		struct event_customer ec;
 		if (ds_event_customer(&customers.by_id[id], &ec) &&
 		    event_customer_encode(&ec, ref, sizeof ref, &ref_len) == EVENT_OK) {
+			if (held_same(&held_customers, ec.user_id, ref, ref_len)) {
+				same_customers++;
+				continue;
+			}
 			rc = produce_keyed(rk, customers_rkt, ec.user_id, ref, ref_len);
 			n_customers++;
 		}
 	}
+	held_free(&held_products);
+	held_free(&held_customers);
 	/* The history is read while librdkafka delivers the reference data (and a consumer started
 	 * beside the replay loads it). */
 	double reading = now_s();
@@ -349,6 +452,9 @@ int cmd_replay(int argc, char **argv)
 		progress(n_events, total, ev_started, tty), fputc('\n', stderr);
 	int left = rd_kafka_outq_len(rk);
 	double done = now_s();
+	printf("replay: reference records produced: products %" PRIu64 " (%" PRIu64
+	       " held as they are), customers %" PRIu64 " (%" PRIu64 " held as they are)\n",
+	       n_products, same_products, n_customers, same_customers);
 	printf("replay: customers %" PRIu64 "\n", n_customers);
 	printf("replay: rows read %" PRIu64 ", row errors %" PRIu64 ", products %" PRIu64 ", events produced %" PRIu64
 	       ", delivered %" PRIu64 ", failed %" PRIu64 ", undelivered %d\n",
