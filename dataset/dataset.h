@@ -123,6 +123,21 @@ struct ds_departments {
 /** @brief Reads departments.csv in the long or the transposed (2-row wide) layout. */
 int ds_departments_read(const char *path, struct ds_departments *out, struct ds_report *rep);
 
+/* ---- Aisles ---- */
+
+#define DS_MAX_AISLES 1000
+struct ds_aisles {
+	char names[DS_MAX_AISLES + 1][48]; /* by aisle_id; "" if absent */
+	int count;
+};
+
+/**
+ * @brief Reads aisles.csv (`aisle_id,aisle`). A row with a bad id or an empty or too long name
+ *        is a row error (the report's policy decides).
+ * @return DS_OK, DS_IO, DS_ROWS, DS_NOMEM, DS_LAYOUT (not the aisle_id,aisle header).
+ */
+int ds_aisles_read(const char *path, struct ds_aisles *out, struct ds_report *rep);
+
 /* ---- Customers ---- */
 
 struct ds_customer {
