@@ -326,6 +326,17 @@ int ds_event_product(const struct ds_product *p, struct event_product *out);
  */
 int ds_event_customer(const struct ds_customer *c, struct event_customer *out);
 
+/**
+ * @brief The department and aisle names of a data directory as the names topic carries them:
+ *        DIR/departments.csv (either layout) and DIR/aisles.csv, each if present, departments
+ *        first, by id. A name event/ cannot carry (control characters, quotes) is a row error.
+ * @param[out] names_out  the records (free() them; NULL when there are none)
+ * @param[out] n_out      how many
+ * @return DS_OK (also when neither file exists), or the first reader's error (DS_IO, DS_ROWS,
+ *         DS_NOMEM, DS_LAYOUT).
+ */
+int ds_names_read(const char *dir, struct event_name **names_out, size_t *n_out, struct ds_report *rep);
+
 /** Lines collected from one range of a lines file, in file order. */
 struct ds_line_set {
 	struct ds_line *lines;

@@ -43,6 +43,7 @@ struct snap_report {
 	uint64_t loyalty_lines[SEG_LOYALTY_COUNT];
 	uint64_t orders, items, priced_items, reorders, spend_cents;
 	uint64_t dept_items[STATE_DEPARTMENTS], dept_cents[STATE_DEPARTMENTS];
+	char dept_names[STATE_DEPARTMENTS][EVENT_NAME_MAX]; /* by id - 1, from the state; "" if unknown */
 	uint64_t dow_orders[7], hour_orders[24], dow_lines[7], hour_lines[24];
 	uint64_t profile_customers[SEG_PROFILE_COUNT]; /* by primary profile, all customers */
 	uint64_t profile_items[SEG_PROFILE_COUNT], profile_cents[SEG_PROFILE_COUNT];
@@ -138,6 +139,16 @@ void snap_options_init(struct snap_options *o);
 int snap_options_add_sink(struct snap_options *o, const struct snap_sink *sink);
 
 /* ---- Building and publishing ---- */
+
+/**
+ * @brief The department names the state holds (its reference data: departments.csv), so that
+ *        shopper profiles follow SPEC §4's rule by name: each stored name is set in @p cfg
+ *        (segment_config_name_department); departments without one keep cfg's profile.
+ * @param[out] names_out  optional; the names by id - 1, "" where the state has none
+ * @note Every snapshot, report and `get`/`serve` answer goes through this (the walk calls it).
+ */
+void snap_department_names(struct state_db *db, struct segment_config *cfg,
+			   char names_out[STATE_DEPARTMENTS][EVENT_NAME_MAX]);
 
 /**
  * @brief Builds the report in one read transaction; if @p csv is not NULL, also writes the

@@ -181,12 +181,28 @@ static void finish_drivers(struct walk *w)
 	}
 }
 
+void snap_department_names(struct state_db *db, struct segment_config *cfg,
+			   char names_out[STATE_DEPARTMENTS][EVENT_NAME_MAX])
+{
+	for (int id = 1; id <= STATE_DEPARTMENTS; id++) {
+		char name[EVENT_NAME_MAX];
+		if (state_name_get(db, EVENT_NAME_DEPARTMENT, (uint32_t)id, name, sizeof name) != STATE_OK)
+			name[0] = '\0';
+		else
+			segment_config_name_department(cfg, id, name);
+		if (names_out)
+			memcpy(names_out[id - 1], name, strlen(name) + 1);
+	}
+}
+
 int snap__walk(struct state_db *db, const struct segment_config *cfg, struct snap__open_sink *sinks, int n,
 	       struct snap_report *r, struct snap__offset **offsets_out, size_t *n_offsets_out)
 {
-	struct walk w = { .cfg = cfg, .r = r, .sinks = sinks, .n_sinks = n };
+	struct segment_config named = *cfg; /* the profiles of the state's department names */
+	struct walk w = { .cfg = &named, .r = r, .sinks = sinks, .n_sinks = n };
 	memset(r, 0, sizeof *r);
 	r->event_time_max_ms = INT64_MIN;
+	snap_department_names(db, &named, r->dept_names);
 	int rc = state_snapshot_walk(db, offsets_out ? visit_offset : no_offset, visit, &w);
 	if (rc == SNAP_IO || rc == SNAP_NOMEM)
 		goto out;

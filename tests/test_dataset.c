@@ -180,6 +180,35 @@ static void test_aisles(void **state)
 	unlink(path);
 }
 
+/* The names of a data directory as the stream carries them: departments first, then aisles. */
+static void test_names_of_a_data_directory(void **state)
+{
+	(void)state;
+	struct ds_report rep = { .on_error = DS_ON_ERROR_FAIL };
+	struct event_name *names;
+	size_t n;
+	char dir[4096];
+	snprintf(dir, sizeof dir, "%s", path_of("SEGSTREAM_DATA", "aisles.csv"));
+	*strrchr(dir, '/') = 0;
+	assert_int_equal(ds_names_read(dir, &names, &n, &rep), DS_OK);
+	assert_int_equal(n, 21 + 134);
+	assert_true(names[0].kind == EVENT_NAME_DEPARTMENT && names[0].id == 1);
+	assert_string_equal(names[0].name, "frozen");
+	assert_true(names[20].kind == EVENT_NAME_DEPARTMENT && names[20].id == 21);
+	assert_true(names[21].kind == EVENT_NAME_AISLE && names[21].id == 1);
+	assert_string_equal(names[21].name, "prepared soups salads");
+	free(names);
+	/* The fixtures: the transposed departments.csv, no aisles.csv. */
+	snprintf(dir, sizeof dir, "%s", path_of("SEGSTREAM_FIXTURES", "departments.csv"));
+	*strrchr(dir, '/') = 0;
+	assert_int_equal(ds_names_read(dir, &names, &n, &rep), DS_OK);
+	assert_int_equal(n, 21);
+	assert_string_equal(names[3].name, "produce");
+	free(names);
+	assert_int_equal(ds_names_read("/nonexistent", &names, &n, &rep), DS_OK);
+	assert_true(n == 0 && names == NULL);
+}
+
 static void test_orders_quirks_and_row_errors(void **state)
 {
 	(void)state;
@@ -685,6 +714,7 @@ int main(void)
 		cmocka_unit_test(test_products_without_prices_column),
 		cmocka_unit_test(test_departments_both_layouts),
 		cmocka_unit_test(test_aisles),
+		cmocka_unit_test(test_names_of_a_data_directory),
 		cmocka_unit_test(test_orders_quirks_and_row_errors),
 		cmocka_unit_test(test_orders_without_header_all_quoted_crlf),
 		cmocka_unit_test(test_orders_in_ranges_and_repeated_ids),

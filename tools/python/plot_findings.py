@@ -1,12 +1,14 @@
 #!/usr/bin/env python3
 """The seed analysis' three findings as PNG, from a segstream snapshot (no notebook needed):
 
-    plot_findings.py SNAPSHOT_DIR DEPARTMENTS_CSV OUT_DIR
+    plot_findings.py SNAPSHOT_DIR [DEPARTMENTS_CSV] OUT_DIR
 
   tier1_revenue_by_age.png       revenue of the Tier 1 Core personas, by age group
   spending_by_income_region.png  mean spend per customer by income group, per region
   region_department_mix.png      each region's revenue share per department (heatmap)
-Customers of low activity and without demographics are left out, as in the report. Each title
+Departments are named as the snapshot's report names them (the names the state holds, from
+departments.csv through the reference data); DEPARTMENTS_CSV names them instead for snapshots
+that carry no names (older ones). Customers of low activity and without demographics are left out, as in the report. Each title
 says which snapshot and the day its data is "as of" (the event-time watermark).
 """
 import os
@@ -25,6 +27,15 @@ from segstream_snapshot import load  # noqa: E402
 AGES = ["18-35", "36-55", "56+"]
 INCOMES = ["Low", "Middle", "High"]
 REGIONS = ["Northeast", "Midwest", "South", "West"]
+
+
+def department_names(rep, departments_csv):
+    """{id: name}: the report's department_names, or the CSV (either layout) when given."""
+    if departments_csv is None:
+        return {i + 1: n for i, n in enumerate(rep.get("department_names") or []) if n}
+    d = pd.read_csv(departments_csv, header=None)
+    d = d.iloc[1:] if d.shape[1] == 2 else d.T.iloc[1:]  # long, or transposed
+    return dict(zip(d[0].astype(int), d[1]))
 
 
 def main(snapdir, departments_csv, out):
@@ -58,12 +69,7 @@ def main(snapdir, departments_csv, out):
     fig.savefig(os.path.join(out, "spending_by_income_region.png"), dpi=100)
     plt.close(fig)
 
-    d = pd.read_csv(departments_csv, header=None)
-    if d.shape[0] == 2:  # transposed layout
-        d = d.T.iloc[1:]
-    else:
-        d = d.iloc[1:]
-    names = dict(zip(d[0].astype(int), d[1]))
+    names = department_names(rep, departments_csv)
     mix = pd.DataFrame({r: rep["region_department_cents"][r] for r in REGIONS}).T
     mix.columns = [names.get(i + 1, str(i + 1)) for i in range(mix.shape[1])]
     share = mix.div(mix.sum(axis=1).replace(0, np.nan), axis=0) * 100
@@ -77,10 +83,11 @@ def main(snapdir, departments_csv, out):
     fig.savefig(os.path.join(out, "region_department_mix.png"), dpi=100)
     plt.close(fig)
     print(f"plots of {when} in {out}")
+    print(f"departments named by {departments_csv or 'the snapshot'}")
 
 
 if __name__ == "__main__":
-    if len(sys.argv) != 4:
+    if len(sys.argv) not in (3, 4):
         print(__doc__, file=sys.stderr)
         sys.exit(2)
-    main(*sys.argv[1:])
+    main(sys.argv[1], sys.argv[2] if len(sys.argv) == 4 else None, sys.argv[-1])

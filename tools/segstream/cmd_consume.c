@@ -174,6 +174,7 @@ int cmd_consume(int argc, char **argv)
 		{ "topic", required_argument, 0, 't' },
 		{ "products-topic", required_argument, 0, 'P' },
 		{ "customers-topic", required_argument, 0, 'C' },
+		{ "names-topic", required_argument, 0, 'A' },
 		{ "dlq-topic", required_argument, 0, 'D' },
 		{ "group", required_argument, 0, 'g' },
 		{ "batch-events", required_argument, 0, 'n' },
@@ -223,6 +224,9 @@ int cmd_consume(int argc, char **argv)
 			break;
 		case 'C':
 			cfg.customers_topic = optarg;
+			break;
+		case 'A':
+			cfg.names_topic = optarg;
 			break;
 		case 'D':
 			cfg.dlq_topic = optarg;
@@ -276,8 +280,8 @@ int cmd_consume(int argc, char **argv)
 		case 'h':
 			printf("usage: segstream consume --state DIR --brokers|-b HOST:PORT [--group ID]\n"
 			       "         [--exit-at-end [--idle-ms MS]]\n"
-			       "         [--topic T] [--products-topic T] [--customers-topic T] [--dlq-topic T]\n"
-			       "         [--batch-events N] [--batch-ms MS] [--wake-ms MS (0: off)]\n"
+			       "         [--topic T] [--products-topic T] [--customers-topic T] [--names-topic T]\n"
+			       "         [--dlq-topic T] [--batch-events N] [--batch-ms MS] [--wake-ms MS (0: off)]\n"
 			       "         [--no-sync] [--verbose] [-X librdkafka.property=value ...]\n"
 			       "         [--http HOST:PORT [--ready-lag N (10000)]]\n"
 			       "         [--snapshot-dir DIR [--snapshot-every SECONDS] [--snapshot-every-events N]\n"

@@ -1,7 +1,7 @@
 /*
  * segstream replay: reads the history files, builds the event-time timeline (SPEC §2) and
- * produces the reference records (products, customers) their compacted topics do not already
- * hold, then one order-product event per line, keyed by user_id, in event-time order, each
+ * produces the reference records (products, customers, department and aisle names) their
+ * compacted topics do not already hold, then one order-product event per line, keyed by user_id, in event-time order, each
  * Kafka message stamped with its event time.
  */
 #include <getopt.h>
@@ -74,29 +74,47 @@ enum reference_mode { REFERENCE_CHANGED, REFERENCE_ALWAYS, REFERENCE_NEVER };
 
 /* What a compacted reference topic holds: each id's latest record as encoded bytes (len 0: none
  * or a tombstone; REF_OTHER: too long to be ours, so never equal), for ids below cap. */
-#define REF_MAX   64
+#define REF_MAX   80
 #define REF_OTHER 255
 struct held {
 	size_t cap;
+	int names;      /* the names topic: keys "department/ID", "aisle/ID", held at name_slot() */
 	uint8_t *len;   /* cap lengths */
 	uint8_t *bytes; /* cap * REF_MAX bytes */
 };
+
+/* Where the names topic's record of (kind, id) is held (ids below 1024: more than any catalog). */
+#define NAME_SLOTS 2048
+static size_t name_slot(uint8_t kind, uint32_t id)
+{
+	return id < 1024 ? (size_t)kind * 1024 + id : NAME_SLOTS;
+}
 
 /* kc_topic_read()'s callback: keeps a record whose key is an id below cap (later offsets win). */
 static int hold_record(int32_t partition, int64_t offset, const void *key, size_t key_len, const void *value,
 		       size_t value_len, void *ctx)
 {
 	struct held *h = ctx;
+	const char *k = key;
 	uint64_t id = 0;
+	uint8_t kind = 0;
 	(void)partition, (void)offset;
-	if (!key || key_len == 0 || key_len > 10)
+	if (h->names && key_len > 11 && memcmp(k, "department/", 11) == 0) {
+		k += 11, key_len -= 11, kind = EVENT_NAME_DEPARTMENT;
+	} else if (h->names && key_len > 6 && memcmp(k, "aisle/", 6) == 0) {
+		k += 6, key_len -= 6, kind = EVENT_NAME_AISLE;
+	} else if (h->names) {
+		return 0;
+	}
+	if (!k || key_len == 0 || key_len > 10)
 		return 0;
 	for (size_t i = 0; i < key_len; i++) {
-		char ch = ((const char *)key)[i];
-		if (ch < '0' || ch > '9')
+		if (k[i] < '0' || k[i] > '9')
 			return 0;
-		id = id * 10 + (uint64_t)(ch - '0');
+		id = id * 10 + (uint64_t)(k[i] - '0');
 	}
+	if (h->names)
+		id = id > UINT32_MAX ? NAME_SLOTS : name_slot(kind, (uint32_t)id);
 	if (id >= h->cap)
 		return 0;
 	h->len[id] = !value ? 0 : value_len > REF_MAX ? REF_OTHER : (uint8_t)value_len;
@@ -106,10 +124,12 @@ static int hold_record(int32_t partition, int64_t offset, const void *key, size_
 }
 
 /* Reads what topic holds for ids below cap (--reference changed). @return 0, or -1 (said). */
-static int read_held(const char *brokers, const struct cli_props *props, const char *topic, size_t cap, struct held *h)
+static int read_held(const char *brokers, const struct cli_props *props, const char *topic, size_t cap, int names,
+		     struct held *h)
 {
 	char err[512];
 	h->cap = cap;
+	h->names = names;
 	h->len = calloc(cap ? cap : 1, 1);
 	h->bytes = malloc((cap ? cap : 1) * REF_MAX);
 	if (!h->len || !h->bytes) {
@@ -129,10 +149,10 @@ static void held_free(struct held *h)
 	free(h->bytes);
 }
 
-/* Whether topic already holds exactly this record for id (then it is not produced again). */
-static int held_same(const struct held *h, uint32_t id, const uint8_t *rec, size_t len)
+/* Whether topic already holds exactly this record at slot (then it is not produced again). */
+static int held_same(const struct held *h, size_t slot, const uint8_t *rec, size_t len)
 {
-	return id < h->cap && h->len[id] == len && memcmp(h->bytes + (size_t)id * REF_MAX, rec, len) == 0;
+	return slot < h->cap && h->len[slot] == len && memcmp(h->bytes + slot * REF_MAX, rec, len) == 0;
 }
 
 static void progress(uint64_t done, uint64_t total, double started, int tty)
@@ -154,13 +174,15 @@ int cmd_replay(int argc, char **argv)
 {
 	const char *data = NULL, *brokers = NULL, *events_topic = "segstream.events",
 		   *products_topic = "segstream.products", *customers_topic = "segstream.customers",
-		   *dlq_topic = "segstream.events.dlq";
+		   *dlq_topic = "segstream.events.dlq", *names_topic = "segstream.names";
 	int64_t from_ms = INT64_MIN, until_ms = INT64_MAX;
 	uint64_t limit = UINT64_MAX;
 	double rate = 0, speed = 0;
 	int include_train = 0;
 	enum reference_mode reference = REFERENCE_CHANGED;
-	struct held held_products = { 0 }, held_customers = { 0 };
+	struct held held_products = { 0 }, held_customers = { 0 }, held_names = { 0 };
+	struct event_name *names = NULL;
+	size_t n_names_read = 0;
 	struct ds_report rep = { .on_error = DS_ON_ERROR_SKIP, .progress = cli_read_progress };
 	struct cli_props props = { 0 };
 	static const struct option opts[] = {
@@ -169,6 +191,7 @@ int cmd_replay(int argc, char **argv)
 		{ "topic", required_argument, 0, 't' },
 		{ "products-topic", required_argument, 0, 'P' },
 		{ "customers-topic", required_argument, 0, 'C' },
+		{ "names-topic", required_argument, 0, 'A' },
 		{ "dlq-topic", required_argument, 0, 'D' },
 		{ "from", required_argument, 0, 'F' },
 		{ "until", required_argument, 0, 'U' },
@@ -198,6 +221,9 @@ int cmd_replay(int argc, char **argv)
 			break;
 		case 'C':
 			customers_topic = optarg;
+			break;
+		case 'A':
+			names_topic = optarg;
 			break;
 		case 'D':
 			dlq_topic = optarg;
@@ -263,12 +289,12 @@ int cmd_replay(int argc, char **argv)
 			break;
 		case 'h':
 			printf("usage: segstream replay --data DIR --brokers|-b HOST:PORT [--topic T]\n"
-			       "         [--products-topic T] [--customers-topic T] [--dlq-topic T]\n"
+			       "         [--products-topic T] [--customers-topic T] [--names-topic T] [--dlq-topic T]\n"
 			       "         [--from YYYY-MM-DD] [--until YYYY-MM-DD (exclusive)]\n"
 			       "         [--limit N] [--rate EVENTS_PER_S | --speed X] [--include-train]\n"
 			       "         [--on-error skip|fail] [--reference changed|always|never]\n"
 			       "         [-X librdkafka.property=value ...]\n"
-			       "  --reference  which products and customers records to produce: those the\n"
+			       "  --reference  which products, customers and names records to produce: those the\n"
 			       "               compacted topics do not already hold as they are (changed, the\n"
 			       "               default), all of them (always), or none (never)\n");
 			return 0;
@@ -291,11 +317,22 @@ int cmd_replay(int argc, char **argv)
 		fprintf(stderr, "replay: %s: %s\n", path, ds_strerror(rc));
 		return 1;
 	}
+	/* departments.csv and aisles.csv, if there: the names the reports and profiles go by (their
+	 * rows are not among the rows read: those count the products, customers and history). */
+	struct ds_report names_rep = { .on_error = rep.on_error };
+	rc = ds_names_read(data, &names, &n_names_read, &names_rep);
+	rep.errors += names_rep.errors;
+	if (rc != DS_OK) {
+		fprintf(stderr, "replay: %s: names of departments and aisles: %s\n", data, ds_strerror(rc));
+		ds_products_free(&products);
+		return 1;
+	}
 	snprintf(path, sizeof path, "%s/customers.csv", data);
 	int have_customers = access(path, R_OK) == 0;
 	if (have_customers && (rc = ds_customers_read(path, &customers, &rep)) != DS_OK) {
 		fprintf(stderr, "replay: %s: %s\n", path, ds_strerror(rc));
 		ds_products_free(&products);
+		free(names);
 		return 1;
 	}
 	struct kc_delivery dr = { 0 };
@@ -330,15 +367,18 @@ int cmd_replay(int argc, char **argv)
 	}
 	ensure_topic(rk, products_topic, 1);
 	ensure_topic(rk, customers_topic, 1);
+	ensure_topic(rk, names_topic, 1);
 	rd_kafka_topic_t *products_rkt = topic_handle(rk, products_topic);
 	rd_kafka_topic_t *customers_rkt = topic_handle(rk, customers_topic);
+	rd_kafka_topic_t *names_rkt = topic_handle(rk, names_topic);
 	rd_kafka_topic_t *events_rkt = NULL;
-	rc = products_rkt && customers_rkt ? 0 : -1;
+	rc = products_rkt && customers_rkt && names_rkt ? 0 : -1;
 	/* --reference changed: what the compacted topics hold, so that a record they already hold
 	 * as it is is not produced again (a restarted consumer would load it once more). */
 	if (rc == 0 && reference == REFERENCE_CHANGED)
-		rc = read_held(brokers, &props, products_topic, products.cap, &held_products) ||
-		     read_held(brokers, &props, customers_topic, customers.cap, &held_customers);
+		rc = read_held(brokers, &props, products_topic, products.cap, 0, &held_products) ||
+		     read_held(brokers, &props, customers_topic, customers.cap, 0, &held_customers) ||
+		     read_held(brokers, &props, names_topic, NAME_SLOTS, 1, &held_names);
 	uint64_t n_products = 0, n_events = 0, total = 0, same_products = 0, same_customers = 0;
 	uint8_t ref[REF_MAX];
 	size_t ref_len;
@@ -367,8 +407,23 @@ int cmd_replay(int argc, char **argv)
 			n_customers++;
 		}
 	}
+	uint64_t n_names = 0, same_names = 0;
+	for (size_t i = 0; i < n_names_read && rc == 0 && reference != REFERENCE_NEVER; i++) {
+		char key[32];
+		int kl = event_name_key(&names[i], key, sizeof key);
+		if (kl < 0 || event_name_encode(&names[i], ref, sizeof ref, &ref_len) != EVENT_OK)
+			continue;
+		if (held_same(&held_names, name_slot(names[i].kind, names[i].id), ref, ref_len)) {
+			same_names++;
+			continue;
+		}
+		rc = produce(rk, names_rkt, key, (size_t)kl, ref, ref_len, 0);
+		rd_kafka_poll(rk, 0);
+		n_names++;
+	}
 	held_free(&held_products);
 	held_free(&held_customers);
+	held_free(&held_names);
 	/* The history is read while librdkafka delivers the reference data (and a consumer started
 	 * beside the replay loads it). */
 	double reading = now_s();
@@ -453,8 +508,9 @@ int cmd_replay(int argc, char **argv)
 	int left = rd_kafka_outq_len(rk);
 	double done = now_s();
 	printf("replay: reference records produced: products %" PRIu64 " (%" PRIu64
-	       " held as they are), customers %" PRIu64 " (%" PRIu64 " held as they are)\n",
-	       n_products, same_products, n_customers, same_customers);
+	       " held as they are), customers %" PRIu64 " (%" PRIu64 " held as they are), names %" PRIu64 " (%" PRIu64
+	       " held as they are)\n",
+	       n_products, same_products, n_customers, same_customers, n_names, same_names);
 	printf("replay: customers %" PRIu64 "\n", n_customers);
 	printf("replay: rows read %" PRIu64 ", row errors %" PRIu64 ", products %" PRIu64 ", events produced %" PRIu64
 	       ", delivered %" PRIu64 ", failed %" PRIu64 ", undelivered %d\n",
@@ -466,7 +522,7 @@ int cmd_replay(int argc, char **argv)
 			dr.first_error);
 	if (rc != 0 || fe != RD_KAFKA_RESP_ERR_NO_ERROR || left > 0 || dr.failed || cli_stop)
 		rc = 1;
-	rd_kafka_topic_t *handles[] = { products_rkt, customers_rkt, events_rkt };
+	rd_kafka_topic_t *handles[] = { products_rkt, customers_rkt, names_rkt, events_rkt };
 	for (size_t i = 0; i < sizeof handles / sizeof handles[0]; i++)
 		if (handles[i])
 			rd_kafka_topic_destroy(handles[i]);
@@ -475,5 +531,6 @@ out:
 	ds_products_free(&products);
 	ds_customers_free(&customers);
 	ds_history_free(&h);
+	free(names);
 	return rc;
 }
