@@ -171,7 +171,8 @@ typedef int (*kc_record_cb)(int32_t partition, int64_t offset, const void *key, 
  * @brief Reads every record a topic holds, as a compacted topic's reader must before it writes:
  *        each partition from its beginning to the end (high watermark) it had when the read
  *        began, in offset order within a partition, with a consumer of its own (no group
- *        membership, nothing committed).
+ *        membership, nothing committed). A partition whose leader is not ready yet (a topic
+ *        created a moment ago) is asked again every 50 ms, for up to timeout_ms.
  * @param[in] brokers, props  as for kc_conf_new() (props: the user's -X "key=value" strings)
  * @param[in] timeout_ms      the bound on each metadata or watermark request, and on a wait
  *                            with no record while partitions are not yet read to their end

@@ -13,6 +13,14 @@ static int64_t now_ms(void)
 	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
+/* Errors of a partition whose leader is still being elected or learned: asking again helps. */
+static int retriable(rd_kafka_resp_err_t e)
+{
+	return e == RD_KAFKA_RESP_ERR_NOT_LEADER_FOR_PARTITION || e == RD_KAFKA_RESP_ERR_LEADER_NOT_AVAILABLE ||
+	       e == RD_KAFKA_RESP_ERR_UNKNOWN_TOPIC_OR_PART || e == RD_KAFKA_RESP_ERR__TIMED_OUT_QUEUE ||
+	       e == RD_KAFKA_RESP_ERR_REPLICA_NOT_AVAILABLE || e == RD_KAFKA_RESP_ERR__TRANSPORT;
+}
+
 /*
  * Each partition's end (high watermark) is asked for first, and the read stops at those ends:
  * a producer writing meanwhile does not make it longer. A partition is done at its end offset
@@ -59,8 +67,14 @@ int kc_topic_read(const char *brokers, const char *const *props, int n_props, co
 		goto out;
 	}
 	for (int p = 0; p < n; p++) {
-		int64_t low, high;
-		rd_kafka_resp_err_t e = rd_kafka_query_watermark_offsets(rk, topic, p, &low, &high, timeout_ms);
+		int64_t low, high, since = now_ms();
+		rd_kafka_resp_err_t e;
+		/* A topic created a moment ago may have leaders in the metadata before they answer. */
+		while ((e = rd_kafka_query_watermark_offsets(rk, topic, p, &low, &high, timeout_ms)) != 0 &&
+		       retriable(e) && now_ms() - since < timeout_ms) {
+			struct timespec pause = { 0, 50 * 1000 * 1000 };
+			nanosleep(&pause, NULL);
+		}
 		if (e) {
 			rc = KC_KAFKA;
 			snprintf(errbuf, errbuf_len, "watermarks of %s [%d]: %s", topic, p, rd_kafka_err2str(e));
