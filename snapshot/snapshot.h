@@ -30,8 +30,12 @@
 #include "snapshot/snapshot_reader.h"
 #include "state/state.h"
 
-/** The "format" of report.json (its layout; independent of the manifest's SNAP_FORMAT_VERSION). */
-#define SNAP_REPORT_FORMAT 1
+/**
+ * The "format" of report.json (its layout; independent of the manifest's SNAP_FORMAT_VERSION).
+ * 2: "departments" are named by the state's names (the id as text only when it has none), and
+ * "as_of", "event_time_max_ms" and "department_names" are new; 1 named departments by id.
+ */
+#define SNAP_REPORT_FORMAT 2
 
 #define SNAP_DRIVERS 4 /* basket size, order count, order rate, reorder rate */
 

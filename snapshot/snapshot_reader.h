@@ -37,7 +37,7 @@ const char *snap_strerror(int err);
 /**
  * The manifest's format: 2 lists the columns in the manifest; 3 adds the event-time watermark
  * ("event_time_max_ms", "as_of": the latest event time applied, null when none). Readers accept
- * 1, 2 and 3. (report.json carries its own "format", SNAP_REPORT_FORMAT, which is still 1.)
+ * 1, 2 and 3. (report.json carries its own "format", SNAP_REPORT_FORMAT.)
  */
 #define SNAP_FORMAT_VERSION 3 /* not SNAP_FORMAT: that name is the error code above */
 

@@ -262,7 +262,7 @@ static void test_report_as_of_watermark(void **state)
 	assert_int_equal(snap_report_write_json(&r, m), SNAP_OK);
 	fclose(m);
 	assert_non_null(
-	    strstr(text, "\"format\": 1,\n  \"as_of\": \"2019-03-02\",\n  \"event_time_max_ms\": 1551517200000,"));
+	    strstr(text, "\"format\": 2,\n  \"as_of\": \"2019-03-02\",\n  \"event_time_max_ms\": 1551517200000,"));
 	free(text);
 	assert_string_equal(snap_as_of_text(0, buf, sizeof buf), "1970-01-01");
 	assert_string_equal(snap_as_of_text(-1, buf, sizeof buf), "1969-12-31");
