@@ -33,6 +33,7 @@ void cons_config_init(struct cons_config *cfg)
 	cfg->events_topic = "segstream.events";
 	cfg->products_topic = "segstream.products";
 	cfg->customers_topic = "segstream.customers";
+	cfg->names_topic = "segstream.names";
 	cfg->dlq_topic = "segstream.events.dlq";
 	cfg->batch_max_events = 500000;
 	cfg->batch_max_ms = 500;
@@ -326,7 +327,8 @@ int cons_run(const struct cons_config *cfg, struct state_db *db, struct cons_sta
 	r.started_ms = cons__now_ms();
 	if (open_consumer(&r) || cons__dlq_open(&r) || wait_brokers(&r) || cons__wait_for_events_topic(&r) ||
 	    cons__load_table(&r, cfg->products_topic, CONS_TABLE_PRODUCTS) ||
-	    cons__load_table(&r, cfg->customers_topic, CONS_TABLE_CUSTOMERS) || cons__start_events(&r))
+	    cons__load_table(&r, cfg->customers_topic, CONS_TABLE_CUSTOMERS) ||
+	    cons__load_table(&r, cfg->names_topic, CONS_TABLE_NAMES) || cons__start_events(&r))
 		goto out;
 	struct waker waker;
 	cons__waker_start(&waker, r.rk, cfg->events_topic, r.events_partitions, cfg->wake_ms);

@@ -102,6 +102,7 @@ struct cons_config {
 	const char *events_topic;    /* default "segstream.events" */
 	const char *products_topic;  /* default "segstream.products"; NULL or "" to skip */
 	const char *customers_topic; /* default "segstream.customers"; NULL or "" to skip */
+	const char *names_topic;     /* department and aisle names: default "segstream.names"; NULL or "" to skip */
 	const char *dlq_topic;       /* default "segstream.events.dlq" */
 	const char *group_id;        /* NULL: assign() every partition; else group subscription */
 	int batch_max_events;        /* default 500,000 (catch-up: large batches amortise page writes) */
@@ -168,6 +169,7 @@ struct cons_stats {
 	uint64_t invalid;     /* sent to the dead-letter topic */
 	uint64_t products;    /* product records loaded */
 	uint64_t customers;   /* customer (demographics) records loaded */
+	uint64_t names;       /* department and aisle name records loaded */
 	uint64_t batches;     /* state transactions committed */
 	double seconds;       /* wall time of the event phase (less the final idle_ms) */
 	double commit_ms_p50; /* batch commit latency */

@@ -92,7 +92,7 @@ void cons__waker_start(struct waker *w, rd_kafka_t *rk, const char *topic, int p
 void cons__waker_stop(struct waker *w);
 
 /* reference.c: reads a reference topic to its end into the state; 0 or the fatal error. */
-enum cons_table { CONS_TABLE_PRODUCTS, CONS_TABLE_CUSTOMERS };
+enum cons_table { CONS_TABLE_PRODUCTS, CONS_TABLE_CUSTOMERS, CONS_TABLE_NAMES };
 int cons__load_table(struct run *r, const char *topic, enum cons_table kind);
 
 /* dead_letter.c: the producer, one dead letter, and the check before a batch is committed. */

@@ -1,4 +1,4 @@
-/* Phase 1 of a run: the reference topics (products, customers), each read to its end into the state. */
+/* Phase 1 of a run: the reference topics (products, customers, names), each read to its end into the state. */
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -19,6 +19,12 @@ static void put_reference(struct run *r, enum cons_table kind, const rd_kafka_me
 			state_product_from_event(&ep, &sp);
 			if ((rc = state_batch_put_product(r->batch, &sp)) == STATE_OK)
 				r->stats.products++;
+		}
+	} else if (kind == CONS_TABLE_NAMES) {
+		struct event_name en;
+		if ((drc = event_name_decode(m->payload, m->len, &en, why, sizeof why)) == EVENT_OK) {
+			if ((rc = state_batch_put_name(r->batch, &en)) == STATE_OK)
+				r->stats.names++;
 		}
 	} else {
 		struct event_customer ec;
@@ -61,6 +67,7 @@ int cons__load_table(struct run *r, const char *topic, enum cons_table kind)
 	if (n < 0) {
 		fprintf(stderr, "consume: warning: %s (%s)\n",
 			kind == CONS_TABLE_PRODUCTS ? "no products: every line is unpriced"
+			: kind == CONS_TABLE_NAMES  ? "no department names: profiles by the Instacart ids"
 						    : "no customer demographics",
 			err);
 		rd_kafka_destroy(rk);

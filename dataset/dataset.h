@@ -137,6 +137,21 @@ struct ds_departments {
 /** @brief Reads departments.csv in the long or the transposed (2-row wide) layout. */
 int ds_departments_read(const char *path, struct ds_departments *out, struct ds_report *rep);
 
+/* ---- Aisles ---- */
+
+#define DS_MAX_AISLES 1000
+struct ds_aisles {
+	char names[DS_MAX_AISLES + 1][48]; /* by aisle_id; "" if absent */
+	int count;
+};
+
+/**
+ * @brief Reads aisles.csv (`aisle_id,aisle`). A row with a bad id or an empty or too long name
+ *        is a row error (the report's policy decides).
+ * @return DS_OK, DS_IO, DS_ROWS, DS_NOMEM, DS_LAYOUT (not the aisle_id,aisle header).
+ */
+int ds_aisles_read(const char *path, struct ds_aisles *out, struct ds_report *rep);
+
 /* ---- Customers ---- */
 
 struct ds_customer {
@@ -324,6 +339,17 @@ int ds_event_product(const struct ds_product *p, struct event_product *out);
  * @return 1, or 0 for an empty slot of the table (user_id 0: *out is then of no use).
  */
 int ds_event_customer(const struct ds_customer *c, struct event_customer *out);
+
+/**
+ * @brief The department and aisle names of a data directory as the names topic carries them:
+ *        DIR/departments.csv (either layout) and DIR/aisles.csv, each if present, departments
+ *        first, by id. A name event/ cannot carry (control characters, quotes) is a row error.
+ * @param[out] names_out  the records (free() them; NULL when there are none)
+ * @param[out] n_out      how many
+ * @return DS_OK (also when neither file exists), or the first reader's error (DS_IO, DS_ROWS,
+ *         DS_NOMEM, DS_LAYOUT).
+ */
+int ds_names_read(const char *dir, struct event_name **names_out, size_t *n_out, struct ds_report *rep);
 
 /** Lines collected from one range of a lines file, in file order. */
 struct ds_line_set {

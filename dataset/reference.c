@@ -1,6 +1,6 @@
 /*
  * The reference tables of dataset/: products.csv (with its prices), departments.csv (long or
- * transposed) and customers.csv (demographics, names never kept), each read into an
+ * transposed), aisles.csv and customers.csv (demographics, names never kept), each read into an
  * id-indexed table, and the number and date parsers they need.
  */
 #include "dataset/dataset_int.h"
@@ -200,6 +200,33 @@ int ds_departments_read(const char *path, struct ds_departments *out, struct ds_
 	memset(out, 0, sizeof *out);
 	struct departments_ctx c = { .d = out };
 	return ds__csv_read_range(path, NULL, rep, department_row, &c);
+}
+
+/* ---- Aisles ---- */
+
+static int aisle_row(const struct ds__row *r, void *vctx, char *why, size_t why_len)
+{
+	struct ds_aisles *a = vctx;
+	uint64_t id;
+	if (r->rowno == 1) {
+		if (r->n != 2 || strcasecmp(r->field[0], "aisle_id") != 0)
+			return ds__layout_error(r, "aisles: expected the header aisle_id,aisle");
+		return 0;
+	}
+	if (r->n != 2 || ds__parse_uint(r->field[0], r->len[0], DS_MAX_AISLES, &id) || id == 0)
+		return ds__bad(why, why_len, "expected aisle_id (1..%d),aisle", DS_MAX_AISLES);
+	if (r->len[1] == 0 || r->len[1] >= sizeof a->names[0])
+		return ds__bad(why, why_len, "aisle %llu has an empty or too long name", (unsigned long long)id);
+	if (a->names[id][0] == 0)
+		a->count++;
+	memcpy(a->names[id], r->field[1], r->len[1] + 1);
+	return 0;
+}
+
+int ds_aisles_read(const char *path, struct ds_aisles *out, struct ds_report *rep)
+{
+	memset(out, 0, sizeof *out);
+	return ds__csv_read_range(path, NULL, rep, aisle_row, out);
 }
 
 /* ---- Customers ---- */

@@ -1,5 +1,5 @@
 /* The wire format of the stream (see event.h): versioned msgpack encoding and strict decoding of
- * the order-product event and of the two reference records (products, customers). */
+ * the order-product event and of the reference records (products, customers, names). */
 #include "event/event.h"
 
 #include <inttypes.h>
@@ -513,4 +513,112 @@ int event_customer_decode(const void *buf, size_t len, struct event_customer *c_
 	c_out->income = (uint32_t)v[7];
 	c_out->gender = (uint8_t)v[8];
 	return EVENT_OK;
+}
+
+/* ---- Names (departments, aisles) ---- */
+
+#define NAME_V1_FIELDS 4
+
+/* A name is 1..EVENT_NAME_MAX-1 bytes without control characters (CSV-safe, JSON-safe). */
+static int name_valid(const char *s, size_t len)
+{
+	if (len == 0 || len >= EVENT_NAME_MAX)
+		return 0;
+	for (size_t i = 0; i < len; i++)
+		if ((unsigned char)s[i] < 0x20 || s[i] == 0x7f || s[i] == '"' || s[i] == '\\')
+			return 0;
+	return 1;
+}
+
+int event_name_encode(const struct event_name *n, uint8_t *buf, size_t buf_len, size_t *len_out)
+{
+	size_t len = strnlen(n->name, EVENT_NAME_MAX);
+	if (n->kind > EVENT_NAME_AISLE || n->id == 0 || !name_valid(n->name, len))
+		return EVENT_RANGE;
+	struct fixed_buffer fb = { .data = buf, .cap = buf_len };
+	msgpack_packer pk;
+	msgpack_packer_init(&pk, &fb, fixed_buffer_write);
+	msgpack_pack_array(&pk, NAME_V1_FIELDS);
+	msgpack_pack_uint8(&pk, EVENT_NAME_SCHEMA_VERSION);
+	msgpack_pack_uint8(&pk, n->kind);
+	msgpack_pack_uint32(&pk, n->id);
+	msgpack_pack_str(&pk, len);
+	msgpack_pack_str_body(&pk, n->name, len);
+	if (fb.overflow)
+		return EVENT_NOSPACE;
+	*len_out = fb.len;
+	return EVENT_OK;
+}
+
+/* Reads a msgpack str (fixstr, str8, str16) at the cursor: a pointer into the buffer and its length. */
+static int read_str(struct cursor *c, const char *field, const char **s, size_t *len, char *why, size_t why_len)
+{
+	if (c->off >= c->len)
+		return fail(EVENT_TRUNCATED, why, why_len, "%s: payload ends before the field", field);
+	uint8_t b = c->p[c->off];
+	size_t head;
+	if (b >= 0xa0 && b <= 0xbf) {
+		head = 1;
+		*len = b & 0x1f;
+	} else if (b == 0xd9 || b == 0xda) {
+		head = b == 0xd9 ? 2 : 3;
+		if (c->len - c->off < head)
+			return fail(EVENT_TRUNCATED, why, why_len, "%s: payload ends inside the field", field);
+		*len = (size_t)load_be(c->p + c->off + 1, (int)head - 1);
+	} else {
+		return fail(EVENT_TYPE, why, why_len, "%s: expected a string of at most 65535 bytes", field);
+	}
+	if (c->len - c->off - head < *len)
+		return fail(EVENT_TRUNCATED, why, why_len, "%s: payload ends inside the field", field);
+	*s = (const char *)c->p + c->off + head;
+	c->off += head + *len;
+	return EVENT_OK;
+}
+
+int event_name_decode(const void *buf, size_t len, struct event_name *n_out, char *why, size_t why_len)
+{
+	if (buf == NULL || len == 0)
+		return fail(EVENT_TRUNCATED, why, why_len, "empty payload");
+	struct cursor c = { .p = buf, .len = len };
+	uint32_t n = 0;
+	uint64_t version = 0, kind = 0, id = 0;
+	const char *s = NULL;
+	size_t slen = 0;
+	int rc = read_array_header(&c, &n, why, why_len);
+	if (rc == EVENT_OK && n == 0)
+		rc = fail(EVENT_SHAPE, why, why_len, "name is an empty array");
+	if (rc == EVENT_OK)
+		rc = read_uint(&c, "schema_version", UINT32_MAX, 0, &version, why, why_len);
+	if (rc == EVENT_OK && version != EVENT_NAME_SCHEMA_VERSION)
+		rc = fail(EVENT_VERSION, why, why_len, "name schema_version %" PRIu64 " is not supported", version);
+	if (rc == EVENT_OK && n != NAME_V1_FIELDS)
+		rc = fail(EVENT_SHAPE, why, why_len, "name array of %" PRIu32 " elements; v1 has %d", n,
+			  NAME_V1_FIELDS);
+	if (rc == EVENT_OK)
+		rc = read_uint(&c, "kind", EVENT_NAME_AISLE, 0, &kind, why, why_len);
+	if (rc == EVENT_OK)
+		rc = read_uint(&c, "id", UINT32_MAX, 0, &id, why, why_len);
+	if (rc == EVENT_OK && id == 0)
+		rc = fail(EVENT_RANGE, why, why_len, "id: 0 is not a valid id");
+	if (rc == EVENT_OK)
+		rc = read_str(&c, "name", &s, &slen, why, why_len);
+	if (rc == EVENT_OK && !name_valid(s, slen))
+		rc = fail(EVENT_RANGE, why, why_len, "name: %zu bytes; 1..%d without control characters or quotes",
+			  slen, EVENT_NAME_MAX - 1);
+	if (rc == EVENT_OK && c.off != len)
+		rc = fail(EVENT_TRAILING, why, why_len, "%zu trailing bytes after the name", len - c.off);
+	if (rc != EVENT_OK)
+		return rc;
+	n_out->kind = (uint8_t)kind;
+	n_out->id = (uint32_t)id;
+	memcpy(n_out->name, s, slen);
+	n_out->name[slen] = '\0';
+	return EVENT_OK;
+}
+
+int event_name_key(const struct event_name *n, char *buf, size_t buf_len)
+{
+	int len = snprintf(buf, buf_len, "%s/%" PRIu32, n->kind == EVENT_NAME_DEPARTMENT ? "department" : "aisle",
+			   n->id);
+	return len < 0 || (size_t)len >= buf_len ? -1 : len;
 }

@@ -165,4 +165,31 @@ int event_customer_encode(const struct event_customer *c, uint8_t *buf, size_t b
 /** @brief Decodes and validates a customer record; same codes as event_decode(). */
 int event_customer_decode(const void *buf, size_t len, struct event_customer *c_out, char *why, size_t why_len);
 
+/**
+ * Name reference record (compacted names topic), schema version 1: a msgpack array
+ * [1, kind, id, name] with kind 0 for a department (departments.csv) and 1 for an aisle
+ * (aisles.csv), id 1..2^32-1 and name a UTF-8 string of 1..EVENT_NAME_MAX-1 bytes with no
+ * control characters. Key: "department/ID" or "aisle/ID" (event_name_key()). The names the
+ * reports and the shopper-profile rule (SPEC §4: by department name) go by.
+ */
+#define EVENT_NAME_SCHEMA_VERSION 1
+#define EVENT_NAME_MAX            64 /**< a name's bytes + its NUL */
+
+enum event_name_kind { EVENT_NAME_DEPARTMENT = 0, EVENT_NAME_AISLE = 1 };
+
+struct event_name {
+	uint8_t kind; /* enum event_name_kind */
+	uint32_t id;  /* >= 1 */
+	char name[EVENT_NAME_MAX];
+};
+
+/** @brief Encodes a name. @return EVENT_OK, EVENT_RANGE (kind, id 0, empty or control characters) or EVENT_NOSPACE. */
+int event_name_encode(const struct event_name *n, uint8_t *buf, size_t buf_len, size_t *len_out);
+
+/** @brief Decodes and validates a name record; same codes as event_decode(). */
+int event_name_decode(const void *buf, size_t len, struct event_name *n_out, char *why, size_t why_len);
+
+/** @brief The record's key ("department/4", "aisle/61") into buf. @return its length, or -1 if it does not fit. */
+int event_name_key(const struct event_name *n, char *buf, size_t buf_len);
+
 #endif

@@ -178,6 +178,31 @@ int kc_topic_ensure(rd_kafka_t *rk, const char *topic, int compacted, char *errb
 int kc_wait_brokers(rd_kafka_t *rk, const char *who, int timeout_ms, volatile sig_atomic_t *stop, char *errbuf,
 		    size_t errbuf_len);
 
+/* ---- Reading ---- */
+
+/**
+ * Callback of kc_topic_read(): one record. @p key and @p value are borrowed for the call only
+ * (value NULL, value_len 0 for a tombstone). A non-zero return stops the read and is returned.
+ */
+typedef int (*kc_record_cb)(int32_t partition, int64_t offset, const void *key, size_t key_len, const void *value,
+			    size_t value_len, void *ctx);
+
+/**
+ * @brief Reads every record a topic holds, as a compacted topic's reader must before it writes:
+ *        each partition from its beginning to the end (high watermark) it had when the read
+ *        began, in offset order within a partition, with a consumer of its own (no group
+ *        membership, nothing committed). A partition whose leader is not ready yet (a topic
+ *        created a moment ago) is asked again every 50 ms, for up to timeout_ms.
+ * @param[in] brokers, props  as for kc_conf_new() (props: the user's -X "key=value" strings)
+ * @param[in] timeout_ms      the bound on each metadata or watermark request, and on a wait
+ *                            with no record while partitions are not yet read to their end
+ * @return KC_OK (also for a topic whose partitions are all empty); KC_NOTFOUND (the broker does
+ *         not know the topic: it holds nothing); KC_PROPERTY; KC_KAFKA (a request failed or timed
+ *         out); or the callback's non-zero return. errbuf says which on failure.
+ */
+int kc_topic_read(const char *brokers, const char *const *props, int n_props, const char *topic, int timeout_ms,
+		  kc_record_cb cb, void *ctx, char *errbuf, size_t errbuf_len);
+
 /* ---- Offsets and partitions ---- */
 
 /**

@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 void segment_config_init(struct segment_config *cfg)
 {
@@ -16,6 +17,9 @@ void segment_config_init(struct segment_config *cfg)
 	cfg->low_activity_below = 5;
 	cfg->clusters = 5;
 	cfg->cluster_seed = 1;
+	cfg->department_profile[0] = SEG_PROFILE_UNKNOWN;
+	for (int id = 1; id <= STATE_DEPARTMENTS; id++)
+		segment_config_name_department(cfg, id, segment_instacart_department_name(id));
 }
 
 /* The thresholds -T sets, by name: the members of struct segment_config. */
@@ -154,38 +158,65 @@ void segment_groups(const struct event_customer *d, struct segment_groups *out)
 	out->family = d->n_dependants > 0 ? SEG_FAMILY : SEG_SINGLE;
 }
 
-enum segment_profile segment_department_profile(int department_id)
+enum segment_profile segment_department_name_profile(const char *name)
 {
-	switch (department_id) {
-	case 4:
-	case 16:
-		return SEG_HEALTH_FOCUSED; /* produce, dairy eggs */
-	case 13:
-	case 1:
-		return SEG_FAMILY_STOCK_UP; /* pantry, frozen */
-	case 20:
-	case 3:
-		return SEG_CONVENIENCE; /* deli, bakery */
-	case 19:
-	case 7:
-		return SEG_SNACK_BEVERAGE; /* snacks, beverages */
-	case 17:
-	case 11:
-	case 18:
-		return SEG_HOUSEHOLD_ESSENTIALS; /* household, personal care, babies */
-	default:
-		return department_id >= 1 && department_id <= STATE_DEPARTMENTS ? SEG_MIXED_OTHER : SEG_PROFILE_UNKNOWN;
-	}
+	/* SPEC §4, in its order (first match wins). */
+	static const struct {
+		const char *name;
+		enum segment_profile profile;
+	} rule[] = {
+		{ "produce", SEG_HEALTH_FOCUSED },
+		{ "dairy eggs", SEG_HEALTH_FOCUSED },
+		{ "pantry", SEG_FAMILY_STOCK_UP },
+		{ "frozen", SEG_FAMILY_STOCK_UP },
+		{ "deli", SEG_CONVENIENCE },
+		{ "bakery", SEG_CONVENIENCE },
+		{ "snacks", SEG_SNACK_BEVERAGE },
+		{ "beverages", SEG_SNACK_BEVERAGE },
+		{ "household", SEG_HOUSEHOLD_ESSENTIALS },
+		{ "personal care", SEG_HOUSEHOLD_ESSENTIALS },
+		{ "babies", SEG_HOUSEHOLD_ESSENTIALS },
+	};
+	if (!name || !*name)
+		return SEG_PROFILE_UNKNOWN;
+	for (size_t i = 0; i < sizeof rule / sizeof rule[0]; i++)
+		if (strcasecmp(rule[i].name, name) == 0)
+			return rule[i].profile;
+	return SEG_MIXED_OTHER;
 }
 
-enum segment_profile segment_profiles(const struct state_customer *c, uint64_t items[SEG_PROFILE_COUNT],
-				      uint64_t cents[SEG_PROFILE_COUNT])
+const char *segment_instacart_department_name(int id)
+{
+	static const char *const names[STATE_DEPARTMENTS] = {
+		"frozen",    "other",     "bakery",          "produce",    "alcohol",       "international",
+		"beverages", "pets",      "dry goods pasta", "bulk",       "personal care", "meat seafood",
+		"pantry",    "breakfast", "canned goods",    "dairy eggs", "household",     "babies",
+		"snacks",    "deli",      "missing",
+	};
+	return id >= 1 && id <= STATE_DEPARTMENTS ? names[id - 1] : NULL;
+}
+
+void segment_config_name_department(struct segment_config *cfg, int id, const char *name)
+{
+	if (id >= 1 && id <= STATE_DEPARTMENTS)
+		cfg->department_profile[id] = (uint8_t)segment_department_name_profile(name);
+}
+
+enum segment_profile segment_department_profile(const struct segment_config *cfg, int department_id)
+{
+	if (department_id < 1 || department_id > STATE_DEPARTMENTS)
+		return SEG_PROFILE_UNKNOWN;
+	return (enum segment_profile)cfg->department_profile[department_id];
+}
+
+enum segment_profile segment_profiles(const struct segment_config *cfg, const struct state_customer *c,
+				      uint64_t items[SEG_PROFILE_COUNT], uint64_t cents[SEG_PROFILE_COUNT])
 {
 	uint64_t with_department = 0;
 	memset(items, 0, SEG_PROFILE_COUNT * sizeof *items);
 	memset(cents, 0, SEG_PROFILE_COUNT * sizeof *cents);
 	for (int d = 0; d < STATE_DEPARTMENTS; d++) {
-		enum segment_profile p = segment_department_profile(d + 1);
+		enum segment_profile p = segment_department_profile(cfg, d + 1);
 		items[p] += c->dept_items[d];
 		cents[p] += c->dept_cents[d];
 		with_department += c->dept_items[d];

@@ -11,16 +11,21 @@
 
 #include "state/state.h"
 
-/** Thresholds; segment_config_init() fills SPEC §4's defaults. */
+/**
+ * Thresholds, and each department's shopper profile; segment_config_init() fills SPEC §4's
+ * defaults (the profiles of the Instacart catalog's department names, until
+ * segment_config_name_department() names a department otherwise).
+ */
 struct segment_config {
-	uint32_t loyal_above;        /* max_order > this: Loyal (40) */
-	uint32_t regular_above;      /* max_order > this: Regular, else New (10) */
-	uint64_t high_spender_cents; /* mean line price >= this: High spender (1000) */
-	uint32_t nonfrequent_above;  /* median days > this: Non-frequent (20) */
-	uint32_t regular_freq_above; /* median days > this: Regular, else Frequent (10) */
-	uint32_t low_activity_below; /* max_order < this: low activity (5) */
-	uint32_t clusters;           /* k of the behavioural clusters, 0..SEG_CLUSTERS_MAX; 0: none (5) */
-	uint32_t cluster_seed;       /* seed of the clusters' k-means++ initial centres (1) */
+	uint32_t loyal_above;                              /* max_order > this: Loyal (40) */
+	uint32_t regular_above;                            /* max_order > this: Regular, else New (10) */
+	uint64_t high_spender_cents;                       /* mean line price >= this: High spender (1000) */
+	uint32_t nonfrequent_above;                        /* median days > this: Non-frequent (20) */
+	uint32_t regular_freq_above;                       /* median days > this: Regular, else Frequent (10) */
+	uint32_t low_activity_below;                       /* max_order < this: low activity (5) */
+	uint8_t department_profile[STATE_DEPARTMENTS + 1]; /* enum segment_profile by department id (0 unused) */
+	uint32_t clusters;     /* k of the behavioural clusters, 0..SEG_CLUSTERS_MAX; 0: none (5) */
+	uint32_t cluster_seed; /* seed of the clusters' k-means++ initial centres (1) */
 };
 
 void segment_config_init(struct segment_config *cfg);
@@ -96,16 +101,33 @@ struct segment_groups {
  */
 void segment_groups(const struct event_customer *d, struct segment_groups *out);
 
-/** @brief The profile of a department id (Instacart ids: produce 4, dairy eggs 16, ...). */
-enum segment_profile segment_department_profile(int department_id);
+/**
+ * @brief SPEC §4's rule, by department name (ASCII case ignored): produce, dairy eggs ->
+ *        Health-Focused; pantry, frozen -> Family Stock-Up; deli, bakery -> Convenience; snacks,
+ *        beverages -> Snack & Beverage; household, personal care, babies -> Household
+ *        Essentials; any other name -> Mixed / Other; NULL or "" -> Unknown.
+ */
+enum segment_profile segment_department_name_profile(const char *name);
+
+/** @brief The Instacart catalog's name of department @p id (1..21: "frozen", ... "missing"), or NULL. */
+const char *segment_instacart_department_name(int id);
+
+/**
+ * @brief Names department @p id (1..STATE_DEPARTMENTS) in @p cfg: its lines take the profile of
+ *        @p name from now on. Other ids are ignored.
+ */
+void segment_config_name_department(struct segment_config *cfg, int id, const char *name);
+
+/** @brief The profile of a department id under cfg (SEG_PROFILE_UNKNOWN outside 1..STATE_DEPARTMENTS). */
+enum segment_profile segment_department_profile(const struct segment_config *cfg, int department_id);
 
 /**
  * @brief Items and cents per profile for one customer (lines of unknown products count as
  *        SEG_PROFILE_UNKNOWN items, with no cents), and the primary profile: the most items,
  *        ties broken in profile order. @return the primary profile (SEG_PROFILE_UNKNOWN if none).
  */
-enum segment_profile segment_profiles(const struct state_customer *c, uint64_t items_out[SEG_PROFILE_COUNT],
-				      uint64_t cents_out[SEG_PROFILE_COUNT]);
+enum segment_profile segment_profiles(const struct segment_config *cfg, const struct state_customer *c,
+				      uint64_t items_out[SEG_PROFILE_COUNT], uint64_t cents_out[SEG_PROFILE_COUNT]);
 
 /** A customer's value drivers (README: "Value drivers"); NaN where the denominator is 0. */
 struct segment_drivers {

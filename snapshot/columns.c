@@ -104,7 +104,7 @@ void snap_values_compute(const struct segment_config *cfg, const struct state_cu
 	v->d = d;
 	segment_label(cfg, c, &v->l);
 	segment_groups(d, &v->g);
-	v->primary = segment_profiles(c, v->profile_items, v->profile_cents);
+	v->primary = segment_profiles(cfg, c, v->profile_items, v->profile_cents);
 	segment_drivers(c, &v->drv);
 	v->persona[0] = 0;
 	v->cluster = SNAP_CLUSTER_UNKNOWN;

@@ -169,10 +169,17 @@ static int out_finish(struct out_file *o)
 static int write_manifest(FILE *f, const char *tmp, uint64_t seq, const struct snap_report *report,
 			  const struct snap__offset *offsets, size_t n_offsets, const char *const *files, int n_files)
 {
-	fprintf(f,
-		"{\n  \"format\": %d,\n  \"sequence\": %" PRIu64
-		",\n  \"created_unix\": %lld,\n  \"customers\": %" PRIu64 ",\n  \"source_offsets\": [",
-		SNAP_FORMAT_VERSION, seq, (long long)time(NULL), report->customers);
+	char day[16];
+	const char *as_of = snap_as_of_text(report->event_time_max_ms, day, sizeof day);
+	fprintf(f, "{\n  \"format\": %d,\n  \"sequence\": %" PRIu64 ",\n  \"created_unix\": %lld,\n",
+		SNAP_FORMAT_VERSION, seq, (long long)time(NULL));
+	/* The event-time watermark (format 3): what "as of" a report of this snapshot means. */
+	if (as_of)
+		fprintf(f, "  \"event_time_max_ms\": %" PRId64 ",\n  \"as_of\": \"%s\",\n", report->event_time_max_ms,
+			as_of);
+	else
+		fprintf(f, "  \"event_time_max_ms\": null,\n  \"as_of\": null,\n");
+	fprintf(f, "  \"customers\": %" PRIu64 ",\n  \"source_offsets\": [", report->customers);
 	for (size_t i = 0; i < n_offsets; i++)
 		fprintf(f, "%s\n    {\"topic\": \"%s\", \"partition\": %d, \"next_offset\": %" PRId64 "}", i ? "," : "",
 			offsets[i].topic, offsets[i].partition, offsets[i].next);

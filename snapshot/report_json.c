@@ -7,14 +7,15 @@
 #include <stdio.h>
 
 /* Labels of the report's tables; buf is scratch for those made on demand. */
-typedef const char *(*label_fn)(int i, char *buf, size_t len);
+typedef const char *(*label_fn)(const struct snap_report *r, int i, char *buf, size_t len);
 
-static void json_counts(FILE *f, const char *name, const uint64_t *v, int n, label_fn label, const char *after)
+static void json_counts(FILE *f, const struct snap_report *r, const char *name, const uint64_t *v, int n,
+			label_fn label, const char *after)
 {
 	char buf[96];
 	fprintf(f, "  \"%s\": {", name);
 	for (int i = 0; i < n; i++)
-		fprintf(f, "%s\"%s\": %" PRIu64, i ? ", " : "", label(i, buf, sizeof buf), v[i]);
+		fprintf(f, "%s\"%s\": %" PRIu64, i ? ", " : "", label(r, i, buf, sizeof buf), v[i]);
 	fprintf(f, "}%s\n", after);
 }
 
@@ -27,11 +28,11 @@ static void json_number(FILE *f, double x)
 }
 
 /* A label from one of segment/'s name functions. */
-#define NAME_LABEL(fn, name_of)                             \
-	static const char *fn(int i, char *buf, size_t len) \
-	{                                                   \
-		(void)buf, (void)len;                       \
-		return name_of(i);                          \
+#define NAME_LABEL(fn, name_of)                                                          \
+	static const char *fn(const struct snap_report *r, int i, char *buf, size_t len) \
+	{                                                                                \
+		(void)r, (void)buf, (void)len;                                           \
+		return name_of(i);                                                       \
 	}
 
 NAME_LABEL(loyalty_label, segment_loyalty_name)
@@ -43,27 +44,31 @@ NAME_LABEL(income_label, segment_income_name)
 NAME_LABEL(family_label, segment_family_name)
 NAME_LABEL(profile_label, segment_profile_name)
 
-/* Day of week, hour, department id (1..21 from index 0..20) as text. */
-static const char *number_label(int i, char *buf, size_t len)
+/* Day of week, hour as text. */
+static const char *number_label(const struct snap_report *r, int i, char *buf, size_t len)
 {
+	(void)r;
 	snprintf(buf, len, "%d", i);
 	return buf;
 }
 
-static const char *dept_label(int i, char *buf, size_t len)
+/* A department (index 0..20) by the name the state holds, else its id (1..21) as text. */
+static const char *dept_label(const struct snap_report *r, int i, char *buf, size_t len)
 {
-	return number_label(i + 1, buf, len);
+	return r->dept_names[i][0] ? r->dept_names[i] : number_label(r, i + 1, buf, len);
 }
 
-static const char *persona_label(int i, char *buf, size_t len)
+static const char *persona_label(const struct snap_report *r, int i, char *buf, size_t len)
 {
+	(void)r;
 	segment_persona_name(i, buf, len);
 	return buf;
 }
 
 /* A group table: customers (optional), items, cents, revenue share, tier. */
-static void json_groups(FILE *f, const char *name, int n, label_fn label, const uint64_t *customers,
-			const uint64_t *items, const uint64_t *cents, int with_tiers, const char *after)
+static void json_groups(FILE *f, const struct snap_report *r, const char *name, int n, label_fn label,
+			const uint64_t *customers, const uint64_t *items, const uint64_t *cents, int with_tiers,
+			const char *after)
 {
 	uint64_t total_items = 0, total_cents = 0;
 	for (int i = 0; i < n; i++) {
@@ -79,7 +84,7 @@ static void json_groups(FILE *f, const char *name, int n, label_fn label, const 
 	for (int i = 0; i < n; i++) {
 		if (!items[i] && !cents[i] && (!customers || !customers[i]))
 			continue;
-		fprintf(f, "%s    {\"name\": \"%s\"", first ? "" : ",\n", label(i, buf, sizeof buf));
+		fprintf(f, "%s    {\"name\": \"%s\"", first ? "" : ",\n", label(r, i, buf, sizeof buf));
 		first = 0;
 		if (customers)
 			fprintf(f, ", \"customers\": %" PRIu64, customers[i]);
@@ -152,36 +157,65 @@ static void json_clusters(FILE *f, const struct snap_report *r)
 	fprintf(f, "\n    ]}\n");
 }
 
+/* Days since 1970-01-01 to a civil date (proleptic Gregorian; H. Hinnant's algorithm). */
+const char *snap_as_of_text(int64_t ms, char *buf, size_t len)
+{
+	if (ms == INT64_MIN || len < 11)
+		return NULL;
+	int64_t z = (ms >= 0 ? ms : ms - 86399999) / 86400000 + 719468;
+	int64_t era = (z >= 0 ? z : z - 146096) / 146097, doe = z - era * 146097;
+	int64_t yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365,
+		doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+	int64_t mp = (5 * doy + 2) / 153, d = doy - (153 * mp + 2) / 5 + 1, m = mp < 10 ? mp + 3 : mp - 9;
+	int64_t y = yoe + era * 400 + (m <= 2);
+	snprintf(buf, len, "%04lld-%02lld-%02lld", (long long)y, (long long)m, (long long)d);
+	return buf;
+}
+
 int snap_report_write_json(const struct snap_report *r, FILE *f)
 {
+	char day[16];
+	const char *as_of = snap_as_of_text(r->event_time_max_ms, day, sizeof day);
+	fprintf(f, "{\n  \"format\": %d,\n", SNAP_REPORT_FORMAT);
+	if (as_of)
+		fprintf(f, "  \"as_of\": \"%s\",\n  \"event_time_max_ms\": %" PRId64 ",\n", as_of,
+			r->event_time_max_ms);
+	else
+		fprintf(f, "  \"as_of\": null,\n  \"event_time_max_ms\": null,\n");
 	fprintf(f,
-		"{\n  \"format\": %d,\n  \"customers\": %" PRIu64 ",\n  \"low_activity\": %" PRIu64
-		",\n  \"with_demographics\": %" PRIu64 ",\n",
-		SNAP_REPORT_FORMAT, r->customers, r->low_activity, r->with_demographics);
+		"  \"customers\": %" PRIu64 ",\n  \"low_activity\": %" PRIu64 ",\n  \"with_demographics\": %" PRIu64
+		",\n",
+		r->customers, r->low_activity, r->with_demographics);
 	fprintf(f,
 		"  \"orders\": %" PRIu64 ",\n  \"items\": %" PRIu64 ",\n  \"priced_items\": %" PRIu64
 		",\n  \"reorders\": %" PRIu64 ",\n  \"spend_cents\": %" PRIu64 ",\n",
 		r->orders, r->items, r->priced_items, r->reorders, r->spend_cents);
-	json_counts(f, "loyalty", r->loyalty, SEG_LOYALTY_COUNT, loyalty_label, ",");
-	json_counts(f, "loyalty_lines", r->loyalty_lines, SEG_LOYALTY_COUNT, loyalty_label, ",");
-	json_counts(f, "spending", r->spending, SEG_SPENDING_COUNT, spending_label, ",");
-	json_counts(f, "frequency", r->frequency, SEG_FREQUENCY_COUNT, frequency_label, ",");
-	json_counts(f, "primary_profile_customers", r->profile_customers, SEG_PROFILE_COUNT, profile_label, ",");
-	json_counts(f, "orders_by_dow", r->dow_orders, 7, number_label, ",");
-	json_counts(f, "lines_by_dow", r->dow_lines, 7, number_label, ",");
-	json_counts(f, "orders_by_hour", r->hour_orders, 24, number_label, ",");
-	json_counts(f, "lines_by_hour", r->hour_lines, 24, number_label, ",");
-	json_groups(f, "departments", STATE_DEPARTMENTS, dept_label, NULL, r->dept_items, r->dept_cents, 0, ",");
-	json_groups(f, "profiles", SEG_PROFILE_COUNT, profile_label, NULL, r->profile_items, r->profile_cents, 1, ",");
-	json_groups(f, "regions", SEG_REGION_COUNT, region_label, r->region_customers, r->region_items, r->region_cents,
-		    0, ",");
-	json_groups(f, "age_groups", SEG_AGE_COUNT, age_label, r->age_customers, r->age_items, r->age_cents, 0, ",");
-	json_groups(f, "income_groups", SEG_INCOME_COUNT, income_label, r->income_customers, r->income_items,
+	json_counts(f, r, "loyalty", r->loyalty, SEG_LOYALTY_COUNT, loyalty_label, ",");
+	json_counts(f, r, "loyalty_lines", r->loyalty_lines, SEG_LOYALTY_COUNT, loyalty_label, ",");
+	json_counts(f, r, "spending", r->spending, SEG_SPENDING_COUNT, spending_label, ",");
+	json_counts(f, r, "frequency", r->frequency, SEG_FREQUENCY_COUNT, frequency_label, ",");
+	json_counts(f, r, "primary_profile_customers", r->profile_customers, SEG_PROFILE_COUNT, profile_label, ",");
+	json_counts(f, r, "orders_by_dow", r->dow_orders, 7, number_label, ",");
+	json_counts(f, r, "lines_by_dow", r->dow_lines, 7, number_label, ",");
+	json_counts(f, r, "orders_by_hour", r->hour_orders, 24, number_label, ",");
+	json_counts(f, r, "lines_by_hour", r->hour_lines, 24, number_label, ",");
+	json_groups(f, r, "departments", STATE_DEPARTMENTS, dept_label, NULL, r->dept_items, r->dept_cents, 0, ",");
+	json_groups(f, r, "profiles", SEG_PROFILE_COUNT, profile_label, NULL, r->profile_items, r->profile_cents, 1,
+		    ",");
+	json_groups(f, r, "regions", SEG_REGION_COUNT, region_label, r->region_customers, r->region_items,
+		    r->region_cents, 0, ",");
+	json_groups(f, r, "age_groups", SEG_AGE_COUNT, age_label, r->age_customers, r->age_items, r->age_cents, 0, ",");
+	json_groups(f, r, "income_groups", SEG_INCOME_COUNT, income_label, r->income_customers, r->income_items,
 		    r->income_cents, 0, ",");
-	json_groups(f, "family_groups", SEG_FAMILY_COUNT, family_label, r->family_customers, r->family_items,
+	json_groups(f, r, "family_groups", SEG_FAMILY_COUNT, family_label, r->family_customers, r->family_items,
 		    r->family_cents, 0, ",");
-	json_groups(f, "personas", SEG_PERSONA_COUNT, persona_label, NULL, r->persona_items, r->persona_cents, 1, ",");
-	fprintf(f, "  \"region_department_cents\": {");
+	json_groups(f, r, "personas", SEG_PERSONA_COUNT, persona_label, NULL, r->persona_items, r->persona_cents, 1,
+		    ",");
+	/* The departments of region_department_cents' columns, by id - 1 (null: no name known). */
+	fprintf(f, "  \"department_names\": [");
+	for (int d = 0; d < STATE_DEPARTMENTS; d++)
+		fprintf(f, r->dept_names[d][0] ? "%s\"%s\"" : "%snull", d ? ", " : "", r->dept_names[d]);
+	fprintf(f, "],\n  \"region_department_cents\": {");
 	for (int g = 0; g < SEG_REGION_COUNT; g++) {
 		fprintf(f, "%s\"%s\": [", g ? ", " : "", segment_region_name(g));
 		for (int d = 0; d < STATE_DEPARTMENTS; d++)

@@ -6,11 +6,13 @@
  * A published snapshot is DIR/NNNNNNNNNN/ (the sequence number, 10 digits) holding:
  *  - one file per row sink: customers.msgpack always (one msgpack array per customer, the
  *    columns of the column table in order, concatenated), customers.csv if asked for;
- *  - report.json: counts per label and group (and items per department by loyalty), revenue and
- *    items per persona, profile, region, age/income/family group and department, revenue tiers, efficiency index, busiest days and
- *    hours, value drivers (Pearson correlations, value by quintile), behavioural clusters (size,
- *    centre in original units, name; the standardisation and initial centres to reproduce them);
- *  - manifest.json: format, sequence, time, the source offsets per topic/partition, counts, the
+ *  - report.json: the event-time watermark ("as_of"), counts per label and group (and items per
+ *    department by loyalty), revenue and items per persona, profile, region, age/income/family
+ *    group and department, revenue tiers, efficiency index, busiest days and hours, value
+ *    drivers (Pearson correlations, value by quintile), behavioural clusters (size, centre in
+ *    original units, name; the standardisation and initial centres to reproduce them);
+ *  - manifest.json: format, sequence, time, the event-time watermark (the latest event time
+ *    applied, in ms and as the UTC day "as_of"), the source offsets per topic/partition, counts, the
  *    columns (name, type, nullable) and each file's size and CRC-32. Written last.
  * The directory is built under a temporary name, every file fsynced, then renamed: a reader
  * sees a whole snapshot or none. Names never appear in any file. Reading: snapshot_reader.h.
@@ -30,19 +32,25 @@
 #include "snapshot/snapshot_reader.h"
 #include "state/state.h"
 
-/** The "format" of report.json (its layout; independent of the manifest's SNAP_FORMAT_VERSION). */
-#define SNAP_REPORT_FORMAT 1
+/**
+ * The "format" of report.json (its layout; independent of the manifest's SNAP_FORMAT_VERSION).
+ * 2: "departments" are named by the state's names (the id as text only when it has none), and
+ * "as_of", "event_time_max_ms" and "department_names" are new; 1 named departments by id.
+ */
+#define SNAP_REPORT_FORMAT 2
 
 #define SNAP_DRIVERS 4 /* basket size, order count, order rate, reorder rate */
 
 /** Aggregates of one snapshot (SPEC §4). Demographic parts exclude low-activity customers. */
 struct snap_report {
 	uint64_t customers, low_activity, with_demographics;
+	int64_t event_time_max_ms; /* the watermark: latest event time applied (max last_event_ms); INT64_MIN if none */
 	uint64_t loyalty[SEG_LOYALTY_COUNT], spending[SEG_SPENDING_COUNT], frequency[SEG_FREQUENCY_COUNT];
 	uint64_t loyalty_lines[SEG_LOYALTY_COUNT];
 	uint64_t orders, items, priced_items, reorders, spend_cents;
 	uint64_t dept_items[STATE_DEPARTMENTS], dept_cents[STATE_DEPARTMENTS];
 	uint64_t loyalty_dept_items[SEG_LOYALTY_COUNT][STATE_DEPARTMENTS]; /* items per department by loyalty */
+	char dept_names[STATE_DEPARTMENTS][EVENT_NAME_MAX]; /* by id - 1, from the state; "" if unknown */
 	uint64_t dow_orders[7], hour_orders[24], dow_lines[7], hour_lines[24];
 	uint64_t profile_customers[SEG_PROFILE_COUNT]; /* by primary profile, all customers */
 	uint64_t profile_items[SEG_PROFILE_COUNT], profile_cents[SEG_PROFILE_COUNT];
@@ -153,11 +161,28 @@ int snap_options_add_sink(struct snap_options *o, const struct snap_sink *sink);
 /* ---- Building and publishing ---- */
 
 /**
+ * @brief The department names the state holds (its reference data: departments.csv), so that
+ *        shopper profiles follow SPEC §4's rule by name: each stored name is set in @p cfg
+ *        (segment_config_name_department); departments without one keep cfg's profile.
+ * @param[out] names_out  optional; the names by id - 1, "" where the state has none
+ * @note Every snapshot, report and `get`/`serve` answer goes through this (the walk calls it).
+ */
+void snap_department_names(struct state_db *db, struct segment_config *cfg,
+			   char names_out[STATE_DEPARTMENTS][EVENT_NAME_MAX]);
+
+/**
  * @brief Builds the report in one read transaction; if @p csv is not NULL, also writes the
  *        segment rows there as CSV (snap_sink_csv, with a header) during the same walk.
  * @return SNAP_OK, SNAP_STATE, SNAP_IO or SNAP_NOMEM.
  */
 int snap_build(struct state_db *db, const struct segment_config *cfg, struct snap_report *out, FILE *csv);
+
+/**
+ * @brief The UTC day of event time @p ms as "YYYY-MM-DD" (the form of `--from`/`--until`), the
+ *        "as of" date of a snapshot's watermark.
+ * @return @p buf, or NULL when @p ms is INT64_MIN (no event applied) or @p len < 11.
+ */
+const char *snap_as_of_text(int64_t ms, char *buf, size_t len);
 
 /** @brief Writes the report as JSON. @return SNAP_OK or SNAP_IO. */
 int snap_report_write_json(const struct snap_report *r, FILE *f);

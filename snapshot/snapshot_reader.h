@@ -35,10 +35,11 @@ enum snap_err {
 const char *snap_strerror(int err);
 
 /**
- * The manifest's format: 2 lists the columns in the manifest. Readers accept 1 and 2.
- * (report.json carries its own "format", SNAP_REPORT_FORMAT, which is still 1.)
+ * The manifest's format: 2 lists the columns in the manifest; 3 adds the event-time watermark
+ * ("event_time_max_ms", "as_of": the latest event time applied, null when none). Readers accept
+ * 1, 2 and 3. (report.json carries its own "format", SNAP_REPORT_FORMAT.)
  */
-#define SNAP_FORMAT_VERSION 2 /* not SNAP_FORMAT: that name is the error code above */
+#define SNAP_FORMAT_VERSION 3 /* not SNAP_FORMAT: that name is the error code above */
 
 /** Most columns a row can have (the reader refuses a manifest listing more). */
 #define SNAP_COLUMNS_MAX 64

@@ -70,6 +70,8 @@ static int visit(const struct state_customer *c, const struct event_customer *d,
 	r->frequency[v.l.frequency]++;
 	r->low_activity += v.l.low_activity != 0;
 	r->with_demographics += v.g.valid;
+	if (c->items && c->last_event_ms > r->event_time_max_ms)
+		r->event_time_max_ms = c->last_event_ms;
 	r->orders += c->orders;
 	r->items += c->items;
 	r->priced_items += c->priced_items;
@@ -203,15 +205,32 @@ static void finish_drivers(struct walk *w)
 	}
 }
 
+void snap_department_names(struct state_db *db, struct segment_config *cfg,
+			   char names_out[STATE_DEPARTMENTS][EVENT_NAME_MAX])
+{
+	for (int id = 1; id <= STATE_DEPARTMENTS; id++) {
+		char name[EVENT_NAME_MAX];
+		if (state_name_get(db, EVENT_NAME_DEPARTMENT, (uint32_t)id, name, sizeof name) != STATE_OK)
+			name[0] = '\0';
+		else
+			segment_config_name_department(cfg, id, name);
+		if (names_out)
+			memcpy(names_out[id - 1], name, strlen(name) + 1);
+	}
+}
+
 int snap__walk(struct state_db *db, const struct segment_config *cfg, const struct snap__clusters_start *start,
 	       struct snap__open_sink *sinks, int n, struct snap_report *r, struct snap__offset **offsets_out,
 	       size_t *n_offsets_out)
 {
-	struct walk w = { .cfg = cfg, .r = r, .sinks = sinks, .n_sinks = n, .clusters = { .start = start } };
+	struct segment_config named = *cfg; /* the profiles of the state's department names */
+	struct walk w = { .cfg = &named, .r = r, .sinks = sinks, .n_sinks = n, .clusters = { .start = start } };
 	memset(r, 0, sizeof *r);
 	r->cluster_start_sequence = start ? start->sequence : 0;
+	r->event_time_max_ms = INT64_MIN;
+	snap_department_names(db, &named, r->dept_names);
 	int rc = state_snapshot_walk_twice(db, offsets_out ? visit_offset : no_offset,
-					   cfg->clusters ? visit_features : NULL, visit, &w);
+					   named.clusters ? visit_features : NULL, visit, &w);
 	if (rc == SNAP_IO || rc == SNAP_NOMEM)
 		goto out;
 	if (rc != STATE_OK) {

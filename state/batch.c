@@ -199,6 +199,14 @@ int state_batch_put_demographics(struct state_batch *b, const struct event_custo
 	return rc;
 }
 
+int state_batch_put_name(struct state_batch *b, const struct event_name *n)
+{
+	int rc = state__name_put(b->db, b->txn, n);
+	if (rc == STATE_OK)
+		b->stats.names++;
+	return rc;
+}
+
 int state_batch_set_offset(struct state_batch *b, const char *topic, int32_t partition, int64_t next_offset)
 {
 	return state__offset_put(b->db, b->txn, topic, partition, next_offset);

@@ -5,7 +5,8 @@
  * The module consumes `struct event` values and knows nothing of Kafka or msgpack. It owns:
  *  - customer records (SPEC §3 metrics), versioned and explicitly encoded, keyed by
  *    (partition, user_id) so that a partition's state can move to another instance;
- *  - the reference table of products (department and price in cents);
+ *  - the reference tables: products (department and price in cents), customers' demographics,
+ *    and the names of departments and aisles;
  *  - the next offset to consume of every (topic, partition), written in the same transaction as
  *    the state it produced: a crash loses nothing and counts nothing twice.
  *
@@ -212,6 +213,14 @@ size_t state_product_count(const struct state_db *db);
 int state_demographics_get(struct state_db *db, uint32_t user_id, struct event_customer *d_out);
 
 /**
+ * @brief Copies a department's or an aisle's name (NUL-terminated) into @p name_out.
+ * @param len  the size of name_out; EVENT_NAME_MAX always suffices
+ * @return STATE_OK, STATE_NOTFOUND (no such name, or a read-only state made before names were
+ *         kept), STATE_INVAL (len too small), STATE_CORRUPT, STATE_VERSION or STATE_IO.
+ */
+int state_name_get(struct state_db *db, enum event_name_kind kind, uint32_t id, char *name_out, size_t len);
+
+/**
  * @brief The stored next offset of (topic, partition).
  * @return STATE_OK, STATE_NOTFOUND (never committed: start from the beginning) or STATE_IO.
  */
@@ -268,6 +277,7 @@ struct state_batch_stats {
 	uint64_t customers;    /* distinct customers written */
 	uint64_t products;     /* products written */
 	uint64_t demographics; /* customer reference records written */
+	uint64_t names;        /* department and aisle names written */
 };
 
 /**
@@ -304,6 +314,10 @@ int state_batch_put_product(struct state_batch *b, const struct state_product *p
 /** @brief Inserts or replaces a customer's demographics (reference table; never names).
  *  @return STATE_OK, STATE_FULL (the map is full) or STATE_IO. */
 int state_batch_put_demographics(struct state_batch *b, const struct event_customer *d);
+
+/** @brief Inserts or replaces a department's or an aisle's name (reference table).
+ *  @return STATE_OK, STATE_INVAL (id 0, a kind or name event_name_encode() refuses), STATE_FULL or STATE_IO. */
+int state_batch_put_name(struct state_batch *b, const struct event_name *n);
 
 /** @brief Records the next offset to consume of (topic, partition), committed with the batch.
  *  @return STATE_OK, STATE_INVAL (a topic name too long for a key), STATE_FULL or STATE_IO. */

@@ -15,7 +15,8 @@
 
 struct state_db {
 	MDB_env *env;
-	MDB_dbi customers, products, offsets, demographics;
+	MDB_dbi customers, products, offsets, demographics, names;
+	int has_names; /* 0: a read-only open of a state made before the names table */
 	int include_train;
 	int read_only;
 	struct state_product *products_by_id; /* indexed by product_id; product_id 0 = absent; moves on growth */
@@ -100,6 +101,9 @@ int state__product_remember(struct state_db *db, const struct state_product *p);
 
 /* Writes a demographics row in txn (STATE_INVAL for user_id 0). */
 int state__demographics_put(struct state_db *db, MDB_txn *txn, const struct event_customer *d);
+
+/* Writes a name row in txn (STATE_INVAL for id 0, a bad kind or name, or no names table). */
+int state__name_put(struct state_db *db, MDB_txn *txn, const struct event_name *n);
 
 /* Writes the next offset of (topic, partition) in txn (STATE_INVAL for a topic name too long). */
 int state__offset_put(struct state_db *db, MDB_txn *txn, const char *topic, int32_t partition, int64_t next_offset);

@@ -338,6 +338,11 @@ int state_open(const struct state_config *cfg, struct state_db **db_out, char *e
 	    (rc = state__map_mdb(mdb_dbi_open(txn, "offsets", dbflags, &db->offsets))) != STATE_OK ||
 	    (rc = state__map_mdb(mdb_dbi_open(txn, "demographics", dbflags, &db->demographics))) != STATE_OK)
 		goto error;
+	/* The names table came later: a read-only open of an older state goes on without it. */
+	rc = state__map_mdb(mdb_dbi_open(txn, "names", dbflags, &db->names));
+	db->has_names = rc == STATE_OK;
+	if (rc != STATE_OK && !(rc == STATE_NOTFOUND && cfg->read_only))
+		goto error;
 	op = "loading products";
 	if ((rc = state__products_load(db, txn)) != STATE_OK)
 		goto error;

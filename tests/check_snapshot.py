@@ -56,7 +56,9 @@ orders = oracle.load_orders(f"{data}/orders.csv")
 lines = oracle.load_lines(f"{data}/order_products__prior.csv")
 products = oracle.load_products(f"{data}/products.csv")
 m = lines.merge(orders, on="order_id").merge(products, on="product_id", how="left")
-depts = pd.read_csv(f"{data}/departments.csv", header=None).T.iloc[1:]
+# departments.csv in either layout (SPEC §1): long (department_id,department) or transposed.
+depts = pd.read_csv(f"{data}/departments.csv", header=None)
+depts = depts.iloc[1:] if depts.shape[1] == 2 else depts.T.iloc[1:]
 dept_name = dict(zip(depts[0].astype(int), depts[1]))
 m["profile"] = m["department_id"].map(lambda d: "Unknown" if pd.isna(d) or int(d) not in dept_name
                                       else PROFILE_OF.get(dept_name[int(d)], "Mixed / Other"))
@@ -109,8 +111,10 @@ check("lines by dow", all(rep["lines_by_dow"][str(d)] == int(by_dow.get(d, 0)) f
 by_hour_orders = m.drop_duplicates("order_id").groupby("order_hour_of_day").size()
 check("orders by hour", all(rep["orders_by_hour"][str(h)] == int(by_hour_orders.get(h, 0)) for h in range(24)))
 dept = m.dropna(subset=["department_id"]).groupby("department_id").agg(items=("order_id", "size"), cents=("cents", "sum"))
-got = {int(d["name"]): (d["items"], d["revenue_cents"]) for d in rep["departments"]}
-check("items and revenue per department", got == {int(k): (int(v["items"]), int(v.cents)) for k, v in dept.iterrows()})
+got = {d["name"]: (d["items"], d["revenue_cents"]) for d in rep["departments"]}
+check("items and revenue per department, by name",
+      got == {dept_name[int(k)]: (int(v["items"]), int(v.cents)) for k, v in dept.iterrows()})
+check("department names", rep["department_names"] == [dept_name.get(i) for i in range(1, 22)])
 
 prof = m.groupby("profile").agg(items=("order_id", "size"), cents=("cents", "sum"))
 got = {p["name"]: (p["items"], p["revenue_cents"]) for p in rep["profiles"]}

@@ -31,6 +31,22 @@ grep -q 'No such configuration property: "no.such.env.property"' "$tmp/err" || f
 # snapshot verify takes no settings; gen ignores them.
 "$seg" snapshot --config "$tmp/seg.ini" --out "$tmp/snaps" > /dev/null || fail "snapshot with state from the file"
 "$seg" snapshot verify "$tmp/snaps" --config "$tmp/seg.ini" > /dev/null || fail "snapshot verify --config"
+# serve takes the state from the file and the environment too (it reads the state get reads).
+SEGSTREAM_STATE=$tmp/nowhere "$seg" serve --http 127.0.0.1:0 > /dev/null 2> "$tmp/err" && fail "serve: env over file"
+grep -q "$tmp/nowhere" "$tmp/err" || fail "serve: SEGSTREAM_STATE is not the state it opened: $(cat "$tmp/err")"
+port=${SEGSTREAM_HTTP_PORT:?SEGSTREAM_HTTP_PORT names a free port}
+"$seg" serve --config "$tmp/seg.ini" --http "127.0.0.1:$port" 2> "$tmp/serve.err" &
+server=$!
+trap 'kill $server 2> /dev/null || true; rm -rf "$tmp"' EXIT
+for _ in $(seq 100); do
+	curl -sf "http://127.0.0.1:$port/customers/7" > "$tmp/served.json" 2> /dev/null && break
+	kill -0 $server 2> /dev/null || break
+	sleep 0.1
+done
+"$seg" get --state "$tmp/state" --json 7 > "$tmp/get.json"
+[ "$(cat "$tmp/get.json")" = "$(cat "$tmp/served.json")" ] || fail "serve --config: /customers/7 is not get --json 7: $(cat "$tmp/serve.err")"
+kill -TERM $server
+wait $server || fail "serve did not stop cleanly"
 # An unknown key is a usage error that lists the keys.
 printf 'brokers = x\nstat = y\n' > "$tmp/bad.ini"
 code=0

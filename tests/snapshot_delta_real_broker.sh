@@ -56,7 +56,9 @@ grep -q "10 changed, 0 added, 0 removed, 1490 unchanged" "$tmp/diff.out" || { ec
 	|| { echo "FAIL: snapshot diff names other customers"; exit 1; }
 
 # What a read_committed reader sees after the first manifest: the 10 customers, then a manifest.
-"$py" - "$brokers" "$run.segments" "$tmp/more/users" <<'PY'
+"$py" - "$brokers" "$run.segments" "$tmp/more/users" "$tmp/snaps" <<'PY'
+import json
+import os
 import sys
 import msgpack
 from confluent_kafka import Consumer, TopicPartition
@@ -76,6 +78,12 @@ while len(eof) < len(parts):
 c.close()
 manifests = [r for r in records if r[2] == "__manifest"]
 assert len(manifests) >= 2, f"{len(manifests)} manifest records"
+# The manifest record carries the event-time watermark, as the latest snapshot's files say.
+snaps = sys.argv[4]
+latest = json.load(open(f"{snaps}/{max(n for n in os.listdir(snaps) if n.isdigit())}/manifest.json"))
+carried = json.loads(manifests[-1][3])
+assert carried["format"] == 3 and carried["as_of"] and carried["as_of"] == latest["as_of"], (carried, latest)
+assert carried["event_time_max_ms"] == latest["event_time_max_ms"]
 rows = [r for r in records if r[2] != "__manifest"]
 assert len(rows) == 1500 + 10, len(rows)
 by_key = {}

@@ -8,8 +8,11 @@ source "$(dirname "${BASH_SOURCE[0]}")/common.sh"
 "$seg" backfill --data "$tmp/data" --state "$tmp/state" --partitions 2 > /dev/null
 "$seg" snapshot --state "$tmp/state" --out "$tmp/snaps" > /dev/null
 "$seg" snapshot --state "$tmp/state" --out "$tmp/snaps" > /dev/null
-"$py" - "$tmp/snaps" "$repo" <<'PY'
+"$py" - "$tmp/snaps" "$repo" "$tmp/data" <<'PY'
+import datetime
+import json
 import re
+import shutil
 import sys
 
 import pandas as pd
@@ -32,6 +35,7 @@ for col, fn in fn_of.items():
 
 # A snapshot directory itself, or its parent and sequence: the same snapshot.
 a, b, latest = load(f"{snaps}/0000000001"), load(snaps, 1), load(snaps)
+latest_as_of = latest.as_of
 assert (a.sequence, b.sequence, latest.sequence) == (1, 1, 2)
 assert a.path == b.path and a.report == b.report and a.manifest == b.manifest
 assert a.customers.equals(b.customers)
@@ -58,5 +62,35 @@ u = categorize(pd.DataFrame({"loyalty": ["Loyal customer", "Gold", None, "New cu
 assert list(u["loyalty"].cat.categories) == CATEGORY_ORDERS["loyalty"] + ["Gold"]
 assert u["loyalty"].tolist()[:2] == ["Loyal customer", "Gold"] and pd.isna(u["loyalty"][2])
 assert (u["loyalty"] > "Loyal customer").tolist() == [False, True, False, False]
+# The event-time watermark: the latest event time of a prior line, computed from the files as
+# SPEC §2 says (first order on date_joined, each next days_since_prior later, at its hour; a
+# same-day earlier hour held at the previous order's time).
+data = sys.argv[3]
+joined = {int(r.user_id): datetime.datetime.strptime(r.date_joined, "%m/%d/%Y")
+          for r in pd.read_csv(f"{data}/customers.csv").itertuples()}
+orders = pd.read_csv(f"{data}/orders.csv").sort_values(["user_id", "order_number"])
+with_lines = set(pd.read_csv(f"{data}/order_products__prior.csv").order_id)
+latest = None
+for user, o in orders.groupby("user_id"):
+    day, t = joined[user], None
+    for r in o.itertuples():
+        day += datetime.timedelta(days=0 if pd.isna(r.days_since_prior_order) else int(r.days_since_prior_order))
+        t = max(t or day, day + datetime.timedelta(hours=int(r.order_hour_of_day)))
+        if r.eval_set == "prior" and r.order_id in with_lines:
+            latest = max(latest or t, t)
+ms = int((latest - datetime.datetime(1970, 1, 1)).total_seconds() * 1000)
+assert latest.date() == a.as_of == latest_as_of == datetime.date.fromisoformat(a.report["as_of"]), (latest, a.as_of)
+assert a.event_time_max_ms == ms == a.manifest["event_time_max_ms"] == a.report["event_time_max_ms"], ms
+assert a.manifest["format"] == 3 and a.manifest["as_of"] == latest.date().isoformat()
+# Format 2 (no watermark) still loads, with as_of None.
+old = f"{snaps}/0000000009"
+shutil.copytree(f"{snaps}/0000000001", old)
+m = json.load(open(f"{old}/manifest.json"))
+m["format"] = 2
+del m["event_time_max_ms"], m["as_of"]
+json.dump(m, open(f"{old}/manifest.json", "w"))
+o = load(old)
+assert o.as_of is None and o.event_time_max_ms is None and o.customers.equals(a.customers)
+print(f"loader: as of {a.as_of} as the files say; format 2 still loads")
 print(f"loader: snapshot dir == parent + sequence, {len(CATEGORY_ORDERS)} ordered categoricals as segment.c")
 PY

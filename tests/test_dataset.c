@@ -150,6 +150,65 @@ static void test_departments_both_layouts(void **state)
 	assert_string_equal(wide.names[16], "dairy eggs");
 }
 
+/* aisles.csv of the real catalog: 134 names by id; a bad row is a row error, a wrong header a layout error. */
+static void test_aisles(void **state)
+{
+	(void)state;
+	static struct ds_aisles a;
+	struct ds_report rep = { .on_error = DS_ON_ERROR_FAIL };
+	assert_int_equal(ds_aisles_read(path_of("SEGSTREAM_DATA", "aisles.csv"), &a, &rep), DS_OK);
+	assert_int_equal(a.count, 134);
+	assert_string_equal(a.names[1], "prepared soups salads");
+	assert_string_equal(a.names[134], "specialty wines champagnes");
+	assert_string_equal(a.names[0], "");
+	char path[] = "/tmp/segstream-aisles-XXXXXX";
+	int fd = mkstemp(path);
+	assert_true(fd >= 0);
+	FILE *f = fdopen(fd, "w");
+	fputs("aisle_id,aisle\n1,fresh fruits\n0,zero\n2,\n3,x,y\n", f);
+	fclose(f);
+	struct ds_report skip = { .on_error = DS_ON_ERROR_SKIP, .log = fopen("/dev/null", "w") };
+	assert_int_equal(ds_aisles_read(path, &a, &skip), DS_OK);
+	fclose(skip.log);
+	assert_int_equal(a.count, 1);
+	assert_int_equal(skip.errors, 3);
+	assert_string_equal(a.names[1], "fresh fruits");
+	f = fopen(path, "w");
+	fputs("id,name\n1,x\n", f);
+	fclose(f);
+	assert_int_equal(ds_aisles_read(path, &a, &rep), DS_LAYOUT);
+	unlink(path);
+}
+
+/* The names of a data directory as the stream carries them: departments first, then aisles. */
+static void test_names_of_a_data_directory(void **state)
+{
+	(void)state;
+	struct ds_report rep = { .on_error = DS_ON_ERROR_FAIL };
+	struct event_name *names;
+	size_t n;
+	char dir[4096];
+	snprintf(dir, sizeof dir, "%s", path_of("SEGSTREAM_DATA", "aisles.csv"));
+	*strrchr(dir, '/') = 0;
+	assert_int_equal(ds_names_read(dir, &names, &n, &rep), DS_OK);
+	assert_int_equal(n, 21 + 134);
+	assert_true(names[0].kind == EVENT_NAME_DEPARTMENT && names[0].id == 1);
+	assert_string_equal(names[0].name, "frozen");
+	assert_true(names[20].kind == EVENT_NAME_DEPARTMENT && names[20].id == 21);
+	assert_true(names[21].kind == EVENT_NAME_AISLE && names[21].id == 1);
+	assert_string_equal(names[21].name, "prepared soups salads");
+	free(names);
+	/* The fixtures: the transposed departments.csv, no aisles.csv. */
+	snprintf(dir, sizeof dir, "%s", path_of("SEGSTREAM_FIXTURES", "departments.csv"));
+	*strrchr(dir, '/') = 0;
+	assert_int_equal(ds_names_read(dir, &names, &n, &rep), DS_OK);
+	assert_int_equal(n, 21);
+	assert_string_equal(names[3].name, "produce");
+	free(names);
+	assert_int_equal(ds_names_read("/nonexistent", &names, &n, &rep), DS_OK);
+	assert_true(n == 0 && names == NULL);
+}
+
 static void test_orders_quirks_and_row_errors(void **state)
 {
 	(void)state;
@@ -654,6 +713,8 @@ int main(void)
 		cmocka_unit_test(test_real_products_catalog),
 		cmocka_unit_test(test_products_without_prices_column),
 		cmocka_unit_test(test_departments_both_layouts),
+		cmocka_unit_test(test_aisles),
+		cmocka_unit_test(test_names_of_a_data_directory),
 		cmocka_unit_test(test_orders_quirks_and_row_errors),
 		cmocka_unit_test(test_orders_without_header_all_quoted_crlf),
 		cmocka_unit_test(test_orders_in_ranges_and_repeated_ids),

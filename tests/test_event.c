@@ -333,6 +333,69 @@ static void test_customer_code_names(void **unused)
 	assert_null(event_fam_status_name(EVENT_FAM_STATUS_COUNT));
 }
 
+/* Name records: round trip, key, and every kind of bad record refused with its code. */
+static void test_name_roundtrip_and_rejects(void **unused)
+{
+	(void)unused;
+	struct event_name n = { .kind = EVENT_NAME_DEPARTMENT, .id = 16 }, back;
+	strcpy(n.name, "dairy eggs");
+	uint8_t buf[96];
+	size_t len;
+	char key[32], why[128];
+	assert_int_equal(event_name_encode(&n, buf, sizeof buf, &len), EVENT_OK);
+	/* [1, 0, 16, "dairy eggs"]: fixarray, three fixints, fixstr */
+	assert_int_equal(len, 1 + 3 + 1 + 10);
+	assert_int_equal(event_name_decode(buf, len, &back, why, sizeof why), EVENT_OK);
+	assert_int_equal(back.kind, EVENT_NAME_DEPARTMENT);
+	assert_int_equal(back.id, 16);
+	assert_string_equal(back.name, "dairy eggs");
+	assert_int_equal(event_name_key(&n, key, sizeof key), 13);
+	assert_string_equal(key, "department/16");
+	n.kind = EVENT_NAME_AISLE;
+	n.id = 134;
+	strcpy(n.name, "specialty wines champagnes");
+	assert_int_equal(event_name_key(&n, key, sizeof key), 9);
+	assert_string_equal(key, "aisle/134");
+	assert_int_equal(event_name_key(&n, key, 5), -1);
+	assert_int_equal(event_name_encode(&n, buf, sizeof buf, &len), EVENT_OK);
+	assert_int_equal(event_name_decode(buf, len, &back, why, sizeof why), EVENT_OK);
+	assert_true(back.kind == EVENT_NAME_AISLE && back.id == 134);
+	assert_string_equal(back.name, "specialty wines champagnes");
+	assert_int_equal(event_name_decode(buf, len - 1, &back, why, sizeof why), EVENT_TRUNCATED);
+	assert_int_equal(event_name_encode(&n, buf, 8, &len), EVENT_NOSPACE);
+	/* Encoding refuses what decoding would refuse. */
+	struct event_name bad = n;
+	bad.id = 0;
+	assert_int_equal(event_name_encode(&bad, buf, sizeof buf, &len), EVENT_RANGE);
+	bad = n;
+	bad.kind = 2;
+	assert_int_equal(event_name_encode(&bad, buf, sizeof buf, &len), EVENT_RANGE);
+	bad = n;
+	bad.name[0] = 0;
+	assert_int_equal(event_name_encode(&bad, buf, sizeof buf, &len), EVENT_RANGE);
+	strcpy(bad.name, "a\"b");
+	assert_int_equal(event_name_encode(&bad, buf, sizeof buf, &len), EVENT_RANGE);
+	/* Hand-made records: version 2, another shape, a kind 2, an id 0, a number for the name, a
+	 * control character, trailing bytes. */
+	static const struct {
+		uint8_t bytes[16];
+		size_t len;
+		int rc;
+	} cases[] = {
+		{ { 0x94, 2, 0, 1, 0xa1, 'x' }, 6, EVENT_VERSION },
+		{ { 0x93, 1, 0, 1 }, 4, EVENT_SHAPE },
+		{ { 0x94, 1, 2, 1, 0xa1, 'x' }, 6, EVENT_RANGE },
+		{ { 0x94, 1, 0, 0, 0xa1, 'x' }, 6, EVENT_RANGE },
+		{ { 0x94, 1, 0, 1, 7 }, 5, EVENT_TYPE },
+		{ { 0x94, 1, 0, 1, 0xa2, 'x', '\n' }, 7, EVENT_RANGE },
+		{ { 0x94, 1, 0, 1, 0xa1, 'x', 0 }, 7, EVENT_TRAILING },
+		{ { 0x94, 1, 0, 1, 0xd9, 1, 'x' }, 7, EVENT_OK },
+	};
+	for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++)
+		assert_int_equal(event_name_decode(cases[i].bytes, cases[i].len, &back, why, sizeof why), cases[i].rc);
+	assert_string_equal(back.name, "x");
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -347,6 +410,7 @@ int main(void)
 		cmocka_unit_test(test_strerror_names_every_code),
 		cmocka_unit_test(test_customer_code_names),
 		cmocka_unit_test(test_key_user_id_is_canonical),
+		cmocka_unit_test(test_name_roundtrip_and_rejects),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

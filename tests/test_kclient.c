@@ -272,6 +272,77 @@ static void test_partition_for_key_is_the_producers(void **state)
 	rd_kafka_destroy(rk);
 }
 
+/* What kc_topic_read() saw: each key's last value ("" for a tombstone), the records per partition. */
+struct seen_records {
+	char last[8][16];
+	int records, per_partition[4], out_of_order;
+	int64_t next[4];
+};
+
+static int keep_record(int32_t partition, int64_t offset, const void *key, size_t key_len, const void *value,
+		       size_t value_len, void *ctx)
+{
+	struct seen_records *s = ctx;
+	int k = key_len == 1 ? ((const char *)key)[0] - '0' : -1;
+	s->records++;
+	s->per_partition[partition]++;
+	s->out_of_order += offset < s->next[partition];
+	s->next[partition] = offset + 1;
+	if (k >= 0 && k < 8)
+		snprintf(s->last[k], sizeof s->last[k], "%.*s", (int)value_len, value ? (const char *)value : "");
+	return 0;
+}
+
+static int stop_at_third(int32_t partition, int64_t offset, const void *key, size_t key_len, const void *value,
+			 size_t value_len, void *ctx)
+{
+	(void)partition, (void)offset, (void)key, (void)key_len, (void)value, (void)value_len;
+	return ++*(int *)ctx == 3 ? 42 : 0;
+}
+
+/* A whole topic, read to its end: every record once, in offset order per partition, tombstones
+ * as NULL values; an empty topic is read at once; a callback's non-zero stops the read. */
+static void test_topic_read(void **state)
+{
+	struct fixture *f = *state;
+	char err[512] = "";
+	struct seen_records s = { 0 };
+	assert_int_equal(kc_topic_read(f->brokers, NULL, 0, "four", 10000, keep_record, &s, err, sizeof err), KC_OK);
+	assert_int_equal(s.records, 0);
+	const char *defaults[] = { "partitioner", KC_PARTITIONER };
+	rd_kafka_t *rk = client(f, RD_KAFKA_PRODUCER, defaults, 2, NULL);
+	for (int round = 0; round < 3; round++)
+		for (int k = 0; k < 8; k++) {
+			char key[2] = { (char)('0' + k), 0 }, value[16];
+			int len = snprintf(value, sizeof value, "v%d.%d", k, round);
+			struct kc_msg m = {
+				.topic = "four", .key = key, .key_len = 1, .value = value, .value_len = (size_t)len
+			};
+			if (round == 2 && k == 5)
+				m.value = NULL, m.value_len = 0; /* a tombstone */
+			assert_int_equal(kc_produce(rk, &m, 5000, err, sizeof err), KC_OK);
+		}
+	assert_int_equal(rd_kafka_flush(rk, 10000), RD_KAFKA_RESP_ERR_NO_ERROR);
+	rd_kafka_destroy(rk);
+	assert_int_equal(kc_topic_read(f->brokers, NULL, 0, "four", 10000, keep_record, &s, err, sizeof err), KC_OK);
+	assert_int_equal(s.records, 24);
+	assert_int_equal(s.out_of_order, 0);
+	assert_string_equal(s.last[0], "v0.2");
+	assert_string_equal(s.last[7], "v7.2");
+	assert_string_equal(s.last[5], "");
+	for (int k = 0; k < 8; k++) /* each key's three records in its one partition */
+		assert_int_equal(s.per_partition[kc_partition_for_key((char[]){ (char)('0' + k) }, 1, 4)] % 3, 0);
+	int calls = 0;
+	assert_int_equal(kc_topic_read(f->brokers, NULL, 0, "four", 10000, stop_at_third, &calls, err, sizeof err), 42);
+	assert_int_equal(calls, 3);
+	const char *bad[] = { "no.such.property=1" };
+	assert_int_equal(kc_topic_read(f->brokers, bad, 1, "four", 10000, keep_record, &s, err, sizeof err),
+			 KC_PROPERTY);
+	rd_kafka_mock_topic_set_error(f->mc, "gone", RD_KAFKA_RESP_ERR_UNKNOWN_TOPIC_OR_PART);
+	assert_int_equal(kc_topic_read(f->brokers, NULL, 0, "gone", 5000, keep_record, &s, err, sizeof err),
+			 KC_NOTFOUND);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -281,6 +352,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_partition_count, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_partition_for_key_is_the_producers, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_ensure_topic, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_topic_read, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -100,6 +100,53 @@ static void test_drivers(void **unused)
 
 /* Every name segment_config_name lists is a key segment_config_set takes, and sets its own
  * member (each to a distinct value); past the last name comes NULL. */
+/* SPEC §4's profile rule goes by department name: the default names are the Instacart catalog's,
+ * and a catalog whose ids name other departments moves the lines to the profile of the name. */
+static void test_profiles_by_department_name(void **unused)
+{
+	(void)unused;
+	struct segment_config cfg;
+	segment_config_init(&cfg);
+	assert_int_equal(segment_department_name_profile("produce"), SEG_HEALTH_FOCUSED);
+	assert_int_equal(segment_department_name_profile("Dairy Eggs"), SEG_HEALTH_FOCUSED);
+	assert_int_equal(segment_department_name_profile("frozen"), SEG_FAMILY_STOCK_UP);
+	assert_int_equal(segment_department_name_profile("bakery"), SEG_CONVENIENCE);
+	assert_int_equal(segment_department_name_profile("beverages"), SEG_SNACK_BEVERAGE);
+	assert_int_equal(segment_department_name_profile("babies"), SEG_HOUSEHOLD_ESSENTIALS);
+	assert_int_equal(segment_department_name_profile("alcohol"), SEG_MIXED_OTHER);
+	assert_int_equal(segment_department_name_profile("produce aisle"), SEG_MIXED_OTHER);
+	assert_int_equal(segment_department_name_profile(""), SEG_PROFILE_UNKNOWN);
+	assert_int_equal(segment_department_name_profile(NULL), SEG_PROFILE_UNKNOWN);
+	/* The Instacart ids by default: produce 4, dairy eggs 16, pantry 13, frozen 1, deli 20, ... */
+	static const int ids[] = { 4, 16, 13, 1, 20, 3, 19, 7, 17, 11, 18, 2, 21 };
+	static const enum segment_profile want[] = {
+		SEG_HEALTH_FOCUSED,       SEG_HEALTH_FOCUSED,       SEG_FAMILY_STOCK_UP,      SEG_FAMILY_STOCK_UP,
+		SEG_CONVENIENCE,          SEG_CONVENIENCE,          SEG_SNACK_BEVERAGE,       SEG_SNACK_BEVERAGE,
+		SEG_HOUSEHOLD_ESSENTIALS, SEG_HOUSEHOLD_ESSENTIALS, SEG_HOUSEHOLD_ESSENTIALS, SEG_MIXED_OTHER,
+		SEG_MIXED_OTHER,
+	};
+	for (size_t i = 0; i < sizeof ids / sizeof ids[0]; i++)
+		assert_int_equal(segment_department_profile(&cfg, ids[i]), want[i]);
+	assert_int_equal(segment_department_profile(&cfg, 0), SEG_PROFILE_UNKNOWN);
+	assert_int_equal(segment_department_profile(&cfg, STATE_DEPARTMENTS + 1), SEG_PROFILE_UNKNOWN);
+	assert_string_equal(segment_instacart_department_name(1), "frozen");
+	assert_string_equal(segment_instacart_department_name(21), "missing");
+	assert_null(segment_instacart_department_name(22));
+	/* A customer with 3 lines in department 2 and 2 in department 4. */
+	struct state_customer c = { .items = 5 };
+	c.dept_items[1] = 3;
+	c.dept_items[3] = 2;
+	uint64_t items[SEG_PROFILE_COUNT], cents[SEG_PROFILE_COUNT];
+	assert_int_equal(segment_profiles(&cfg, &c, items, cents), SEG_MIXED_OTHER); /* "other" */
+	assert_true(items[SEG_MIXED_OTHER] == 3 && items[SEG_HEALTH_FOCUSED] == 2);
+	/* In a catalog where department 2 is named "snacks" and 4 "pets", the same lines move. */
+	segment_config_name_department(&cfg, 2, "snacks");
+	segment_config_name_department(&cfg, 4, "pets");
+	segment_config_name_department(&cfg, 99, "produce"); /* ignored */
+	assert_int_equal(segment_profiles(&cfg, &c, items, cents), SEG_SNACK_BEVERAGE);
+	assert_true(items[SEG_SNACK_BEVERAGE] == 3 && items[SEG_MIXED_OTHER] == 2 && items[SEG_HEALTH_FOCUSED] == 0);
+}
+
 static void test_threshold_names_enumerate_the_config(void **state)
 {
 	(void)state;
@@ -263,6 +310,7 @@ int main(void)
 		cmocka_unit_test(test_kmeans_warm_start),
 		cmocka_unit_test(test_cluster_features),
 		cmocka_unit_test(test_cluster_names),
+		cmocka_unit_test(test_profiles_by_department_name),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

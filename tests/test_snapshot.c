@@ -46,7 +46,8 @@ static int setup(void **state)
 					    .order_dow = (uint8_t)(o % 7),
 					    .order_hour = 10,
 					    .days_since_prior = o == 1 ? EVENT_DAYS_NONE : 7,
-					    .reordered = o > 1 };
+					    .reordered = o > 1,
+					    .event_time_ms = (int64_t)(17000 + u + o) * 86400000 };
 			assert_int_equal(state_batch_apply(b, (int32_t)(u % 2), &ev), STATE_OK);
 		}
 		struct event_customer d = { .user_id = u,
@@ -72,7 +73,10 @@ static int setup(void **state)
 					    .order_number = orders31[i].order,
 					    .add_to_cart_order = k,
 					    .order_hour = 9,
-					    .days_since_prior = orders31[i].days };
+					    .days_since_prior = orders31[i].days,
+					    /* order 4 on 2019-03-02 (day 17957) at 09:00: the watermark */
+					    .event_time_ms = (int64_t)(17953 + orders31[i].order) * 86400000 +
+							     9 * 3600000 };
 			assert_int_equal(state_batch_apply(b, 1, &ev), STATE_OK);
 		}
 	assert_int_equal(state_batch_set_offset(b, "events", 0, 77), STATE_OK);
@@ -186,7 +190,9 @@ static void test_manifest_carries_source_offsets(void **state)
 	buf[n] = 0;
 	assert_non_null(strstr(buf, "{\"topic\": \"events\", \"partition\": 0, \"next_offset\": 77}"));
 	assert_non_null(strstr(buf, "\"customers\": 31"));
-	assert_non_null(strstr(buf, "\"format\": 2,"));
+	assert_non_null(strstr(buf, "\"format\": 3,"));
+	/* The event-time watermark: the latest event time applied, and its UTC day. */
+	assert_non_null(strstr(buf, "\"event_time_max_ms\": 1551517200000,\n  \"as_of\": \"2019-03-02\""));
 	/* The manifest lists the column table, in order, with types. */
 	size_t n_cols;
 	const struct snap_column *cols = snap_columns(&n_cols);
@@ -215,7 +221,7 @@ static void test_manifest_carries_source_offsets(void **state)
 	snap_reader_close(rd);
 	/* A manifest of a later format is refused with the error code (negative), not the format
 	 * version: the two once shared the name SNAP_FORMAT, and the error read as 2. */
-	char *at = strstr(buf, "\"format\": 2,");
+	char *at = strstr(buf, "\"format\": 3,");
 	memcpy(at, "\"format\": 9,", 12);
 	fp = fopen(path, "w");
 	assert_non_null(fp);
@@ -226,6 +232,68 @@ static void test_manifest_carries_source_offsets(void **state)
 	assert_int_equal(rc, SNAP_FORMAT);
 	assert_string_equal(snap_strerror(rc), "not a snapshot this version can read");
 	assert_non_null(strstr(err, "format 9"));
+}
+
+/* A whole file, NUL-terminated (free() it). */
+static char *read_text(const char *path)
+{
+	FILE *fp = fopen(path, "r");
+	assert_non_null(fp);
+	char *text = calloc(1, 1 << 16);
+	assert_non_null(text);
+	size_t n = fread(text, 1, (1 << 16) - 1, fp);
+	text[n] = 0;
+	fclose(fp);
+	return text;
+}
+
+/* report.json says "as of" the watermark's day; an empty state has none (null, not 1970-01-01). */
+static void test_report_as_of_watermark(void **state)
+{
+	struct fixture *f = *state;
+	struct segment_config cfg;
+	struct snap_report r;
+	char buf[16], *text = NULL;
+	size_t len = 0;
+	segment_config_init(&cfg);
+	assert_int_equal(snap_build(f->db, &cfg, &r, NULL), SNAP_OK);
+	assert_true(r.event_time_max_ms == 1551517200000LL);
+	FILE *m = open_memstream(&text, &len);
+	assert_int_equal(snap_report_write_json(&r, m), SNAP_OK);
+	fclose(m);
+	assert_non_null(
+	    strstr(text, "\"format\": 2,\n  \"as_of\": \"2019-03-02\",\n  \"event_time_max_ms\": 1551517200000,"));
+	free(text);
+	assert_string_equal(snap_as_of_text(0, buf, sizeof buf), "1970-01-01");
+	assert_string_equal(snap_as_of_text(-1, buf, sizeof buf), "1969-12-31");
+	assert_string_equal(snap_as_of_text(951782400000LL, buf, sizeof buf), "2000-02-29");
+	assert_string_equal(snap_as_of_text(1551571199999LL, buf, sizeof buf), "2019-03-02");
+	assert_null(snap_as_of_text(INT64_MIN, buf, sizeof buf));
+	assert_null(snap_as_of_text(0, buf, 10));
+	/* An empty state: no watermark, said as null in the report and the manifest. */
+	char dir[160], err[512], path[256];
+	struct state_db *empty;
+	struct state_config sc;
+	struct snap_options opts;
+	uint64_t seq;
+	snprintf(dir, sizeof dir, "%s/empty", f->dir);
+	state_config_init(&sc);
+	sc.path = dir;
+	sc.durable = 0;
+	assert_int_equal(state_open(&sc, &empty, err, sizeof err), STATE_OK);
+	snap_options_init(&opts);
+	snprintf(dir, sizeof dir, "%s/empty-snaps", f->dir);
+	assert_int_equal(snap_publish_files(empty, &cfg, &opts, dir, &seq, &r, err, sizeof err), SNAP_OK);
+	state_close(empty);
+	assert_true(r.event_time_max_ms == INT64_MIN);
+	snprintf(path, sizeof path, "%s/%010llu/manifest.json", dir, (unsigned long long)seq);
+	text = read_text(path);
+	assert_non_null(strstr(text, "\"event_time_max_ms\": null,\n  \"as_of\": null,"));
+	free(text);
+	snprintf(path, sizeof path, "%s/%010llu/report.json", dir, (unsigned long long)seq);
+	text = read_text(path);
+	assert_non_null(strstr(text, "\"as_of\": null,\n  \"event_time_max_ms\": null,"));
+	free(text);
 }
 
 /* dump's CSV: the header is the column table's names; a row's fields follow it. */
@@ -329,6 +397,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_publish_read_back_and_keep, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_manifest_carries_source_offsets, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_report_as_of_watermark, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_csv_follows_the_column_table, setup, teardown),
 		cmocka_unit_test(test_report_label_texts),
 	};

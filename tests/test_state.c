@@ -8,6 +8,7 @@
 #include <string.h>
 #include <unistd.h>
 #include <cmocka.h>
+#include <lmdb.h>
 
 #include "segment/segment.h"
 #include "state/state.h"
@@ -559,6 +560,68 @@ static void test_flipped_record_is_refused(void **state)
 		fail_msg("message: %s", err);
 }
 
+/* Names: put in a batch, read back by (kind, id), replaced by a later put, gone with an abort;
+ * a read-only open of a state made before the names table reads none instead of failing. */
+static void test_names(void **state)
+{
+	const char *dir = *state;
+	struct state_db *db = open_db(dir, 0);
+	struct state_batch *b;
+	struct event_name frozen = { EVENT_NAME_DEPARTMENT, 1, "frozen" },
+			  aisle = { EVENT_NAME_AISLE, 1, "prepared soups" };
+	char name[EVENT_NAME_MAX];
+	assert_int_equal(state_name_get(db, EVENT_NAME_DEPARTMENT, 1, name, sizeof name), STATE_NOTFOUND);
+	assert_int_equal(state_batch_begin(db, &b), STATE_OK);
+	assert_int_equal(state_batch_put_name(b, &frozen), STATE_OK);
+	assert_int_equal(state_batch_put_name(b, &aisle), STATE_OK);
+	strcpy(aisle.name, "prepared soups salads");
+	assert_int_equal(state_batch_put_name(b, &aisle), STATE_OK);
+	struct event_name bad = { EVENT_NAME_AISLE, 0, "x" };
+	assert_int_equal(state_batch_put_name(b, &bad), STATE_INVAL);
+	struct state_batch_stats st;
+	assert_int_equal(state_batch_commit(b, &st), STATE_OK);
+	assert_int_equal(st.names, 3);
+	assert_int_equal(state_name_get(db, EVENT_NAME_DEPARTMENT, 1, name, sizeof name), STATE_OK);
+	assert_string_equal(name, "frozen");
+	assert_int_equal(state_name_get(db, EVENT_NAME_AISLE, 1, name, sizeof name), STATE_OK);
+	assert_string_equal(name, "prepared soups salads");
+	assert_int_equal(state_name_get(db, EVENT_NAME_AISLE, 2, name, sizeof name), STATE_NOTFOUND);
+	assert_int_equal(state_name_get(db, EVENT_NAME_DEPARTMENT, 1, name, 6), STATE_INVAL);
+	assert_int_equal(state_batch_begin(db, &b), STATE_OK);
+	struct event_name other = { EVENT_NAME_DEPARTMENT, 2, "other" };
+	assert_int_equal(state_batch_put_name(b, &other), STATE_OK);
+	state_batch_abort(b);
+	assert_int_equal(state_name_get(db, EVENT_NAME_DEPARTMENT, 2, name, sizeof name), STATE_NOTFOUND);
+	state_close(db);
+	/* A state of an older segstream: no names table. */
+	MDB_env *env;
+	MDB_txn *txn;
+	MDB_dbi dbi;
+	assert_int_equal(mdb_env_create(&env), 0);
+	mdb_env_set_maxdbs(env, 8);
+	assert_int_equal(mdb_env_set_mapsize(env, (size_t)1 << 30), 0);
+	assert_int_equal(mdb_env_open(env, dir, 0, 0644), 0);
+	assert_int_equal(mdb_txn_begin(env, NULL, 0, &txn), 0);
+	assert_int_equal(mdb_dbi_open(txn, "names", 0, &dbi), 0);
+	assert_int_equal(mdb_drop(txn, dbi, 1), 0);
+	assert_int_equal(mdb_txn_commit(txn), 0);
+	mdb_env_close(env);
+	struct state_config cfg;
+	char err[256];
+	state_config_init(&cfg);
+	cfg.path = dir;
+	cfg.read_only = 1;
+	assert_int_equal(state_open(&cfg, &db, err, sizeof err), STATE_OK);
+	assert_int_equal(state_name_get(db, EVENT_NAME_DEPARTMENT, 1, name, sizeof name), STATE_NOTFOUND);
+	state_close(db);
+	db = open_db(dir, 0); /* a writer creates the table */
+	assert_int_equal(state_batch_begin(db, &b), STATE_OK);
+	assert_int_equal(state_batch_put_name(b, &frozen), STATE_OK);
+	assert_int_equal(state_batch_commit(b, NULL), STATE_OK);
+	assert_int_equal(state_name_get(db, EVENT_NAME_DEPARTMENT, 1, name, sizeof name), STATE_OK);
+	state_close(db);
+}
+
 static void test_close_null_and_strerror(void **state)
 {
 	(void)state;
@@ -584,6 +647,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_map_full_returns_efull, make_dir, remove_dir),
 		cmocka_unit_test_setup_teardown(test_truncated_file_is_refused, make_dir, remove_dir),
 		cmocka_unit_test_setup_teardown(test_flipped_record_is_refused, make_dir, remove_dir),
+		cmocka_unit_test_setup_teardown(test_names, make_dir, remove_dir),
 		cmocka_unit_test(test_close_null_and_strerror),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);

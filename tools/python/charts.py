@@ -34,18 +34,32 @@ TIER1 = "Tier 1 Core"
 BLUE, ORANGE, GREY = "#2f6f9f", "#d9822b", "#9a9a9a"
 
 
-def department_names(departments_csv, n=21):
-    """{id: name} from departments.csv (long or transposed layout); ids when there is no file."""
+def department_names(departments_csv, n=21, report=None):
+    """{id: name}: the snapshot report's names (the state's, from the reference data) where it has
+    them, else departments.csv's (long or transposed layout), else the ids."""
     names = {i: f"dept {i}" for i in range(1, n + 1)}
     if departments_csv:
         d = pd.read_csv(departments_csv, header=None)
         d = d.T.iloc[1:] if d.shape[0] == 2 else d.iloc[1:]
         names.update(dict(zip(d[0].astype(int), d[1])))
+    if report:
+        names.update({i + 1: name for i, name in enumerate(report.get("department_names") or []) if name})
     return names
+
+
+def source_text(snap):
+    """What every chart names as its source: "snapshot 3, as of 2019-03-02" (the event-time watermark)."""
+    return f"snapshot {snap.sequence}" + (f", as of {snap.as_of.isoformat()}" if getattr(snap, "as_of", None) else "")
+
+
+# The footnote save() puts on every chart; main() sets it from the snapshot drawn.
+FOOTNOTE = {"text": ""}
 
 
 def save(fig, out, name, written):
     fig.tight_layout()
+    if FOOTNOTE["text"]:
+        fig.text(0.995, 0.005, FOOTNOTE["text"], ha="right", va="bottom", fontsize=7, color="#666666")
     for ext in ("png", "svg"):
         fig.savefig(os.path.join(out, f"{name}.{ext}"), dpi=100)
     plt.close(fig)
@@ -84,7 +98,7 @@ def plot_tier1_by_age(snap, out, written, by_age=None):
     top = max(by_age, key=by_age.get)
     fig, ax = plt.subplots(figsize=(7, 4.2))
     ax.bar(list(by_age), list(by_age.values()), color=[ORANGE if a == top else BLUE for a in by_age])
-    ax.set_title(f"Tier 1 Core revenue comes most from the {top} group (snapshot {snap.sequence})")
+    ax.set_title(f"Tier 1 Core revenue comes most from the {top} group ({source_text(snap)})")
     ax.set_xlabel("age group (years)")
     ax.set_ylabel("revenue ($)")
     save(fig, out, "tier1_revenue_by_age", written)
@@ -135,6 +149,7 @@ def findings(snap, out, names, written):
                                           for i in INCOMES} for r in REGIONS},
         "region_department_mix": {r: {str(d): (None if pd.isna(share.loc[r, d]) else float(share.loc[r, d]))
                                       for d in share.columns} for r in REGIONS},
+        "department_names": {str(d): names.get(d, str(d)) for d in share.columns},  # as the heatmap shows them
     }
     with open(os.path.join(out, "findings.json"), "w") as f:
         json.dump(numbers, f, indent=1)
@@ -343,7 +358,8 @@ def cluster_charts(snap, out, written):
 def main(snapdir, out, departments_csv=None):
     snap = load(snapdir)
     os.makedirs(out, exist_ok=True)
-    names = department_names(departments_csv)
+    names = department_names(departments_csv, report=snap.report)
+    FOOTNOTE["text"] = source_text(snap)
     written = []
     findings(snap, out, names, written)
     time_charts(snap, out, written)
@@ -351,7 +367,7 @@ def main(snapdir, out, departments_csv=None):
     group_charts(snap, out, written, names)
     loyalty_department_chart(snap, out, written, names)
     cluster_charts(snap, out, written)
-    print(f"charts: {len(written)} charts (PNG and SVG) of snapshot {snap.sequence} in {out}")
+    print(f"charts: {len(written)} charts (PNG and SVG) of {source_text(snap)} in {out}")
 
 
 if __name__ == "__main__":

@@ -9,6 +9,11 @@ to the snapshot appears here with no change. Needs msgpack and pandas (PyPI).
     snap = load("/var/lib/segstream/snapshots/0000000012")   # the same: a snapshot directory itself
     snap.customers.groupby("persona").spend_cents.sum()
     snap.report["value_drivers"]
+    snap.as_of                                               # datetime.date of the latest event applied
+
+`as_of` (and `event_time_max_ms`) is the event-time watermark of manifest format 3: the UTC day
+of the latest event time the snapshot's state had applied, the date a report is "as of". It is
+None for a snapshot of an empty state and for formats 1 and 2, which did not carry it.
 
 The label and group columns (CATEGORY_ORDERS) load as ordered pandas Categoricals in the rule
 order of segment/segment.c, so `income_group` sorts Low < Middle < High and `loyalty` New <
@@ -16,6 +21,7 @@ Regular < Loyal. A value the order does not know (a snapshot of a newer segstrea
 lost: it is added after the known ones, in the order of first appearance. A null stays NaN. The
 nullable integer columns (age, income, n_dependants) are float with NaN where null.
 """
+import datetime
 import json
 import os
 import zlib
@@ -24,7 +30,7 @@ from dataclasses import dataclass
 import msgpack
 import pandas as pd
 
-FORMATS = (1, 2)  # format 2's manifest lists the columns; format 1 had these fixed ones
+FORMATS = (1, 2, 3)  # 3 adds the event-time watermark; 2 lists the columns; 1 had these fixed ones
 FORMAT1_COLUMNS = ["user_id", "partition", "orders", "max_order", "items", "priced_items", "spend_cents", "reorders",
                    "median_days", "loyalty", "spending", "frequency", "low_activity", "region", "age_group",
                    "income_group", "family", "primary_profile", "persona", "basket_size", "order_rate",
@@ -52,6 +58,17 @@ class Snapshot:
     manifest: dict
     report: dict
     customers: pd.DataFrame
+
+    @property
+    def event_time_max_ms(self):
+        """The latest event time applied (ms since the epoch), or None (no event; format < 3)."""
+        return self.manifest.get("event_time_max_ms")
+
+    @property
+    def as_of(self):
+        """The UTC day of the watermark as a datetime.date, or None."""
+        ms = self.event_time_max_ms
+        return None if ms is None else (datetime.datetime(1970, 1, 1) + datetime.timedelta(milliseconds=ms)).date()
 
 
 class SnapshotError(Exception):

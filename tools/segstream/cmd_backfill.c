@@ -203,6 +203,8 @@ int cmd_backfill(int argc, char **argv)
 	struct ds_history h = { 0 };
 	struct state_customer *by_user = NULL, **sorted = NULL;
 	struct state_product *state_products = NULL;
+	struct event_name *names = NULL;
+	size_t n_names = 0;
 	struct state_db *db = NULL;
 	struct state_batch *b = NULL;
 	int rc = 1;
@@ -219,6 +221,12 @@ int cmd_backfill(int argc, char **argv)
 		if (ds_event_product(&products.by_id[id], &ep))
 			state_product_from_event(&ep, &state_products[id]);
 	}
+	/* The department and aisle names, as replay publishes them (not counted in the rows read). */
+	struct ds_report names_rep = { .on_error = rep.on_error };
+	int nrc = ds_names_read(data, &names, &n_names, &names_rep);
+	rep.errors += names_rep.errors;
+	if (nrc != DS_OK)
+		goto out;
 	snprintf(path, sizeof path, "%s/customers.csv", data);
 	int have_customers = access(path, R_OK) == 0;
 	if (have_customers && ds_customers_read(path, &customers, &rep) != DS_OK)
@@ -308,6 +316,9 @@ int cmd_backfill(int argc, char **argv)
 		if (ds_event_customer(&customers.by_id[id], &ec) && state_batch_put_demographics(b, &ec) != STATE_OK)
 			goto out;
 	}
+	for (size_t i = 0; i < n_names; i++)
+		if (state_batch_put_name(b, &names[i]) != STATE_OK)
+			goto out;
 	sorted = malloc((n_customers ? n_customers : 1) * sizeof *sorted);
 	if (!sorted)
 		goto out;
@@ -357,6 +368,7 @@ out:
 	free(sorted);
 	free(by_user);
 	free(state_products);
+	free(names);
 	free(ho.next);
 	ds_products_free(&products);
 	ds_customers_free(&customers);

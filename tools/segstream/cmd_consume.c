@@ -179,6 +179,7 @@ int cmd_consume(int argc, char **argv)
 		{ "topic", required_argument, 0, 't' },
 		{ "products-topic", required_argument, 0, 'P' },
 		{ "customers-topic", required_argument, 0, 'C' },
+		{ "names-topic", required_argument, 0, 'A' },
 		{ "dlq-topic", required_argument, 0, 'D' },
 		{ "group", required_argument, 0, 'g' },
 		{ "batch-events", required_argument, 0, 'n' },
@@ -231,6 +232,9 @@ int cmd_consume(int argc, char **argv)
 			break;
 		case 'C':
 			cfg.customers_topic = optarg;
+			break;
+		case 'A':
+			cfg.names_topic = optarg;
 			break;
 		case 'D':
 			cfg.dlq_topic = optarg;
@@ -304,7 +308,8 @@ int cmd_consume(int argc, char **argv)
 			printf(
 			    "usage: segstream consume --state DIR --brokers|-b HOST:PORT [--group ID]\n"
 			    "         [--exit-at-end [--idle-ms MS]]\n"
-			    "         [--topic T] [--products-topic T] [--customers-topic T] [--dlq-topic T]\n"
+			    "         [--topic T] [--products-topic T] [--customers-topic T] [--names-topic T] "
+			    "[--dlq-topic T]\n"
 			    "         [--dlq-max-bytes N (1000000: larger dead letters go out truncated)]\n"
 			    "         [--broker-timeout SEC (120; 0: wait until stopped): brokers and topic at start]\n"
 			    "         [--batch-events N] [--batch-ms MS] [--wake-ms MS (0: off)]\n"

@@ -58,7 +58,7 @@ int cmd_mock_cluster(int argc, char **argv)
 		rd_kafka_destroy(rk);
 		return 1;
 	}
-	const char *topics[] = { "segstream.events", "segstream.products", "segstream.customers",
+	const char *topics[] = { "segstream.events", "segstream.products", "segstream.customers", "segstream.names",
 				 "segstream.events.dlq" };
 	for (size_t i = 0; i < sizeof topics / sizeof topics[0]; i++)
 		rd_kafka_mock_topic_create(mc, topics[i], partitions, 1);

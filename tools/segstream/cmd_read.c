@@ -162,6 +162,7 @@ int cmd_get(int argc, char **argv)
 	struct event_customer d;
 	int rc = state_get(db, -1, (uint32_t)id, &c);
 	int drc = state_demographics_get(db, (uint32_t)id, &d);
+	snap_department_names(db, &cfg, NULL); /* profiles by the state's department names */
 	state_close(db);
 	if (rc == STATE_NOTFOUND) {
 		fprintf(stderr, "get: no customer %" PRIu64 "\n", id);

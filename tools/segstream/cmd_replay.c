@@ -1,7 +1,8 @@
 /*
  * segstream replay: reads the history files, builds the event-time timeline (SPEC §2) and
- * produces products to their compacted topic, then one order-product event per line, keyed
- * by user_id, in event-time order, each Kafka message stamped with its event time.
+ * produces the reference records (products, customers, department and aisle names) their
+ * compacted topics do not already hold, then one order-product event per line, keyed by user_id, in event-time order, each
+ * Kafka message stamped with its event time.
  */
 #include <getopt.h>
 #include <inttypes.h>
@@ -69,6 +70,92 @@ static int produce_keyed(rd_kafka_t *rk, rd_kafka_topic_t *topic, uint32_t id, c
 	return rc;
 }
 
+/* Which reference records replay produces (--reference). */
+enum reference_mode { REFERENCE_CHANGED, REFERENCE_ALWAYS, REFERENCE_NEVER };
+
+/* What a compacted reference topic holds: each id's latest record as encoded bytes (len 0: none
+ * or a tombstone; REF_OTHER: too long to be ours, so never equal), for ids below cap. */
+#define REF_MAX   80
+#define REF_OTHER 255
+struct held {
+	size_t cap;
+	int names;      /* the names topic: keys "department/ID", "aisle/ID", held at name_slot() */
+	uint8_t *len;   /* cap lengths */
+	uint8_t *bytes; /* cap * REF_MAX bytes */
+};
+
+/* Where the names topic's record of (kind, id) is held (ids below 1024: more than any catalog). */
+#define NAME_SLOTS 2048
+static size_t name_slot(uint8_t kind, uint32_t id)
+{
+	return id < 1024 ? (size_t)kind * 1024 + id : NAME_SLOTS;
+}
+
+/* kc_topic_read()'s callback: keeps a record whose key is an id below cap (later offsets win). */
+static int hold_record(int32_t partition, int64_t offset, const void *key, size_t key_len, const void *value,
+		       size_t value_len, void *ctx)
+{
+	struct held *h = ctx;
+	const char *k = key;
+	uint64_t id = 0;
+	uint8_t kind = 0;
+	(void)partition, (void)offset;
+	if (h->names && key_len > 11 && memcmp(k, "department/", 11) == 0) {
+		k += 11, key_len -= 11, kind = EVENT_NAME_DEPARTMENT;
+	} else if (h->names && key_len > 6 && memcmp(k, "aisle/", 6) == 0) {
+		k += 6, key_len -= 6, kind = EVENT_NAME_AISLE;
+	} else if (h->names) {
+		return 0;
+	}
+	if (!k || key_len == 0 || key_len > 10)
+		return 0;
+	for (size_t i = 0; i < key_len; i++) {
+		if (k[i] < '0' || k[i] > '9')
+			return 0;
+		id = id * 10 + (uint64_t)(k[i] - '0');
+	}
+	if (h->names)
+		id = id > UINT32_MAX ? NAME_SLOTS : name_slot(kind, (uint32_t)id);
+	if (id >= h->cap)
+		return 0;
+	h->len[id] = !value ? 0 : value_len > REF_MAX ? REF_OTHER : (uint8_t)value_len;
+	if (value && value_len <= REF_MAX)
+		memcpy(h->bytes + id * REF_MAX, value, value_len);
+	return 0;
+}
+
+/* Reads what topic holds for ids below cap (--reference changed). @return 0, or -1 (said). */
+static int read_held(const char *brokers, const struct cli_props *props, const char *topic, size_t cap, int names,
+		     struct held *h)
+{
+	char err[512];
+	h->cap = cap;
+	h->names = names;
+	h->len = calloc(cap ? cap : 1, 1);
+	h->bytes = malloc((cap ? cap : 1) * REF_MAX);
+	if (!h->len || !h->bytes) {
+		fprintf(stderr, "replay: out of memory\n");
+		return -1;
+	}
+	int rc = kc_topic_read(brokers, props->items, props->n, topic, 30000, hold_record, h, err, sizeof err);
+	if (rc == KC_OK || rc == KC_NOTFOUND)
+		return 0;
+	fprintf(stderr, "replay: reading what %s holds: %s\n", topic, err);
+	return -1;
+}
+
+static void held_free(struct held *h)
+{
+	free(h->len);
+	free(h->bytes);
+}
+
+/* Whether topic already holds exactly this record at slot (then it is not produced again). */
+static int held_same(const struct held *h, size_t slot, const uint8_t *rec, size_t len)
+{
+	return slot < h->cap && h->len[slot] == len && memcmp(h->bytes + slot * REF_MAX, rec, len) == 0;
+}
+
 static void progress(uint64_t done, uint64_t total, double started, int tty)
 {
 	double el = now_s() - started, rate = el > 0 ? done / el : 0;
@@ -88,11 +175,15 @@ int cmd_replay(int argc, char **argv)
 {
 	const char *data = NULL, *brokers = NULL, *events_topic = "segstream.events",
 		   *products_topic = "segstream.products", *customers_topic = "segstream.customers",
-		   *dlq_topic = "segstream.events.dlq";
+		   *dlq_topic = "segstream.events.dlq", *names_topic = "segstream.names";
 	int64_t from_ms = INT64_MIN, until_ms = INT64_MAX;
 	uint64_t limit = UINT64_MAX;
 	double rate = 0, speed = 0;
 	int include_train = 0, broker_timeout_ms = KC_BROKER_TIMEOUT_MS;
+	enum reference_mode reference = REFERENCE_CHANGED;
+	struct held held_products = { 0 }, held_customers = { 0 }, held_names = { 0 };
+	struct event_name *names = NULL;
+	size_t n_names_read = 0;
 	struct ds_report rep = { .on_error = DS_ON_ERROR_SKIP, .progress = cli_read_progress, .stop = &cli_stop };
 	struct cli_props props = { 0 };
 	static const struct option opts[] = {
@@ -101,6 +192,7 @@ int cmd_replay(int argc, char **argv)
 		{ "topic", required_argument, 0, 't' },
 		{ "products-topic", required_argument, 0, 'P' },
 		{ "customers-topic", required_argument, 0, 'C' },
+		{ "names-topic", required_argument, 0, 'A' },
 		{ "dlq-topic", required_argument, 0, 'D' },
 		{ "from", required_argument, 0, 'F' },
 		{ "until", required_argument, 0, 'U' },
@@ -110,11 +202,12 @@ int cmd_replay(int argc, char **argv)
 		{ "include-train", no_argument, 0, 'T' },
 		{ "on-error", required_argument, 0, 'e' },
 		{ "broker-timeout", required_argument, 0, 1000 },
+		{ "reference", required_argument, 0, 'R' },
 		{ "help", no_argument, 0, 'h' },
 		{ 0, 0, 0, 0 },
 	};
 	int c;
-	while ((c = getopt_long(argc, argv, "d:b:t:P:C:D:F:U:l:r:s:Te:X:h", opts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "d:b:t:P:C:D:F:U:l:r:s:Te:R:X:h", opts, NULL)) != -1) {
 		switch (c) {
 		case 'd':
 			data = optarg;
@@ -137,6 +230,9 @@ int cmd_replay(int argc, char **argv)
 			break;
 		case 'C':
 			customers_topic = optarg;
+			break;
+		case 'A':
+			names_topic = optarg;
 			break;
 		case 'D':
 			dlq_topic = optarg;
@@ -173,6 +269,20 @@ int cmd_replay(int argc, char **argv)
 			if (cli_parse_on_error(optarg, &rep))
 				return 2;
 			break;
+		case 'R':
+			if (strcmp(optarg, "changed") == 0) {
+				reference = REFERENCE_CHANGED;
+			} else if (strcmp(optarg, "always") == 0) {
+				reference = REFERENCE_ALWAYS;
+			} else if (strcmp(optarg, "never") == 0) {
+				reference = REFERENCE_NEVER;
+			} else {
+				fprintf(stderr,
+					"segstream replay: --reference: '%s' is not one of changed, always, never\n",
+					optarg);
+				return 2;
+			}
+			break;
 		case 'X':
 			/* The partitioner decides each customer's partition, which backfill and the state's
 			 * keys assume (KC_PARTITIONER): not a setting a user may change. */
@@ -188,11 +298,15 @@ int cmd_replay(int argc, char **argv)
 			break;
 		case 'h':
 			printf("usage: segstream replay --data DIR --brokers|-b HOST:PORT [--topic T]\n"
-			       "         [--products-topic T] [--customers-topic T] [--dlq-topic T]\n"
+			       "         [--products-topic T] [--customers-topic T] [--names-topic T] [--dlq-topic T]\n"
 			       "         [--from YYYY-MM-DD] [--until YYYY-MM-DD (exclusive)]\n"
 			       "         [--limit N] [--rate EVENTS_PER_S | --speed X] [--include-train]\n"
-			       "         [--on-error skip|fail] [-X librdkafka.property=value ...]\n"
-			       "         [--broker-timeout SEC (120; 0: wait until stopped)]\n");
+			       "         [--on-error skip|fail] [--reference changed|always|never]\n"
+			       "         [-X librdkafka.property=value ...] [--broker-timeout SEC (120; 0: wait until "
+			       "stopped)]\n"
+			       "  --reference  which products, customers and names records to produce: those the\n"
+			       "               compacted topics do not already hold as they are (changed, the\n"
+			       "               default), all of them (always), or none (never)\n");
 			return 0;
 		default:
 			return 2;
@@ -213,11 +327,22 @@ int cmd_replay(int argc, char **argv)
 		fprintf(stderr, "replay: %s: %s\n", path, ds_strerror(rc));
 		return 1;
 	}
+	/* departments.csv and aisles.csv, if there: the names the reports and profiles go by (their
+	 * rows are not among the rows read: those count the products, customers and history). */
+	struct ds_report names_rep = { .on_error = rep.on_error };
+	rc = ds_names_read(data, &names, &n_names_read, &names_rep);
+	rep.errors += names_rep.errors;
+	if (rc != DS_OK) {
+		fprintf(stderr, "replay: %s: names of departments and aisles: %s\n", data, ds_strerror(rc));
+		ds_products_free(&products);
+		return 1;
+	}
 	snprintf(path, sizeof path, "%s/customers.csv", data);
 	int have_customers = access(path, R_OK) == 0;
 	if (have_customers && (rc = ds_customers_read(path, &customers, &rep)) != DS_OK) {
 		fprintf(stderr, "replay: %s: %s\n", path, ds_strerror(rc));
 		ds_products_free(&products);
+		free(names);
 		return 1;
 	}
 	struct kc_delivery dr = { 0 };
@@ -252,30 +377,63 @@ int cmd_replay(int argc, char **argv)
 	}
 	ensure_topic(rk, products_topic, 1);
 	ensure_topic(rk, customers_topic, 1);
+	ensure_topic(rk, names_topic, 1);
 	rd_kafka_topic_t *products_rkt = topic_handle(rk, products_topic);
 	rd_kafka_topic_t *customers_rkt = topic_handle(rk, customers_topic);
+	rd_kafka_topic_t *names_rkt = topic_handle(rk, names_topic);
 	rd_kafka_topic_t *events_rkt = NULL;
-	rc = products_rkt && customers_rkt ? 0 : -1;
-	uint64_t n_products = 0, n_events = 0, total = 0;
-	uint8_t ref[64];
+	rc = products_rkt && customers_rkt && names_rkt ? 0 : -1;
+	/* --reference changed: what the compacted topics hold, so that a record they already hold
+	 * as it is is not produced again (a restarted consumer would load it once more). */
+	if (rc == 0 && reference == REFERENCE_CHANGED)
+		rc = read_held(brokers, &props, products_topic, products.cap, 0, &held_products) ||
+		     read_held(brokers, &props, customers_topic, customers.cap, 0, &held_customers) ||
+		     read_held(brokers, &props, names_topic, NAME_SLOTS, 1, &held_names);
+	uint64_t n_products = 0, n_events = 0, total = 0, same_products = 0, same_customers = 0;
+	uint8_t ref[REF_MAX];
 	size_t ref_len;
-	for (size_t id = 0; id < products.cap && rc == 0; id++) {
+	for (size_t id = 0; id < products.cap && rc == 0 && reference != REFERENCE_NEVER; id++) {
 		struct event_product ep;
 		if (ds_event_product(&products.by_id[id], &ep) &&
 		    event_product_encode(&ep, ref, sizeof ref, &ref_len) == EVENT_OK) {
+			if (held_same(&held_products, ep.product_id, ref, ref_len)) {
+				same_products++;
+				continue;
+			}
 			rc = produce_keyed(rk, products_rkt, ep.product_id, ref, ref_len);
 			n_products++;
 		}
 	}
 	uint64_t n_customers = 0;
-	for (size_t id = 0; id < customers.cap && rc == 0; id++) {
+	for (size_t id = 0; id < customers.cap && rc == 0 && reference != REFERENCE_NEVER; id++) {
 		struct event_customer ec;
 		if (ds_event_customer(&customers.by_id[id], &ec) &&
 		    event_customer_encode(&ec, ref, sizeof ref, &ref_len) == EVENT_OK) {
+			if (held_same(&held_customers, ec.user_id, ref, ref_len)) {
+				same_customers++;
+				continue;
+			}
 			rc = produce_keyed(rk, customers_rkt, ec.user_id, ref, ref_len);
 			n_customers++;
 		}
 	}
+	uint64_t n_names = 0, same_names = 0;
+	for (size_t i = 0; i < n_names_read && rc == 0 && reference != REFERENCE_NEVER; i++) {
+		char key[32];
+		int kl = event_name_key(&names[i], key, sizeof key);
+		if (kl < 0 || event_name_encode(&names[i], ref, sizeof ref, &ref_len) != EVENT_OK)
+			continue;
+		if (held_same(&held_names, name_slot(names[i].kind, names[i].id), ref, ref_len)) {
+			same_names++;
+			continue;
+		}
+		rc = produce(rk, names_rkt, key, (size_t)kl, ref, ref_len, 0);
+		rd_kafka_poll(rk, 0);
+		n_names++;
+	}
+	held_free(&held_products);
+	held_free(&held_customers);
+	held_free(&held_names);
 	/* The history is read while librdkafka delivers the reference data (and a consumer started
 	 * beside the replay loads it). */
 	double reading = now_s();
@@ -359,6 +517,10 @@ int cmd_replay(int argc, char **argv)
 		progress(n_events, total, ev_started, tty), fputc('\n', stderr);
 	int left = rd_kafka_outq_len(rk);
 	double done = now_s();
+	printf("replay: reference records produced: products %" PRIu64 " (%" PRIu64
+	       " held as they are), customers %" PRIu64 " (%" PRIu64 " held as they are), names %" PRIu64 " (%" PRIu64
+	       " held as they are)\n",
+	       n_products, same_products, n_customers, same_customers, n_names, same_names);
 	printf("replay: customers %" PRIu64 "\n", n_customers);
 	printf("replay: rows read %" PRIu64 ", row errors %" PRIu64 ", products %" PRIu64 ", events produced %" PRIu64
 	       ", delivered %" PRIu64 ", failed %" PRIu64 ", undelivered %d\n",
@@ -370,7 +532,7 @@ int cmd_replay(int argc, char **argv)
 			dr.first_error);
 	if (rc != 0 || fe != RD_KAFKA_RESP_ERR_NO_ERROR || left > 0 || dr.failed || cli_stop)
 		rc = 1;
-	rd_kafka_topic_t *handles[] = { products_rkt, customers_rkt, events_rkt };
+	rd_kafka_topic_t *handles[] = { products_rkt, customers_rkt, names_rkt, events_rkt };
 	for (size_t i = 0; i < sizeof handles / sizeof handles[0]; i++)
 		if (handles[i])
 			rd_kafka_topic_destroy(handles[i]);
@@ -379,5 +541,6 @@ out:
 	ds_products_free(&products);
 	ds_customers_free(&customers);
 	ds_history_free(&h);
+	free(names);
 	return rc;
 }

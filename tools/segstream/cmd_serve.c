@@ -174,6 +174,8 @@ int cmd_serve(int argc, char **argv)
 	}
 	if (cli_open_state(state_dir, 1, 1, 0, &s.db) != STATE_OK)
 		return 1;
+	/* Profiles by the department names the state holds now (a consumer loads them at its start). */
+	snap_department_names(s.db, &s.cfg, NULL);
 	const struct http_route routes[] = {
 		{ "/customers/", serve_customer, &s },
 		{ "/segments", serve_segments, &s },

@@ -23,6 +23,7 @@ static const struct {
 	{ "segments_topic", "SEGSTREAM_SEGMENTS_TOPIC", "--segments-topic" },
 	{ "state", "SEGSTREAM_STATE", "--state" },
 	{ "file_mode", "SEGSTREAM_FILE_MODE", "--file-mode" },
+	{ "names_topic", "SEGSTREAM_NAMES_TOPIC", "--names-topic" },
 };
 enum { N_SETTINGS = sizeof settings / sizeof settings[0], X = N_SETTINGS /* -X: librdkafka properties */ };
 
@@ -33,12 +34,13 @@ static const struct {
 	const char *command;
 	unsigned takes;
 } commands[] = {
-	{ "replay", S(0) | S(1) | S(2) | S(3) | S(4) | S(X) },
-	{ "consume", S(0) | S(1) | S(2) | S(3) | S(4) | S(5) | S(6) | S(7) | S(X) },
+	{ "replay", S(0) | S(1) | S(2) | S(3) | S(4) | S(8) | S(X) },
+	{ "consume", S(0) | S(1) | S(2) | S(3) | S(4) | S(5) | S(6) | S(7) | S(8) | S(X) },
 	{ "backfill", S(0) | S(1) | S(6) | S(7) | S(X) },
 	{ "snapshot", S(5) | S(6) | S(7) | S(X) },
 	{ "get", S(6) },
 	{ "dump", S(6) },
+	{ "serve", S(6) },
 };
 
 struct collected {
