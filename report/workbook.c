@@ -364,7 +364,7 @@ static void sheet_departments(struct book *b)
 		return;
 	const cJSON *depts = get(b, b->rep, "departments"), *mix = get(b, b->rep, "region_department_cents");
 	put_header(&s, 0,
-		   (const char *const[]){ "Department id", "Items", "Revenue", "Item share", "Revenue share",
+		   (const char *const[]){ "Department", "Items", "Revenue", "Item share", "Revenue share",
 					  "Efficiency index" },
 		   6);
 	double items = 0, cents = 0;
@@ -377,7 +377,7 @@ static void sheet_departments(struct book *b)
 	int row = 1;
 	cJSON_ArrayForEach(d, depts)
 	{
-		put_number(&s, row, 0, atof(str(b, d, "name")), b->count);
+		put_text(&s, row, 0, str(b, d, "name"), NULL);
 		put_number(&s, row, 1, num(b, d, "items"), b->count);
 		put_number(&s, row, 2, num(b, d, "revenue_cents") / 100, b->money);
 		put_number(&s, row, 3, items > 0 ? num(b, d, "items") / items : NAN, b->pct);
@@ -416,8 +416,8 @@ static void sheet_departments(struct book *b)
 						   (lxw_col_t)(col + 2 * n_regions), &heat);
 	}
 	int at = col + 2 * n_regions + 2;
-	chart(&s, LXW_CHART_BAR, "Revenue by department: produce and dairy lead", "revenue ($)", "department id", 1,
-	      last, 0, (const int[]){ 2 }, 1, at);
+	chart(&s, LXW_CHART_BAR, "Revenue by department: produce and dairy lead", "revenue ($)", "department", 1, last,
+	      0, (const int[]){ 2 }, 1, at);
 	int vals[SEG_REGION_COUNT];
 	for (int i = 0; i < n_regions && i < SEG_REGION_COUNT; i++)
 		vals[i] = col + 1 + i;

@@ -68,7 +68,7 @@ static const char *persona_label(const struct snap_report *r, int i, char *buf, 
 /* A group table: customers (optional), items, cents, revenue share, tier. */
 static void json_groups(FILE *f, const struct snap_report *r, const char *name, int n, label_fn label,
 			const uint64_t *customers, const uint64_t *items, const uint64_t *cents, int with_tiers,
-			const char *after)
+			int with_ids, const char *after)
 {
 	uint64_t total_items = 0, total_cents = 0;
 	for (int i = 0; i < n; i++) {
@@ -85,6 +85,8 @@ static void json_groups(FILE *f, const struct snap_report *r, const char *name, 
 		if (!items[i] && !cents[i] && (!customers || !customers[i]))
 			continue;
 		fprintf(f, "%s    {\"name\": \"%s\"", first ? "" : ",\n", label(r, i, buf, sizeof buf));
+		if (with_ids) /* a name may be unknown or change; the id is what the events carry */
+			fprintf(f, ", \"id\": %d", i + 1);
 		first = 0;
 		if (customers)
 			fprintf(f, ", \"customers\": %" PRIu64, customers[i]);
@@ -199,17 +201,18 @@ int snap_report_write_json(const struct snap_report *r, FILE *f)
 	json_counts(f, r, "lines_by_dow", r->dow_lines, 7, number_label, ",");
 	json_counts(f, r, "orders_by_hour", r->hour_orders, 24, number_label, ",");
 	json_counts(f, r, "lines_by_hour", r->hour_lines, 24, number_label, ",");
-	json_groups(f, r, "departments", STATE_DEPARTMENTS, dept_label, NULL, r->dept_items, r->dept_cents, 0, ",");
-	json_groups(f, r, "profiles", SEG_PROFILE_COUNT, profile_label, NULL, r->profile_items, r->profile_cents, 1,
+	json_groups(f, r, "departments", STATE_DEPARTMENTS, dept_label, NULL, r->dept_items, r->dept_cents, 0, 1, ",");
+	json_groups(f, r, "profiles", SEG_PROFILE_COUNT, profile_label, NULL, r->profile_items, r->profile_cents, 1, 0,
 		    ",");
 	json_groups(f, r, "regions", SEG_REGION_COUNT, region_label, r->region_customers, r->region_items,
-		    r->region_cents, 0, ",");
-	json_groups(f, r, "age_groups", SEG_AGE_COUNT, age_label, r->age_customers, r->age_items, r->age_cents, 0, ",");
+		    r->region_cents, 0, 0, ",");
+	json_groups(f, r, "age_groups", SEG_AGE_COUNT, age_label, r->age_customers, r->age_items, r->age_cents, 0, 0,
+		    ",");
 	json_groups(f, r, "income_groups", SEG_INCOME_COUNT, income_label, r->income_customers, r->income_items,
-		    r->income_cents, 0, ",");
+		    r->income_cents, 0, 0, ",");
 	json_groups(f, r, "family_groups", SEG_FAMILY_COUNT, family_label, r->family_customers, r->family_items,
-		    r->family_cents, 0, ",");
-	json_groups(f, r, "personas", SEG_PERSONA_COUNT, persona_label, NULL, r->persona_items, r->persona_cents, 1,
+		    r->family_cents, 0, 0, ",");
+	json_groups(f, r, "personas", SEG_PERSONA_COUNT, persona_label, NULL, r->persona_items, r->persona_cents, 1, 0,
 		    ",");
 	/* The departments of region_department_cents' columns, by id - 1 (null: no name known). */
 	fprintf(f, "  \"department_names\": [");

@@ -168,6 +168,7 @@ struct state_verify_report {
 	uint64_t products;
 	uint64_t demographics;
 	uint64_t offsets;
+	uint64_t names;
 	uint64_t free_pages;   /* pages the free list holds */
 	char first_error[256]; /* "" if sound, else the first bad page or row and what is wrong */
 };

@@ -108,6 +108,11 @@ int state__name_put(struct state_db *db, MDB_txn *txn, const struct event_name *
 /* Writes the next offset of (topic, partition) in txn (STATE_INVAL for a topic name too long). */
 int state__offset_put(struct state_db *db, MDB_txn *txn, const char *topic, int32_t partition, int64_t next_offset);
 
+/* Reference rows end with the CRC-32 of their key and the value's other bytes (store.c):
+ * put_row_crc appends it at v + v_len; row_crc_ok is 1 if the last 4 bytes of v match. */
+void state__put_row_crc(const MDB_val *k, uint8_t *v, size_t v_len);
+int state__row_crc_ok(const MDB_val *k, const MDB_val *v);
+
 /* Row decoders shared by the reads and state verify: each checks the key's size, the version, the
  * length and (in the current versions) the CRC-32, and that the value names its key. STATE_OK,
  * STATE_CORRUPT or STATE_VERSION. */
@@ -115,6 +120,8 @@ int state__customer_decode(const MDB_val *k, const MDB_val *v, struct state_cust
 int state__product_decode(const MDB_val *k, const MDB_val *v, struct state_product *p_out);
 int state__demographics_decode(const MDB_val *k, const MDB_val *v, struct event_customer *d_out);
 int state__offset_decode(const MDB_val *k, const MDB_val *v, int64_t *next_out);
+/* A name row into name_out (len bytes, EVENT_NAME_MAX suffices; STATE_INVAL if it does not fit). */
+int state__name_decode(const MDB_val *k, const MDB_val *v, char *name_out, size_t len);
 
 /* verify.c: checks the file's size against its last page and, if walk, every page and row (see
  * state_verify()); state_open() calls it before any table is read through the map. */

@@ -125,15 +125,13 @@ static uint32_t row_crc(const MDB_val *k, const uint8_t *v, size_t v_len)
 	return (uint32_t)crc32(c, v, (uInt)v_len);
 }
 
-/* Appends the CRC of (k, v[0 .. v_len)) at v + v_len. */
-static void put_row_crc(const MDB_val *k, uint8_t *v, size_t v_len)
+void state__put_row_crc(const MDB_val *k, uint8_t *v, size_t v_len)
 {
 	struct writer w = { v + v_len };
 	put32(&w, row_crc(k, v, v_len));
 }
 
-/* 1 if the CRC at the end of v matches the key and the bytes before it. */
-static int row_crc_ok(const MDB_val *k, const MDB_val *v)
+int state__row_crc_ok(const MDB_val *k, const MDB_val *v)
 {
 	if (v->mv_size < 4)
 		return 0;
@@ -245,7 +243,7 @@ int state__product_decode(const MDB_val *k, const MDB_val *v, struct state_produ
 		return STATE_CORRUPT;
 	if (b[0] != 1 && b[0] != 2)
 		return STATE_VERSION;
-	if (v->mv_size != (b[0] == 1 ? PRODUCT_SIZE_V1 : PRODUCT_SIZE) || (b[0] == 2 && !row_crc_ok(k, v)))
+	if (v->mv_size != (b[0] == 1 ? PRODUCT_SIZE_V1 : PRODUCT_SIZE) || (b[0] == 2 && !state__row_crc_ok(k, v)))
 		return STATE_CORRUPT;
 	struct reader r = { b + 1 };
 	p->product_id = (uint32_t)state__be_load(k->mv_data, 4);
@@ -263,7 +261,7 @@ int state__product_put(struct state_db *db, MDB_txn *txn, const struct state_pro
 	state__be_store(key, p->product_id, 4);
 	encode_product(p, val);
 	MDB_val k = { sizeof key, key }, v = { sizeof val, val };
-	put_row_crc(&k, val, PRODUCT_SIZE - 4);
+	state__put_row_crc(&k, val, PRODUCT_SIZE - 4);
 	return state__map_mdb(mdb_put(txn, db->products, &k, &v, 0));
 }
 
@@ -500,7 +498,7 @@ int state__offset_decode(const MDB_val *k, const MDB_val *v, int64_t *next)
 {
 	const uint8_t *kb = k->mv_data;
 	if (k->mv_size < 5 || kb[k->mv_size - 5] != 0 || memchr(kb, 0, k->mv_size - 5) ||
-	    (v->mv_size != 8 && v->mv_size != 12) || (v->mv_size == 12 && !row_crc_ok(k, v)))
+	    (v->mv_size != 8 && v->mv_size != 12) || (v->mv_size == 12 && !state__row_crc_ok(k, v)))
 		return STATE_CORRUPT;
 	struct reader r = { v->mv_data };
 	*next = (int64_t)get64(&r);
@@ -516,7 +514,7 @@ int state__offset_put(struct state_db *db, MDB_txn *txn, const char *topic, int3
 	struct writer w = { val };
 	put64(&w, (uint64_t)next_offset);
 	MDB_val k = { klen, key }, v = { sizeof val, val };
-	put_row_crc(&k, val, 8);
+	state__put_row_crc(&k, val, 8);
 	return state__map_mdb(mdb_put(txn, db->offsets, &k, &v, 0));
 }
 
@@ -547,7 +545,8 @@ int state__demographics_decode(const MDB_val *k, const MDB_val *v, struct event_
 		return STATE_CORRUPT;
 	if (b[0] != 1 && b[0] != 2)
 		return STATE_VERSION;
-	if (v->mv_size != (b[0] == 1 ? DEMOGRAPHICS_SIZE_V1 : DEMOGRAPHICS_SIZE) || (b[0] == 2 && !row_crc_ok(k, v)))
+	if (v->mv_size != (b[0] == 1 ? DEMOGRAPHICS_SIZE_V1 : DEMOGRAPHICS_SIZE) ||
+	    (b[0] == 2 && !state__row_crc_ok(k, v)))
 		return STATE_CORRUPT;
 	struct reader r = { b + 1 };
 	d->user_id = get32(&r);
@@ -589,7 +588,7 @@ int state__demographics_put(struct state_db *db, MDB_txn *txn, const struct even
 	state__be_store(key, d->user_id, 4);
 	encode_demographics(d, val);
 	MDB_val k = { sizeof key, key }, v = { sizeof val, val };
-	put_row_crc(&k, val, DEMOGRAPHICS_SIZE - 4);
+	state__put_row_crc(&k, val, DEMOGRAPHICS_SIZE - 4);
 	return state__map_mdb(mdb_put(txn, db->demographics, &k, &v, 0));
 }
 

@@ -56,16 +56,17 @@ static void parse_tree(const uint8_t *p, struct tree *t)
 	t->root = le(p + 40, 8);
 }
 
-enum table { T_FREE, T_MAIN, T_CUSTOMERS, T_PRODUCTS, T_OFFSETS, T_DEMOGRAPHICS };
-static const char *const table_names[] = { "free list", "main", "customers", "products", "offsets", "demographics" };
+enum table { T_FREE, T_MAIN, T_CUSTOMERS, T_PRODUCTS, T_OFFSETS, T_DEMOGRAPHICS, T_NAMES, T_LAST = T_NAMES };
+static const char *const table_names[] = { "free list", "main",         "customers", "products",
+					   "offsets",   "demographics", "names" };
 
 struct walk {
 	int fd;
 	uint64_t psize, last_pg;
 	uint8_t *seen; /* a bit per page: each is reached once */
 	struct state_verify_report *rep;
-	struct tree sub[T_DEMOGRAPHICS + 1]; /* the named tables, from the main table's rows */
-	int has_sub[T_DEMOGRAPHICS + 1];
+	struct tree sub[T_LAST + 1]; /* the named tables, from the main table's rows */
+	int has_sub[T_LAST + 1];
 	uint64_t branch, leaf, overflow, entries; /* of the table being walked */
 };
 
@@ -120,9 +121,10 @@ static int check_row(struct walk *w, enum table t, const uint8_t *key, size_t kl
 	struct state_product p;
 	struct event_customer d;
 	int64_t next;
+	char name[EVENT_NAME_MAX];
 	if (t == T_MAIN) {
-		static const char *const names[] = { "customers", "products", "offsets", "demographics" };
-		for (int i = 0; i < 4; i++)
+		static const char *const names[] = { "customers", "products", "offsets", "demographics", "names" };
+		for (int i = 0; i < 5; i++)
 			if (klen == strlen(names[i]) && memcmp(key, names[i], klen) == 0) {
 				if (!(nflags & F_SUBDATA) || vlen != MDB_DB_SIZE)
 					return bad(w, "main: the entry of table %s is not a table", names[i]);
@@ -160,6 +162,10 @@ static int check_row(struct walk *w, enum table t, const uint8_t *key, size_t kl
 	case T_OFFSETS:
 		rc = state__offset_decode(&k, &v, &next);
 		w->rep->offsets++;
+		break;
+	case T_NAMES:
+		rc = state__name_decode(&k, &v, name, sizeof name);
+		w->rep->names++;
 		break;
 	default:
 		break;
@@ -417,7 +423,7 @@ int state__verify(struct state_db *db, int walk_all, struct state_verify_report 
 	if ((rc = walk_tree(&w, T_FREE, &free_tree)) != STATE_OK ||
 	    (rc = walk_tree(&w, T_MAIN, &main_tree)) != STATE_OK)
 		goto out;
-	for (int t = T_CUSTOMERS; t <= T_DEMOGRAPHICS && rc == STATE_OK; t++)
+	for (int t = T_CUSTOMERS; t <= T_LAST && rc == STATE_OK; t++)
 		if (w.has_sub[t])
 			rc = walk_tree(&w, (enum table)t, &w.sub[t]);
 out:

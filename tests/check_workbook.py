@@ -123,9 +123,9 @@ check_groups(wb["Regions"], 1, rep["regions"], True, False)
 for col, key in [(1, "age_groups"), (8, "income_groups"), (15, "family_groups")]:
     check_groups(wb["Age income family"], col, rep[key], True, False)
 
-# Departments: overall by id, then the revenue by region and each region's mix
+# Departments: overall by name, then the revenue by region (by id) and each region's mix
 ws = wb["Departments"]
-depts = [dict(d, name=int(d["name"])) for d in rep["departments"]]
+depts = rep["departments"]
 rows, _ = table(ws, 1)
 items = sum(d["items"] for d in depts)
 for d in depts:

@@ -246,7 +246,7 @@ def group_charts(snap, out, written, names):
          f"Loyalty: most customers are {max(loyalty, key=loyalty.get)}", "loyalty (max order number)", "customers",
          highlight=max(loyalty, key=loyalty.get))
     depts = sorted(rep["departments"], key=lambda d: -d["revenue_cents"])
-    labels = [names.get(int(d["name"]), d["name"]) for d in depts]
+    labels = [names.get(d["id"], d["name"]) for d in depts]
     bars(out, written, "revenue_by_department", labels, [d["revenue_cents"] / 100 for d in depts],
          f"Revenue by department: {labels[0]} leads" if labels else "Revenue by department", "revenue ($)",
          "department", horizontal=True, highlight=labels[0] if labels else None)

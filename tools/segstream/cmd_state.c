@@ -54,9 +54,9 @@ int cmd_state(int argc, char **argv)
 		return 1;
 	}
 	printf("state verify: %s is sound: %" PRIu64 " customers, %" PRIu64 " products, %" PRIu64
-	       " demographics, %" PRIu64 " offsets in %" PRIu64 " pages of %" PRIu64 " bytes (%" PRIu64
-	       " free); data.mdb %" PRIu64 " bytes\n",
-	       dir, rep.customers, rep.products, rep.demographics, rep.offsets, rep.pages, rep.page_size,
+	       " demographics, %" PRIu64 " offsets, %" PRIu64 " names in %" PRIu64 " pages of %" PRIu64
+	       " bytes (%" PRIu64 " free); data.mdb %" PRIu64 " bytes\n",
+	       dir, rep.customers, rep.products, rep.demographics, rep.offsets, rep.names, rep.pages, rep.page_size,
 	       rep.free_pages, rep.file_bytes);
 	return 0;
 }
