@@ -14,9 +14,10 @@
  * Exactly once: a batch (bounded by events and milliseconds) is one state transaction holding
  * the customers it changed and each partition's next offset. Batches adapt (cons_batch_due()):
  * large while the consumer is behind (catch-up: batch_max_events / batch_max_ms), small once it
- * has caught up (live: committed as soon as nothing more is ready, or after batch_live_ms). A partition that has no stored
- * offset starts at offset 0, and `auto.offset.reset=error`: if offset 0 (or the stored one) is
- * gone from the broker, the loop stops with CONS_LOST instead of silently skipping events.
+ * has caught up (live: committed as soon as nothing more is ready, or after batch_live_ms). A
+ * partition that has no stored offset starts at offset 0, and `auto.offset.reset=error`: if
+ * offset 0 (or the stored one) is gone from the broker, the loop stops with CONS_LOST instead of
+ * silently skipping events.
  *
  * Invalid events go to the dead-letter topic with the reason in the `segstream.error` header
  * and their source in `segstream.source`, are counted, and processing continues; a batch is
@@ -170,8 +171,8 @@ struct cons_stats {
 	double commit_ms_p50; /* batch commit latency */
 	double commit_ms_p99;
 	uint64_t stamped;    /* events with a produce-time header (KC_HEADER_PRODUCED_US), committed: all
-			      * of them once caught up; catching up, those of bursts in which one of every
-			      * 64th event has it (looking costs a fifth of the catch-up CPU: consumer.c) */
+			      * of them once caught up; catching up, those of bursts in which one of the
+			      * first 64 events or the last has it (looking costs a fifth of the catch-up CPU: consumer.c) */
 	double fresh_ms_p50; /* their produce -> committed latency (0 without stamped events); p50 and */
 	double fresh_ms_p99; /* p99 to 0.1 ms below 100 ms, to 1 ms below 10 s (then "10 s or more") */
 	double fresh_ms_max; /* exact */

@@ -102,7 +102,8 @@ int cmd_replay(int argc, char **argv)
 	int64_t from_ms = INT64_MIN, until_ms = INT64_MAX;
 	uint64_t limit = UINT64_MAX, skip = 0;
 	double rate = 0, speed = 0;
-	int include_train = 0, stamp = 0;
+	int include_train = 0;
+	uint64_t stamp_every = 0; /* --stamp: 1, every event; --stamp-every N: one event in N */
 	struct ds_report rep = { .on_error = DS_ON_ERROR_SKIP, .progress = cli_read_progress };
 	struct cli_props props = { 0 };
 	static const struct option opts[] = {
@@ -120,12 +121,13 @@ int cmd_replay(int argc, char **argv)
 		{ "speed", required_argument, 0, 's' },
 		{ "include-train", no_argument, 0, 'T' },
 		{ "stamp", no_argument, 0, 'S' },
+		{ "stamp-every", required_argument, 0, 'Y' },
 		{ "on-error", required_argument, 0, 'e' },
 		{ "help", no_argument, 0, 'h' },
 		{ 0, 0, 0, 0 },
 	};
 	int c;
-	while ((c = getopt_long(argc, argv, "d:b:t:P:C:D:F:U:l:k:r:s:TSe:X:h", opts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "d:b:t:P:C:D:F:U:l:k:r:s:TSY:e:X:h", opts, NULL)) != -1) {
 		switch (c) {
 		case 'd':
 			data = optarg;
@@ -178,7 +180,11 @@ int cmd_replay(int argc, char **argv)
 			include_train = 1;
 			break;
 		case 'S':
-			stamp = 1;
+			stamp_every = 1;
+			break;
+		case 'Y':
+			if (cli_parse_u64("--stamp-every", optarg, 1, UINT64_MAX, &stamp_every))
+				return 2;
 			break;
 		case 'e':
 			if (cli_parse_on_error(optarg, &rep))
@@ -201,8 +207,8 @@ int cmd_replay(int argc, char **argv)
 			printf("usage: segstream replay --data DIR --brokers|-b HOST:PORT [--topic T]\n"
 			       "         [--products-topic T] [--customers-topic T] [--dlq-topic T]\n"
 			       "         [--from YYYY-MM-DD] [--until YYYY-MM-DD (exclusive)]\n"
-			       "         [--skip N] [--limit N] [--rate EVENTS_PER_S | --speed X] [--include-train] "
-			       "[--stamp]\n"
+			       "         [--skip N] [--limit N] [--rate EVENTS_PER_S | --speed X] [--include-train]\n"
+			       "         [--stamp | --stamp-every N]\n"
 			       "         [--on-error skip|fail] [-X librdkafka.property=value ...]\n");
 			return 0;
 		default:
@@ -364,6 +370,7 @@ int cmd_replay(int argc, char **argv)
 				while (now_s() < due)
 					rd_kafka_poll(rk, 1);
 			}
+			int stamp = stamp_every && n_events % stamp_every == 0;
 			rc = produce(rk, events_rkt, key, (size_t)kl, buf, len, ev.event_time_ms, stamp);
 			n_events++;
 		}
