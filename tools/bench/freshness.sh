@@ -6,14 +6,16 @@
 #    a full catch-up of the consumer (timed);
 # 2. the rest of the same history, continued exactly where the catch-up stopped (replay --skip), at
 #    fixed rates of 10K, 100K and 500K events/s (S seconds each, 500K: 0.4 S) with the produce-time
-#    header (--stamp), a freshly started consumer (fsync on, default batches) caught up beside it:
-#    its summary gives p50/p99/max of produce -> committed per rate;
+#    header on one event in BENCH_STAMP_EVERY (10: a header costs the producer ~4 us, which at
+#    every event halves what it can send), a freshly started consumer (fsync on, default batches)
+#    caught up beside it: its summary gives p50/p99/max of produce -> committed per rate;
 # 3. the incremental update: `serve` beside the consumer, N orders of 10 lines for one customer
 #    each, produced one at a time, and GET /customers/{id} polled until it shows the order
 #    (tools/bench/freshness_probe.py): p50/p99/max;
 # 4. beside it, the time the pandas oracle (tests/oracle.py) needs to recompute every customer.
 # --quick: 2,000 customers, S = 0.5, 20 orders (a smoke test, < 60 s on a running broker).
 # Without --brokers it starts its own broker on BENCH_KAFKA_PORT (39292) in BENCH_DIR.
+# BENCH_CONSUME_ARGS: more flags for the live consumers (e.g. "--batch-ms 50").
 set -euo pipefail
 repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 cd "$repo"
@@ -75,14 +77,15 @@ wait_http() {
 metric() { curl -sf "http://127.0.0.1:$http/metrics" | awk -v n="$1" '$1 == n { print $2 }'; }
 # start_consumer NAME: consume --http in the background, caught up (/ready) when it returns.
 start_consumer() {
+	# shellcheck disable=SC2086 # BENCH_CONSUME_ARGS is a list of flags
 	"$seg" consume --state "$work/state" --brokers "$brokers" "${topics[@]}" --http "127.0.0.1:$http" \
-		--ready-lag 0 > "$work/$1.out" 2> "$work/$1.err" &
+		--ready-lag 0 ${BENCH_CONSUME_ARGS:-} > "$work/$1.out" 2> "$work/$1.err" &
 	consumer=$!
 	pids+=("$consumer")
 	wait_http "$http" /ready
 }
-# stop_consumer NAME EVENTS: once it has read EVENTS events this run, SIGTERM; prints its freshness
-# and fails unless exactly EVENTS stamped events were measured.
+# stop_consumer NAME EVENTS STAMPED: once it has read EVENTS events this run, SIGTERM; prints its
+# freshness and fails unless exactly STAMPED stamped events were measured.
 stop_consumer() {
 	local i line
 	for i in $(seq 1200); do
@@ -93,8 +96,8 @@ stop_consumer() {
 	wait "$consumer" || { tail "$work/$1.err"; echo "freshness: the consumer failed" >&2; exit 1; }
 	line=$(grep -h 'consume: stamped events' "$work/$1.out") || line="consume: stamped events 0"
 	echo "$line"
-	[ "$(echo "$line" | awk '{ print $4 + 0 }')" = "$2" ] \
-		|| { echo "freshness: $1: expected $2 stamped events" >&2; exit 1; }
+	[ "$(echo "$line" | awk '{ print $4 + 0 }')" = "$3" ] \
+		|| { echo "freshness: $1: expected $3 stamped events" >&2; exit 1; }
 }
 
 echo "== freshness: $users customers, broker $brokers, $(nproc) cores, $(date -u +%FT%TZ) =="
@@ -117,14 +120,15 @@ grep -h 'consume: [0-9.]* s' "$work/catchup.out" | sed 's/^consume:/catch-up:/'
 # 2. The rest at fixed rates. A live producer lingers 5 ms (librdkafka's default; the replay's 20 ms
 #    is for throughput).
 offset=$history
+every=${BENCH_STAMP_EVERY:-10}
 for phase in "10000 $n10" "100000 $n100" "500000 $n500"; do
 	read -r rate n <<< "$phase"
 	start_consumer "rate-$rate"
 	"$seg" replay --data "$work/data" --brokers "$brokers" "${replay_topics[@]}" --skip "$offset" --limit "$n" \
-		--rate "$rate" --stamp -X linger.ms=5 > "$work/replay-$rate.out" 2> "$work/replay-$rate.err"
+		--rate "$rate" --stamp-every "$every" -X linger.ms=5 > "$work/replay-$rate.out" 2> "$work/replay-$rate.err"
 	produced=$(sed -n 's/.*produce \([0-9.]*\) s, \([0-9]*\) events\/s).*/\2/p' "$work/replay-$rate.out")
 	printf 'rate %7d ev/s (replay held %s ev/s): ' "$rate" "$produced"
-	stop_consumer "rate-$rate" "$n"
+	stop_consumer "rate-$rate" "$n" $(((n + every - 1) / every))
 	offset=$((offset + n))
 done
 
@@ -136,15 +140,17 @@ pids+=("$server")
 wait_http $((http + 1)) "/customers/1"
 "$py" tools/bench/freshness_probe.py "$brokers" "$run.events" $((http + 1)) "$users" "$orders"
 printf 'probe orders in the consumer: '
-stop_consumer probe $(((orders + 1) * 10))
+stop_consumer probe $(((orders + 1) * 10)) $(((orders + 1) * 10))
 kill -TERM "$server"
 wait "$server" || true
 
-# 4. What a batch recompute costs instead.
-start=$(date +%s.%N)
-"$py" tests/oracle.py "$work/data" --print > /dev/null
-echo "pandas oracle (tests/oracle.py), every customer from the CSVs: $(awk -v a="$start" -v b="$(date +%s.%N)" \
-	'BEGIN { printf "%.2f", b - a }') s"
+# 4. What a batch recompute costs instead (BENCH_NO_ORACLE=1: skipped).
+if [ -z "${BENCH_NO_ORACLE:-}" ]; then
+	/usr/bin/time -f '%e %U %S %M' -o "$work/oracle.time" "$py" tests/oracle.py "$work/data" --print > /dev/null
+	read -r wall user sys rss < "$work/oracle.time"
+	echo "pandas oracle (tests/oracle.py), every customer from the CSVs: $wall s wall, \
+	$(awk -v u="$user" -v s="$sys" 'BEGIN { print u + s }') CPU-s, $((rss / 1024)) MiB peak RSS"
+fi
 if grep -qi '^duckdb' tools/requirements.txt; then
 	echo "duckdb: in tools/requirements.txt, but no DuckDB recompute is written yet (skipped)"
 else
