@@ -139,8 +139,10 @@ void kc_delivery_count(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaque
  * @brief The produce-time header of a consumed message (the last one if repeated).
  * @param[out] us_out  the time, microseconds since the epoch
  * @return 1 (us_out set), or 0: no such header, or not 1-18 decimal digits.
- * @note librdkafka parses a message's headers once, on the first look-up, into memory it frees
- *       with the message; a message without headers costs a check of a length.
+ * @note librdkafka parses a message's headers on the first look-up, into memory it frees with
+ *       the message: ~100 ns a message in librdkafka 2.0.2, even one without headers (a fifth of
+ *       the consumer's CPU while catching up if every message is looked at; consumer.c looks
+ *       selectively).
  */
 int kc_produced_us(rd_kafka_message_t *m, int64_t *us_out);
 
