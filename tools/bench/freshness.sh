@@ -149,7 +149,7 @@ if [ -z "${BENCH_NO_ORACLE:-}" ]; then
 	/usr/bin/time -f '%e %U %S %M' -o "$work/oracle.time" "$py" tests/oracle.py "$work/data" --print > /dev/null
 	read -r wall user sys rss < "$work/oracle.time"
 	echo "pandas oracle (tests/oracle.py), every customer from the CSVs: $wall s wall, \
-	$(awk -v u="$user" -v s="$sys" 'BEGIN { print u + s }') CPU-s, $((rss / 1024)) MiB peak RSS"
+$(awk -v u="$user" -v s="$sys" 'BEGIN { print u + s }') CPU-s, $((rss / 1024)) MiB peak RSS"
 fi
 if grep -qi '^duckdb' tools/requirements.txt; then
 	echo "duckdb: in tools/requirements.txt, but no DuckDB recompute is written yet (skipped)"
