@@ -42,10 +42,16 @@ struct run {
 	struct cons_stats stats;
 	double *commit_ms; /* every batch commit's latency, for the percentiles at the end */
 	size_t n_commit, cap_commit;
-	uint64_t latency[CONS_LATENCY_BUCKETS];    /* the same, as a histogram (stats.c) */
-	double latency_sum_ms;                     /* ... and their sum */
-	double stats_at_ms;                        /* the last stats report (or the start of the events) */
-	uint64_t stats_messages;                   /* stats.messages then */
+	uint64_t latency[CONS_LATENCY_BUCKETS]; /* the same, as a histogram (stats.c) */
+	double latency_sum_ms;                  /* ... and their sum */
+	int live;                               /* caught up at the latest look at the lag (policy.c) */
+	int64_t *stamps; /* produce times (us) of the open batch's stamped events (stats.c); grows, reused */
+	size_t n_stamps, cap_stamps;
+	uint64_t fresh[CONS_LATENCY_BUCKETS]; /* committed stamped events by produce -> committed latency */
+	double fresh_sum_ms, fresh_max_ms;
+	uint64_t *fresh_fine;    /* the same, finer (stats.c), for the percentiles at the end; NULL until the first */
+	double stats_at_ms;      /* the last stats report (or the start of the events) */
+	uint64_t stats_messages; /* stats.messages then */
 	struct cons_partition_stats *report_parts; /* on_stats' scratch, report_cap long */
 	int report_cap;
 	double started_ms; /* cons_run() began: the start-up waits count from here */
@@ -110,5 +116,9 @@ void cons__revoke_all(struct run *r); /* static assign(): on_revoke for every pa
 void cons__record_commit_latency(struct run *r, double ms);
 void cons__report_stats(struct run *r, double now_ms);
 void cons__finish_stats(struct run *r);
+/* stats.c: keeps a stamped event's produce time (us) until its batch is committed. */
+void cons__stamp(struct run *r, int64_t produced_us);
+/* stats.c: after a batch commit, the latency of each of its stamped events (one clock read). */
+void cons__record_freshness(struct run *r);
 
 #endif

@@ -3,9 +3,12 @@
  * p50 / p99 of cons_stats at the end), and the on_stats report: counters, events per second
  * over the interval, and per partition the committed offset, the high watermark and the lag.
  * Counting happens per batch and per message in the loop's own struct (no locks); a report
- * only reads it, in the consumer's thread.
+ * only reads it, in the consumer's thread. Freshness: the produce time of each stamped event
+ * (KC_HEADER_PRODUCED_US) is kept with its batch and, once the batch is committed, its produce ->
+ * committed latency is counted in the same buckets, and in finer ones for the percentiles.
  */
 #include <stdlib.h>
+#include <time.h>
 
 #include "consumer/internal.h"
 
@@ -30,6 +33,80 @@ void cons__record_commit_latency(struct run *r, double ms)
 	r->commit_ms[r->n_commit++] = ms;
 }
 
+/* Fine buckets: 0.1 ms wide below 100 ms, 1 ms wide below 10 s, then one for the rest. */
+enum { FINE_TENTHS = 1000, FINE_MS = 9900, FINE_BUCKETS = FINE_TENTHS + FINE_MS + 1 };
+
+static size_t fine_bucket(double ms)
+{
+	if (ms < 100)
+		return (size_t)(ms * 10);
+	if (ms < 10000)
+		return FINE_TENTHS + (size_t)(ms - 100);
+	return FINE_BUCKETS - 1;
+}
+
+/* A fine bucket's upper bound (ms); the last one has none: max. */
+static double fine_bound(size_t b, double max)
+{
+	if (b < FINE_TENTHS)
+		return (double)(b + 1) / 10;
+	if (b < FINE_BUCKETS - 1)
+		return 100 + (double)(b - FINE_TENTHS + 1);
+	return max;
+}
+
+void cons__stamp(struct run *r, int64_t produced_us)
+{
+	if (r->n_stamps == r->cap_stamps) {
+		size_t cap = r->cap_stamps ? r->cap_stamps * 2 : 4096;
+		int64_t *t = realloc(r->stamps, cap * sizeof *t);
+		if (!t)
+			return; /* not measured; the event itself is unaffected */
+		r->stamps = t;
+		r->cap_stamps = cap;
+	}
+	r->stamps[r->n_stamps++] = produced_us;
+}
+
+void cons__record_freshness(struct run *r)
+{
+	if (!r->n_stamps)
+		return;
+	if (!r->fresh_fine && !(r->fresh_fine = calloc(FINE_BUCKETS, sizeof *r->fresh_fine))) {
+		r->n_stamps = 0;
+		return;
+	}
+	struct timespec ts;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	int64_t now_us = (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+	for (size_t i = 0; i < r->n_stamps; i++) {
+		int64_t us = now_us - r->stamps[i];
+		double ms = us > 0 ? (double)us / 1e3 : 0; /* a producer's clock ahead of ours counts as 0 */
+		int b = 0;
+		while (b < CONS_LATENCY_BUCKETS - 1 && ms > cons_latency_bounds_ms[b])
+			b++;
+		r->fresh[b]++;
+		r->fresh_sum_ms += ms;
+		if (ms > r->fresh_max_ms)
+			r->fresh_max_ms = ms;
+		r->fresh_fine[fine_bucket(ms)]++;
+	}
+	r->stats.stamped += r->n_stamps;
+	r->n_stamps = 0;
+}
+
+/* The smallest fine bound below which more than q of the stamped events lie. */
+static double fresh_quantile(const struct run *r, double q)
+{
+	uint64_t rank = (uint64_t)((double)r->stats.stamped * q), cum = 0;
+	for (size_t b = 0; b < FINE_BUCKETS; b++) {
+		cum += r->fresh_fine[b];
+		if (cum > rank)
+			return fine_bound(b, r->fresh_max_ms);
+	}
+	return r->fresh_max_ms;
+}
+
 /*
  * Calls on_stats with what the run has done so far. The high watermarks are librdkafka's
  * cached ones from the latest fetch responses (rd_kafka_get_watermark_offsets: no request).
@@ -52,6 +129,9 @@ void cons__report_stats(struct run *r, double now_ms)
 	for (int b = 0; b < CONS_LATENCY_BUCKETS; b++)
 		rep.commit_latency[b] = r->latency[b];
 	rep.commit_latency_sum_ms = r->latency_sum_ms;
+	for (int b = 0; b < CONS_LATENCY_BUCKETS; b++)
+		rep.event_latency[b] = r->fresh[b];
+	rep.event_latency_sum_ms = r->fresh_sum_ms;
 	for (int p = 0; p < r->n_parts; p++) {
 		if (!r->parts[p].assigned)
 			continue;
@@ -87,6 +167,15 @@ void cons__finish_stats(struct run *r)
 	}
 	free(r->commit_ms);
 	r->commit_ms = NULL;
+	if (r->stats.stamped && r->fresh_fine) {
+		r->stats.fresh_ms_p50 = fresh_quantile(r, 0.5);
+		r->stats.fresh_ms_p99 = fresh_quantile(r, 0.99);
+		r->stats.fresh_ms_max = r->fresh_max_ms;
+	}
+	free(r->fresh_fine);
+	r->fresh_fine = NULL;
+	free(r->stamps);
+	r->stamps = NULL;
 	free(r->report_parts);
 	r->report_parts = NULL;
 }

@@ -104,6 +104,26 @@ void kc_delivery_count(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaque
 	d->failed++;
 }
 
+int kc_produced_us(rd_kafka_message_t *m, int64_t *us_out)
+{
+	rd_kafka_headers_t *hdrs;
+	const void *val;
+	size_t len;
+	if (rd_kafka_message_headers(m, &hdrs) != RD_KAFKA_RESP_ERR_NO_ERROR ||
+	    rd_kafka_header_get_last(hdrs, KC_HEADER_PRODUCED_US, &val, &len) != RD_KAFKA_RESP_ERR_NO_ERROR || !val ||
+	    len == 0 || len > 18)
+		return 0;
+	int64_t us = 0;
+	for (size_t i = 0; i < len; i++) {
+		char c = ((const char *)val)[i];
+		if (c < '0' || c > '9')
+			return 0;
+		us = us * 10 + (c - '0');
+	}
+	*us_out = us;
+	return 1;
+}
+
 static double now_ms(void)
 {
 	struct timespec ts;

@@ -35,6 +35,11 @@ expect 2 "snapshot: SEQUENCE_B: '2a' is not an integer" snapshot diff "$tmp" 1 2
 expect 2 "consume: --batch-events: '0' is not an integer in \[1, " consume --state "$tmp" "${b[@]}" --batch-events 0
 expect 2 "consume: --batch-ms: '1e3' is not an integer" consume --state "$tmp" "${b[@]}" --batch-ms 1e3
 expect 2 "consume: --idle-ms: 'soon'" consume --state "$tmp" "${b[@]}" --idle-ms soon
+expect 2 "consume: --catchup-batch-ms: '0' is not an integer in \[1, " consume --state "$tmp" "${b[@]}" \
+	--catchup-batch-ms 0
+expect 2 "consume: --live-lag: 'lots' is not an integer" consume --state "$tmp" "${b[@]}" --live-lag lots
+expect 2 "replay: --stamp-every: '0' is not an integer in \[1, " replay --data "$tmp" "${b[@]}" --stamp-every 0
+expect 2 "replay: --skip: '-1' is not an integer" replay --data "$tmp" "${b[@]}" --skip -1
 expect 2 "consume: --wake-ms: '-5'" consume --state "$tmp" "${b[@]}" --wake-ms -5
 expect 2 "consume: --snapshot-every: '1m' is not a number in \[0, 31536000\]" consume --state "$tmp" "${b[@]}" \
 	--snapshot-every 1m

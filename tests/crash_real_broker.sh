@@ -24,7 +24,7 @@ kills=0
 RANDOM=$$
 while [ "$kills" -lt "$crashes" ]; do
 	"$seg" consume --state "$tmp/state" --brokers "$brokers" "${topics[@]}" --dlq-topic "$run.dlq" \
-		--batch-events 20000 --batch-ms 50 > "$tmp/consumer-$kills.out" 2>&1 &
+		--batch-events 20000 --catchup-batch-ms 50 --batch-ms 50 > "$tmp/consumer-$kills.out" 2>&1 &
 	pid=$!
 	sleep "$((RANDOM % 2 + 1)).$((RANDOM % 10))"
 	if kill -9 "$pid" 2>/dev/null; then

@@ -47,7 +47,7 @@ sys.exit(1 if failed or len(p) else 0)
 PY
 
 # 3. A live consumer and the full replay, and the broker restarted under them.
-"$seg" consume --state "$tmp/state" --brokers "$brokers" "${topics[@]}" --no-sync --batch-ms 200 \
+"$seg" consume --state "$tmp/state" --brokers "$brokers" "${topics[@]}" --no-sync --catchup-batch-ms 200 --batch-ms 200 \
 	> "$tmp/live.out" 2> "$tmp/live.err" &
 consumer=$!
 "$seg" replay --data "$tmp/data" --brokers "$brokers" "${topics[@]}" --rate 30000 > "$tmp/replay2.out" 2>&1 &

@@ -584,7 +584,7 @@ static int hold_partitions(rd_kafka_t *b, int want, int seconds)
 
 /*
  * Member A of a group reads every event into a batch that stays open (batch_max_ms is ten
- * minutes); member B joins, the group rebalances, and A must commit that batch before it gives
+ * minutes, and never a live batch); member B joins, the group rebalances, and A must commit that batch before it gives
  * its partitions up: inside on_revoke, the state already holds every event A had read and the
  * offsets after them. Without the commit on revoke, the state would still be empty then.
  */
@@ -611,6 +611,7 @@ static void revoke_commits_open_batch(struct fixture *f, const char *strategy)
 	a->cfg.group_id = "G";
 	a->cfg.batch_max_ms = 600000;
 	a->cfg.batch_max_events = 1000000;
+	a->cfg.live_lag_events = -1; /* catch-up batches only: caught up, the batch would be committed */
 	a->cfg.props = props;
 	a->cfg.n_props = 3;
 	a->cfg.stop = &stop;
@@ -676,6 +677,50 @@ static void revoke_commits_open_batch(struct fixture *f, const char *strategy)
 	free(s);
 }
 
+/* The batch policy (pure): catch-up bounds while behind, drained queue or batch_live_ms once caught up. */
+static void test_batch_policy(void **state)
+{
+	(void)state;
+	struct cons_config cfg;
+	cons_config_init(&cfg);
+	assert_int_equal(cfg.batch_max_events, 500000);
+	assert_int_equal(cfg.batch_max_ms, 500);
+	struct cons_batch_view v = { .events = 0, .age_ms = 10000, .drained = 1, .lag = 0, .exit_ready = 1 };
+	assert_false(cons_batch_due(&cfg, &v)); /* no batch open */
+	/* Behind (lag above live_lag_events, or unknown): today's catch-up batches only. */
+	v = (struct cons_batch_view){ .events = 1000, .age_ms = 100, .drained = 1, .lag = cfg.live_lag_events + 1 };
+	assert_false(cons_batch_due(&cfg, &v));
+	v.lag = -1;
+	assert_false(cons_batch_due(&cfg, &v));
+	v.age_ms = cfg.batch_live_ms + 1;
+	assert_false(cons_batch_due(&cfg, &v));
+	v.age_ms = cfg.batch_max_ms;
+	assert_true(cons_batch_due(&cfg, &v));
+	v.age_ms = 1;
+	v.events = cfg.batch_max_events;
+	assert_true(cons_batch_due(&cfg, &v));
+	v.events = 10;
+	v.exit_ready = 1;
+	assert_true(cons_batch_due(&cfg, &v));
+	/* Caught up: committed as soon as the queue is drained, or at batch_live_ms. */
+	v = (struct cons_batch_view){ .events = 10, .age_ms = 1, .drained = 0, .lag = cfg.live_lag_events };
+	assert_false(cons_batch_due(&cfg, &v));
+	v.drained = 1;
+	assert_true(cons_batch_due(&cfg, &v));
+	v.drained = 0;
+	v.age_ms = cfg.batch_live_ms;
+	assert_true(cons_batch_due(&cfg, &v));
+	v.age_ms = cfg.batch_live_ms - 1;
+	v.lag = 0;
+	assert_false(cons_batch_due(&cfg, &v));
+	/* The bounds are the config's, not constants. */
+	cfg.batch_live_ms = 5;
+	assert_true(cons_batch_due(&cfg, &v));
+	cfg.live_lag_events = 0;
+	v.lag = 1;
+	assert_false(cons_batch_due(&cfg, &v));
+}
+
 static void test_revoke_commits_open_batch_eager(void **state)
 {
 	revoke_commits_open_batch(*state, "range");
@@ -689,6 +734,7 @@ static void test_revoke_commits_open_batch_cooperative(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_batch_policy),
 		cmocka_unit_test_setup_teardown(test_dead_letters_with_reasons, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_resume_exactly_once, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_lost_events_are_not_skipped, setup, teardown),

@@ -184,6 +184,8 @@ int cmd_consume(int argc, char **argv)
 		{ "group", required_argument, 0, 'g' },
 		{ "batch-events", required_argument, 0, 'n' },
 		{ "batch-ms", required_argument, 0, 'm' },
+		{ "catchup-batch-ms", required_argument, 0, 'M' },
+		{ "live-lag", required_argument, 0, 'R' },
 		{ "exit-at-end", no_argument, 0, 'E' },
 		{ "idle-ms", required_argument, 0, 'I' },
 		{ "no-sync", no_argument, 0, 'N' },
@@ -198,7 +200,7 @@ int cmd_consume(int argc, char **argv)
 		{ 0, 0, 0, 0 },
 	};
 	int c;
-	while ((c = getopt_long(argc, argv, "S:b:t:P:C:D:g:n:m:EI:Nw:vX:O:V:K:W:G:T:h", opts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "S:b:t:P:C:D:g:n:m:M:R:EI:Nw:vX:O:V:K:W:G:T:h", opts, NULL)) != -1) {
 		switch (c) {
 		case 'S':
 			state_dir = optarg;
@@ -247,9 +249,20 @@ int cmd_consume(int argc, char **argv)
 				return 2;
 			break;
 		case 'm':
-			if (cli_parse_int("--batch-ms", optarg, 1, INT_MAX, &cfg.batch_max_ms))
+			if (cli_parse_int("--batch-ms", optarg, 1, INT_MAX, &cfg.batch_live_ms))
 				return 2;
 			break;
+		case 'M':
+			if (cli_parse_int("--catchup-batch-ms", optarg, 1, INT_MAX, &cfg.batch_max_ms))
+				return 2;
+			break;
+		case 'R': {
+			uint64_t lag;
+			if (cli_parse_u64("--live-lag", optarg, 0, INT64_MAX, &lag))
+				return 2;
+			cfg.live_lag_events = (int64_t)lag;
+			break;
+		}
 		case 'E':
 			cfg.exit_at_end = 1;
 			break;
@@ -312,7 +325,8 @@ int cmd_consume(int argc, char **argv)
 			    "[--dlq-topic T]\n"
 			    "         [--dlq-max-bytes N (1000000: larger dead letters go out truncated)]\n"
 			    "         [--broker-timeout SEC (120; 0: wait until stopped): brokers and topic at start]\n"
-			    "         [--batch-events N] [--batch-ms MS] [--wake-ms MS (0: off)]\n"
+			    "         [--batch-events N (500000)] [--catchup-batch-ms MS (500)] [--batch-ms MS (20)]\n"
+			    "         [--live-lag N (100000)] [--wake-ms MS (0: off)]\n"
 			    "         [--no-sync] [--verbose] [-X librdkafka.property=value ...] [--file-mode MODE "
 			    "(0640)]\n"
 			    "         [--http HOST:PORT [--ready-lag N (10000)]]\n"
@@ -323,14 +337,17 @@ int cmd_consume(int argc, char **argv)
 			    "  and at exit; with --segments-topic each also goes to Kafka as a delta (one "
 			    "transaction).\n"
 			    "  --http: GET /metrics (Prometheus), /health, /ready (200 once every partition's lag "
-			    "<= N).\n");
+			    "<= N).\n"
+			    "  Batches: behind by more than --live-lag events, up to --batch-events or "
+			    "--catchup-batch-ms;\n"
+			    "  caught up, committed once no more messages are ready, or after --batch-ms.\n");
 			return 0;
 		default:
 			return 2;
 		}
 	}
-	if (!state_dir || !cfg.brokers || cfg.batch_max_events <= 0 || cfg.batch_max_ms <= 0 || cfg.wake_ms < 0 ||
-	    ready_lag < 0) {
+	if (!state_dir || !cfg.brokers || cfg.batch_max_events <= 0 || cfg.batch_max_ms <= 0 ||
+	    cfg.batch_live_ms <= 0 || cfg.wake_ms < 0 || ready_lag < 0) {
 		fprintf(stderr, "consume: --state and --brokers are required; batch bounds and --ready-lag must be "
 				"positive\n");
 		return 2;
@@ -412,6 +429,9 @@ int cmd_consume(int argc, char **argv)
 	       st.messages, st.applied, st.duplicates, st.ignored, st.invalid, st.products, st.customers, st.batches);
 	printf("consume: %.2f s, %.0f events/s, batch commit p50 %.2f ms p99 %.2f ms\n", st.seconds,
 	       st.seconds > 0 ? st.messages / st.seconds : 0.0, st.commit_ms_p50, st.commit_ms_p99);
+	if (st.stamped) /* replay --stamp: produce -> committed */
+		printf("consume: stamped events %" PRIu64 ", produce to commit p50 %.1f ms p99 %.1f ms max %.1f ms\n",
+		       st.stamped, st.fresh_ms_p50, st.fresh_ms_p99, st.fresh_ms_max);
 	if (rc != CONS_OK) {
 		fprintf(stderr, "consume: %s: %s\n", cons_strerror(rc), err);
 		return 1;

@@ -1,8 +1,9 @@
 /*
  * segstream replay: reads the history files, builds the event-time timeline (SPEC §2) and
  * produces the reference records (products, customers, department and aisle names) their
- * compacted topics do not already hold, then one order-product event per line, keyed by user_id, in event-time order, each
- * Kafka message stamped with its event time.
+ * compacted topics do not already hold, then one order-product event per line, keyed by user_id,
+ * in event-time order, each Kafka message stamped with its event time (and, with --stamp, with its
+ * wall-clock produce time in a header: KC_HEADER_PRODUCED_US).
  */
 #include <getopt.h>
 #include <inttypes.h>
@@ -28,7 +29,7 @@ static double now_s(void)
 
 /* Produces one message, waiting on a full queue (back-pressure, never a drop). */
 static int produce(rd_kafka_t *rk, rd_kafka_topic_t *topic, const char *key, size_t key_len, const void *val,
-		   size_t len, int64_t timestamp_ms)
+		   size_t len, int64_t timestamp_ms, int stamp)
 {
 	struct kc_msg msg = { .rkt = topic,
 			      .key = key,
@@ -37,8 +38,18 @@ static int produce(rd_kafka_t *rk, rd_kafka_topic_t *topic, const char *key, siz
 			      .value_len = len,
 			      .timestamp_ms = timestamp_ms };
 	char err[512];
+	if (stamp) { /* the wall clock now, in microseconds, as decimal digits (kclient.h) */
+		struct timespec ts;
+		clock_gettime(CLOCK_REALTIME, &ts);
+		char us[24];
+		int n = snprintf(us, sizeof us, "%" PRId64, (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000);
+		msg.headers = rd_kafka_headers_new(1);
+		rd_kafka_header_add(msg.headers, KC_HEADER_PRODUCED_US, -1, us, n);
+	}
 	if (kc_produce(rk, &msg, KC_PRODUCE_WAIT_MS, err, sizeof err) == KC_OK)
 		return 0;
+	if (msg.headers) /* still ours on failure */
+		rd_kafka_headers_destroy(msg.headers);
 	fprintf(stderr, "replay: %s\n", err);
 	return -1;
 }
@@ -65,7 +76,7 @@ static int produce_keyed(rd_kafka_t *rk, rd_kafka_topic_t *topic, uint32_t id, c
 {
 	char key[16];
 	int kl = snprintf(key, sizeof key, "%u", id);
-	int rc = produce(rk, topic, key, (size_t)kl, val, len, 0);
+	int rc = produce(rk, topic, key, (size_t)kl, val, len, 0, 0);
 	rd_kafka_poll(rk, 0);
 	return rc;
 }
@@ -177,13 +188,14 @@ int cmd_replay(int argc, char **argv)
 		   *products_topic = "segstream.products", *customers_topic = "segstream.customers",
 		   *dlq_topic = "segstream.events.dlq", *names_topic = "segstream.names";
 	int64_t from_ms = INT64_MIN, until_ms = INT64_MAX;
-	uint64_t limit = UINT64_MAX;
+	uint64_t limit = UINT64_MAX, skip = 0;
 	double rate = 0, speed = 0;
 	int include_train = 0, broker_timeout_ms = KC_BROKER_TIMEOUT_MS;
 	enum reference_mode reference = REFERENCE_CHANGED;
 	struct held held_products = { 0 }, held_customers = { 0 }, held_names = { 0 };
 	struct event_name *names = NULL;
 	size_t n_names_read = 0;
+	uint64_t stamp_every = 0; /* --stamp: 1, every event; --stamp-every N: one event in N */
 	struct ds_report rep = { .on_error = DS_ON_ERROR_SKIP, .progress = cli_read_progress, .stop = &cli_stop };
 	struct cli_props props = { 0 };
 	static const struct option opts[] = {
@@ -197,9 +209,12 @@ int cmd_replay(int argc, char **argv)
 		{ "from", required_argument, 0, 'F' },
 		{ "until", required_argument, 0, 'U' },
 		{ "limit", required_argument, 0, 'l' },
+		{ "skip", required_argument, 0, 'k' },
 		{ "rate", required_argument, 0, 'r' },
 		{ "speed", required_argument, 0, 's' },
 		{ "include-train", no_argument, 0, 'T' },
+		{ "stamp", no_argument, 0, 'S' },
+		{ "stamp-every", required_argument, 0, 'Y' },
 		{ "on-error", required_argument, 0, 'e' },
 		{ "broker-timeout", required_argument, 0, 1000 },
 		{ "reference", required_argument, 0, 'R' },
@@ -207,7 +222,7 @@ int cmd_replay(int argc, char **argv)
 		{ 0, 0, 0, 0 },
 	};
 	int c;
-	while ((c = getopt_long(argc, argv, "d:b:t:P:C:D:F:U:l:r:s:Te:R:X:h", opts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "d:b:t:P:C:D:F:U:l:k:r:s:TSY:e:R:X:h", opts, NULL)) != -1) {
 		switch (c) {
 		case 'd':
 			data = optarg;
@@ -254,6 +269,10 @@ int cmd_replay(int argc, char **argv)
 			if (cli_parse_u64("--limit", optarg, 0, UINT64_MAX, &limit))
 				return 2;
 			break;
+		case 'k':
+			if (cli_parse_u64("--skip", optarg, 0, UINT64_MAX, &skip))
+				return 2;
+			break;
 		case 'r':
 			if (cli_parse_double("--rate", optarg, 0, 1e9, &rate))
 				return 2;
@@ -264,6 +283,13 @@ int cmd_replay(int argc, char **argv)
 			break;
 		case 'T':
 			include_train = 1;
+			break;
+		case 'S':
+			stamp_every = 1;
+			break;
+		case 'Y':
+			if (cli_parse_u64("--stamp-every", optarg, 1, UINT64_MAX, &stamp_every))
+				return 2;
 			break;
 		case 'e':
 			if (cli_parse_on_error(optarg, &rep))
@@ -300,7 +326,8 @@ int cmd_replay(int argc, char **argv)
 			printf("usage: segstream replay --data DIR --brokers|-b HOST:PORT [--topic T]\n"
 			       "         [--products-topic T] [--customers-topic T] [--names-topic T] [--dlq-topic T]\n"
 			       "         [--from YYYY-MM-DD] [--until YYYY-MM-DD (exclusive)]\n"
-			       "         [--limit N] [--rate EVENTS_PER_S | --speed X] [--include-train]\n"
+			       "         [--skip N] [--limit N] [--rate EVENTS_PER_S | --speed X] [--include-train]\n"
+			       "         [--stamp | --stamp-every N]\n"
 			       "         [--on-error skip|fail] [--reference changed|always|never]\n"
 			       "         [-X librdkafka.property=value ...] [--broker-timeout SEC (120; 0: wait until "
 			       "stopped)]\n"
@@ -427,7 +454,7 @@ int cmd_replay(int argc, char **argv)
 			same_names++;
 			continue;
 		}
-		rc = produce(rk, names_rkt, key, (size_t)kl, ref, ref_len, 0);
+		rc = produce(rk, names_rkt, key, (size_t)kl, ref, ref_len, 0, 0);
 		rd_kafka_poll(rk, 0);
 		n_names++;
 	}
@@ -464,8 +491,10 @@ int cmd_replay(int argc, char **argv)
 		if (o->event_time_ms >= from_ms && o->event_time_ms < until_ms)
 			total += o->n_lines;
 	}
+	total = total > skip ? total - skip : 0;
 	if (total > limit)
 		total = limit;
+	uint64_t skipped = 0;
 	int tty = isatty(2);
 	double ev_started = now_s(), last_progress = ev_started;
 	int64_t first_event_ms = h.n_timeline ? h.orders[h.timeline[0]].event_time_ms : 0;
@@ -477,6 +506,14 @@ int cmd_replay(int argc, char **argv)
 		const struct ds_order *o = &h.orders[oid];
 		if (o->event_time_ms < from_ms || o->event_time_ms >= until_ms)
 			continue;
+		uint32_t first_line = 0; /* --skip: the first events of the selection are not produced */
+		if (skipped < skip) {
+			uint64_t left = skip - skipped;
+			first_line = left >= o->n_lines ? o->n_lines : (uint32_t)left;
+			skipped += first_line;
+			if (first_line == o->n_lines)
+				continue;
+		}
 		if (speed > 0) { /* event-time compression: wait until this order's time has come */
 			double due = ev_started + (double)(o->event_time_ms - first_event_ms) / 1000.0 / speed;
 			while (now_s() < due && !cli_stop)
@@ -484,7 +521,7 @@ int cmd_replay(int argc, char **argv)
 		}
 		char key[16];
 		int kl = snprintf(key, sizeof key, "%u", o->user_id);
-		for (uint32_t k = 0; k < o->n_lines && rc == 0 && n_events < limit; k++) {
+		for (uint32_t k = first_line; k < o->n_lines && rc == 0 && n_events < limit; k++) {
 			const struct ds_line *l = &h.lines[o->first_line + k];
 			struct event ev;
 			ds_history_event(o, l, &ev);
@@ -501,7 +538,8 @@ int cmd_replay(int argc, char **argv)
 				while (now_s() < due)
 					rd_kafka_poll(rk, 1);
 			}
-			rc = produce(rk, events_rkt, key, (size_t)kl, buf, len, ev.event_time_ms);
+			int stamp = stamp_every && n_events % stamp_every == 0;
+			rc = produce(rk, events_rkt, key, (size_t)kl, buf, len, ev.event_time_ms, stamp);
 			n_events++;
 		}
 		if (i % 64 == 0) { /* delivery reports and progress: often enough, not per order */

@@ -44,6 +44,8 @@ void cli_metrics_on_stats(void *ctx, const struct cons_stats_report *r)
 	m->events_per_s = r->events_per_s;
 	memcpy(m->commit_latency, r->commit_latency, sizeof m->commit_latency);
 	m->commit_latency_sum_ms = r->commit_latency_sum_ms;
+	memcpy(m->event_latency, r->event_latency, sizeof m->event_latency);
+	m->event_latency_sum_ms = r->event_latency_sum_ms;
 	clock_gettime(CLOCK_MONOTONIC, &m->report_at);
 	m->have_report = 1;
 	pthread_mutex_unlock(&m->lock);
@@ -106,6 +108,20 @@ static void counter(struct text *t, const char *name, const char *help, uint64_t
 	put(t, "%s %" PRIu64 "\n", name, v);
 }
 
+/* A histogram in the consumer's latency buckets (ms in, seconds out): the stamped events' freshness. */
+static void histogram(struct text *t, const char *h, const char *help, const uint64_t *buckets, double sum_ms)
+{
+	head(t, h, "histogram", help);
+	uint64_t cum = 0;
+	for (int b = 0; b < CONS_LATENCY_BUCKETS - 1; b++) {
+		cum += buckets[b];
+		put(t, "%s_bucket{le=\"%g\"} %" PRIu64 "\n", h, cons_latency_bounds_ms[b] / 1e3, cum);
+	}
+	cum += buckets[CONS_LATENCY_BUCKETS - 1];
+	put(t, "%s_bucket{le=\"+Inf\"} %" PRIu64 "\n%s_sum %.9g\n%s_count %" PRIu64 "\n", h, cum, h, sum_ms / 1e3, h,
+	    cum);
+}
+
 /* Resident memory from /proc/self/statm (pages); 0 if it cannot be read. */
 static uint64_t resident_bytes(void)
 {
@@ -160,6 +176,9 @@ static void render(const struct cli_metrics *m, struct text *t)
 	cum += m->commit_latency[CONS_LATENCY_BUCKETS - 1];
 	put(t, "%s_bucket{le=\"+Inf\"} %" PRIu64 "\n%s_sum %.9g\n%s_count %" PRIu64 "\n", h, cum, h,
 	    m->commit_latency_sum_ms / 1e3, h, cum);
+	histogram(t, "segstream_event_commit_latency_seconds",
+		  "Produce time (replay --stamp header) to LMDB commit of each stamped event.", m->event_latency,
+		  m->event_latency_sum_ms);
 
 	static const struct {
 		const char *name, *help;

@@ -26,6 +26,8 @@ struct cli_metrics {
 	double events_per_s;
 	uint64_t commit_latency[CONS_LATENCY_BUCKETS];
 	double commit_latency_sum_ms;
+	uint64_t event_latency[CONS_LATENCY_BUCKETS]; /* stamped events, produce -> committed */
+	double event_latency_sum_ms;
 	struct cons_partition_stats *parts; /* n_parts of them, by partition number; owned */
 	int n_parts, cap_parts;
 	uint64_t snapshots_published, snapshots_failed;
