@@ -5,6 +5,7 @@
  */
 #include <inttypes.h>
 #include <stdio.h>
+#include <string.h>
 
 #include "consumer/internal.h"
 #include "kclient/kclient.h"
@@ -15,7 +16,7 @@ static void dlq_delivered(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opa
 	struct run *r = opaque;
 	if (m->err) {
 		r->dlq_failed++;
-		fprintf(stderr, "consume: dead letter not delivered: %s\n", rd_kafka_err2str(m->err));
+		log_warn(r->cfg->log, CONS_LOG, "dead letter not delivered: %s", rd_kafka_err2str(m->err));
 	}
 }
 
@@ -29,6 +30,7 @@ int cons__dlq_open(struct run *r)
 	if (kc_conf_new(r->cfg->brokers, dlq, (int)(sizeof dlq / sizeof dlq[0]), r->cfg->props, r->cfg->n_props, &conf,
 			err, sizeof err) != KC_OK)
 		return cons__fatal(r, CONS_CONFIG, "%s", err);
+	kc_conf_set_logger(conf);
 	rd_kafka_conf_set_opaque(conf, r);
 	rd_kafka_conf_set_dr_msg_cb(conf, dlq_delivered);
 	if (kc_new(RD_KAFKA_PRODUCER, conf, &r->dlq, err, sizeof err) != KC_OK)
@@ -36,7 +38,24 @@ int cons__dlq_open(struct run *r)
 	return 0;
 }
 
-void cons__send_dead_letter(struct run *r, const rd_kafka_message_t *m, const char *why)
+/* Counts a dead letter under its reason; the table is small (the event error names and EVENT_KEY),
+ * and a reason beyond it counts as the last one's ("other"). */
+static void count_reason(struct run *r, const char *reason)
+{
+	for (int i = 0; i < r->n_dl_reasons; i++)
+		if (strcmp(r->dl_reasons[i].reason, reason) == 0) {
+			r->dl_reasons[i].count++;
+			return;
+		}
+	int cap = (int)(sizeof r->dl_reasons / sizeof r->dl_reasons[0]);
+	if (r->n_dl_reasons == cap - 1)
+		reason = "other";
+	if (r->n_dl_reasons < cap)
+		r->dl_reasons[r->n_dl_reasons++] = (struct cons_reason_count){ .reason = reason, .count = 0 };
+	r->dl_reasons[r->n_dl_reasons - 1].count++;
+}
+
+void cons__send_dead_letter(struct run *r, const rd_kafka_message_t *m, const char *reason, const char *why)
 {
 	char source[512];
 	snprintf(source, sizeof source, "%s/%d/%" PRId64, rd_kafka_topic_name(m->rkt), m->partition, m->offset);
@@ -57,6 +76,7 @@ void cons__send_dead_letter(struct run *r, const rd_kafka_message_t *m, const ch
 	}
 	r->dlq_pending++;
 	r->stats.invalid++;
+	count_reason(r, reason);
 	rd_kafka_poll(r->dlq, 0);
 }
 
