@@ -19,6 +19,7 @@
 #include "dataset/dataset.h"
 #include "kclient/kclient.h"
 #include "state/state.h"
+#include "log/log.h"
 #include "tools/segstream/cli.h"
 
 static double now_s(void)
@@ -189,7 +190,7 @@ int cmd_backfill(int argc, char **argv)
 	char err[512], path[4096];
 	struct handover ho = { partitions, NULL };
 	if (brokers && fetch_handover(brokers, &props, topic, until_ms, partitions, &ho, err, sizeof err)) {
-		fprintf(stderr, "backfill: %s\n", err);
+		log_error(cli_log, cli_command, "%s", err);
 		return 1;
 	}
 	struct ds_products products = { 0 };
@@ -225,7 +226,8 @@ int cmd_backfill(int argc, char **argv)
 		fputc('\n', stderr);
 	if (have_customers)
 		cli_warn_no_demographics(&h);
-	fprintf(stderr, "backfill: %" PRIu64 " rows read (%.1f s); applying on two threads\n", rep.rows, t_read - t0);
+	log_info(cli_log, cli_command, "%" PRIu64 " rows read (%.1f s); applying on two threads", rep.rows,
+		 t_read - t0);
 
 	/* Apply every line before T through the one apply function, user by user in order_number
 	 * order (a user's event times never decrease, so the first order at or after T ends it). */
@@ -254,14 +256,14 @@ int cmd_backfill(int argc, char **argv)
 		apply_range(&jobs[1]);
 	uint64_t applied = jobs[0].applied + jobs[1].applied, n_customers = jobs[0].customers + jobs[1].customers;
 	double t_apply = now_s();
-	fprintf(stderr, "backfill: %" PRIu64 " lines applied (%.1f s); writing LMDB\n", applied, t_apply - t_read);
+	log_info(cli_log, cli_command, "%" PRIu64 " lines applied (%.1f s); writing LMDB", applied, t_apply - t_read);
 
 	/* One bulk transaction: reference tables, customers in key order (append), offsets. */
 	struct state_config cfg;
 	state_config_init(&cfg);
 	cfg.path = state_dir;
 	if (state_open(&cfg, &db, err, sizeof err) != STATE_OK) {
-		fprintf(stderr, "backfill: %s\n", err);
+		log_error(cli_log, cli_command, "%s", err);
 		goto out;
 	}
 	if (state_batch_begin(db, &b) != STATE_OK)
@@ -285,7 +287,8 @@ int cmd_backfill(int argc, char **argv)
 	for (uint64_t i = 0; i < n; i++) {
 		int src = state_batch_put_customer(b, sorted[i], 1);
 		if (src != STATE_OK) {
-			fprintf(stderr, "backfill: writing customer %u: %s\n", sorted[i]->user_id, state_strerror(src));
+			log_error(cli_log, cli_command, "writing customer %u: %s", sorted[i]->user_id,
+				  state_strerror(src));
 			goto out;
 		}
 	}
@@ -295,7 +298,7 @@ int cmd_backfill(int argc, char **argv)
 	int crc = state_batch_commit(b, NULL);
 	b = NULL;
 	if (crc != STATE_OK) {
-		fprintf(stderr, "backfill: commit: %s\n", state_strerror(crc));
+		log_error(cli_log, cli_command, "commit: %s", state_strerror(crc));
 		goto out;
 	}
 	double t_end = now_s();
@@ -313,7 +316,7 @@ int cmd_backfill(int argc, char **argv)
 	rc = rep.errors && rep.on_error == DS_ON_ERROR_FAIL ? 1 : 0;
 out:
 	if (rc)
-		fprintf(stderr, "backfill: failed\n");
+		log_error(cli_log, cli_command, "failed");
 	state_batch_abort(b);
 	state_close(db);
 	free(sorted);

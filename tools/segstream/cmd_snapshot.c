@@ -12,6 +12,7 @@
 #include "segment/segment.h"
 #include "snapshot/snapshot.h"
 #include "state/state.h"
+#include "log/log.h"
 #include "tools/segstream/cli.h"
 
 /* The labels' counts of a published snapshot; thresholds as configured (-T). */
@@ -209,7 +210,7 @@ int cli_snapshot_to_kafka(const char *brokers, const char *topic, const struct c
 	struct snap_delta_stats st;
 	int rc = snap_publish_kafka(brokers, topic, props->items, props->n, dir, seq, prev, &st, err, sizeof err);
 	if (rc != SNAP_OK) {
-		fprintf(stderr, "snapshot: %s: %s\n", snap_strerror(rc), err);
+		log_error(cli_log, cli_command, "%s: %s", snap_strerror(rc), err);
 		return 1;
 	}
 	snprintf(tmp, sizeof tmp, "%s.tmp", marker);
@@ -218,7 +219,7 @@ int cli_snapshot_to_kafka(const char *brokers, const char *topic, const struct c
 	if (f && fclose(f) != 0)
 		written = 0;
 	if (!written || rename(tmp, marker) != 0) {
-		fprintf(stderr, "snapshot: cannot record %s\n", marker);
+		log_error(cli_log, cli_command, "cannot record %s", marker);
 		return 1;
 	}
 	printf("snapshot %" PRIu64 " to Kafka topic %s: %" PRIu64 " changed rows, %" PRIu64 " removed, %" PRIu64
@@ -309,7 +310,7 @@ int cmd_snapshot(int argc, char **argv)
 	int rc = snap_publish_files(db, &cfg, &sopts, out, &seq, &r, err, sizeof err);
 	state_close(db);
 	if (rc != SNAP_OK) {
-		fprintf(stderr, "%s\n", err);
+		log_error(cli_log, cli_command, "%s", err);
 		return 1;
 	}
 	printf("snapshot %" PRIu64 " published in %s/%010" PRIu64 "\n", seq, out, seq);

@@ -136,9 +136,9 @@ int cli_parse_on_error(const char *arg, struct ds_report *rep)
 void cli_warn_no_demographics(const struct ds_history *h)
 {
 	if (h->users_without_customer)
-		fprintf(stderr,
-			"%s: warning: %" PRIu64 " of %" PRIu64 " customers have no demographics row in customers.csv\n",
-			cli_command, h->users_without_customer, h->n_users);
+		log_warn(cli_log, cli_command,
+			 "%" PRIu64 " of %" PRIu64 " customers have no demographics row in customers.csv",
+			 h->users_without_customer, h->n_users);
 }
 
 /* The loader calls it one call at a time (dataset.h), so the last line's count is plain. */
@@ -149,7 +149,7 @@ void cli_read_progress(uint64_t rows, void *ctx)
 	if (isatty(2)) {
 		fprintf(stderr, "\rreading the history: %6.1fM rows", (double)rows / 1e6);
 	} else if (rows >= last_line + (8u << 20)) {
-		fprintf(stderr, "reading the history: %.1fM rows so far\n", (double)rows / 1e6);
+		log_info(cli_log, cli_command, "reading the history: %.1fM rows so far", (double)rows / 1e6);
 		last_line = rows;
 	}
 }
