@@ -1,7 +1,10 @@
 #!/usr/bin/env bash
 # Single-node Apache Kafka 3.9 (KRaft, broker+controller) on 127.0.0.1, from Maven Central jars.
 #
-#   tools/kafka/broker.sh start|stop|status|fetch
+#   tools/kafka/broker.sh start|stop|resume|status|fetch
+#
+# resume starts a stopped broker again on the storage it had (its topics and offsets kept): tests
+# of an unreachable broker stop it and resume it (start would format fresh storage).
 #
 # Environment (all optional):
 #   SEGSTREAM_KAFKA_PORT   client port (default 9092); the controller listens on PORT+1
@@ -86,6 +89,15 @@ PROPS
 	"${java[@]}" kafka.tools.StorageTool format -t "$(uuid_for_cluster)" \
 		-c "$rundir/server.properties" > "$rundir/format.log" 2>&1 \
 		|| { log "formatting storage failed:"; cat "$rundir/format.log" >&2; exit 1; }
+	launch
+}
+
+# Runs the broker on the configuration and storage in $rundir and waits until it answers.
+launch() {
+	local java=(java "-Xmx$heap" "-Xms$heap" -XX:+UseG1GC -XX:MaxGCPauseMillis=20
+		-Djava.awt.headless=true "-Dlog4j.configuration=file:$rundir/log4j.properties"
+		-cp "$cache/*")
+	: > "$rundir/server.log" # the start-up line is looked for in this run's log only
 	nohup "${java[@]}" kafka.Kafka "$rundir/server.properties" \
 		> "$rundir/stdout.log" 2>&1 < /dev/null &
 	echo $! > "$pidfile"
@@ -96,6 +108,16 @@ PROPS
 		sleep 0.1; waited=$((waited + 1))
 	done
 	log "Kafka $version up on 127.0.0.1:$port (pid $(cat "$pidfile"), dir $rundir)"
+}
+
+resume() {
+	fetch
+	if is_running; then log "already running (pid $(cat "$pidfile")) on port $port"; return 0; fi
+	[ -f "$rundir/server.properties" ] || { log "nothing to resume in $rundir: use start"; exit 1; }
+	if port_answers "$port" || port_answers "$cport"; then
+		log "port $port or $cport is taken by another process"; exit 1
+	fi
+	launch
 }
 
 # A fresh KRaft cluster id: 16 random bytes, base64url without padding (what random-uuid prints).
@@ -125,7 +147,8 @@ stop() {
 case "${1:-}" in
 	start) start ;;
 	stop) stop ;;
+	resume) resume ;;
 	status) if is_running; then echo "running pid $(cat "$pidfile") port $port"; else echo "stopped"; exit 3; fi ;;
 	fetch) fetch ;;
-	*) echo "usage: $0 start|stop|status|fetch" >&2; exit 2 ;;
+	*) echo "usage: $0 start|stop|resume|status|fetch" >&2; exit 2 ;;
 esac
