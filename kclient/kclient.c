@@ -113,14 +113,20 @@ static int transient(const char *fac, const char *text)
 		strstr(text, "Not coordinator"));
 }
 
+int kc_log_level(int syslog_level, const char *facility, const char *text)
+{
+	enum log_level l = syslog_level <= 3   ? LOG_LEVEL_ERROR
+			   : syslog_level == 4 ? LOG_LEVEL_WARN
+			   : syslog_level <= 6 ? LOG_LEVEL_INFO
+					       : LOG_LEVEL_DEBUG;
+	if (l < LOG_LEVEL_DEBUG && text && transient(facility, text))
+		l = LOG_LEVEL_DEBUG;
+	return (int)l;
+}
+
 static void on_log(const rd_kafka_t *rk, int level, const char *fac, const char *text)
 {
-	enum log_level l = level <= 3   ? LOG_LEVEL_ERROR
-			   : level == 4 ? LOG_LEVEL_WARN
-			   : level <= 6 ? LOG_LEVEL_INFO
-					: LOG_LEVEL_DEBUG;
-	if (l < LOG_LEVEL_DEBUG && transient(fac, text))
-		l = LOG_LEVEL_DEBUG;
+	enum log_level l = (enum log_level)kc_log_level(level, fac, text);
 	struct logger *lg = client_logger(rk);
 	if (!log_enabled(lg, l))
 		return;

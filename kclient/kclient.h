@@ -104,6 +104,14 @@ struct kc_opaque {
  */
 void kc_conf_set_logger(rd_kafka_conf_t *conf);
 
+/**
+ * @brief The level of one librdkafka log line: syslog's @p syslog_level mapped (0-3 error,
+ *        4 warn, 5-6 info, 7 debug), and debug for the transient states librdkafka retries by
+ *        itself (facility GETPID with "Coordinator load in progress", "Coordinator not
+ *        available" or "Not coordinator"). Pure; returns an enum log_level value.
+ */
+int kc_log_level(int syslog_level, const char *facility, const char *text);
+
 /** The error callback kc_conf_set_logger() installs (rd_kafka_conf_set_error_cb's signature). */
 void kc_log_error(rd_kafka_t *rk, int err, const char *reason, void *opaque);
 
