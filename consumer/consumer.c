@@ -285,8 +285,9 @@ static int all_at_end(const struct run *r)
 
 /*
  * The events consumer's error callback (served in the loop's thread): "all brokers down" marks
- * the broker unreachable (/ready says 503) until a fetch or a probe succeeds; every error is
- * logged as kclient logs them.
+ * the broker unreachable (/ready says 503) until a probe succeeds (stats.c; not the next
+ * message: it may have been fetched before the broker went away); every error is logged as
+ * kclient logs them.
  */
 static void on_error(rd_kafka_t *rk, int err, const char *reason, void *opaque)
 {
@@ -376,8 +377,6 @@ int cons_run(const struct cons_config *cfg, struct state_db *db, struct cons_sta
 		for (ssize_t i = 0; i < n; i++) {
 			rd_kafka_message_t *m = burst[i];
 			ssize_t ahead = i + AHEAD;
-			if (!m->err || m->err == RD_KAFKA_RESP_ERR__PARTITION_EOF)
-				r.broker_down = 0; /* a fetch answered */
 			if (r.batch && ahead < n && !burst[ahead]->err && decoded[ahead].rc == EVENT_OK)
 				state_batch_prefetch(r.batch, burst[ahead]->partition, &decoded[ahead].ev);
 			if (r.failed) {

@@ -109,7 +109,8 @@ struct cons_stats_report {
 	int n_dead_letter_reasons;
 	uint64_t batch_size[CONS_BATCH_SIZE_BUCKETS]; /* committed batches by event messages (not cumulative) */
 	uint64_t batch_size_sum;                      /* event messages in those batches */
-	int broker_down; /* 1 from librdkafka's "all brokers down" until the broker answers again */
+	int broker_down; /* 1 from librdkafka's "all brokers down" until the broker answers a probe again
+			  * (a watermark request, at most once a second while down) */
 };
 
 struct cons_config {

@@ -55,7 +55,7 @@ struct run {
 	int n_dl_reasons;
 	uint64_t batch_size[CONS_BATCH_SIZE_BUCKETS]; /* committed batches by event messages (stats.c) */
 	uint64_t batch_size_sum;
-	int broker_down;           /* librdkafka said all brokers are down; cleared by a fetch or a probe */
+	int broker_down;           /* librdkafka said all brokers are down; cleared by a probe (stats.c) */
 	double probe_at_ms;        /* the last probe of a down broker (stats.c) */
 	int catching_up;           /* between the catch-up's start line and its end line */
 	double catchup_at_ms;      /* when it started */
