@@ -15,6 +15,8 @@ topics=(--topic "$run.events" --products-topic "$run.products" --customers-topic
 "$seg" gen --users 100 --seed 17 --out "$tmp/data" --catalog "$repo/data/instacart" > /dev/null
 "$seg" replay --data "$tmp/data" --brokers "$brokers" "${topics[@]}" --dlq-topic "$run.dlq" > "$tmp/replay.out" 2>&1 \
 	|| { cat "$tmp/replay.out"; echo "FAIL: replay"; exit 1; }
+# librdkafka's lines go through our logger: none in its own "%LEVEL|TIME|FACILITY|" format.
+if grep -q '^%[0-7]|' "$tmp/replay.out"; then cat "$tmp/replay.out"; echo "FAIL: raw librdkafka lines"; exit 1; fi
 "$seg" consume --state "$tmp/state" --brokers "$brokers" "${topics[@]}" --dlq-topic "$run.dlq" --no-sync \
 	--http "127.0.0.1:$port" --ready-lag 0 --log-format json --status-every 1 > "$tmp/consume.out" 2> "$tmp/consume.err" &
 consumer=$!
