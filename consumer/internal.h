@@ -130,7 +130,8 @@ void cons__finish_stats(struct run *r);
 /* stats.c: a committed batch of n event messages, in the size histogram. */
 void cons__record_batch_size(struct run *r, int n);
 /* stats.c: the catch-up's start line (partitions, stored offsets, high watermarks, lag; asks the
- * broker for the watermarks), and its end line (events, seconds, rate). */
+ * broker for the watermarks), and its end line (events, seconds, rate). A start during a catch-up
+ * (a rebalance) is logged too but keeps the catch-up's start for the end line. */
 void cons__catchup_started(struct run *r);
 void cons__catchup_finished(struct run *r, double now_ms);
 /* stats.c: the periodic status line (rate, lag, batches). */

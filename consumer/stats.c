@@ -112,9 +112,11 @@ static void pairs_add(struct pairs *p, int32_t partition, int64_t value)
 void cons__catchup_started(struct run *r)
 {
 	const struct cons_config *cfg = r->cfg;
-	r->catching_up = 1;
-	r->catchup_at_ms = cons__now_ms();
-	r->catchup_messages = r->stats.messages;
+	if (!r->catching_up) { /* a rebalance during a catch-up extends it: one end line for both */
+		r->catching_up = 1;
+		r->catchup_at_ms = cons__now_ms();
+		r->catchup_messages = r->stats.messages;
+	}
 	if (!log_enabled(cfg->log, LOG_LEVEL_INFO))
 		return;
 	struct pairs offsets = { .len = 0 }, highs = { .len = 0 };
