@@ -65,6 +65,23 @@ static void call_hook(struct run *r, cons_partitions_fn fn, void *ctx, const rd_
 	free(parts);
 }
 
+/* A rebalance at info: what happened, the protocol, and the partitions ("0,1,2"). */
+static void log_rebalance(struct run *r, const char *what, const char *protocol,
+			  const rd_kafka_topic_partition_list_t *parts)
+{
+	if (!log_enabled(r->cfg->log, LOG_LEVEL_INFO))
+		return;
+	char list[1024];
+	size_t len = 0;
+	list[0] = 0;
+	for (int i = 0; i < parts->cnt && len < sizeof list - 16; i++)
+		len += (size_t)snprintf(list + len, sizeof list - len, "%s%d", i ? "," : "",
+					(int)parts->elems[i].partition);
+	struct log_field f[] = { LOG_STR("topic", r->cfg->events_topic), LOG_STR("protocol", protocol),
+				 LOG_INT("count", parts->cnt), LOG_STR("partitions", list) };
+	log_fields(r->cfg->log, LOG_LEVEL_INFO, CONS_LOG, f, sizeof f / sizeof f[0], what);
+}
+
 void cons__rebalance(rd_kafka_t *rk, rd_kafka_resp_err_t err, rd_kafka_topic_partition_list_t *parts, void *opaque)
 {
 	struct run *r = opaque;
@@ -81,6 +98,7 @@ void cons__rebalance(rd_kafka_t *rk, rd_kafka_resp_err_t err, rd_kafka_topic_par
 		/* The open batch (other partitions', in a cooperative rebalance) is committed first, so
 		 * that on_assign may write to the state; then the partitions are positioned at the
 		 * offsets stored once it returns. */
+		log_rebalance(r, "rebalance: partitions assigned", rd_kafka_rebalance_protocol(rk), parts);
 		cons__commit_batch(r);
 		call_hook(r, cfg->on_assign, cfg->assign_ctx, parts, 0);
 		rd_kafka_topic_partition_list_t *list = positions(r, parts);
@@ -101,10 +119,14 @@ void cons__rebalance(rd_kafka_t *rk, rd_kafka_resp_err_t err, rd_kafka_topic_par
 		if (e) /* the partitions would be silently not consumed */
 			cons__fatal(r, CONS_KAFKA, "%s", why);
 		rd_kafka_topic_partition_list_destroy(list);
+		if (!e && parts->cnt)
+			cons__catchup_started(r);
 		return;
 	}
 	/* Revoked or lost: what was applied so far is committed with its offsets first, so the
 	 * next owner of the partition resumes exactly after it. */
+	log_rebalance(r, rd_kafka_assignment_lost(rk) ? "rebalance: partitions lost" : "rebalance: partitions revoked",
+		      rd_kafka_rebalance_protocol(rk), parts);
 	cons__commit_batch(r);
 	for (int i = 0; i < parts->cnt; i++)
 		if (parts->elems[i].partition < r->n_parts)
@@ -113,13 +135,13 @@ void cons__rebalance(rd_kafka_t *rk, rd_kafka_resp_err_t err, rd_kafka_topic_par
 	if (cooperative) {
 		rd_kafka_error_t *error = rd_kafka_incremental_unassign(rk, parts);
 		if (error) {
-			fprintf(stderr, "consume: warning: incremental unassign: %s\n", rd_kafka_error_string(error));
+			log_warn(cfg->log, CONS_LOG, "incremental unassign: %s", rd_kafka_error_string(error));
 			rd_kafka_error_destroy(error);
 		}
 	} else {
 		rd_kafka_resp_err_t e = rd_kafka_assign(rk, NULL);
 		if (e)
-			fprintf(stderr, "consume: warning: unassign: %s\n", rd_kafka_err2str(e));
+			log_warn(cfg->log, CONS_LOG, "unassign: %s", rd_kafka_err2str(e));
 	}
 }
 
@@ -153,8 +175,8 @@ int cons__wait_for_events_topic(struct run *r)
 			return cons__fatal(r, CONS_KAFKA, "topic %s did not appear in %.0f s (--broker-timeout): %s",
 					   r->cfg->events_topic, waited / 1e3, err);
 		if (cons__now_ms() >= next_log) { /* at once, then every 10 s */
-			fprintf(stderr, "consume: waiting for topic %s (%s); %.0f s\n", r->cfg->events_topic, err,
-				waited / 1e3);
+			log_info(r->cfg->log, CONS_LOG, "waiting for topic %s (%s); %.0f s", r->cfg->events_topic, err,
+				 waited / 1e3);
 			next_log = cons__now_ms() + 10000;
 		}
 		const struct timespec pause = { 0, 50 * 1000 * 1000 };

@@ -43,6 +43,7 @@ void cons_config_init(struct cons_config *cfg)
 	cfg->stats_ms = 1000;
 	cfg->dlq_max_bytes = CONS_DLQ_MAX_BYTES;
 	cfg->broker_timeout_ms = KC_BROKER_TIMEOUT_MS;
+	cfg->status_ms = 10000;
 }
 
 int cons__fatal(struct run *r, int err, const char *fmt, ...)
@@ -58,17 +59,24 @@ int cons__fatal(struct run *r, int err, const char *fmt, ...)
 	return err;
 }
 
-int cons__conf(const struct cons_config *cfg, const char *const *mine, int n_mine, rd_kafka_conf_t **conf_out,
-	       char *err, size_t err_len)
+/* Every client of the run logs through cfg->log (its opaque is the run, which starts with it). */
+int cons__conf(struct run *r, const char *const *mine, int n_mine, rd_kafka_conf_t **conf_out, char *err,
+	       size_t err_len)
 {
-	return kc_conf_new(cfg->brokers, mine, n_mine, cfg->props, cfg->n_props, conf_out, err, err_len);
+	const struct cons_config *cfg = r->cfg;
+	int rc = kc_conf_new(cfg->brokers, mine, n_mine, cfg->props, cfg->n_props, conf_out, err, err_len);
+	if (rc == KC_OK) {
+		kc_conf_set_logger(*conf_out);
+		rd_kafka_conf_set_opaque(*conf_out, r);
+	}
+	return rc;
 }
 
-void cons__close(rd_kafka_t *rk, const char *what)
+void cons__close(struct run *r, rd_kafka_t *rk, const char *what)
 {
 	rd_kafka_resp_err_t e = rd_kafka_consumer_close(rk);
 	if (e)
-		fprintf(stderr, "consume: warning: closing the consumer of %s: %s\n", what, rd_kafka_err2str(e));
+		log_warn(r->cfg->log, CONS_LOG, "closing the consumer of %s: %s", what, rd_kafka_err2str(e));
 	rd_kafka_destroy(rk);
 }
 
@@ -142,6 +150,7 @@ int cons__commit_batch(struct run *r)
 		return cons__fatal(r, CONS_STATE, "committing a batch: %s", state_strerror(rc));
 	cons__record_commit_latency(r, cons__now_ms() - t0);
 	cons__record_freshness(r);
+	cons__record_batch_size(r, r->batch_events);
 	r->stats.applied += st.applied;
 	r->stats.duplicates += st.duplicates;
 	r->stats.ignored += st.ignored;
@@ -152,9 +161,13 @@ int cons__commit_batch(struct run *r)
 			r->parts[p].committed = r->parts[p].next;
 	if (r->cfg->on_committed)
 		r->cfg->on_committed(r->cfg->committed_ctx, r->committed_events);
-	if (r->cfg->verbose)
-		fprintf(stderr, "consume: batch %" PRIu64 ": %d events, %" PRIu64 " customers, commit %.1f ms\n",
-			r->stats.batches, r->batch_events, st.customers, cons__now_ms() - t0);
+	enum log_level level = r->cfg->verbose ? LOG_LEVEL_INFO : LOG_LEVEL_DEBUG;
+	if (log_enabled(r->cfg->log, level)) {
+		struct log_field f[] = { LOG_UINT("batch", r->stats.batches), LOG_INT("events", r->batch_events),
+					 LOG_UINT("customers", st.customers),
+					 LOG_DOUBLE("commit_ms", cons__now_ms() - t0) };
+		log_fields(r->cfg->log, level, CONS_LOG, f, 4, "batch committed");
+	}
 	/* Broker-side offsets are for monitoring (lag) only, and only after the LMDB commit. */
 	if (r->cfg->group_id) {
 		rd_kafka_topic_partition_list_t *list = rd_kafka_topic_partition_list_new(r->n_parts);
@@ -211,7 +224,7 @@ static void handle_event(struct run *r, rd_kafka_message_t *m, const struct deco
 		int rc = event_decode(m->payload, m->len, &ev, why, sizeof why);
 		char reason[320];
 		snprintf(reason, sizeof reason, "%s: %s", event_errname(rc), why);
-		cons__send_dead_letter(r, m, reason);
+		cons__send_dead_letter(r, m, event_errname(rc), reason);
 		return;
 	}
 	uint32_t key;
@@ -220,7 +233,7 @@ static void handle_event(struct run *r, rd_kafka_message_t *m, const struct deco
 		key_text(m, text, sizeof text);
 		snprintf(why, sizeof why, "EVENT_KEY: message key \"%s\"%s is not the canonical decimal of user_id %u",
 			 text, m->key_len > 24 ? "..." : "", d->ev.user_id);
-		cons__send_dead_letter(r, m, why);
+		cons__send_dead_letter(r, m, "EVENT_KEY", why);
 		return;
 	}
 	int rc = state_batch_apply(r->batch, m->partition, &d->ev);
@@ -350,6 +363,22 @@ static int batch_due(struct run *r, int drained)
 	return cons_batch_due(cfg, &v);
 }
 
+/*
+ * The events consumer's error callback (served in the loop's thread): "all brokers down" marks
+ * the broker unreachable (/ready says 503) until a probe succeeds (stats.c; not the next
+ * message: it may have been fetched before the broker went away); every error is logged as
+ * kclient logs them.
+ */
+static void on_error(rd_kafka_t *rk, int err, const char *reason, void *opaque)
+{
+	struct run *r = opaque;
+	if (err == RD_KAFKA_RESP_ERR__ALL_BROKERS_DOWN && !r->broker_down) {
+		r->broker_down = 1;
+		r->probe_at_ms = cons__now_ms();
+	}
+	kc_log_error(rk, err, reason, opaque);
+}
+
 static int open_consumer(struct run *r)
 {
 	const struct cons_config *cfg = r->cfg;
@@ -378,9 +407,9 @@ static int open_consumer(struct run *r)
 	 * buffer stays in memory until its last message is freed. Measured trade-offs: BENCHMARKS.md.
 	 * A fetch that finds nothing waits at most 100 ms (not 500): the end of the topic is seen
 	 * sooner, and so is new data after an idle spell. */
-	if (cons__conf(cfg, mine, (int)(sizeof mine / sizeof mine[0]), &conf, err, sizeof err) != KC_OK)
+	if (cons__conf(r, mine, (int)(sizeof mine / sizeof mine[0]), &conf, err, sizeof err) != KC_OK)
 		return cons__fatal(r, CONS_CONFIG, "%s", err);
-	rd_kafka_conf_set_opaque(conf, r);
+	rd_kafka_conf_set_error_cb(conf, on_error);
 	if (cfg->group_id)
 		rd_kafka_conf_set_rebalance_cb(conf, cons__rebalance);
 	if (kc_new(RD_KAFKA_CONSUMER, conf, &r->rk, err, sizeof err) != KC_OK)
@@ -393,14 +422,15 @@ static int open_consumer(struct run *r)
 static int wait_brokers(struct run *r)
 {
 	char err[512];
-	int rc = kc_wait_brokers(r->rk, "consume", r->cfg->broker_timeout_ms, r->cfg->stop, err, sizeof err);
+	int rc = kc_wait_brokers(r->rk, r->cfg->log, "consume", r->cfg->broker_timeout_ms, r->cfg->stop, err,
+				 sizeof err);
 	return rc == KC_OK ? 0 : cons__fatal(r, CONS_KAFKA, "%s", err);
 }
 
 int cons_run(const struct cons_config *cfg, struct state_db *db, struct cons_stats *stats_out, char *errbuf,
 	     size_t errbuf_len)
 {
-	struct run r = { .cfg = cfg, .db = db, .errbuf = errbuf, .errbuf_len = errbuf_len };
+	struct run r = { .kc = { .log = cfg->log }, .cfg = cfg, .db = db, .errbuf = errbuf, .errbuf_len = errbuf_len };
 	if (!cfg->brokers || !cfg->events_topic || !cfg->dlq_topic)
 		return cons__fatal(&r, CONS_CONFIG, "brokers, events topic and dead-letter topic are required");
 	r.started_ms = cons__now_ms();
@@ -409,10 +439,14 @@ int cons_run(const struct cons_config *cfg, struct state_db *db, struct cons_sta
 	    cons__load_table(&r, cfg->customers_topic, CONS_TABLE_CUSTOMERS) ||
 	    cons__load_table(&r, cfg->names_topic, CONS_TABLE_NAMES) || cons__start_events(&r))
 		goto out;
+	if (!cfg->group_id) /* with a group, each assignment starts one (assign.c) */
+		cons__catchup_started(&r);
 	struct waker waker;
 	cons__waker_start(&waker, r.rk, cfg->events_topic, r.events_partitions, cfg->wake_ms);
 	double started = cons__now_ms();
 	r.stats_at_ms = started;
+	r.status_at_ms = started;
+	double next_status_ms = started + cfg->status_ms;
 	double next_stats_ms = started + cfg->stats_ms;
 	/* Messages come in bursts from the consumer queue (callbacks such as rebalances are still
 	 * served inside the call): one clock read and one batch check per burst, not per message. */
@@ -452,7 +486,8 @@ int cons_run(const struct cons_config *cfg, struct state_db *db, struct cons_sta
 					    "%s/%d: %s: the events the state expects are no longer on the broker",
 					    cfg->events_topic, m->partition, rd_kafka_message_errstr(m));
 			} else {
-				fprintf(stderr, "consume: %s\n", rd_kafka_message_errstr(m));
+				log_warn(cfg->log, CONS_LOG, "%s/%d: %s", cfg->events_topic, m->partition,
+					 rd_kafka_message_errstr(m));
 			}
 			rd_kafka_message_destroy(m);
 		}
@@ -460,11 +495,17 @@ int cons_run(const struct cons_config *cfg, struct state_db *db, struct cons_sta
 			cons__commit_batch(&r);
 		if (r.dlq)
 			rd_kafka_poll(r.dlq, 0);
-		if (cfg->on_stats) { /* nothing to read the clock for otherwise */
+		if (cfg->on_stats || cfg->status_ms > 0 || r.broker_down) { /* else no clock to read */
 			double now = cons__now_ms();
-			if (now >= next_stats_ms) {
+			if (r.broker_down)
+				cons__probe_broker(&r, now);
+			if (cfg->on_stats && now >= next_stats_ms) {
 				cons__report_stats(&r, now);
 				next_stats_ms = now + cfg->stats_ms;
+			}
+			if (cfg->status_ms > 0 && now >= next_status_ms) {
+				cons__log_status(&r, now);
+				next_status_ms = now + cfg->status_ms;
 			}
 		}
 		int at_end = all_at_end(&r);
@@ -472,6 +513,8 @@ int cons_run(const struct cons_config *cfg, struct state_db *db, struct cons_sta
 		if (!r.batch && at_end) {
 			if (at_end_since < 0) {
 				at_end_since = cons__now_ms();
+				if (r.catching_up)
+					cons__catchup_finished(&r, at_end_since);
 				if (cfg->on_caught_up)
 					cfg->on_caught_up(cfg->caught_up_ctx);
 			}
@@ -498,7 +541,7 @@ out:
 		state_batch_abort(r.batch);
 	r.batch = NULL;
 	if (r.rk)
-		cons__close(r.rk, cfg->events_topic);
+		cons__close(&r, r.rk, cfg->events_topic);
 	if (r.dlq) {
 		rd_kafka_flush(r.dlq, 10000);
 		rd_kafka_destroy(r.dlq);

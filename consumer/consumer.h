@@ -38,6 +38,8 @@
 
 #include "state/state.h"
 
+struct logger;
+
 #define CONS_ERR_MAP(XX)                                                           \
 	XX(OK, 0, "success")                                                       \
 	XX(KAFKA, -501, "Kafka client error")                                      \
@@ -81,6 +83,19 @@ struct cons_partition_stats {
 /** The upper bounds (ms) of the first CONS_LATENCY_BUCKETS - 1 buckets; the last has none. */
 extern const double cons_latency_bounds_ms[CONS_LATENCY_BUCKETS - 1];
 
+/** Buckets of the batch size histogram (event messages per committed batch): [0, 1], (1, 10],
+ * ... (100000, 500000], (500000, 1000000], above 1000000. */
+#define CONS_BATCH_SIZE_BUCKETS 9
+/** The upper bounds of the first CONS_BATCH_SIZE_BUCKETS - 1 buckets; the last has none. */
+extern const double cons_batch_size_bounds[CONS_BATCH_SIZE_BUCKETS - 1];
+
+/** Dead letters of one reason: the event error's name (event_errname(), e.g. "EVENT_EMSGPACK") or
+ * "EVENT_KEY" (the message key is not the event's user_id). */
+struct cons_reason_count {
+	const char *reason; /* a static string */
+	uint64_t count;
+};
+
 struct cons_stats;
 
 /** What on_stats sees; valid during the call only (copy what you keep). */
@@ -97,6 +112,13 @@ struct cons_stats_report {
 	const struct cons_partition_stats *parts;      /* the assigned partitions, by partition number
 						   * (NULL when n_parts is 0) */
 	int n_parts;
+	/* Added for /metrics: dead letters by reason, committed batches by size, the broker. */
+	const struct cons_reason_count *dead_letters; /* n_dead_letter_reasons of them (NULL when 0) */
+	int n_dead_letter_reasons;
+	uint64_t batch_size[CONS_BATCH_SIZE_BUCKETS]; /* committed batches by event messages (not cumulative) */
+	uint64_t batch_size_sum;                      /* event messages in those batches */
+	int broker_down; /* 1 from librdkafka's "all brokers down" until the broker answers a probe again
+			  * (a watermark request, at most once a second while down) */
 };
 
 /** The default dead-letter size limit: Kafka's default topic max.message.bytes (1,048,588) less
@@ -163,7 +185,12 @@ struct cons_config {
 	void (*on_stats)(void *ctx, const struct cons_stats_report *report);
 	void *stats_ctx;
 	int stats_ms; /* default 1000 */
-	int verbose;  /* 1: a line per batch on stderr */
+	int verbose;  /* 1: a line per batch at info (else at debug) */
+	/* Where the loop's lines go (log/log.h): catch-up start and end, rebalances and status at
+	 * info, warnings, librdkafka's own lines (kc_conf_set_logger). NULL: text, info, stderr.
+	 * Borrowed: it must outlive cons_run(). */
+	struct logger *log;
+	int status_ms; /* a status line (rate, lag, batches) at info this often; default 10000, 0: off */
 	/* While catching up, a helper thread wakes librdkafka's fetcher every wake_ms (default
 	 * 10; 0 = off) so that a small queue (queued.min.messages 20,000) suffices: see waker.c. */
 	int wake_ms;

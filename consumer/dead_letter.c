@@ -7,6 +7,7 @@
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "consumer/internal.h"
 #include "kclient/kclient.h"
@@ -17,7 +18,7 @@ static void dlq_delivered(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opa
 	struct run *r = opaque;
 	if (m->err) {
 		r->dlq_failed++;
-		fprintf(stderr, "consume: dead letter not delivered: %s\n", rd_kafka_err2str(m->err));
+		log_warn(r->cfg->log, CONS_LOG, "dead letter not delivered: %s", rd_kafka_err2str(m->err));
 	}
 }
 
@@ -39,6 +40,7 @@ int cons__dlq_open(struct run *r)
 		producer_max = strtoull(v, NULL, 10);
 	r->dlq_limit = r->cfg->dlq_max_bytes && r->cfg->dlq_max_bytes < producer_max ? r->cfg->dlq_max_bytes
 										     : (size_t)producer_max;
+	kc_conf_set_logger(conf);
 	rd_kafka_conf_set_opaque(conf, r);
 	rd_kafka_conf_set_dr_msg_cb(conf, dlq_delivered);
 	if (kc_new(RD_KAFKA_PRODUCER, conf, &r->dlq, err, sizeof err) != KC_OK)
@@ -52,14 +54,31 @@ int cons__dlq_open(struct run *r)
 #define DLQ_REASON_MAX 640
 #define DLQ_KEY_KEEP   256
 
+/* Counts a dead letter under its reason; the table is small (the event error names and EVENT_KEY),
+ * and a reason beyond it counts as the last one's ("other"). */
+static void count_reason(struct run *r, const char *reason)
+{
+	for (int i = 0; i < r->n_dl_reasons; i++)
+		if (strcmp(r->dl_reasons[i].reason, reason) == 0) {
+			r->dl_reasons[i].count++;
+			return;
+		}
+	int cap = (int)(sizeof r->dl_reasons / sizeof r->dl_reasons[0]);
+	if (r->n_dl_reasons == cap - 1)
+		reason = "other";
+	if (r->n_dl_reasons < cap)
+		r->dl_reasons[r->n_dl_reasons++] = (struct cons_reason_count){ .reason = reason, .count = 0 };
+	r->dl_reasons[r->n_dl_reasons - 1].count++;
+}
+
 /*
  * Sends one dead letter; a message whose key and value do not fit the limit is cut to fit: the
  * value keeps its first bytes, `segstream.truncated` holds its original size and the reason says
  * so. A refused produce is fatal (the batch must not be committed without it).
  */
-void cons__send_dead_letter(struct run *r, const rd_kafka_message_t *m, const char *why)
+void cons__send_dead_letter(struct run *r, const rd_kafka_message_t *m, const char *reason, const char *why)
 {
-	char source[512], reason[DLQ_REASON_MAX], original[24];
+	char source[512], error[DLQ_REASON_MAX], original[24];
 	snprintf(source, sizeof source, "%s/%d/%" PRId64, rd_kafka_topic_name(m->rkt), m->partition, m->offset);
 	size_t key_len = m->key ? m->key_len : 0, value_len = m->len;
 	size_t room = r->dlq_limit > DLQ_OVERHEAD ? r->dlq_limit - DLQ_OVERHEAD : 0;
@@ -69,17 +88,17 @@ void cons__send_dead_letter(struct run *r, const rd_kafka_message_t *m, const ch
 			key_len = DLQ_KEY_KEEP;
 		if (value_len > room - (key_len < room ? key_len : room))
 			value_len = room - (key_len < room ? key_len : room);
-		snprintf(reason, sizeof reason,
+		snprintf(error, sizeof error,
 			 "%s; dead letter truncated: payload %zu of %zu bytes, key %zu of %zu (limit %zu)", why,
 			 value_len, m->len, key_len, m->key ? m->key_len : 0, r->dlq_limit);
 		snprintf(original, sizeof original, "%zu", m->len);
-		fprintf(stderr, "consume: dead letter for %s truncated to %zu of %zu bytes (limit %zu)\n", source,
-			value_len, m->len, r->dlq_limit);
+		log_warn(r->cfg->log, CONS_LOG, "dead letter for %s truncated to %zu of %zu bytes (limit %zu)", source,
+			 value_len, m->len, r->dlq_limit);
 	} else {
-		snprintf(reason, sizeof reason, "%s", why);
+		snprintf(error, sizeof error, "%s", why);
 	}
 	rd_kafka_headers_t *hdrs = rd_kafka_headers_new(3);
-	rd_kafka_header_add(hdrs, "segstream.error", -1, reason, -1);
+	rd_kafka_header_add(hdrs, "segstream.error", -1, error, -1);
 	rd_kafka_header_add(hdrs, "segstream.source", -1, source, -1);
 	if (truncated)
 		rd_kafka_header_add(hdrs, "segstream.truncated", -1, original, -1);
@@ -97,6 +116,7 @@ void cons__send_dead_letter(struct run *r, const rd_kafka_message_t *m, const ch
 	}
 	r->dlq_pending++;
 	r->stats.invalid++;
+	count_reason(r, reason);
 	rd_kafka_poll(r->dlq, 0);
 }
 

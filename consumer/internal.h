@@ -12,6 +12,8 @@
 #include <time.h>
 
 #include "consumer/consumer.h"
+#include "kclient/kclient.h"
+#include "log/log.h"
 
 /* Where one partition of the events topic stands. */
 struct partition_state {
@@ -25,6 +27,8 @@ struct partition_state {
 
 /* One run of cons_run(): everything the files of the module share. */
 struct run {
+	struct kc_opaque kc; /* first: every client's opaque is the run, and kclient's log callback
+			      * finds cfg->log here */
 	const struct cons_config *cfg;
 	struct state_db *db;
 	rd_kafka_t *rk;
@@ -54,8 +58,19 @@ struct run {
 	uint64_t stats_messages; /* stats.messages then */
 	struct cons_partition_stats *report_parts; /* on_stats' scratch, report_cap long */
 	int report_cap;
-	double started_ms; /* cons_run() began: the start-up waits count from here */
-	int failed;        /* first fatal error; the loop stops */
+	struct cons_reason_count dl_reasons[16]; /* dead letters by reason (dead_letter.c) */
+	int n_dl_reasons;
+	uint64_t batch_size[CONS_BATCH_SIZE_BUCKETS]; /* committed batches by event messages (stats.c) */
+	uint64_t batch_size_sum;
+	int broker_down;           /* librdkafka said all brokers are down; cleared by a probe (stats.c) */
+	double probe_at_ms;        /* the last probe of a down broker (stats.c) */
+	int catching_up;           /* between the catch-up's start line and its end line */
+	double catchup_at_ms;      /* when it started */
+	uint64_t catchup_messages; /* stats.messages then */
+	double status_at_ms;       /* the last status line (or the start of the events) */
+	uint64_t status_messages, status_batches; /* stats.messages and batches then */
+	double started_ms;                        /* cons_run() began: the start-up waits count from here */
+	int failed;                               /* first fatal error; the loop stops */
 	char *errbuf;
 	size_t errbuf_len;
 };
@@ -76,12 +91,14 @@ int cons__ensure_batch(struct run *r);
 /* consumer.c: the stored next offset of a partition, or fallback when none is stored. */
 int64_t cons__stored_offset(struct run *r, const char *topic, int32_t partition, int64_t fallback);
 /* consumer.c: a consumer configuration: bootstrap.servers, mine, then cfg->props. */
-int cons__conf(const struct cons_config *cfg, const char *const *mine, int n_mine, rd_kafka_conf_t **conf_out,
-	       char *err, size_t err_len);
+int cons__conf(struct run *r, const char *const *mine, int n_mine, rd_kafka_conf_t **conf_out, char *err,
+	       size_t err_len);
+/* consumer.c: the logger's component for the consumer's lines. */
+#define CONS_LOG "consumer"
 /* consumer.c: commits the open batch (dead letters first, then state + offsets); 0 or the error. */
 int cons__commit_batch(struct run *r);
 /* consumer.c: rd_kafka_consumer_close() with its result logged; then rd_kafka_destroy(). */
-void cons__close(rd_kafka_t *rk, const char *what);
+void cons__close(struct run *r, rd_kafka_t *rk, const char *what);
 
 /* waker.c: wakes librdkafka's fetcher while catching up (see the file). */
 struct waker {
@@ -103,7 +120,9 @@ int cons__load_table(struct run *r, const char *topic, enum cons_table kind);
 
 /* dead_letter.c: the producer, one dead letter, and the check before a batch is committed. */
 int cons__dlq_open(struct run *r);
-void cons__send_dead_letter(struct run *r, const rd_kafka_message_t *m, const char *why);
+/* reason: the static name the dead letter is counted under (struct cons_reason_count); why: the
+ * header's text. */
+void cons__send_dead_letter(struct run *r, const rd_kafka_message_t *m, const char *reason, const char *why);
 int cons__dlq_settle(struct run *r); /* 0, or CONS_DLQ (the batch must not be committed) */
 
 /* assign.c: waiting for the events topic, assignment (static or by rebalance) and its hooks. */
@@ -120,5 +139,17 @@ void cons__finish_stats(struct run *r);
 void cons__stamp(struct run *r, int64_t produced_us);
 /* stats.c: after a batch commit, the latency of each of its stamped events (one clock read). */
 void cons__record_freshness(struct run *r);
+/* stats.c: a committed batch of n event messages, in the size histogram. */
+void cons__record_batch_size(struct run *r, int n);
+/* stats.c: the catch-up's start line (partitions, stored offsets, high watermarks, lag; asks the
+ * broker for the watermarks), and its end line (events, seconds, rate). A start during a catch-up
+ * (a rebalance) is logged too but keeps the catch-up's start for the end line. */
+void cons__catchup_started(struct run *r);
+void cons__catchup_finished(struct run *r, double now_ms);
+/* stats.c: the periodic status line (rate, lag, batches). */
+void cons__log_status(struct run *r, double now_ms);
+/* stats.c: while the broker is said to be down, asks it (at most once a second, 500 ms at most)
+ * whether it answers again. */
+void cons__probe_broker(struct run *r, double now_ms);
 
 #endif

@@ -34,8 +34,8 @@ static void put_reference(struct run *r, enum cons_table kind, const rd_kafka_me
 		}
 	}
 	if (drc != EVENT_OK)
-		fprintf(stderr, "consume: %s %d/%" PRId64 ": skipped: %s\n", rd_kafka_topic_name(m->rkt), m->partition,
-			m->offset, why);
+		log_warn(r->cfg->log, CONS_LOG, "%s %d/%" PRId64 ": skipped: %s", rd_kafka_topic_name(m->rkt),
+			 m->partition, m->offset, why);
 	if (rc != STATE_OK)
 		cons__fatal(r, CONS_STATE, "storing a reference record: %s", state_strerror(rc));
 }
@@ -59,17 +59,17 @@ int cons__load_table(struct run *r, const char *topic, enum cons_table kind)
 	const char *mine[] = { "enable.partition.eof", "true",     "enable.auto.commit", "false",
 			       "auto.offset.reset",    "earliest", "group.id",           "segstream-reference-loader",
 			       "fetch.wait.max.ms",    "10" };
-	if (cons__conf(cfg, mine, (int)(sizeof mine / sizeof mine[0]), &conf, err, sizeof err) != KC_OK)
+	if (cons__conf(r, mine, (int)(sizeof mine / sizeof mine[0]), &conf, err, sizeof err) != KC_OK)
 		return cons__fatal(r, CONS_CONFIG, "%s", err);
 	if (kc_new(RD_KAFKA_CONSUMER, conf, &rk, err, sizeof err) != KC_OK)
 		return cons__fatal(r, CONS_KAFKA, "%s", err);
 	int n = kc_topic_partitions(rk, topic, 10000, err, sizeof err);
 	if (n < 0) {
-		fprintf(stderr, "consume: warning: %s (%s)\n",
-			kind == CONS_TABLE_PRODUCTS ? "no products: every line is unpriced"
-			: kind == CONS_TABLE_NAMES  ? "no department names: profiles by the Instacart ids"
-						    : "no customer demographics",
-			err);
+		log_warn(cfg->log, CONS_LOG, "%s (%s)",
+			 kind == CONS_TABLE_PRODUCTS ? "no products: every line is unpriced"
+			 : kind == CONS_TABLE_NAMES  ? "no department names: profiles by the Instacart ids"
+						     : "no customer demographics",
+			 err);
 		rd_kafka_destroy(rk);
 		return 0;
 	}
@@ -96,7 +96,7 @@ int cons__load_table(struct run *r, const char *topic, enum cons_table kind)
 			at_end += !eof[m->partition];
 			eof[m->partition] = 1;
 		} else if (m->err) {
-			fprintf(stderr, "consume: %s: %s\n", topic, rd_kafka_message_errstr(m));
+			log_warn(cfg->log, CONS_LOG, "%s: %s", topic, rd_kafka_message_errstr(m));
 		} else if (cons__ensure_batch(r) == 0) {
 			at_end -= eof[m->partition];
 			eof[m->partition] = 0;
@@ -124,6 +124,6 @@ int cons__load_table(struct run *r, const char *topic, enum cons_table kind)
 	free(eof);
 	free(next);
 	cons__waker_stop(&waker);
-	cons__close(rk, topic);
+	cons__close(r, rk, topic);
 	return r->failed;
 }

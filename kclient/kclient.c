@@ -1,9 +1,14 @@
-/* Configuration from defaults plus -X properties, and producing with back-pressure (see kclient.h). */
+/*
+ * Configuration from defaults plus -X properties, librdkafka's log lines through our logger, and
+ * producing with back-pressure (see kclient.h).
+ */
 #include "kclient/kclient.h"
 
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
+
+#include "log/log.h"
 
 const char *kc_strerror(int err)
 {
@@ -89,6 +94,61 @@ int kc_new(rd_kafka_type_t type, rd_kafka_conf_t *conf, rd_kafka_t **rk_out, cha
 	if (errbuf && errbuf_len)
 		snprintf(errbuf, errbuf_len, "%s", why);
 	return KC_KAFKA;
+}
+
+/* The logger of a client configured by kc_conf_set_logger() (NULL: log.h's default). */
+static struct logger *client_logger(const rd_kafka_t *rk)
+{
+	const struct kc_opaque *o = rd_kafka_opaque(rk);
+	return o ? o->log : NULL;
+}
+
+/*
+ * Transient states librdkafka retries on its own and that a fresh broker always shows: the
+ * idempotent producer's PID while the transaction coordinator loads ("Coordinator load in
+ * progress") or is not there yet. Not a warning for the operator.
+ */
+static int transient(const char *fac, const char *text)
+{
+	return fac && strcmp(fac, "GETPID") == 0 &&
+	       (strstr(text, "Coordinator load in progress") || strstr(text, "Coordinator not available") ||
+		strstr(text, "Not coordinator"));
+}
+
+int kc_log_level(int syslog_level, const char *facility, const char *text)
+{
+	enum log_level l = syslog_level <= 3   ? LOG_LEVEL_ERROR
+			   : syslog_level == 4 ? LOG_LEVEL_WARN
+			   : syslog_level <= 6 ? LOG_LEVEL_INFO
+					       : LOG_LEVEL_DEBUG;
+	if (l < LOG_LEVEL_DEBUG && text && transient(facility, text))
+		l = LOG_LEVEL_DEBUG;
+	return (int)l;
+}
+
+static void on_log(const rd_kafka_t *rk, int level, const char *fac, const char *text)
+{
+	enum log_level l = (enum log_level)kc_log_level(level, fac, text);
+	struct logger *lg = client_logger(rk);
+	if (!log_enabled(lg, l))
+		return;
+	struct log_field f[] = { LOG_STR("facility", fac), LOG_STR("client", rd_kafka_name(rk)) };
+	log_fields(lg, l, "librdkafka", f, 2, text);
+}
+
+void kc_log_error(rd_kafka_t *rk, int err, const char *reason, void *opaque)
+{
+	const struct kc_opaque *o = opaque;
+	int fatal = err == RD_KAFKA_RESP_ERR__FATAL;
+	struct log_field f[] = { LOG_STR("error", rd_kafka_err2name((rd_kafka_resp_err_t)err)),
+				 LOG_STR("client", rd_kafka_name(rk)) };
+	log_fields(o ? o->log : NULL, fatal ? LOG_LEVEL_ERROR : LOG_LEVEL_WARN, "librdkafka", f, 2, reason);
+}
+
+void kc_conf_set_logger(rd_kafka_conf_t *conf)
+{
+	rd_kafka_conf_set_log_cb(conf, on_log);
+	rd_kafka_conf_set_error_cb(conf, kc_log_error);
 }
 
 void kc_delivery_count(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaque)

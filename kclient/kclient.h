@@ -80,6 +80,44 @@ int kc_conf_new(const char *brokers, const char *const *defaults, int n_defaults
  */
 int kc_new(rd_kafka_type_t type, rd_kafka_conf_t *conf, rd_kafka_t **rk_out, char *errbuf, size_t errbuf_len);
 
+/* ---- Logging ---- */
+
+struct logger;
+
+/**
+ * The head of every opaque (rd_kafka_conf_set_opaque) of a client whose configuration went
+ * through kc_conf_set_logger(): the callbacks find the logger there. Put it first in the
+ * opaque's struct (C guarantees a struct's address is its first member's), or give the client
+ * a bare struct kc_opaque. A NULL opaque, or a NULL log, means log.h's default (text, info,
+ * stderr).
+ */
+struct kc_opaque {
+	struct logger *log; /* borrowed: it must outlive the client */
+};
+
+/**
+ * @brief Routes librdkafka's own log lines and error events through our logger: level from
+ *        syslog's (0-3 error, 4 warn, 5-6 info, 7 debug), component "librdkafka", fields
+ *        `facility` (librdkafka's, e.g. GETPID) and `client` (rd_kafka_name()). Transient
+ *        states that librdkafka retries by itself (the idempotence PID while the transaction
+ *        coordinator loads, on a fresh broker) are debug lines. Errors (the error callback) are
+ *        warn lines, fatal ones error lines.
+ * @warning The client's opaque must then be NULL or begin with a struct kc_opaque (see above).
+ *          An error callback set after this call replaces kc_log_error(); call it from yours.
+ */
+void kc_conf_set_logger(rd_kafka_conf_t *conf);
+
+/**
+ * @brief The level of one librdkafka log line: syslog's @p syslog_level mapped (0-3 error,
+ *        4 warn, 5-6 info, 7 debug), and debug for the transient states librdkafka retries by
+ *        itself (facility GETPID with "Coordinator load in progress", "Coordinator not
+ *        available" or "Not coordinator"). Pure; returns an enum log_level value.
+ */
+int kc_log_level(int syslog_level, const char *facility, const char *text);
+
+/** The error callback kc_conf_set_logger() installs (rd_kafka_conf_set_error_cb's signature). */
+void kc_log_error(rd_kafka_t *rk, int err, const char *reason, void *opaque);
+
 /* ---- Producing ---- */
 
 /**
@@ -124,6 +162,7 @@ int kc_produce(rd_kafka_t *rk, const struct kc_msg *msg, int max_wait_ms, char *
  * runs inside rd_kafka_poll()/flush() in the polling thread: read the counts there.
  */
 struct kc_delivery {
+	struct kc_opaque kc; /* first: the logger, for a client with kc_conf_set_logger() */
 	uint64_t ok, failed;
 	char first_error[256]; /* the reason of the first failure ("" if none) */
 };
@@ -187,16 +226,17 @@ int kc_topic_ensure(rd_kafka_t *rk, const char *topic, int compacted, char *errb
 /**
  * @brief Waits until the cluster answers a metadata request: the brokers are reachable and take
  *        our credentials (an unreachable broker or a SASL/TLS mismatch never answers). Retries
- *        with back-off (100 ms, doubling to 2 s) for at most timeout_ms, and says so on stderr
- *        when it starts waiting and every 10 s after ("WHO: waiting for the brokers (B): REASON;
+ *        with back-off (100 ms, doubling to 2 s) for at most timeout_ms, and says so in the log
+ *        when it starts waiting and every 10 s after (a warning: "waiting for the brokers (B): REASON;
  *        N of M s").
- * @param[in] who         the command, for the log lines ("consume")
+ * @param[in] log         where the waiting is said (NULL: log.h's default)
+ * @param[in] who         the command, the log lines' component ("consume")
  * @param[in] timeout_ms  the bound; <= 0 waits until stopped
  * @param[in] stop        optional; waiting ends once *stop is non-zero
  * @return KC_OK; KC_TIMEOUT (errbuf: "no answer from the brokers (B) in N s: REASON"); KC_STOPPED.
  */
-int kc_wait_brokers(rd_kafka_t *rk, const char *who, int timeout_ms, volatile sig_atomic_t *stop, char *errbuf,
-		    size_t errbuf_len);
+int kc_wait_brokers(rd_kafka_t *rk, struct logger *log, const char *who, int timeout_ms, volatile sig_atomic_t *stop,
+		    char *errbuf, size_t errbuf_len);
 
 /* ---- Reading ---- */
 

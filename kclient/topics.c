@@ -1,6 +1,7 @@
 /* Topics: a topic's partition count and offsets, a key's partition, and creating a topic before
  * anything is produced to it (see kclient.h). */
 #include "kclient/kclient.h"
+#include "log/log.h"
 
 #include <stdint.h>
 #include <stdio.h>
@@ -137,8 +138,8 @@ static void brokers_of(rd_kafka_t *rk, char *out, size_t out_len)
 		snprintf(out, out_len, "?");
 }
 
-int kc_wait_brokers(rd_kafka_t *rk, const char *who, int timeout_ms, volatile sig_atomic_t *stop, char *errbuf,
-		    size_t errbuf_len)
+int kc_wait_brokers(rd_kafka_t *rk, struct logger *log, const char *who, int timeout_ms, volatile sig_atomic_t *stop,
+		    char *errbuf, size_t errbuf_len)
 {
 	double start = now_ms(), next_log = start;
 	int backoff_ms = 100;
@@ -152,8 +153,8 @@ int kc_wait_brokers(rd_kafka_t *rk, const char *who, int timeout_ms, volatile si
 		if (!e) {
 			rd_kafka_metadata_destroy(md);
 			if (next_log > start) /* the wait was said: say that it is over */
-				fprintf(stderr, "%s: the brokers (%s) answer after %.0f s\n", who, brokers,
-					(now_ms() - start) / 1e3);
+				log_info(log, who, "the brokers (%s) answer after %.0f s", brokers,
+					 (now_ms() - start) / 1e3);
 			return KC_OK;
 		}
 		double waited = now_ms() - start;
@@ -174,11 +175,11 @@ int kc_wait_brokers(rd_kafka_t *rk, const char *who, int timeout_ms, volatile si
 		}
 		if (now_ms() >= next_log) {
 			if (timeout_ms > 0)
-				fprintf(stderr, "%s: waiting for the brokers (%s): %s; %.0f of %d s\n", who, brokers,
-					rd_kafka_err2str(e), waited / 1e3, timeout_ms / 1000);
+				log_warn(log, who, "waiting for the brokers (%s): %s; %.0f of %d s", brokers,
+					 rd_kafka_err2str(e), waited / 1e3, timeout_ms / 1000);
 			else
-				fprintf(stderr, "%s: waiting for the brokers (%s): %s; %.0f s\n", who, brokers,
-					rd_kafka_err2str(e), waited / 1e3);
+				log_warn(log, who, "waiting for the brokers (%s): %s; %.0f s", brokers,
+					 rd_kafka_err2str(e), waited / 1e3);
 			next_log = (next_log > start ? next_log : start) + 10000;
 		}
 		struct timespec pause = { backoff_ms / 1000, (backoff_ms % 1000) * 1000000L };

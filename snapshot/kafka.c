@@ -87,6 +87,9 @@ int snap_publish_kafka(const char *brokers, const char *topic, const char *const
 		rc = SNAP_IO;
 		goto out;
 	}
+	/* librdkafka's lines as log lines (log.h's default: the snapshot API takes no logger), so the
+	 * transactional producer's GETPID retry on a fresh broker is a debug line, not a warning. */
+	kc_conf_set_logger(conf);
 	rd_kafka_conf_set_dr_msg_cb(conf, kc_delivery_count);
 	rd_kafka_conf_set_opaque(conf, &delivery);
 	if (kc_new(RD_KAFKA_PRODUCER, conf, &rk, err, sizeof err) != KC_OK) {

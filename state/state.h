@@ -207,6 +207,22 @@ const struct state_product *state_product_find(const struct state_db *db, uint32
 /** @brief Number of products in the in-memory table. */
 size_t state_product_count(const struct state_db *db);
 
+/** The environment's size and use, and each table's entries (state_env_info()). */
+struct state_env_info {
+	uint64_t map_size_bytes; /* the map size: the most the data file may grow to */
+	uint64_t used_bytes;     /* the pages in use: (last page number + 1) * page size */
+	uint64_t customers;      /* customer records (all partitions) */
+	uint64_t products;       /* product reference records stored */
+	uint64_t demographics;   /* customer reference records (demographics) stored */
+};
+
+/**
+ * @brief The environment's size and use and the tables' sizes, from one short read transaction.
+ * @note Safe from any thread beside a writer (the HTTP threads of consume --http call it).
+ * @return STATE_OK, STATE_NOMEM (no reader slot or memory) or STATE_IO.
+ */
+int state_env_info(struct state_db *db, struct state_env_info *info_out);
+
 /**
  * @brief Copies a customer's demographics out of the map.
  * @return STATE_OK, STATE_NOTFOUND, STATE_CORRUPT, STATE_VERSION or STATE_IO.

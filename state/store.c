@@ -387,6 +387,30 @@ size_t state_product_count(const struct state_db *db)
 	return db->n_products;
 }
 
+int state_env_info(struct state_db *db, struct state_env_info *info_out)
+{
+	MDB_envinfo ei;
+	MDB_stat st;
+	MDB_txn *txn = NULL;
+	memset(info_out, 0, sizeof *info_out);
+	int rc = state__map_mdb(mdb_env_info(db->env, &ei));
+	if (rc == STATE_OK)
+		rc = state__map_mdb(mdb_env_stat(db->env, &st));
+	if (rc != STATE_OK)
+		return rc;
+	info_out->map_size_bytes = ei.me_mapsize;
+	info_out->used_bytes = ((uint64_t)ei.me_last_pgno + 1) * st.ms_psize;
+	if ((rc = state__map_mdb(mdb_txn_begin(db->env, NULL, MDB_RDONLY, &txn))) != STATE_OK)
+		return rc;
+	const MDB_dbi dbis[] = { db->customers, db->products, db->demographics };
+	uint64_t *counts[] = { &info_out->customers, &info_out->products, &info_out->demographics };
+	for (int i = 0; i < 3 && rc == STATE_OK; i++)
+		if ((rc = state__map_mdb(mdb_stat(txn, dbis[i], &st))) == STATE_OK)
+			*counts[i] = st.ms_entries;
+	mdb_txn_abort(txn);
+	return rc;
+}
+
 /* ---- Customers and offsets. ---- */
 
 int state__customer_get(struct state_db *db, MDB_txn *txn, uint32_t partition, uint32_t user_id,

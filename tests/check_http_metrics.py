@@ -5,6 +5,8 @@
                                                            waits for /ready 200, every lag 0, a snapshot
   check_http_metrics.py still-serving PORT                 bad requests get 4xx, then /metrics and /ready 200
   check_http_metrics.py summary SCRAPE_FILE CONSUME_OUT    the scrape equals the consumer's summary
+  check_http_metrics.py ready PORT STATUS TIMEOUT          waits until /ready answers STATUS (200, or 503
+                                                           with "broker unreachable"); broker_up agrees
 """
 import os
 import re
@@ -118,9 +120,48 @@ def caught_up(port, events, scrape_file, snaps):
     if not (0 <= m[("segstream_snapshot_last_age_seconds", frozenset())] < 60
             and m[("segstream_snapshot_last_duration_seconds", frozenset())] > 0):
         fail("snapshot age or duration out of range")
+    # Dead letters by reason: they add up to the total, each under an event error's name.
+    reasons = {dict(k[1])["reason"]: v for k, v in m.items() if k[0] == "segstream_dead_letters_total"}
+    if sum(reasons.values()) != m[("segstream_events_dead_lettered_total", frozenset())] or \
+            not all(r.startswith("EVENT_") for r in reasons):
+        fail(f"dead letters by reason {reasons} do not add up to the total")
+    # Batch sizes: cumulative, count = batches, sum = the events read (all committed by now).
+    b = "segstream_batch_size_events"
+    sizes = sorted((float(dict(k[1])["le"]), v) for k, v in m.items() if k[0] == b + "_bucket")
+    if [v for _, v in sizes] != sorted(v for _, v in sizes) or sizes[-1][0] != float("inf"):
+        fail(f"batch size buckets are not cumulative: {sizes}")
+    if sizes[-1][1] != m[(b + "_count", frozenset())] or \
+            m[(b + "_count", frozenset())] != m[("segstream_batches_committed_total", frozenset())]:
+        fail("batch size count != batches committed")
+    if m[(b + "_sum", frozenset())] != read:
+        fail(f"batch sizes add up to {m[(b + '_sum', frozenset())]}, not the {read} events read")
+    # LMDB: a map larger than what is used, which is more than nothing; the tables as loaded.
+    size, used = m[("segstream_lmdb_map_size_bytes", frozenset())], m[("segstream_lmdb_used_bytes", frozenset())]
+    if not 0 < used < size:
+        fail(f"LMDB used {used} of a map of {size}")
+    tables = {dict(k[1])["table"]: v for k, v in m.items() if k[0] == "segstream_state_table_entries"}
+    loaded = {dict(k[1])["table"]: v for k, v in m.items() if k[0] == "segstream_reference_records"}
+    if tables.get("products") != loaded["products"] or tables.get("demographics") != loaded["customers"] or \
+            not tables.get("customers"):
+        fail(f"state tables {tables}, loaded {loaded}")
+    if m[("segstream_broker_up", frozenset())] != 1:
+        fail("segstream_broker_up is not 1 while the consumer reads")
     with open(scrape_file, "w") as f:
         f.write(body)
-    print(f"caught up: {events} events, lags {lags}")
+    print(f"caught up: {events} events, lags {lags}, dead letters {reasons}")
+
+
+def ready(port, want, timeout):
+    want, deadline = int(want), time.time() + float(timeout)
+    while True:
+        status, _, body = fetch(port, "/ready")
+        up = samples(fetch(port, "/metrics")[2])[("segstream_broker_up", frozenset())]
+        if status == want and (want == 200 and up == 1 or want == 503 and up == 0 and body == "broker unreachable\n"):
+            print(f"/ready {status} {body.strip()!r}, broker_up {up}")
+            return
+        if time.time() > deadline:
+            fail(f"/ready still {status} {body.strip()!r} (broker_up {up}) after {timeout} s, want {want}")
+        time.sleep(0.2)
 
 
 def still_serving(port):
@@ -171,4 +212,5 @@ def summary(scrape_file, consume_out):
 
 
 if __name__ == "__main__":
-    {"before": before, "poison": poison, "caught-up": caught_up, "still-serving": still_serving, "summary": summary}[sys.argv[1]](*sys.argv[2:])
+    {"before": before, "poison": poison, "caught-up": caught_up, "still-serving": still_serving, "summary": summary,
+     "ready": ready}[sys.argv[1]](*sys.argv[2:])

@@ -3,7 +3,7 @@
 # that take it, and flags win over the environment, which wins over the file.
 #   cli_config.sh SEGSTREAM_BINARY REPO_DIR
 source "$(dirname "${BASH_SOURCE[0]}")/common.sh"
-unset SEGSTREAM_CONFIG SEGSTREAM_BROKERS SEGSTREAM_STATE SEGSTREAM_X
+unset SEGSTREAM_CONFIG SEGSTREAM_BROKERS SEGSTREAM_STATE SEGSTREAM_X SEGSTREAM_LOG_LEVEL SEGSTREAM_LOG_FORMAT
 "$seg" gen --users 50 --seed 2 --out "$tmp/data" --catalog "$repo/data/instacart" > /dev/null
 "$seg" backfill --data "$tmp/data" --state "$tmp/state" --partitions 2 > /dev/null 2>&1
 "$seg" dump --state "$tmp/state" > "$tmp/want.csv"
@@ -31,6 +31,14 @@ grep -q 'No such configuration property: "no.such.env.property"' "$tmp/err" || f
 # snapshot verify takes no settings; gen ignores them.
 "$seg" snapshot --config "$tmp/seg.ini" --out "$tmp/snaps" > /dev/null || fail "snapshot with state from the file"
 "$seg" snapshot verify "$tmp/snaps" --config "$tmp/seg.ini" > /dev/null || fail "snapshot verify --config"
+# log_format from the file reaches every command (snapshot verify's too); the flag wins over it.
+printf 'log_format = json\nstate = %s\n' "$tmp/nowhere" > "$tmp/log.ini"
+"$seg" dump --config "$tmp/log.ini" > /dev/null 2> "$tmp/err" && fail "dump of a missing state"
+grep -q '^{"ts":"[^"]*","level":"error","component":"dump","msg":' "$tmp/err" || fail "log_format = json: $(cat "$tmp/err")"
+"$seg" dump --config "$tmp/log.ini" --log-format text > /dev/null 2> "$tmp/err" && fail "dump of a missing state"
+grep -q '^[0-9T:.-]*Z error dump: ' "$tmp/err" || fail "--log-format text over the file: $(cat "$tmp/err")"
+SEGSTREAM_LOG_LEVEL=error "$seg" snapshot verify "$tmp/snaps" --config "$tmp/log.ini" > /dev/null \
+	|| fail "snapshot verify with logging settings"
 # serve takes the state from the file and the environment too (it reads the state get reads).
 SEGSTREAM_STATE=$tmp/nowhere "$seg" serve --http 127.0.0.1:0 > /dev/null 2> "$tmp/err" && fail "serve: env over file"
 grep -q "$tmp/nowhere" "$tmp/err" || fail "serve: SEGSTREAM_STATE is not the state it opened: $(cat "$tmp/err")"

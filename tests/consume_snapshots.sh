@@ -46,7 +46,7 @@ snapshots() { find "$tmp/snaps" -maxdepth 1 -regex '.*/[0-9]+' | wc -l; }
 live=$!
 wait_snapshots() { # wait_snapshots N: until the live consumer has published N
 	for _ in $(seq 300); do
-		[ "$(grep -c '^consume: snapshot [0-9]* (' "$tmp/live.err")" -ge "$1" ] && return 0
+		[ "$(grep -c ' consume: snapshot [0-9]* (' "$tmp/live.err")" -ge "$1" ] && return 0
 		sleep 0.1
 	done
 	kill $live; cat "$tmp/live.err"; echo "FAIL: the live consumer did not publish $1 snapshot(s)"; exit 1

@@ -108,7 +108,9 @@ static void flush(struct fixture *f)
 	assert_int_equal(rd_kafka_flush(f->rk, 10000), RD_KAFKA_RESP_ERR_NO_ERROR);
 }
 
-static int run(struct fixture *f, const char *topic, struct cons_stats *st, char *err, size_t err_len)
+/* run() with an on_stats hook (NULL: none). */
+static int run_stats(struct fixture *f, const char *topic, struct cons_stats *st, char *err, size_t err_len,
+		     void (*on_stats)(void *, const struct cons_stats_report *), void *ctx)
 {
 	struct cons_config cfg;
 	cons_config_init(&cfg);
@@ -118,7 +120,43 @@ static int run(struct fixture *f, const char *topic, struct cons_stats *st, char
 	cfg.dlq_topic = "dlq";
 	cfg.exit_at_end = 1;
 	cfg.batch_max_events = 100;
+	cfg.on_stats = on_stats;
+	cfg.stats_ctx = ctx;
 	return cons_run(&cfg, f->db, st, err, err_len);
+}
+
+static int run(struct fixture *f, const char *topic, struct cons_stats *st, char *err, size_t err_len)
+{
+	return run_stats(f, topic, st, err, err_len, NULL, NULL);
+}
+
+/* The last report's dead letters by reason and batch sizes (the one at the end has them all). */
+struct final_report {
+	struct cons_reason_count reasons[16];
+	int n_reasons;
+	uint64_t batches, batch_events;
+	int broker_down;
+};
+
+static void keep_final_report(void *ctx, const struct cons_stats_report *rep)
+{
+	struct final_report *fr = ctx;
+	fr->n_reasons = rep->n_dead_letter_reasons;
+	for (int i = 0; i < rep->n_dead_letter_reasons && i < 16; i++)
+		fr->reasons[i] = rep->dead_letters[i];
+	fr->batches = 0;
+	for (int b = 0; b < CONS_BATCH_SIZE_BUCKETS; b++)
+		fr->batches += rep->batch_size[b];
+	fr->batch_events = rep->batch_size_sum;
+	fr->broker_down = rep->broker_down;
+}
+
+static uint64_t reason_count(const struct final_report *fr, const char *reason)
+{
+	for (int i = 0; i < fr->n_reasons; i++)
+		if (strcmp(fr->reasons[i].reason, reason) == 0)
+			return fr->reasons[i].count;
+	return 0;
 }
 
 static void test_dead_letters_with_reasons(void **state)
@@ -188,11 +226,24 @@ static void test_dead_letters_with_reasons(void **state)
 	flush(f);
 	struct cons_stats st;
 	char err[512] = "";
-	int rc = run(f, "events", &st, err, sizeof err);
+	struct final_report fr = { .n_reasons = 0 };
+	int rc = run_stats(f, "events", &st, err, sizeof err, keep_final_report, &fr);
 	if (rc)
 		fail_msg("cons_run: %s", err);
 	assert_int_equal(st.products, 1);
 	assert_int_equal(st.invalid, n_bad);
+	/* The stats report counts them by reason, and every message read in a committed batch. */
+	uint64_t by_reason = 0;
+	for (int i = 0; i < fr.n_reasons; i++)
+		by_reason += fr.reasons[i].count;
+	assert_int_equal(by_reason, n_bad);
+	assert_int_equal(reason_count(&fr, "EVENT_KEY"), 1);
+	assert_int_equal(reason_count(&fr, "EVENT_TRAILING"), 1);
+	assert_int_equal(reason_count(&fr, "EVENT_RANGE"), 1);
+	assert_true(reason_count(&fr, "EVENT_TRUNCATED") >= 1);
+	assert_int_equal(fr.batches, st.batches);
+	assert_int_equal(fr.batch_events, st.messages);
+	assert_int_equal(fr.broker_down, 0);
 	assert_int_equal(st.applied, 12);
 	assert_int_equal(st.messages, 12 + n_bad);
 	struct state_customer c;

@@ -17,6 +17,7 @@
 #include <librdkafka/rdkafka_mock.h>
 
 #include "kclient/kclient.h"
+#include "log/log.h"
 
 struct fixture {
 	rd_kafka_t *host; /* hosts the mock cluster */
@@ -59,6 +60,53 @@ static rd_kafka_t *client(struct fixture *f, rd_kafka_type_t type, const char *c
 	if (kc_new(type, conf, &rk, err, sizeof err) != KC_OK)
 		fail_msg("kc_new: %s", err);
 	return rk;
+}
+
+/* librdkafka's levels map onto ours; the fresh broker's GETPID retry is a debug line. */
+static void test_log_levels(void **state)
+{
+	(void)state;
+	assert_int_equal(kc_log_level(3, "FAIL", "Connection refused"), LOG_LEVEL_ERROR);
+	assert_int_equal(kc_log_level(4, "CONFWARN", "ignored"), LOG_LEVEL_WARN);
+	assert_int_equal(kc_log_level(6, "INIT", "x"), LOG_LEVEL_INFO);
+	assert_int_equal(kc_log_level(7, "BROKER", "x"), LOG_LEVEL_DEBUG);
+	const char *getpid = "Failed to acquire idempotence PID from broker 127.0.0.1:9092/1: Coordinator load in "
+			     "progress: retrying";
+	assert_int_equal(kc_log_level(4, "GETPID", getpid), LOG_LEVEL_DEBUG);
+	assert_int_equal(kc_log_level(4, "OTHER", getpid), LOG_LEVEL_WARN); /* only that facility's */
+	assert_int_equal(kc_log_level(4, "GETPID",
+				      "Failed to acquire idempotence PID: Broker: Cluster authorization "
+				      "failed"),
+			 LOG_LEVEL_WARN); /* not a transient state: stays a warning */
+}
+
+/*
+ * A client configured with kc_conf_set_logger() logs through the logger in its opaque: a
+ * producer-only property on a consumer makes librdkafka warn (CONFWARN) while it is created.
+ */
+static void test_librdkafka_lines_reach_the_logger(void **state)
+{
+	(void)state;
+	char *buf = NULL, err[512];
+	size_t len = 0;
+	FILE *mem = open_memstream(&buf, &len);
+	struct kc_opaque opaque = { NULL };
+	assert_int_equal(log_open(LOG_LEVEL_INFO, LOG_FORMAT_JSON, mem, &opaque.log), LOG_EOK);
+	rd_kafka_conf_t *conf;
+	const char *mine[] = { "linger.ms", "10", "group.id", "g" };
+	assert_int_equal(kc_conf_new("127.0.0.1:1", mine, 4, NULL, 0, &conf, err, sizeof err), KC_OK);
+	kc_conf_set_logger(conf);
+	rd_kafka_conf_set_opaque(conf, &opaque);
+	rd_kafka_t *rk;
+	assert_int_equal(kc_new(RD_KAFKA_CONSUMER, conf, &rk, err, sizeof err), KC_OK);
+	rd_kafka_destroy(rk);
+	log_close(opaque.log);
+	fclose(mem);
+	assert_non_null(strstr(buf, "\"level\":\"warn\",\"component\":\"librdkafka\""));
+	assert_non_null(strstr(buf, "\"facility\":\"CONFWARN\""));
+	assert_non_null(strstr(buf, "is a producer property")); /* linger.ms is its alias */
+	assert_null(strstr(buf, "\n%"));                        /* nothing in librdkafka's own format */
+	free(buf);
 }
 
 static void test_bad_property_is_named(void **state)
@@ -347,6 +395,8 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_bad_property_is_named),
+		cmocka_unit_test(test_log_levels),
+		cmocka_unit_test(test_librdkafka_lines_reach_the_logger),
 		cmocka_unit_test_setup_teardown(test_produce_waits_through_a_full_queue, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_produce_gives_up_when_bounded, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_partition_count, setup, teardown),

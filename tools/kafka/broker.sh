@@ -1,10 +1,12 @@
 #!/usr/bin/env bash
 # Single-node Apache Kafka 3.9 (KRaft, broker+controller) on 127.0.0.1, from Maven Central jars.
 #
-#   tools/kafka/broker.sh start|stop|restart|status|fetch
+#   tools/kafka/broker.sh start|stop|restart|resume|status|fetch
 #
-# restart stops the broker (SIGTERM, as an operator would) and starts it again on the same
-# storage: topics, messages and committed offsets survive (the fault tests' outage).
+# start formats fresh storage (tests want a clean broker). resume starts a stopped broker again on
+# the storage it had (its topics, messages and committed offsets kept): tests of an unreachable
+# broker stop it and resume it. restart is stop + resume (SIGTERM, as an operator would: the
+# fault tests' outage).
 #
 # Environment (all optional):
 #   SEGSTREAM_KAFKA_PORT   client port (default 9092); the controller listens on PORT+1
@@ -16,7 +18,7 @@
 #                          (JDK keytool, SAN 127.0.0.1); clients trust DIR/tls/ca.pem
 #
 # 3.9 rather than 4.x: Debian's librdkafka 2.0.2 loses its balanced consumer group against 4.x
-# (see docs/KAFKA.md). Every start formats fresh storage: tests want a clean broker (restart keeps it).
+# (see docs/KAFKA.md). start formats fresh storage; restart and resume keep it.
 set -euo pipefail
 
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -116,9 +118,9 @@ java=(java "-Xmx$heap" "-Xms$heap" -XX:+UseG1GC -XX:MaxGCPauseMillis=20
 	-Djava.awt.headless=true "-Dlog4j.configuration=file:$rundir/log4j.properties"
 	-cp "$cache/*")
 
-# Starts the JVM on the run directory as it is and waits until the broker answers.
+# Runs the broker on the configuration and storage in $rundir and waits until it answers.
 launch() {
-	: > "$rundir/server.log"
+	: > "$rundir/server.log" # the start-up line is looked for in this run's log only
 	nohup "${java[@]}" kafka.Kafka "$rundir/server.properties" \
 		> "$rundir/stdout.log" 2>&1 < /dev/null &
 	echo $! > "$pidfile"
@@ -151,6 +153,16 @@ make_tls_key() {
 restart() {
 	[ -f "$rundir/server.properties" ] || { log "no broker storage in $rundir to restart on"; exit 1; }
 	stop
+	resume
+}
+
+resume() {
+	fetch
+	if is_running; then log "already running (pid $(cat "$pidfile")) on port $port"; return 0; fi
+	[ -f "$rundir/server.properties" ] || { log "nothing to resume in $rundir: use start"; exit 1; }
+	if port_answers "$port" || port_answers "$cport"; then
+		log "port $port or $cport is taken by another process"; exit 1
+	fi
 	launch
 }
 
@@ -182,7 +194,8 @@ case "${1:-}" in
 	start) start ;;
 	stop) stop ;;
 	restart) restart ;;
+	resume) resume ;;
 	status) if is_running; then echo "running pid $(cat "$pidfile") port $port"; else echo "stopped"; exit 3; fi ;;
 	fetch) fetch ;;
-	*) echo "usage: $0 start|stop|restart|status|fetch" >&2; exit 2 ;;
+	*) echo "usage: $0 start|stop|restart|resume|status|fetch" >&2; exit 2 ;;
 esac

@@ -14,6 +14,16 @@ extern volatile sig_atomic_t cli_snapshot_request;
 extern const char *cli_command;
 
 /*
+ * The process's logger (log/log.h) from --log-level and --log-format, which main.c takes out of
+ * every subcommand's arguments (after the config file's and SEGSTREAM_LOG_* settings, so the
+ * flags win) before it runs the subcommand; owned by main.c, open while a subcommand runs.
+ * Subcommands log their runtime messages through it (component: cli_command) and hand it to
+ * the modules (cons_config.log, kc_opaque.log). Usage errors and data output are not logs.
+ */
+struct logger;
+extern struct logger *cli_log;
+
+/*
  * Every subcommand returns the exit code: 0 done (and --help), 1 failed, 2 usage error (an
  * unknown or malformed option, a missing required one).
  */

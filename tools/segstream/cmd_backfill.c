@@ -19,6 +19,7 @@
 #include "dataset/dataset.h"
 #include "kclient/kclient.h"
 #include "state/state.h"
+#include "log/log.h"
 #include "tools/segstream/cli.h"
 
 static double now_s(void)
@@ -195,7 +196,7 @@ int cmd_backfill(int argc, char **argv)
 	char err[512], path[4096];
 	struct handover ho = { partitions, NULL };
 	if (brokers && fetch_handover(brokers, &props, topic, until_ms, partitions, &ho, err, sizeof err)) {
-		fprintf(stderr, "backfill: %s\n", err);
+		log_error(cli_log, cli_command, "%s", err);
 		return 1;
 	}
 	struct ds_products products = { 0 };
@@ -241,7 +242,8 @@ int cmd_backfill(int argc, char **argv)
 		fputc('\n', stderr);
 	if (have_customers)
 		cli_warn_no_demographics(&h);
-	fprintf(stderr, "backfill: %" PRIu64 " rows read (%.1f s); applying on two threads\n", rep.rows, t_read - t0);
+	log_info(cli_log, cli_command, "%" PRIu64 " rows read (%.1f s); applying on two threads", rep.rows,
+		 t_read - t0);
 
 	/* Apply every line before T through the one apply function, user by user in order_number
 	 * order (a user's event times never decrease, so the first order at or after T ends it). */
@@ -272,7 +274,7 @@ int cmd_backfill(int argc, char **argv)
 	if (cli_stop)
 		goto out;
 	double t_apply = now_s();
-	fprintf(stderr, "backfill: %" PRIu64 " lines applied (%.1f s); writing LMDB\n", applied, t_apply - t_read);
+	log_info(cli_log, cli_command, "%" PRIu64 " lines applied (%.1f s); writing LMDB", applied, t_apply - t_read);
 
 	/* One bulk transaction: reference tables, customers in key order (append), offsets. */
 	struct state_config cfg;
@@ -280,7 +282,7 @@ int cmd_backfill(int argc, char **argv)
 	cfg.path = state_dir;
 	cfg.file_mode = file_mode;
 	if (state_open(&cfg, &db, err, sizeof err) != STATE_OK) {
-		fprintf(stderr, "backfill: %s\n", err);
+		log_error(cli_log, cli_command, "%s", err);
 		goto out;
 	}
 	/* A new state only: the customers are appended in key order (MDB_APPEND), which a state that
@@ -330,7 +332,8 @@ int cmd_backfill(int argc, char **argv)
 	for (uint64_t i = 0; i < n; i++) {
 		int src = state_batch_put_customer(b, sorted[i], 1);
 		if (src != STATE_OK) {
-			fprintf(stderr, "backfill: writing customer %u: %s\n", sorted[i]->user_id, state_strerror(src));
+			log_error(cli_log, cli_command, "writing customer %u: %s", sorted[i]->user_id,
+				  state_strerror(src));
 			goto out;
 		}
 	}
@@ -342,7 +345,7 @@ int cmd_backfill(int argc, char **argv)
 	int crc = state_batch_commit(b, NULL);
 	b = NULL;
 	if (crc != STATE_OK) {
-		fprintf(stderr, "backfill: commit: %s\n", state_strerror(crc));
+		log_error(cli_log, cli_command, "commit: %s", state_strerror(crc));
 		goto out;
 	}
 	double t_end = now_s();
@@ -360,9 +363,9 @@ int cmd_backfill(int argc, char **argv)
 	rc = rep.errors && rep.on_error == DS_ON_ERROR_FAIL ? 1 : 0;
 out:
 	if (rc && cli_stop)
-		fprintf(stderr, "backfill: stopped by a signal; the state is as it was before\n");
+		log_error(cli_log, cli_command, "stopped by a signal; the state is as it was before");
 	else if (rc)
-		fprintf(stderr, "backfill: failed\n");
+		log_error(cli_log, cli_command, "failed");
 	state_batch_abort(b);
 	state_close(db);
 	free(sorted);

@@ -15,6 +15,7 @@
 
 #include "consumer/consumer.h"
 #include "http/http.h"
+#include "log/log.h"
 #include "segment/segment.h"
 #include "snapshot/snapshot.h"
 #include "state/state.h"
@@ -97,13 +98,16 @@ static void publish_one(struct snapshotter *s, int forced)
 	if (rc != SNAP_OK) {
 		s->failed++;
 		cli_metrics_snapshot(s->metrics, 0, 0, 0);
-		fprintf(stderr, "consume: snapshot failed: %s\n", err);
+		log_error(cli_log, cli_command, "snapshot failed: %s", err);
 		return;
 	}
 	s->published++;
 	s->events_published = events;
 	cli_metrics_snapshot(s->metrics, 1, seq, ms / 1e3);
-	fprintf(stderr, "consume: snapshot %" PRIu64 " (%" PRIu64 " customers) in %.0f ms\n", seq, r.customers, ms);
+	struct log_field f[] = { LOG_UINT("seq", seq), LOG_UINT("customers", r.customers), LOG_DOUBLE("ms", ms) };
+	char msg[96];
+	snprintf(msg, sizeof msg, "snapshot %" PRIu64 " (%" PRIu64 " customers) in %.0f ms", seq, r.customers, ms);
+	log_fields(cli_log, LOG_LEVEL_INFO, cli_command, f, 3, msg);
 	if (s->segments_topic &&
 	    cli_snapshot_to_kafka(s->brokers, s->segments_topic, s->props, s->dir, seq, s->opts.file_mode) != 0) {
 		s->failed++;
@@ -117,7 +121,7 @@ static void *snapshot_thread(void *arg)
 	/* Snapshots yield the CPU to the consumer: on Linux a thread's nice value is its own. */
 	pid_t tid = (pid_t)syscall(SYS_gettid);
 	if (setpriority(PRIO_PROCESS, (id_t)tid, 15) != 0)
-		fprintf(stderr, "consume: warning: could not lower the snapshot thread's priority\n");
+		log_warn(cli_log, cli_command, "could not lower the snapshot thread's priority");
 	/* ... and the disk too, where the I/O scheduler honours it (bfq): the idle class
 	 * (ioprio_set: IOPRIO_WHO_PROCESS = 1, IOPRIO_CLASS_IDLE = 3). */
 	syscall(SYS_ioprio_set, 1, (int)tid, 3 << 13);
@@ -196,6 +200,7 @@ int cmd_consume(int argc, char **argv)
 		{ "file-mode", required_argument, 0, 'F' },
 		{ "dlq-max-bytes", required_argument, 0, OPT_DLQ_MAX_BYTES },
 		{ "broker-timeout", required_argument, 0, OPT_BROKER_TIMEOUT },
+		{ "status-every", required_argument, 0, 'Z' },
 		{ "help", no_argument, 0, 'h' },
 		{ 0, 0, 0, 0 },
 	};
@@ -309,6 +314,13 @@ int cmd_consume(int argc, char **argv)
 			cfg.broker_timeout_ms = sec * 1000;
 			break;
 		}
+		case 'Z': {
+			double s;
+			if (cli_parse_double("--status-every", optarg, 0, 86400, &s))
+				return 2;
+			cfg.status_ms = (int)(s * 1e3 + 0.5);
+			break;
+		}
 		case 'X':
 			if (cli_props_add(&props, optarg))
 				return 2;
@@ -327,8 +339,9 @@ int cmd_consume(int argc, char **argv)
 			    "         [--broker-timeout SEC (120; 0: wait until stopped): brokers and topic at start]\n"
 			    "         [--batch-events N (500000)] [--catchup-batch-ms MS (500)] [--batch-ms MS (20)]\n"
 			    "         [--live-lag N (100000)] [--wake-ms MS (0: off)]\n"
-			    "         [--no-sync] [--verbose] [-X librdkafka.property=value ...] [--file-mode MODE "
-			    "(0640)]\n"
+			    "         [--no-sync] [--verbose] [--status-every SECONDS (10; 0: off)]\n"
+			    "         [--log-level error|warn|info|debug] [--log-format text|json]\n"
+			    "         [-X librdkafka.property=value ...] [--file-mode MODE (0640)]\n"
 			    "         [--http HOST:PORT [--ready-lag N (10000)]]\n"
 			    "         [--snapshot-dir DIR [--snapshot-every SECONDS] [--snapshot-every-events N]\n"
 			    "                             [--keep K (5)] [--segments-topic T] [-T threshold=value "
@@ -355,6 +368,7 @@ int cmd_consume(int argc, char **argv)
 	cfg.props = props.items;
 	cfg.n_props = props.n;
 	cfg.stop = &cli_stop;
+	cfg.log = cli_log;
 #ifdef M_ARENA_MAX
 	/* glibc gives each thread its own heap and keeps what is freed there for that thread;
 	 * librdkafka's threads fill theirs while catching up. One heap for the whole process:
@@ -369,6 +383,7 @@ int cmd_consume(int argc, char **argv)
 	struct http_server *http = NULL;
 	if (http_addr) {
 		cli_metrics_init(&metrics, ready_lag, 5.0);
+		metrics.db = db; /* LMDB map size and use, reference table sizes at each scrape */
 		if (cli_metrics_serve(&metrics, http_addr, &http) != 0) {
 			cli_metrics_destroy(&metrics);
 			state_close(db);
@@ -393,7 +408,7 @@ int cmd_consume(int argc, char **argv)
 		cfg.committed_ctx = &snaps;
 		snaps.next_events = snaps.every_events;
 		if (pthread_create(&snap_thread, NULL, snapshot_thread, &snaps) != 0) {
-			fprintf(stderr, "consume: cannot start the snapshot thread\n");
+			log_error(cli_log, cli_command, "cannot start the snapshot thread");
 			if (http) {
 				http_stop(http);
 				cli_metrics_destroy(&metrics);
@@ -433,7 +448,7 @@ int cmd_consume(int argc, char **argv)
 		printf("consume: stamped events %" PRIu64 ", produce to commit p50 %.1f ms p99 %.1f ms max %.1f ms\n",
 		       st.stamped, st.fresh_ms_p50, st.fresh_ms_p99, st.fresh_ms_max);
 	if (rc != CONS_OK) {
-		fprintf(stderr, "consume: %s: %s\n", cons_strerror(rc), err);
+		log_error(cli_log, cli_command, "%s: %s", cons_strerror(rc), err);
 		return 1;
 	}
 	return 0;

@@ -12,6 +12,7 @@
 #include <time.h>
 
 #include "kclient/kclient.h"
+#include "log/log.h"
 #include "tools/segstream/cli.h"
 
 int cmd_mock_cluster(int argc, char **argv)
@@ -49,12 +50,12 @@ int cmd_mock_cluster(int argc, char **argv)
 	rd_kafka_t *rk;
 	if (kc_conf_new(NULL, quiet, 2, NULL, 0, &conf, err, sizeof err) != KC_OK ||
 	    kc_new(RD_KAFKA_PRODUCER, conf, &rk, err, sizeof err) != KC_OK) {
-		fprintf(stderr, "mock-cluster: %s\n", err);
+		log_error(cli_log, cli_command, "%s", err);
 		return 1;
 	}
 	rd_kafka_mock_cluster_t *mc = rd_kafka_mock_cluster_new(rk, 1);
 	if (!mc) {
-		fprintf(stderr, "mock-cluster: could not create the mock cluster\n");
+		log_error(cli_log, cli_command, "could not create the mock cluster");
 		rd_kafka_destroy(rk);
 		return 1;
 	}

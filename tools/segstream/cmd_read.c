@@ -10,6 +10,7 @@
 #include "segment/segment.h"
 #include "snapshot/snapshot.h"
 #include "state/state.h"
+#include "log/log.h"
 #include "tools/segstream/cli.h"
 
 int cli_open_state(const char *path, int read_only, int durable, unsigned file_mode, struct state_db **db)
@@ -24,7 +25,7 @@ int cli_open_state(const char *path, int read_only, int durable, unsigned file_m
 		cfg.file_mode = file_mode;
 	int rc = state_open(&cfg, db, err, sizeof err);
 	if (rc != STATE_OK)
-		fprintf(stderr, "%s\n", err);
+		log_error(cli_log, cli_command, "%s", err);
 	return rc;
 }
 
@@ -165,17 +166,17 @@ int cmd_get(int argc, char **argv)
 	snap_department_names(db, &cfg, NULL); /* profiles by the state's department names */
 	state_close(db);
 	if (rc == STATE_NOTFOUND) {
-		fprintf(stderr, "get: no customer %" PRIu64 "\n", id);
+		log_error(cli_log, cli_command, "no customer %" PRIu64, id);
 		return 1;
 	}
 	if (rc != STATE_OK) {
-		fprintf(stderr, "get: %s\n", state_strerror(rc));
+		log_error(cli_log, cli_command, "%s", state_strerror(rc));
 		return 1;
 	}
 	struct snap_values v;
 	snap_values_compute(&cfg, &c, drc == STATE_OK ? &d : NULL, &v);
 	if (print_customer(&v, json) != 0) {
-		fprintf(stderr, "get: out of memory\n");
+		log_error(cli_log, cli_command, "out of memory");
 		return 1;
 	}
 	return fflush(stdout) == 0 ? 0 : 1;
@@ -200,7 +201,7 @@ int cmd_dump(int argc, char **argv)
 	int rc = snap_build(db, &cfg, &r, stdout);
 	state_close(db);
 	if (rc != SNAP_OK || fflush(stdout) != 0) {
-		fprintf(stderr, "dump: %s\n", snap_strerror(rc));
+		log_error(cli_log, cli_command, "%s", snap_strerror(rc));
 		return 1;
 	}
 	return 0;

@@ -18,6 +18,7 @@
 #include "dataset/dataset.h"
 #include "event/event.h"
 #include "kclient/kclient.h"
+#include "log/log.h"
 #include "tools/segstream/cli.h"
 
 static double now_s(void)
@@ -50,7 +51,7 @@ static int produce(rd_kafka_t *rk, rd_kafka_topic_t *topic, const char *key, siz
 		return 0;
 	if (msg.headers) /* still ours on failure */
 		rd_kafka_headers_destroy(msg.headers);
-	fprintf(stderr, "replay: %s\n", err);
+	log_error(cli_log, cli_command, "%s", err);
 	return -1;
 }
 
@@ -59,7 +60,7 @@ static rd_kafka_topic_t *topic_handle(rd_kafka_t *rk, const char *topic)
 {
 	rd_kafka_topic_t *rkt = rd_kafka_topic_new(rk, topic, NULL);
 	if (!rkt)
-		fprintf(stderr, "replay: topic %s: %s\n", topic, rd_kafka_err2str(rd_kafka_last_error()));
+		log_error(cli_log, cli_command, "topic %s: %s", topic, rd_kafka_err2str(rd_kafka_last_error()));
 	return rkt;
 }
 
@@ -68,7 +69,7 @@ static void ensure_topic(rd_kafka_t *rk, const char *topic, int compacted)
 {
 	char err[512];
 	if (kc_topic_ensure(rk, topic, compacted, err, sizeof err) != KC_OK)
-		fprintf(stderr, "segstream: warning: %s\n", err);
+		log_warn(cli_log, cli_command, "%s", err);
 }
 
 /* A reference record keyed by its id in decimal. */
@@ -177,8 +178,9 @@ static void progress(uint64_t done, uint64_t total, double started, int tty)
 			"##############################", width - fill, "", total ? 100.0 * done / total : 100.0, rate,
 			eta);
 	} else {
-		fprintf(stderr, "replay: %" PRIu64 "/%" PRIu64 " events, %.0f ev/s, ETA %.0f s\n", done, total, rate,
-			eta);
+		struct log_field f[] = { LOG_UINT("events", done), LOG_UINT("total", total),
+					 LOG_DOUBLE("events_per_s", rate), LOG_DOUBLE("eta_s", eta) };
+		log_fields(cli_log, LOG_LEVEL_INFO, cli_command, f, 4, "progress");
 	}
 }
 
@@ -351,7 +353,7 @@ int cmd_replay(int argc, char **argv)
 	snprintf(path, sizeof path, "%s/products.csv", data);
 	int rc = ds_products_read(path, &products, &rep);
 	if (rc != DS_OK) {
-		fprintf(stderr, "replay: %s: %s\n", path, ds_strerror(rc));
+		log_error(cli_log, cli_command, "%s: %s", path, ds_strerror(rc));
 		return 1;
 	}
 	/* departments.csv and aisles.csv, if there: the names the reports and profiles go by (their
@@ -367,12 +369,12 @@ int cmd_replay(int argc, char **argv)
 	snprintf(path, sizeof path, "%s/customers.csv", data);
 	int have_customers = access(path, R_OK) == 0;
 	if (have_customers && (rc = ds_customers_read(path, &customers, &rep)) != DS_OK) {
-		fprintf(stderr, "replay: %s: %s\n", path, ds_strerror(rc));
+		log_error(cli_log, cli_command, "%s: %s", path, ds_strerror(rc));
 		ds_products_free(&products);
 		free(names);
 		return 1;
 	}
-	struct kc_delivery dr = { 0 };
+	struct kc_delivery dr = { .kc = { .log = cli_log } };
 	/* A queue of 100,000 messages keeps the broker busy; a longer one costs librdkafka more CPU
 	 * than it saves (full history: 18 CPU-seconds instead of 28 with 1M; 30,000 stalls). */
 	const char *mine[] = { "enable.idempotence",
@@ -393,12 +395,13 @@ int cmd_replay(int argc, char **argv)
 	rd_kafka_t *rk = NULL;
 	if (kc_conf_new(brokers, mine, (int)(sizeof mine / sizeof mine[0]), props.items, props.n, &conf, err,
 			sizeof err) == KC_OK) {
+		kc_conf_set_logger(conf); /* dr starts with the kc_opaque: librdkafka's lines are logs too */
 		rd_kafka_conf_set_dr_msg_cb(conf, kc_delivery_count);
 		rd_kafka_conf_set_opaque(conf, &dr);
 		kc_new(RD_KAFKA_PRODUCER, conf, &rk, err, sizeof err);
 	}
-	if (!rk || kc_wait_brokers(rk, "replay", broker_timeout_ms, &cli_stop, err, sizeof err) != KC_OK) {
-		fprintf(stderr, "replay: %s\n", err);
+	if (!rk || kc_wait_brokers(rk, cli_log, "replay", broker_timeout_ms, &cli_stop, err, sizeof err) != KC_OK) {
+		log_error(cli_log, cli_command, "%s", err);
 		rc = 1;
 		goto out;
 	}
@@ -466,7 +469,7 @@ int cmd_replay(int argc, char **argv)
 	double reading = now_s();
 	if (rc == 0 && ((rc = ds_history_load(data, include_train, &h, &rep)) != DS_OK ||
 			(rc = ds_history_build_timeline(&h, customers.count ? &customers : NULL, 1)) != DS_OK))
-		fprintf(stderr, "replay: %s: %s\n", data, ds_strerror(rc));
+		log_error(cli_log, cli_command, "%s: %s", data, ds_strerror(rc));
 	double loaded = now_s();
 	if (isatty(2))
 		fputc('\n', stderr);
@@ -528,8 +531,8 @@ int cmd_replay(int argc, char **argv)
 			uint8_t buf[EVENT_ENCODED_MAX];
 			size_t len;
 			if (event_encode(&ev, buf, sizeof buf, &len) != EVENT_OK) {
-				fprintf(stderr, "replay: order %u line %u: invalid event, skipped\n", oid,
-					l->add_to_cart);
+				log_warn(cli_log, cli_command, "order %u line %u: invalid event, skipped", oid,
+					 l->add_to_cart);
 				rep.errors++;
 				continue;
 			}
@@ -566,8 +569,8 @@ int cmd_replay(int argc, char **argv)
 	printf("replay: elapsed %.2f s (load %.2f s, produce %.2f s, %.0f events/s)\n", done - started,
 	       loaded - reading, done - ev_started, done > ev_started ? n_events / (done - ev_started) : 0.0);
 	if (dr.failed)
-		fprintf(stderr, "replay: %" PRIu64 " messages failed to deliver (first: %s)\n", dr.failed,
-			dr.first_error);
+		log_error(cli_log, cli_command, "%" PRIu64 " messages failed to deliver (first: %s)", dr.failed,
+			  dr.first_error);
 	if (rc != 0 || fe != RD_KAFKA_RESP_ERR_NO_ERROR || left > 0 || dr.failed || cli_stop)
 		rc = 1;
 	rd_kafka_topic_t *handles[] = { products_rkt, customers_rkt, names_rkt, events_rkt };

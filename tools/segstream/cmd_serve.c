@@ -14,6 +14,7 @@
 #include "snapshot/snapshot.h"
 #include "snapshot/snapshot_reader.h"
 #include "state/state.h"
+#include "log/log.h"
 #include "tools/segstream/cli.h"
 
 /* What the handlers share; read-only while the server runs (LMDB read transactions per call). */
@@ -191,16 +192,16 @@ int cmd_serve(int argc, char **argv)
 	hc.addr = addr;
 	int rc = http_start(&hc, routes, sizeof routes / sizeof routes[0], &srv, err, sizeof err);
 	if (rc != HTTP_OK) {
-		fprintf(stderr, "serve: --http: %s: %s\n", http_strerror(rc), err);
+		log_error(cli_log, cli_command, "--http: %s: %s", http_strerror(rc), err);
 		state_close(s.db);
 		return 1;
 	}
-	fprintf(stderr, "serve: listening on port %u\n", (unsigned)http_port(srv));
+	log_info(cli_log, cli_command, "listening on port %u", (unsigned)http_port(srv));
 	struct timespec tick = { 0, 100 * 1000 * 1000 };
 	while (!cli_stop)
 		nanosleep(&tick, NULL);
 	http_stop(srv);
 	state_close(s.db);
-	fprintf(stderr, "serve: stopped\n");
+	log_info(cli_log, cli_command, "stopped");
 	return 0;
 }

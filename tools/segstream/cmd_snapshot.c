@@ -15,6 +15,7 @@
 #include "segment/segment.h"
 #include "snapshot/snapshot.h"
 #include "state/state.h"
+#include "log/log.h"
 #include "tools/segstream/cli.h"
 
 /* The labels' counts of a published snapshot; thresholds as configured (-T). */
@@ -224,7 +225,7 @@ int cli_snapshot_to_kafka(const char *brokers, const char *topic, const struct c
 	struct snap_delta_stats st;
 	int rc = snap_publish_kafka(brokers, topic, props->items, props->n, dir, seq, prev, &st, err, sizeof err);
 	if (rc != SNAP_OK) {
-		fprintf(stderr, "snapshot: %s: %s\n", snap_strerror(rc), err);
+		log_error(cli_log, cli_command, "%s: %s", snap_strerror(rc), err);
 		return 1;
 	}
 	snprintf(tmp, sizeof tmp, "%s.tmp", marker);
@@ -236,7 +237,7 @@ int cli_snapshot_to_kafka(const char *brokers, const char *topic, const struct c
 	if (f && fclose(f) != 0)
 		written = 0;
 	if (!written || rename(tmp, marker) != 0) {
-		fprintf(stderr, "snapshot: cannot record %s\n", marker);
+		log_error(cli_log, cli_command, "cannot record %s", marker);
 		return 1;
 	}
 	printf("snapshot %" PRIu64 " to Kafka topic %s: %" PRIu64 " changed rows, %" PRIu64 " removed, %" PRIu64
@@ -255,7 +256,7 @@ static int brokers_answer(const char *brokers, const struct cli_props *props, in
 	if (rc == KC_OK)
 		rc = kc_new(RD_KAFKA_PRODUCER, conf, &rk, err, sizeof err);
 	if (rc == KC_OK)
-		rc = kc_wait_brokers(rk, "snapshot", timeout_ms, &cli_stop, err, sizeof err);
+		rc = kc_wait_brokers(rk, cli_log, "snapshot", timeout_ms, &cli_stop, err, sizeof err);
 	if (rk)
 		rd_kafka_destroy(rk);
 	if (rc != KC_OK)
@@ -364,7 +365,7 @@ int cmd_snapshot(int argc, char **argv)
 	int rc = snap_publish_files(db, &cfg, &sopts, out, &seq, &r, err, sizeof err);
 	state_close(db);
 	if (rc != SNAP_OK) {
-		fprintf(stderr, "%s\n", err);
+		log_error(cli_log, cli_command, "%s", err);
 		return 1;
 	}
 	printf("snapshot %" PRIu64 " published in %s/%010" PRIu64 "\n", seq, out, seq);

@@ -24,8 +24,11 @@ static const struct {
 	{ "state", "SEGSTREAM_STATE", "--state" },
 	{ "file_mode", "SEGSTREAM_FILE_MODE", "--file-mode" },
 	{ "names_topic", "SEGSTREAM_NAMES_TOPIC", "--names-topic" },
+	{ "log_level", "SEGSTREAM_LOG_LEVEL", "--log-level" },    /* every command (main.c takes it) */
+	{ "log_format", "SEGSTREAM_LOG_FORMAT", "--log-format" }, /* every command (main.c takes it) */
 };
 enum { N_SETTINGS = sizeof settings / sizeof settings[0], X = N_SETTINGS /* -X: librdkafka properties */ };
+enum { LOG_LEVEL_SETTING = N_SETTINGS - 2, LOG_FORMAT_SETTING = N_SETTINGS - 1 }; /* the last two of settings[] */
 
 /* Which settings each subcommand takes (bit i: settings[i], bit X: -X). snapshot's --brokers
  * is an action (send a delta), not a connection setting, so it is never implied. */
@@ -121,9 +124,11 @@ int cli_config_apply(int *argc, char ***argv, char ***owned)
 	for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
 		if (strcmp(args[0], commands[i].command) == 0)
 			takes = commands[i].takes;
-	/* snapshot verify|show|diff read a snapshot directory: no settings apply. */
+	/* snapshot verify|show|diff read a snapshot directory: no settings apply but the logging ones,
+	 * which every command takes. */
 	if (strcmp(args[0], "snapshot") == 0 && *argc > 1 && args[1][0] != '-')
 		takes = 0;
+	takes |= S(LOG_LEVEL_SETTING) | S(LOG_FORMAT_SETTING);
 	if (path) {
 		c.path = path;
 		int line = ini_parse(path, on_ini, &c);

@@ -13,6 +13,7 @@
 
 #include "dataset/dataset.h"
 #include "event/event.h"
+#include "log/log.h"
 #include "segment/segment.h"
 #include "snapshot/snapshot.h"
 #include "state/state.h"
@@ -21,6 +22,7 @@
 volatile sig_atomic_t cli_stop;
 volatile sig_atomic_t cli_snapshot_request;
 const char *cli_command = "";
+struct logger *cli_log;
 
 /* SIGINT/SIGTERM ask the command to stop (cli_stop); a second one ends the process at once, as
  * the signal's default action, if the command is slow to stop. */
@@ -160,9 +162,9 @@ int cli_parse_on_error(const char *arg, struct ds_report *rep)
 void cli_warn_no_demographics(const struct ds_history *h)
 {
 	if (h->users_without_customer)
-		fprintf(stderr,
-			"%s: warning: %" PRIu64 " of %" PRIu64 " customers have no demographics row in customers.csv\n",
-			cli_command, h->users_without_customer, h->n_users);
+		log_warn(cli_log, cli_command,
+			 "%" PRIu64 " of %" PRIu64 " customers have no demographics row in customers.csv",
+			 h->users_without_customer, h->n_users);
 }
 
 /* The loader calls it one call at a time (dataset.h), so the last line's count is plain. */
@@ -173,9 +175,47 @@ void cli_read_progress(uint64_t rows, void *ctx)
 	if (isatty(2)) {
 		fprintf(stderr, "\rreading the history: %6.1fM rows", (double)rows / 1e6);
 	} else if (rows >= last_line + (8u << 20)) {
-		fprintf(stderr, "reading the history: %.1fM rows so far\n", (double)rows / 1e6);
+		log_info(cli_log, cli_command, "reading the history: %.1fM rows so far", (double)rows / 1e6);
 		last_line = rows;
 	}
+}
+
+/*
+ * Takes --log-level LEVEL / --log-format FORMAT (or --opt=VALUE) out of a subcommand's argv, the
+ * last of each winning, and opens cli_log on stderr. @return 0, or -1 (message printed: exit 2).
+ */
+static int open_log(int *argc, char **argv)
+{
+	enum log_level level = LOG_LEVEL_INFO;
+	enum log_format format = LOG_FORMAT_TEXT;
+	int out = 1;
+	for (int i = 1; i < *argc; i++) {
+		const char *value = NULL;
+		int is_level = 0;
+		if ((strcmp(argv[i], "--log-level") == 0 || strcmp(argv[i], "--log-format") == 0) && i + 1 < *argc) {
+			is_level = argv[i][6] == 'l';
+			value = argv[++i];
+		} else if (strncmp(argv[i], "--log-level=", 12) == 0 || strncmp(argv[i], "--log-format=", 13) == 0) {
+			is_level = argv[i][6] == 'l';
+			value = strchr(argv[i], '=') + 1;
+		} else {
+			argv[out++] = argv[i];
+			continue;
+		}
+		if (is_level ? log_level_parse(value, &level) != LOG_EOK
+			     : log_format_parse(value, &format) != LOG_EOK) {
+			fprintf(stderr, "segstream %s: %s: '%s' is not one of %s\n", cli_command,
+				is_level ? "--log-level" : "--log-format", value,
+				is_level ? "error, warn, info, debug" : "text, json");
+			return -1;
+		}
+	}
+	*argc = out;
+	if (log_open(level, format, stderr, &cli_log) != LOG_EOK) {
+		fprintf(stderr, "segstream: out of memory\n");
+		return -1;
+	}
+	return 0;
 }
 
 static const struct {
@@ -202,7 +242,9 @@ static void usage(FILE *f)
 {
 	fprintf(f,
 		"usage: segstream COMMAND [--config FILE] [options]   (segstream COMMAND --help; segstream --version)\n"
-		"  Settings: flags, then SEGSTREAM_* variables, then the --config (or SEGSTREAM_CONFIG) file.\n\n"
+		"  Settings: flags, then SEGSTREAM_* variables, then the --config (or SEGSTREAM_CONFIG) file.\n"
+		"  Every command takes --log-level error|warn|info|debug (info) and --log-format text|json (text):\n"
+		"  its messages on stderr as structured lines (results stay on stdout).\n\n"
 		"commands:\n");
 	for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
 		fprintf(f, "  %-13s %s\n", commands[i].name, commands[i].help);
@@ -250,7 +292,13 @@ int main(int argc, char **argv)
 			char **cmd_argv = argv + 1, **owned;
 			if (cli_config_apply(&cmd_argc, &cmd_argv, &owned) != 0)
 				return 2;
+			if (open_log(&cmd_argc, cmd_argv) != 0) {
+				cli_config_free(owned);
+				return 2;
+			}
 			int rc = commands[i].fn(cmd_argc, cmd_argv);
+			log_close(cli_log);
+			cli_log = NULL;
 			cli_config_free(owned);
 			return rc;
 		}

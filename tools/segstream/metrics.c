@@ -7,6 +7,9 @@
 #include <unistd.h>
 
 #include "http/http.h"
+#include "state/state.h"
+#include "log/log.h"
+#include "tools/segstream/cli.h"
 #include "tools/segstream/metrics.h"
 
 void cli_metrics_init(struct cli_metrics *m, int64_t ready_lag, double stale_s)
@@ -46,6 +49,13 @@ void cli_metrics_on_stats(void *ctx, const struct cons_stats_report *r)
 	m->commit_latency_sum_ms = r->commit_latency_sum_ms;
 	memcpy(m->event_latency, r->event_latency, sizeof m->event_latency);
 	m->event_latency_sum_ms = r->event_latency_sum_ms;
+	int n = r->n_dead_letter_reasons;
+	m->n_dead_letters = n < 16 ? n : 16;
+	if (m->n_dead_letters)
+		memcpy(m->dead_letters, r->dead_letters, (size_t)m->n_dead_letters * sizeof *m->dead_letters);
+	memcpy(m->batch_size, r->batch_size, sizeof m->batch_size);
+	m->batch_size_sum = r->batch_size_sum;
+	m->broker_down = r->broker_down;
 	clock_gettime(CLOCK_MONOTONIC, &m->report_at);
 	m->have_report = 1;
 	pthread_mutex_unlock(&m->lock);
@@ -144,10 +154,11 @@ static double since_s(const struct timespec *t)
 	return (double)(now.tv_sec - t->tv_sec) + (double)(now.tv_nsec - t->tv_nsec) / 1e9;
 }
 
-/* Caught up (lock held): a recent report, every assigned partition's lag known and <= ready_lag. */
+/* Caught up (lock held): a recent report, the broker reachable, every assigned partition's lag
+ * known and <= ready_lag. */
 static int is_ready(const struct cli_metrics *m)
 {
-	if (!m->have_report || since_s(&m->report_at) > m->stale_s)
+	if (!m->have_report || since_s(&m->report_at) > m->stale_s || m->broker_down)
 		return 0;
 	for (int i = 0; i < m->n_parts; i++)
 		if (m->parts[i].lag < 0 || m->parts[i].lag > m->ready_lag)
@@ -165,6 +176,22 @@ static void render(const struct cli_metrics *m, struct text *t)
 	counter(t, "segstream_events_ignored_total", "Train lines not counted (SPEC section 3).", s->ignored);
 	counter(t, "segstream_events_dead_lettered_total", "Invalid events sent to the dead-letter topic.", s->invalid);
 	counter(t, "segstream_batches_committed_total", "State transactions (batches) committed.", s->batches);
+
+	head(t, "segstream_dead_letters_total", "counter", "Invalid events sent to the dead-letter topic, by reason.");
+	for (int i = 0; i < m->n_dead_letters; i++)
+		put(t, "segstream_dead_letters_total{reason=\"%s\"} %" PRIu64 "\n", m->dead_letters[i].reason,
+		    m->dead_letters[i].count);
+
+	const char *bs = "segstream_batch_size_events";
+	head(t, bs, "histogram", "Event messages per committed batch.");
+	uint64_t bcum = 0;
+	for (int b = 0; b < CONS_BATCH_SIZE_BUCKETS - 1; b++) {
+		bcum += m->batch_size[b];
+		put(t, "%s_bucket{le=\"%g\"} %" PRIu64 "\n", bs, cons_batch_size_bounds[b], bcum);
+	}
+	bcum += m->batch_size[CONS_BATCH_SIZE_BUCKETS - 1];
+	put(t, "%s_bucket{le=\"+Inf\"} %" PRIu64 "\n%s_sum %" PRIu64 "\n%s_count %" PRIu64 "\n", bs, bcum, bs,
+	    m->batch_size_sum, bs, bcum);
 
 	const char *h = "segstream_batch_commit_duration_seconds";
 	head(t, h, "histogram", "Latency of each batch's LMDB commit.");
@@ -213,6 +240,20 @@ static void render(const struct cli_metrics *m, struct text *t)
 	head(t, "segstream_reference_records", "gauge", "Records read from a reference topic at start.");
 	put(t, "segstream_reference_records{table=\"products\"} %" PRIu64 "\n", s->products);
 	put(t, "segstream_reference_records{table=\"customers\"} %" PRIu64 "\n", s->customers);
+	struct state_env_info ei;
+	if (m->db && state_env_info(m->db, &ei) == STATE_OK) {
+		head(t, "segstream_lmdb_map_size_bytes", "gauge",
+		     "LMDB map size: the most the state file may grow to.");
+		put(t, "segstream_lmdb_map_size_bytes %" PRIu64 "\n", ei.map_size_bytes);
+		head(t, "segstream_lmdb_used_bytes", "gauge", "LMDB pages in use: (last page number + 1) * page size.");
+		put(t, "segstream_lmdb_used_bytes %" PRIu64 "\n", ei.used_bytes);
+		head(t, "segstream_state_table_entries", "gauge", "Entries of each state table now.");
+		put(t, "segstream_state_table_entries{table=\"customers\"} %" PRIu64 "\n", ei.customers);
+		put(t, "segstream_state_table_entries{table=\"products\"} %" PRIu64 "\n", ei.products);
+		put(t, "segstream_state_table_entries{table=\"demographics\"} %" PRIu64 "\n", ei.demographics);
+	}
+	head(t, "segstream_broker_up", "gauge", "0 while the consumer cannot reach the broker, else 1.");
+	put(t, "segstream_broker_up %d\n", m->have_report ? !m->broker_down : 1);
 	head(t, "segstream_process_resident_memory_bytes", "gauge", "Resident memory of the process.");
 	put(t, "segstream_process_resident_memory_bytes %" PRIu64 "\n", resident_bytes());
 	head(t, "segstream_stats_age_seconds", "gauge", "Age of the consumer's last stats report (-1: none yet).");
@@ -252,9 +293,12 @@ static void serve_ready(void *ctx, const char *path, const char *rest, struct ht
 	(void)path;
 	(void)rest;
 	pthread_mutex_lock(&m->lock);
-	int ready = is_ready(m);
+	int ready = is_ready(m), down = m->have_report && m->broker_down;
 	pthread_mutex_unlock(&m->lock);
-	http_reply_text(resp, ready ? 200 : 503, "text/plain", ready ? "ready\n" : "catching up\n");
+	http_reply_text(resp, ready ? 200 : 503, "text/plain",
+			ready  ? "ready\n"
+			: down ? "broker unreachable\n"
+			       : "catching up\n");
 }
 
 int cli_metrics_serve(struct cli_metrics *m, const char *addr, struct http_server **srv_out)
@@ -270,7 +314,7 @@ int cli_metrics_serve(struct cli_metrics *m, const char *addr, struct http_serve
 	cfg.addr = addr;
 	int rc = http_start(&cfg, routes, sizeof routes / sizeof routes[0], srv_out, err, sizeof err);
 	if (rc != HTTP_OK) {
-		fprintf(stderr, "consume: --http: %s: %s\n", http_strerror(rc), err);
+		log_error(cli_log, cli_command, "--http: %s: %s", http_strerror(rc), err);
 		return -1;
 	}
 	return 0;

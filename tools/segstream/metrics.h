@@ -34,6 +34,13 @@ struct cli_metrics {
 	uint64_t snapshot_seq;       /* the last published snapshot (0: none yet) */
 	double snapshot_s;           /* how long it took */
 	struct timespec snapshot_at; /* when it was published (CLOCK_MONOTONIC) */
+	/* Added for #13's remaining metrics (copied from the report like the above). */
+	struct cons_reason_count dead_letters[16]; /* by reason */
+	int n_dead_letters;
+	uint64_t batch_size[CONS_BATCH_SIZE_BUCKETS];
+	uint64_t batch_size_sum;
+	int broker_down;     /* /ready: 503 while the consumer cannot reach the broker */
+	struct state_db *db; /* set by the caller (NULL: no LMDB metrics); read at each scrape */
 };
 
 void cli_metrics_init(struct cli_metrics *m, int64_t ready_lag, double stale_s);
