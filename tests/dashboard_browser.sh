@@ -15,7 +15,7 @@ artifacts=${SEGSTREAM_ARTIFACTS:-$PWD}
 server=$!
 trap 'kill $server 2> /dev/null || true; rm -rf "$tmp"' EXIT
 for _ in $(seq 100); do
-	port=$(sed -n 's/^serve: listening on port \([0-9]*\)$/\1/p' "$tmp/serve.err")
+	port=$(sed -n 's/.*serve: listening on port \([0-9]*\).*/\1/p' "$tmp/serve.err")
 	[ -n "$port" ] && break
 	sleep 0.1
 done

@@ -237,7 +237,10 @@ static void test_dead_letters_with_reasons(void **state)
 	for (int i = 0; i < fr.n_reasons; i++)
 		by_reason += fr.reasons[i].count;
 	assert_int_equal(by_reason, n_bad);
-	assert_int_equal(reason_count(&fr, "EVENT_KEY"), 1);
+	uint64_t bad_keys = 0;
+	for (size_t i = 0; i < n_bad; i++)
+		bad_keys += strcmp(bad[i].reason, "EVENT_KEY") == 0;
+	assert_int_equal(reason_count(&fr, "EVENT_KEY"), bad_keys);
 	assert_int_equal(reason_count(&fr, "EVENT_TRAILING"), 1);
 	assert_int_equal(reason_count(&fr, "EVENT_RANGE"), 1);
 	assert_true(reason_count(&fr, "EVENT_TRUNCATED") >= 1);
