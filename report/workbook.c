@@ -16,18 +16,6 @@
 #define COLS_MAX   40
 #define CHART_ROWS 16 /* rows a chart takes (480 x 288 pixels) */
 
-const char *report_strerror(int err)
-{
-#define REPORT_ERR_TEXT(name, code, text) \
-	case code:                        \
-		return text;
-	switch (err) {
-		REPORT_ERR_MAP(REPORT_ERR_TEXT)
-	}
-#undef REPORT_ERR_TEXT
-	return "unknown report error";
-}
-
 /* The workbook being written, its formats, and the JSON it is written from. */
 struct book {
 	lxw_workbook *wb;
@@ -385,9 +373,17 @@ static void sheet_departments(struct book *b)
 		put_number(&s, row++, 5, num(b, d, "efficiency"), b->real);
 	}
 	int last = row - 1;
-	/* by region: revenue ($) per department id (rows 1..21), then each region's share */
+	/* by region: revenue ($) per department (rows 1..21: id, name), then each region's share */
 	int n_regions = cJSON_GetArraySize(mix), col = 7;
 	put_text(&s, 0, col, "Department id", b->head);
+	put_text(&s, 0, col + 1, "Department", b->head);
+	const cJSON *names = cJSON_GetObjectItemCaseSensitive(b->rep, "department_names");
+	for (int i = 0; i < STATE_DEPARTMENTS; i++) {
+		const cJSON *name = cJSON_GetArrayItem(names, i); /* null: no name known, the id stands */
+		char id[16];
+		snprintf(id, sizeof id, "%d", i + 1);
+		put_text(&s, 1 + i, col + 1, cJSON_IsString(name) ? name->valuestring : id, NULL);
+	}
 	const cJSON *reg;
 	int r = 0;
 	cJSON_ArrayForEach(reg, mix)
@@ -396,15 +392,15 @@ static void sheet_departments(struct book *b)
 		double total = 0;
 		const cJSON *v;
 		cJSON_ArrayForEach(v, reg) total += v->valuedouble;
-		put_text(&s, 0, col + 1 + r, reg->string, b->head);
+		put_text(&s, 0, col + 2 + r, reg->string, b->head);
 		snprintf(head, sizeof head, "%s share", reg->string);
-		put_text(&s, 0, col + 1 + n_regions + r, head, b->head);
+		put_text(&s, 0, col + 2 + n_regions + r, head, b->head);
 		int i = 0;
 		cJSON_ArrayForEach(v, reg)
 		{
 			put_number(&s, 1 + i, col, i + 1, b->count);
-			put_number(&s, 1 + i, col + 1 + r, v->valuedouble / 100, b->money);
-			put_number(&s, 1 + i, col + 1 + n_regions + r, total > 0 ? v->valuedouble / total : NAN,
+			put_number(&s, 1 + i, col + 2 + r, v->valuedouble / 100, b->money);
+			put_number(&s, 1 + i, col + 2 + n_regions + r, total > 0 ? v->valuedouble / total : NAN,
 				   b->pct);
 			i++;
 		}
@@ -412,17 +408,17 @@ static void sheet_departments(struct book *b)
 	}
 	if (n_regions > 0) {
 		lxw_conditional_format heat = { .type = LXW_CONDITIONAL_3_COLOR_SCALE };
-		worksheet_conditional_format_range(s.ws, 1, (lxw_col_t)(col + 1 + n_regions), STATE_DEPARTMENTS,
-						   (lxw_col_t)(col + 2 * n_regions), &heat);
+		worksheet_conditional_format_range(s.ws, 1, (lxw_col_t)(col + 2 + n_regions), STATE_DEPARTMENTS,
+						   (lxw_col_t)(col + 1 + 2 * n_regions), &heat);
 	}
-	int at = col + 2 * n_regions + 2;
+	int at = col + 2 * n_regions + 3;
 	chart(&s, LXW_CHART_BAR, "Revenue by department: produce and dairy lead", "revenue ($)", "department", 1, last,
 	      0, (const int[]){ 2 }, 1, at);
 	int vals[SEG_REGION_COUNT];
 	for (int i = 0; i < n_regions && i < SEG_REGION_COUNT; i++)
-		vals[i] = col + 1 + i;
-	chart(&s, LXW_CHART_COLUMN, "Revenue by department in each region", "department id", "revenue ($)", 1,
-	      STATE_DEPARTMENTS, col, vals, n_regions < SEG_REGION_COUNT ? n_regions : SEG_REGION_COUNT, at);
+		vals[i] = col + 2 + i;
+	chart(&s, LXW_CHART_COLUMN, "Revenue by department in each region", "department", "revenue ($)", 1,
+	      STATE_DEPARTMENTS, col + 1, vals, n_regions < SEG_REGION_COUNT ? n_regions : SEG_REGION_COUNT, at);
 	sheet_fit(&s);
 }
 

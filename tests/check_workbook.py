@@ -133,6 +133,8 @@ for d in depts:
     assert row["Items"] == d["items"] and money(row["Revenue"], d["revenue_cents"])
     assert close(row["Item share"], d["items"] / items)
 rows, heads = table(ws, 8)
+for i, name in enumerate(rep["department_names"]):
+    assert rows[i + 1]["Department"] == (name if name is not None else str(i + 1)), (i, rows[i + 1], name)
 for region, cents in rep["region_department_cents"].items():
     total = sum(cents)
     for i, c in enumerate(cents):
