@@ -118,6 +118,8 @@ int cli_parse_int(const char *flag, const char *arg, int min, int max, int *out)
 /* --file-mode: an octal mode of 1 to 4 digits, at most 0777, that lets its owner read and write
  * (0600..0777): "FLAG: 'ARG' is not an octal file mode in [0600, 0777]" otherwise. */
 int cli_parse_file_mode(const char *flag, const char *arg, unsigned *out);
+/* A whole number of seconds (0 .. INT_MAX / 1000) as milliseconds, e.g. --broker-timeout. */
+int cli_parse_seconds_ms(const char *flag, const char *arg, int *ms_out);
 /* A finite decimal number in [min, max] (strtod's syntax, the whole string). */
 int cli_parse_double(const char *flag, const char *arg, double min, double max, double *out);
 

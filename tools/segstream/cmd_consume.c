@@ -307,13 +307,10 @@ int cmd_consume(int argc, char **argv)
 			cfg.dlq_max_bytes = (size_t)max;
 			break;
 		}
-		case OPT_BROKER_TIMEOUT: {
-			int sec;
-			if (cli_parse_int("--broker-timeout", optarg, 0, INT_MAX / 1000, &sec))
+		case OPT_BROKER_TIMEOUT:
+			if (cli_parse_seconds_ms("--broker-timeout", optarg, &cfg.broker_timeout_ms))
 				return 2;
-			cfg.broker_timeout_ms = sec * 1000;
 			break;
-		}
 		case 'Z': {
 			double s;
 			if (cli_parse_double("--status-every", optarg, 0, 86400, &s))

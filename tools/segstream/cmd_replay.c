@@ -229,13 +229,10 @@ int cmd_replay(int argc, char **argv)
 		case 'd':
 			data = optarg;
 			break;
-		case 1000: {
-			int sec;
-			if (cli_parse_int("--broker-timeout", optarg, 0, INT_MAX / 1000, &sec))
+		case 1000:
+			if (cli_parse_seconds_ms("--broker-timeout", optarg, &broker_timeout_ms))
 				return 2;
-			broker_timeout_ms = sec * 1000;
 			break;
-		}
 		case 'b':
 			brokers = optarg;
 			break;

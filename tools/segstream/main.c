@@ -2,6 +2,7 @@
 #include <ctype.h>
 #include <errno.h>
 #include <inttypes.h>
+#include <limits.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -75,6 +76,15 @@ int cli_parse_int(const char *flag, const char *arg, int min, int max, int *out)
 	if (cli_parse_u64(flag, arg, (uint64_t)min, (uint64_t)max, &v) != 0)
 		return -1;
 	*out = (int)v;
+	return 0;
+}
+
+int cli_parse_seconds_ms(const char *flag, const char *arg, int *ms_out)
+{
+	int sec;
+	if (cli_parse_int(flag, arg, 0, INT_MAX / 1000, &sec))
+		return -1;
+	*ms_out = sec * 1000;
 	return 0;
 }
 
