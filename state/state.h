@@ -132,8 +132,9 @@ struct state_config {
 	int include_train;     /* default 0 */
 	unsigned file_mode;    /* default 0640: data.mdb and lock.mdb, set on every writable open whatever the
 				* umask; a directory it creates gets STATE_DIR_MODE(file_mode) (0750) */
-	int verify;            /* default 1: at open, walk and check every page and row (state_verify());
-				* 0: check only the file's size against its last page (always done) */
+	int verify;            /* default 1: at open, check every page's structure (what LMDB would trust);
+				* 2: every row too, as state_verify(); 0: only the file's size against
+				* its last page (always done). Rows are checked as they are read anyway. */
 };
 
 /* The mode of a directory holding files of mode m: m plus search (x) wherever m can read. */
@@ -181,8 +182,9 @@ struct state_verify_report {
  *        once), and every row decoded with its CRC-32 and key checked.
  * @param[out] rep_out  filled in full (first_error names the first fault)
  * @return STATE_OK, STATE_CORRUPT (a fault: see rep_out->first_error) or STATE_IO / errno.
- * @note state_open() runs the same check (cfg->verify), so a handle that opened is sound as of
- *       its open; state_verify() is for an explicit check (`segstream state verify`).
+ * @note state_open() runs the size and page checks (cfg->verify), so LMDB never reads a page
+ *       that fails them; every read decodes its rows with the row checks. state_verify() is the
+ *       explicit check of everything at once (`segstream state verify`).
  */
 int state_verify(struct state_db *db, struct state_verify_report *rep_out);
 

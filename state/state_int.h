@@ -123,8 +123,9 @@ int state__offset_decode(const MDB_val *k, const MDB_val *v, int64_t *next_out);
 /* A name row into name_out (len bytes, EVENT_NAME_MAX suffices; STATE_INVAL if it does not fit). */
 int state__name_decode(const MDB_val *k, const MDB_val *v, char *name_out, size_t len);
 
-/* verify.c: checks the file's size against its last page and, if walk, every page and row (see
- * state_verify()); state_open() calls it before any table is read through the map. */
-int state__verify(struct state_db *db, int walk, struct state_verify_report *rep);
+/* verify.c: checks the file's size against its last page (level 0), then every page (level 1),
+ * then every row too (level 2: state_verify()); state_open() calls it with level cfg->verify
+ * before any table is read through the map. */
+int state__verify(struct state_db *db, int level, struct state_verify_report *rep);
 
 #endif

@@ -199,9 +199,15 @@ int cmd_dump(int argc, char **argv)
 		return 1;
 	struct snap_report r;
 	int rc = snap_build(db, &cfg, &r, stdout);
+	struct state_verify_report vr;
+	/* A row refused mid-walk: name it (the walk's error says only that the state is unreadable). */
+	int corrupt = rc != SNAP_OK && state_verify(db, &vr) == STATE_CORRUPT;
 	state_close(db);
 	if (rc != SNAP_OK || fflush(stdout) != 0) {
-		log_error(cli_log, cli_command, "%s", snap_strerror(rc));
+		if (corrupt)
+			log_error(cli_log, cli_command, "%s is corrupt: %s", dir, vr.first_error);
+		else
+			log_error(cli_log, cli_command, "%s", snap_strerror(rc));
 		return 1;
 	}
 	return 0;
