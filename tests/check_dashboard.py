@@ -2,6 +2,7 @@
 shows (an element with data-key and data-value) equals what report.json and the manifest give,
 its text shows the same number, and every number the test expects is on the page.
     check_dashboard.py DOM.html SNAPSHOT_DIR/NNNNNNNNNN"""
+import html
 import json
 import math
 import re
@@ -86,4 +87,12 @@ for key, want in expected.items():
     number = float(re.sub(r"[$,%]", "", text))  # the text shows the same number, rounded for display
     scale = 100 if text.endswith("%") else 1
     assert abs(number - got * scale) <= 0.051 * (1 if text.endswith("%") or "." in text else 10), (key, text, got)
+# The heat map's columns are the departments by the snapshot's names; the source line says the
+# day the data is as of.
+page = open(dom).read()
+heads = re.findall(r"<th>([^<]*)</th>", page[page.index('id="mix"'):])
+names = [n or str(i + 1) for i, n in enumerate(rep.get("department_names") or [None] * 21)]
+assert heads[1:1 + len(names)] == [html.escape(n, quote=False) for n in names], (heads[:25], names)
+if man.get("as_of"):
+    assert f"data as of {man['as_of']}" in page, "the page does not say what day its data is as of"
 print(f"dashboard: {len(expected)} numbers on the page equal snapshot {man['sequence']}'s report")
