@@ -99,5 +99,7 @@ expect refused 10 "a nested container"
 "$seg" snapshot diff "$tmp/snaps" 8 9 > "$tmp/diff" 2>&1 || { cat "$tmp/diff"; echo "FAIL: diff 8 9"; fail=1; }
 grep -q "0 changed, 0 added, 0 removed, 11 unchanged" "$tmp/diff" \
 	|| { cat "$tmp/diff"; echo "FAIL: diff of two identical copies reports changes"; fail=1; }
+# And every input of the fuzz_snapshot seed corpus: both read it or both refuse it.
+"$py" "$repo/tests/check_snapshot_readers.py" "$seg" "$repo" "$repo/tests/fuzz/corpus/fuzz_snapshot" || fail=1
 [ "$fail" = 0 ] || exit 1
 echo "snapshot_hostile: 8 hostile snapshots refused by both readers, the good ones read, diff of copies is empty"

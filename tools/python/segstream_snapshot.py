@@ -186,13 +186,23 @@ def load(directory, sequence=None):
         directory, sequence = os.path.dirname(os.path.normpath(directory)), own
     seq = sequence or latest_sequence(directory)
     path = os.path.join(directory, f"{seq:010d}")
-    with open(os.path.join(path, "manifest.json")) as f:
-        manifest = json.load(f)
+    try:
+        with open(os.path.join(path, "manifest.json"), "rb") as f:
+            manifest = json.loads(f.read().decode("utf-8"))
+    except FileNotFoundError:
+        raise SnapshotError(f"{path} has no manifest") from None
+    except ValueError as e:  # not UTF-8, not JSON
+        raise SnapshotError(f"{path}: the manifest is not JSON ({e})") from None
+    if not isinstance(manifest, dict):
+        raise SnapshotError(f"{path}: the manifest is not a JSON object")
     if manifest.get("format") not in FORMATS:
         raise SnapshotError(f"{path}: format {manifest.get('format')} is not one of {FORMATS}")
     data = _verify(path, manifest)
-    with open(os.path.join(path, "report.json")) as f:
-        report = json.load(f)
+    try:
+        with open(os.path.join(path, "report.json"), "rb") as f:
+            report = json.loads(f.read().decode("utf-8"))
+    except ValueError as e:
+        raise SnapshotError(f"{path}: report.json is not JSON ({e})") from None
     try:
         listed = manifest["columns"] if manifest["format"] >= 2 else None
         columns = [c["name"] for c in listed] if listed is not None else FORMAT1_COLUMNS
