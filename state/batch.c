@@ -183,6 +183,8 @@ int state_batch_put_customer(struct state_batch *b, const struct state_customer 
 
 int state_batch_put_product(struct state_batch *b, const struct state_product *p)
 {
+	if (p->product_id >= state_product_id_limit(b->db))
+		return STATE_INVAL; /* it would size the in-memory table (see state_product_id_limit) */
 	int rc = state__product_put(b->db, b->txn, p);
 	if (rc != STATE_OK)
 		return rc;

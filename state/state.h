@@ -209,6 +209,15 @@ const struct state_product *state_product_find(const struct state_db *db, uint32
 /** @brief Number of products in the in-memory table. */
 size_t state_product_count(const struct state_db *db);
 
+/* The in-memory products table is indexed by id, so one stray id would size it (an id near 2^32
+ * asks for ~64 GB): ids below max(STATE_PRODUCT_ID_FLOOR, STATE_PRODUCT_IDS_PER_PRODUCT x the
+ * products held + 1) are taken, larger ones refused (the dataset/ readers' rule). */
+#define STATE_PRODUCT_ID_FLOOR        (1u << 22)
+#define STATE_PRODUCT_IDS_PER_PRODUCT 4u
+
+/** @brief The first product id state_batch_put_product() refuses now (grows with the table). */
+uint32_t state_product_id_limit(const struct state_db *db);
+
 /** The environment's size and use, and each table's entries (state_env_info()). */
 struct state_env_info {
 	uint64_t map_size_bytes; /* the map size: the most the data file may grow to */
@@ -327,7 +336,11 @@ void state_batch_prefetch(const struct state_batch *b, int32_t partition, const 
  */
 int state_batch_put_customer(struct state_batch *b, const struct state_customer *c, int append);
 
-/** @brief Inserts or replaces a product (reference table). @return STATE_OK, STATE_NOMEM, STATE_IO, STATE_FULL. */
+/**
+ * @brief Inserts or replaces a product (reference table).
+ * @return STATE_OK, STATE_NOMEM, STATE_IO, STATE_FULL; STATE_INVAL for product_id 0 or an id at
+ *         or beyond state_product_id_limit() (nothing written).
+ */
 int state_batch_put_product(struct state_batch *b, const struct state_product *p);
 
 /** @brief Inserts or replaces a customer's demographics (reference table; never names).

@@ -387,6 +387,13 @@ size_t state_product_count(const struct state_db *db)
 	return db->n_products;
 }
 
+uint32_t state_product_id_limit(const struct state_db *db)
+{
+	uint64_t by_count = STATE_PRODUCT_IDS_PER_PRODUCT * ((uint64_t)db->n_products + 1);
+	uint64_t limit = by_count > STATE_PRODUCT_ID_FLOOR ? by_count : STATE_PRODUCT_ID_FLOOR;
+	return limit > UINT32_MAX ? UINT32_MAX : (uint32_t)limit;
+}
+
 int state_env_info(struct state_db *db, struct state_env_info *info_out)
 {
 	MDB_envinfo ei;

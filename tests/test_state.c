@@ -703,6 +703,30 @@ static void test_close_null_and_strerror(void **state)
 	assert_string_equal(state_strerror(STATE_VERSION), "stored record has an unknown version");
 }
 
+/* A product id far beyond the products held is refused without growing the in-memory table
+ * (#14: one stray id near 2^32 asked for ~64 GB); the limit grows with the table. */
+static void test_product_ids_bounded_by_products_held(void **state)
+{
+	const char *dir = *state;
+	struct state_db *db = open_db(dir, 0);
+	struct state_batch *b;
+	assert_int_equal(state_product_id_limit(db), STATE_PRODUCT_ID_FLOOR);
+	assert_int_equal(state_batch_begin(db, &b), STATE_OK);
+	struct state_product p = { .product_id = 7, .department_id = 1, .price_cents = 100 };
+	assert_int_equal(state_batch_put_product(b, &p), STATE_OK);
+	p.product_id = 4000000000u;
+	assert_int_equal(state_batch_put_product(b, &p), STATE_INVAL);
+	p.product_id = STATE_PRODUCT_ID_FLOOR;
+	assert_int_equal(state_batch_put_product(b, &p), STATE_INVAL);
+	p.product_id = STATE_PRODUCT_ID_FLOOR - 1;
+	assert_int_equal(state_batch_put_product(b, &p), STATE_OK);
+	assert_int_equal(state_batch_commit(b, NULL), STATE_OK);
+	assert_int_equal(state_product_count(db), 2);
+	assert_null(state_product_find(db, 4000000000u));
+	assert_non_null(state_product_find(db, STATE_PRODUCT_ID_FLOOR - 1));
+	state_close(db);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -720,6 +744,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_truncated_file_is_refused, make_dir, remove_dir),
 		cmocka_unit_test_setup_teardown(test_flipped_record_is_refused, make_dir, remove_dir),
 		cmocka_unit_test_setup_teardown(test_names, make_dir, remove_dir),
+		cmocka_unit_test_setup_teardown(test_product_ids_bounded_by_products_held, make_dir, remove_dir),
 		cmocka_unit_test_setup_teardown(test_rows_without_crc_still_read, make_dir, remove_dir),
 		cmocka_unit_test(test_close_null_and_strerror),
 	};
