@@ -12,6 +12,7 @@ these read typed columns the fast way, as the notebook does (tests/oracle.py is 
 validating oracle for dirty files). Prices become integer cents from their decimal text
 (SPEC §3: never through a binary float), the last row of a duplicated product id wins.
 """
+import os
 import sys
 from decimal import Decimal, InvalidOperation, ROUND_HALF_UP
 
@@ -22,18 +23,10 @@ COLUMNS = ["user_id", "orders", "max_order", "items", "priced_items", "spend_cen
            "loyalty", "spending", "frequency", "low_activity", "region", "age_group", "income_group", "family",
            "basket_size", "order_rate", "reorder_rate"]
 
-# SPEC §4: US Census regions by the full state names customers.csv carries (DC is South).
-REGIONS = {
-    "Northeast": ["Maine", "New Hampshire", "Vermont", "Massachusetts", "Rhode Island", "Connecticut", "New York",
-                  "Pennsylvania", "New Jersey"],
-    "Midwest": ["Wisconsin", "Michigan", "Illinois", "Indiana", "Ohio", "North Dakota", "South Dakota", "Nebraska",
-                "Kansas", "Minnesota", "Iowa", "Missouri"],
-    "South": ["Delaware", "Maryland", "District of Columbia", "Virginia", "West Virginia", "North Carolina",
-              "South Carolina", "Georgia", "Florida", "Kentucky", "Tennessee", "Mississippi", "Alabama", "Oklahoma",
-              "Texas", "Arkansas", "Louisiana"],
-    "West": ["Idaho", "Montana", "Wyoming", "Nevada", "Utah", "Colorado", "Arizona", "New Mexico", "Alaska",
-             "Washington", "Oregon", "California", "Hawaii"],
-}
+# SPEC §4's census regions by the full state names customers.csv carries: the oracle's table,
+# written once for every Python engine.
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "tests"))
+from oracle import REGION_STATES as REGIONS  # noqa: E402
 STATE_REGION = {state: region for region, states in REGIONS.items() for state in states}
 
 
