@@ -244,21 +244,25 @@ static void handle_event(struct run *r, rd_kafka_message_t *m, const struct deco
 
 /*
  * Whether a burst's events are looked at for the produce-time header: always once caught up;
- * while catching up only if one of its first 64 events or its last one has it. Looking costs
- * ~100 ns an event in librdkafka 2.0.2 (it parses the headers into memory of its own), a fifth
- * of the catch-up's CPU. A producer stamps all its events, or one in N (replay --stamp-every,
- * N <= 64 is seen), so the burst where stamping starts or stops is seen too (by its last or
- * its first events).
+ * while catching up only if one of its first 64 events, or the first or last event of one of
+ * its partitions' runs, has it. Looking costs ~100 ns an event in librdkafka 2.0.2 (it parses
+ * the headers into memory of its own), a fifth of the catch-up's CPU. A producer stamps all its
+ * events, or one in N (replay --stamp-every, N <= 64 is seen), so where stamping starts or stops
+ * inside a partition's run, that run's last or first event shows it (a burst interleaves the
+ * partitions: its own first and last events alone missed a partition that began stamping).
  */
 static int burst_stamped(const struct run *r, rd_kafka_message_t **burst, ssize_t n)
 {
 	if (r->live)
 		return 1;
 	int64_t us;
-	for (ssize_t i = 0; i < n && i < 64; i++)
-		if (!burst[i]->err && kc_produced_us(burst[i], &us))
+	for (ssize_t i = 0; i < n; i++) {
+		int32_t p = burst[i]->partition;
+		int edge = i < 64 || i == n - 1 || burst[i - 1]->partition != p || burst[i + 1]->partition != p;
+		if (edge && !burst[i]->err && kc_produced_us(burst[i], &us))
 			return 1;
-	return n > 0 && !burst[n - 1]->err && kc_produced_us(burst[n - 1], &us);
+	}
+	return 0;
 }
 
 /*
