@@ -374,6 +374,28 @@ int event_decode(const void *buf, size_t len, struct event *ev_out, char *why, s
 	return event_validate(ev_out, why, why_len);
 }
 
+/* ---- Reference records (products, customers, names) ---- */
+
+/* The head every reference record shares: a non-empty array whose first element is the schema
+ * version this decoder reads, of that version's size. what names the record in the reasons. */
+static int read_record_head(struct cursor *c, const char *what, uint64_t version_read, uint32_t fields, char *why,
+			    size_t why_len)
+{
+	uint32_t n = 0;
+	uint64_t version = 0;
+	int rc = read_array_header(c, &n, why, why_len);
+	if (rc == EVENT_OK && n == 0)
+		rc = fail(EVENT_SHAPE, why, why_len, "%s is an empty array", what);
+	if (rc == EVENT_OK)
+		rc = read_uint(c, "schema_version", UINT32_MAX, 0, &version, why, why_len);
+	if (rc == EVENT_OK && version != version_read)
+		rc = fail(EVENT_VERSION, why, why_len, "%s schema_version %" PRIu64 " is not supported", what, version);
+	if (rc == EVENT_OK && n != fields)
+		rc = fail(EVENT_SHAPE, why, why_len, "%s array of %" PRIu32 " elements; v1 has %" PRIu32, what, n,
+			  fields);
+	return rc;
+}
+
 /* ---- Product reference records ---- */
 
 #define PRODUCT_V1_FIELDS 5
@@ -405,18 +427,8 @@ int event_product_decode(const void *buf, size_t len, struct event_product *p_ou
 	if (buf == NULL || len == 0)
 		return fail(EVENT_TRUNCATED, why, why_len, "empty payload");
 	struct cursor c = { .p = buf, .len = len };
-	uint32_t n = 0;
-	uint64_t version, id, aisle, dept, price;
-	int rc = read_array_header(&c, &n, why, why_len);
-	if (rc == EVENT_OK && n == 0)
-		rc = fail(EVENT_SHAPE, why, why_len, "product is an empty array");
-	if (rc == EVENT_OK)
-		rc = read_uint(&c, "schema_version", UINT32_MAX, 0, &version, why, why_len);
-	if (rc == EVENT_OK && version != EVENT_PRODUCT_SCHEMA_VERSION)
-		rc = fail(EVENT_VERSION, why, why_len, "product schema_version %" PRIu64 " is not supported", version);
-	if (rc == EVENT_OK && n != PRODUCT_V1_FIELDS)
-		rc = fail(EVENT_SHAPE, why, why_len, "product array of %" PRIu32 " elements; v1 has %d", n,
-			  PRODUCT_V1_FIELDS);
+	uint64_t id, aisle, dept, price;
+	int rc = read_record_head(&c, "product", EVENT_PRODUCT_SCHEMA_VERSION, PRODUCT_V1_FIELDS, why, why_len);
 	if (rc == EVENT_OK)
 		rc = read_uint(&c, "product_id", UINT32_MAX, 0, &id, why, why_len);
 	if (rc == EVENT_OK && id == 0)
@@ -484,18 +496,8 @@ int event_customer_decode(const void *buf, size_t len, struct event_customer *c_
 	if (buf == NULL || len == 0)
 		return fail(EVENT_TRUNCATED, why, why_len, "empty payload");
 	struct cursor c = { .p = buf, .len = len };
-	uint32_t n = 0;
-	uint64_t v[CUSTOMER_V1_FIELDS];
-	int rc = read_array_header(&c, &n, why, why_len);
-	if (rc == EVENT_OK && n == 0)
-		rc = fail(EVENT_SHAPE, why, why_len, "customer is an empty array");
-	if (rc == EVENT_OK)
-		rc = read_uint(&c, customer_fields[0], UINT32_MAX, 0, &v[0], why, why_len);
-	if (rc == EVENT_OK && v[0] != EVENT_CUSTOMER_SCHEMA_VERSION)
-		rc = fail(EVENT_VERSION, why, why_len, "customer schema_version %" PRIu64 " is not supported", v[0]);
-	if (rc == EVENT_OK && n != CUSTOMER_V1_FIELDS)
-		rc = fail(EVENT_SHAPE, why, why_len, "customer array of %" PRIu32 " elements; v1 has %d", n,
-			  CUSTOMER_V1_FIELDS);
+	uint64_t v[CUSTOMER_V1_FIELDS]; /* by field; v[0] unused: the head reads the version */
+	int rc = read_record_head(&c, "customer", EVENT_CUSTOMER_SCHEMA_VERSION, CUSTOMER_V1_FIELDS, why, why_len);
 	for (int i = 1; i < CUSTOMER_V1_FIELDS && rc == EVENT_OK; i++)
 		rc = read_uint(&c, customer_fields[i], customer_max[i], 0, &v[i], why, why_len);
 	if (rc == EVENT_OK && v[1] == 0)
@@ -580,20 +582,10 @@ int event_name_decode(const void *buf, size_t len, struct event_name *n_out, cha
 	if (buf == NULL || len == 0)
 		return fail(EVENT_TRUNCATED, why, why_len, "empty payload");
 	struct cursor c = { .p = buf, .len = len };
-	uint32_t n = 0;
-	uint64_t version = 0, kind = 0, id = 0;
+	uint64_t kind = 0, id = 0;
 	const char *s = NULL;
 	size_t slen = 0;
-	int rc = read_array_header(&c, &n, why, why_len);
-	if (rc == EVENT_OK && n == 0)
-		rc = fail(EVENT_SHAPE, why, why_len, "name is an empty array");
-	if (rc == EVENT_OK)
-		rc = read_uint(&c, "schema_version", UINT32_MAX, 0, &version, why, why_len);
-	if (rc == EVENT_OK && version != EVENT_NAME_SCHEMA_VERSION)
-		rc = fail(EVENT_VERSION, why, why_len, "name schema_version %" PRIu64 " is not supported", version);
-	if (rc == EVENT_OK && n != NAME_V1_FIELDS)
-		rc = fail(EVENT_SHAPE, why, why_len, "name array of %" PRIu32 " elements; v1 has %d", n,
-			  NAME_V1_FIELDS);
+	int rc = read_record_head(&c, "name", EVENT_NAME_SCHEMA_VERSION, NAME_V1_FIELDS, why, why_len);
 	if (rc == EVENT_OK)
 		rc = read_uint(&c, "kind", EVENT_NAME_AISLE, 0, &kind, why, why_len);
 	if (rc == EVENT_OK)
