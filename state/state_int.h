@@ -120,6 +120,8 @@ int state__customer_decode(const MDB_val *k, const MDB_val *v, struct state_cust
 int state__product_decode(const MDB_val *k, const MDB_val *v, struct state_product *p_out);
 int state__demographics_decode(const MDB_val *k, const MDB_val *v, struct event_customer *d_out);
 int state__offset_decode(const MDB_val *k, const MDB_val *v, int64_t *next_out);
+/* The demographics row of user_id read in txn (store.c): STATE_NOTFOUND if there is none. */
+int state__demographics_in_txn(struct state_db *db, MDB_txn *txn, uint32_t user_id, struct event_customer *d);
 /* A name row into name_out (len bytes, EVENT_NAME_MAX suffices; STATE_INVAL if it does not fit). */
 int state__name_decode(const MDB_val *k, const MDB_val *v, char *name_out, size_t len);
 
