@@ -82,39 +82,6 @@ int log_enabled(const struct logger *lg, enum log_level level)
 	return level <= (lg ? lg->level : LOG_LEVEL_INFO);
 }
 
-/* A growing line; on out of memory it stays failed and the line is dropped. */
-struct line {
-	char *s;
-	size_t len, cap;
-	int failed;
-};
-
-static void put(struct line *l, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static void put(struct line *l, const char *fmt, ...)
-{
-	for (int attempt = 0; attempt < 2 && !l->failed; attempt++) {
-		va_list ap;
-		va_start(ap, fmt);
-		int n = vsnprintf(l->s ? l->s + l->len : NULL, l->s ? l->cap - l->len : 0, fmt, ap);
-		va_end(ap);
-		if (n < 0) {
-			l->failed = 1;
-		} else if (l->s && (size_t)n < l->cap - l->len) {
-			l->len += (size_t)n;
-			return;
-		} else {
-			size_t cap = l->cap + (size_t)n + 256;
-			char *s = realloc(l->s, cap);
-			if (!s)
-				l->failed = 1;
-			else {
-				l->s = s;
-				l->cap = cap;
-			}
-		}
-	}
-}
-
 /* UTC wall-clock time with milliseconds, ISO 8601 ("2026-11-29T22:33:27.123Z"). */
 static void timestamp(char *buf, size_t len)
 {
@@ -129,52 +96,52 @@ static void timestamp(char *buf, size_t len)
 
 /* A text value: as it is when it is one word, else in double quotes with " and \ escaped;
  * control characters (a newline in librdkafka's text) become spaces, so a line stays a line. */
-static void put_text_value(struct line *l, const char *s, int always_plain)
+static void put_text_value(FILE *l, const char *s, int always_plain)
 {
 	int plain = always_plain || (*s && !strpbrk(s, " \t\"=\\"));
 	if (!plain)
-		put(l, "\"");
+		fputc('"', l);
 	for (const char *p = s; *p; p++) {
 		unsigned char c = (unsigned char)*p;
 		if (c < 0x20)
-			put(l, " ");
+			fputc(' ', l);
 		else if (!plain && (c == '"' || c == '\\'))
-			put(l, "\\%c", c);
+			fprintf(l, "\\%c", c);
 		else
-			put(l, "%c", c);
+			fputc(c, l);
 	}
 	if (!plain)
-		put(l, "\"");
+		fputc('"', l);
 }
 
-static void build_text(struct line *l, const char *ts, enum log_level level, const char *component,
-		       const struct log_field *f, size_t n, const char *msg)
+static void build_text(FILE *l, const char *ts, enum log_level level, const char *component, const struct log_field *f,
+		       size_t n, const char *msg)
 {
-	put(l, "%s %s %s: ", ts, log_level_name(level), component ? component : "-");
+	fprintf(l, "%s %s %s: ", ts, log_level_name(level), component ? component : "-");
 	put_text_value(l, msg, 1);
 	for (size_t i = 0; i < n; i++) {
-		put(l, " %s=", f[i].key);
+		fprintf(l, " %s=", f[i].key);
 		switch (f[i].type) {
 		case LOG_FIELD_INT:
-			put(l, "%lld", (long long)f[i].i);
+			fprintf(l, "%lld", (long long)f[i].i);
 			break;
 		case LOG_FIELD_UINT:
-			put(l, "%llu", (unsigned long long)f[i].u);
+			fprintf(l, "%llu", (unsigned long long)f[i].u);
 			break;
 		case LOG_FIELD_DOUBLE:
-			put(l, "%.6g", f[i].d);
+			fprintf(l, "%.6g", f[i].d);
 			break;
 		case LOG_FIELD_STR:
 			put_text_value(l, f[i].s ? f[i].s : "-", 0);
 			break;
 		}
 	}
-	put(l, "\n");
+	fprintf(l, "\n");
 }
 
 /* One JSON object (cJSON, unformatted: one line); 0, or -1 when out of memory. */
-static int build_json(struct line *l, const char *ts, enum log_level level, const char *component,
-		      const struct log_field *f, size_t n, const char *msg)
+static int build_json(FILE *l, const char *ts, enum log_level level, const char *component, const struct log_field *f,
+		      size_t n, const char *msg)
 {
 	int rc = -1;
 	char *text = NULL;
@@ -208,7 +175,7 @@ static int build_json(struct line *l, const char *ts, enum log_level level, cons
 	text = cJSON_PrintUnformatted(o);
 	if (!text)
 		goto out;
-	put(l, "%s\n", text);
+	fprintf(l, "%s\n", text);
 	rc = 0;
 out:
 	cJSON_free(text);
@@ -223,21 +190,25 @@ void log_fields(struct logger *lg, enum log_level level, const char *component, 
 		return;
 	char ts[40];
 	timestamp(ts, sizeof ts);
-	struct line l = { 0 };
+	char *buf = NULL;
+	size_t len = 0;
+	FILE *line = open_memstream(&buf, &len); /* the line in memory: one fwrite, never half a line */
+	if (!line)
+		return;
 	if (!msg)
 		msg = "";
-	if (lg && lg->format == LOG_FORMAT_JSON) {
-		if (build_json(&l, ts, level, component, fields, n_fields, msg) != 0)
-			l.failed = 1;
-	} else {
-		build_text(&l, ts, level, component, fields, n_fields, msg);
-	}
-	if (!l.failed) {
+	int ok = 1;
+	if (lg && lg->format == LOG_FORMAT_JSON)
+		ok = build_json(line, ts, level, component, fields, n_fields, msg) == 0;
+	else
+		build_text(line, ts, level, component, fields, n_fields, msg);
+	ok = fclose(line) == 0 && ok; /* the stream's out of memory shows here: the line is dropped */
+	if (ok) {
 		FILE *out = lg ? lg->out : stderr;
-		fwrite(l.s, 1, l.len, out);
+		fwrite(buf, 1, len, out);
 		fflush(out);
 	}
-	free(l.s);
+	free(buf);
 }
 
 void log_vprintf(struct logger *lg, enum log_level level, const char *component, const char *fmt, va_list ap)

@@ -1,6 +1,5 @@
 /* consume --http: the consumer's stats as Prometheus text (0.0.4), and the /health and /ready probes. */
 #include <inttypes.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -76,60 +75,30 @@ void cli_metrics_snapshot(struct cli_metrics *m, int ok, uint64_t seq, double se
 	pthread_mutex_unlock(&m->lock);
 }
 
-/* A growing text buffer; on out of memory it stays failed and the response becomes a 500. */
-struct text {
-	char *s;
-	size_t len, cap;
-	int failed;
-};
-
-static void put(struct text *t, const char *fmt, ...)
-{
-	for (int attempt = 0; attempt < 2 && !t->failed; attempt++) {
-		va_list ap;
-		va_start(ap, fmt);
-		int n = vsnprintf(t->s ? t->s + t->len : NULL, t->s ? t->cap - t->len : 0, fmt, ap);
-		va_end(ap);
-		if (n < 0) {
-			t->failed = 1;
-		} else if (t->s && (size_t)n < t->cap - t->len) {
-			t->len += (size_t)n;
-			return;
-		} else {
-			size_t cap = (t->cap ? t->cap * 2 : 8192) + (size_t)n;
-			char *s = realloc(t->s, cap);
-			if (!s)
-				t->failed = 1;
-			t->s = s ? s : t->s;
-			t->cap = s ? cap : t->cap;
-		}
-	}
-}
-
 /* One metric's HELP and TYPE lines. */
-static void head(struct text *t, const char *name, const char *type, const char *help)
+static void head(FILE *t, const char *name, const char *type, const char *help)
 {
-	put(t, "# HELP %s %s\n# TYPE %s %s\n", name, help, name, type);
+	fprintf(t, "# HELP %s %s\n# TYPE %s %s\n", name, help, name, type);
 }
 
-static void counter(struct text *t, const char *name, const char *help, uint64_t v)
+static void counter(FILE *t, const char *name, const char *help, uint64_t v)
 {
 	head(t, name, "counter", help);
-	put(t, "%s %" PRIu64 "\n", name, v);
+	fprintf(t, "%s %" PRIu64 "\n", name, v);
 }
 
 /* A histogram in the consumer's latency buckets (ms in, seconds out): the stamped events' freshness. */
-static void histogram(struct text *t, const char *h, const char *help, const uint64_t *buckets, double sum_ms)
+static void histogram(FILE *t, const char *h, const char *help, const uint64_t *buckets, double sum_ms)
 {
 	head(t, h, "histogram", help);
 	uint64_t cum = 0;
 	for (int b = 0; b < CONS_LATENCY_BUCKETS - 1; b++) {
 		cum += buckets[b];
-		put(t, "%s_bucket{le=\"%g\"} %" PRIu64 "\n", h, cons_latency_bounds_ms[b] / 1e3, cum);
+		fprintf(t, "%s_bucket{le=\"%g\"} %" PRIu64 "\n", h, cons_latency_bounds_ms[b] / 1e3, cum);
 	}
 	cum += buckets[CONS_LATENCY_BUCKETS - 1];
-	put(t, "%s_bucket{le=\"+Inf\"} %" PRIu64 "\n%s_sum %.9g\n%s_count %" PRIu64 "\n", h, cum, h, sum_ms / 1e3, h,
-	    cum);
+	fprintf(t, "%s_bucket{le=\"+Inf\"} %" PRIu64 "\n%s_sum %.9g\n%s_count %" PRIu64 "\n", h, cum, h, sum_ms / 1e3,
+		h, cum);
 }
 
 /* Resident memory from /proc/self/statm (pages); 0 if it cannot be read. */
@@ -167,7 +136,7 @@ static int is_ready(const struct cli_metrics *m)
 }
 
 /* Every metric, names and meanings as README.md lists them (lock held). */
-static void render(const struct cli_metrics *m, struct text *t)
+static void render(const struct cli_metrics *m, FILE *t)
 {
 	const struct cons_stats *s = &m->totals;
 	counter(t, "segstream_events_read_total", "Event messages read from the events topic.", s->messages);
@@ -179,30 +148,30 @@ static void render(const struct cli_metrics *m, struct text *t)
 
 	head(t, "segstream_dead_letters_total", "counter", "Invalid events sent to the dead-letter topic, by reason.");
 	for (int i = 0; i < m->n_dead_letters; i++)
-		put(t, "segstream_dead_letters_total{reason=\"%s\"} %" PRIu64 "\n", m->dead_letters[i].reason,
-		    m->dead_letters[i].count);
+		fprintf(t, "segstream_dead_letters_total{reason=\"%s\"} %" PRIu64 "\n", m->dead_letters[i].reason,
+			m->dead_letters[i].count);
 
 	const char *bs = "segstream_batch_size_events";
 	head(t, bs, "histogram", "Event messages per committed batch.");
 	uint64_t bcum = 0;
 	for (int b = 0; b < CONS_BATCH_SIZE_BUCKETS - 1; b++) {
 		bcum += m->batch_size[b];
-		put(t, "%s_bucket{le=\"%g\"} %" PRIu64 "\n", bs, cons_batch_size_bounds[b], bcum);
+		fprintf(t, "%s_bucket{le=\"%g\"} %" PRIu64 "\n", bs, cons_batch_size_bounds[b], bcum);
 	}
 	bcum += m->batch_size[CONS_BATCH_SIZE_BUCKETS - 1];
-	put(t, "%s_bucket{le=\"+Inf\"} %" PRIu64 "\n%s_sum %" PRIu64 "\n%s_count %" PRIu64 "\n", bs, bcum, bs,
-	    m->batch_size_sum, bs, bcum);
+	fprintf(t, "%s_bucket{le=\"+Inf\"} %" PRIu64 "\n%s_sum %" PRIu64 "\n%s_count %" PRIu64 "\n", bs, bcum, bs,
+		m->batch_size_sum, bs, bcum);
 
 	const char *h = "segstream_batch_commit_duration_seconds";
 	head(t, h, "histogram", "Latency of each batch's LMDB commit.");
 	uint64_t cum = 0;
 	for (int b = 0; b < CONS_LATENCY_BUCKETS - 1; b++) {
 		cum += m->commit_latency[b];
-		put(t, "%s_bucket{le=\"%g\"} %" PRIu64 "\n", h, cons_latency_bounds_ms[b] / 1e3, cum);
+		fprintf(t, "%s_bucket{le=\"%g\"} %" PRIu64 "\n", h, cons_latency_bounds_ms[b] / 1e3, cum);
 	}
 	cum += m->commit_latency[CONS_LATENCY_BUCKETS - 1];
-	put(t, "%s_bucket{le=\"+Inf\"} %" PRIu64 "\n%s_sum %.9g\n%s_count %" PRIu64 "\n", h, cum, h,
-	    m->commit_latency_sum_ms / 1e3, h, cum);
+	fprintf(t, "%s_bucket{le=\"+Inf\"} %" PRIu64 "\n%s_sum %.9g\n%s_count %" PRIu64 "\n", h, cum, h,
+		m->commit_latency_sum_ms / 1e3, h, cum);
 	histogram(t, "segstream_event_commit_latency_seconds",
 		  "Produce time (replay --stamp header) to LMDB commit of each stamped event.", m->event_latency,
 		  m->event_latency_sum_ms);
@@ -221,62 +190,67 @@ static void render(const struct cli_metrics *m, struct text *t)
 			int64_t v = k == 0 ? p->committed : k == 1 ? p->high : p->lag;
 			if (k > 0 && p->high < 0)
 				continue; /* not known yet */
-			put(t, "%s{partition=\"%" PRId32 "\"} %" PRId64 "\n", part_metrics[k].name, p->partition, v);
+			fprintf(t, "%s{partition=\"%" PRId32 "\"} %" PRId64 "\n", part_metrics[k].name, p->partition,
+				v);
 		}
 	}
 	head(t, "segstream_events_per_second", "gauge", "Event messages read per second over the last interval.");
-	put(t, "segstream_events_per_second %.6g\n", m->events_per_s);
+	fprintf(t, "segstream_events_per_second %.6g\n", m->events_per_s);
 	counter(t, "segstream_snapshots_published_total", "Snapshots published.", m->snapshots_published);
 	counter(t, "segstream_snapshots_failed_total", "Snapshots (or their Kafka deltas) that failed.",
 		m->snapshots_failed);
 	if (m->snapshot_seq) { /* absent until the first snapshot */
 		head(t, "segstream_snapshot_last_sequence", "gauge", "Sequence number of the last published snapshot.");
-		put(t, "segstream_snapshot_last_sequence %" PRIu64 "\n", m->snapshot_seq);
+		fprintf(t, "segstream_snapshot_last_sequence %" PRIu64 "\n", m->snapshot_seq);
 		head(t, "segstream_snapshot_last_age_seconds", "gauge", "Time since the last snapshot was published.");
-		put(t, "segstream_snapshot_last_age_seconds %.3f\n", since_s(&m->snapshot_at));
+		fprintf(t, "segstream_snapshot_last_age_seconds %.3f\n", since_s(&m->snapshot_at));
 		head(t, "segstream_snapshot_last_duration_seconds", "gauge", "How long the last snapshot took.");
-		put(t, "segstream_snapshot_last_duration_seconds %.6f\n", m->snapshot_s);
+		fprintf(t, "segstream_snapshot_last_duration_seconds %.6f\n", m->snapshot_s);
 	}
 	head(t, "segstream_reference_records", "gauge", "Records read from a reference topic at start.");
-	put(t, "segstream_reference_records{table=\"products\"} %" PRIu64 "\n", s->products);
-	put(t, "segstream_reference_records{table=\"customers\"} %" PRIu64 "\n", s->customers);
+	fprintf(t, "segstream_reference_records{table=\"products\"} %" PRIu64 "\n", s->products);
+	fprintf(t, "segstream_reference_records{table=\"customers\"} %" PRIu64 "\n", s->customers);
 	struct state_env_info ei;
 	if (m->db && state_env_info(m->db, &ei) == STATE_OK) {
 		head(t, "segstream_lmdb_map_size_bytes", "gauge",
 		     "LMDB map size: the most the state file may grow to.");
-		put(t, "segstream_lmdb_map_size_bytes %" PRIu64 "\n", ei.map_size_bytes);
+		fprintf(t, "segstream_lmdb_map_size_bytes %" PRIu64 "\n", ei.map_size_bytes);
 		head(t, "segstream_lmdb_used_bytes", "gauge", "LMDB pages in use: (last page number + 1) * page size.");
-		put(t, "segstream_lmdb_used_bytes %" PRIu64 "\n", ei.used_bytes);
+		fprintf(t, "segstream_lmdb_used_bytes %" PRIu64 "\n", ei.used_bytes);
 		head(t, "segstream_state_table_entries", "gauge", "Entries of each state table now.");
-		put(t, "segstream_state_table_entries{table=\"customers\"} %" PRIu64 "\n", ei.customers);
-		put(t, "segstream_state_table_entries{table=\"products\"} %" PRIu64 "\n", ei.products);
-		put(t, "segstream_state_table_entries{table=\"demographics\"} %" PRIu64 "\n", ei.demographics);
+		fprintf(t, "segstream_state_table_entries{table=\"customers\"} %" PRIu64 "\n", ei.customers);
+		fprintf(t, "segstream_state_table_entries{table=\"products\"} %" PRIu64 "\n", ei.products);
+		fprintf(t, "segstream_state_table_entries{table=\"demographics\"} %" PRIu64 "\n", ei.demographics);
 	}
 	head(t, "segstream_broker_up", "gauge", "0 while the consumer cannot reach the broker, else 1.");
-	put(t, "segstream_broker_up %d\n", m->have_report ? !m->broker_down : 1);
+	fprintf(t, "segstream_broker_up %d\n", m->have_report ? !m->broker_down : 1);
 	head(t, "segstream_process_resident_memory_bytes", "gauge", "Resident memory of the process.");
-	put(t, "segstream_process_resident_memory_bytes %" PRIu64 "\n", resident_bytes());
+	fprintf(t, "segstream_process_resident_memory_bytes %" PRIu64 "\n", resident_bytes());
 	head(t, "segstream_stats_age_seconds", "gauge", "Age of the consumer's last stats report (-1: none yet).");
-	put(t, "segstream_stats_age_seconds %.3f\n", m->have_report ? since_s(&m->report_at) : -1.0);
+	fprintf(t, "segstream_stats_age_seconds %.3f\n", m->have_report ? since_s(&m->report_at) : -1.0);
 	head(t, "segstream_ready", "gauge", "1 when /ready answers 200.");
-	put(t, "segstream_ready %d\n", is_ready(m));
+	fprintf(t, "segstream_ready %d\n", is_ready(m));
 }
 
 static void serve_metrics(void *ctx, const char *path, const char *rest, struct http_response *resp)
 {
 	struct cli_metrics *m = ctx;
-	struct text t = { 0 };
+	char *text = NULL;
+	size_t len = 0;
+	FILE *t = open_memstream(&text, &len);
 	(void)path;
 	(void)rest;
-	pthread_mutex_lock(&m->lock);
-	render(m, &t);
-	pthread_mutex_unlock(&m->lock);
-	if (t.failed) {
-		free(t.s);
+	if (t) {
+		pthread_mutex_lock(&m->lock);
+		render(m, t);
+		pthread_mutex_unlock(&m->lock);
+	}
+	if (!t || fclose(t) != 0) { /* out of memory: the stream's failure shows at its close */
+		free(text);
 		http_reply_error(resp, 500, "out of memory");
 		return;
 	}
-	http_reply_owned(resp, 200, "text/plain; version=0.0.4; charset=utf-8", t.s, t.len);
+	http_reply_owned(resp, 200, "text/plain; version=0.0.4; charset=utf-8", text, len);
 }
 
 static void serve_health(void *ctx, const char *path, const char *rest, struct http_response *resp)
