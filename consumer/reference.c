@@ -17,16 +17,19 @@ static void put_reference(struct run *r, enum cons_table kind, const rd_kafka_me
 		if ((drc = event_product_decode(m->payload, m->len, &ep, why, sizeof why)) == EVENT_OK) {
 			struct state_product sp;
 			state_product_from_event(&ep, &sp);
-			uint32_t limit = state_product_id_limit(r->db);
-			if (sp.product_id >= limit) /* a stray id must neither size the table nor stop the stream */
+			rc = state_batch_put_product(r->batch, &sp);
+			if (rc == STATE_INVAL) { /* an id beyond what the state indexes (the decoder refuses 0) */
 				log_warn(r->cfg->log, CONS_LOG,
 					 "%s %d/%" PRId64
 					 ": skipped: product_id %u is beyond the ids the state indexes now "
 					 "(%u: %u per product held, at least %u)",
-					 rd_kafka_topic_name(m->rkt), m->partition, m->offset, sp.product_id, limit,
-					 STATE_PRODUCT_IDS_PER_PRODUCT, STATE_PRODUCT_ID_FLOOR);
-			else if ((rc = state_batch_put_product(r->batch, &sp)) == STATE_OK)
+					 rd_kafka_topic_name(m->rkt), m->partition, m->offset, sp.product_id,
+					 state_product_id_limit(r->db), STATE_PRODUCT_IDS_PER_PRODUCT,
+					 STATE_PRODUCT_ID_FLOOR);
+				rc = STATE_OK; /* a stray id must neither size the table nor stop the stream */
+			} else if (rc == STATE_OK) {
 				r->stats.products++;
+			}
 		}
 	} else if (kind == CONS_TABLE_NAMES) {
 		struct event_name en;
