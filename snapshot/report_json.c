@@ -201,6 +201,8 @@ int snap_report_write_json(const struct snap_report *r, FILE *f)
 	json_counts(f, r, "lines_by_dow", r->dow_lines, 7, number_label, ",");
 	json_counts(f, r, "orders_by_hour", r->hour_orders, 24, number_label, ",");
 	json_counts(f, r, "lines_by_hour", r->hour_lines, 24, number_label, ",");
+	json_counts(f, r, "spend_cents_by_dow", r->dow_cents, 7, number_label, ",");
+	json_counts(f, r, "spend_cents_by_hour", r->hour_cents, 24, number_label, ",");
 	json_groups(f, r, "departments", STATE_DEPARTMENTS, dept_label, NULL, r->dept_items, r->dept_cents, 0, 1, ",");
 	json_groups(f, r, "profiles", SEG_PROFILE_COUNT, profile_label, NULL, r->profile_items, r->profile_cents, 1, 0,
 		    ",");

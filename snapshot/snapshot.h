@@ -52,6 +52,7 @@ struct snap_report {
 	uint64_t loyalty_dept_items[SEG_LOYALTY_COUNT][STATE_DEPARTMENTS]; /* items per department by loyalty */
 	char dept_names[STATE_DEPARTMENTS][EVENT_NAME_MAX]; /* by id - 1, from the state; "" if unknown */
 	uint64_t dow_orders[7], hour_orders[24], dow_lines[7], hour_lines[24];
+	uint64_t dow_cents[7], hour_cents[24];         /* priced lines' cents by the order's day and hour */
 	uint64_t profile_customers[SEG_PROFILE_COUNT]; /* by primary profile, all customers */
 	uint64_t profile_items[SEG_PROFILE_COUNT], profile_cents[SEG_PROFILE_COUNT];
 	/* demographic parts: customers not low-activity, with demographics */

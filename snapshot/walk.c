@@ -86,10 +86,12 @@ static int visit(const struct state_customer *c, const struct event_customer *d,
 	for (int i = 0; i < 7; i++) {
 		r->dow_orders[i] += c->dow_orders[i];
 		r->dow_lines[i] += c->dow_lines[i];
+		r->dow_cents[i] += c->dow_cents[i];
 	}
 	for (int i = 0; i < 24; i++) {
 		r->hour_orders[i] += c->hour_orders[i];
 		r->hour_lines[i] += c->hour_lines[i];
+		r->hour_cents[i] += c->hour_cents[i];
 	}
 	r->profile_customers[v.primary]++;
 	for (int p = 0; p < SEG_PROFILE_COUNT; p++) {

@@ -1,5 +1,5 @@
 /*
- * The customer record, pure: its versioned encoding (versions 1 and 2 read, version 2 written) and
+ * The customer record, pure: its versioned encoding (versions 1 to 4 read, version 4 written) and
  * the one apply path that updates a record with an event. No I/O, no LMDB (see state.h).
  */
 #include "state/state.h"
@@ -9,10 +9,11 @@
 
 /*
  * Customer records: version byte, then LEB128 varints field by field, then each histogram as a
- * bitmap of its non-zero bins and those bins' values, then (version 3) the CRC-32 of all the
- * bytes before it, little-endian: a flipped bit anywhere in a record is refused, never read as
- * another value. Version 2 is the same without the CRC and version 1 wrote [count] then
- * [bin index, value] pairs instead; both are still read.
+ * bitmap of its non-zero bins and those bins' values, then (versions 3 and 4) the CRC-32 of all
+ * the bytes before it, little-endian: a flipped bit anywhere in a record is refused, never read
+ * as another value. Version 4 added the last two histograms (cents per day and hour); version 3
+ * is the same without them, version 2 also without the CRC, and version 1 wrote [count] then
+ * [bin index, value] pairs instead; all are still read (what they lack reads as 0).
  * Records are variable-size on purpose: events arrive in event-time order, so every batch
  * updates customers all over the key space and LMDB rewrites each touched 4 KiB page whole;
  * a typical customer takes ~120 bytes (version 1: ~167; fixed fields: 681), so pages hold more
@@ -50,7 +51,12 @@ static const struct {
 	{ offsetof(struct state_customer, hour_orders), 24, 0 },
 	{ offsetof(struct state_customer, dow_lines), 7, 0 },
 	{ offsetof(struct state_customer, hour_lines), 24, 0 },
+	{ offsetof(struct state_customer, dow_cents), 7, 1 },   /* version 4 on */
+	{ offsetof(struct state_customer, hour_cents), 24, 1 }, /* version 4 on */
 };
+
+/* How many of histograms[] a record of versions 1 to 3 holds. */
+#define HISTOGRAMS_BEFORE_V4 8
 
 /* Writes a histogram given as uint32 (v32) or uint64 (v64) values: a bitmap of its non-zero
  * bins (ceil(n / 8) bytes, bin 0 in the low bit of the first byte), then those bins' values. */
@@ -187,7 +193,8 @@ int state_customer_decode(const uint8_t *buf, size_t len, struct state_customer 
 	if (len < 1)
 		return STATE_CORRUPT;
 	void (*get_histogram)(struct vreader *, uint32_t *, uint64_t *, int);
-	if (buf[0] == STATE_RECORD_VERSION) {
+	size_t n_histograms = HISTOGRAMS_BEFORE_V4;
+	if (buf[0] == STATE_RECORD_VERSION || buf[0] == 3) {
 		if (len < 5)
 			return STATE_CORRUPT;
 		len -= 4;
@@ -196,10 +203,12 @@ int state_customer_decode(const uint8_t *buf, size_t len, struct state_customer 
 		if ((uint32_t)crc32(0L, buf, (uInt)len) != stored)
 			return STATE_CORRUPT;
 		get_histogram = get_bins;
+		if (buf[0] == STATE_RECORD_VERSION)
+			n_histograms = sizeof histograms / sizeof histograms[0];
 	} else if (buf[0] == 2) {
-		get_histogram = get_bins; /* still read (no CRC); the next put writes it as version 3 */
+		get_histogram = get_bins; /* still read (no CRC); the next put writes the current version */
 	} else if (buf[0] == 1) {
-		get_histogram = get_pairs; /* still read; the next put writes it as version 3 */
+		get_histogram = get_pairs; /* still read; the next put writes the current version */
 	} else {
 		return STATE_VERSION;
 	}
@@ -218,7 +227,7 @@ int state_customer_decode(const uint8_t *buf, size_t len, struct state_customer 
 	c->spend_cents = get_varint(&r, UINT64_MAX);
 	uint64_t zz = get_varint(&r, UINT64_MAX);
 	c->last_event_ms = (int64_t)(zz >> 1) ^ -(int64_t)(zz & 1);
-	for (size_t h = 0; h < sizeof histograms / sizeof histograms[0]; h++) {
+	for (size_t h = 0; h < n_histograms; h++) {
 		char *field = (char *)c + histograms[h].offset;
 		get_histogram(&r, histograms[h].wide ? NULL : (uint32_t *)field,
 			      histograms[h].wide ? (uint64_t *)field : NULL, histograms[h].bins);
@@ -261,6 +270,8 @@ enum state_apply_result state_customer_apply(struct state_customer *c, const str
 	if (priced) {
 		c->priced_items++;
 		c->spend_cents += (uint64_t)product->price_cents;
+		c->dow_cents[ev->order_dow] += (uint64_t)product->price_cents;
+		c->hour_cents[ev->order_hour] += (uint64_t)product->price_cents;
 	}
 	if (product && product->department_id >= 1 && product->department_id <= STATE_DEPARTMENTS) {
 		c->dept_items[product->department_id - 1]++;

@@ -51,7 +51,7 @@ const char *state_errname(int err);
 
 #define STATE_DEPARTMENTS    21 /**< department ids 1..21 */
 #define STATE_DAY_BINS       31 /**< days_since_prior_order 0..30 */
-#define STATE_RECORD_VERSION 3
+#define STATE_RECORD_VERSION 4
 
 /** One customer's metrics (SPEC §3). A plain value; zero-initialised means "no events yet". */
 struct state_customer {
@@ -75,6 +75,8 @@ struct state_customer {
 	uint32_t hour_orders[24];               /* orders per order_hour_of_day */
 	uint32_t dow_lines[7];                  /* lines per order_dow (SPEC §4: busiest days, per line) */
 	uint32_t hour_lines[24];                /* lines per order_hour_of_day */
+	uint64_t dow_cents[7];                  /* priced lines' cents per order_dow (version 4; 0 in older records) */
+	uint64_t hour_cents[24];                /* priced lines' cents per order_hour_of_day (version 4) */
 };
 
 /** Upper bound of an encoded customer record, in bytes (typical: ~120). */
@@ -89,7 +91,8 @@ struct state_customer {
  */
 int state_customer_encode(const struct state_customer *c, uint8_t *buf, size_t buf_len, size_t *len_out);
 /**
- * @brief Decodes a record of version 1, 2 or 3 (only version 3 carries a CRC). Pure.
+ * @brief Decodes a record of version 1 to 4 (versions 3 and 4 carry a CRC; only version 4 has the
+ *        cents per day and hour, which older versions leave at 0). Pure.
  * @return STATE_OK, STATE_VERSION (unknown version byte) or STATE_CORRUPT (a CRC that does not
  *         match, truncated, trailing bytes, a value out of range, a zero or out-of-range bin, or
  *         version 1's bin indexes not increasing).

@@ -109,6 +109,10 @@ check("spend", rep["spend_cents"] == int(m["cents"].sum()))
 by_dow = m.groupby("order_dow").size()
 check("lines by dow", all(rep["lines_by_dow"][str(d)] == int(by_dow.get(d, 0)) for d in range(7)))
 by_hour_orders = m.drop_duplicates("order_id").groupby("order_hour_of_day").size()
+for key, col, n in [("dow", "order_dow", 7), ("hour", "order_hour_of_day", 24)]:
+    cents = m.groupby(col)["cents"].sum()
+    check(f"spend by {key}", all(rep[f"spend_cents_by_{key}"][str(k)] == int(cents.get(k, 0)) for k in range(n)),
+          (rep[f"spend_cents_by_{key}"], cents.to_dict()))
 check("orders by hour", all(rep["orders_by_hour"][str(h)] == int(by_hour_orders.get(h, 0)) for h in range(24)))
 dept = m.dropna(subset=["department_id"]).groupby("department_id").agg(items=("order_id", "size"), cents=("cents", "sum"))
 got = {d["name"]: (d["items"], d["revenue_cents"]) for d in rep["departments"]}

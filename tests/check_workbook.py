@@ -91,13 +91,18 @@ for col, key in [(1, "loyalty"), (5, "spending"), (9, "frequency")]:
 
 # Days and hours
 ws = wb["Days and hours"]
-for col, what in [(1, "dow"), (7, "hour")]:
+assert len(ws._charts) == 4, len(ws._charts)  # orders and mean spend per order, by day and by hour
+for col, what in [(1, "dow"), (9, "hour")]:
     rows, _ = table(ws, col)
     assert {str(k): v["Orders"] for k, v in rows.items()} == rep[f"orders_by_{what}"]
     assert {str(k): v["Lines"] for k, v in rows.items()} == rep[f"lines_by_{what}"]
     total = sum(rep[f"orders_by_{what}"].values())
     for k, v in rows.items():
-        assert close(v["Share of orders"], rep[f"orders_by_{what}"][str(k)] / total)
+        n, cents = rep[f"orders_by_{what}"][str(k)], rep[f"spend_cents_by_{what}"][str(k)]
+        assert close(v["Share of orders"], n / total)
+        assert money(v["Spend"], cents), (what, k, v)
+        assert close(v["Spend per order"], cents / 100 / n if n else None), (what, k, v)
+    assert "$" in fmt(ws, col + 3) and "$" in fmt(ws, col + 6), (fmt(ws, col + 3), fmt(ws, col + 6))
 
 
 def check_groups(ws, col, groups, with_customers, with_tier, key="name"):

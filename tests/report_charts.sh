@@ -21,7 +21,7 @@ import matplotlib.image as mpimg
 
 out = sys.argv[1]
 CHARTS = ["tier1_revenue_by_age", "spending_by_income_region", "region_department_mix", "orders_by_dow",
-          "orders_by_hour", "basket_by_dow", "basket_by_hour", "age_vs_income", "dependants_by_age",
+          "orders_by_hour", "spend_by_dow", "spend_by_hour", "age_vs_income", "dependants_by_age",
           "price_distribution", "family_vs_single_by_profile", "loyalty_distribution", "revenue_by_department",
           "revenue_tiers", "department_pareto", "family_vs_single", "income_groups", "regional_concentration",
           "shopper_profiles", "persona_efficiency", "loyal_vs_regular_departments", "clusters"]

@@ -9,6 +9,7 @@
 #include <unistd.h>
 #include <cmocka.h>
 #include <lmdb.h>
+#include <zlib.h>
 
 #include "segment/segment.h"
 #include "state/state.h"
@@ -58,6 +59,10 @@ static void test_worked_example_user1(void **state)
 	assert_true(c.spend_cents == 59 * 637);
 	assert_int_equal(c.reorders, 59 - 5);
 	assert_int_equal(c.dept_items[6], 59);
+	assert_true(c.hour_cents[8] == c.spend_cents); /* every order at 8 o'clock */
+	assert_true(c.dow_cents[1] == (5 + 6) * 637);  /* orders 1 and 8 */
+	assert_true(c.dow_cents[0] == 5 * 637);        /* order 7 */
+	assert_true(c.hour_cents[9] == 0 && c.dow_cents[4] == 5 * 637);
 	assert_int_equal(c.span_days, 15 + 21 + 29 + 28 + 19 + 20 + 14 + 0 + 30);
 	struct segment_config cfg;
 	segment_config_init(&cfg);
@@ -89,7 +94,8 @@ static void test_duplicate_guard_and_train(void **state)
 	assert_int_equal(state_customer_apply(&c, &train, NULL, 1), STATE_APPLIED);
 	assert_int_equal(c.items, 2);
 	assert_int_equal(c.orders, 2);
-	assert_int_equal(c.priced_items, 0); /* unknown product: unpriced, no department */
+	assert_int_equal(c.priced_items, 0); /* unknown product: unpriced, no department, no cents */
+	assert_true(c.hour_cents[8] == 0 && c.dow_cents[2] == 0 && c.dow_cents[3] == 0);
 	for (int d = 0; d < STATE_DEPARTMENTS; d++)
 		assert_int_equal(c.dept_items[d], 0);
 }
@@ -151,6 +157,22 @@ static void test_decode_rejects_corrupt_fixture(void **state)
 			 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,    0, 0, 0, 0 };
 	assert_int_equal(state_customer_decode(v2, sizeof v2, &d), STATE_OK);
 	assert_int_equal(d.days_lines[0], 7);
+	/* version 3: version 2's bytes with a CRC; no cents per day or hour (they read as 0) */
+	uint8_t v3[sizeof v2 + 4];
+	memcpy(v3, v2, sizeof v2);
+	v3[0] = 3;
+	uint32_t crc = (uint32_t)crc32(0L, v3, (uInt)sizeof v2);
+	for (int i = 0; i < 4; i++)
+		v3[sizeof v2 + (size_t)i] = (uint8_t)(crc >> (8 * i));
+	memset(&d, 0xff, sizeof d);
+	assert_int_equal(state_customer_decode(v3, sizeof v3, &d), STATE_OK);
+	assert_int_equal(d.days_lines[0], 7);
+	assert_true(d.dow_cents[0] == 0 && d.hour_cents[23] == 0);
+	v3[0] = STATE_RECORD_VERSION; /* the same bytes as version 4 lack the two cents histograms */
+	crc = (uint32_t)crc32(0L, v3, (uInt)sizeof v2);
+	for (int i = 0; i < 4; i++)
+		v3[sizeof v2 + (size_t)i] = (uint8_t)(crc >> (8 * i));
+	assert_int_equal(state_customer_decode(v3, sizeof v3, &d), STATE_CORRUPT);
 	v2[17] = 0; /* a bin marked non-zero holding zero */
 	assert_int_equal(state_customer_decode(v2, sizeof v2, &d), STATE_CORRUPT);
 	v2[17] = 7;

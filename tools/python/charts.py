@@ -20,6 +20,7 @@ import matplotlib
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
+import matplotlib.ticker  # noqa: E402
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
@@ -32,6 +33,7 @@ REGIONS = CATEGORY_ORDERS["region"]
 PROFILES = CATEGORY_ORDERS["primary_profile"]
 TIER1 = "Tier 1 Core"
 BLUE, ORANGE, GREY = "#2f6f9f", "#d9822b", "#9a9a9a"
+DOLLARS = matplotlib.ticker.StrMethodFormatter("${x:,.2f}")
 
 
 def department_names(departments_csv, n=21, report=None):
@@ -181,11 +183,12 @@ def time_charts(snap, out, written):
         busiest = max(orders, key=orders.get)
         bars(out, written, f"orders_by_{what}", [str(k) for k in orders], list(orders.values()),
              f"Orders by {key}: the busiest is {busiest}", unit, "orders", highlight=str(busiest))
-        basket = {k: lines[k] / orders[k] if orders[k] else 0 for k in orders}
-        big = max(basket, key=basket.get)
-        bars(out, written, f"basket_by_{what}", [str(k) for k in basket], list(basket.values()),
-             f"Lines per order by {key} (the state keeps no spend per {key}): largest at {big}", unit,
-             "lines per order", highlight=str(big))
+        cents = {int(k): v for k, v in rep[f"spend_cents_by_{what}"].items()}
+        spend = {k: cents.get(k, 0) / 100 / orders[k] if orders[k] else 0 for k in orders}
+        top = max(spend, key=spend.get)
+        bars(out, written, f"spend_by_{what}", [str(k) for k in spend], list(spend.values()),
+             f"Mean spend per order by {key}: highest at {top} (${spend[top]:,.2f})", unit, "$ per order",
+             highlight=str(top), fmt=DOLLARS)
 
 
 def customer_charts(snap, out, written):
