@@ -203,6 +203,21 @@ static uint64_t file_size(FILE *f)
 }
 
 /*
+ * The bytes to read at a time: CHUNK, or for a regular file (or range) smaller than that, its
+ * size + 1, so that a small file is read in one go into a buffer of its size rather than 2 MB
+ * (the + 1 reads to the end of a file that has not grown since). Rows longer than a read still
+ * grow the buffer as they do after a CHUNK.
+ */
+static size_t read_size(FILE *f, const struct ds_range *range, size_t chunk)
+{
+	struct stat st;
+	if (fstat(fileno(f), &st) != 0 || !S_ISREG(st.st_mode))
+		return chunk;
+	uint64_t want = range ? range->end - range->start : (uint64_t)st.st_size;
+	return want < chunk ? (size_t)want + 1 : chunk;
+}
+
+/*
  * Streams the rows of [range->start, range->end) of path to fn (all of it for a NULL range):
  * libcsv for anything quoted, the fast path until then. Row numbers continue from
  * range->first_row, so errors name the row of the whole file; when that is DS_ROW_UNKNOWN
@@ -239,15 +254,16 @@ int ds__csv_read_range(const char *path, const struct ds_range *range, struct ds
 	}
 	csv_set_space_func(&p, no_space);
 	enum { CHUNK = 1 << 20 };
+	const size_t chunk = read_size(f, range, CHUNK);
 	int fast = !rep->libcsv_only;
-	size_t carry = 0, cap = 2 * CHUNK; /* text[0, carry): the unterminated end of the last chunk */
+	size_t carry = 0, cap = 2 * chunk; /* text[0, carry): the unterminated end of the last chunk */
 	char *text = malloc(cap + 1);      /* + 1: split_rows may terminate the last row at its end */
 	if (!text) {
 		rc = DS_NOMEM;
 		goto out;
 	}
 	size_t n;
-	while (!r.rc && left > 0 && (n = fread(text + carry, 1, left < CHUNK ? (size_t)left : CHUNK, f)) > 0) {
+	while (!r.rc && left > 0 && (n = fread(text + carry, 1, left < chunk ? (size_t)left : chunk, f)) > 0) {
 		left -= n;
 		int quoted = memchr(text + carry, '"', n) != NULL;
 		if (quoted && partial) {
@@ -261,7 +277,7 @@ int ds__csv_read_range(const char *path, const struct ds_range *range, struct ds
 			split_rows(&r, text, last);
 			carry = len - last;
 			memmove(text, text + last, carry);
-			if (carry + CHUNK > cap) { /* one row longer than a chunk */
+			if (carry + chunk > cap) { /* one row longer than a chunk */
 				cap *= 2;
 				char *t = realloc(text, cap + 1);
 				if (!t) {
@@ -380,18 +396,25 @@ int ds__bad(char *why, size_t why_len, const char *fmt, ...)
 	return 1;
 }
 
-/* Grows an id-indexed table of elem-sized entries so that id fits; new entries are zeroed. */
+/*
+ * Grows an id-indexed table of elem-sized entries so that id fits; new entries are zeroed. The
+ * new table comes from calloc and the old entries are copied, rather than realloc + memset: a
+ * large table is then zero pages from the system that take memory only where an id is written,
+ * so one high id among few rows costs a few pages, not the whole table written with zeros.
+ */
 int ds__grow_table(void **table, size_t *cap, size_t elem, uint64_t id)
 {
 	if (id < *cap)
 		return 0;
-	size_t n = *cap ? *cap : 1024;
-	while (n <= id)
-		n *= 2;
-	void *t = realloc(*table, n * elem);
+	size_t n = *cap ? *cap * 2 : 1024;
+	if (n <= id) /* a jump: room for id, not the next power of two (up to twice the memory to walk) */
+		n = (size_t)id + 1;
+	void *t = calloc(n, elem);
 	if (!t)
 		return -1;
-	memset((char *)t + *cap * elem, 0, (n - *cap) * elem);
+	if (*cap)
+		memcpy(t, *table, *cap * elem);
+	free(*table);
 	*table = t;
 	*cap = n;
 	return 0;

@@ -262,7 +262,14 @@ static int line_row(const struct ds__row *r, void *vctx, char *why, size_t why_l
 		return ds__bad(why, why_len, "add_to_cart_order '%s' not in 1..65535", r->field[2]);
 	if (ds__parse_uint(r->field[3], r->len[3], 1, &re))
 		return ds__bad(why, why_len, "reordered '%s' is not 0 or 1", r->field[3]);
-	struct ds_line l = { (uint32_t)order, (uint32_t)product, (uint16_t)cart, (uint8_t)re };
+	/* Zeroed first: an initialiser leaves the padding byte as the stack had it, and line
+	 * tables are compared byte for byte (one read against the two-thread load). */
+	struct ds_line l;
+	memset(&l, 0, sizeof l);
+	l.order_id = (uint32_t)order;
+	l.product_id = (uint32_t)product;
+	l.add_to_cart = (uint16_t)cart;
+	l.reordered = (uint8_t)re;
 	return c->cb(&l, c->ctx, why, why_len);
 }
 

@@ -6,6 +6,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 #include <cmocka.h>
 
@@ -132,6 +134,74 @@ static void test_products_without_prices_column(void **state)
 	unlink(path);
 	assert_true(p.count == 3 && p.no_price_column == 1 && p.unpriced == 1);
 	assert_non_null(strstr(log, ": warning: 1 of 3 rows have no prices column"));
+	ds_products_free(&p);
+}
+
+/*
+ * An id-indexed table grows by steps (ids in a row) and by a jump (one high id): every product
+ * read before a growth is still there after it, with its fields, and the ids between are empty.
+ */
+static void test_table_growth_keeps_entries(void **state)
+{
+	(void)state;
+	char path[] = "/tmp/segstream-products-XXXXXX";
+	FILE *f = temp_file(path);
+	for (unsigned id = 1; id <= 3000; id++) /* 1024 -> 2048 -> 4096 */
+		fprintf(f, "%u,p,%u,%u,%u.5\n", id, id % 134 + 1, id % 21 + 1, id % 99 + 1);
+	fprintf(f, "4000000,q,7,3,1.25\n4000001,r,8,4\n3000,s,9,5,2\n");
+	fclose(f);
+	struct ds_products p;
+	struct ds_report rep = { .on_error = DS_ON_ERROR_FAIL, .quiet = 1 };
+	assert_int_equal(ds_products_read(path, &p, &rep), DS_OK);
+	unlink(path);
+	assert_int_equal(p.count, 3002);
+	assert_int_equal(p.duplicate_rows, 1);
+	assert_true(p.cap > 4000001);
+	for (unsigned id = 1; id < 3000; id++) {
+		const struct ds_product *e = ds_product_find(&p, id);
+		assert_non_null(e);
+		assert_int_equal(e->aisle_id, id % 134 + 1);
+		assert_int_equal(e->department_id, id % 21 + 1);
+		assert_int_equal(e->price_cents, (int32_t)(id % 99 + 1) * 100 + 50);
+	}
+	assert_int_equal(ds_product_find(&p, 3000)->aisle_id, 9); /* the last row wins */
+	assert_int_equal(ds_product_find(&p, 4000000)->price_cents, 125);
+	assert_int_equal(ds_product_find(&p, 4000001)->department_id, 4);
+	for (unsigned id = 3001; id < 4000000; id += 997)
+		assert_null(ds_product_find(&p, id));
+	assert_null(ds_product_find(&p, 3999999));
+	assert_null(ds_product_find(&p, 4000002));
+	ds_products_free(&p);
+}
+
+/* A file that is not a regular one (a pipe: no size to read by) is read whole all the same. */
+static void test_read_from_a_pipe(void **state)
+{
+	(void)state;
+	char dir[] = "/tmp/segstream-fifo-XXXXXX";
+	assert_non_null(mkdtemp(dir));
+	char path[sizeof dir + 16];
+	snprintf(path, sizeof path, "%s/products.csv", dir);
+	assert_int_equal(mkfifo(path, 0600), 0);
+	pid_t pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		FILE *w = fopen(path, "w");
+		for (unsigned id = 1; w && id <= 50000; id++) /* several pipe buffers, more than one read */
+			fprintf(w, "%u,product %u,%u,%u,%u\n", id, id, id % 134 + 1, id % 21 + 1, id % 99 + 1);
+		_exit(w && fclose(w) == 0 ? 0 : 1);
+	}
+	struct ds_products p;
+	struct ds_report rep = { .on_error = DS_ON_ERROR_FAIL, .quiet = 1 };
+	assert_int_equal(ds_products_read(path, &p, &rep), DS_OK);
+	int status = 0;
+	assert_int_equal(waitpid(pid, &status, 0), pid);
+	assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+	unlink(path);
+	rmdir(dir);
+	assert_int_equal(p.count, 50000);
+	assert_int_equal(rep.rows, 50000);
+	assert_int_equal(ds_product_find(&p, 50000)->price_cents, (int32_t)(50000 % 99 + 1) * 100);
 	ds_products_free(&p);
 }
 
@@ -712,6 +782,8 @@ int main(void)
 		cmocka_unit_test(test_price_cents_is_exact),
 		cmocka_unit_test(test_real_products_catalog),
 		cmocka_unit_test(test_products_without_prices_column),
+		cmocka_unit_test(test_table_growth_keeps_entries),
+		cmocka_unit_test(test_read_from_a_pipe),
 		cmocka_unit_test(test_departments_both_layouts),
 		cmocka_unit_test(test_aisles),
 		cmocka_unit_test(test_names_of_a_data_directory),

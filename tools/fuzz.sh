@@ -39,6 +39,7 @@ declare -A sources=([fuzz_event]="event/event.c" [fuzz_reference]="event/event.c
 	[fuzz_dataset]="dataset/csv.c dataset/reference.c dataset/history.c dataset/load.c dataset/timeline.c")
 if [ "$coverage" = 1 ]; then
 	cov=build/fuzz-cov
+	mkdir -p "$cov"
 	prof=$(command -v llvm-profdata-14 || command -v llvm-profdata)
 	llvmcov=$(command -v llvm-cov-14 || command -v llvm-cov)
 	CC=$cc cmake -S . -B "$cov" -DSEGSTREAM_FUZZ=ON -DCMAKE_BUILD_TYPE=RelWithDebInfo \
@@ -60,6 +61,7 @@ if [ "$coverage" = 1 ]; then
 	exit 0
 fi
 dir=build/fuzz
+mkdir -p "$dir" # its logs go beside it: build/ may not exist yet in a fresh worktree
 CC=$cc cmake -S . -B "$dir" -DSEGSTREAM_FUZZ=ON -DCMAKE_BUILD_TYPE=RelWithDebInfo > "$dir.cmake.log" 2>&1 \
 	|| { cat "$dir.cmake.log"; exit 1; }
 cmake --build "$dir" -j 2 --target fuzz_all > "$dir.build.log" 2>&1 || { tail -40 "$dir.build.log"; exit 1; }
