@@ -358,6 +358,12 @@ int snap_reader_column_index(const struct snap_reader *r, const char *name)
 	return -1;
 }
 
+void snap__reader_rewind(struct snap_reader *r)
+{
+	r->off = 0;
+	r->rows_read = 0;
+}
+
 size_t snap__reader_rows_bytes(const struct snap_reader *r)
 {
 	return r->rows_len;

@@ -12,8 +12,10 @@
  *    drivers (Pearson correlations, value by quintile), behavioural clusters (size, centre in
  *    original units, name; the standardisation and initial centres to reproduce them);
  *  - manifest.json: format, sequence, time, the event-time watermark (the latest event time
- *    applied, in ms and as the UTC day "as_of"), the source offsets per topic/partition, counts, the
- *    columns (name, type, nullable) and each file's size and CRC-32. Written last.
+ *    applied, in ms and as the UTC day "as_of"), the source offsets per topic/partition, counts,
+ *    the events topic and the partitions of it the snapshot covers ("partitions": those with an
+ *    offset of that topic in the state or with customers), the columns (name, type, nullable)
+ *    and each file's size and CRC-32. Written last.
  * The directory is built under a temporary name, every file fsynced, then renamed: a reader
  * sees a whole snapshot or none. Names never appear in any file. Reading: snapshot_reader.h.
  *
@@ -134,8 +136,9 @@ struct snap_sink {
 	const char *file_name; /* in the snapshot directory, e.g. "customers.msgpack" */
 	/** Starts the format on @p f (borrowed until close). @return SNAP_OK, SNAP_NOMEM or SNAP_IO. */
 	int (*open)(FILE *f, void **sink_out);
-	/** Writes one row. @return SNAP_OK or SNAP_IO. */
-	int (*row)(void *sink, const struct snap_values *v);
+	/** Writes one row: @p vals holds the value of every column of snap_columns(), in order
+	 *  (borrowed for the call). @return SNAP_OK or SNAP_IO. */
+	int (*row)(void *sink, const struct snap_value *vals);
 	/** Ends the format and frees the sink (not f); called after a failure too. @return SNAP_OK or SNAP_IO. */
 	int (*close)(void *sink);
 };
@@ -150,8 +153,10 @@ struct snap_options {
 	int keep;                                      /* published snapshots to keep (default 5) */
 	const struct snap_sink *sinks[SNAP_SINKS_MAX]; /* default: snap_sink_msgpack alone */
 	int n_sinks;
-	unsigned file_mode; /* default 0640: every file published, whatever the umask; directories get
+	unsigned file_mode;       /* default 0640: every file published, whatever the umask; directories get
 			     * STATE_DIR_MODE(file_mode) (0750) */
+	const char *events_topic; /* the events topic, whose partitions the manifest lists (default
+				   * "segstream.events"); borrowed */
 };
 
 void snap_options_init(struct snap_options *o);
