@@ -203,6 +203,49 @@ int snap_publish_files(struct state_db *db, const struct segment_config *cfg, co
 		       const char *dir, uint64_t *seq_out, struct snap_report *report_out, char *errbuf,
 		       size_t errbuf_len);
 
+/* ---- The global view: merging several instances' snapshots ---- */
+
+/** What snap_merge() read. */
+struct snap_merge_stats {
+	int inputs;                   /* snapshots merged */
+	uint64_t customers;           /* rows written */
+	size_t partitions;            /* partitions of the events topic covered */
+	size_t offsets;               /* source offsets listed */
+	size_t reference_offsets_max; /* offsets of other topics (the reference data) that instances had
+				       * read to different points: the highest is listed */
+};
+
+/**
+ * @brief Merges the snapshots of several instances, each covering its own partitions of one
+ *        events topic, into one snapshot published under @p out_dir (atomically, pruned, as
+ *        snap_publish_files() does): the snapshot one state holding all their partitions would
+ *        publish. Rows are in that state's order (partition, then user_id); the clusters (and
+ *        each row's cluster) and the value drivers are computed again over all rows with the
+ *        walk's own code; the other parts of the report are sums, added up from each snapshot's
+ *        report.json; report.json is written by snap_report_write_json(); the manifest lists
+ *        every partition and source offset. Only "created_unix" (and "sequence", the next one
+ *        under @p out_dir) can differ from a single instance's snapshot of the same state.
+ * @param dirs   each a snapshots directory (its latest complete snapshot) or one snapshot's own
+ *               directory (DIR/NNNNNNNNNN)
+ * @param cfg    the clusters' k and seed (cfg->clusters, cfg->cluster_seed): those the instances
+ *               used, as `-T` gave them; the thresholds of the labels are in the rows already
+ * @param opts   keep and file mode; the row files are those the inputs have (customers.msgpack,
+ *               customers.csv), whatever opts->sinks says; opts->events_topic is not used
+ * @param[out] seq_out     the sequence published
+ * @param[out] report_out  optional; the merged report
+ * @param[out] stats_out   optional
+ * @return SNAP_OK; SNAP_CONFLICT when they cannot be one state's snapshot (errbuf says why: a
+ *         partition in two of them, other events topics, columns, row files, report or manifest
+ *         formats than each other or than this segstream writes, clusters made with another k
+ *         or seed, two names for one department, @p out_dir being one of them); SNAP_FORMAT (a
+ *         manifest without "partitions", written before segstream listed them, rows out of
+ *         order or of a partition the snapshot does not cover, a report that cannot be read);
+ *         the reader's errors (SNAP_NONE, SNAP_CHECKSUM, ...); SNAP_IO, SNAP_NOMEM.
+ */
+int snap_merge(const char *const *dirs, int n_dirs, const struct segment_config *cfg, const struct snap_options *opts,
+	       const char *out_dir, uint64_t *seq_out, struct snap_report *report_out,
+	       struct snap_merge_stats *stats_out, char *errbuf, size_t errbuf_len);
+
 /* ---- Kafka ---- */
 
 /** What snap_publish_kafka() sent. */

@@ -52,6 +52,19 @@ int snap__coverage_add_offset(struct snap__coverage *cov, const char *topic, int
 /* Adds a partition (kept ascending, each once). @return 0 or SNAP_NOMEM. */
 int snap__coverage_add_partition(struct snap__coverage *cov, int32_t partition);
 void snap__coverage_free(struct snap__coverage *cov);
+/* Adds the coverage a manifest lists ("events_topic", copied to topic_out; "partitions";
+ * "source_offsets") to cov. @return SNAP_OK, SNAP_FORMAT (not listed: errbuf says so), SNAP_NOMEM. */
+int snap__coverage_parse(struct snap__coverage *cov, char *topic_out, size_t topic_len, const char *manifest,
+			 size_t len, char *errbuf, size_t errbuf_len);
+/*
+ * The coverage of n snapshots (names: for errors) as one (out->events_topic set, outputs empty):
+ * the partitions of all, the offsets in the state's key order, one per (topic, partition); an
+ * offset of another topic (reference data, which every instance reads) that differs keeps the
+ * highest and is counted in *differing_out. @return SNAP_OK, SNAP_CONFLICT (a partition, or an
+ * offset of the events topic, in two of them: errbuf names it) or SNAP_NOMEM.
+ */
+int snap__coverage_merge(struct snap__coverage *out, const struct snap__coverage *parts, const char *const *names,
+			 int n, size_t *differing_out, char *errbuf, size_t errbuf_len);
 
 /* A sink being written: its type and its state (from open). */
 struct snap__open_sink {
@@ -139,6 +152,24 @@ typedef int (*snap__fill_fn)(void *ctx, const struct snap__clusters_start *start
  */
 int snap__publish(snap__fill_fn fill, void *ctx, const struct segment_config *cfg, const struct snap_options *opts,
 		  const char *dir, uint64_t *seq_out, struct snap_report *report_out, char *errbuf, size_t errbuf_len);
+
+/* What a report.json says of its clusters (snap__report_add_json). */
+struct snap__report_clusters {
+	uint32_t k;         /* clusters made */
+	uint64_t seed;      /* of the k-means++ initial centres */
+	uint64_t customers; /* customers clustered */
+};
+
+/*
+ * Adds the sums of a report.json (format SNAP_REPORT_FORMAT) to sum (report_sums.c): every count
+ * and total by label, group, persona, department, day and hour; the watermark (the later one);
+ * the department names (a name one report has and another lacks is kept). The value drivers and
+ * the clusters are not sums: a merge computes them again over all rows; cl_out says what the
+ * report's clusters were made with. @return SNAP_OK, SNAP_FORMAT (errbuf names the key that
+ * cannot be read) or SNAP_CONFLICT (two names for one department).
+ */
+int snap__report_add_json(struct snap_report *sum, const char *json, size_t len, struct snap__report_clusters *cl_out,
+			  char *errbuf, size_t errbuf_len);
 
 /* Back to the first row (the rows were verified when the reader opened; nothing is read again). */
 void snap__reader_rewind(struct snap_reader *r);

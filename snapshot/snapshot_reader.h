@@ -24,7 +24,8 @@
 	XX(NONE, -203, "no complete snapshot")                   \
 	XX(CHECKSUM, -204, "a file does not match its manifest") \
 	XX(FORMAT, -205, "not a snapshot this version can read") \
-	XX(NOMEM, -206, "out of memory")
+	XX(NOMEM, -206, "out of memory")                         \
+	XX(CONFLICT, -207, "the snapshots cannot be merged")
 
 enum snap_err {
 #define SNAP_ERR_ENUM(name, code, text) SNAP_##name = code,
