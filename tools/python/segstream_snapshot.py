@@ -31,7 +31,8 @@ from dataclasses import dataclass
 import msgpack
 import pandas as pd
 
-FORMATS = (1, 2, 3)  # 3 adds the event-time watermark; 2 lists the columns; 1 had these fixed ones
+FORMATS = (1, 2, 3)  # 3 adds the event-time watermark (and, since #18, events_topic and partitions);
+#                     2 lists the columns; 1 had these fixed ones
 FORMAT1_COLUMNS = ["user_id", "partition", "orders", "max_order", "items", "priced_items", "spend_cents", "reorders",
                    "median_days", "loyalty", "spending", "frequency", "low_activity", "region", "age_group",
                    "income_group", "family", "primary_profile", "persona", "basket_size", "order_rate",
