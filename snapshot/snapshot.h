@@ -253,13 +253,17 @@ struct snap_delta_stats {
 	uint64_t changed; /* rows new or different since the previous snapshot */
 	uint64_t removed; /* customers gone (tombstones) */
 	uint64_t unchanged;
+	uint64_t moved; /* customers gone with their partition: one this snapshot no longer covers (its
+			 * manifest's "partitions"), whose new owner publishes them; no tombstone */
 };
 
 /**
  * @brief Publishes snapshot @p seq (already published as files under @p dir) to a compacted
  *        Kafka topic: the rows that changed since snapshot @p prev_seq (0: every row), keyed by
  *        user_id, then a manifest record (key "__manifest", value manifest.json), all in one
- *        producer transaction: read_committed readers see a whole snapshot or none.
+ *        producer transaction: read_committed readers see a whole snapshot or none. Several
+ *        instances may publish to one topic, each its own partitions: a customer of a partition
+ *        the snapshot no longer covers gets no tombstone (its new owner publishes its row).
  * @param props  extra librdkafka "key=value" properties, or NULL
  * @return SNAP_OK, SNAP_NONE/SNAP_CHECKSUM/SNAP_FORMAT (reading the files), SNAP_NOMEM, SNAP_IO (Kafka).
  */

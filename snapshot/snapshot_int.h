@@ -22,6 +22,9 @@ char *snap__read_whole(const char *path, size_t *len_out);
  * when there are none). */
 uint64_t *snap__list_sequences(const char *dir, size_t *n_out);
 
+/* snap_reader_next_raw() with the whole row read (snap_reader_next()'s). */
+int snap__reader_next_raw(struct snap_reader *r, const void **bytes, size_t *len, struct snap_row *row);
+
 /* Bytes of the reader's rows file (bounds the row count: a row takes at least 16 bytes). */
 size_t snap__reader_rows_bytes(const struct snap_reader *r);
 

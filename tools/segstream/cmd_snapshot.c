@@ -312,9 +312,12 @@ int cli_snapshot_to_kafka(const char *brokers, const char *topic, const struct c
 		log_error(cli_log, cli_command, "cannot record %s", marker);
 		return 1;
 	}
-	printf("snapshot %" PRIu64 " to Kafka topic %s: %" PRIu64 " changed rows, %" PRIu64 " removed, %" PRIu64
+	char moved[96] = ""; /* customers of partitions gone to another instance: no tombstones */
+	if (st.moved)
+		snprintf(moved, sizeof moved, ", %" PRIu64 " left to their partitions' new owners", st.moved);
+	printf("snapshot %" PRIu64 " to Kafka topic %s: %" PRIu64 " changed rows, %" PRIu64 " removed%s, %" PRIu64
 	       " unchanged (delta against %llu), one transaction\n",
-	       seq, topic, st.changed, st.removed, st.unchanged, prev);
+	       seq, topic, st.changed, st.removed, moved, st.unchanged, prev);
 	return 0;
 }
 
