@@ -1,12 +1,15 @@
 /* The Kafka delta of a snapshot (see snapshot.h): the rows that changed since the previous
  * snapshot, tombstones for customers gone, then the manifest, in one producer transaction. */
+#define _GNU_SOURCE /* realpath, gethostname */
 #include "snapshot/snapshot.h"
 
 #include <inttypes.h>
 #include <librdkafka/rdkafka.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 #include <zlib.h>
 
 #include "kclient/kclient.h"
@@ -100,8 +103,15 @@ int snap_publish_kafka(const char *brokers, const char *topic, const char *const
 	}
 
 	rd_kafka_conf_t *conf;
-	char txid[512];
-	snprintf(txid, sizeof txid, "segstream-snapshots-%s", topic);
+	/* One transactional id per publisher, the host and snapshot directory: instances sharing the
+	 * topic do not fence each other, and a publisher restarted on its directory fences its dead
+	 * self (aborting the transaction it left open). -X transactional.id=... overrides it. */
+	char txid[512], host[256] = "", real[PATH_MAX];
+	gethostname(host, sizeof host - 1);
+	const char *where = realpath(dir, real) ? real : dir;
+	uLong who = crc32(crc32(crc32(0L, Z_NULL, 0), (const Bytef *)host, (uInt)strlen(host)), (const Bytef *)where,
+			  (uInt)strlen(where));
+	snprintf(txid, sizeof txid, "segstream-snapshots-%s-%08lx", topic, (unsigned long)who);
 	const char *mine[] = { "transactional.id", txid, "compression.type", "lz4" };
 	if (kc_conf_new(brokers, mine, 4, props, n_props, &conf, err, sizeof err) != KC_OK) {
 		rc = SNAP_IO;
