@@ -31,14 +31,11 @@ static int grow(void **p, uint64_t *cap, uint64_t need, size_t size)
 	return 0;
 }
 
-int snap__clusters_add(struct snap__clusters *cl, const struct segment_config *cfg, const struct state_customer *c)
+int snap__clusters_add(struct snap__clusters *cl, const struct segment_labels *l, const struct segment_drivers *drv,
+		       uint64_t spend_cents)
 {
-	struct segment_labels l;
-	struct segment_drivers drv;
 	double x[F];
-	segment_label(cfg, c, &l);
-	segment_drivers(c, &drv);
-	int excluded = segment_cluster_features(&l, &drv, c->spend_cents, x) != 0;
+	int excluded = segment_cluster_features(l, drv, spend_cents, x) != 0;
 	if (grow((void **)&cl->customer, &cl->cap_customers, cl->n_customers + 1, sizeof *cl->customer))
 		return SNAP_NOMEM;
 	if (!excluded) {
@@ -105,9 +102,14 @@ int snap__clusters_previous(const char *dir, uint64_t seq, const struct segment_
 	return ok;
 }
 
-int32_t snap__clusters_next(struct snap__clusters *cl)
+int32_t snap__clusters_next(struct snap__clusters *cl, uint64_t spend_cents, struct snap_report *r)
 {
-	return cl->next < cl->n_customers ? cl->customer[cl->next++] : -1;
+	int32_t c = cl->next < cl->n_customers ? cl->customer[cl->next++] : -1;
+	if (c >= 0)
+		r->cluster_spend_cents[c] += spend_cents;
+	else
+		r->cluster_excluded++;
+	return c;
 }
 
 void snap__clusters_free(struct snap__clusters *cl)

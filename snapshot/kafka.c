@@ -1,12 +1,15 @@
 /* The Kafka delta of a snapshot (see snapshot.h): the rows that changed since the previous
  * snapshot, tombstones for customers gone, then the manifest, in one producer transaction. */
+#define _GNU_SOURCE /* realpath, gethostname */
 #include "snapshot/snapshot.h"
 
 #include <inttypes.h>
 #include <librdkafka/rdkafka.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 #include <zlib.h>
 
 #include "kclient/kclient.h"
@@ -16,8 +19,21 @@
 struct row_index {
 	uint32_t *user;
 	uint64_t *crc_plus1; /* crc + 1, so that 0 means empty; top bit: seen in the new snapshot */
+	int64_t *partition;  /* the previous snapshot's row's partition (-1: none) */
 	size_t cap;
 };
+
+/* Whether the customers of partition p gone from the new snapshot get tombstones: p is one it
+ * covers (or it does not say which it covers: a manifest older than the list). */
+static int still_covered(const struct snap__coverage *cov, int listed, int64_t p)
+{
+	if (!listed || p < 0)
+		return 1;
+	for (size_t i = 0; i < cov->n_partitions; i++)
+		if (cov->partitions[i] == p)
+			return 1;
+	return 0;
+}
 
 static size_t slot_of(const struct row_index *ix, uint32_t user)
 {
@@ -40,6 +56,8 @@ int snap_publish_kafka(const char *brokers, const char *topic, const char *const
 {
 	struct snap_reader *cur = NULL, *prev = NULL;
 	struct row_index ix = { 0 };
+	struct snap__coverage cov = { 0 };
+	struct snap_row row;
 	rd_kafka_t *rk = NULL;
 	rd_kafka_error_t *kerr = NULL;
 	char err[512] = "", key[16];
@@ -60,7 +78,8 @@ int snap_publish_kafka(const char *brokers, const char *topic, const char *const
 		ix.cap *= 2;
 	ix.user = calloc(ix.cap, sizeof *ix.user);
 	ix.crc_plus1 = calloc(ix.cap, sizeof *ix.crc_plus1);
-	if (!ix.user || !ix.crc_plus1) {
+	ix.partition = calloc(ix.cap, sizeof *ix.partition);
+	if (!ix.user || !ix.crc_plus1 || !ix.partition) {
 		rc = SNAP_NOMEM;
 		goto out;
 	}
@@ -68,10 +87,14 @@ int snap_publish_kafka(const char *brokers, const char *topic, const char *const
 	size_t len;
 	uint32_t user;
 	int more;
-	while (prev && (more = snap_reader_next_raw(prev, &bytes, &len, &user)) == 1) {
+	int user_col = snap_reader_column_index(prev ? prev : cur, "user_id");
+	int part_col = snap_reader_column_index(prev ? prev : cur, "partition");
+	while (prev && (more = snap__reader_next_raw(prev, &bytes, &len, &row)) == 1) {
+		user = user_col >= 0 ? (uint32_t)row.ints[user_col] : 0;
 		size_t s = slot_of(&ix, user);
 		ix.user[s] = user;
 		ix.crc_plus1[s] = (uint64_t)crc32(0L, bytes, (uInt)len) + 1;
+		ix.partition[s] = part_col >= 0 ? row.ints[part_col] : -1;
 	}
 	if (prev && more < 0) { /* a row the previous snapshot cannot give: no delta against it */
 		snprintf(err, sizeof err, "reading snapshot %" PRIu64 ": %s", prev_seq, snap_strerror(more));
@@ -80,8 +103,15 @@ int snap_publish_kafka(const char *brokers, const char *topic, const char *const
 	}
 
 	rd_kafka_conf_t *conf;
-	char txid[512];
-	snprintf(txid, sizeof txid, "segstream-snapshots-%s", topic);
+	/* One transactional id per publisher, the host and snapshot directory: instances sharing the
+	 * topic do not fence each other, and a publisher restarted on its directory fences its dead
+	 * self (aborting the transaction it left open). -X transactional.id=... overrides it. */
+	char txid[512], host[256] = "", real[PATH_MAX];
+	gethostname(host, sizeof host - 1);
+	const char *where = realpath(dir, real) ? real : dir;
+	uLong who = crc32(crc32(crc32(0L, Z_NULL, 0), (const Bytef *)host, (uInt)strlen(host)), (const Bytef *)where,
+			  (uInt)strlen(where));
+	snprintf(txid, sizeof txid, "segstream-snapshots-%s-%08lx", topic, (unsigned long)who);
 	const char *mine[] = { "transactional.id", txid, "compression.type", "lz4" };
 	if (kc_conf_new(brokers, mine, 4, props, n_props, &conf, err, sizeof err) != KC_OK) {
 		rc = SNAP_IO;
@@ -130,8 +160,15 @@ int snap_publish_kafka(const char *brokers, const char *topic, const char *const
 		rc = more;
 		goto abort;
 	}
+	size_t mlen; /* the manifest the rows were verified against, not a second read of the file */
+	const char *manifest = snap_reader_manifest(cur, &mlen);
+	char events_topic[256], why[256];
+	int listed = snap__coverage_parse(&cov, events_topic, sizeof events_topic, manifest, mlen, why, sizeof why) ==
+		     SNAP_OK;
 	for (size_t s = 0; prev && s < ix.cap; s++) { /* customers gone since: tombstones */
-		if (ix.crc_plus1[s] && !(ix.crc_plus1[s] >> 63)) {
+		if (ix.crc_plus1[s] && !(ix.crc_plus1[s] >> 63) && !still_covered(&cov, listed, ix.partition[s])) {
+			st->moved++;
+		} else if (ix.crc_plus1[s] && !(ix.crc_plus1[s] >> 63)) {
 			int kl = snprintf(key, sizeof key, "%u", ix.user[s]);
 			if (produce_one(rk, topic, key, (size_t)kl, NULL, 0, err, sizeof err)) {
 				rc = SNAP_IO;
@@ -140,8 +177,6 @@ int snap_publish_kafka(const char *brokers, const char *topic, const char *const
 			st->removed++;
 		}
 	}
-	size_t mlen; /* the manifest the rows were verified against, not a second read of the file */
-	const char *manifest = snap_reader_manifest(cur, &mlen);
 	if (produce_one(rk, topic, "__manifest", 10, manifest, mlen, err, sizeof err)) {
 		rc = SNAP_IO;
 		goto abort;
@@ -169,6 +204,8 @@ out:
 		rd_kafka_destroy(rk);
 	free(ix.user);
 	free(ix.crc_plus1);
+	free(ix.partition);
+	snap__coverage_free(&cov);
 	snap_reader_close(cur);
 	snap_reader_close(prev);
 	return rc;

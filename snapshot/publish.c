@@ -22,6 +22,7 @@ void snap_options_init(struct snap_options *o)
 	memset(o, 0, sizeof *o);
 	o->keep = 5;
 	o->file_mode = 0640;
+	o->events_topic = "segstream.events";
 	o->sinks[o->n_sinks++] = &snap_sink_msgpack;
 }
 
@@ -34,6 +35,16 @@ int snap_options_add_sink(struct snap_options *o, const struct snap_sink *sink)
 		return -1;
 	o->sinks[o->n_sinks++] = sink;
 	return 0;
+}
+
+int snap__sinks_row(struct snap__open_sink *sinks, int n, const struct snap_value *vals)
+{
+	for (int i = 0; i < n; i++) {
+		int rc = sinks[i].sink->row(sinks[i].state, vals);
+		if (rc != SNAP_OK)
+			return rc;
+	}
+	return SNAP_OK;
 }
 
 static int fail_io(char *errbuf, size_t len, const char *what, const char *path)
@@ -165,10 +176,12 @@ static int out_finish(struct out_file *o)
 	return rc;
 }
 
-/* The manifest: what the snapshot holds, its columns, and the size and CRC-32 of each file. */
+/* The manifest: what the snapshot holds and covers, its columns, and the size and CRC-32 of each file. */
 static int write_manifest(FILE *f, const char *tmp, uint64_t seq, const struct snap_report *report,
-			  const struct snap__offset *offsets, size_t n_offsets, const char *const *files, int n_files)
+			  const struct snap__coverage *cov, const char *const *files, int n_files)
 {
+	const struct snap__offset *offsets = cov->offsets;
+	size_t n_offsets = cov->n_offsets;
 	char day[16];
 	const char *as_of = snap_as_of_text(report->event_time_max_ms, day, sizeof day);
 	fprintf(f, "{\n  \"format\": %d,\n  \"sequence\": %" PRIu64 ",\n  \"created_unix\": %lld,\n",
@@ -183,7 +196,12 @@ static int write_manifest(FILE *f, const char *tmp, uint64_t seq, const struct s
 	for (size_t i = 0; i < n_offsets; i++)
 		fprintf(f, "%s\n    {\"topic\": \"%s\", \"partition\": %d, \"next_offset\": %" PRId64 "}", i ? "," : "",
 			offsets[i].topic, offsets[i].partition, offsets[i].next);
-	fprintf(f, "\n  ],\n  \"columns\": [");
+	/* The partitions of the events topic this snapshot covers: what a merge of several
+	 * instances' snapshots checks for overlaps (snap_merge). */
+	fprintf(f, "\n  ],\n  \"events_topic\": \"%s\",\n  \"partitions\": [", cov->events_topic);
+	for (size_t i = 0; i < cov->n_partitions; i++)
+		fprintf(f, "%s%d", i ? ", " : "", cov->partitions[i]);
+	fprintf(f, "],\n  \"columns\": [");
 	size_t n_cols;
 	const struct snap_column *cols = snap_columns(&n_cols);
 	for (size_t i = 0; i < n_cols; i++)
@@ -204,18 +222,38 @@ static int write_manifest(FILE *f, const char *tmp, uint64_t seq, const struct s
 	return ferror(f) ? -1 : 0;
 }
 
+/* The content of a snapshot of the state: one walk. */
+struct state_source {
+	struct state_db *db;
+	const struct segment_config *cfg;
+};
+
+static int fill_from_state(void *ctx, const struct snap__clusters_start *start, struct snap__open_sink *sinks, int n,
+			   struct snap_report *r, struct snap__coverage *cov, char *errbuf, size_t errbuf_len)
+{
+	struct state_source *src = ctx;
+	(void)errbuf, (void)errbuf_len;
+	return snap__walk(src->db, src->cfg, start, sinks, n, r, cov);
+}
+
 int snap_publish_files(struct state_db *db, const struct segment_config *cfg, const struct snap_options *opts,
 		       const char *dir, uint64_t *seq_out, struct snap_report *report_out, char *errbuf,
 		       size_t errbuf_len)
+{
+	struct state_source src = { db, cfg };
+	return snap__publish(fill_from_state, &src, cfg, opts, dir, seq_out, report_out, errbuf, errbuf_len);
+}
+
+int snap__publish(snap__fill_fn fill, void *ctx, const struct segment_config *cfg, const struct snap_options *opts,
+		  const char *dir, uint64_t *seq_out, struct snap_report *report_out, char *errbuf, size_t errbuf_len)
 {
 	char tmp[4096] = "", final[4096], path[4200];
 	struct snap_report *report = calloc(1, sizeof *report);
 	struct out_file out[SNAP_SINKS_MAX], json = { 0 }, manifest = { 0 };
 	struct snap__open_sink sinks[SNAP_SINKS_MAX];
 	const char *files[SNAP_SINKS_MAX + 1];
-	struct snap__offset *offsets = NULL;
+	struct snap__coverage cov = { .events_topic = opts->events_topic ? opts->events_topic : "segstream.events" };
 	struct snap__clusters_start start;
-	size_t n_offsets = 0;
 	int n_open = 0, n_started = 0, n_files = 0, rc = SNAP_IO; /* files created, sinks opened */
 	if (!report)
 		return SNAP_NOMEM;
@@ -254,11 +292,12 @@ int snap_publish_files(struct state_db *db, const struct segment_config *cfg, co
 		files[n_files++] = s->file_name;
 	}
 	errno = 0;
-	rc = snap__walk(db, cfg, warm ? &start : NULL, sinks, n_started, report, &offsets, &n_offsets);
+	char why[512] = "";
+	rc = fill(ctx, warm ? &start : NULL, sinks, n_started, report, &cov, why, sizeof why);
 	if (rc == SNAP_IO && errno) /* a sink's write failed: say why (a full disk: ENOSPC) */
 		rc = fail_io(errbuf, errbuf_len, "write rows in", tmp);
 	else if (rc != SNAP_OK && errbuf && errbuf_len)
-		snprintf(errbuf, errbuf_len, "snapshot: %s", snap_strerror(rc));
+		snprintf(errbuf, errbuf_len, "snapshot: %s%s%s", snap_strerror(rc), why[0] ? ": " : "", why);
 	for (int i = 0; i < n_open; i++) {
 		int crc = sinks[i].sink->close(sinks[i].state);
 		if (out_finish(&out[i]) != 0 && rc == SNAP_OK)
@@ -279,8 +318,8 @@ int snap_publish_files(struct state_db *db, const struct segment_config *cfg, co
 	/* The manifest last: sizes and checksums of what is already on disk. */
 	snprintf(path, sizeof path, "%s/manifest.json", tmp);
 	if (out_open(&manifest, tmp, "manifest.json", opts->file_mode) != 0 ||
-	    write_manifest(manifest.f, tmp, seq, report, offsets, n_offsets, files, n_files) != 0 ||
-	    out_finish(&manifest) != 0 || fsync_dir(tmp) != 0) {
+	    write_manifest(manifest.f, tmp, seq, report, &cov, files, n_files) != 0 || out_finish(&manifest) != 0 ||
+	    fsync_dir(tmp) != 0) {
 		rc = fail_io(errbuf, errbuf_len, "write", path);
 		goto out;
 	}
@@ -308,7 +347,7 @@ out:
 	out_finish(&manifest);
 	if (rc != SNAP_OK && tmp[0])
 		remove_tree(tmp);
-	free(offsets);
+	snap__coverage_free(&cov);
 	free(report);
 	return rc;
 }

@@ -358,21 +358,34 @@ int snap_reader_column_index(const struct snap_reader *r, const char *name)
 	return -1;
 }
 
+void snap__reader_rewind(struct snap_reader *r)
+{
+	r->off = 0;
+	r->rows_read = 0;
+}
+
 size_t snap__reader_rows_bytes(const struct snap_reader *r)
 {
 	return r->rows_len;
 }
 
-int snap_reader_next_raw(struct snap_reader *r, const void **bytes, size_t *len, uint32_t *user_id_out)
+int snap__reader_next_raw(struct snap_reader *r, const void **bytes, size_t *len, struct snap_row *row)
 {
 	size_t start = r->off;
-	struct snap_row row;
-	int rc = snap_reader_next(r, &row);
+	int rc = snap_reader_next(r, row);
 	if (rc == 1) {
 		*bytes = r->rows + start;
 		*len = r->off - start;
-		*user_id_out = r->user_id_col >= 0 ? (uint32_t)row.ints[r->user_id_col] : 0;
 	}
+	return rc;
+}
+
+int snap_reader_next_raw(struct snap_reader *r, const void **bytes, size_t *len, uint32_t *user_id_out)
+{
+	struct snap_row row;
+	int rc = snap__reader_next_raw(r, bytes, len, &row);
+	if (rc == 1)
+		*user_id_out = r->user_id_col >= 0 ? (uint32_t)row.ints[r->user_id_col] : 0;
 	return rc;
 }
 

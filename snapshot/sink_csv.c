@@ -51,7 +51,7 @@ static int sink_open(FILE *f, void **sink_out)
 	return SNAP_OK;
 }
 
-static int sink_row(void *sink, const struct snap_values *v)
+static int sink_row(void *sink, const struct snap_value *vals)
 {
 	FILE *f = sink;
 	size_t n;
@@ -60,10 +60,8 @@ static int sink_row(void *sink, const struct snap_values *v)
 	l.len = 0;
 	l.overflow = 0;
 	for (size_t i = 0; i < n; i++) {
-		struct snap_value val;
 		char buf[32];
-		snap_column_value(v, i, &val);
-		const char *text = snap_value_text(cols[i].type, &val, buf, sizeof buf);
+		const char *text = snap_value_text(cols[i].type, &vals[i], buf, sizeof buf);
 		if (i)
 			put(&l, ",", 1);
 		if (text || cols[i].flags & SNAP_QUOTED)

@@ -27,15 +27,14 @@ static int sink_open(FILE *f, void **sink_out)
 	return SNAP_OK;
 }
 
-static int sink_row(void *sink, const struct snap_values *v)
+static int sink_row(void *sink, const struct snap_value *vals)
 {
 	struct msgpack_sink *s = sink;
 	size_t n;
 	const struct snap_column *cols = snap_columns(&n);
 	int bad = msgpack_pack_array(&s->pk, n);
 	for (size_t i = 0; i < n; i++) {
-		struct snap_value val;
-		snap_column_value(v, i, &val);
+		const struct snap_value val = vals[i];
 		if (val.null) {
 			bad |= msgpack_pack_nil(&s->pk);
 			continue;

@@ -12,8 +12,10 @@
  *    drivers (Pearson correlations, value by quintile), behavioural clusters (size, centre in
  *    original units, name; the standardisation and initial centres to reproduce them);
  *  - manifest.json: format, sequence, time, the event-time watermark (the latest event time
- *    applied, in ms and as the UTC day "as_of"), the source offsets per topic/partition, counts, the
- *    columns (name, type, nullable) and each file's size and CRC-32. Written last.
+ *    applied, in ms and as the UTC day "as_of"), the source offsets per topic/partition, counts,
+ *    the events topic and the partitions of it the snapshot covers ("partitions": those with an
+ *    offset of that topic in the state or with customers), the columns (name, type, nullable)
+ *    and each file's size and CRC-32. Written last.
  * The directory is built under a temporary name, every file fsynced, then renamed: a reader
  * sees a whole snapshot or none. Names never appear in any file. Reading: snapshot_reader.h.
  *
@@ -135,8 +137,9 @@ struct snap_sink {
 	const char *file_name; /* in the snapshot directory, e.g. "customers.msgpack" */
 	/** Starts the format on @p f (borrowed until close). @return SNAP_OK, SNAP_NOMEM or SNAP_IO. */
 	int (*open)(FILE *f, void **sink_out);
-	/** Writes one row. @return SNAP_OK or SNAP_IO. */
-	int (*row)(void *sink, const struct snap_values *v);
+	/** Writes one row: @p vals holds the value of every column of snap_columns(), in order
+	 *  (borrowed for the call). @return SNAP_OK or SNAP_IO. */
+	int (*row)(void *sink, const struct snap_value *vals);
 	/** Ends the format and frees the sink (not f); called after a failure too. @return SNAP_OK or SNAP_IO. */
 	int (*close)(void *sink);
 };
@@ -151,8 +154,10 @@ struct snap_options {
 	int keep;                                      /* published snapshots to keep (default 5) */
 	const struct snap_sink *sinks[SNAP_SINKS_MAX]; /* default: snap_sink_msgpack alone */
 	int n_sinks;
-	unsigned file_mode; /* default 0640: every file published, whatever the umask; directories get
+	unsigned file_mode;       /* default 0640: every file published, whatever the umask; directories get
 			     * STATE_DIR_MODE(file_mode) (0750) */
+	const char *events_topic; /* the events topic, whose partitions the manifest lists (default
+				   * "segstream.events"); borrowed */
 };
 
 void snap_options_init(struct snap_options *o);
@@ -199,6 +204,49 @@ int snap_publish_files(struct state_db *db, const struct segment_config *cfg, co
 		       const char *dir, uint64_t *seq_out, struct snap_report *report_out, char *errbuf,
 		       size_t errbuf_len);
 
+/* ---- The global view: merging several instances' snapshots ---- */
+
+/** What snap_merge() read. */
+struct snap_merge_stats {
+	int inputs;                   /* snapshots merged */
+	uint64_t customers;           /* rows written */
+	size_t partitions;            /* partitions of the events topic covered */
+	size_t offsets;               /* source offsets listed */
+	size_t reference_offsets_max; /* offsets of other topics (the reference data) that instances had
+				       * read to different points: the highest is listed */
+};
+
+/**
+ * @brief Merges the snapshots of several instances, each covering its own partitions of one
+ *        events topic, into one snapshot published under @p out_dir (atomically, pruned, as
+ *        snap_publish_files() does): the snapshot one state holding all their partitions would
+ *        publish. Rows are in that state's order (partition, then user_id); the clusters (and
+ *        each row's cluster) and the value drivers are computed again over all rows with the
+ *        walk's own code; the other parts of the report are sums, added up from each snapshot's
+ *        report.json; report.json is written by snap_report_write_json(); the manifest lists
+ *        every partition and source offset. Only "created_unix" (and "sequence", the next one
+ *        under @p out_dir) can differ from a single instance's snapshot of the same state.
+ * @param dirs   each a snapshots directory (its latest complete snapshot) or one snapshot's own
+ *               directory (DIR/NNNNNNNNNN)
+ * @param cfg    the clusters' k and seed (cfg->clusters, cfg->cluster_seed): those the instances
+ *               used, as `-T` gave them; the thresholds of the labels are in the rows already
+ * @param opts   keep and file mode; the row files are those the inputs have (customers.msgpack,
+ *               customers.csv), whatever opts->sinks says; opts->events_topic is not used
+ * @param[out] seq_out     the sequence published
+ * @param[out] report_out  optional; the merged report
+ * @param[out] stats_out   optional
+ * @return SNAP_OK; SNAP_CONFLICT when they cannot be one state's snapshot (errbuf says why: a
+ *         partition in two of them, other events topics, columns, row files, report or manifest
+ *         formats than each other or than this segstream writes, clusters made with another k
+ *         or seed, two names for one department, @p out_dir being one of them); SNAP_FORMAT (a
+ *         manifest without "partitions", written before segstream listed them, rows out of
+ *         order or of a partition the snapshot does not cover, a report that cannot be read);
+ *         the reader's errors (SNAP_NONE, SNAP_CHECKSUM, ...); SNAP_IO, SNAP_NOMEM.
+ */
+int snap_merge(const char *const *dirs, int n_dirs, const struct segment_config *cfg, const struct snap_options *opts,
+	       const char *out_dir, uint64_t *seq_out, struct snap_report *report_out,
+	       struct snap_merge_stats *stats_out, char *errbuf, size_t errbuf_len);
+
 /* ---- Kafka ---- */
 
 /** What snap_publish_kafka() sent. */
@@ -206,13 +254,17 @@ struct snap_delta_stats {
 	uint64_t changed; /* rows new or different since the previous snapshot */
 	uint64_t removed; /* customers gone (tombstones) */
 	uint64_t unchanged;
+	uint64_t moved; /* customers gone with their partition: one this snapshot no longer covers (its
+			 * manifest's "partitions"), whose new owner publishes them; no tombstone */
 };
 
 /**
  * @brief Publishes snapshot @p seq (already published as files under @p dir) to a compacted
  *        Kafka topic: the rows that changed since snapshot @p prev_seq (0: every row), keyed by
  *        user_id, then a manifest record (key "__manifest", value manifest.json), all in one
- *        producer transaction: read_committed readers see a whole snapshot or none.
+ *        producer transaction: read_committed readers see a whole snapshot or none. Several
+ *        instances may publish to one topic, each its own partitions: a customer of a partition
+ *        the snapshot no longer covers gets no tombstone (its new owner publishes its row).
  * @param props  extra librdkafka "key=value" properties, or NULL
  * @return SNAP_OK, SNAP_NONE/SNAP_CHECKSUM/SNAP_FORMAT (reading the files), SNAP_NOMEM, SNAP_IO (Kafka).
  */

@@ -24,7 +24,8 @@
 	XX(NONE, -203, "no complete snapshot")                   \
 	XX(CHECKSUM, -204, "a file does not match its manifest") \
 	XX(FORMAT, -205, "not a snapshot this version can read") \
-	XX(NOMEM, -206, "out of memory")
+	XX(NOMEM, -206, "out of memory")                         \
+	XX(CONFLICT, -207, "the snapshots cannot be merged")
 
 enum snap_err {
 #define SNAP_ERR_ENUM(name, code, text) SNAP_##name = code,
@@ -37,7 +38,10 @@ const char *snap_strerror(int err);
 /**
  * The manifest's format: 2 lists the columns in the manifest; 3 adds the event-time watermark
  * ("event_time_max_ms", "as_of": the latest event time applied, null when none). Readers accept
- * 1, 2 and 3. (report.json carries its own "format", SNAP_REPORT_FORMAT.)
+ * 1, 2 and 3. Format 3 manifests of segstream since #18 also name the events topic and the
+ * partitions of it the snapshot covers ("events_topic", "partitions": what a merge of several
+ * instances' snapshots needs); new keys that older readers skip, so the format stays 3.
+ * (report.json carries its own "format", SNAP_REPORT_FORMAT.)
  */
 #define SNAP_FORMAT_VERSION 3 /* not SNAP_FORMAT: that name is the error code above */
 

@@ -4,48 +4,20 @@
  * the clusters' features (clusters.c); see snapshot.h. */
 #include "snapshot/snapshot.h"
 
-#include <math.h>
-#include <stdlib.h>
 #include <string.h>
 
 #include "snapshot/snapshot_int.h"
-
-struct driver_point {
-	double x;
-	uint64_t value;
-	uint32_t user_id;
-};
 
 struct walk {
 	const struct segment_config *cfg;
 	struct snap_report *r;
 	struct snap__open_sink *sinks;
 	int n_sinks;
-	struct driver_point *drivers[SNAP_DRIVERS];
-	uint64_t n_drivers[SNAP_DRIVERS], cap_drivers;
-	struct snap__offset *offsets;
-	size_t n_offsets;
+	struct snap__drivers drivers;
+	struct snap__coverage *cov; /* NULL: offsets and partitions not wanted */
 	struct snap__clusters clusters;
 	int clustered; /* the k-means between the passes has run */
 };
-
-static int add_driver(struct walk *w, int k, double x, uint64_t value, uint32_t user)
-{
-	if (isnan(x))
-		return 0;
-	if (w->n_drivers[k] == w->cap_drivers) {
-		uint64_t cap = w->cap_drivers ? w->cap_drivers * 2 : 4096;
-		for (int i = 0; i < SNAP_DRIVERS; i++) {
-			struct driver_point *t = realloc(w->drivers[i], cap * sizeof *t);
-			if (!t)
-				return SNAP_NOMEM;
-			w->drivers[i] = t;
-		}
-		w->cap_drivers = cap;
-	}
-	w->drivers[k][w->n_drivers[k]++] = (struct driver_point){ x, value, user };
-	return 0;
-}
 
 /* One customer: the report's sums, the value drivers, then the row to every sink. */
 static int visit(const struct state_customer *c, const struct event_customer *d, void *ctx)
@@ -59,11 +31,9 @@ static int visit(const struct state_customer *c, const struct event_customer *d,
 			return SNAP_NOMEM;
 		w->clustered = 1;
 	}
-	v.cluster = snap__clusters_next(&w->clusters);
-	if (v.cluster >= 0)
-		r->cluster_spend_cents[v.cluster] += c->spend_cents;
-	else
-		r->cluster_excluded++;
+	v.cluster = snap__clusters_next(&w->clusters, c->spend_cents, r);
+	if (w->cov && snap__coverage_add_partition(w->cov, (int32_t)c->partition) != 0)
+		return SNAP_NOMEM;
 	r->customers++;
 	r->loyalty[v.l.loyalty]++;
 	r->spending[v.l.spending]++;
@@ -125,37 +95,39 @@ static int visit(const struct state_customer *c, const struct event_customer *d,
 	if (!v.l.low_activity) {
 		const double x[SNAP_DRIVERS] = { v.drv.basket_size, (double)c->orders, v.drv.order_rate,
 						 v.drv.reorder_rate };
-		for (int k = 0; k < SNAP_DRIVERS; k++)
-			if (add_driver(w, k, x[k], c->spend_cents, c->user_id))
-				return SNAP_NOMEM;
+		if (snap__drivers_add(&w->drivers, x, c->spend_cents, c->user_id))
+			return SNAP_NOMEM;
 	}
-	for (int i = 0; i < w->n_sinks; i++) {
-		int rc = w->sinks[i].sink->row(w->sinks[i].state, &v);
-		if (rc != SNAP_OK)
-			return rc;
-	}
-	return 0;
+	if (!w->n_sinks)
+		return 0;
+	size_t n_cols;
+	struct snap_value vals[SNAP_COLUMNS_MAX];
+	snap_columns(&n_cols);
+	for (size_t i = 0; i < n_cols; i++)
+		snap_column_value(&v, i, &vals[i]);
+	return snap__sinks_row(w->sinks, w->n_sinks, vals);
 }
 
 /* The first pass: each customer's cluster features. */
 static int visit_features(const struct state_customer *c, const struct event_customer *d, void *ctx)
 {
 	struct walk *w = ctx;
+	struct segment_labels l;
+	struct segment_drivers drv;
 	(void)d;
-	return snap__clusters_add(&w->clusters, w->cfg, c);
+	segment_label(w->cfg, c, &l);
+	segment_drivers(c, &drv);
+	return snap__clusters_add(&w->clusters, &l, &drv, c->spend_cents);
 }
 
+/* An offset, and its partition when it is one of the events topic's. */
 static int visit_offset(const char *topic, int32_t partition, int64_t next, void *ctx)
 {
 	struct walk *w = ctx;
-	struct snap__offset *t = realloc(w->offsets, (w->n_offsets + 1) * sizeof *t);
-	if (!t)
+	if (snap__coverage_add_offset(w->cov, topic, partition, next) != 0)
 		return SNAP_NOMEM;
-	w->offsets = t;
-	snprintf(t[w->n_offsets].topic, sizeof t->topic, "%s", topic);
-	t[w->n_offsets].partition = partition;
-	t[w->n_offsets].next = next;
-	w->n_offsets++;
+	if (w->cov->events_topic && strcmp(topic, w->cov->events_topic) == 0)
+		return snap__coverage_add_partition(w->cov, partition);
 	return 0;
 }
 
@@ -163,48 +135,6 @@ static int no_offset(const char *topic, int32_t partition, int64_t next, void *c
 {
 	(void)topic, (void)partition, (void)next, (void)ctx;
 	return 0;
-}
-
-static int compare_point(const void *a, const void *b)
-{
-	const struct driver_point *x = a, *y = b;
-	if (x->x != y->x)
-		return x->x < y->x ? -1 : 1;
-	return (x->user_id > y->user_id) - (x->user_id < y->user_id);
-}
-
-/* Pearson correlation of x with value, and the mean value per quintile of x (ties by user_id). */
-static void finish_drivers(struct walk *w)
-{
-	for (int k = 0; k < SNAP_DRIVERS; k++) {
-		struct driver_point *p = w->drivers[k];
-		uint64_t n = w->n_drivers[k];
-		w->r->driver_n[k] = n;
-		double mx = 0, my = 0;
-		for (uint64_t i = 0; i < n; i++) {
-			mx += p[i].x;
-			my += (double)p[i].value;
-		}
-		mx /= n ? (double)n : 1;
-		my /= n ? (double)n : 1;
-		double sxy = 0, sxx = 0, syy = 0;
-		for (uint64_t i = 0; i < n; i++) {
-			double dx = p[i].x - mx, dy = (double)p[i].value - my;
-			sxy += dx * dy;
-			sxx += dx * dx;
-			syy += dy * dy;
-		}
-		w->r->driver_pearson[k] = n > 1 && sxx > 0 && syy > 0 ? sxy / sqrt(sxx * syy) : NAN;
-		if (n)
-			qsort(p, n, sizeof *p, compare_point);
-		for (int q = 0; q < 5; q++) {
-			uint64_t lo = n * (uint64_t)q / 5, hi = n * (uint64_t)(q + 1) / 5;
-			double sum = 0;
-			for (uint64_t i = lo; i < hi; i++)
-				sum += (double)p[i].value;
-			w->r->driver_quintile_value[k][q] = hi > lo ? sum / (double)(hi - lo) : NAN;
-		}
-	}
 }
 
 void snap_department_names(struct state_db *db, struct segment_config *cfg,
@@ -222,33 +152,29 @@ void snap_department_names(struct state_db *db, struct segment_config *cfg,
 }
 
 int snap__walk(struct state_db *db, const struct segment_config *cfg, const struct snap__clusters_start *start,
-	       struct snap__open_sink *sinks, int n, struct snap_report *r, struct snap__offset **offsets_out,
-	       size_t *n_offsets_out)
+	       struct snap__open_sink *sinks, int n, struct snap_report *r, struct snap__coverage *cov)
 {
 	struct segment_config named = *cfg; /* the profiles of the state's department names */
-	struct walk w = { .cfg = &named, .r = r, .sinks = sinks, .n_sinks = n, .clusters = { .start = start } };
+	struct walk w = {
+		.cfg = &named, .r = r, .sinks = sinks, .n_sinks = n, .cov = cov, .clusters = { .start = start }
+	};
 	memset(r, 0, sizeof *r);
 	r->cluster_start_sequence = start ? start->sequence : 0;
 	r->event_time_max_ms = INT64_MIN;
 	snap_department_names(db, &named, r->dept_names);
-	int rc = state_snapshot_walk_twice(db, offsets_out ? visit_offset : no_offset,
-					   named.clusters ? visit_features : NULL, visit, &w);
+	int rc = state_snapshot_walk_twice(db, cov ? visit_offset : no_offset, named.clusters ? visit_features : NULL,
+					   visit, &w);
 	if (rc == SNAP_IO || rc == SNAP_NOMEM)
 		goto out;
 	if (rc != STATE_OK) {
 		rc = SNAP_STATE;
 		goto out;
 	}
-	finish_drivers(&w);
+	snap__drivers_finish(&w.drivers, r);
 	rc = SNAP_OK;
 out:
-	for (int k = 0; k < SNAP_DRIVERS; k++)
-		free(w.drivers[k]);
+	snap__drivers_free(&w.drivers);
 	snap__clusters_free(&w.clusters);
-	if (offsets_out) {
-		*offsets_out = w.offsets;
-		*n_offsets_out = w.n_offsets;
-	}
 	return rc;
 }
 
@@ -258,7 +184,7 @@ int snap_build(struct state_db *db, const struct segment_config *cfg, struct sna
 	int rc = csv ? snap_sink_csv.open(csv, &sink.state) : SNAP_OK;
 	if (rc != SNAP_OK)
 		return rc;
-	rc = snap__walk(db, cfg, NULL, &sink, csv ? 1 : 0, out, NULL, NULL);
+	rc = snap__walk(db, cfg, NULL, &sink, csv ? 1 : 0, out, NULL);
 	if (csv) {
 		int crc = snap_sink_csv.close(sink.state);
 		if (rc == SNAP_OK)

@@ -191,6 +191,8 @@ static void test_manifest_carries_source_offsets(void **state)
 	assert_non_null(strstr(buf, "{\"topic\": \"events\", \"partition\": 0, \"next_offset\": 77}"));
 	assert_non_null(strstr(buf, "\"customers\": 31"));
 	assert_non_null(strstr(buf, "\"format\": 3,"));
+	/* The partitions covered: the events topic's offsets ("events" is not it) and the customers'. */
+	assert_non_null(strstr(buf, "\"events_topic\": \"segstream.events\",\n  \"partitions\": [0, 1],"));
 	/* The event-time watermark: the latest event time applied, and its UTC day. */
 	assert_non_null(strstr(buf, "\"event_time_max_ms\": 1551517200000,\n  \"as_of\": \"2019-03-02\""));
 	/* The manifest lists the column table, in order, with types. */
@@ -245,6 +247,181 @@ static char *read_text(const char *path)
 	text[n] = 0;
 	fclose(fp);
 	return text;
+}
+
+/* An offset of a state built by build_state(). */
+struct test_offset {
+	const char *topic;
+	int32_t partition;
+	int64_t next;
+};
+
+/*
+ * A state at dir/name holding users 1..40's orders of the partitions in mask (user u is in
+ * partition u % 4), the demographics of every user (reference data: each instance has all of
+ * it), and the given offsets. @return the state (state_close() it).
+ */
+static struct state_db *build_state(const char *dir, const char *name, unsigned mask, const struct test_offset *offsets,
+				    int n_offsets)
+{
+	char path[160], err[256];
+	snprintf(path, sizeof path, "%s/%s", dir, name);
+	struct state_config cfg;
+	state_config_init(&cfg);
+	cfg.path = path;
+	cfg.durable = 0;
+	struct state_db *db;
+	struct state_batch *b;
+	assert_int_equal(state_open(&cfg, &db, err, sizeof err), STATE_OK);
+	assert_int_equal(state_batch_begin(db, &b), STATE_OK);
+	struct state_product p = { .product_id = 24852, .department_id = 4, .price_cents = 150 };
+	assert_int_equal(state_batch_put_product(b, &p), STATE_OK);
+	for (uint32_t u = 1; u <= 40; u++) {
+		struct event_customer d = { .user_id = u,
+					    .state = (uint8_t)(u % 51),
+					    .age = (uint8_t)(18 + u),
+					    .joined_day = 17167,
+					    .n_dependants = (uint8_t)(u % 3),
+					    .income = 20000 * u };
+		if (u % 7)
+			assert_int_equal(state_batch_put_demographics(b, &d), STATE_OK);
+		if (!(mask & 1u << (u % 4)))
+			continue;
+		for (uint16_t o = 1; o <= u % 11 + 1; o++)
+			for (uint16_t k = 1; k <= 1 + (u * o) % 4; k++) {
+				struct event ev = { .user_id = u,
+						    .order_id = u * 100 + o,
+						    .product_id = 24852,
+						    .order_number = o,
+						    .add_to_cart_order = k,
+						    .order_dow = (uint8_t)((u + o) % 7),
+						    .order_hour = (uint8_t)((u * o) % 24),
+						    .days_since_prior = o == 1 ? EVENT_DAYS_NONE
+									       : (uint8_t)(u % 13 + o),
+						    .reordered = k > 1,
+						    .event_time_ms = (int64_t)(17000 + u + 20 * o) * 86400000 };
+				assert_int_equal(state_batch_apply(b, (int32_t)(u % 4), &ev), STATE_OK);
+			}
+	}
+	for (int i = 0; i < n_offsets; i++)
+		assert_int_equal(state_batch_set_offset(b, offsets[i].topic, offsets[i].partition, offsets[i].next),
+				 STATE_OK);
+	assert_int_equal(state_batch_commit(b, NULL), STATE_OK);
+	return db;
+}
+
+/* Publishes a snapshot of the state built by build_state() under dir/out. */
+static void publish_state(const char *dir, const char *name, unsigned mask, const struct test_offset *offsets,
+			  int n_offsets, const char *out)
+{
+	struct state_db *db = build_state(dir, name, mask, offsets, n_offsets);
+	struct segment_config cfg;
+	struct snap_options opts;
+	segment_config_init(&cfg);
+	snap_options_init(&opts);
+	opts.events_topic = "events";
+	snap_options_add_sink(&opts, &snap_sink_csv);
+	char path[160], err[512];
+	uint64_t seq;
+	snprintf(path, sizeof path, "%s/%s", dir, out);
+	assert_int_equal(snap_publish_files(db, &cfg, &opts, path, &seq, NULL, err, sizeof err), SNAP_OK);
+	state_close(db);
+}
+
+/* Whether dir/a/0000000001/file and dir/b/0000000001/file hold the same bytes. */
+static int same_file(const char *dir, const char *a, const char *b, const char *file)
+{
+	char pa[200], pb[200];
+	snprintf(pa, sizeof pa, "%s/%s/0000000001/%s", dir, a, file);
+	snprintf(pb, sizeof pb, "%s/%s/0000000001/%s", dir, b, file);
+	char *x = read_text(pa), *y = read_text(pb);
+	int same = strcmp(x, y) == 0 && x[0];
+	free(x);
+	free(y);
+	return same;
+}
+
+/*
+ * Three instances' snapshots (partitions {0, 3}, {1}, {2}) merge into what one state of all four
+ * publishes: the same rows, CSV and report, byte for byte, and a manifest that differs in its
+ * time alone; each instance's reference topics' offsets become one (the highest). A partition
+ * two of them cover is refused, naming it.
+ */
+static void test_merge_equals_one_state(void **state)
+{
+	struct fixture *f = *state;
+	const struct test_offset all[] = { { "customers", 0, 3 }, { "events", 0, 10 }, { "events", 1, 11 },
+					   { "events", 2, 12 },   { "events", 3, 13 }, { "products", 0, 7 } };
+	const struct test_offset a[] = {
+		{ "customers", 0, 3 }, { "events", 0, 10 }, { "events", 3, 13 }, { "products", 0, 7 }
+	};
+	const struct test_offset b[] = { { "customers", 0, 3 }, { "events", 1, 11 }, { "products", 0, 5 } };
+	const struct test_offset c[] = { { "customers", 0, 3 }, { "events", 2, 12 }, { "products", 0, 7 } };
+	publish_state(f->dir, "all", 0xf, all, 6, "snap-all");
+	publish_state(f->dir, "a", 1u << 0 | 1u << 3, a, 4, "snap-a");
+	publish_state(f->dir, "b", 1u << 1, b, 3, "snap-b");
+	publish_state(f->dir, "c", 1u << 2, c, 3, "snap-c");
+	char da[160], db[160], dc[160], out[160], err[1024];
+	snprintf(da, sizeof da, "%s/snap-a", f->dir);
+	snprintf(db, sizeof db, "%s/snap-b/0000000001", f->dir); /* a snapshot's own directory too */
+	snprintf(dc, sizeof dc, "%s/snap-c", f->dir);
+	snprintf(out, sizeof out, "%s/merged", f->dir);
+	const char *dirs[] = { dc, da, db };
+	struct segment_config cfg;
+	struct snap_options opts;
+	struct snap_merge_stats st;
+	static struct snap_report r;
+	uint64_t seq;
+	segment_config_init(&cfg);
+	snap_options_init(&opts);
+	assert_int_equal(snap_merge(dirs, 3, &cfg, &opts, out, &seq, &r, &st, err, sizeof err), SNAP_OK);
+	assert_int_equal(seq, 1);
+	assert_int_equal(st.inputs, 3);
+	assert_int_equal(st.partitions, 4);
+	assert_int_equal(st.offsets, 6);
+	assert_int_equal(st.reference_offsets_max, 1); /* products/0: 5 and 7 */
+	assert_true(r.customers > 30 && r.clusters.k == 5);
+	assert_true(same_file(f->dir, "merged", "snap-all", "customers.msgpack"));
+	assert_true(same_file(f->dir, "merged", "snap-all", "customers.csv"));
+	assert_true(same_file(f->dir, "merged", "snap-all", "report.json"));
+	char pm[200], pa[200];
+	snprintf(pm, sizeof pm, "%s/merged/0000000001/manifest.json", f->dir);
+	snprintf(pa, sizeof pa, "%s/snap-all/0000000001/manifest.json", f->dir);
+	char *m = read_text(pm), *one = read_text(pa);
+	char *tm = strstr(m, "\"created_unix\": "), *ta = strstr(one, "\"created_unix\": ");
+	assert_non_null(tm);
+	assert_non_null(ta);
+	memcpy(tm + 16, ta + 16, 10); /* the time, 10 digits */
+	assert_string_equal(m, one);
+	assert_non_null(strstr(m, "\"events_topic\": \"events\",\n  \"partitions\": [0, 1, 2, 3],"));
+	free(m);
+	free(one);
+	/* Overlaps: the whole state's snapshot with an instance's. */
+	const char *overlap[] = { da, pa };
+	snprintf(pa, sizeof pa, "%s/snap-all", f->dir);
+	assert_int_equal(snap_merge(overlap, 2, &cfg, &opts, out, &seq, NULL, NULL, err, sizeof err), SNAP_CONFLICT);
+	assert_non_null(strstr(err, "partition 0 of events is in both"));
+	/* Clusters made with another k than asked for. */
+	cfg.clusters = 3;
+	assert_int_equal(snap_merge(dirs, 3, &cfg, &opts, out, &seq, NULL, NULL, err, sizeof err), SNAP_CONFLICT);
+	assert_non_null(strstr(err, "k 5"));
+	/* A snapshot without the partitions (written before they were listed) says so. */
+	segment_config_init(&cfg);
+	snprintf(pm, sizeof pm, "%s/snap-c/0000000001/manifest.json", f->dir);
+	m = read_text(pm);
+	char *key = strstr(m, "\"partitions\"");
+	assert_non_null(key);
+	memcpy(key, "\"partitionz\"", 12);
+	FILE *fp = fopen(pm, "w");
+	assert_non_null(fp);
+	fputs(m, fp);
+	assert_int_equal(fclose(fp), 0);
+	free(m);
+	assert_int_equal(snap_merge(dirs, 3, &cfg, &opts, out, &seq, NULL, NULL, err, sizeof err), SNAP_FORMAT);
+	assert_non_null(strstr(err, "names no events topic and partitions"));
+	/* Nothing was published by the refused merges. */
+	struct snap_reader *rd;
+	assert_int_equal(snap_reader_open(out, 2, &rd, err, sizeof err), SNAP_NONE);
 }
 
 /* report.json says "as of" the watermark's day; an empty state has none (null, not 1970-01-01). */
@@ -399,6 +576,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_manifest_carries_source_offsets, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_report_as_of_watermark, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_csv_follows_the_column_table, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_merge_equals_one_state, setup, teardown),
 		cmocka_unit_test(test_report_label_texts),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);

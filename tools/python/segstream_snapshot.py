@@ -7,6 +7,7 @@ to the snapshot appears here with no change. Needs msgpack and pandas (PyPI).
     snap = load("/var/lib/segstream/snapshots")              # the latest complete snapshot
     snap = load("/var/lib/segstream/snapshots", 12)          # snapshot 12
     snap = load("/var/lib/segstream/snapshots/0000000012")   # the same: a snapshot directory itself
+    every = load(["/srv/a/snapshots", "/srv/b/snapshots"])  # several instances' rows as one (load_many)
     snap.customers.groupby("persona").spend_cents.sum()
     snap.report["value_drivers"]
     snap.as_of                                               # datetime.date of the latest event applied
@@ -30,7 +31,8 @@ from dataclasses import dataclass
 import msgpack
 import pandas as pd
 
-FORMATS = (1, 2, 3)  # 3 adds the event-time watermark; 2 lists the columns; 1 had these fixed ones
+FORMATS = (1, 2, 3)  # 3 adds the event-time watermark (and, since #18, events_topic and partitions);
+#                     2 lists the columns; 1 had these fixed ones
 FORMAT1_COLUMNS = ["user_id", "partition", "orders", "max_order", "items", "priced_items", "spend_cents", "reorders",
                    "median_days", "loyalty", "spending", "frequency", "low_activity", "region", "age_group",
                    "income_group", "family", "primary_profile", "persona", "basket_size", "order_rate",
@@ -58,6 +60,7 @@ class Snapshot:
     manifest: dict
     report: dict
     customers: pd.DataFrame
+    parts: list = None  # load_many(): the snapshots merged
 
     @property
     def event_time_max_ms(self):
@@ -178,7 +181,19 @@ def categorize(customers):
 def load(directory, sequence=None):
     """The snapshot `sequence` under `directory` (the latest complete one if None), or, when
     `directory` is a snapshot directory itself (DIR/NNNNNNNNNN), that one (a `sequence` given
-    too must be its own). Every file is checked against the manifest first."""
+    too must be its own). Every file is checked against the manifest first. A list or tuple of
+    directories is the global view of several instances' snapshots: load_many()."""
+    if isinstance(directory, (list, tuple)):
+        if sequence is not None:
+            raise SnapshotError("a sequence names one snapshot: give each as DIR/NNNNNNNNNN")
+        return load_many(directory)
+    seq, path, manifest, report, columns, types, rows = _read(directory, sequence)
+    customers = categorize(pd.DataFrame(rows, columns=columns))
+    return Snapshot(seq, path, manifest, report, customers)
+
+
+def _read(directory, sequence):
+    """One snapshot, checked: (sequence, path, manifest, report, columns, types, rows)."""
     if _is_snapshot_dir(directory):
         own = int(os.path.basename(os.path.normpath(directory)))
         if sequence is not None and sequence != own:
@@ -210,5 +225,75 @@ def load(directory, sequence=None):
     except (KeyError, TypeError):
         raise SnapshotError(f"{path}: unreadable column entry in the manifest") from None
     rows = _rows(path, data, columns, types, manifest.get("customers"))
+    return seq, path, manifest, report, columns, types, rows
+
+
+def _offset_key(o):
+    """The state's key order of source offsets: topic (bytes), then partition (unsigned)."""
+    return o["topic"].encode(), o["partition"] & 0xFFFFFFFF
+
+
+def load_many(directories):
+    """The global view of several instances' snapshots (each a directory as load() takes), each
+    covering its own partitions of one events topic: one Snapshot whose `customers` holds every
+    row, in the order one state of all their partitions has them (partition, then user_id), as
+    `segstream snapshot merge` writes them. Refused (SnapshotError, as the merge refuses them): a
+    partition two snapshots cover (the message names it and both), other events topics, formats
+    or columns, a manifest without "partitions" (written before segstream listed them), a row of
+    a partition its snapshot does not cover.
+
+    `manifest` lists the partitions, the source offsets (one per topic and partition; a
+    reference topic's that instances read to different offsets: the highest), the customers and
+    the watermark of all of them; `sequence` is None, `path` the list of the snapshots' paths,
+    `parts` the snapshots themselves. The `cluster` column is null: clusters are made over all
+    rows at once, which `segstream snapshot merge` does, with the report (`report` is None here:
+    its value drivers and clusters are not sums of the instances' reports)."""
+    if not directories:
+        raise SnapshotError("no snapshot to merge")
+    parts = [_read(d, None) for d in directories]
+    first = parts[0]
+    owner, offsets, rows = {}, {}, []
+    for seq, path, manifest, report, columns, types, part_rows in parts:
+        if manifest.get("format") != first[2].get("format") or (columns, types) != (first[4], first[5]):
+            raise SnapshotError(f"{path}: another manifest format or other columns than {first[1]}")
+        topic, partitions = manifest.get("events_topic"), manifest.get("partitions")
+        if not isinstance(topic, str) or not isinstance(partitions, list) or \
+                not all(type(p) is int and 0 <= p < 2**31 for p in partitions):
+            raise SnapshotError(f"{path}: the manifest names no events topic and partitions "
+                                "(written before segstream listed them: publish a new snapshot)")
+        if topic != first[2].get("events_topic"):
+            raise SnapshotError(f"{path}: its events topic is {topic}, {first[1]}'s {first[2].get('events_topic')}")
+        for p in partitions:
+            if p in owner:
+                raise SnapshotError(f"partition {p} of {topic} is in both {owner[p]} and {path}: "
+                                    "one partition, one owner")
+            owner[p] = path
+        for o in manifest.get("source_offsets") or []:
+            key = (o["topic"], o["partition"])
+            if key in offsets and o["topic"] == topic:
+                raise SnapshotError(f"two snapshots hold an offset of partition {o['partition']} of {topic}")
+            if key not in offsets or o["next_offset"] > offsets[key]["next_offset"]:
+                offsets[key] = dict(o)
+        if "partition" in columns:
+            at = columns.index("partition")
+            stray = {r[at] for r in part_rows} - set(partitions)
+            if stray:
+                raise SnapshotError(f"{path}: rows of partition {min(stray)}, which it does not cover")
+        rows.extend(list(r) for r in part_rows)  # copies: the cluster is cleared below, not in parts
+    columns = first[4]
+    if "partition" in columns and "user_id" in columns:
+        p, u = columns.index("partition"), columns.index("user_id")
+        rows.sort(key=lambda r: (r[p], r[u]))
+    if "cluster" in columns:
+        c = columns.index("cluster")
+        for r in rows:
+            r[c] = None
+    marks = [m.get("event_time_max_ms") for _, _, m, *_ in parts if m.get("event_time_max_ms") is not None]
+    manifest = {"format": first[2].get("format"), "events_topic": first[2].get("events_topic"),
+                "partitions": sorted(owner), "source_offsets": sorted(offsets.values(), key=_offset_key),
+                "customers": len(rows), "event_time_max_ms": max(marks) if marks else None,
+                "columns": first[2].get("columns")}
     customers = categorize(pd.DataFrame(rows, columns=columns))
-    return Snapshot(seq, path, manifest, report, customers)
+    snaps = [Snapshot(seq, path, m, rep, categorize(pd.DataFrame(r, columns=cols)))
+             for seq, path, m, rep, cols, _, r in parts]
+    return Snapshot(None, [s.path for s in snaps], manifest, None, customers, snaps)

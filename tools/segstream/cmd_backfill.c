@@ -118,9 +118,33 @@ static int compare_key(const void *a, const void *b)
 	return (x->user_id > y->user_id) - (x->user_id < y->user_id);
 }
 
+/* --only-partitions LIST ("0,2"): a flag per partition, 1 for those listed. @return 0, or 2 (said why). */
+static int parse_only(const char *list, int32_t partitions, unsigned char **keep_out)
+{
+	unsigned char *keep = calloc((size_t)partitions, 1);
+	char *copy = strdup(list), *save = NULL;
+	int rc = keep && copy ? 0 : 2;
+	for (char *item = copy ? strtok_r(copy, ",", &save) : NULL; item && rc == 0;
+	     item = strtok_r(NULL, ",", &save)) {
+		int p;
+		if (cli_parse_int("--only-partitions", item, 0, partitions - 1, &p))
+			rc = 2;
+		else
+			keep[p] = 1;
+	}
+	free(copy);
+	if (rc) {
+		free(keep);
+		keep = NULL;
+	}
+	*keep_out = keep;
+	return rc;
+}
+
 int cmd_backfill(int argc, char **argv)
 {
 	const char *data = NULL, *state_dir = NULL, *brokers = NULL, *topic = "segstream.events";
+	const char *only = NULL; /* --only-partitions LIST: the partitions whose customers are kept */
 	int partitions = 0;
 	unsigned file_mode = 0640; /* the state's files; its directory 0750 */
 	int64_t until_ms = INT64_MAX;
@@ -132,6 +156,7 @@ int cmd_backfill(int argc, char **argv)
 		{ "brokers", required_argument, 0, 'b' },
 		{ "topic", required_argument, 0, 't' },
 		{ "partitions", required_argument, 0, 'p' },
+		{ "only-partitions", required_argument, 0, 'O' },
 		{ "until", required_argument, 0, 'U' },
 		{ "on-error", required_argument, 0, 'e' },
 		{ "file-mode", required_argument, 0, 'F' },
@@ -161,6 +186,9 @@ int cmd_backfill(int argc, char **argv)
 			if (cli_parse_int("--partitions", optarg, 1, INT32_MAX, &partitions))
 				return 2;
 			break;
+		case 'O':
+			only = optarg;
+			break;
 		case 'U': {
 			int32_t day;
 			if (cli_parse_iso_date(optarg, &day)) {
@@ -181,8 +209,11 @@ int cmd_backfill(int argc, char **argv)
 		case 'h':
 			printf("usage: segstream backfill --data DIR --state DIR [--until YYYY-MM-DD (exclusive)]\n"
 			       "         [--brokers|-b HOST:PORT [--topic T] [-X prop=value ...]] | [--partitions N]\n"
-			       "         [--on-error skip|fail] [--file-mode MODE (0640)]\n"
-			       "The state's partitions follow the events topic (from --brokers) or --partitions.\n");
+			       "         [--on-error skip|fail] [--file-mode MODE (0640)] [--only-partitions LIST "
+			       "(e.g. 0,2)]\n"
+			       "The state's partitions follow the events topic (from --brokers) or --partitions.\n"
+			       "--only-partitions keeps the customers (and offsets) of those partitions alone: one\n"
+			       "instance's share of a consumer group.\n");
 			return 0;
 		default:
 			return 2;
@@ -198,6 +229,11 @@ int cmd_backfill(int argc, char **argv)
 	if (brokers && fetch_handover(brokers, &props, topic, until_ms, partitions, &ho, err, sizeof err)) {
 		log_error(cli_log, cli_command, "%s", err);
 		return 1;
+	}
+	unsigned char *keep = NULL; /* by partition, with --only-partitions: 1 to keep */
+	if (only && parse_only(only, ho.partitions, &keep)) {
+		free(ho.next);
+		return 2;
 	}
 	struct ds_products products = { 0 };
 	struct ds_customers customers = { 0 };
@@ -326,7 +362,7 @@ int cmd_backfill(int argc, char **argv)
 		goto out;
 	uint64_t n = 0;
 	for (uint32_t u = 1; u <= max_user; u++)
-		if (by_user[u].user_id)
+		if (by_user[u].user_id && (!keep || keep[by_user[u].partition]))
 			sorted[n++] = &by_user[u];
 	qsort(sorted, n, sizeof *sorted, compare_key);
 	for (uint64_t i = 0; i < n; i++) {
@@ -338,7 +374,7 @@ int cmd_backfill(int argc, char **argv)
 		}
 	}
 	for (int p = 0; ho.next && p < ho.partitions; p++)
-		if (state_batch_set_offset(b, topic, p, ho.next[p]) != STATE_OK)
+		if ((!keep || keep[p]) && state_batch_set_offset(b, topic, p, ho.next[p]) != STATE_OK)
 			goto out;
 	if (cli_stop) /* the last moment the state can stay as it was */
 		goto out;
@@ -357,7 +393,8 @@ int cmd_backfill(int argc, char **argv)
 	if (ho.next) {
 		printf("backfill: the consumer continues %s at offsets", topic);
 		for (int p = 0; p < ho.partitions; p++)
-			printf(" %d:%" PRId64, p, ho.next[p]);
+			if (!keep || keep[p])
+				printf(" %d:%" PRId64, p, ho.next[p]);
 		printf("\n");
 	}
 	rc = rep.errors && rep.on_error == DS_ON_ERROR_FAIL ? 1 : 0;
@@ -369,6 +406,7 @@ out:
 	state_batch_abort(b);
 	state_close(db);
 	free(sorted);
+	free(keep);
 	free(by_user);
 	free(state_products);
 	free(names);

@@ -395,6 +395,7 @@ int cmd_consume(int argc, char **argv)
 	int snapshots = snaps.dir != NULL;
 	if (snapshots) {
 		snaps.db = db;
+		snaps.opts.events_topic = cfg.events_topic; /* the manifest lists the partitions of it */
 		snaps.brokers = cfg.brokers;
 		snaps.props = &props;
 		pthread_mutex_init(&snaps.lock, NULL);

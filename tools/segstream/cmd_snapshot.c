@@ -1,5 +1,5 @@
-/* segstream snapshot: publish a snapshot of the state (files, optionally a Kafka delta), and
- * the reader side: verify, show, diff. */
+/* segstream snapshot: publish a snapshot of the state (files, optionally a Kafka delta), the
+ * reader side (verify, show, diff), and the merge of several instances' snapshots. */
 #include <fcntl.h>
 #include <getopt.h>
 #include <inttypes.h>
@@ -201,6 +201,78 @@ static int snapshot_diff(int argc, char **argv)
 	return 0;
 }
 
+/* segstream snapshot merge OUT_DIR SNAPSHOT_DIR...: the global view of several instances. */
+static int snapshot_merge(int argc, char **argv)
+{
+	struct segment_config cfg;
+	struct snap_options sopts;
+	segment_config_init(&cfg);
+	snap_options_init(&sopts);
+	static const struct option opts[] = {
+		{ "keep", required_argument, 0, 'k' },
+		{ "file-mode", required_argument, 0, 'F' },
+		{ "help", no_argument, 0, 'h' },
+		{ 0, 0, 0, 0 },
+	};
+	int c;
+	optind = 1;
+	while ((c = getopt_long(argc - 1, argv + 1, "k:T:h", opts, NULL)) != -1) {
+		switch (c) {
+		case 'k':
+			if (cli_parse_int("--keep", optarg, 0, INT_MAX, &sopts.keep))
+				return 2;
+			break;
+		case 'F':
+			if (cli_parse_file_mode("--file-mode", optarg, &sopts.file_mode))
+				return 2;
+			break;
+		case 'T':
+			if (cli_parse_threshold(&cfg, optarg) != 0)
+				return 2;
+			break;
+		case 'h':
+			printf(
+			    "usage: segstream snapshot merge OUT_DIR SNAPSHOT_DIR... [--keep K (5)] [-T clusters=K -T "
+			    "cluster_seed=S] [--file-mode MODE (0640)]\n"
+			    "  Merges the newest snapshot of each SNAPSHOT_DIR (or that snapshot, for "
+			    "DIR/NNNNNNNNNN),\n"
+			    "  each instance's own partitions, into one snapshot under OUT_DIR: the snapshot one "
+			    "state\n"
+			    "  of all their partitions would publish. A partition in two of them is refused.\n");
+			return 0;
+		default:
+			return 2;
+		}
+	}
+	int first = optind + 1; /* argv[0] is "snapshot", argv[1] "merge" */
+	if (argc - first < 2) {
+		fprintf(stderr, "usage: segstream snapshot merge OUT_DIR SNAPSHOT_DIR... (see --help)\n");
+		return 2;
+	}
+	const char *out = argv[first];
+	static struct snap_report r;
+	struct snap_merge_stats st;
+	uint64_t seq;
+	char err[1024];
+	int rc = snap_merge((const char *const *)argv + first + 1, argc - first - 1, &cfg, &sopts, out, &seq, &r, &st,
+			    err, sizeof err);
+	if (rc != SNAP_OK) {
+		fprintf(stderr, "snapshot: merge: %s: %s\n", snap_strerror(rc), err);
+		return 1;
+	}
+	printf("snapshot %" PRIu64 " published in %s/%010" PRIu64 ": %d snapshots merged, %zu partitions, %zu source "
+	       "offsets\n",
+	       seq, out, seq, st.inputs, st.partitions, st.offsets);
+	if (st.reference_offsets_max)
+		fprintf(
+		    stderr,
+		    "snapshot: merge: warning: the instances read %zu reference partitions to different offsets (the "
+		    "highest is listed)\n",
+		    st.reference_offsets_max);
+	print_summary(&r, &cfg);
+	return 0;
+}
+
 /*
  * Sends snapshot seq to Kafka as a delta against the last snapshot sent there, which
  * DIR/.kafka-TOPIC remembers (a full snapshot when it is unknown or no longer kept), written with
@@ -240,9 +312,12 @@ int cli_snapshot_to_kafka(const char *brokers, const char *topic, const struct c
 		log_error(cli_log, cli_command, "cannot record %s", marker);
 		return 1;
 	}
-	printf("snapshot %" PRIu64 " to Kafka topic %s: %" PRIu64 " changed rows, %" PRIu64 " removed, %" PRIu64
+	char moved[96] = ""; /* customers of partitions gone to another instance: no tombstones */
+	if (st.moved)
+		snprintf(moved, sizeof moved, ", %" PRIu64 " left to their partitions' new owners", st.moved);
+	printf("snapshot %" PRIu64 " to Kafka topic %s: %" PRIu64 " changed rows, %" PRIu64 " removed%s, %" PRIu64
 	       " unchanged (delta against %llu), one transaction\n",
-	       seq, topic, st.changed, st.removed, st.unchanged, prev);
+	       seq, topic, st.changed, st.removed, moved, st.unchanged, prev);
 	return 0;
 }
 
@@ -270,6 +345,8 @@ int cmd_snapshot(int argc, char **argv)
 		return snapshot_read(argc, argv);
 	if (argc >= 2 && strcmp(argv[1], "diff") == 0)
 		return snapshot_diff(argc, argv);
+	if (argc >= 2 && strcmp(argv[1], "merge") == 0)
+		return snapshot_merge(argc, argv);
 	const char *state_dir = NULL, *out = NULL, *brokers = NULL, *topic = "segstream.segments";
 	struct cli_props props = { 0 };
 	struct segment_config cfg;
@@ -287,6 +364,7 @@ int cmd_snapshot(int argc, char **argv)
 		{ "topic", required_argument, 0, 't' }, /* deprecated: elsewhere --topic is the events topic */
 		{ "file-mode", required_argument, 0, 'F' },
 		{ "broker-timeout", required_argument, 0, 1000 },
+		{ "events-topic", required_argument, 0, 1001 },
 		{ "help", no_argument, 0, 'h' },
 		{ 0, 0, 0, 0 },
 	};
@@ -299,6 +377,9 @@ int cmd_snapshot(int argc, char **argv)
 		case 1000:
 			if (cli_parse_seconds_ms("--broker-timeout", optarg, &broker_timeout_ms))
 				return 2;
+			break;
+		case 1001:
+			sopts.events_topic = optarg;
 			break;
 		case 'o':
 			out = optarg;
@@ -339,11 +420,14 @@ int cmd_snapshot(int argc, char **argv)
 			    "threshold=value ...] [--file-mode MODE (0640)]\n"
 			    "         [--brokers|-b HOST:PORT [--segments-topic T (segstream.segments)] [-X prop=value "
 			    "...]]\n"
-			    "         [--broker-timeout SEC (120; 0: wait until stopped)]\n"
+			    "         [--broker-timeout SEC (120; 0: wait until stopped)] [--events-topic T "
+			    "(segstream.events)]\n"
 			    "  With --brokers, the rows changed since the last snapshot published to Kafka go to the\n"
 			    "  compacted topic, with a manifest record, in one transaction.\n"
 			    "       segstream snapshot verify|show DIR [SEQUENCE]\n"
-			    "       segstream snapshot diff DIR SEQUENCE_A SEQUENCE_B\n");
+			    "       segstream snapshot diff DIR SEQUENCE_A SEQUENCE_B\n"
+			    "       segstream snapshot merge OUT_DIR SNAPSHOT_DIR... (several instances' snapshots as "
+			    "one)\n");
 			return 0;
 		default:
 			return 2;
