@@ -226,6 +226,8 @@ int snap__report_add_json(struct snap_report *s, const char *json, size_t len, s
 	add_counts(&p, root, "lines_by_dow", NUMBER, 7, s->dow_lines);
 	add_counts(&p, root, "orders_by_hour", NUMBER, 24, s->hour_orders);
 	add_counts(&p, root, "lines_by_hour", NUMBER, 24, s->hour_lines);
+	add_counts(&p, root, "spend_cents_by_dow", NUMBER, 7, s->dow_cents);
+	add_counts(&p, root, "spend_cents_by_hour", NUMBER, 24, s->hour_cents);
 	add_groups(&p, root, "departments", NUMBER, STATE_DEPARTMENTS, NULL, s->dept_items, s->dept_cents);
 	add_groups(&p, root, "profiles", PROFILE, SEG_PROFILE_COUNT, NULL, s->profile_items, s->profile_cents);
 	add_demographics(&p, root, s);
