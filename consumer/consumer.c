@@ -583,6 +583,9 @@ int cons_run(const struct cons_config *cfg, struct state_db *db, struct cons_sta
 		if (!r.batch && at_end) {
 			if (at_end_since < 0) {
 				at_end_since = cons__now_ms();
+				/* At the end of every partition with nothing open: caught up, so the next events
+				 * are taken as they come (fetch_ready), not after a wait for a full burst. */
+				r.live = 1;
 				if (r.catching_up)
 					cons__catchup_finished(&r, at_end_since);
 				if (cfg->on_caught_up)
