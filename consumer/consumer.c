@@ -101,6 +101,8 @@ int cons__ensure_batch(struct run *r)
 	r->batch_events = 0;
 	r->n_stamps = 0;
 	r->batch_started_ms = cons__now_ms(); /* once per batch, not per message */
+	r->trace_n = 0;
+	r->trace_append_sum = r->trace_append_max = r->trace_fetch_sum = r->trace_fetch_max = 0;
 	return 0;
 }
 
@@ -116,6 +118,21 @@ int cons__grow_parts(struct run *r, int32_t partition)
 	r->parts = t;
 	r->n_parts = n;
 	return 0;
+}
+
+/* Debug: the bytes this thread has passed to write calls so far (/proc/thread-self/io's wchar; LMDB
+ * writes its pages from the committing thread), or 0 where that is not readable. */
+static uint64_t thread_wchar(void)
+{
+	FILE *f = fopen("/proc/thread-self/io", "r");
+	unsigned long long v = 0;
+	char line[128];
+	while (f && fgets(line, sizeof line, f))
+		if (sscanf(line, "wchar: %llu", &v) == 1)
+			break;
+	if (f)
+		fclose(f);
+	return (uint64_t)v;
 }
 
 /*
@@ -143,11 +160,15 @@ int cons__commit_batch(struct run *r)
 		}
 	}
 	double t0 = cons__now_ms();
+	int64_t closed_us = r->trace ? cons__wall_us() : 0;
+	uint64_t wchar = r->trace ? thread_wchar() : 0;
 	struct state_batch_stats st;
 	int rc = state_batch_commit(r->batch, &st);
 	r->batch = NULL;
 	if (rc != STATE_OK)
 		return cons__fatal(r, CONS_STATE, "committing a batch: %s", state_strerror(rc));
+	if (r->trace)
+		wchar = thread_wchar() - wchar;
 	cons__record_commit_latency(r, cons__now_ms() - t0);
 	cons__record_freshness(r);
 	cons__record_batch_size(r, r->batch_events);
@@ -163,10 +184,28 @@ int cons__commit_batch(struct run *r)
 		r->cfg->on_committed(r->cfg->committed_ctx, r->committed_events);
 	enum log_level level = r->cfg->verbose ? LOG_LEVEL_INFO : LOG_LEVEL_DEBUG;
 	if (log_enabled(r->cfg->log, level)) {
-		struct log_field f[] = { LOG_UINT("batch", r->stats.batches), LOG_INT("events", r->batch_events),
-					 LOG_UINT("customers", st.customers),
-					 LOG_DOUBLE("commit_ms", cons__now_ms() - t0) };
-		log_fields(r->cfg->log, level, CONS_LOG, f, 4, "batch committed");
+		double n = r->trace_n ? (double)r->trace_n : 1;
+		struct log_field f[] = {
+			LOG_UINT("batch", r->stats.batches),
+			LOG_INT("events", r->batch_events),
+			LOG_UINT("customers", st.customers),
+			LOG_DOUBLE("commit_ms", cons__now_ms() - t0),
+			LOG_DOUBLE("age_ms", t0 - r->batch_started_ms),
+			LOG_DOUBLE("put_ms", st.put_ms),
+			LOG_DOUBLE("txn_commit_ms", st.commit_ms),
+			LOG_UINT("free_entries", st.free_entries),
+			LOG_UINT("free_pages", st.free_pages),
+			LOG_UINT("map_pages", st.map_pages),
+			LOG_UINT("written_kib", wchar / 1024),
+			LOG_UINT("stamped", r->trace_n),
+			LOG_DOUBLE("append_ms_mean", r->trace_append_sum / n),
+			LOG_DOUBLE("append_ms_max", r->trace_append_max),
+			LOG_DOUBLE("fetch_ms_mean", r->trace_fetch_sum / n),
+			LOG_DOUBLE("fetch_ms_max", r->trace_fetch_max),
+			LOG_DOUBLE("wait_ms_max",
+				   r->trace_n ? (double)(closed_us - r->trace_first_fetch_us) / 1e3 : 0.0),
+		};
+		log_fields(r->cfg->log, level, CONS_LOG, f, r->trace ? 17 : 4, "batch committed");
 	}
 	/* Broker-side offsets are for monitoring (lag) only, and only after the LMDB commit. */
 	if (r->cfg->group_id) {
@@ -196,6 +235,27 @@ static void key_text(const rd_kafka_message_t *m, char *out, size_t out_len)
 	out[j] = 0;
 }
 
+/* Debug: a stamped event's produce -> append -> fetched split (the append time is the message's
+ * timestamp when the topic has message.timestamp.type=LogAppendTime; else all of it is "fetch"). */
+static void trace_stamped(struct run *r, const rd_kafka_message_t *m, int64_t produced_us)
+{
+	rd_kafka_timestamp_type_t type;
+	int64_t ts_ms = rd_kafka_message_timestamp(m, &type);
+	double append = 0, fetch = (double)(r->burst_us - produced_us) / 1e3;
+	if (type == RD_KAFKA_TIMESTAMP_LOG_APPEND_TIME && ts_ms > 0) {
+		append = (double)ts_ms - (double)produced_us / 1e3;
+		fetch = (double)r->burst_us / 1e3 - (double)ts_ms;
+	}
+	if (!r->trace_n++)
+		r->trace_first_fetch_us = r->burst_us;
+	r->trace_append_sum += append;
+	r->trace_fetch_sum += fetch;
+	if (append > r->trace_append_max)
+		r->trace_append_max = append;
+	if (fetch > r->trace_fetch_max)
+		r->trace_fetch_max = fetch;
+}
+
 /* An event message decoded ahead of its apply: a burst is decoded first, so that the apply can
  * prefetch a few events ahead (the product and customer tables are larger than the caches). */
 struct decoded {
@@ -216,8 +276,11 @@ static void handle_event(struct run *r, rd_kafka_message_t *m, const struct deco
 	r->stats.messages++;
 	r->batch_events++;
 	int64_t produced_us;
-	if (stamped && kc_produced_us(m, &produced_us))
+	if (stamped && kc_produced_us(m, &produced_us)) {
 		cons__stamp(r, produced_us);
+		if (r->trace)
+			trace_stamped(r, m, produced_us);
+	}
 	char why[256];
 	if (d->rc != EVENT_OK) {
 		struct event ev; /* decoded again for the reason: rare, and the first pass skips the text */
@@ -438,6 +501,7 @@ int cons_run(const struct cons_config *cfg, struct state_db *db, struct cons_sta
 	if (!cfg->brokers || !cfg->events_topic || !cfg->dlq_topic)
 		return cons__fatal(&r, CONS_CONFIG, "brokers, events topic and dead-letter topic are required");
 	r.started_ms = cons__now_ms();
+	r.trace = log_enabled(cfg->log, LOG_LEVEL_DEBUG);
 	if (open_consumer(&r) || cons__dlq_open(&r) || wait_brokers(&r) || cons__wait_for_events_topic(&r) ||
 	    cons__load_table(&r, cfg->products_topic, CONS_TABLE_PRODUCTS) ||
 	    cons__load_table(&r, cfg->customers_topic, CONS_TABLE_CUSTOMERS) ||
@@ -472,6 +536,8 @@ int cons_run(const struct cons_config *cfg, struct state_db *db, struct cons_sta
 			if (!burst[i]->err)
 				decoded[i].rc = event_decode(burst[i]->payload, burst[i]->len, &decoded[i].ev, NULL, 0);
 		int stamped = burst_stamped(&r, burst, n);
+		if (r.trace && stamped)
+			r.burst_us = cons__wall_us();
 		for (ssize_t i = 0; i < n; i++) {
 			rd_kafka_message_t *m = burst[i];
 			ssize_t ahead = i + AHEAD;
@@ -517,6 +583,9 @@ int cons_run(const struct cons_config *cfg, struct state_db *db, struct cons_sta
 		if (!r.batch && at_end) {
 			if (at_end_since < 0) {
 				at_end_since = cons__now_ms();
+				/* At the end of every partition with nothing open: caught up, so the next events
+				 * are taken as they come (fetch_ready), not after a wait for a full burst. */
+				r.live = 1;
 				if (r.catching_up)
 					cons__catchup_finished(&r, at_end_since);
 				if (cfg->on_caught_up)

@@ -69,8 +69,14 @@ struct run {
 	uint64_t catchup_messages; /* stats.messages then */
 	double status_at_ms;       /* the last status line (or the start of the events) */
 	uint64_t status_messages, status_batches; /* stats.messages and batches then */
-	double started_ms;                        /* cons_run() began: the start-up waits count from here */
-	int failed;                               /* first fatal error; the loop stops */
+	int trace;        /* the debug log is on: each live batch's latency is decomposed (trace_* below) */
+	int64_t burst_us; /* trace: the wall clock (us) when the current burst was fetched */
+	uint64_t trace_n; /* trace: the open batch's stamped events, and per stamped event (ms): */
+	double trace_append_sum, trace_append_max; /* produce -> broker append (LogAppendTime topics) */
+	double trace_fetch_sum, trace_fetch_max;   /* broker append (or produce) -> fetched by the loop */
+	int64_t trace_first_fetch_us;              /* the batch's first stamped event fetched */
+	double started_ms;                         /* cons_run() began: the start-up waits count from here */
+	int failed;                                /* first fatal error; the loop stops */
 	char *errbuf;
 	size_t errbuf_len;
 };
@@ -80,6 +86,14 @@ static inline double cons__now_ms(void)
 	struct timespec ts;
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return ts.tv_sec * 1e3 + ts.tv_nsec / 1e6;
+}
+
+/* The wall clock in microseconds (the produce-time header's clock). */
+static inline int64_t cons__wall_us(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
 }
 
 /* consumer.c: records the first fatal error with a message (later ones are ignored); returns err. */

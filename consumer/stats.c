@@ -91,9 +91,7 @@ void cons__record_freshness(struct run *r)
 		r->n_stamps = 0;
 		return;
 	}
-	struct timespec ts;
-	clock_gettime(CLOCK_REALTIME, &ts);
-	int64_t now_us = (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+	int64_t now_us = cons__wall_us();
 	for (size_t i = 0; i < r->n_stamps; i++) {
 		int64_t us = now_us - r->stamps[i];
 		double ms = us > 0 ? (double)us / 1e3 : 0; /* a producer's clock ahead of ours counts as 0 */

@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 /* A customer touched by the open batch, coalesced in memory until commit. */
 struct touched {
@@ -226,6 +227,13 @@ static int compare_put_order(const void *a, const void *b)
 	return (x > y) - (x < y);
 }
 
+static double now_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec / 1e6;
+}
+
 static void batch_free(struct state_batch *b)
 {
 	b->db->open_batch = NULL;
@@ -251,6 +259,7 @@ static void reload_products(struct state_db *db)
 int state_batch_commit(struct state_batch *b, struct state_batch_stats *stats_out)
 {
 	int rc = STATE_OK;
+	double t0 = now_ms();
 	struct put_order *order = b->n_items ? malloc(b->n_items * sizeof *order) : NULL;
 	MDB_cursor *cur = NULL;
 	if (b->n_items && !order)
@@ -280,7 +289,19 @@ int state_batch_commit(struct state_batch *b, struct state_batch_stats *stats_ou
 		state_batch_abort(b);
 		return rc;
 	}
+	MDB_stat fst; /* the free-page list (LMDB's FREE_DBI, 0) as this transaction sees it */
+	if (mdb_stat(b->txn, 0, &fst) == MDB_SUCCESS) {
+		b->stats.free_entries = fst.ms_entries;
+		b->stats.free_pages = fst.ms_leaf_pages + fst.ms_branch_pages + fst.ms_overflow_pages;
+	}
+	double t1 = now_ms();
 	rc = state__disk_error(b->db, state__map_mdb(mdb_txn_commit(b->txn)));
+	double t2 = now_ms();
+	b->stats.put_ms = t1 - t0;
+	b->stats.commit_ms = t2 - t1;
+	MDB_envinfo ei;
+	if (rc == STATE_OK && mdb_env_info(b->db->env, &ei) == MDB_SUCCESS)
+		b->stats.map_pages = (uint64_t)ei.me_last_pgno + 1;
 	b->stats.customers += b->n_items;
 	if (stats_out)
 		*stats_out = b->stats;

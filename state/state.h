@@ -309,6 +309,12 @@ struct state_batch_stats {
 	uint64_t products;     /* products written */
 	uint64_t demographics; /* customer reference records written */
 	uint64_t names;        /* department and aisle names written */
+	/* Where a commit's time goes (state_batch_commit fills these; for the consumer's debug line): */
+	double put_ms;         /* the touched customers encoded and put, in key order */
+	double commit_ms;      /* mdb_txn_commit: LMDB's free list saved, pages written, fsync */
+	uint64_t free_entries; /* records in LMDB's free-page list just before the commit */
+	uint64_t free_pages;   /* pages that list occupies (its leaf and overflow pages) */
+	uint64_t map_pages;    /* the map's used pages after the commit (last page number + 1) */
 };
 
 /**

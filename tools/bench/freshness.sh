@@ -15,7 +15,10 @@
 # 4. beside it, the time the pandas oracle (tests/oracle.py) needs to recompute every customer.
 # --quick: 2,000 customers, S = 0.5, 20 orders (a smoke test, < 60 s on a running broker).
 # Without --brokers it starts its own broker on BENCH_KAFKA_PORT (39292) in BENCH_DIR.
-# BENCH_CONSUME_ARGS: more flags for the live consumers (e.g. "--batch-ms 50").
+# BENCH_CONSUME_ARGS: more flags for the live consumers (e.g. "--batch-ms 50"; "--log-level debug" logs
+# each batch's latency split: produce -> fetched, batch wait, LMDB put and commit, free list).
+# BENCH_APPEND_TIME=1: the events topic keeps the broker's append time (LogAppendTime) once the history
+# is in, so that the debug lines split produce -> fetched at the broker append.
 set -euo pipefail
 repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 cd "$repo"
@@ -113,6 +116,18 @@ echo "history $total events: catch-up $history, then $n10 at 10K/s, $n100 at 100
 # 1. The history's first part, and the full catch-up.
 "$seg" replay --data "$work/data" --brokers "$brokers" "${replay_topics[@]}" --limit "$history" \
 	> "$work/replay-history.out" 2> "$work/replay-history.err"
+if [ -n "${BENCH_APPEND_TIME:-}" ]; then
+	"$py" - "$brokers" "$run.events" <<- 'EOF'
+		import sys
+		from confluent_kafka.admin import AdminClient, AlterConfigOpType, ConfigEntry, ConfigResource
+		admin = AdminClient({"bootstrap.servers": sys.argv[1]})
+		entry = ConfigEntry("message.timestamp.type", "LogAppendTime",
+		                    incremental_operation=AlterConfigOpType.SET)
+		res = ConfigResource(ConfigResource.Type.TOPIC, sys.argv[2], incremental_configs=[entry])
+		for f in admin.incremental_alter_configs([res]).values():
+		    f.result()
+	EOF
+fi
 "$seg" consume --state "$work/state" --brokers "$brokers" "${topics[@]}" --exit-at-end > "$work/catchup.out" \
 	2> "$work/catchup.err"
 grep -h 'consume: [0-9.]* s' "$work/catchup.out" | sed 's/^consume:/catch-up:/'
