@@ -5,6 +5,7 @@
  * of a range are known). Also the helpers every table reader uses on a row (header checks,
  * bad-row reasons, id-indexed tables).
  */
+#define _DEFAULT_SOURCE /* madvise(MADV_HUGEPAGE) (Linux): a hint for the large id-indexed tables */
 #include "dataset/dataset_int.h"
 
 #include <csv.h>
@@ -13,6 +14,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 
 const char *ds_strerror(int err)
@@ -414,6 +416,20 @@ int ds__grow_table(void **table, size_t *cap, size_t elem, uint64_t id)
 	size_t n = *cap ? *cap : 1024;
 	while (n <= id)
 		n *= 2;
+	if (*cap == 0) { /* a new table: calloc's fresh pages are zero, untouched until used */
+		void *t = calloc(n, elem);
+		if (!t)
+			return -1;
+		/* Large tables are read and written at random places (by id, in another order):
+		 * huge pages spare most of their TLB misses. Only a hint. */
+		const uintptr_t huge = (uintptr_t)2 << 20;
+		uintptr_t from = ((uintptr_t)t + huge - 1) & ~(huge - 1), to = ((uintptr_t)t + n * elem) & ~(huge - 1);
+		if (to > from)
+			(void)madvise((void *)from, to - from, MADV_HUGEPAGE);
+		*table = t;
+		*cap = n;
+		return 0;
+	}
 	void *t = realloc(*table, n * elem);
 	if (!t)
 		return -1;
