@@ -15,8 +15,6 @@
 
 enum { BLOCK_KEYS = 8192, BUCKET_BITS_MAX = 16 };
 
-#define NOT_IN_SEQ UINT32_MAX
-
 struct block {
 	struct block *next;
 	uint32_t n;
@@ -33,7 +31,7 @@ struct ds_walk {
 	const struct ds_history *h;
 	const uint32_t *seq;
 	uint64_t n_seq;
-	uint32_t *pos_of; /* by order id: position in seq, or NOT_IN_SEQ */
+	uint32_t *pos_of; /* by order id: position in seq + 1, or 0 */
 	uint32_t product_limit;
 	int product_bits;
 	int bucket_bits; /* a bucket holds 2^bucket_bits positions */
@@ -72,8 +70,8 @@ static int keep_line(const struct ds_line *l, void *ctx, char *why, size_t why_l
 	if (l->order_id >= w->h->cap || w->h->orders[l->order_id].user_id == 0)
 		return ds__orphan_line(w->h, l, why, why_len);
 	uint32_t pos = w->pos_of[l->order_id];
-	if (pos == NOT_IN_SEQ)
-		return 0;
+	if (pos-- == 0)
+		return 0; /* not in the sequence */
 	uint64_t b = pos >> w->bucket_bits, off = pos & ((1u << w->bucket_bits) - 1);
 	uint64_t product = l->product_id < w->product_limit ? l->product_id : 0;
 	uint64_t key = off << (17 + w->product_bits) | (uint64_t)l->add_to_cart << (1 + w->product_bits) |
@@ -114,12 +112,13 @@ int ds_walk_read(const struct ds_history *h, const uint32_t *seq, uint64_t n_seq
 	/* offset + add_to_cart (16) + product + reordered (1) in 64 bits */
 	w->bucket_bits = 47 - w->product_bits < BUCKET_BITS_MAX ? 47 - w->product_bits : BUCKET_BITS_MAX;
 	w->n_buckets = (n_seq + (1u << w->bucket_bits) - 1) >> w->bucket_bits;
-	w->pos_of = malloc((h->cap ? h->cap : 1) * sizeof *w->pos_of);
+	/* pos_of[id] is the position + 1 (0: not in the sequence), so that the pages of ids above
+	 * the largest in the sequence stay untouched zeros. */
+	w->pos_of = calloc(h->cap ? h->cap : 1, sizeof *w->pos_of);
 	if (!w->pos_of)
 		goto out;
-	memset(w->pos_of, 0xff, h->cap * sizeof *w->pos_of); /* NOT_IN_SEQ */
 	for (uint64_t i = 0; i < n_seq; i++)
-		w->pos_of[seq[i]] = (uint32_t)i;
+		w->pos_of[seq[i]] = (uint32_t)i + 1;
 	struct ds_line_sink sink = { .line = keep_line, .reset = reset_part };
 	for (int i = 0; i < DS_LINE_PARTS; i++) {
 		struct part *p = &w->parts[i];

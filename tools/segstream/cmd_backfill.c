@@ -336,6 +336,9 @@ int cmd_backfill(int argc, char **argv)
 		goto out;
 	if (build_sequence(&h, until_ms, ho.partitions, &runs, &n_runs, &seq, &n_seq))
 		goto out;
+	free(h.by_user); /* the sequence replaces it (and it is ours: the history is backfill's own) */
+	h.by_user = NULL;
+	h.n_by_user = h.cap_by_user = 0;
 	snprintf(path, sizeof path, "%s/order_products__prior.csv", data);
 	if (ds_walk_read(&h, seq, n_seq, path, (uint32_t)products.cap, &rep, &walk) != DS_OK)
 		goto out;
