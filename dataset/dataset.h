@@ -440,6 +440,7 @@ struct ds_walk_bucket {
 	const uint32_t *first_line; /* to - from + 1 entries: the lines of position i are
 				     * lines[first_line[i - from], first_line[i - from + 1]) */
 	const struct ds_line *lines;
+	const struct ds_order *orders; /* to - from entries: a copy of the order of each position */
 };
 
 /**
@@ -457,7 +458,8 @@ int ds_walk_read(const struct ds_history *h, const uint32_t *seq, uint64_t n_seq
 
 /**
  * @brief The next bucket, sorted, in sequence order. Its lines are freed as it is handed out:
- *        the walk can be walked once.
+ *        the walk can be walked once. The bucket after it is sorted meanwhile on a thread of
+ *        the walk's own (joined by the next call, or by ds_walk_free).
  * @param[out] out  valid until the next call or ds_walk_free()
  * @return 1 with a bucket, 0 at the end, or DS_NOMEM.
  */

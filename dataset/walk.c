@@ -11,6 +11,7 @@
  */
 #include "dataset/dataset_int.h"
 
+#include <pthread.h>
 #include <string.h>
 
 enum { BLOCK_KEYS = 8192, BUCKET_BITS_MAX = 16 };
@@ -27,6 +28,19 @@ struct part {
 	struct block **head, **tail; /* by bucket */
 };
 
+/* A bucket sorted for handing out, and the memory it is sorted in. */
+struct slot {
+	struct ds_walk *w;
+	uint64_t b; /* the bucket */
+	int rc;     /* 1, or DS_NOMEM */
+	uint32_t *first_line;
+	uint64_t *keys;
+	struct ds_line *lines;
+	uint64_t cap_lines;
+	struct ds_order *orders; /* the bucket's orders, by position */
+	struct ds_walk_bucket out;
+};
+
 struct ds_walk {
 	const struct ds_history *h;
 	const uint32_t *seq;
@@ -37,10 +51,9 @@ struct ds_walk {
 	int bucket_bits; /* a bucket holds 2^bucket_bits positions */
 	uint64_t n_buckets, next;
 	struct part parts[DS_LINE_PARTS];
-	uint32_t *first_line; /* the bucket handed out */
-	uint64_t *keys;
-	struct ds_line *lines;
-	uint64_t cap_lines;
+	struct slot slots[2]; /* bucket b is sorted into slots[b % 2] */
+	pthread_t worker;     /* sorting the bucket after the one handed out, if running */
+	int worker_running;
 };
 
 static void free_part(struct part *p, uint64_t n_buckets)
@@ -129,9 +142,14 @@ int ds_walk_read(const struct ds_history *h, const uint32_t *seq, uint64_t n_seq
 			goto out;
 		sink.ctx[i] = p;
 	}
-	w->first_line = malloc(((1u << w->bucket_bits) + 1) * sizeof *w->first_line);
-	if (!w->first_line)
-		goto out;
+	for (int i = 0; i < 2; i++) {
+		struct slot *sl = &w->slots[i];
+		sl->w = w;
+		sl->first_line = malloc(((1u << w->bucket_bits) + 1) * sizeof *sl->first_line);
+		sl->orders = malloc((1u << w->bucket_bits) * sizeof *sl->orders);
+		if (!sl->first_line || !sl->orders)
+			goto out;
+	}
 	rc = ds_history_read_lines(h, path, &sink, rep);
 	/* The order ids are of no more use: the keys hold offsets in buckets. */
 	free(w->pos_of);
@@ -145,11 +163,13 @@ out:
 	return DS_OK;
 }
 
-int ds_walk_next(struct ds_walk *w, struct ds_walk_bucket *out)
+/* Sorts bucket sl->b into sl (sl->rc: 1, or DS_NOMEM), and frees its blocks. */
+static void *sort_bucket(void *arg)
 {
-	if (w->next >= w->n_buckets)
-		return 0;
-	uint64_t b = w->next++;
+	struct slot *sl = arg;
+	struct ds_walk *w = sl->w;
+	const uint64_t b = sl->b;
+	sl->rc = DS_NOMEM;
 	uint64_t from = b << w->bucket_bits, to = from + (1u << w->bucket_bits);
 	if (to > w->n_seq)
 		to = w->n_seq;
@@ -157,33 +177,33 @@ int ds_walk_next(struct ds_walk *w, struct ds_walk_bucket *out)
 	const int off_shift = 17 + w->product_bits, cart_shift = 1 + w->product_bits;
 	/* Count the lines of each offset, then place the keys (the parts in file order). */
 	uint64_t n = 0;
-	memset(w->first_line, 0, (n_pos + 1) * sizeof *w->first_line);
+	memset(sl->first_line, 0, (n_pos + 1) * sizeof *sl->first_line);
 	for (int i = 0; i < DS_LINE_PARTS; i++)
 		for (const struct block *k = w->parts[i].head[b]; k; k = k->next) {
 			for (uint32_t j = 0; j < k->n; j++)
-				w->first_line[(k->keys[j] >> off_shift) + 1]++;
+				sl->first_line[(k->keys[j] >> off_shift) + 1]++;
 			n += k->n;
 		}
 	if (n > UINT32_MAX)
-		return DS_NOMEM;
-	if (n > w->cap_lines) {
-		free(w->keys);
-		free(w->lines);
-		w->keys = malloc(n * sizeof *w->keys);
-		w->lines = malloc(n * sizeof *w->lines);
-		w->cap_lines = w->keys && w->lines ? n : 0;
-		if (!w->cap_lines)
-			return DS_NOMEM;
+		return NULL;
+	if (n > sl->cap_lines) {
+		free(sl->keys);
+		free(sl->lines);
+		sl->keys = malloc(n * sizeof *sl->keys);
+		sl->lines = malloc(n * sizeof *sl->lines);
+		sl->cap_lines = sl->keys && sl->lines ? n : 0;
+		if (!sl->cap_lines)
+			return NULL;
 	}
 	for (uint32_t i = 0; i < n_pos; i++)
-		w->first_line[i + 1] += w->first_line[i];
+		sl->first_line[i + 1] += sl->first_line[i];
 	for (int i = 0; i < DS_LINE_PARTS; i++) {
 		struct block *k = w->parts[i].head[b];
 		while (k) {
 			for (uint32_t j = 0; j < k->n; j++) {
 				uint64_t key = k->keys[j];
 				/* first_line[off] is the next free slot of off while placing */
-				w->keys[w->first_line[key >> off_shift]++] = key;
+				sl->keys[sl->first_line[key >> off_shift]++] = key;
 			}
 			struct block *next = k->next;
 			free(k);
@@ -192,12 +212,12 @@ int ds_walk_next(struct ds_walk *w, struct ds_walk_bucket *out)
 		w->parts[i].head[b] = w->parts[i].tail[b] = NULL;
 	}
 	/* Placing moved each first_line to the next offset's start: shift them back. */
-	memmove(w->first_line + 1, w->first_line, n_pos * sizeof *w->first_line);
-	w->first_line[0] = 0;
+	memmove(sl->first_line + 1, sl->first_line, n_pos * sizeof *sl->first_line);
+	sl->first_line[0] = 0;
 	const uint64_t product_mask = (1ull << w->product_bits) - 1;
 	for (uint32_t i = 0; i < n_pos; i++) {
-		uint64_t *keys = w->keys + w->first_line[i];
-		uint32_t m = w->first_line[i + 1] - w->first_line[i];
+		uint64_t *keys = sl->keys + sl->first_line[i];
+		uint32_t m = sl->first_line[i + 1] - sl->first_line[i];
 		/* By add_to_cart, stable: the offset is the same, so compare the key above the product. */
 		for (uint32_t j = 1; j < m; j++) {
 			uint64_t key = keys[j];
@@ -210,14 +230,44 @@ int ds_walk_next(struct ds_walk *w, struct ds_walk_bucket *out)
 		}
 		uint32_t order_id = w->seq[from + i];
 		for (uint32_t j = 0; j < m; j++)
-			w->lines[w->first_line[i] + j] = (struct ds_line){
+			sl->lines[sl->first_line[i] + j] = (struct ds_line){
 				.order_id = order_id,
 				.product_id = (uint32_t)(keys[j] >> 1 & product_mask),
 				.add_to_cart = (uint16_t)(keys[j] >> cart_shift),
 				.reordered = (uint8_t)(keys[j] & 1),
 			};
 	}
-	*out = (struct ds_walk_bucket){ from, to, w->first_line, w->lines };
+	/* The orders too: the sequence visits the order table at random places, and a loop of loads
+	 * that do not wait for each other lets their cache misses overlap. */
+	for (uint64_t i = from; i < to; i++)
+		sl->orders[i - from] = w->h->orders[w->seq[i]];
+	sl->out = (struct ds_walk_bucket){ from, to, sl->first_line, sl->lines, sl->orders };
+	sl->rc = 1;
+	return NULL;
+}
+
+int ds_walk_next(struct ds_walk *w, struct ds_walk_bucket *out)
+{
+	if (w->next >= w->n_buckets)
+		return 0;
+	uint64_t b = w->next++;
+	struct slot *sl = &w->slots[b % 2];
+	if (w->worker_running) { /* it sorted b */
+		pthread_join(w->worker, NULL);
+		w->worker_running = 0;
+	} else {
+		sl->b = b;
+		sort_bucket(sl);
+	}
+	/* The next bucket is sorted on another thread while the caller walks this one. */
+	if (sl->rc == 1 && b + 1 < w->n_buckets) {
+		struct slot *next = &w->slots[(b + 1) % 2];
+		next->b = b + 1;
+		w->worker_running = pthread_create(&w->worker, NULL, sort_bucket, next) == 0;
+	}
+	if (sl->rc != 1)
+		return sl->rc;
+	*out = sl->out;
 	return 1;
 }
 
@@ -225,14 +275,19 @@ void ds_walk_free(struct ds_walk *w)
 {
 	if (!w)
 		return;
+	if (w->worker_running)
+		pthread_join(w->worker, NULL);
+	for (int i = 0; i < 2; i++) {
+		free(w->slots[i].first_line);
+		free(w->slots[i].keys);
+		free(w->slots[i].lines);
+		free(w->slots[i].orders);
+	}
 	for (int i = 0; i < DS_LINE_PARTS; i++) {
 		free_part(&w->parts[i], w->n_buckets);
 		free(w->parts[i].head);
 		free(w->parts[i].tail);
 	}
 	free(w->pos_of);
-	free(w->first_line);
-	free(w->keys);
-	free(w->lines);
 	free(w);
 }

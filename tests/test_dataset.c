@@ -641,6 +641,9 @@ static void test_walk_groups_like_the_history(void **state)
 			const struct ds_order *o = &full.orders[seq[i]];
 			uint32_t first = b.first_line[i - b.from], m = b.first_line[i - b.from + 1] - first;
 			assert_int_equal(m, o->n_lines);
+			assert_int_equal(b.orders[i - b.from].user_id, o->user_id);
+			assert_int_equal(b.orders[i - b.from].order_number, o->order_number);
+			assert_int_equal(b.orders[i - b.from].event_time_ms, h.orders[seq[i]].event_time_ms);
 			for (uint32_t k = 0; k < m; k++) {
 				const struct ds_line *want = &full.lines[o->first_line + k], *got = &b.lines[first + k];
 				assert_int_equal(got->order_id, seq[i]);

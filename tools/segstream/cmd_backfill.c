@@ -143,8 +143,6 @@ struct apply_state {
 	const struct state_product *products; /* by product_id (product_id 0: unknown), n_products */
 	size_t n_products;
 	struct state_customer cust; /* the current customer (user_id 0: nothing applied yet) */
-	struct ds_order *orders;    /* the bucket's orders, by position */
-	uint64_t cap_orders;
 	struct state_batch *b;
 	uint64_t applied, customers;
 	double put_s; /* time spent writing customers */
@@ -169,20 +167,6 @@ static int put_customer(struct apply_state *a)
 /* Applies one bucket of the walk through the one apply function, order by order. */
 static int apply_bucket(struct apply_state *a, const struct ds_walk_bucket *wb)
 {
-	/* The sequence visits the order table at random places: copy the bucket's orders first, in
-	 * a loop whose loads do not wait for each other, so that their cache misses overlap. */
-	if (wb->to - wb->from > a->cap_orders) {
-		free(a->orders);
-		a->cap_orders = wb->to - wb->from;
-		a->orders = malloc(a->cap_orders * sizeof *a->orders);
-		if (!a->orders) {
-			a->cap_orders = 0;
-			log_error(cli_log, cli_command, "out of memory");
-			return -1;
-		}
-	}
-	for (uint64_t i = wb->from; i < wb->to; i++)
-		a->orders[i - wb->from] = a->h->orders[a->seq[i]];
 	for (uint64_t i = wb->from; i < wb->to; i++) {
 		while (i >= a->runs[a->run].end) { /* the next customer: the current one is complete */
 			if (put_customer(a))
@@ -193,7 +177,7 @@ static int apply_bucket(struct apply_state *a, const struct ds_walk_bucket *wb)
 		uint32_t first = wb->first_line[i - wb->from], end = wb->first_line[i - wb->from + 1];
 		if (first == end)
 			continue;
-		const struct ds_order *o = &a->orders[i - wb->from];
+		const struct ds_order *o = &wb->orders[i - wb->from];
 		if (a->cust.user_id == 0) {
 			a->cust.user_id = o->user_id;
 			a->cust.partition = a->runs[a->run].partition;
@@ -453,7 +437,6 @@ out:
 	state_batch_abort(b);
 	state_close(db);
 	ds_walk_free(walk);
-	free(ap.orders);
 	free(seq);
 	free(runs);
 	free(state_products);
