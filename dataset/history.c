@@ -262,7 +262,12 @@ static int line_row(const struct ds__row *r, void *vctx, char *why, size_t why_l
 		return ds__bad(why, why_len, "add_to_cart_order '%s' not in 1..65535", r->field[2]);
 	if (ds__parse_uint(r->field[3], r->len[3], 1, &re))
 		return ds__bad(why, why_len, "reordered '%s' is not 0 or 1", r->field[3]);
-	struct ds_line l = { (uint32_t)order, (uint32_t)product, (uint16_t)cart, (uint8_t)re };
+	struct ds_line l;
+	memset(&l, 0, sizeof l); /* its padding too: tables of lines are compared whole */
+	l.order_id = (uint32_t)order;
+	l.product_id = (uint32_t)product;
+	l.add_to_cart = (uint16_t)cart;
+	l.reordered = (uint8_t)re;
 	return c->cb(&l, c->ctx, why, why_len);
 }
 
@@ -300,7 +305,12 @@ static const char *line_fast(const char *s, const char *end, void *vctx, int *rc
 	if (order == 0 || order > UINT32_MAX - 1 || product == 0 || product > UINT32_MAX || cart == 0 ||
 	    cart > UINT16_MAX || re > 1)
 		return NULL;
-	struct ds_line l = { (uint32_t)order, (uint32_t)product, (uint16_t)cart, (uint8_t)re };
+	struct ds_line l;
+	memset(&l, 0, sizeof l); /* its padding too: tables of lines are compared whole */
+	l.order_id = (uint32_t)order;
+	l.product_id = (uint32_t)product;
+	l.add_to_cart = (uint16_t)cart;
+	l.reordered = (uint8_t)re;
 	*rc_out = c->cb(&l, c->ctx, why, why_len);
 	return p;
 }
