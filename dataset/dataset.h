@@ -15,8 +15,9 @@
  *
  * Files: csv.c (the CSV engine: rows, byte ranges, bad-row reports), reference.c (products,
  * departments, customers), history.c (orders and lines), timeline.c (lines grouped by order,
- * the event-time timeline), load.c (the threaded history loader), events.c (rows as the stream
- * carries them); dataset_int.h is private to them.
+ * the event-time timeline), load.c (the threaded history loader), walk.c (lines kept compactly
+ * in buckets of a chosen order sequence), events.c (rows as the stream carries them);
+ * dataset_int.h is private to them.
  */
 #ifndef SEGSTREAM_DATASET_H
 #define SEGSTREAM_DATASET_H
@@ -389,6 +390,83 @@ void ds_line_set_free(struct ds_line_set *set);
  * @return DS_OK, DS_IO, DS_ROWS (on-error=fail), DS_NOMEM or DS_LAYOUT.
  */
 int ds_history_load(const char *dir, int include_train, struct ds_history *h, struct ds_report *rep);
+
+/**
+ * @brief The orders part of ds_history_load(): DIR/orders.csv into @p h (zeroed first), on
+ *        both cores, without lines (every order's n_lines is 0).
+ * @param[out] h   free it with ds_history_free() (on failure it is freed already)
+ * @return DS_OK, DS_IO, DS_ROWS (on-error=fail), DS_NOMEM or DS_LAYOUT (no order at all).
+ */
+int ds_history_load_orders(const char *dir, struct ds_history *h, struct ds_report *rep);
+
+/** The parts a lines file is read in by ds_history_read_lines(), one thread each. */
+#define DS_LINE_PARTS 2
+
+/** Where ds_history_read_lines() hands the lines of each part of the file. */
+struct ds_line_sink {
+	ds_line_cb line;          /* each line whose order is in the history, in file order within its part;
+			  * called from the part's thread (parts at once, distinct ctx) */
+	void (*reset)(void *ctx); /* forget all a part got: the file is then read again whole into part 0 */
+	void *ctx[DS_LINE_PARTS]; /* part i's lines come before part i + 1's in the file */
+};
+
+/**
+ * @brief Reads a lines file against @p h's orders (loaded, and only read) as ds_history_load()
+ *        does, in DS_LINE_PARTS byte ranges on as many threads, handing each line to the sink
+ *        of its part instead of keeping it. A line of an order not in @p h is a bad row (counted
+ *        in rep->errors, reported as ds_history_load() does), not handed on. A file with a quote
+ *        in it is read again whole into part 0 (the parts are reset first).
+ * @return DS_OK, DS_IO, DS_ROWS (on-error=fail), DS_NOMEM, DS_LAYOUT, DS_STOPPED, or the
+ *         sink's negative error.
+ */
+int ds_history_read_lines(const struct ds_history *h, const char *path, const struct ds_line_sink *sink,
+			  struct ds_report *rep);
+
+/* ---- A walk over the history in a sequence of orders (walk.c) ---- */
+
+/**
+ * The lines of a lines file grouped by order in a sequence of orders the caller chooses (e.g.
+ * customer after customer), each order's lines in add_to_cart order (ties in file order), as
+ * ds_history_group() groups them. They are kept in 8 bytes a line (not ds_history's 12, nor its
+ * grouping copy) and handed out in buckets of consecutive positions of the sequence, each
+ * bucket sorted only when it is asked for. Lines of orders that are not in the sequence are read
+ * past (not kept).
+ */
+struct ds_walk;
+
+/** One bucket of a walk: positions [from, to) of the sequence. */
+struct ds_walk_bucket {
+	uint64_t from, to;
+	const uint32_t *first_line; /* to - from + 1 entries: the lines of position i are
+				     * lines[first_line[i - from], first_line[i - from + 1]) */
+	const struct ds_line *lines;
+	const struct ds_order *orders; /* to - from entries: a copy of the order of each position */
+};
+
+/**
+ * @brief Reads the lines file at @p path (ds_history_read_lines) into a walk over @p seq.
+ * @param h              the history's orders (ds_history_load_orders): must outlive the walk
+ * @param seq            distinct order ids of @p h, in the order the walk hands them out: must
+ *                       outlive the walk; fewer than UINT32_MAX
+ * @param product_limit  a line's product_id is handed out as read if it is below this (e.g. the
+ *                       products table's size), as 0 otherwise: the caller knows no such product
+ * @param[out] walk_out  free it with ds_walk_free() (NULL on failure)
+ * @return as ds_history_read_lines(); DS_INVAL for a sequence of UINT32_MAX orders or more.
+ */
+int ds_walk_read(const struct ds_history *h, const uint32_t *seq, uint64_t n_seq, const char *path,
+		 uint32_t product_limit, struct ds_report *rep, struct ds_walk **walk_out);
+
+/**
+ * @brief The next bucket, sorted, in sequence order. Its lines are freed as it is handed out:
+ *        the walk can be walked once. The bucket after it is sorted meanwhile on a thread of
+ *        the walk's own (joined by the next call, or by ds_walk_free).
+ * @param[out] out  valid until the next call or ds_walk_free()
+ * @return 1 with a bucket, 0 at the end, or DS_NOMEM.
+ */
+int ds_walk_next(struct ds_walk *w, struct ds_walk_bucket *out);
+
+/** @brief Frees a walk (NULL-safe). */
+void ds_walk_free(struct ds_walk *w);
 
 /**
  * @brief Event times (SPEC §2): a user's first order is on their date_joined (customers may be

@@ -40,6 +40,23 @@ typedef int (*ds__row_fn)(const struct ds__row *r, void *ctx, char *why, size_t 
  */
 int ds__csv_read_range(const char *path, const struct ds_range *range, struct ds_report *rep, ds__row_fn fn, void *ctx);
 
+/*
+ * A table reader's fast path for its common row form, tried on each quote-free row that starts
+ * with a digit: it parses the row in [s, end) without splitting it and returns where the row
+ * ends (its CR or LF, or end), with *rc_out what a row function would return for it (why says
+ * why if 1); or NULL when the row is not in that form: the engine then splits it and calls the
+ * row function, which must judge it as the fast path would have.
+ */
+typedef const char *(*ds__fast_fn)(const char *s, const char *end, void *ctx, int *rc_out, char *why, size_t why_len);
+
+/* ds__csv_read_range() with a fast path for the reader's common rows (NULL: none). */
+int ds__csv_read_range_fast(const char *path, const struct ds_range *range, struct ds_report *rep, ds__row_fn fn,
+			    ds__fast_fn fast, void *ctx);
+
+/* A line whose order is not in h's table: writes why (a rejected order row, or no such order)
+ * and returns 1, a bad row. */
+int ds__orphan_line(const struct ds_history *h, const struct ds_line *l, char *why, size_t why_len);
+
 /* Prints one bad row ("path:row: why") to the report's log, unless the report is quiet. */
 void ds__print_bad_row(const struct ds_report *rep, const char *path, uint64_t rowno, const char *why);
 

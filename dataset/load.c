@@ -10,7 +10,7 @@
 
 #include "dataset/dataset.h"
 
-enum { PARTS = 2 };
+enum { PARTS = DS_LINE_PARTS };
 
 /* The caller's progress callback sees the rows of every range and file of one load: each
  * range's report adds what it read since its last call, under the lock, so the callback is
@@ -25,7 +25,9 @@ struct progress_sum {
 struct range_job {
 	const struct ds_history *h;
 	const char *path;
-	int orders; /* 1: orders.csv into order_rows; 0: a lines file into lines */
+	int orders;    /* 1: orders.csv into order_rows; 0: a lines file into lines, or to cb */
+	ds_line_cb cb; /* NULL: lines are collected into lines */
+	void *cb_ctx;
 	struct ds_range range;
 	struct ds_order_rows order_rows;
 	struct ds_line_set lines;
@@ -75,8 +77,12 @@ static void *read_range(void *arg)
 {
 	struct range_job *j = arg;
 	const struct ds_range *range = j->range.end > 0 ? &j->range : NULL;
-	j->rc = j->orders ? ds_orders_collect(j->path, range, &j->order_rows, &j->rep)
-			  : ds_history_collect(j->h, j->path, range, &j->lines, &j->rep);
+	if (j->orders)
+		j->rc = ds_orders_collect(j->path, range, &j->order_rows, &j->rep);
+	else if (j->cb)
+		j->rc = ds_lines_read_range(j->path, range, j->cb, j->cb_ctx, &j->rep);
+	else
+		j->rc = ds_history_collect(j->h, j->path, range, &j->lines, &j->rep);
 	return NULL;
 }
 
@@ -90,9 +96,11 @@ static void free_job(struct range_job *j)
  * Reads one file into jobs[0 .. *n): in ranges on two threads, or whole (one job) when it
  * cannot be split (quoted fields). Bad rows are reported in file order with their row
  * numbers once every range is read; rows_before[i] is the number of rows before job i's range.
+ * With a sink, job i's lines go to sink->ctx[i] (a reading that is discarded is reset first).
  */
-static int read_file(const struct ds_history *h, const char *path, int orders, struct range_job *jobs,
-		     uint64_t *rows_before, int *n, struct ds_report *rep, struct progress_sum *sum)
+static int read_file(const struct ds_history *h, const char *path, int orders, const struct ds_line_sink *sink,
+		     struct range_job *jobs, uint64_t *rows_before, int *n, struct ds_report *rep,
+		     struct progress_sum *sum)
 {
 	struct ds_range ranges[PARTS];
 	*n = 0;
@@ -111,6 +119,10 @@ static int read_file(const struct ds_history *h, const char *path, int orders, s
 						       .quiet = rep->quiet,
 						       .libcsv_only = rep->libcsv_only,
 						       .stop = rep->stop } };
+		if (sink) {
+			jobs[i].cb = sink->line;
+			jobs[i].cb_ctx = sink->ctx[i];
+		}
 		use_progress(&jobs[i], sum);
 	}
 	for (int i = 1; i < *n; i++)
@@ -131,6 +143,8 @@ static int read_file(const struct ds_history *h, const char *path, int orders, s
 		if (split) { /* forget this reading: the whole file is read again below */
 			jobs[i].rep.quiet = 1;
 			free_job(&jobs[i]);
+			if (sink)
+				sink->reset(sink->ctx[i]);
 		} else {
 			jobs[i].rep.quiet |= stopped;
 			stopped |= jobs[i].rc != DS_OK;
@@ -146,7 +160,12 @@ static int read_file(const struct ds_history *h, const char *path, int orders, s
 	if (split) {
 		*n = 1;
 		rows_before[0] = 0;
-		jobs[0] = (struct range_job){ .h = h, .path = path, .orders = orders, .rep = *rep };
+		jobs[0] = (struct range_job){ .h = h,
+					      .path = path,
+					      .orders = orders,
+					      .cb = sink ? sink->line : NULL,
+					      .cb_ctx = sink ? sink->ctx[0] : NULL,
+					      .rep = *rep };
 		use_progress(&jobs[0], sum);
 		read_range(&jobs[0]);
 		settle_progress(&jobs[0], 0);
@@ -158,24 +177,16 @@ static int read_file(const struct ds_history *h, const char *path, int orders, s
 	return rc;
 }
 
-int ds_history_load(const char *dir, int include_train, struct ds_history *h, struct ds_report *rep)
+/* Reads DIR/orders.csv into h's order table (read_file, then ds_orders_merge). */
+static int load_orders(const char *dir, struct ds_history *h, struct ds_report *rep, struct progress_sum *sum)
 {
-	char orders[4096], prior[4096], train[4096];
+	char orders[4096];
 	struct range_job jobs[PARTS];
-	struct ds_line_set sets[2 * PARTS];
 	uint64_t rows_before[PARTS];
-	int n = 0, n_sets = 0;
-	memset(h, 0, sizeof *h);
-	memset(sets, 0, sizeof sets);
+	int n = 0;
 	snprintf(orders, sizeof orders, "%s/orders.csv", dir);
-	snprintf(prior, sizeof prior, "%s/order_products__prior.csv", dir);
-	snprintf(train, sizeof train, "%s/order_products__train.csv", dir);
-	struct progress_sum progress = { .fn = rep->progress, .ctx = rep->progress_ctx };
-	struct progress_sum *sum = rep->progress ? &progress : NULL;
-	pthread_mutex_init(&progress.lock, NULL);
-
 	const uint64_t rows0 = rep->rows;
-	int rc = read_file(h, orders, 1, jobs, rows_before, &n, rep, sum);
+	int rc = read_file(h, orders, 1, NULL, jobs, rows_before, &n, rep, sum);
 	struct ds_order_rows order_rows[PARTS];
 	for (int i = 0; i < n; i++)
 		order_rows[i] = jobs[i].order_rows;
@@ -191,10 +202,28 @@ int ds_history_load(const char *dir, int include_train, struct ds_history *h, st
 			"order_id,user_id,eval_set,order_number,order_dow,order_hour_of_day,days_since_prior_order");
 		rc = DS_LAYOUT;
 	}
+	return rc;
+}
 
+int ds_history_load(const char *dir, int include_train, struct ds_history *h, struct ds_report *rep)
+{
+	char prior[4096], train[4096];
+	struct range_job jobs[PARTS];
+	struct ds_line_set sets[2 * PARTS];
+	uint64_t rows_before[PARTS];
+	int n = 0, n_sets = 0;
+	memset(h, 0, sizeof *h);
+	memset(sets, 0, sizeof sets);
+	snprintf(prior, sizeof prior, "%s/order_products__prior.csv", dir);
+	snprintf(train, sizeof train, "%s/order_products__train.csv", dir);
+	struct progress_sum progress = { .fn = rep->progress, .ctx = rep->progress_ctx };
+	struct progress_sum *sum = rep->progress ? &progress : NULL;
+	pthread_mutex_init(&progress.lock, NULL);
+
+	int rc = load_orders(dir, h, rep, sum);
 	const char *lines[2] = { prior, train };
 	for (int f = 0; f < 1 + (include_train != 0) && rc == DS_OK; f++) {
-		rc = read_file(h, lines[f], 0, jobs, rows_before, &n, rep, sum);
+		rc = read_file(h, lines[f], 0, NULL, jobs, rows_before, &n, rep, sum);
 		for (int i = 0; i < n; i++)
 			sets[n_sets++] = jobs[i].lines;
 	}
@@ -206,6 +235,31 @@ int ds_history_load(const char *dir, int include_train, struct ds_history *h, st
 	}
 	if (rc != DS_OK)
 		ds_history_free(h);
+	pthread_mutex_destroy(&progress.lock);
+	return rc;
+}
+
+int ds_history_load_orders(const char *dir, struct ds_history *h, struct ds_report *rep)
+{
+	memset(h, 0, sizeof *h);
+	struct progress_sum progress = { .fn = rep->progress, .ctx = rep->progress_ctx };
+	pthread_mutex_init(&progress.lock, NULL);
+	int rc = load_orders(dir, h, rep, rep->progress ? &progress : NULL);
+	if (rc != DS_OK)
+		ds_history_free(h);
+	pthread_mutex_destroy(&progress.lock);
+	return rc;
+}
+
+int ds_history_read_lines(const struct ds_history *h, const char *path, const struct ds_line_sink *sink,
+			  struct ds_report *rep)
+{
+	struct range_job jobs[PARTS];
+	uint64_t rows_before[PARTS];
+	int n = 0;
+	struct progress_sum progress = { .fn = rep->progress, .ctx = rep->progress_ctx };
+	pthread_mutex_init(&progress.lock, NULL);
+	int rc = read_file(h, path, 0, sink, jobs, rows_before, &n, rep, rep->progress ? &progress : NULL);
 	pthread_mutex_destroy(&progress.lock);
 	return rc;
 }

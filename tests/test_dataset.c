@@ -610,6 +610,138 @@ static void test_fast_path_equals_libcsv(void **state)
 	assert_int_equal(rf.errors, 2); /* 'abc' and the quoted comma in a product id */
 }
 
+/* Rows the lines reader's fast path must leave to the row reader: each is judged as before. */
+static void test_fast_path_leaves_odd_rows_to_the_row_reader(void **state)
+{
+	(void)state;
+	char path[] = "/tmp/segstream-odd-XXXXXX";
+	FILE *f = temp_file(path);
+	fprintf(f, "order_id,product_id,add_to_cart_order,reordered\n"
+		   "5,1,1,0\n"
+		   " 6,2,2,1\n"          /* a space: trimmed, a line */
+		   "7,3,4.0,1\n"         /* a ".0" fraction: a line */
+		   "8,4,70000,0\n"       /* add_to_cart out of range */
+		   "12345678901,5,1,0\n" /* 11 digits */
+		   "9,6,1,2\n"           /* reordered 2 */
+		   "0,7,1,0\n"           /* order_id 0 */
+		   "10,4294967295,3,1\n" /* the largest product id: a line */
+		   "11,8,1,0,9\n"        /* five columns */
+		   "12,9,1\n");          /* three */
+	fclose(f);
+	uint64_t fast[2] = { 0, 0 }, slow[2] = { 0, 0 };
+	char log_fast[2048] = "", log_slow[2048] = "";
+	FILE *lf = fmemopen(log_fast, sizeof log_fast, "w"), *ls = fmemopen(log_slow, sizeof log_slow, "w");
+	struct ds_report rf = { .on_error = DS_ON_ERROR_SKIP, .log = lf };
+	struct ds_report rs = { .on_error = DS_ON_ERROR_SKIP, .log = ls, .libcsv_only = 1 };
+	assert_int_equal(ds_lines_read(path, sum_line, fast, &rf), DS_OK);
+	assert_int_equal(ds_lines_read(path, sum_line, slow, &rs), DS_OK);
+	fclose(lf);
+	fclose(ls);
+	unlink(path);
+	assert_int_equal(fast[0], 4);
+	assert_true(fast[0] == slow[0] && fast[1] == slow[1]);
+	assert_true(rf.rows == 10 && rs.rows == 10 && rf.errors == 6 && rs.errors == 6);
+	assert_string_equal(log_fast, log_slow);
+	assert_non_null(strstr(log_fast, ":5: add_to_cart_order '70000' not in 1..65535\n"));
+}
+
+/* Writes DIR/orders.csv (n orders of n / 4 users, ids shuffled) and DIR/order_products__prior.csv
+ * (2 lines an order, by order id), then dirty lines: an order's lines apart and out of
+ * add_to_cart order, a repeated add_to_cart, a line of an unknown order. */
+static void write_walk_history(const char *dir, int n)
+{
+	char path[4096];
+	snprintf(path, sizeof path, "%s/orders.csv", dir);
+	FILE *f = fopen(path, "w");
+	assert_non_null(f);
+	fprintf(f, "order_id,user_id,eval_set,order_number,order_dow,order_hour_of_day,days_since_prior_order\n");
+	for (int i = 0; i < n; i++)
+		fprintf(f, "%d,%d,prior,%d,%d,%d,%s\n", (int)(((int64_t)i * 7919) % n) + 1, i / 4 + 1, i % 4 + 1, i % 7,
+			i % 24, i % 4 ? "3" : "");
+	fclose(f);
+	snprintf(path, sizeof path, "%s/order_products__prior.csv", dir);
+	f = fopen(path, "w");
+	assert_non_null(f);
+	fprintf(f, "order_id,product_id,add_to_cart_order,reordered\n");
+	for (int id = 1; id <= n; id++)
+		for (int k = 1; k <= 2; k++)
+			fprintf(f, "%d,%d,%d,%d\n", id, (id * k) % 60000 + 1, k, (id + k) % 2);
+	fprintf(f, "7,99,1,1\n7,98,5,0\n7,97,3,1\n%d,5,1,0\n9,96,2,1\n", n + 5);
+	fclose(f);
+}
+
+/* A walk hands out each order of its sequence with the lines the history groups for it, in the
+ * same order (add_to_cart, ties in file order), over several buckets, read on two threads. */
+static void test_walk_groups_like_the_history(void **state)
+{
+	(void)state;
+	enum { N = 90000 }; /* 72,000 in the sequence: more than a bucket (65,536) */
+	char dir[] = "/tmp/segstream-walk-XXXXXX", path[4096];
+	assert_non_null(mkdtemp(dir));
+	write_walk_history(dir, N);
+	struct ds_history full, h;
+	struct ds_report r1 = { .on_error = DS_ON_ERROR_SKIP, .quiet = 1 };
+	struct ds_report r2 = { .on_error = DS_ON_ERROR_SKIP, .quiet = 1 };
+	assert_int_equal(ds_history_load(dir, 0, &full, &r1), DS_OK);
+	assert_int_equal(ds_history_load_orders(dir, &h, &r2), DS_OK);
+	assert_int_equal(h.n_lines, 0);
+	assert_int_equal(ds_history_build_timeline(&h, NULL, 0), DS_OK);
+	/* The sequence: by_user backwards, every fifth order left out (its lines are read past). */
+	uint32_t *seq = malloc(h.n_by_user * sizeof *seq);
+	assert_non_null(seq);
+	uint64_t n_seq = 0;
+	for (uint64_t i = h.n_by_user; i-- > 0;)
+		if (i % 5)
+			seq[n_seq++] = h.by_user[i];
+	snprintf(path, sizeof path, "%s/order_products__prior.csv", dir);
+	struct ds_range ranges[2];
+	int parts = 0;
+	assert_int_equal(ds_file_ranges(path, 2, ranges, &parts), DS_OK);
+	assert_int_equal(parts, 2);
+	const uint32_t limit = 50000; /* products at or above it come out as 0 */
+	struct ds_walk *w = NULL;
+	assert_int_equal(ds_walk_read(&h, seq, n_seq, path, limit, &r2, &w), DS_OK);
+	assert_true(r1.rows == r2.rows && r1.errors == 1 && r2.errors == 1); /* the unknown order */
+	struct ds_walk_bucket b;
+	uint64_t next = 0, lines = 0;
+	int buckets = 0, rc;
+	while ((rc = ds_walk_next(w, &b)) == 1) {
+		assert_int_equal(b.from, next);
+		for (uint64_t i = b.from; i < b.to; i++) {
+			const struct ds_order *o = &full.orders[seq[i]];
+			uint32_t first = b.first_line[i - b.from], m = b.first_line[i - b.from + 1] - first;
+			assert_int_equal(m, o->n_lines);
+			assert_int_equal(b.orders[i - b.from].user_id, o->user_id);
+			assert_int_equal(b.orders[i - b.from].order_number, o->order_number);
+			assert_int_equal(b.orders[i - b.from].event_time_ms, h.orders[seq[i]].event_time_ms);
+			for (uint32_t k = 0; k < m; k++) {
+				const struct ds_line *want = &full.lines[o->first_line + k], *got = &b.lines[first + k];
+				assert_int_equal(got->order_id, seq[i]);
+				assert_int_equal(got->product_id, want->product_id < limit ? want->product_id : 0);
+				assert_int_equal(got->add_to_cart, want->add_to_cart);
+				assert_int_equal(got->reordered, want->reordered);
+			}
+			lines += m;
+		}
+		next = b.to;
+		buckets++;
+	}
+	assert_int_equal(rc, 0);
+	assert_int_equal(next, n_seq);
+	assert_true(buckets >= 2);
+	assert_true(lines > 0 && lines < full.n_lines);
+	/* order 7: carts 1 (file), 1 (apart: after it), 2, 3, 5 */
+	assert_int_equal(full.orders[7].n_lines, 5);
+	assert_int_equal(full.lines[full.orders[7].first_line + 1].product_id, 99);
+	ds_walk_free(w);
+	ds_walk_free(NULL);
+	free(seq);
+	ds_history_free(&h);
+	ds_history_free(&full);
+	snprintf(path, sizeof path, "rm -rf %s", dir);
+	assert_int_equal(system(path), 0);
+}
+
 static void test_ranges_read_like_the_whole_file(void **state)
 {
 	(void)state;
@@ -795,6 +927,8 @@ int main(void)
 		cmocka_unit_test(test_load_progress_counts_both_threads),
 		cmocka_unit_test(test_users_without_demographics),
 		cmocka_unit_test(test_fast_path_equals_libcsv),
+		cmocka_unit_test(test_fast_path_leaves_odd_rows_to_the_row_reader),
+		cmocka_unit_test(test_walk_groups_like_the_history),
 		cmocka_unit_test(test_ranges_read_like_the_whole_file),
 		cmocka_unit_test(test_range_with_quotes_asks_for_the_whole_file),
 		cmocka_unit_test(test_group_keeps_or_sorts),

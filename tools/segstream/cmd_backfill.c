@@ -1,14 +1,16 @@
 /*
  * segstream backfill: builds the state straight from the history files, with the replay tool's
- * reader (dataset/) and the consumer's apply function (state_customer_apply), then writes it
- * to LMDB in one bulk transaction (keys in order, MDB_APPEND). With --brokers it also stores,
+ * reader (dataset/) and the consumer's apply function (state_customer_apply), and writes it to
+ * LMDB in one bulk transaction (keys in order, MDB_APPEND): the orders first, then the lines
+ * in 8 bytes each (ds_walk), applied customer after customer in key order and each customer
+ * written as soon as it is complete, so memory follows the orders and the customers more than
+ * the lines (12 bytes a line and every customer's record before). With --brokers it also stores,
  * in that transaction, where the consumer must continue: the offsets that offsets_for_times(T)
  * returns (the first event at or after T in each partition), or the end offsets when the whole
  * history was backfilled. The consumer's duplicate guard absorbs any overlap at the seam.
  */
 #include <getopt.h>
 #include <inttypes.h>
-#include <pthread.h>
 #include <librdkafka/rdkafka.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -64,55 +66,16 @@ out:
 	return rc;
 }
 
-/* A contiguous range of h->by_user to apply, and what it did. */
-struct apply_job {
-	const struct ds_history *h;
-	const struct state_product *products; /* by product_id (product_id 0: unknown), n_products */
-	size_t n_products;
-	struct state_customer *by_user;
-	int64_t until_ms;
-	int32_t partitions;
-	uint64_t from, to;
-	uint64_t applied, customers;
+/* A customer of the history: its orders are by_user[first, end), in order_number order. */
+struct cust_run {
+	uint32_t partition;
+	uint32_t user_id;
+	uint64_t first, end;
 };
 
-/* Applies every line of the range's orders before T through the one apply function, user by
- * user in order_number order (a user's event times never decrease with order_number). */
-static void *apply_range(void *arg)
+static int compare_run(const void *a, const void *b)
 {
-	struct apply_job *j = arg;
-	const struct ds_history *h = j->h;
-	/* Orders and lines are visited in user order, i.e. at random places: ask for them ahead. */
-	for (uint64_t i = j->from; i < j->to && ((i & 0xffff) != 0 || !cli_stop); i++) {
-		ds_history_prefetch(h, h->by_user, j->to, i);
-		uint32_t oid = h->by_user[i];
-		const struct ds_order *o = &h->orders[oid];
-		if (o->event_time_ms >= j->until_ms || o->n_lines == 0)
-			continue;
-		struct state_customer *cust = &j->by_user[o->user_id];
-		if (cust->user_id == 0) {
-			char key[16];
-			int kl = snprintf(key, sizeof key, "%u", o->user_id);
-			cust->user_id = o->user_id;
-			cust->partition = (uint32_t)kc_partition_for_key(key, (size_t)kl, j->partitions);
-			j->customers++;
-		}
-		for (uint32_t k = 0; k < o->n_lines; k++) {
-			const struct ds_line *l = &h->lines[o->first_line + k];
-			struct event ev;
-			ds_history_event(o, l, &ev);
-			const struct state_product *sp = l->product_id < j->n_products ? &j->products[l->product_id]
-										       : NULL;
-			j->applied += state_customer_apply(cust, &ev, sp && sp->product_id ? sp : NULL, 0) ==
-				      STATE_APPLIED;
-		}
-	}
-	return NULL;
-}
-
-static int compare_key(const void *a, const void *b)
-{
-	const struct state_customer *x = *(struct state_customer *const *)a, *y = *(struct state_customer *const *)b;
+	const struct cust_run *x = a, *y = b;
 	if (x->partition != y->partition)
 		return x->partition < y->partition ? -1 : 1;
 	return (x->user_id > y->user_id) - (x->user_id < y->user_id);
@@ -141,13 +104,129 @@ static int parse_only(const char *list, int32_t partitions, unsigned char **keep
 	return rc;
 }
 
+/*
+ * The sequence the walk hands the orders out in: customer after customer in the state's key
+ * order (partition, user_id), so that each customer can be written (appended) as soon as its
+ * last order is applied; each customer's orders in order_number order (by_user), those before
+ * T only (a user's event times never decrease with order_number). *runs_out are the customers,
+ * in that order, each with the range of its orders in *seq_out. With keep (--only-partitions),
+ * only the customers of the partitions kept: the others' lines are skipped like those after T.
+ */
+static int build_sequence(const struct ds_history *h, int64_t until_ms, int32_t partitions, const unsigned char *keep,
+			  struct cust_run **runs_out, uint64_t *n_runs_out, uint32_t **seq_out, uint64_t *n_seq_out)
+{
+	struct cust_run *runs = malloc((h->n_users ? h->n_users : 1) * sizeof *runs);
+	uint32_t *seq = malloc((h->n_by_user ? h->n_by_user : 1) * sizeof *seq);
+	if (!runs || !seq) {
+		free(runs);
+		free(seq);
+		return -1;
+	}
+	uint64_t n_runs = 0;
+	for (uint64_t i = 0; i < h->n_by_user;) {
+		uint32_t user = h->orders[h->by_user[i]].user_id;
+		uint64_t end = i + 1;
+		while (end < h->n_by_user && h->orders[h->by_user[end]].user_id == user) {
+			ds_history_prefetch(h, h->by_user, h->n_by_user, end);
+			end++;
+		}
+		char key[16];
+		int kl = snprintf(key, sizeof key, "%u", user);
+		uint32_t partition = (uint32_t)kc_partition_for_key(key, (size_t)kl, partitions);
+		if (!keep || keep[partition])
+			runs[n_runs++] = (struct cust_run){ partition, user, i, end };
+		i = end;
+	}
+	qsort(runs, n_runs, sizeof *runs, compare_run);
+	uint64_t n_seq = 0;
+	for (uint64_t r = 0; r < n_runs; r++) {
+		uint64_t first = n_seq;
+		if (r + 4 < n_runs)
+			__builtin_prefetch(&h->orders[h->by_user[runs[r + 4].first]]);
+		for (uint64_t i = runs[r].first; i < runs[r].end; i++) {
+			uint32_t oid = h->by_user[i];
+			if (h->orders[oid].event_time_ms >= until_ms)
+				break;
+			seq[n_seq++] = oid;
+		}
+		runs[r].first = first;
+		runs[r].end = n_seq;
+	}
+	*runs_out = runs;
+	*n_runs_out = n_runs;
+	*seq_out = seq;
+	*n_seq_out = n_seq;
+	return 0;
+}
+
+/* Applying the walk customer by customer, and writing each customer when it is complete. */
+struct apply_state {
+	const struct ds_history *h;
+	const uint32_t *seq;
+	const struct cust_run *runs;
+	uint64_t n_runs, run;                 /* the customer of the current position */
+	const struct state_product *products; /* by product_id (product_id 0: unknown), n_products */
+	size_t n_products;
+	struct state_customer cust; /* the current customer (user_id 0: nothing applied yet) */
+	struct state_batch *b;
+	uint64_t applied, customers;
+	double put_s; /* time spent writing customers */
+};
+
+/* Writes the current customer if it has an applied order (append: runs are in key order). */
+static int put_customer(struct apply_state *a)
+{
+	if (!a->cust.user_id)
+		return 0;
+	double t = now_s();
+	int src = state_batch_put_customer(a->b, &a->cust, 1);
+	a->put_s += now_s() - t;
+	if (src != STATE_OK) {
+		log_error(cli_log, cli_command, "writing customer %u: %s", a->cust.user_id, state_strerror(src));
+		return -1;
+	}
+	a->customers++;
+	return 0;
+}
+
+/* Applies one bucket of the walk through the one apply function, order by order. */
+static int apply_bucket(struct apply_state *a, const struct ds_walk_bucket *wb)
+{
+	for (uint64_t i = wb->from; i < wb->to; i++) {
+		while (i >= a->runs[a->run].end) { /* the next customer: the current one is complete */
+			if (put_customer(a))
+				return -1;
+			memset(&a->cust, 0, sizeof a->cust);
+			a->run++;
+		}
+		uint32_t first = wb->first_line[i - wb->from], end = wb->first_line[i - wb->from + 1];
+		if (first == end)
+			continue;
+		const struct ds_order *o = &wb->orders[i - wb->from];
+		if (a->cust.user_id == 0) {
+			a->cust.user_id = o->user_id;
+			a->cust.partition = a->runs[a->run].partition;
+		}
+		for (uint32_t k = first; k < end; k++) {
+			const struct ds_line *l = &wb->lines[k];
+			struct event ev;
+			ds_history_event(o, l, &ev);
+			const struct state_product *sp = l->product_id < a->n_products ? &a->products[l->product_id]
+										       : NULL;
+			a->applied += state_customer_apply(&a->cust, &ev, sp && sp->product_id ? sp : NULL, 0) ==
+				      STATE_APPLIED;
+		}
+	}
+	return 0;
+}
+
 int cmd_backfill(int argc, char **argv)
 {
 	const char *data = NULL, *state_dir = NULL, *brokers = NULL, *topic = "segstream.events";
-	const char *only = NULL; /* --only-partitions LIST: the partitions whose customers are kept */
 	int partitions = 0;
 	unsigned file_mode = 0640; /* the state's files; its directory 0750 */
 	int64_t until_ms = INT64_MAX;
+	const char *only = NULL; /* --only-partitions LIST: the partitions whose customers are kept */
 	struct ds_report rep = { .on_error = DS_ON_ERROR_SKIP, .progress = cli_read_progress, .stop = &cli_stop };
 	struct cli_props props = { 0 };
 	static const struct option opts[] = {
@@ -156,10 +235,10 @@ int cmd_backfill(int argc, char **argv)
 		{ "brokers", required_argument, 0, 'b' },
 		{ "topic", required_argument, 0, 't' },
 		{ "partitions", required_argument, 0, 'p' },
-		{ "only-partitions", required_argument, 0, 'O' },
 		{ "until", required_argument, 0, 'U' },
 		{ "on-error", required_argument, 0, 'e' },
 		{ "file-mode", required_argument, 0, 'F' },
+		{ "only-partitions", required_argument, 0, 'O' },
 		{ "help", no_argument, 0, 'h' },
 		{ 0, 0, 0, 0 },
 	};
@@ -186,9 +265,6 @@ int cmd_backfill(int argc, char **argv)
 			if (cli_parse_int("--partitions", optarg, 1, INT32_MAX, &partitions))
 				return 2;
 			break;
-		case 'O':
-			only = optarg;
-			break;
 		case 'U': {
 			int32_t day;
 			if (cli_parse_iso_date(optarg, &day)) {
@@ -198,6 +274,9 @@ int cmd_backfill(int argc, char **argv)
 			until_ms = (int64_t)day * 86400000LL;
 			break;
 		}
+		case 'O':
+			only = optarg;
+			break;
 		case 'e':
 			if (cli_parse_on_error(optarg, &rep))
 				return 2;
@@ -238,7 +317,11 @@ int cmd_backfill(int argc, char **argv)
 	struct ds_products products = { 0 };
 	struct ds_customers customers = { 0 };
 	struct ds_history h = { 0 };
-	struct state_customer *by_user = NULL, **sorted = NULL;
+	struct cust_run *runs = NULL;
+	uint64_t n_runs = 0, n_seq = 0;
+	uint32_t *seq = NULL;
+	struct ds_walk *walk = NULL;
+	struct apply_state ap = { 0 };
 	struct state_product *state_products = NULL;
 	struct event_name *names = NULL;
 	size_t n_names = 0;
@@ -268,8 +351,18 @@ int cmd_backfill(int argc, char **argv)
 	int have_customers = access(path, R_OK) == 0;
 	if (have_customers && ds_customers_read(path, &customers, &rep) != DS_OK)
 		goto out;
-	if (ds_history_load(data, 0, &h, &rep) != DS_OK ||
+	/* The orders and their event times first; then the lines, kept compactly in the order the
+	 * customers are applied and written (build_sequence), not as the history's table. */
+	if (ds_history_load_orders(data, &h, &rep) != DS_OK ||
 	    ds_history_build_timeline(&h, customers.count ? &customers : NULL, 0) != DS_OK)
+		goto out;
+	if (build_sequence(&h, until_ms, ho.partitions, keep, &runs, &n_runs, &seq, &n_seq))
+		goto out;
+	free(h.by_user); /* the sequence replaces it (and it is ours: the history is backfill's own) */
+	h.by_user = NULL;
+	h.n_by_user = h.cap_by_user = 0;
+	snprintf(path, sizeof path, "%s/order_products__prior.csv", data);
+	if (ds_walk_read(&h, seq, n_seq, path, (uint32_t)products.cap, &rep, &walk) != DS_OK)
 		goto out;
 	if (cli_stop)
 		goto out;
@@ -278,39 +371,8 @@ int cmd_backfill(int argc, char **argv)
 		fputc('\n', stderr);
 	if (have_customers)
 		cli_warn_no_demographics(&h);
-	log_info(cli_log, cli_command, "%" PRIu64 " rows read (%.1f s); applying on two threads", rep.rows,
+	log_info(cli_log, cli_command, "%" PRIu64 " rows read (%.1f s); applying and writing LMDB", rep.rows,
 		 t_read - t0);
-
-	/* Apply every line before T through the one apply function, user by user in order_number
-	 * order (a user's event times never decrease, so the first order at or after T ends it). */
-	uint32_t max_user = 0;
-	for (size_t id = 0; id < h.cap; id++)
-		if (h.orders[id].user_id > max_user)
-			max_user = h.orders[id].user_id;
-	by_user = calloc((size_t)max_user + 1, sizeof *by_user);
-	if (!by_user)
-		goto out;
-	/* Both cores: the orders are split at a customer boundary, each half applied by a thread
-	 * of its own (customers are disjoint; products and orders are only read). */
-	uint64_t mid = h.n_by_user / 2;
-	while (mid > 0 && mid < h.n_by_user && h.orders[h.by_user[mid]].user_id == h.orders[h.by_user[mid - 1]].user_id)
-		mid++;
-	struct apply_job jobs[2] = {
-		{ &h, state_products, products.cap, by_user, until_ms, ho.partitions, 0, mid, 0, 0 },
-		{ &h, state_products, products.cap, by_user, until_ms, ho.partitions, mid, h.n_by_user, 0, 0 },
-	};
-	pthread_t second;
-	int threaded = pthread_create(&second, NULL, apply_range, &jobs[1]) == 0;
-	apply_range(&jobs[0]);
-	if (threaded)
-		pthread_join(second, NULL);
-	else
-		apply_range(&jobs[1]);
-	uint64_t applied = jobs[0].applied + jobs[1].applied, n_customers = jobs[0].customers + jobs[1].customers;
-	if (cli_stop)
-		goto out;
-	double t_apply = now_s();
-	log_info(cli_log, cli_command, "%" PRIu64 " lines applied (%.1f s); writing LMDB", applied, t_apply - t_read);
 
 	/* One bulk transaction: reference tables, customers in key order (append), offsets. */
 	struct state_config cfg;
@@ -357,22 +419,30 @@ int cmd_backfill(int argc, char **argv)
 	for (size_t i = 0; i < n_names; i++)
 		if (state_batch_put_name(b, &names[i]) != STATE_OK)
 			goto out;
-	sorted = malloc((n_customers ? n_customers : 1) * sizeof *sorted);
-	if (!sorted)
-		goto out;
-	uint64_t n = 0;
-	for (uint32_t u = 1; u <= max_user; u++)
-		if (by_user[u].user_id && (!keep || keep[by_user[u].partition]))
-			sorted[n++] = &by_user[u];
-	qsort(sorted, n, sizeof *sorted, compare_key);
-	for (uint64_t i = 0; i < n; i++) {
-		int src = state_batch_put_customer(b, sorted[i], 1);
-		if (src != STATE_OK) {
-			log_error(cli_log, cli_command, "writing customer %u: %s", sorted[i]->user_id,
-				  state_strerror(src));
+	/* Every line before T through the one apply function, customer after customer in key order,
+	 * each customer appended as soon as it is complete. */
+	ap = (struct apply_state){ .h = &h,
+				   .seq = seq,
+				   .runs = runs,
+				   .n_runs = n_runs,
+				   .products = state_products,
+				   .n_products = products.cap,
+				   .b = b };
+	struct ds_walk_bucket wb;
+	int wrc;
+	while ((wrc = ds_walk_next(walk, &wb)) == 1 && !cli_stop)
+		if (apply_bucket(&ap, &wb))
 			goto out;
-		}
+	if (wrc < 0) {
+		log_error(cli_log, cli_command, "%s", ds_strerror(wrc));
+		goto out;
 	}
+	if (cli_stop || put_customer(&ap))
+		goto out;
+	ds_walk_free(walk);
+	walk = NULL;
+	uint64_t applied = ap.applied, n = ap.customers;
+	double t_apply = now_s() - ap.put_s;
 	for (int p = 0; ho.next && p < ho.partitions; p++)
 		if ((!keep || keep[p]) && state_batch_set_offset(b, topic, p, ho.next[p]) != STATE_OK)
 			goto out;
@@ -405,12 +475,13 @@ out:
 		log_error(cli_log, cli_command, "failed");
 	state_batch_abort(b);
 	state_close(db);
-	free(sorted);
-	free(keep);
-	free(by_user);
+	ds_walk_free(walk);
+	free(seq);
+	free(runs);
 	free(state_products);
 	free(names);
 	free(ho.next);
+	free(keep);
 	ds_products_free(&products);
 	ds_customers_free(&customers);
 	ds_history_free(&h);

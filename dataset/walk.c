@@ -1,0 +1,293 @@
+/*
+ * The walk of dataset/: a lines file read into buckets of consecutive positions of an order
+ * sequence the caller chooses, 8 bytes a line, and each bucket grouped by order (add_to_cart
+ * order within an order, ties in file order) when it is handed out.
+ *
+ * A line is kept as one 64-bit key: its order's offset in its bucket, add_to_cart, the product
+ * (below the caller's limit, else 0) and reordered, from the high bits to the low ones. Each
+ * reading thread appends its keys to blocks of its own per bucket; a bucket is sorted by its
+ * first part's blocks, then the second's (file order), with a counting sort on the offset and
+ * an insertion sort on add_to_cart (the files have an order's lines in that order already).
+ */
+#include "dataset/dataset_int.h"
+
+#include <pthread.h>
+#include <string.h>
+
+enum { BLOCK_KEYS = 8192, BUCKET_BITS_MAX = 16 };
+
+struct block {
+	struct block *next;
+	uint32_t n;
+	uint64_t keys[BLOCK_KEYS];
+};
+
+/* What one reading thread appends to: a list of blocks per bucket. */
+struct part {
+	const struct ds_walk *w;
+	struct block **head, **tail; /* by bucket */
+};
+
+/* A bucket sorted for handing out, and the memory it is sorted in. */
+struct slot {
+	struct ds_walk *w;
+	uint64_t b; /* the bucket */
+	int rc;     /* 1, or DS_NOMEM */
+	uint32_t *first_line;
+	uint64_t *keys;
+	struct ds_line *lines;
+	uint64_t cap_lines;
+	struct ds_order *orders; /* the bucket's orders, by position */
+	struct ds_walk_bucket out;
+};
+
+struct ds_walk {
+	const struct ds_history *h;
+	const uint32_t *seq;
+	uint64_t n_seq;
+	uint32_t *pos_of; /* by order id: position in seq + 1, or 0 */
+	uint32_t product_limit;
+	int product_bits;
+	int bucket_bits; /* a bucket holds 2^bucket_bits positions */
+	uint64_t n_buckets, next;
+	struct part parts[DS_LINE_PARTS];
+	struct slot slots[2]; /* bucket b is sorted into slots[b % 2] */
+	pthread_t worker;     /* sorting the bucket after the one handed out, if running */
+	int worker_running;
+};
+
+static void free_part(struct part *p, uint64_t n_buckets)
+{
+	for (uint64_t b = 0; p->head && b < n_buckets; b++) {
+		struct block *k = p->head[b];
+		while (k) {
+			struct block *next = k->next;
+			free(k);
+			k = next;
+		}
+		p->head[b] = p->tail[b] = NULL;
+	}
+}
+
+static void reset_part(void *ctx)
+{
+	struct part *p = ctx;
+	free_part(p, p->w->n_buckets);
+}
+
+/* The sink of ds_history_read_lines(): keeps a line of an order of the sequence as its key. */
+static int keep_line(const struct ds_line *l, void *ctx, char *why, size_t why_len)
+{
+	struct part *p = ctx;
+	const struct ds_walk *w = p->w;
+	if (l->order_id >= w->h->cap || w->h->orders[l->order_id].user_id == 0)
+		return ds__orphan_line(w->h, l, why, why_len);
+	uint32_t pos = w->pos_of[l->order_id];
+	if (pos-- == 0)
+		return 0; /* not in the sequence */
+	uint64_t b = pos >> w->bucket_bits, off = pos & ((1u << w->bucket_bits) - 1);
+	uint64_t product = l->product_id < w->product_limit ? l->product_id : 0;
+	uint64_t key = off << (17 + w->product_bits) | (uint64_t)l->add_to_cart << (1 + w->product_bits) |
+		       product << 1 | l->reordered;
+	struct block *k = p->tail[b];
+	if (!k || k->n == BLOCK_KEYS) {
+		struct block *nk = malloc(sizeof *nk);
+		if (!nk)
+			return DS_NOMEM;
+		nk->next = NULL;
+		nk->n = 0;
+		if (k)
+			k->next = nk;
+		else
+			p->head[b] = nk;
+		p->tail[b] = k = nk;
+	}
+	k->keys[k->n++] = key;
+	return 0;
+}
+
+int ds_walk_read(const struct ds_history *h, const uint32_t *seq, uint64_t n_seq, const char *path,
+		 uint32_t product_limit, struct ds_report *rep, struct ds_walk **walk_out)
+{
+	*walk_out = NULL;
+	if (n_seq >= UINT32_MAX)
+		return DS_INVAL;
+	struct ds_walk *w = calloc(1, sizeof *w);
+	if (!w)
+		return DS_NOMEM;
+	int rc = DS_NOMEM;
+	w->h = h;
+	w->seq = seq;
+	w->n_seq = n_seq;
+	w->product_limit = product_limit;
+	while (w->product_bits < 32 && (1ull << w->product_bits) < product_limit)
+		w->product_bits++;
+	/* offset + add_to_cart (16) + product + reordered (1) in 64 bits */
+	w->bucket_bits = 47 - w->product_bits < BUCKET_BITS_MAX ? 47 - w->product_bits : BUCKET_BITS_MAX;
+	w->n_buckets = (n_seq + (1u << w->bucket_bits) - 1) >> w->bucket_bits;
+	/* pos_of[id] is the position + 1 (0: not in the sequence), so that the pages of ids above
+	 * the largest in the sequence stay untouched zeros. */
+	w->pos_of = calloc(h->cap ? h->cap : 1, sizeof *w->pos_of);
+	if (!w->pos_of)
+		goto out;
+	for (uint64_t i = 0; i < n_seq; i++)
+		w->pos_of[seq[i]] = (uint32_t)i + 1;
+	struct ds_line_sink sink = { .line = keep_line, .reset = reset_part };
+	for (int i = 0; i < DS_LINE_PARTS; i++) {
+		struct part *p = &w->parts[i];
+		p->w = w;
+		p->head = calloc(w->n_buckets ? w->n_buckets : 1, sizeof *p->head);
+		p->tail = calloc(w->n_buckets ? w->n_buckets : 1, sizeof *p->tail);
+		if (!p->head || !p->tail)
+			goto out;
+		sink.ctx[i] = p;
+	}
+	for (int i = 0; i < 2; i++) {
+		struct slot *sl = &w->slots[i];
+		sl->w = w;
+		sl->first_line = malloc(((1u << w->bucket_bits) + 1) * sizeof *sl->first_line);
+		sl->orders = malloc((1u << w->bucket_bits) * sizeof *sl->orders);
+		if (!sl->first_line || !sl->orders)
+			goto out;
+	}
+	rc = ds_history_read_lines(h, path, &sink, rep);
+	/* The order ids are of no more use: the keys hold offsets in buckets. */
+	free(w->pos_of);
+	w->pos_of = NULL;
+out:
+	if (rc != DS_OK) {
+		ds_walk_free(w);
+		return rc;
+	}
+	*walk_out = w;
+	return DS_OK;
+}
+
+/* Sorts bucket sl->b into sl (sl->rc: 1, or DS_NOMEM), and frees its blocks. */
+static void *sort_bucket(void *arg)
+{
+	struct slot *sl = arg;
+	struct ds_walk *w = sl->w;
+	const uint64_t b = sl->b;
+	sl->rc = DS_NOMEM;
+	uint64_t from = b << w->bucket_bits, to = from + (1u << w->bucket_bits);
+	if (to > w->n_seq)
+		to = w->n_seq;
+	uint32_t n_pos = (uint32_t)(to - from);
+	const int off_shift = 17 + w->product_bits, cart_shift = 1 + w->product_bits;
+	/* Count the lines of each offset, then place the keys (the parts in file order). */
+	uint64_t n = 0;
+	memset(sl->first_line, 0, (n_pos + 1) * sizeof *sl->first_line);
+	for (int i = 0; i < DS_LINE_PARTS; i++)
+		for (const struct block *k = w->parts[i].head[b]; k; k = k->next) {
+			for (uint32_t j = 0; j < k->n; j++)
+				sl->first_line[(k->keys[j] >> off_shift) + 1]++;
+			n += k->n;
+		}
+	if (n > UINT32_MAX)
+		return NULL;
+	if (n > sl->cap_lines) {
+		free(sl->keys);
+		free(sl->lines);
+		sl->keys = malloc(n * sizeof *sl->keys);
+		sl->lines = malloc(n * sizeof *sl->lines);
+		sl->cap_lines = sl->keys && sl->lines ? n : 0;
+		if (!sl->cap_lines)
+			return NULL;
+	}
+	for (uint32_t i = 0; i < n_pos; i++)
+		sl->first_line[i + 1] += sl->first_line[i];
+	for (int i = 0; i < DS_LINE_PARTS; i++) {
+		struct block *k = w->parts[i].head[b];
+		while (k) {
+			for (uint32_t j = 0; j < k->n; j++) {
+				uint64_t key = k->keys[j];
+				/* first_line[off] is the next free slot of off while placing */
+				sl->keys[sl->first_line[key >> off_shift]++] = key;
+			}
+			struct block *next = k->next;
+			free(k);
+			k = next;
+		}
+		w->parts[i].head[b] = w->parts[i].tail[b] = NULL;
+	}
+	/* Placing moved each first_line to the next offset's start: shift them back. */
+	memmove(sl->first_line + 1, sl->first_line, n_pos * sizeof *sl->first_line);
+	sl->first_line[0] = 0;
+	const uint64_t product_mask = (1ull << w->product_bits) - 1;
+	for (uint32_t i = 0; i < n_pos; i++) {
+		uint64_t *keys = sl->keys + sl->first_line[i];
+		uint32_t m = sl->first_line[i + 1] - sl->first_line[i];
+		/* By add_to_cart, stable: the offset is the same, so compare the key above the product. */
+		for (uint32_t j = 1; j < m; j++) {
+			uint64_t key = keys[j];
+			uint32_t k = j;
+			while (k > 0 && keys[k - 1] >> cart_shift > key >> cart_shift) {
+				keys[k] = keys[k - 1];
+				k--;
+			}
+			keys[k] = key;
+		}
+		uint32_t order_id = w->seq[from + i];
+		for (uint32_t j = 0; j < m; j++)
+			sl->lines[sl->first_line[i] + j] = (struct ds_line){
+				.order_id = order_id,
+				.product_id = (uint32_t)(keys[j] >> 1 & product_mask),
+				.add_to_cart = (uint16_t)(keys[j] >> cart_shift),
+				.reordered = (uint8_t)(keys[j] & 1),
+			};
+	}
+	/* The orders too: the sequence visits the order table at random places, and a loop of loads
+	 * that do not wait for each other lets their cache misses overlap. */
+	for (uint64_t i = from; i < to; i++)
+		sl->orders[i - from] = w->h->orders[w->seq[i]];
+	sl->out = (struct ds_walk_bucket){ from, to, sl->first_line, sl->lines, sl->orders };
+	sl->rc = 1;
+	return NULL;
+}
+
+int ds_walk_next(struct ds_walk *w, struct ds_walk_bucket *out)
+{
+	if (w->next >= w->n_buckets)
+		return 0;
+	uint64_t b = w->next++;
+	struct slot *sl = &w->slots[b % 2];
+	if (w->worker_running) { /* it sorted b */
+		pthread_join(w->worker, NULL);
+		w->worker_running = 0;
+	} else {
+		sl->b = b;
+		sort_bucket(sl);
+	}
+	/* The next bucket is sorted on another thread while the caller walks this one. */
+	if (sl->rc == 1 && b + 1 < w->n_buckets) {
+		struct slot *next = &w->slots[(b + 1) % 2];
+		next->b = b + 1;
+		w->worker_running = pthread_create(&w->worker, NULL, sort_bucket, next) == 0;
+	}
+	if (sl->rc != 1)
+		return sl->rc;
+	*out = sl->out;
+	return 1;
+}
+
+void ds_walk_free(struct ds_walk *w)
+{
+	if (!w)
+		return;
+	if (w->worker_running)
+		pthread_join(w->worker, NULL);
+	for (int i = 0; i < 2; i++) {
+		free(w->slots[i].first_line);
+		free(w->slots[i].keys);
+		free(w->slots[i].lines);
+		free(w->slots[i].orders);
+	}
+	for (int i = 0; i < DS_LINE_PARTS; i++) {
+		free_part(&w->parts[i], w->n_buckets);
+		free(w->parts[i].head);
+		free(w->parts[i].tail);
+	}
+	free(w->pos_of);
+	free(w);
+}
