@@ -173,10 +173,21 @@ int clog_restore(struct clog *c, int32_t partition, struct clog_restore_report *
  * @brief Gives @p partition up: flushes (forced), then deletes its customers and offset from the
  *        state in one transaction, so the instance shows only what it owns. If the flush fails,
  *        nothing is dropped (the state still holds what the changelog lacks). No batch may be open.
+ * @param keep  1: flush only, the state keeps the partition (the run is ending: a restart that
+ *              gets it back finds marker == offset and restores nothing)
  * @param[out] dropped_out  customers deleted (optional)
  * @return CLOG_OK, or clog_flush()'s error, or CLOG_STATE.
  */
-int clog_release(struct clog *c, int32_t partition, uint64_t *dropped_out, char *errbuf, size_t errbuf_len);
+int clog_release(struct clog *c, int32_t partition, int keep, uint64_t *dropped_out, char *errbuf, size_t errbuf_len);
+
+/**
+ * @brief Drops from the state every partition of the events topic it holds (a stored offset)
+ *        that is not in @p assigned: what a previous run kept (clog_release() with keep, or a
+ *        kill) and this run was not given. Call it with a run's first assignment. Never writes
+ *        to the changelog (those partitions have other owners now).
+ * @return CLOG_OK, CLOG_KAFKA (the topic's partition count unknown) or CLOG_STATE.
+ */
+int clog_drop_unassigned(struct clog *c, const int32_t *assigned, int n, char *errbuf, size_t errbuf_len);
 
 /** Counters of a clog's life. */
 struct clog_stats {
