@@ -4,6 +4,7 @@
  * one, or a whole partition republished; each one transaction whose records and markers come
  * from one state read transaction.
  */
+#include <inttypes.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -330,6 +331,8 @@ int clog_flush(struct clog *c, int force, char *errbuf, size_t errbuf_len)
 		return CLOG_OK;
 	const struct fill f = { .whole = 0 };
 	int rc = run_transaction(c, &f);
+	log_debug(c->cfg.log, CLOG_LOG, "flush: %" PRIu64 " records in %.1f ms (%s)", c->records, clog__now_ms() - now,
+		  clog_strerror(rc));
 	if (rc != CLOG_OK) {
 		snprintf(errbuf, errbuf_len, "changelog %s: flush: %s", c->cfg.topic, c->err);
 		return rc;
