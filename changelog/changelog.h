@@ -110,7 +110,9 @@ struct clog_config {
 	const char *events_topic;     /* default "segstream.events": whose partitions and offsets */
 	const char *transactional_id; /* required: stable across restarts of the same instance, so that a
 				       * restart fences (aborts) a transaction its killed predecessor left open */
-	int flush_ms;                 /* clog_flush(c, 0) writes at most this often; default 1000 */
+	int flush_ms;                 /* clog_flush(c, 0) writes at most this often, and at least nine times
+				       * the last flush's duration after it (flushes take at most a tenth of
+				       * the time); default 1000 */
 	int timeout_ms;               /* the bound on each transaction and on a restore's read; default 60000 */
 	const char *const *props;     /* extra librdkafka properties "key=value" (kc_conf_apply), or NULL */
 	int n_props;

@@ -12,13 +12,14 @@
 #define CLOG_LOG "changelog" /* the log lines' component */
 
 struct clog {
-	struct clog_config cfg; /* a copy; its strings are the caller's */
-	struct state_db *db;    /* borrowed */
-	rd_kafka_t *producer;   /* transactional */
-	rd_kafka_t *reader;     /* read_committed, no group: assigned one partition per restore */
-	int32_t partitions;     /* the topic's partition count once made or checked (0: not yet) */
-	int failed;             /* an error that leaves the changelog unable to vouch for the state */
-	double last_flush_ms;
+	struct clog_config cfg;    /* a copy; its strings are the caller's */
+	struct state_db *db;       /* borrowed */
+	rd_kafka_t *producer;      /* transactional */
+	rd_kafka_t *reader;        /* read_committed, no group: assigned one partition per restore */
+	int32_t partitions;        /* the topic's partition count once made or checked (0: not yet) */
+	int failed;                /* an error that leaves the changelog unable to vouch for the state */
+	double last_flush_ms;      /* when the last flush began */
+	double last_flush_took_ms; /* how long it took (the next waits nine times as long at least) */
 	struct clog_stats stats;
 	/* The transaction being filled. */
 	uint64_t records;

@@ -324,14 +324,19 @@ int clog_flush(struct clog *c, int force, char *errbuf, size_t errbuf_len)
 		return CLOG_FAILED;
 	}
 	double now = clog__now_ms();
-	if (!force && now - c->last_flush_ms < c->cfg.flush_ms)
+	/* A flush blocks the consumer's thread for its transaction: the next one waits at least nine
+	 * times as long as the last took, so flushing never takes more than a tenth of the time (a
+	 * catch-up's large flushes come less often; a live flush of a few records, every flush_ms). */
+	double wait = c->cfg.flush_ms > 9 * c->last_flush_took_ms ? c->cfg.flush_ms : 9 * c->last_flush_took_ms;
+	if (!force && now - c->last_flush_ms < wait)
 		return CLOG_OK;
 	c->last_flush_ms = now;
 	if (state_changes_pending(c->db) == 0)
 		return CLOG_OK;
 	const struct fill f = { .whole = 0 };
 	int rc = run_transaction(c, &f);
-	log_debug(c->cfg.log, CLOG_LOG, "flush: %" PRIu64 " records in %.1f ms (%s)", c->records, clog__now_ms() - now,
+	c->last_flush_took_ms = clog__now_ms() - now;
+	log_debug(c->cfg.log, CLOG_LOG, "flush: %" PRIu64 " records in %.1f ms (%s)", c->records, c->last_flush_took_ms,
 		  clog_strerror(rc));
 	if (rc != CLOG_OK) {
 		snprintf(errbuf, errbuf_len, "changelog %s: flush: %s", c->cfg.topic, c->err);

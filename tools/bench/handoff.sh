@@ -73,8 +73,9 @@ echo "handoff bench: $users customers, $total events over $partitions partitions
 
 # summary FILE: "S s, R events/s" of the catch-up, and the whole run (with the final flush and close).
 summary() {
-	echo "$(sed -n 's/.*catch-up finished events=[0-9]* seconds=\([0-9.]*\) events_per_s=\([0-9]*\).*/\1 s, \2 events\/s/p' "$1" | tail -1)" \
-		"(run $(sed -n 's/^consume: \([0-9.]*\) s, .*/\1 s/p' "$1"))"
+	awk '/catch-up finished/ { for (i = 1; i <= NF; i++) { split($i, kv, "="); v[kv[1]] = kv[2] } }
+		END { printf "%.2f s, %.0f events/s", v["seconds"], v["events"] / v["seconds"] }' "$1"
+	echo " (run $(sed -n 's/^consume: \([0-9.]*\) s, .*/\1 s/p' "$1"))"
 }
 
 # 2. Catch-up alone: the changelog off, then on.
@@ -102,15 +103,18 @@ lines = open(f"{work}/new.out").read().splitlines()
 assigned = next(t(l) for l in lines if "partitions assigned" in l)
 restores = [(int(m.group(1)), float(m.group(3)), int(m.group(2))) for l in lines
             for m in [re.search(r"partition=(\d+) action=replace records=(\d+).* seconds=([0-9.e-]+)", l)] if m]
-first = next(t(l) for l in lines if "batch committed" in l)
+# The first batch's line comes after its commit and the changelog flush that follows it: less commit_ms,
+# it is when that batch's events were applied (in memory) and its commit began.
+first = next(t(l) - float(re.search(r"commit_ms=([0-9.e+-]+)", l).group(1)) / 1e3 for l in lines if "batch committed" in l)
 secs = [s for _, s, _ in restores]
 print(f"restore: {len(restores)} partitions replaced; per partition {min(secs):.3f} - {max(secs):.3f} s "
       f"(mean {sum(secs) / len(secs):.3f} s, {sum(r for *_, r in restores) / len(restores):.0f} customers)")
 print(f"assignment -> first events applied (all {parts} partitions restored first): {first - assigned:.2f} s")
 off = open(f"{work}/off.out").read()
-m = re.search(r"catch-up finished events=\d+ seconds=([0-9.]+) events_per_s=([0-9.]+)", off)
-seconds, rate = float(m.group(1)), int(float(m.group(2)))
+m = re.search(r"catch-up finished events=(\d+) seconds=([0-9.e+-]+)", off)
+seconds = float(m.group(2))
+rate = int(m.group(1)) / seconds
 p0 = int(open(f"{work}/p0.offset").read().split()[1])
-print(f"replay of partition 0 from offset 0 instead: {p0} events at the catch-up's {rate} events/s = "
+print(f"replay of partition 0 from offset 0 instead: {p0} events at the catch-up's {rate:.0f} events/s = "
       f"{p0 / rate:.2f} s (the whole catch-up of {parts} partitions: {seconds:.2f} s)")
 PY
