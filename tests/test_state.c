@@ -903,6 +903,47 @@ static void test_changes_walk_each_customer_once_with_offsets(void **state)
 	state_close(db);
 }
 
+static int count_raw(uint32_t partition, uint32_t user_id, const void *rec, size_t len, void *ctx)
+{
+	(void)partition, (void)rec, (void)len;
+	uint32_t *last = ctx;
+	assert_true(user_id > last[0]); /* each customer once, in order */
+	last[0] = user_id;
+	last[1]++;
+	return 0;
+}
+
+static int count_offset(const char *topic, int32_t partition, int64_t next, void *ctx)
+{
+	(void)topic, (void)partition, (void)next;
+	((uint32_t *)ctx)[2]++;
+	return 0;
+}
+
+/* The change set is made unique as it grows (past 65,536 entries), not only when walked. */
+static void test_changes_bounded_by_customers(void **state)
+{
+	struct state_db *db = open_db(*state, 0);
+	assert_int_equal(state_changes_track(db, 1), STATE_OK);
+	for (int round = 1; round <= 3; round++) {
+		struct state_batch *bt;
+		assert_int_equal(state_batch_begin(db, &bt), STATE_OK);
+		for (uint32_t u = 1; u <= 40000; u++) {
+			struct event ev = user1_event(round, 1, 196);
+			ev.user_id = u;
+			assert_int_equal(state_batch_apply(bt, 0, &ev), STATE_OK);
+		}
+		assert_int_equal(state_batch_set_offset(bt, "events", 0, round * 40000), STATE_OK);
+		assert_int_equal(state_batch_commit(bt, NULL), STATE_OK);
+	}
+	assert_true(state_changes_pending(db) <= 80001); /* 120,000 noted, compacted on the way */
+	uint32_t seen[3] = { 0, 0, 0 };
+	assert_int_equal(state_changes_walk(db, "events", count_raw, count_offset, seen), STATE_OK);
+	assert_int_equal(seen[1], 40000);
+	assert_int_equal(seen[2], 1);
+	state_close(db);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -925,6 +966,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_partition_copy_is_byte_identical_and_drop, make_dir, remove_dir),
 		cmocka_unit_test_setup_teardown(test_changes_walk_each_customer_once_with_offsets, make_dir,
 						remove_dir),
+		cmocka_unit_test_setup_teardown(test_changes_bounded_by_customers, make_dir, remove_dir),
 		cmocka_unit_test(test_close_null_and_strerror),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
