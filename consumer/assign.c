@@ -55,6 +55,7 @@ static void call_hook(struct run *r, cons_partitions_fn fn, void *ctx, const rd_
 		int32_t p = list->elems[i].partition;
 		parts[i].topic = r->cfg->events_topic;
 		parts[i].partition = p;
+		parts[i].closing = revoke && r->closing;
 		if (revoke)
 			parts[i].offset = p < r->n_parts ? r->parts[p].committed : -1;
 		else

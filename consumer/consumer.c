@@ -350,7 +350,15 @@ static ssize_t drop_stale(struct run *r, rd_kafka_message_t **burst, ssize_t n, 
 		rd_kafka_message_destroy(burst[i]);
 	}
 	if (seek->cnt) {
+		/* librdkafka 2.0.2 may give up on a seek long before the timeout ("Timed out waiting for N
+		 * remaining partition seek(s)") when a rebalance event wakes its wait; the seek is to the same
+		 * offsets, so it is asked again until 10 s have passed. */
+		double until = cons__now_ms() + 10000;
 		rd_kafka_error_t *error = rd_kafka_seek_partitions(r->rk, seek, 10000);
+		while (error && rd_kafka_error_code(error) == RD_KAFKA_RESP_ERR__TIMED_OUT && cons__now_ms() < until) {
+			rd_kafka_error_destroy(error);
+			error = rd_kafka_seek_partitions(r->rk, seek, (int)(until - cons__now_ms()) + 1);
+		}
 		for (int i = 0; !error && i < seek->cnt; i++)
 			if (seek->elems[i].err)
 				cons__fatal(r, CONS_KAFKA, "seek %s/%d: %s", r->cfg->events_topic,
@@ -607,12 +615,14 @@ int cons_run(const struct cons_config *cfg, struct state_db *db, struct cons_sta
 	if (!r.failed)
 		cons__commit_batch(&r); /* graceful stop: finish the batch, commit, close */
 	cons__report_stats(&r, cons__now_ms());
+	r.closing = 1;
 	if (!cfg->group_id)
 		cons__revoke_all(&r); /* with a group, closing revokes through the rebalance callback */
 out:
 	if (r.batch)
 		state_batch_abort(r.batch);
 	r.batch = NULL;
+	r.closing = 1;
 	if (r.rk)
 		cons__close(&r, r.rk, cfg->events_topic);
 	if (r.dlq) {

@@ -65,6 +65,8 @@ struct cons_partition {
 	int64_t offset; /* on_assign: the state's next offset for it as stored now, or -1 if none is
 			 * stored (fetching starts at the offset stored once the hook returns, 0 if
 			 * none). on_revoke: the state's next offset for it, committed. */
+	int closing;    /* on_revoke: 1 when the run is ending (the consumer closes, or a fatal error), 0 in a
+			 * rebalance; always 0 for on_assign */
 };
 
 /** Called with n partitions; parts is valid during the call only. */

@@ -41,6 +41,7 @@ struct run {
 	int n_parts;
 	int events_partitions; /* of the events topic, read by cons__start_events(); < 0 if unknown */
 	uint64_t rebalances;   /* rebalance callbacks so far: a burst fetched across one is checked */
+	int closing;           /* the run is ending: a revoke now is the close's (cons_partition.closing) */
 	long dlq_pending, dlq_failed;
 	size_t dlq_limit; /* the largest dead letter sent whole (cons__dlq_open) */
 	struct cons_stats stats;

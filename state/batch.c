@@ -28,6 +28,12 @@ struct state_batch {
 	struct state_batch_stats stats;
 };
 
+MDB_txn *state__batch_txn(struct state_batch *b, struct state_db **db_out)
+{
+	*db_out = b->db;
+	return b->txn;
+}
+
 int state_batch_begin(struct state_db *db, struct state_batch **batch_out)
 {
 	if (db->read_only)
@@ -212,7 +218,11 @@ int state_batch_put_name(struct state_batch *b, const struct event_name *n)
 
 int state_batch_set_offset(struct state_batch *b, const char *topic, int32_t partition, int64_t next_offset)
 {
-	return state__offset_put(b->db, b->txn, topic, partition, next_offset);
+	int rc = state__offset_put(b->db, b->txn, topic, partition, next_offset);
+	/* Noted before the commit: should the batch fail, the walk re-reads what is committed. */
+	if (rc == STATE_OK && b->db->changes)
+		rc = state__changes_note_partition(b->db, partition);
+	return rc;
 }
 
 /* A touched customer's place in key order: the items stay where they are, only these move. */
@@ -303,6 +313,9 @@ int state_batch_commit(struct state_batch *b, struct state_batch_stats *stats_ou
 	if (rc == STATE_OK && mdb_env_info(b->db->env, &ei) == MDB_SUCCESS)
 		b->stats.map_pages = (uint64_t)ei.me_last_pgno + 1;
 	b->stats.customers += b->n_items;
+	if (rc == STATE_OK && b->db->changes) /* change tracking on (state_changes_track): off costs this test */
+		for (size_t i = 0; i < b->n_items; i++)
+			state__changes_note(b->db, b->items[i].key); /* a failure marks the set overflowed */
 	if (stats_out)
 		*stats_out = b->stats;
 	struct state_db *db = b->db;

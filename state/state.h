@@ -374,4 +374,67 @@ int state_batch_commit(struct state_batch *b, struct state_batch_stats *stats_ou
 /** @brief Discards the batch. NULL is a no-op. Consumes the batch. */
 void state_batch_abort(struct state_batch *b);
 
+/* ---- Partitions: hand-off between instances (state/partition.c) ---- */
+
+/**
+ * Callback of the raw walks: one customer's stored record, byte for byte as the state holds it
+ * (a state_customer_encode() output, CRC included). @p rec is borrowed for the call only (it
+ * points into the map). A non-zero return stops the walk and is returned.
+ */
+typedef int (*state_raw_cb)(uint32_t partition, uint32_t user_id, const void *rec, size_t len, void *ctx);
+
+/**
+ * @brief Every customer of one partition as stored (raw bytes), in user_id order, and the stored
+ *        next offset of (topic, partition), all inside one read transaction: a consistent copy.
+ * @param[out] next_out  the stored next offset, or -1 if none is stored (set before the walk)
+ * @return STATE_OK, the callback's non-zero return, STATE_INVAL, STATE_CORRUPT or STATE_IO.
+ */
+int state_partition_walk_raw(struct state_db *db, const char *topic, int32_t partition, state_raw_cb cb, void *ctx,
+			     int64_t *next_out);
+
+/**
+ * @brief Deletes every customer of @p partition and the stored offset of (topic, partition), in
+ *        the batch (so together with what else it writes, e.g. a partition's replacement).
+ * @param[out] dropped_out  customers deleted (optional)
+ * @note Do not mix with state_batch_apply() of the same partition in one batch.
+ * @return STATE_OK, STATE_INVAL (partition < 0, topic too long), STATE_FULL or STATE_IO.
+ */
+int state_batch_drop_partition(struct state_batch *b, const char *topic, int32_t partition, uint64_t *dropped_out);
+
+/**
+ * @brief Writes one customer's stored record as given (a byte-identical copy of another state's
+ *        record: state_partition_walk_raw()), after checking that it decodes (CRC, version) and
+ *        names this key. Not noted in the change set (it came from elsewhere).
+ * @note Do not mix with state_batch_apply() of the same customer in one batch.
+ * @return STATE_OK, STATE_CORRUPT / STATE_VERSION (the bytes are not a record of this key:
+ *         nothing written), STATE_FULL or STATE_IO.
+ */
+int state_batch_put_raw(struct state_batch *b, uint32_t partition, uint32_t user_id, const void *rec, size_t len);
+
+/**
+ * @brief Turns the change set on or off. On, each committed batch adds the customers it wrote
+ *        through state_batch_apply() and the partitions whose offsets it set; off (the default)
+ *        costs one test per commit. Turning it off empties the set.
+ * @return STATE_OK, STATE_INVAL (a read-only state) or STATE_NOMEM.
+ */
+int state_changes_track(struct state_db *db, int on);
+
+/**
+ * @brief Walks the change set inside one read transaction: for each partition in it (increasing),
+ *        each changed customer's stored record (rec_cb, by user_id, each customer once), then
+ *        that partition's stored next offset of @p topic (off_cb). A partition with no stored
+ *        offset (dropped since) is skipped whole, and so is a customer no longer stored. The set
+ *        is left as it is: state_changes_clear() once what was walked is safe elsewhere.
+ * @return STATE_OK (also for an empty set or tracking off), a callback's non-zero return,
+ *         STATE_NOMEM (noting a change ran out of memory: the set is incomplete; the caller
+ *         must copy its partitions whole) or a module error.
+ */
+int state_changes_walk(struct state_db *db, const char *topic, state_raw_cb rec_cb, state_offset_cb off_cb, void *ctx);
+
+/** @brief Empties the change set (tracking stays as it is). */
+void state_changes_clear(struct state_db *db);
+
+/** @brief Entries noted since the last clear (a customer changed in two batches counts twice until a walk). */
+size_t state_changes_pending(const struct state_db *db);
+
 #endif

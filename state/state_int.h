@@ -23,7 +23,15 @@ struct state_db {
 	size_t products_cap;
 	size_t n_products;
 	struct state_batch *open_batch;
+	struct state_changes *changes; /* NULL unless state_changes_track() is on (partition.c) */
 };
+
+/* partition.c, with tracking on (db->changes): a committed customer's key, and a partition whose
+ * offset a batch set, go into the change set (STATE_NOMEM: the set is marked overflowed, and
+ * the next walk says so); the change set is freed at close. */
+int state__changes_note(struct state_db *db, const uint8_t key[8]);
+int state__changes_note_partition(struct state_db *db, int32_t partition);
+void state__changes_free(struct state_db *db);
 
 /* Maps an LMDB return code at the module boundary; raw MDB_* codes never escape. */
 static inline int state__map_mdb(int rc)
@@ -107,6 +115,14 @@ int state__name_put(struct state_db *db, MDB_txn *txn, const struct event_name *
 
 /* Writes the next offset of (topic, partition) in txn (STATE_INVAL for a topic name too long). */
 int state__offset_put(struct state_db *db, MDB_txn *txn, const char *topic, int32_t partition, int64_t next_offset);
+
+/* batch.c: the batch's write transaction and its db (for partition.c's writes in a batch). */
+MDB_txn *state__batch_txn(struct state_batch *b, struct state_db **db_out);
+
+/* The stored next offset of (topic, partition) read in txn (STATE_NOTFOUND if none, STATE_INVAL for
+ * a topic name too long), and its deletion (none stored is no error). */
+int state__offset_in_txn(struct state_db *db, MDB_txn *txn, const char *topic, int32_t partition, int64_t *next_out);
+int state__offset_del(struct state_db *db, MDB_txn *txn, const char *topic, int32_t partition);
 
 /* Reference rows end with the CRC-32 of their key and the value's other bytes (store.c):
  * put_row_crc appends it at v + v_len; row_crc_ok is 1 if the last 4 bytes of v match. */

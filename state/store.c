@@ -373,6 +373,7 @@ void state_close(struct state_db *db)
 		state_batch_abort(db->open_batch);
 	}
 	mdb_env_close(db->env);
+	state__changes_free(db);
 	free(db->products_by_id);
 	free(db);
 }
@@ -505,20 +506,37 @@ static size_t offset_key(const char *topic, int32_t partition, uint8_t *key, siz
 	return n + 5;
 }
 
-int state_offset_get(struct state_db *db, const char *topic, int32_t partition, int64_t *next_out)
+int state__offset_in_txn(struct state_db *db, MDB_txn *txn, const char *topic, int32_t partition, int64_t *next_out)
 {
 	uint8_t key[300];
 	size_t klen = offset_key(topic, partition, key, sizeof key);
 	if (!klen)
 		return STATE_INVAL;
+	MDB_val k = { klen, key }, v;
+	int rc = state__map_mdb(mdb_get(txn, db->offsets, &k, &v));
+	if (rc == STATE_OK)
+		rc = state__offset_decode(&k, &v, next_out);
+	return rc;
+}
+
+int state__offset_del(struct state_db *db, MDB_txn *txn, const char *topic, int32_t partition)
+{
+	uint8_t key[300];
+	size_t klen = offset_key(topic, partition, key, sizeof key);
+	if (!klen)
+		return STATE_INVAL;
+	MDB_val k = { klen, key };
+	int rc = state__map_mdb(mdb_del(txn, db->offsets, &k, NULL));
+	return rc == STATE_NOTFOUND ? STATE_OK : rc;
+}
+
+int state_offset_get(struct state_db *db, const char *topic, int32_t partition, int64_t *next_out)
+{
 	MDB_txn *txn;
 	int rc = state__map_mdb(mdb_txn_begin(db->env, NULL, MDB_RDONLY, &txn));
 	if (rc != STATE_OK)
 		return rc;
-	MDB_val k = { klen, key }, v;
-	rc = state__map_mdb(mdb_get(txn, db->offsets, &k, &v));
-	if (rc == STATE_OK)
-		rc = state__offset_decode(&k, &v, next_out);
+	rc = state__offset_in_txn(db, txn, topic, partition, next_out);
 	mdb_txn_abort(txn);
 	return rc;
 }

@@ -749,6 +749,223 @@ static void test_product_ids_bounded_by_products_held(void **state)
 	state_close(db);
 }
 
+/* ---- Partitions: raw copies, drop, the change set (state/partition.c). ---- */
+
+/* Applies user u's first order (3 lines) in partition p of a batch. */
+static void apply_order(struct state_batch *b, int32_t p, uint32_t u, int order)
+{
+	for (int k = 1; k <= 3; k++) {
+		struct event ev = user1_event(order, k, 196);
+		ev.user_id = u;
+		assert_int_equal(state_batch_apply(b, p, &ev), STATE_OK);
+	}
+}
+
+struct raw_copy {
+	int n;
+	uint32_t part[8], user[8];
+	size_t len[8];
+	uint8_t rec[8][STATE_RECORD_MAX];
+	int offsets; /* off_cb calls */
+	int32_t off_part[8];
+	int64_t off_next[8];
+	int order_ok; /* each offset came after its partition's records */
+};
+
+static int copy_raw(uint32_t partition, uint32_t user_id, const void *rec, size_t len, void *ctx)
+{
+	struct raw_copy *rc = ctx;
+	assert_true(rc->n < 8 && len <= STATE_RECORD_MAX);
+	if (rc->offsets && (int32_t)partition <= rc->off_part[rc->offsets - 1])
+		rc->order_ok = 0;
+	rc->part[rc->n] = partition;
+	rc->user[rc->n] = user_id;
+	rc->len[rc->n] = len;
+	memcpy(rc->rec[rc->n++], rec, len);
+	return 0;
+}
+
+static int copy_offset(const char *topic, int32_t partition, int64_t next, void *ctx)
+{
+	struct raw_copy *rc = ctx;
+	assert_string_equal(topic, "events");
+	rc->off_part[rc->offsets] = partition;
+	rc->off_next[rc->offsets++] = next;
+	return 0;
+}
+
+static void test_partition_copy_is_byte_identical_and_drop(void **state)
+{
+	char a_dir[128], b_dir[128];
+	snprintf(a_dir, sizeof a_dir, "%s/a", (char *)*state);
+	snprintf(b_dir, sizeof b_dir, "%s/b", (char *)*state);
+	struct state_db *a = open_db(a_dir, 0), *b = open_db(b_dir, 0);
+	struct state_batch *bt;
+	assert_int_equal(state_batch_begin(a, &bt), STATE_OK);
+	apply_order(bt, 1, 10, 1);
+	apply_order(bt, 1, 11, 1);
+	apply_order(bt, 2, 12, 1);
+	assert_int_equal(state_batch_set_offset(bt, "events", 1, 6), STATE_OK);
+	assert_int_equal(state_batch_set_offset(bt, "events", 2, 3), STATE_OK);
+	assert_int_equal(state_batch_commit(bt, NULL), STATE_OK);
+
+	struct raw_copy src = { .order_ok = 1 };
+	int64_t next = 0;
+	assert_int_equal(state_partition_walk_raw(a, "events", 1, copy_raw, &src, &next), STATE_OK);
+	assert_int_equal(src.n, 2);
+	assert_true(next == 6);
+	assert_int_equal(src.user[0], 10);
+	assert_int_equal(state_partition_walk_raw(a, "events", 5, copy_raw, &src, &next), STATE_OK);
+	assert_true(next == -1); /* nothing stored */
+
+	/* Into b: refused bytes first (a flipped byte, another key), then the copy. */
+	assert_int_equal(state_batch_begin(b, &bt), STATE_OK);
+	uint8_t bad[STATE_RECORD_MAX];
+	memcpy(bad, src.rec[0], src.len[0]);
+	bad[src.len[0] / 2] ^= 1;
+	assert_int_equal(state_batch_put_raw(bt, 1, 10, bad, src.len[0]), STATE_CORRUPT);
+	assert_int_equal(state_batch_put_raw(bt, 1, 11, src.rec[0], src.len[0]), STATE_CORRUPT);
+	assert_int_equal(state_batch_put_raw(bt, 2, 10, src.rec[0], src.len[0]), STATE_CORRUPT);
+	assert_int_equal(state_batch_drop_partition(bt, "events", 1, NULL), STATE_OK);
+	for (int i = 0; i < src.n; i++)
+		assert_int_equal(state_batch_put_raw(bt, src.part[i], src.user[i], src.rec[i], src.len[i]), STATE_OK);
+	assert_int_equal(state_batch_set_offset(bt, "events", 1, next = 6), STATE_OK);
+	assert_int_equal(state_batch_commit(bt, NULL), STATE_OK);
+	struct raw_copy dst = { .order_ok = 1 };
+	assert_int_equal(state_partition_walk_raw(b, "events", 1, copy_raw, &dst, &next), STATE_OK);
+	assert_int_equal(dst.n, 2);
+	assert_true(next == 6);
+	for (int i = 0; i < 2; i++) {
+		assert_int_equal(dst.len[i], src.len[i]);
+		assert_memory_equal(dst.rec[i], src.rec[i], src.len[i]);
+	}
+	struct state_customer c;
+	assert_int_equal(state_get(b, 1, 11, &c), STATE_OK);
+	assert_int_equal(c.items, 3);
+
+	/* Dropping partition 1 of a: its customers and offset go, partition 2 stays. */
+	uint64_t dropped = 0;
+	assert_int_equal(state_batch_begin(a, &bt), STATE_OK);
+	assert_int_equal(state_batch_drop_partition(bt, "events", 1, &dropped), STATE_OK);
+	assert_int_equal(state_batch_commit(bt, NULL), STATE_OK);
+	assert_int_equal(dropped, 2);
+	assert_int_equal(state_get(a, -1, 10, &c), STATE_NOTFOUND);
+	assert_int_equal(state_get(a, -1, 11, &c), STATE_NOTFOUND);
+	assert_int_equal(state_offset_get(a, "events", 1, &next), STATE_NOTFOUND);
+	assert_int_equal(state_get(a, 2, 12, &c), STATE_OK);
+	assert_int_equal(state_offset_get(a, "events", 2, &next), STATE_OK);
+	assert_true(next == 3);
+	state_close(a);
+	state_close(b);
+}
+
+static void test_changes_walk_each_customer_once_with_offsets(void **state)
+{
+	struct state_db *db = open_db(*state, 0);
+	struct state_batch *bt;
+	struct raw_copy w = { .order_ok = 1 };
+	assert_int_equal(state_changes_walk(db, "events", copy_raw, copy_offset, &w), STATE_OK); /* off: nothing */
+	assert_int_equal(w.n + w.offsets, 0);
+	/* Committed while off: never in the set. */
+	assert_int_equal(state_batch_begin(db, &bt), STATE_OK);
+	apply_order(bt, 0, 5, 1);
+	assert_int_equal(state_batch_set_offset(bt, "events", 0, 3), STATE_OK);
+	assert_int_equal(state_batch_commit(bt, NULL), STATE_OK);
+	assert_int_equal(state_changes_track(db, 1), STATE_OK);
+	assert_int_equal(state_changes_pending(db), 0);
+	/* Two batches touching customer 20 of partition 3 twice, 21 of partition 1 once. */
+	assert_int_equal(state_batch_begin(db, &bt), STATE_OK);
+	apply_order(bt, 3, 20, 1);
+	apply_order(bt, 1, 21, 1);
+	assert_int_equal(state_batch_set_offset(bt, "events", 3, 3), STATE_OK);
+	assert_int_equal(state_batch_set_offset(bt, "events", 1, 3), STATE_OK);
+	assert_int_equal(state_batch_commit(bt, NULL), STATE_OK);
+	assert_int_equal(state_batch_begin(db, &bt), STATE_OK);
+	apply_order(bt, 3, 20, 2);
+	assert_int_equal(state_batch_set_offset(bt, "events", 3, 6), STATE_OK);
+	assert_int_equal(state_batch_commit(bt, NULL), STATE_OK);
+	/* An aborted batch adds no customer (its offset's partition is harmlessly re-read). */
+	assert_int_equal(state_batch_begin(db, &bt), STATE_OK);
+	apply_order(bt, 3, 22, 1);
+	state_batch_abort(bt);
+	assert_true(state_changes_pending(db) > 0);
+
+	assert_int_equal(state_changes_walk(db, "events", copy_raw, copy_offset, &w), STATE_OK);
+	assert_int_equal(w.n, 2);
+	assert_int_equal(w.part[0], 1);
+	assert_int_equal(w.user[0], 21);
+	assert_int_equal(w.part[1], 3);
+	assert_int_equal(w.user[1], 20);
+	assert_int_equal(w.offsets, 2);
+	assert_int_equal(w.off_part[0], 1);
+	assert_true(w.off_next[0] == 3);
+	assert_int_equal(w.off_part[1], 3);
+	assert_true(w.off_next[1] == 6);
+	assert_true(w.order_ok);
+	/* The walked bytes are the stored record, latest version (two orders). */
+	struct state_customer c;
+	assert_int_equal(state_customer_decode(w.rec[1], w.len[1], &c), STATE_OK);
+	assert_int_equal(c.orders, 2);
+
+	/* The set stays until cleared; a dropped partition is skipped whole. */
+	assert_int_equal(state_batch_begin(db, &bt), STATE_OK);
+	assert_int_equal(state_batch_drop_partition(bt, "events", 1, NULL), STATE_OK);
+	assert_int_equal(state_batch_commit(bt, NULL), STATE_OK);
+	struct raw_copy w2 = { .order_ok = 1 };
+	assert_int_equal(state_changes_walk(db, "events", copy_raw, copy_offset, &w2), STATE_OK);
+	assert_int_equal(w2.n, 1);
+	assert_int_equal(w2.part[0], 3);
+	assert_int_equal(w2.offsets, 1);
+	state_changes_clear(db);
+	assert_int_equal(state_changes_pending(db), 0);
+	struct raw_copy w3 = { .order_ok = 1 };
+	assert_int_equal(state_changes_walk(db, "events", copy_raw, copy_offset, &w3), STATE_OK);
+	assert_int_equal(w3.n + w3.offsets, 0);
+	assert_int_equal(state_changes_track(db, 0), STATE_OK);
+	state_close(db);
+}
+
+static int count_raw(uint32_t partition, uint32_t user_id, const void *rec, size_t len, void *ctx)
+{
+	(void)partition, (void)rec, (void)len;
+	uint32_t *last = ctx;
+	assert_true(user_id > last[0]); /* each customer once, in order */
+	last[0] = user_id;
+	last[1]++;
+	return 0;
+}
+
+static int count_offset(const char *topic, int32_t partition, int64_t next, void *ctx)
+{
+	(void)topic, (void)partition, (void)next;
+	((uint32_t *)ctx)[2]++;
+	return 0;
+}
+
+/* The change set is made unique as it grows (past 65,536 entries), not only when walked. */
+static void test_changes_bounded_by_customers(void **state)
+{
+	struct state_db *db = open_db(*state, 0);
+	assert_int_equal(state_changes_track(db, 1), STATE_OK);
+	for (int round = 1; round <= 3; round++) {
+		struct state_batch *bt;
+		assert_int_equal(state_batch_begin(db, &bt), STATE_OK);
+		for (uint32_t u = 1; u <= 40000; u++) {
+			struct event ev = user1_event(round, 1, 196);
+			ev.user_id = u;
+			assert_int_equal(state_batch_apply(bt, 0, &ev), STATE_OK);
+		}
+		assert_int_equal(state_batch_set_offset(bt, "events", 0, round * 40000), STATE_OK);
+		assert_int_equal(state_batch_commit(bt, NULL), STATE_OK);
+	}
+	assert_true(state_changes_pending(db) <= 80001); /* 120,000 noted, compacted on the way */
+	uint32_t seen[3] = { 0, 0, 0 };
+	assert_int_equal(state_changes_walk(db, "events", count_raw, count_offset, seen), STATE_OK);
+	assert_int_equal(seen[1], 40000);
+	assert_int_equal(seen[2], 1);
+	state_close(db);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -768,6 +985,10 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_names, make_dir, remove_dir),
 		cmocka_unit_test_setup_teardown(test_product_ids_bounded_by_products_held, make_dir, remove_dir),
 		cmocka_unit_test_setup_teardown(test_rows_without_crc_still_read, make_dir, remove_dir),
+		cmocka_unit_test_setup_teardown(test_partition_copy_is_byte_identical_and_drop, make_dir, remove_dir),
+		cmocka_unit_test_setup_teardown(test_changes_walk_each_customer_once_with_offsets, make_dir,
+						remove_dir),
+		cmocka_unit_test_setup_teardown(test_changes_bounded_by_customers, make_dir, remove_dir),
 		cmocka_unit_test(test_close_null_and_strerror),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -13,6 +13,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "changelog/changelog.h"
 #include "consumer/consumer.h"
 #include "http/http.h"
 #include "log/log.h"
@@ -155,8 +156,90 @@ static void *snapshot_thread(void *arg)
 	return NULL;
 }
 
+/*
+ * --changelog: the partition hand-off through Kafka (changelog/). on_assign restores each new
+ * partition (the first one also drops what an earlier run kept and this one was not given),
+ * on_revoke flushes and drops it (keeps it when the run ends), on_committed flushes at most every --changelog-ms
+ * (and feeds the snapshotter's count as before). An error stops the consumer: a changelog it
+ * cannot keep exact must not move on.
+ */
+struct handoff {
+	struct clog *clog;
+	struct snapshotter *snaps; /* count_events too, when snapshots are on; else NULL */
+	int assigned_once;         /* the run's first assignment was seen */
+	int failed;
+};
+
+static void handoff_fail(struct handoff *h, const char *err)
+{
+	log_error(cli_log, cli_command, "%s", err);
+	h->failed = 1;
+	cli_stop = 1;
+}
+
+static void handoff_assign(void *ctx, const struct cons_partition *parts, int n)
+{
+	struct handoff *h = ctx;
+	char err[768];
+	if (!h->assigned_once && !h->failed) { /* what an earlier run kept and this one was not given goes */
+		int32_t *mine = malloc((size_t)(n > 0 ? n : 1) * sizeof *mine);
+		for (int i = 0; mine && i < n; i++)
+			mine[i] = parts[i].partition;
+		if (!mine)
+			handoff_fail(h, "changelog: out of memory");
+		else if (clog_drop_unassigned(h->clog, mine, n, err, sizeof err) != CLOG_OK)
+			handoff_fail(h, err);
+		free(mine);
+		h->assigned_once = 1;
+	}
+	for (int i = 0; i < n && !h->failed; i++)
+		if (clog_restore(h->clog, parts[i].partition, NULL, err, sizeof err) != CLOG_OK)
+			handoff_fail(h, err);
+}
+
+static void handoff_revoke(void *ctx, const struct cons_partition *parts, int n)
+{
+	struct handoff *h = ctx;
+	char err[768];
+	for (int i = 0; i < n && !h->failed; i++)
+		if (clog_release(h->clog, parts[i].partition, parts[i].closing, NULL, err, sizeof err) != CLOG_OK)
+			handoff_fail(h, err);
+}
+
+static void handoff_committed(void *ctx, uint64_t events_total)
+{
+	struct handoff *h = ctx;
+	char err[768];
+	if (h->snaps)
+		count_events(h->snaps, events_total);
+	int rc = h->failed ? CLOG_OK : clog_flush(h->clog, 0, err, sizeof err);
+	if (rc == CLOG_KAFKA) /* aborted: the changes stay and go with the next flush */
+		log_warn(cli_log, cli_command, "%s (retried at the next flush)", err);
+	else if (rc != CLOG_OK)
+		handoff_fail(h, err);
+}
+
+/* The changelog's transactional id: the group's and the state directory's (its real path, hashed),
+ * so a restart of the same instance fences what its killed predecessor left open. */
+static void handoff_txid(const char *group, const char *state_dir, char *out, size_t len)
+{
+	char real[PATH_MAX];
+	const char *path = realpath(state_dir, real) ? real : state_dir;
+	uint64_t h = 1469598103934665603ULL; /* FNV-1a */
+	for (const char *p = path; *p; p++)
+		h = (h ^ (uint8_t)*p) * 1099511628211ULL;
+	snprintf(out, len, "segstream-changelog-%s-%016" PRIx64, group, h);
+}
+
 /* Long options without a short letter. */
-enum { OPT_DLQ_MAX_BYTES = 1000, OPT_BROKER_TIMEOUT };
+enum {
+	OPT_DLQ_MAX_BYTES = 1000,
+	OPT_BROKER_TIMEOUT,
+	OPT_CHANGELOG,
+	OPT_CHANGELOG_TOPIC,
+	OPT_CHANGELOG_MS,
+	OPT_CHANGELOG_ID
+};
 
 int cmd_consume(int argc, char **argv)
 {
@@ -171,6 +254,9 @@ int cmd_consume(int argc, char **argv)
 	unsigned file_mode = 0640; /* state and snapshot files; directories 0750 */
 	snap_options_init(&snaps.opts);
 	segment_config_init(&snaps.cfg);
+	int changelog = 0;
+	struct clog_config ccfg;
+	clog_config_init(&ccfg);
 	static const struct option opts[] = {
 		{ "state", required_argument, 0, 'S' },
 		{ "brokers", required_argument, 0, 'b' },
@@ -201,6 +287,10 @@ int cmd_consume(int argc, char **argv)
 		{ "dlq-max-bytes", required_argument, 0, OPT_DLQ_MAX_BYTES },
 		{ "broker-timeout", required_argument, 0, OPT_BROKER_TIMEOUT },
 		{ "status-every", required_argument, 0, 'Z' },
+		{ "changelog", no_argument, 0, OPT_CHANGELOG },
+		{ "changelog-topic", required_argument, 0, OPT_CHANGELOG_TOPIC },
+		{ "changelog-ms", required_argument, 0, OPT_CHANGELOG_MS },
+		{ "changelog-id", required_argument, 0, OPT_CHANGELOG_ID },
 		{ "help", no_argument, 0, 'h' },
 		{ 0, 0, 0, 0 },
 	};
@@ -311,6 +401,19 @@ int cmd_consume(int argc, char **argv)
 			if (cli_parse_seconds_ms("--broker-timeout", optarg, &cfg.broker_timeout_ms))
 				return 2;
 			break;
+		case OPT_CHANGELOG:
+			changelog = 1;
+			break;
+		case OPT_CHANGELOG_TOPIC:
+			ccfg.topic = optarg;
+			break;
+		case OPT_CHANGELOG_MS:
+			if (cli_parse_int("--changelog-ms", optarg, 0, INT_MAX, &ccfg.flush_ms))
+				return 2;
+			break;
+		case OPT_CHANGELOG_ID:
+			ccfg.transactional_id = optarg;
+			break;
 		case 'Z': {
 			double s;
 			if (cli_parse_double("--status-every", optarg, 0, 86400, &s))
@@ -340,6 +443,10 @@ int cmd_consume(int argc, char **argv)
 			    "         [--log-level error|warn|info|debug] [--log-format text|json]\n"
 			    "         [-X librdkafka.property=value ...] [--file-mode MODE (0640)]\n"
 			    "         [--http HOST:PORT [--ready-lag N (10000)]]\n"
+			    "         [--changelog [--changelog-topic T (segstream.changelog)] [--changelog-ms MS "
+			    "(1000)]\n"
+			    "                      [--changelog-id ID]] (with --group: partition hand-off through "
+			    "Kafka)\n"
 			    "         [--snapshot-dir DIR [--snapshot-every SECONDS] [--snapshot-every-events N]\n"
 			    "                             [--keep K (5)] [--segments-topic T] [-T threshold=value "
 			    "...]]\n"
@@ -360,6 +467,10 @@ int cmd_consume(int argc, char **argv)
 	    cfg.batch_live_ms <= 0 || cfg.wake_ms < 0 || ready_lag < 0) {
 		fprintf(stderr, "consume: --state and --brokers are required; batch bounds and --ready-lag must be "
 				"positive\n");
+		return 2;
+	}
+	if (changelog && !cfg.group_id) {
+		fprintf(stderr, "consume: --changelog needs --group (it hands partitions between a group's members)\n");
 		return 2;
 	}
 	cfg.props = props.items;
@@ -415,9 +526,48 @@ int cmd_consume(int argc, char **argv)
 			return 1;
 		}
 	}
-	struct cons_stats st;
+	struct handoff handoff = { 0 };
+	char txid[PATH_MAX + 128];
+	if (changelog) {
+		char cerr[768];
+		ccfg.brokers = cfg.brokers;
+		ccfg.events_topic = cfg.events_topic ? cfg.events_topic : "segstream.events";
+		ccfg.props = props.items;
+		ccfg.n_props = props.n;
+		ccfg.log = cli_log;
+		if (!ccfg.transactional_id) {
+			handoff_txid(cfg.group_id, state_dir, txid, sizeof txid);
+			ccfg.transactional_id = txid;
+		}
+		if (clog_open(&ccfg, db, &handoff.clog, cerr, sizeof cerr) != CLOG_OK) {
+			log_error(cli_log, cli_command, "%s", cerr);
+			cli_stop = 1; /* the snapshot thread and the HTTP server stop with the consumer below */
+			handoff.failed = 1;
+		}
+		handoff.snaps = snapshots ? &snaps : NULL;
+		cfg.on_assign = handoff_assign;
+		cfg.assign_ctx = &handoff;
+		cfg.on_revoke = handoff_revoke;
+		cfg.revoke_ctx = &handoff;
+		cfg.on_committed = handoff_committed;
+		cfg.committed_ctx = &handoff;
+	}
+	struct cons_stats st = { 0 };
 	char err[512] = "";
-	int rc = cons_run(&cfg, db, &st, err, sizeof err);
+	int rc = handoff.failed ? CONS_CONFIG : cons_run(&cfg, db, &st, err, sizeof err);
+	if (handoff.failed && !err[0])
+		snprintf(err, sizeof err, "the changelog failed (see above)");
+	if (changelog) {
+		struct clog_stats cst = { 0 };
+		if (handoff.clog)
+			clog_get_stats(handoff.clog, &cst);
+		printf("consume: changelog flushes %" PRIu64 " (%" PRIu64 " records), partitions restored %" PRIu64
+		       ", republished %" PRIu64 ", dropped %" PRIu64 ", transactions aborted %" PRIu64 "\n",
+		       cst.flushes, cst.records, cst.restored, cst.republished, cst.dropped, cst.aborted);
+		clog_close(handoff.clog);
+		if (handoff.failed && rc == CONS_OK)
+			rc = CONS_STATE;
+	}
 	if (snapshots) {
 		pthread_mutex_lock(&snaps.lock);
 		snaps.done = 1;

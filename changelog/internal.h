@@ -1,0 +1,42 @@
+/*
+ * Internals shared by the files of changelog/ (never included outside it): the clog handle and
+ * the helpers restore.c takes from publish.c.
+ */
+#ifndef SEGSTREAM_CHANGELOG_INTERNAL_H
+#define SEGSTREAM_CHANGELOG_INTERNAL_H
+
+#include <librdkafka/rdkafka.h>
+
+#include "changelog/changelog.h"
+
+#define CLOG_LOG "changelog" /* the log lines' component */
+
+struct clog {
+	struct clog_config cfg;    /* a copy; its strings are the caller's */
+	struct state_db *db;       /* borrowed */
+	rd_kafka_t *producer;      /* transactional */
+	rd_kafka_t *reader;        /* read_committed, no group: assigned one partition per restore */
+	int32_t partitions;        /* the topic's partition count once made or checked (0: not yet) */
+	int failed;                /* an error that leaves the changelog unable to vouch for the state */
+	double last_flush_ms;      /* when the last flush began */
+	double last_flush_took_ms; /* how long it took (the next waits nine times as long at least) */
+	struct clog_stats stats;
+	/* The transaction being filled. */
+	uint64_t records;
+	char err[512];
+};
+
+/* publish.c: the topic made (compacted, the events topic's partition count) or checked. */
+int clog__topic_ready(struct clog *c);
+
+/* publish.c: all of a partition's records and its marker (as the state holds them now) in one
+ * transaction; *records_out the customers written. */
+int clog__republish(struct clog *c, int32_t partition, uint64_t *records_out);
+
+/* publish.c: monotonic milliseconds. */
+double clog__now_ms(void);
+
+/* Sets c->err (the first error of a call is kept by the caller's errbuf). */
+void clog__error(struct clog *c, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+#endif
