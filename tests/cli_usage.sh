@@ -23,6 +23,7 @@ expect 2 "replay: --speed: '-1' is not a number" replay --data "$tmp" "${b[@]}" 
 expect 2 "replay: --speed: 'nan'" replay --data "$tmp" "${b[@]}" --speed nan
 expect 2 "replay: --limit: '5k' is not an integer in \[0, 18446744073709551615\]" replay --data "$tmp" "${b[@]}" \
 	--limit 5k
+expect 2 "replay: --partitions: '0' is not an integer in \[1, 100000\]" replay --data "$tmp" "${b[@]}" --partitions 0
 expect 2 "gen: --users: '10x' is not an integer in \[1, 4294967295\]" gen --out "$tmp/g" --users 10x
 expect 2 "gen: --users: '0' is not an integer in \[1, " gen --out "$tmp/g" --users 0
 expect 2 "gen: --seed: '-3' is not an integer" gen --out "$tmp/g" --seed -3
