@@ -44,6 +44,7 @@ void cons_config_init(struct cons_config *cfg)
 	cfg->dlq_max_bytes = CONS_DLQ_MAX_BYTES;
 	cfg->broker_timeout_ms = KC_BROKER_TIMEOUT_MS;
 	cfg->status_ms = 10000;
+	cfg->session_timeout_ms = CONS_SESSION_TIMEOUT_MS;
 }
 
 int cons__fatal(struct run *r, int err, const char *fmt, ...)
@@ -381,6 +382,45 @@ static void on_error(rd_kafka_t *rk, int err, const char *reason, void *opaque)
 		r->probe_at_ms = cons__now_ms();
 	}
 	kc_log_error(rk, err, reason, opaque);
+	if (err == RD_KAFKA_RESP_ERR__FATAL) { /* the client can do nothing more: stop */
+		char why[512];
+		rd_kafka_resp_err_t e = rd_kafka_fatal_error(rk, why, sizeof why);
+		cons__fatal(r, CONS_KAFKA, "%s%s", why,
+			    e == RD_KAFKA_RESP_ERR_FENCED_INSTANCE_ID
+				? " (another consumer of the group runs with this --instance-id)"
+				: "");
+	}
+}
+
+/*
+ * librdkafka 2.0.2 aborts (an assertion in the cooperative-sticky assignor's state destroy,
+ * confluentinc/librdkafka#4312, fixed in 2.3.0) when a group member is destroyed after it has
+ * joined the group and before its first assignment arrived: a consume stopped during its first
+ * rebalance (SIGTERM at start-up, or a failure). So a member that has had no rebalance callback
+ * yet polls, applying nothing, until its first assignment (the callback runs as usual) or for
+ * the session timeout and 4 s more at most; only then does it close.
+ */
+static void await_first_assignment(struct run *r)
+{
+	rd_kafka_topic_partition_list_t *subs = NULL;
+	if (!r->cfg->group_id || r->rebalances > 0 || rd_kafka_subscription(r->rk, &subs) || !subs)
+		return;
+	int subscribed = subs->cnt > 0;
+	rd_kafka_topic_partition_list_destroy(subs);
+	if (!subscribed)
+		return;
+	int session = r->cfg->session_timeout_ms > 0 ? r->cfg->session_timeout_ms : CONS_SESSION_TIMEOUT_MS;
+	double until = cons__now_ms() + session + 4000;
+	log_info(r->cfg->log, CONS_LOG,
+		 "stopping: waiting up to %.0f s for the first assignment before leaving the group",
+		 (until - cons__now_ms()) / 1e3);
+	while (r->rebalances == 0 && cons__now_ms() < until) {
+		rd_kafka_message_t *m = rd_kafka_consumer_poll(r->rk, 100);
+		if (m)
+			rd_kafka_message_destroy(m);
+	}
+	if (r->rebalances == 0)
+		log_warn(r->cfg->log, CONS_LOG, "no assignment came: closing anyway");
 }
 
 static int open_consumer(struct run *r)
@@ -388,30 +428,47 @@ static int open_consumer(struct run *r)
 	const struct cons_config *cfg = r->cfg;
 	char err[512];
 	rd_kafka_conf_t *conf;
-	const char *mine[] = { "enable.auto.commit",
-			       "false",
-			       "enable.auto.offset.store",
-			       "false",
-			       "auto.offset.reset",
-			       "error",
-			       "enable.partition.eof",
-			       "true",
-			       "group.id",
-			       cfg->group_id ? cfg->group_id : "segstream-assign",
-			       "queued.min.messages",
-			       "20000",
-			       "fetch.max.bytes",
-			       "2097152",
-			       "max.partition.fetch.bytes",
-			       "262144",
-			       "fetch.wait.max.ms",
-			       "100" };
+	char session[16];
+	snprintf(session, sizeof session, "%d",
+		 cfg->session_timeout_ms > 0 ? cfg->session_timeout_ms : CONS_SESSION_TIMEOUT_MS);
+	const char *mine[24] = { "enable.auto.commit",
+				 "false",
+				 "enable.auto.offset.store",
+				 "false",
+				 "auto.offset.reset",
+				 "error",
+				 "enable.partition.eof",
+				 "true",
+				 "group.id",
+				 cfg->group_id ? cfg->group_id : "segstream-assign",
+				 "queued.min.messages",
+				 "20000",
+				 "fetch.max.bytes",
+				 "2097152",
+				 "max.partition.fetch.bytes",
+				 "262144",
+				 "fetch.wait.max.ms",
+				 "100" };
+	int n_mine = 18;
+	if (cfg->group_id) {
+		/* Incremental rebalances: a member keeps what it has unless it must move. Static
+		 * membership when an instance id is given (see consumer.h). -X may still override. */
+		const char *group[] = { "partition.assignment.strategy",
+					"cooperative-sticky",
+					"session.timeout.ms",
+					session,
+					"group.instance.id",
+					cfg->instance_id };
+		int n_group = cfg->instance_id ? 6 : 4;
+		memcpy(mine + n_mine, group, (size_t)n_group * sizeof group[0]);
+		n_mine += n_group;
+	}
 	/* A queue of 20,000 messages and 2 MiB fetches are a few milliseconds of consumption each;
 	 * enough because the waker (waker.c) restarts fetching within wake_ms, and each fetched
 	 * buffer stays in memory until its last message is freed. Measured trade-offs: BENCHMARKS.md.
 	 * A fetch that finds nothing waits at most 100 ms (not 500): the end of the topic is seen
 	 * sooner, and so is new data after an idle spell. */
-	if (cons__conf(r, mine, (int)(sizeof mine / sizeof mine[0]), &conf, err, sizeof err) != KC_OK)
+	if (cons__conf(r, mine, n_mine, &conf, err, sizeof err) != KC_OK)
 		return cons__fatal(r, CONS_CONFIG, "%s", err);
 	rd_kafka_conf_set_error_cb(conf, on_error);
 	if (cfg->group_id)
@@ -544,8 +601,10 @@ out:
 	if (r.batch)
 		state_batch_abort(r.batch);
 	r.batch = NULL;
-	if (r.rk)
+	if (r.rk) {
+		await_first_assignment(&r);
 		cons__close(&r, r.rk, cfg->events_topic);
+	}
 	if (r.dlq) {
 		rd_kafka_flush(r.dlq, 10000);
 		rd_kafka_destroy(r.dlq);

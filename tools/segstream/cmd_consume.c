@@ -156,7 +156,7 @@ static void *snapshot_thread(void *arg)
 }
 
 /* Long options without a short letter. */
-enum { OPT_DLQ_MAX_BYTES = 1000, OPT_BROKER_TIMEOUT };
+enum { OPT_DLQ_MAX_BYTES = 1000, OPT_BROKER_TIMEOUT, OPT_INSTANCE_ID, OPT_SESSION_TIMEOUT };
 
 int cmd_consume(int argc, char **argv)
 {
@@ -169,6 +169,7 @@ int cmd_consume(int argc, char **argv)
 	const char *http_addr = NULL;
 	int64_t ready_lag = 10000;
 	unsigned file_mode = 0640; /* state and snapshot files; directories 0750 */
+	int session_timeout_set = 0;
 	snap_options_init(&snaps.opts);
 	segment_config_init(&snaps.cfg);
 	static const struct option opts[] = {
@@ -186,6 +187,8 @@ int cmd_consume(int argc, char **argv)
 		{ "names-topic", required_argument, 0, 'A' },
 		{ "dlq-topic", required_argument, 0, 'D' },
 		{ "group", required_argument, 0, 'g' },
+		{ "instance-id", required_argument, 0, OPT_INSTANCE_ID },
+		{ "session-timeout-ms", required_argument, 0, OPT_SESSION_TIMEOUT },
 		{ "batch-events", required_argument, 0, 'n' },
 		{ "batch-ms", required_argument, 0, 'm' },
 		{ "catchup-batch-ms", required_argument, 0, 'M' },
@@ -307,6 +310,15 @@ int cmd_consume(int argc, char **argv)
 			cfg.dlq_max_bytes = (size_t)max;
 			break;
 		}
+		case OPT_INSTANCE_ID:
+			cfg.instance_id = optarg;
+			break;
+		case OPT_SESSION_TIMEOUT:
+			if (cli_parse_int("--session-timeout-ms", optarg, CONS_SESSION_TIMEOUT_MIN_MS,
+					  CONS_SESSION_TIMEOUT_MAX_MS, &cfg.session_timeout_ms))
+				return 2;
+			session_timeout_set = 1;
+			break;
 		case OPT_BROKER_TIMEOUT:
 			if (cli_parse_seconds_ms("--broker-timeout", optarg, &cfg.broker_timeout_ms))
 				return 2;
@@ -328,7 +340,8 @@ int cmd_consume(int argc, char **argv)
 			break;
 		case 'h':
 			printf(
-			    "usage: segstream consume --state DIR --brokers|-b HOST:PORT [--group ID]\n"
+			    "usage: segstream consume --state DIR --brokers|-b HOST:PORT\n"
+			    "         [--group ID [--instance-id ID] [--session-timeout-ms MS (6000)]]\n"
 			    "         [--exit-at-end [--idle-ms MS]]\n"
 			    "         [--topic T] [--products-topic T] [--customers-topic T] [--names-topic T] "
 			    "[--dlq-topic T]\n"
@@ -350,7 +363,10 @@ int cmd_consume(int argc, char **argv)
 			    "<= N).\n"
 			    "  Batches: behind by more than --live-lag events, up to --batch-events or "
 			    "--catchup-batch-ms;\n"
-			    "  caught up, committed once no more messages are ready, or after --batch-ms.\n");
+			    "  caught up, committed once no more messages are ready, or after --batch-ms.\n"
+			    "  --group: a consumer group (cooperative-sticky); --instance-id: static membership,\n"
+			    "  a restart within the session timeout keeps the partitions. Each member keeps its\n"
+			    "  own --state.\n");
 			return 0;
 		default:
 			return 2;
@@ -360,6 +376,14 @@ int cmd_consume(int argc, char **argv)
 	    cfg.batch_live_ms <= 0 || cfg.wake_ms < 0 || ready_lag < 0) {
 		fprintf(stderr, "consume: --state and --brokers are required; batch bounds and --ready-lag must be "
 				"positive\n");
+		return 2;
+	}
+	if (!cfg.group_id && (cfg.instance_id || session_timeout_set)) {
+		fprintf(stderr, "consume: --instance-id and --session-timeout-ms need --group\n");
+		return 2;
+	}
+	if (cfg.instance_id && !*cfg.instance_id) {
+		fprintf(stderr, "consume: --instance-id: empty\n");
 		return 2;
 	}
 	cfg.props = props.items;
