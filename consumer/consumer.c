@@ -123,6 +123,30 @@ int cons__grow_parts(struct run *r, int32_t partition)
  * Commits the open batch: dead letters delivered first, then state + offsets in one
  * transaction. After a fatal error nothing is committed (the batch may be incomplete).
  */
+/*
+ * A group member's offsets to the group coordinator, for monitoring (lag) only: every assigned
+ * partition at the state's committed offset, asynchronously, at most every
+ * CONS_BROKER_COMMIT_MS. Not after every batch: librdkafka 2.0.2 takes an OffsetCommit the
+ * coordinator refuses with ILLEGAL_GENERATION or UNKNOWN_MEMBER_ID (one sent while the group
+ * rebalances) for the loss of the whole assignment, and rejoins; committing every batch turned
+ * each rebalance into a cascade of lost assignments on healthy members.
+ */
+static void commit_to_broker(struct run *r)
+{
+	double now = cons__now_ms();
+	if (now < r->broker_commit_at_ms)
+		return;
+	r->broker_commit_at_ms = now + CONS_BROKER_COMMIT_MS;
+	rd_kafka_topic_partition_list_t *list = rd_kafka_topic_partition_list_new(r->n_parts > 0 ? r->n_parts : 1);
+	for (int p = 0; p < r->n_parts; p++)
+		if (r->parts[p].assigned && r->parts[p].committed > 0)
+			rd_kafka_topic_partition_list_add(list, r->cfg->events_topic, p)->offset =
+			    r->parts[p].committed;
+	if (list->cnt)
+		rd_kafka_commit(r->rk, list, 1);
+	rd_kafka_topic_partition_list_destroy(list);
+}
+
 int cons__commit_batch(struct run *r)
 {
 	if (!r->batch || r->failed)
@@ -170,20 +194,10 @@ int cons__commit_batch(struct run *r)
 		log_fields(r->cfg->log, level, CONS_LOG, f, 4, "batch committed");
 	}
 	/* Broker-side offsets are for monitoring (lag) only, and only after the LMDB commit. */
-	if (r->cfg->group_id) {
-		rd_kafka_topic_partition_list_t *list = rd_kafka_topic_partition_list_new(r->n_parts);
-		for (int p = 0; p < r->n_parts; p++) {
-			if (r->parts[p].dirty && r->parts[p].assigned)
-				rd_kafka_topic_partition_list_add(list, topic, p)->offset = r->parts[p].next;
-			r->parts[p].dirty = 0;
-		}
-		if (list->cnt)
-			rd_kafka_commit(r->rk, list, 1);
-		rd_kafka_topic_partition_list_destroy(list);
-	} else {
-		for (int p = 0; p < r->n_parts; p++)
-			r->parts[p].dirty = 0;
-	}
+	if (r->cfg->group_id)
+		commit_to_broker(r);
+	for (int p = 0; p < r->n_parts; p++)
+		r->parts[p].dirty = 0;
 	return 0;
 }
 
