@@ -302,7 +302,20 @@ static ssize_t drop_stale(struct run *r, rd_kafka_message_t **burst, ssize_t n, 
 		rd_kafka_message_destroy(burst[i]);
 	}
 	if (seek->cnt) {
-		rd_kafka_error_t *error = rd_kafka_seek_partitions(r->rk, seek, 10000);
+		/* A seek waits for the partition's fetcher; while a broker fails over on a loaded
+		 * machine that took more than 10 s once (group test, a node killed). Seeking again to
+		 * the same offsets is harmless, and nothing may be consumed before it is done (the
+		 * next message would follow the dropped ones): up to 6 tries, then a fatal error. */
+		rd_kafka_error_t *error = NULL;
+		for (int attempt = 1; attempt <= 6; attempt++) {
+			error = rd_kafka_seek_partitions(r->rk, seek, 10000);
+			if (!error || rd_kafka_error_code(error) != RD_KAFKA_RESP_ERR__TIMED_OUT || attempt == 6)
+				break;
+			log_warn(r->cfg->log, CONS_LOG, "seek after a rebalance: %s (try %d of 6); again",
+				 rd_kafka_error_string(error), attempt);
+			rd_kafka_error_destroy(error);
+			error = NULL;
+		}
 		for (int i = 0; !error && i < seek->cnt; i++)
 			if (seek->elems[i].err)
 				cons__fatal(r, CONS_KAFKA, "seek %s/%d: %s", r->cfg->events_topic,
@@ -401,7 +414,8 @@ static void on_error(rd_kafka_t *rk, int err, const char *reason, void *opaque)
 		rd_kafka_resp_err_t e = rd_kafka_fatal_error(rk, why, sizeof why);
 		cons__fatal(r, CONS_KAFKA, "%s%s", why,
 			    e == RD_KAFKA_RESP_ERR_FENCED_INSTANCE_ID
-				? " (another consumer of the group runs with this --instance-id)"
+				? " (another member took this --instance-id, or the group's coordinator moved and "
+				  "lost track of this member: start it again)"
 				: "");
 	}
 }
