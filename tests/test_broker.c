@@ -52,7 +52,9 @@ static void create_topic(const char *topic)
 	assert_non_null(nt);
 	rd_kafka_queue_t *q = rd_kafka_queue_new(rk);
 	rd_kafka_CreateTopics(rk, &nt, 1, NULL, q);
-	rd_kafka_event_t *ev = rd_kafka_queue_poll(q, 30000);
+	/* Longer than librdkafka's own request timeout (socket.timeout.ms, 60 s): a slow answer (a
+	 * loaded machine, a cluster just started) ends in a result or an error, not a missing event. */
+	rd_kafka_event_t *ev = rd_kafka_queue_poll(q, 90000);
 	assert_non_null(ev);
 	const rd_kafka_CreateTopics_result_t *res = rd_kafka_event_CreateTopics_result(ev);
 	assert_non_null(res);
