@@ -18,7 +18,7 @@ users=${SEGSTREAM_GROUP_USERS:-1500}
 pids=()
 cleanup() {
 	local p
-	for p in "${pids[@]}"; do kill -CONT "$p" 2>/dev/null; kill -KILL "$p" 2>/dev/null; done
+	for p in "${pids[@]}"; do kill -CONT "$p" 2> /dev/null || true; kill -KILL "$p" 2> /dev/null || true; done
 	if [ -n "${SEGSTREAM_CLUSTER_PORT:-}" ]; then # a node this test stopped comes back for the next test
 		"$cluster" resume > /dev/null 2>&1 || true
 	fi
