@@ -66,11 +66,11 @@ static void call_hook(struct run *r, cons_partitions_fn fn, void *ctx, const rd_
 	free(parts);
 }
 
-/* A rebalance at info: what happened, the protocol, and the partitions ("0,1,2"). */
-static void log_rebalance(struct run *r, const char *what, const char *protocol,
+/* A rebalance at @p level: what happened, the protocol, and the partitions ("0,1,2"). */
+static void log_rebalance(struct run *r, enum log_level level, const char *what, const char *protocol,
 			  const rd_kafka_topic_partition_list_t *parts)
 {
-	if (!log_enabled(r->cfg->log, LOG_LEVEL_INFO))
+	if (!log_enabled(r->cfg->log, level))
 		return;
 	char list[1024];
 	size_t len = 0;
@@ -80,7 +80,7 @@ static void log_rebalance(struct run *r, const char *what, const char *protocol,
 					(int)parts->elems[i].partition);
 	struct log_field f[] = { LOG_STR("topic", r->cfg->events_topic), LOG_STR("protocol", protocol),
 				 LOG_INT("count", parts->cnt), LOG_STR("partitions", list) };
-	log_fields(r->cfg->log, LOG_LEVEL_INFO, CONS_LOG, f, sizeof f / sizeof f[0], what);
+	log_fields(r->cfg->log, level, CONS_LOG, f, sizeof f / sizeof f[0], what);
 }
 
 void cons__rebalance(rd_kafka_t *rk, rd_kafka_resp_err_t err, rd_kafka_topic_partition_list_t *parts, void *opaque)
@@ -99,7 +99,8 @@ void cons__rebalance(rd_kafka_t *rk, rd_kafka_resp_err_t err, rd_kafka_topic_par
 		/* The open batch (other partitions', in a cooperative rebalance) is committed first, so
 		 * that on_assign may write to the state; then the partitions are positioned at the
 		 * offsets stored once it returns. */
-		log_rebalance(r, "rebalance: partitions assigned", rd_kafka_rebalance_protocol(rk), parts);
+		log_rebalance(r, LOG_LEVEL_INFO, "rebalance: partitions assigned", rd_kafka_rebalance_protocol(rk),
+			      parts);
 		cons__commit_batch(r);
 		call_hook(r, cfg->on_assign, cfg->assign_ctx, parts, 0);
 		rd_kafka_topic_partition_list_t *list = positions(r, parts);
@@ -125,9 +126,17 @@ void cons__rebalance(rd_kafka_t *rk, rd_kafka_resp_err_t err, rd_kafka_topic_par
 		return;
 	}
 	/* Revoked or lost: what was applied so far is committed with its offsets first, so the
-	 * next owner of the partition resumes exactly after it. */
-	log_rebalance(r, rd_kafka_assignment_lost(rk) ? "rebalance: partitions lost" : "rebalance: partitions revoked",
-		      rd_kafka_rebalance_protocol(rk), parts);
+	 * next owner of the partition resumes exactly after it. Lost (this member missed its
+	 * session timeout, e.g. it was stopped or cut off, or was fenced): the group may already
+	 * have given them to another member, so it is a warning of its own. */
+	if (rd_kafka_assignment_lost(rk))
+		log_rebalance(r, LOG_LEVEL_WARN,
+			      "rebalance: partitions lost (this member's session expired: another member may "
+			      "own them already)",
+			      rd_kafka_rebalance_protocol(rk), parts);
+	else
+		log_rebalance(r, LOG_LEVEL_INFO, "rebalance: partitions revoked", rd_kafka_rebalance_protocol(rk),
+			      parts);
 	cons__commit_batch(r);
 	for (int i = 0; i < parts->cnt; i++)
 		if (parts->elems[i].partition < r->n_parts)

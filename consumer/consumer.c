@@ -44,6 +44,7 @@ void cons_config_init(struct cons_config *cfg)
 	cfg->dlq_max_bytes = CONS_DLQ_MAX_BYTES;
 	cfg->broker_timeout_ms = KC_BROKER_TIMEOUT_MS;
 	cfg->status_ms = 10000;
+	cfg->session_timeout_ms = CONS_SESSION_TIMEOUT_MS;
 }
 
 int cons__fatal(struct run *r, int err, const char *fmt, ...)
@@ -139,6 +140,30 @@ static uint64_t thread_wchar(void)
  * Commits the open batch: dead letters delivered first, then state + offsets in one
  * transaction. After a fatal error nothing is committed (the batch may be incomplete).
  */
+/*
+ * A group member's offsets to the group coordinator, for monitoring (lag) only: every assigned
+ * partition at the state's committed offset, asynchronously, at most every
+ * CONS_BROKER_COMMIT_MS. Not after every batch: librdkafka 2.0.2 takes an OffsetCommit the
+ * coordinator refuses with ILLEGAL_GENERATION or UNKNOWN_MEMBER_ID (one sent while the group
+ * rebalances) for the loss of the whole assignment, and rejoins; committing every batch turned
+ * each rebalance into a cascade of lost assignments on healthy members.
+ */
+static void commit_to_broker(struct run *r)
+{
+	double now = cons__now_ms();
+	if (now < r->broker_commit_at_ms)
+		return;
+	r->broker_commit_at_ms = now + CONS_BROKER_COMMIT_MS;
+	rd_kafka_topic_partition_list_t *list = rd_kafka_topic_partition_list_new(r->n_parts > 0 ? r->n_parts : 1);
+	for (int p = 0; p < r->n_parts; p++)
+		if (r->parts[p].assigned && r->parts[p].committed > 0)
+			rd_kafka_topic_partition_list_add(list, r->cfg->events_topic, p)->offset =
+			    r->parts[p].committed;
+	if (list->cnt)
+		rd_kafka_commit(r->rk, list, 1);
+	rd_kafka_topic_partition_list_destroy(list);
+}
+
 int cons__commit_batch(struct run *r)
 {
 	if (!r->batch || r->failed)
@@ -208,20 +233,10 @@ int cons__commit_batch(struct run *r)
 		log_fields(r->cfg->log, level, CONS_LOG, f, r->trace ? 17 : 4, "batch committed");
 	}
 	/* Broker-side offsets are for monitoring (lag) only, and only after the LMDB commit. */
-	if (r->cfg->group_id) {
-		rd_kafka_topic_partition_list_t *list = rd_kafka_topic_partition_list_new(r->n_parts);
-		for (int p = 0; p < r->n_parts; p++) {
-			if (r->parts[p].dirty && r->parts[p].assigned)
-				rd_kafka_topic_partition_list_add(list, topic, p)->offset = r->parts[p].next;
-			r->parts[p].dirty = 0;
-		}
-		if (list->cnt)
-			rd_kafka_commit(r->rk, list, 1);
-		rd_kafka_topic_partition_list_destroy(list);
-	} else {
-		for (int p = 0; p < r->n_parts; p++)
-			r->parts[p].dirty = 0;
-	}
+	if (r->cfg->group_id)
+		commit_to_broker(r);
+	for (int p = 0; p < r->n_parts; p++)
+		r->parts[p].dirty = 0;
 	return 0;
 }
 
@@ -350,14 +365,21 @@ static ssize_t drop_stale(struct run *r, rd_kafka_message_t **burst, ssize_t n, 
 		rd_kafka_message_destroy(burst[i]);
 	}
 	if (seek->cnt) {
-		/* librdkafka 2.0.2 may give up on a seek long before the timeout ("Timed out waiting for N
-		 * remaining partition seek(s)") when a rebalance event wakes its wait; the seek is to the same
-		 * offsets, so it is asked again until 10 s have passed. */
-		double until = cons__now_ms() + 10000;
+		/* A seek waits for the partition's fetcher. librdkafka 2.0.2 may give up long before the
+		 * timeout ("Timed out waiting for N remaining partition seek(s)") when a rebalance event
+		 * wakes its wait, and while a broker failed over on a loaded machine a seek once took more
+		 * than 10 s (group test, a node killed). Seeking again to the same offsets is harmless, and
+		 * nothing may be consumed before it is done (the next message would follow the dropped
+		 * ones): it is asked again until 60 s have passed, then the error is fatal. */
+		double until = cons__now_ms() + 60000;
 		rd_kafka_error_t *error = rd_kafka_seek_partitions(r->rk, seek, 10000);
-		while (error && rd_kafka_error_code(error) == RD_KAFKA_RESP_ERR__TIMED_OUT && cons__now_ms() < until) {
+		for (int attempt = 1;
+		     error && rd_kafka_error_code(error) == RD_KAFKA_RESP_ERR__TIMED_OUT && cons__now_ms() < until;
+		     attempt++) {
+			log_warn(r->cfg->log, CONS_LOG, "seek after a rebalance: %s (try %d); again",
+				 rd_kafka_error_string(error), attempt);
 			rd_kafka_error_destroy(error);
-			error = rd_kafka_seek_partitions(r->rk, seek, (int)(until - cons__now_ms()) + 1);
+			error = rd_kafka_seek_partitions(r->rk, seek, 10000);
 		}
 		for (int i = 0; !error && i < seek->cnt; i++)
 			if (seek->elems[i].err)
@@ -452,6 +474,46 @@ static void on_error(rd_kafka_t *rk, int err, const char *reason, void *opaque)
 		r->probe_at_ms = cons__now_ms();
 	}
 	kc_log_error(rk, err, reason, opaque);
+	if (err == RD_KAFKA_RESP_ERR__FATAL) { /* the client can do nothing more: stop */
+		char why[512];
+		rd_kafka_resp_err_t e = rd_kafka_fatal_error(rk, why, sizeof why);
+		cons__fatal(r, CONS_KAFKA, "%s%s", why,
+			    e == RD_KAFKA_RESP_ERR_FENCED_INSTANCE_ID
+				? " (another member took this --instance-id, or the group's coordinator moved and "
+				  "lost track of this member: start it again)"
+				: "");
+	}
+}
+
+/*
+ * librdkafka 2.0.2 aborts (an assertion in the cooperative-sticky assignor's state destroy,
+ * confluentinc/librdkafka#4312, fixed in 2.3.0) when a group member is destroyed after it has
+ * joined the group and before its first assignment arrived: a consume stopped during its first
+ * rebalance (SIGTERM at start-up, or a failure). So a member that has had no rebalance callback
+ * yet polls, applying nothing, until its first assignment (the callback runs as usual) or for
+ * the session timeout and 4 s more at most; only then does it close.
+ */
+static void await_first_assignment(struct run *r)
+{
+	rd_kafka_topic_partition_list_t *subs = NULL;
+	if (!r->cfg->group_id || r->rebalances > 0 || rd_kafka_subscription(r->rk, &subs) || !subs)
+		return;
+	int subscribed = subs->cnt > 0;
+	rd_kafka_topic_partition_list_destroy(subs);
+	if (!subscribed)
+		return;
+	int session = r->cfg->session_timeout_ms > 0 ? r->cfg->session_timeout_ms : CONS_SESSION_TIMEOUT_MS;
+	double until = cons__now_ms() + session + 4000;
+	log_info(r->cfg->log, CONS_LOG,
+		 "stopping: waiting up to %.0f s for the first assignment before leaving the group",
+		 (until - cons__now_ms()) / 1e3);
+	while (r->rebalances == 0 && cons__now_ms() < until) {
+		rd_kafka_message_t *m = rd_kafka_consumer_poll(r->rk, 100);
+		if (m)
+			rd_kafka_message_destroy(m);
+	}
+	if (r->rebalances == 0)
+		log_warn(r->cfg->log, CONS_LOG, "no assignment came: closing anyway");
 }
 
 static int open_consumer(struct run *r)
@@ -459,30 +521,47 @@ static int open_consumer(struct run *r)
 	const struct cons_config *cfg = r->cfg;
 	char err[512];
 	rd_kafka_conf_t *conf;
-	const char *mine[] = { "enable.auto.commit",
-			       "false",
-			       "enable.auto.offset.store",
-			       "false",
-			       "auto.offset.reset",
-			       "error",
-			       "enable.partition.eof",
-			       "true",
-			       "group.id",
-			       cfg->group_id ? cfg->group_id : "segstream-assign",
-			       "queued.min.messages",
-			       "20000",
-			       "fetch.max.bytes",
-			       "2097152",
-			       "max.partition.fetch.bytes",
-			       "262144",
-			       "fetch.wait.max.ms",
-			       "100" };
+	char session[16];
+	snprintf(session, sizeof session, "%d",
+		 cfg->session_timeout_ms > 0 ? cfg->session_timeout_ms : CONS_SESSION_TIMEOUT_MS);
+	const char *mine[24] = { "enable.auto.commit",
+				 "false",
+				 "enable.auto.offset.store",
+				 "false",
+				 "auto.offset.reset",
+				 "error",
+				 "enable.partition.eof",
+				 "true",
+				 "group.id",
+				 cfg->group_id ? cfg->group_id : "segstream-assign",
+				 "queued.min.messages",
+				 "20000",
+				 "fetch.max.bytes",
+				 "2097152",
+				 "max.partition.fetch.bytes",
+				 "262144",
+				 "fetch.wait.max.ms",
+				 "100" };
+	int n_mine = 18;
+	if (cfg->group_id) {
+		/* Incremental rebalances: a member keeps what it has unless it must move. Static
+		 * membership when an instance id is given (see consumer.h). -X may still override. */
+		const char *group[] = { "partition.assignment.strategy",
+					"cooperative-sticky",
+					"session.timeout.ms",
+					session,
+					"group.instance.id",
+					cfg->instance_id };
+		int n_group = cfg->instance_id ? 6 : 4;
+		memcpy(mine + n_mine, group, (size_t)n_group * sizeof group[0]);
+		n_mine += n_group;
+	}
 	/* A queue of 20,000 messages and 2 MiB fetches are a few milliseconds of consumption each;
 	 * enough because the waker (waker.c) restarts fetching within wake_ms, and each fetched
 	 * buffer stays in memory until its last message is freed. Measured trade-offs: BENCHMARKS.md.
 	 * A fetch that finds nothing waits at most 100 ms (not 500): the end of the topic is seen
 	 * sooner, and so is new data after an idle spell. */
-	if (cons__conf(r, mine, (int)(sizeof mine / sizeof mine[0]), &conf, err, sizeof err) != KC_OK)
+	if (cons__conf(r, mine, n_mine, &conf, err, sizeof err) != KC_OK)
 		return cons__fatal(r, CONS_CONFIG, "%s", err);
 	rd_kafka_conf_set_error_cb(conf, on_error);
 	if (cfg->group_id)
@@ -623,8 +702,10 @@ out:
 		state_batch_abort(r.batch);
 	r.batch = NULL;
 	r.closing = 1;
-	if (r.rk)
+	if (r.rk) {
+		await_first_assignment(&r);
 		cons__close(&r, r.rk, cfg->events_topic);
+	}
 	if (r.dlq) {
 		rd_kafka_flush(r.dlq, 10000);
 		rd_kafka_destroy(r.dlq);

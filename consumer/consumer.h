@@ -127,6 +127,12 @@ struct cons_stats_report {
  * room for the record's key and headers. */
 #define CONS_DLQ_MAX_BYTES 1000000
 
+/** The default session timeout of a group member (consume --session-timeout-ms), and the bounds
+ * a Kafka broker accepts by default (group.min/max.session.timeout.ms). */
+#define CONS_SESSION_TIMEOUT_MS     6000
+#define CONS_SESSION_TIMEOUT_MIN_MS 6000
+#define CONS_SESSION_TIMEOUT_MAX_MS 1800000
+
 struct cons_config {
 	const char *brokers;         /* bootstrap.servers; required */
 	const char *events_topic;    /* default "segstream.events" */
@@ -134,7 +140,14 @@ struct cons_config {
 	const char *customers_topic; /* default "segstream.customers"; NULL or "" to skip */
 	const char *names_topic;     /* department and aisle names: default "segstream.names"; NULL or "" to skip */
 	const char *dlq_topic;       /* default "segstream.events.dlq" */
-	const char *group_id;        /* NULL: assign() every partition; else group subscription */
+	const char *group_id;        /* NULL: assign() every partition; else group subscription, with the
+				      * cooperative-sticky assignor (incremental rebalances: a member keeps
+				      * the partitions it has unless they must move) */
+	const char *instance_id;     /* with a group: group.instance.id, static membership (a member that
+				      * restarts within the session timeout gets its partitions back without
+				      * a rebalance; a stopped one does not leave the group); NULL: dynamic */
+	int session_timeout_ms;      /* with a group: session.timeout.ms, default CONS_SESSION_TIMEOUT_MS;
+				      * how long a member that vanished (kill -9) keeps its partitions */
 	int batch_max_events;        /* default 500,000 (catch-up: large batches amortise page writes) */
 	int batch_max_ms;            /* default 500: the most a batch stays open while catching up */
 	int batch_live_ms;           /* default 20: caught up, the most a batch stays open (it is committed

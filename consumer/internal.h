@@ -25,6 +25,9 @@ struct partition_state {
 	uint64_t rebalance; /* r->rebalances when a rebalance last assigned or revoked it */
 };
 
+/* With a group, the most often offsets go to the group coordinator (monitoring only; consumer.c). */
+#define CONS_BROKER_COMMIT_MS 5000
+
 /* One run of cons_run(): everything the files of the module share. */
 struct run {
 	struct kc_opaque kc; /* first: every client's opaque is the run, and kclient's log callback
@@ -77,6 +80,7 @@ struct run {
 	double trace_fetch_sum, trace_fetch_max;   /* broker append (or produce) -> fetched by the loop */
 	int64_t trace_first_fetch_us;              /* the batch's first stamped event fetched */
 	double started_ms;                         /* cons_run() began: the start-up waits count from here */
+	double broker_commit_at_ms;                /* group: the earliest next commit to the coordinator (consumer.c) */
 	int failed;                                /* first fatal error; the loop stops */
 	char *errbuf;
 	size_t errbuf_len;

@@ -33,7 +33,8 @@
 	XX(CREATE, -605, "topic could not be created")                   \
 	XX(NOLEADER, -606, "a partition of the topic has no leader yet") \
 	XX(TIMEOUT, -607, "the brokers did not answer in time")          \
-	XX(STOPPED, -608, "stopped while waiting for the brokers")
+	XX(STOPPED, -608, "stopped while waiting for the brokers")       \
+	XX(PARTITIONS, -609, "the topic exists with another partition count")
 
 enum kc_err {
 #define KC_ERR_ENUM(name, code, text) KC_##name = code,
@@ -202,16 +203,27 @@ int kc_produced_us(rd_kafka_message_t *m, int64_t *us_out);
 int kc_topic_partitions(rd_kafka_t *rk, const char *topic, int timeout_ms, char *errbuf, size_t errbuf_len);
 
 /**
+ * The replication of the topics kc_topic_ensure() creates on a cluster of at least this many
+ * brokers, with `min.insync.replicas` KC_MIN_INSYNC: one broker may be down and an acks=all
+ * write (the idempotent producers') still succeeds, with a second copy. On fewer brokers the
+ * broker's defaults apply (a single test broker: 1 replica).
+ */
+#define KC_REPLICAS   3
+#define KC_MIN_INSYNC "2"
+
+/**
  * @brief Makes sure a topic exists, creating it unless it does, and waits until every partition
  *        has a leader (a producer that finds a topic still being created parks its messages
  *        until its next metadata scan, a second later).
  *
  * A topic that exists is left as it is. A missing one is created with CreateTopics, with the
- * broker's default partition count and replication factor, and `cleanup.policy=compact` if
- * compacted. The topic is never named in a metadata request before it exists (the existence
- * and leader checks ask for all topics): from a producer, such a request makes the broker
- * auto-create it with the default (delete) policy. Leaders are polled every 20 ms for up to
- * 10 s; each metadata request waits at most 5 s, CreateTopics at most 10 s.
+ * broker's default partition count, `cleanup.policy=compact` if compacted, and on a cluster of
+ * KC_REPLICAS brokers or more (as the metadata lists them) KC_REPLICAS replicas with
+ * `min.insync.replicas=`KC_MIN_INSYNC (else the broker's default replication). The topic is
+ * never named in a metadata request before it exists (the existence and leader checks ask for
+ * all topics): from a producer, such a request makes the broker auto-create it with the
+ * default (delete) policy. Leaders are polled every 20 ms for up to 10 s; each metadata request
+ * waits at most 5 s, CreateTopics at most 10 s.
  *
  * @return KC_OK; KC_CREATE (CreateTopics failed, e.g. the mock cluster that has no such
  *         request; errbuf: "could not create topic T: <reason>"); KC_NOLEADER (errbuf: "topic T
@@ -219,6 +231,17 @@ int kc_topic_partitions(rd_kafka_t *rk, const char *topic, int timeout_ms, char 
  *         broker may still auto-create the topic, with its default policy, on the first produce.
  */
 int kc_topic_ensure(rd_kafka_t *rk, const char *topic, int compacted, char *errbuf, size_t errbuf_len);
+
+/**
+ * @brief kc_topic_ensure() with a partition count: a missing topic is created with
+ *        @p partitions partitions, and an existing one must have that many.
+ * @param[in] partitions  > 0; 0 or less: the broker's default, as kc_topic_ensure()
+ * @return as kc_topic_ensure(), and KC_PARTITIONS (errbuf: "topic T exists with H partitions,
+ *         not N"): the topic is left as it is (Kafka cannot shrink a topic, and growing it
+ *         would move customers to other partitions).
+ */
+int kc_topic_ensure_partitions(rd_kafka_t *rk, const char *topic, int compacted, int partitions, char *errbuf,
+			       size_t errbuf_len);
 
 /** The default bound on waiting for the brokers (`--broker-timeout`), in milliseconds. */
 #define KC_BROKER_TIMEOUT_MS 120000

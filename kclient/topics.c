@@ -34,21 +34,27 @@ int kc_topic_partitions(rd_kafka_t *rk, const char *topic, int timeout_ms, char 
 }
 
 /*
- * The topic's state in the broker's metadata: -1 missing, 0 present but some partition has no
- * leader yet, 1 ready. Asks for all topics: a metadata request naming a topic makes the broker
- * auto-create it (a producer allows that), with the default cleanup policy.
+ * The topic's state in the broker's metadata: -1 missing (or no metadata), 0 present but some
+ * partition has no leader yet, 1 ready; with its partition count (0 if missing) and the number
+ * of brokers the cluster lists (0 without metadata). Asks for all topics: a metadata request
+ * naming a topic makes the broker auto-create it (a producer allows that), with the default
+ * cleanup policy.
  */
-static int topic_state(rd_kafka_t *rk, const char *topic, int timeout_ms)
+static int topic_state(rd_kafka_t *rk, const char *topic, int timeout_ms, int *partitions_out, int *brokers_out)
 {
 	const struct rd_kafka_metadata *md = NULL;
 	int state = -1;
+	*partitions_out = 0;
+	*brokers_out = 0;
 	if (rd_kafka_metadata(rk, 1, NULL, &md, timeout_ms) != RD_KAFKA_RESP_ERR_NO_ERROR)
 		return -1;
+	*brokers_out = md->broker_cnt;
 	for (int t = 0; t < md->topic_cnt && state < 0; t++) {
 		const struct rd_kafka_metadata_topic *mt = &md->topics[t];
 		if (strcmp(mt->topic, topic) != 0 || mt->err == RD_KAFKA_RESP_ERR_UNKNOWN_TOPIC_OR_PART)
 			continue;
 		state = mt->err == RD_KAFKA_RESP_ERR_NO_ERROR && mt->partition_cnt > 0;
+		*partitions_out = mt->partition_cnt;
 		for (int p = 0; p < mt->partition_cnt; p++)
 			if (mt->partitions[p].leader < 0 || mt->partitions[p].err)
 				state = 0;
@@ -57,14 +63,23 @@ static int topic_state(rd_kafka_t *rk, const char *topic, int timeout_ms)
 	return state;
 }
 
-/* Sends CreateTopics for one topic. @return NULL, or why it failed (TOPIC_ALREADY_EXISTS is no failure). */
-static const char *create_topic(rd_kafka_t *rk, const char *topic, int compacted, char *err, size_t err_len)
+/*
+ * Sends CreateTopics for one topic: partitions (-1: the broker's default), and KC_REPLICAS
+ * replicas with min.insync.replicas on a cluster of that many brokers.
+ * @return NULL, or why it failed (TOPIC_ALREADY_EXISTS is no failure).
+ */
+static const char *create_topic(rd_kafka_t *rk, const char *topic, int compacted, int partitions, int brokers,
+				char *err, size_t err_len)
 {
-	rd_kafka_NewTopic_t *nt = rd_kafka_NewTopic_new(topic, -1, -1, err, err_len);
+	int replicated = brokers >= KC_REPLICAS;
+	rd_kafka_NewTopic_t *nt = rd_kafka_NewTopic_new(topic, partitions > 0 ? partitions : -1,
+							replicated ? KC_REPLICAS : -1, err, err_len);
 	if (!nt)
 		return err;
 	if (compacted)
 		rd_kafka_NewTopic_set_config(nt, "cleanup.policy", "compact");
+	if (replicated)
+		rd_kafka_NewTopic_set_config(nt, "min.insync.replicas", KC_MIN_INSYNC);
 	rd_kafka_queue_t *q = rd_kafka_queue_new(rk);
 	rd_kafka_CreateTopics(rk, &nt, 1, NULL, q);
 	rd_kafka_event_t *ev = rd_kafka_queue_poll(q, 10000);
@@ -92,17 +107,24 @@ static const char *create_topic(rd_kafka_t *rk, const char *topic, int compacted
 	return why;
 }
 
-/*
- * A topic that exists is left as it is. A missing one is created, compacted if asked, with the
- * broker's default partitions; then this waits until every partition has a leader, polling
- * every 20 ms. A failed creation returns at once (no wait for leaders).
- */
 int kc_topic_ensure(rd_kafka_t *rk, const char *topic, int compacted, char *errbuf, size_t errbuf_len)
 {
-	int state = topic_state(rk, topic, 5000);
+	return kc_topic_ensure_partitions(rk, topic, compacted, 0, errbuf, errbuf_len);
+}
+
+/*
+ * A topic that exists is left as it is (its partition count checked when one is asked for). A
+ * missing one is created; then this waits until every partition has a leader, polling every
+ * 20 ms. A failed creation returns at once (no wait for leaders).
+ */
+int kc_topic_ensure_partitions(rd_kafka_t *rk, const char *topic, int compacted, int partitions, char *errbuf,
+			       size_t errbuf_len)
+{
+	int have = 0, brokers = 0;
+	int state = topic_state(rk, topic, 5000, &have, &brokers);
 	char err[256];
 	if (state < 0) {
-		const char *why = create_topic(rk, topic, compacted, err, sizeof err);
+		const char *why = create_topic(rk, topic, compacted, partitions, brokers, err, sizeof err);
 		if (why) {
 			if (errbuf && errbuf_len)
 				snprintf(errbuf, errbuf_len, "could not create topic %s: %s", topic, why);
@@ -110,7 +132,7 @@ int kc_topic_ensure(rd_kafka_t *rk, const char *topic, int compacted, char *errb
 		}
 	}
 	for (int waited_ms = 0; state <= 0 && waited_ms < 10000; waited_ms += 20) {
-		if ((state = topic_state(rk, topic, 5000)) <= 0) {
+		if ((state = topic_state(rk, topic, 5000, &have, &brokers)) <= 0) {
 			const struct timespec pause = { 0, 20 * 1000 * 1000 };
 			nanosleep(&pause, NULL);
 		}
@@ -119,6 +141,12 @@ int kc_topic_ensure(rd_kafka_t *rk, const char *topic, int compacted, char *errb
 		if (errbuf && errbuf_len)
 			snprintf(errbuf, errbuf_len, "topic %s has no leader for every partition yet", topic);
 		return KC_NOLEADER;
+	}
+	if (partitions > 0 && have != partitions) {
+		if (errbuf && errbuf_len)
+			snprintf(errbuf, errbuf_len, "topic %s exists with %d partitions, not %d", topic, have,
+				 partitions);
+		return KC_PARTITIONS;
 	}
 	return KC_OK;
 }

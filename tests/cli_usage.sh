@@ -23,6 +23,7 @@ expect 2 "replay: --speed: '-1' is not a number" replay --data "$tmp" "${b[@]}" 
 expect 2 "replay: --speed: 'nan'" replay --data "$tmp" "${b[@]}" --speed nan
 expect 2 "replay: --limit: '5k' is not an integer in \[0, 18446744073709551615\]" replay --data "$tmp" "${b[@]}" \
 	--limit 5k
+expect 2 "replay: --partitions: '0' is not an integer in \[1, 100000\]" replay --data "$tmp" "${b[@]}" --partitions 0
 expect 2 "gen: --users: '10x' is not an integer in \[1, 4294967295\]" gen --out "$tmp/g" --users 10x
 expect 2 "gen: --users: '0' is not an integer in \[1, " gen --out "$tmp/g" --users 0
 expect 2 "gen: --seed: '-3' is not an integer" gen --out "$tmp/g" --seed -3
@@ -38,6 +39,11 @@ expect 2 "consume: --idle-ms: 'soon'" consume --state "$tmp" "${b[@]}" --idle-ms
 expect 2 "consume: --catchup-batch-ms: '0' is not an integer in \[1, " consume --state "$tmp" "${b[@]}" \
 	--catchup-batch-ms 0
 expect 2 "consume: --live-lag: 'lots' is not an integer" consume --state "$tmp" "${b[@]}" --live-lag lots
+expect 2 "consume: --session-timeout-ms: '5999' is not an integer in \[6000, 1800000\]" consume --state "$tmp" \
+	"${b[@]}" --group g --session-timeout-ms 5999
+expect 2 "consume: --instance-id and --session-timeout-ms need --group" consume --state "$tmp" "${b[@]}" \
+	--instance-id i1
+expect 2 "consume: --instance-id: empty" consume --state "$tmp" "${b[@]}" --group g --instance-id ""
 expect 2 "replay: --stamp-every: '0' is not an integer in \[1, " replay --data "$tmp" "${b[@]}" --stamp-every 0
 expect 2 "replay: --skip: '-1' is not an integer" replay --data "$tmp" "${b[@]}" --skip -1
 expect 2 "consume: --wake-ms: '-5'" consume --state "$tmp" "${b[@]}" --wake-ms -5

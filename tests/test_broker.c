@@ -3,6 +3,8 @@
  * (a CTest fixture): 100,000 messages produced and consumed exactly once, with static
  * assign() and with a consumer group; and kclient's topic creation (compacted when asked) and
  * partition counts, which the mock cluster cannot show. SEGSTREAM_BOOTSTRAP names the broker.
+ * The same tests run against the 3-node cluster of tools/kafka/cluster.sh (CTest label
+ * `cluster`), where kclient's topics must also be replicated.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -50,7 +52,9 @@ static void create_topic(const char *topic)
 	assert_non_null(nt);
 	rd_kafka_queue_t *q = rd_kafka_queue_new(rk);
 	rd_kafka_CreateTopics(rk, &nt, 1, NULL, q);
-	rd_kafka_event_t *ev = rd_kafka_queue_poll(q, 30000);
+	/* Longer than librdkafka's own request timeout (socket.timeout.ms, 60 s): a slow answer (a
+	 * loaded machine, a cluster just started) ends in a result or an error, not a missing event. */
+	rd_kafka_event_t *ev = rd_kafka_queue_poll(q, 90000);
 	assert_non_null(ev);
 	const rd_kafka_CreateTopics_result_t *res = rd_kafka_event_CreateTopics_result(ev);
 	assert_non_null(res);
@@ -228,29 +232,57 @@ static void test_consumer_group_subscription(void **state)
 	rd_kafka_destroy(rk);
 }
 
-/* The topic's cleanup.policy, from DescribeConfigs. */
-static void cleanup_policy(rd_kafka_t *rk, const char *topic, char *out, size_t out_len)
+static void pause_100ms(void)
+{
+	const struct timespec t = { 0, 100 * 1000 * 1000 };
+	nanosleep(&t, NULL);
+}
+
+/* One of the topic's settings (e.g. cleanup.policy), from DescribeConfigs ("?" if not listed). */
+static void topic_config(rd_kafka_t *rk, const char *topic, const char *name, char *out, size_t out_len)
 {
 	rd_kafka_ConfigResource_t *res = rd_kafka_ConfigResource_new(RD_KAFKA_RESOURCE_TOPIC, topic);
 	rd_kafka_queue_t *q = rd_kafka_queue_new(rk);
-	rd_kafka_DescribeConfigs(rk, &res, 1, NULL, q);
-	rd_kafka_event_t *ev = rd_kafka_queue_poll(q, 30000);
-	assert_non_null(ev);
-	const rd_kafka_DescribeConfigs_result_t *dr = rd_kafka_event_DescribeConfigs_result(ev);
-	assert_non_null(dr);
-	size_t n;
-	const rd_kafka_ConfigResource_t **rs = rd_kafka_DescribeConfigs_result_resources(dr, &n);
-	assert_int_equal(n, 1);
+	rd_kafka_event_t *ev = NULL;
+	const rd_kafka_ConfigResource_t **rs = NULL;
+	/* In a cluster the request may reach a broker that does not know a new topic yet: again. */
+	for (int tries = 0; tries < 100; tries++) {
+		if (ev)
+			rd_kafka_event_destroy(ev);
+		rd_kafka_DescribeConfigs(rk, &res, 1, NULL, q);
+		ev = rd_kafka_queue_poll(q, 30000);
+		assert_non_null(ev);
+		const rd_kafka_DescribeConfigs_result_t *dr = rd_kafka_event_DescribeConfigs_result(ev);
+		assert_non_null(dr);
+		size_t n;
+		rs = rd_kafka_DescribeConfigs_result_resources(dr, &n);
+		assert_int_equal(n, 1);
+		if (rd_kafka_ConfigResource_error(rs[0]) != RD_KAFKA_RESP_ERR_UNKNOWN_TOPIC_OR_PART)
+			break;
+		pause_100ms();
+	}
 	assert_int_equal(rd_kafka_ConfigResource_error(rs[0]), RD_KAFKA_RESP_ERR_NO_ERROR);
 	size_t n_entries;
 	const rd_kafka_ConfigEntry_t **entries = rd_kafka_ConfigResource_configs(rs[0], &n_entries);
 	snprintf(out, out_len, "?");
 	for (size_t i = 0; i < n_entries; i++)
-		if (strcmp(rd_kafka_ConfigEntry_name(entries[i]), "cleanup.policy") == 0)
+		if (strcmp(rd_kafka_ConfigEntry_name(entries[i]), name) == 0)
 			snprintf(out, out_len, "%s", rd_kafka_ConfigEntry_value(entries[i]));
 	rd_kafka_event_destroy(ev);
 	rd_kafka_queue_destroy(q);
 	rd_kafka_ConfigResource_destroy(res);
+}
+
+/* kc_topic_partitions(), asked again for up to 10 s while the topic is not found: in a cluster a
+ * new topic reaches each broker's metadata a moment after the one that created it. */
+static int partitions_eventually(rd_kafka_t *rk, const char *topic)
+{
+	char err[512];
+	int n = KC_NOTFOUND;
+	for (int tries = 0; tries < 100 && (n = kc_topic_partitions(rk, topic, 10000, err, sizeof err)) == KC_NOTFOUND;
+	     tries++)
+		pause_100ms();
+	return n;
 }
 
 static void test_kclient_creates_topics(void **state)
@@ -272,17 +304,87 @@ static void test_kclient_creates_topics(void **state)
 	/* Created by the producer (whose metadata requests would auto-create it, not compacted). */
 	if (kc_topic_ensure(producer, compacted, 1, err, sizeof err) != KC_OK)
 		fail_msg("ensure %s: %s", compacted, err);
-	cleanup_policy(producer, compacted, policy, sizeof policy);
+	topic_config(producer, compacted, "cleanup.policy", policy, sizeof policy);
 	assert_string_equal(policy, "compact");
-	assert_true(kc_topic_partitions(consumer, compacted, 10000, err, sizeof err) >= 1);
+	assert_true(partitions_eventually(consumer, compacted) >= 1);
 	if (kc_topic_ensure(producer, plain, 0, err, sizeof err) != KC_OK)
 		fail_msg("ensure %s: %s", plain, err);
-	cleanup_policy(producer, plain, policy, sizeof policy);
+	topic_config(producer, plain, "cleanup.policy", policy, sizeof policy);
 	assert_string_equal(policy, "delete");
 	/* An existing topic is left as it is. */
 	assert_int_equal(kc_topic_ensure(producer, plain, 1, err, sizeof err), KC_OK);
-	cleanup_policy(producer, plain, policy, sizeof policy);
+	topic_config(producer, plain, "cleanup.policy", policy, sizeof policy);
 	assert_string_equal(policy, "delete");
+	rd_kafka_destroy(consumer);
+	rd_kafka_destroy(producer);
+}
+
+/* The brokers the cluster lists, and the fewest replicas of any partition of topic (asked again
+ * for up to 10 s while the answering broker does not list the topic yet). */
+static int brokers_and_replicas(rd_kafka_t *rk, const char *topic, int *replicas_out)
+{
+	int brokers = 0;
+	*replicas_out = 0;
+	for (int tries = 0; tries < 100 && *replicas_out == 0; tries++) {
+		const struct rd_kafka_metadata *md = NULL;
+		if (tries)
+			pause_100ms();
+		assert_int_equal(rd_kafka_metadata(rk, 1, NULL, &md, 10000), RD_KAFKA_RESP_ERR_NO_ERROR);
+		brokers = md->broker_cnt;
+		for (int t = 0; t < md->topic_cnt; t++) {
+			if (strcmp(md->topics[t].topic, topic) != 0)
+				continue;
+			for (int p = 0; p < md->topics[t].partition_cnt; p++)
+				if (*replicas_out == 0 || md->topics[t].partitions[p].replica_cnt < *replicas_out)
+					*replicas_out = md->topics[t].partitions[p].replica_cnt;
+		}
+		rd_kafka_metadata_destroy(md);
+	}
+	return brokers;
+}
+
+/*
+ * kc_topic_ensure_partitions(): a new topic gets the count asked for; an existing one with
+ * another count is refused with KC_PARTITIONS and left as it is. On a cluster of KC_REPLICAS
+ * brokers (tools/kafka/cluster.sh) every topic kclient creates has KC_REPLICAS replicas and
+ * min.insync.replicas KC_MIN_INSYNC; on the single test broker, one replica.
+ */
+static void test_kclient_partitions_and_replication(void **state)
+{
+	(void)state;
+	char topic[128], compacted[128], err[512], value[64];
+	unique_topic(topic, sizeof topic, "kc-parts");
+	unique_topic(compacted, sizeof compacted, "kc-parts-compact");
+	rd_kafka_conf_t *conf;
+	rd_kafka_t *producer, *consumer;
+	assert_int_equal(kc_conf_new(bootstrap(), NULL, 0, NULL, 0, &conf, err, sizeof err), KC_OK);
+	assert_int_equal(kc_new(RD_KAFKA_PRODUCER, conf, &producer, err, sizeof err), KC_OK);
+	const char *group[] = { "group.id", "kc-test" };
+	assert_int_equal(kc_conf_new(bootstrap(), group, 2, NULL, 0, &conf, err, sizeof err), KC_OK);
+	assert_int_equal(kc_new(RD_KAFKA_CONSUMER, conf, &consumer, err, sizeof err), KC_OK);
+	if (kc_topic_ensure_partitions(producer, topic, 0, 6, err, sizeof err) != KC_OK)
+		fail_msg("ensure %s: %s", topic, err);
+	assert_int_equal(partitions_eventually(consumer, topic), 6);
+	assert_int_equal(kc_topic_ensure_partitions(producer, topic, 0, 6, err, sizeof err), KC_OK);
+	assert_int_equal(kc_topic_ensure_partitions(producer, topic, 0, 12, err, sizeof err), KC_PARTITIONS);
+	assert_non_null(strstr(err, "exists with 6 partitions, not 12"));
+	assert_int_equal(kc_topic_partitions(consumer, topic, 10000, err, sizeof err), 6);
+	if (kc_topic_ensure(producer, compacted, 1, err, sizeof err) != KC_OK)
+		fail_msg("ensure %s: %s", compacted, err);
+	const char *topics[] = { topic, compacted };
+	for (size_t i = 0; i < 2; i++) {
+		int replicas;
+		int brokers = brokers_and_replicas(producer, topics[i], &replicas);
+		topic_config(producer, topics[i], "min.insync.replicas", value, sizeof value);
+		if (brokers >= KC_REPLICAS) {
+			assert_int_equal(replicas, KC_REPLICAS);
+			assert_string_equal(value, KC_MIN_INSYNC);
+		} else {
+			assert_int_equal(replicas, 1);
+		}
+		print_message("%s: %d brokers, %d replicas, min.insync.replicas %s\n", topics[i], brokers, replicas,
+			      value);
+	}
 	rd_kafka_destroy(consumer);
 	rd_kafka_destroy(producer);
 }
@@ -293,6 +395,7 @@ int main(void)
 		cmocka_unit_test(test_100k_messages_exactly_once_with_assign),
 		cmocka_unit_test(test_consumer_group_subscription),
 		cmocka_unit_test(test_kclient_creates_topics),
+		cmocka_unit_test(test_kclient_partitions_and_replication),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -23,34 +23,19 @@ set -euo pipefail
 
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 repo=$(cd "$here/../.." && pwd)
-version=$(sed -n 's:.*<kafka.version>\(.*\)</kafka.version>.*:\1:p' "$here/pom.xml")
+log_prefix=broker.sh
+# shellcheck source=common.sh
+. "$here/common.sh"
 port=${SEGSTREAM_KAFKA_PORT:-9092}
 cport=$((port + 1))
 rundir=${SEGSTREAM_KAFKA_DIR:-$repo/.kafka/run-$port}
-cache=${SEGSTREAM_KAFKA_CACHE:-$HOME/.cache/segstream/kafka-$version}
 heap=${SEGSTREAM_KAFKA_HEAP:-1G}
 pidfile=$rundir/broker.pid
 sasl_password=${SEGSTREAM_KAFKA_SASL_PASSWORD:-}
 sport=$((port + 2))
 
-log() { printf 'broker.sh: %s\n' "$*" >&2; }
-
-fetch() {
-	if [ -f "$cache/.complete" ]; then return 0; fi
-	command -v mvn >/dev/null || { log "mvn not found: run tools/setup.sh first"; exit 1; }
-	log "fetching Apache Kafka $version and its runtime dependencies from Maven Central into $cache"
-	rm -rf "$cache" && mkdir -p "$cache"
-	mvn -q -B -f "$here/pom.xml" dependency:copy-dependencies \
-		-DincludeScope=runtime -DoutputDirectory="$cache" >&2
-	touch "$cache/.complete"
-}
-
 is_running() {
 	[ -f "$pidfile" ] && kill -0 "$(cat "$pidfile")" 2>/dev/null
-}
-
-port_answers() {
-	(exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null
 }
 
 start() {
@@ -99,24 +84,12 @@ ssl.keystore.password=$(cat "$rundir/tls/storepass")
 ssl.key.password=$(cat "$rundir/tls/storepass")
 PROPS
 	fi
-	cat > "$rundir/log4j.properties" <<PROPS
-log4j.rootLogger=INFO, file
-log4j.appender.file=org.apache.log4j.FileAppender
-log4j.appender.file.File=$rundir/server.log
-log4j.appender.file.layout=org.apache.log4j.PatternLayout
-log4j.appender.file.layout.ConversionPattern=[%d] %p %m (%c)%n
-log4j.logger.kafka=INFO
-log4j.logger.org.apache.kafka=INFO
-PROPS
-	"${java[@]}" kafka.tools.StorageTool format -t "$(uuid_for_cluster)" \
-		-c "$rundir/server.properties" > "$rundir/format.log" 2>&1 \
-		|| { log "formatting storage failed:"; cat "$rundir/format.log" >&2; exit 1; }
+	write_log4j "$rundir"
+	format_storage "$rundir" "$(uuid_for_cluster)"
 	launch
 }
 
-java=(java "-Xmx$heap" "-Xms$heap" -XX:+UseG1GC -XX:MaxGCPauseMillis=20
-	-Djava.awt.headless=true "-Dlog4j.configuration=file:$rundir/log4j.properties"
-	-cp "$cache/*")
+kafka_java "$heap" "$rundir"
 
 # Runs the broker on the configuration and storage in $rundir and waits until it answers.
 launch() {
@@ -164,17 +137,6 @@ resume() {
 		log "port $port or $cport is taken by another process"; exit 1
 	fi
 	launch
-}
-
-# A fresh KRaft cluster id: 16 random bytes, base64url without padding (what random-uuid prints).
-# Like Kafka's Uuid.randomUuid, reject an id that starts with '-': the storage tool's argument
-# parser would take it for an option (this failed CI once, 1 start in 64).
-uuid_for_cluster() {
-	local id=-
-	while [ "${id#-}" != "$id" ]; do
-		id=$(head -c 16 /dev/urandom | base64 | tr '+/' '-_' | tr -d '=\n')
-	done
-	printf '%s' "$id"
 }
 
 stop() {

@@ -219,10 +219,15 @@ static void handoff_committed(void *ctx, uint64_t events_total)
 		handoff_fail(h, err);
 }
 
-/* The changelog's transactional id: the group's and the state directory's (its real path, hashed),
- * so a restart of the same instance fences what its killed predecessor left open. */
-static void handoff_txid(const char *group, const char *state_dir, char *out, size_t len)
+/* The changelog's transactional id: the group's and the instance's (--instance-id), else the state
+ * directory's (its real path, hashed), so a restart of the same instance fences what its killed
+ * predecessor left open. */
+static void handoff_txid(const char *group, const char *instance_id, const char *state_dir, char *out, size_t len)
 {
+	if (instance_id) {
+		snprintf(out, len, "segstream-changelog-%s-%s", group, instance_id);
+		return;
+	}
 	char real[PATH_MAX];
 	const char *path = realpath(state_dir, real) ? real : state_dir;
 	uint64_t h = 1469598103934665603ULL; /* FNV-1a */
@@ -238,7 +243,9 @@ enum {
 	OPT_CHANGELOG,
 	OPT_CHANGELOG_TOPIC,
 	OPT_CHANGELOG_MS,
-	OPT_CHANGELOG_ID
+	OPT_CHANGELOG_ID,
+	OPT_INSTANCE_ID,
+	OPT_SESSION_TIMEOUT
 };
 
 int cmd_consume(int argc, char **argv)
@@ -252,6 +259,7 @@ int cmd_consume(int argc, char **argv)
 	const char *http_addr = NULL;
 	int64_t ready_lag = 10000;
 	unsigned file_mode = 0640; /* state and snapshot files; directories 0750 */
+	int session_timeout_set = 0;
 	snap_options_init(&snaps.opts);
 	segment_config_init(&snaps.cfg);
 	int changelog = 0;
@@ -272,6 +280,8 @@ int cmd_consume(int argc, char **argv)
 		{ "names-topic", required_argument, 0, 'A' },
 		{ "dlq-topic", required_argument, 0, 'D' },
 		{ "group", required_argument, 0, 'g' },
+		{ "instance-id", required_argument, 0, OPT_INSTANCE_ID },
+		{ "session-timeout-ms", required_argument, 0, OPT_SESSION_TIMEOUT },
 		{ "batch-events", required_argument, 0, 'n' },
 		{ "batch-ms", required_argument, 0, 'm' },
 		{ "catchup-batch-ms", required_argument, 0, 'M' },
@@ -397,6 +407,15 @@ int cmd_consume(int argc, char **argv)
 			cfg.dlq_max_bytes = (size_t)max;
 			break;
 		}
+		case OPT_INSTANCE_ID:
+			cfg.instance_id = optarg;
+			break;
+		case OPT_SESSION_TIMEOUT:
+			if (cli_parse_int("--session-timeout-ms", optarg, CONS_SESSION_TIMEOUT_MIN_MS,
+					  CONS_SESSION_TIMEOUT_MAX_MS, &cfg.session_timeout_ms))
+				return 2;
+			session_timeout_set = 1;
+			break;
 		case OPT_BROKER_TIMEOUT:
 			if (cli_parse_seconds_ms("--broker-timeout", optarg, &cfg.broker_timeout_ms))
 				return 2;
@@ -431,7 +450,8 @@ int cmd_consume(int argc, char **argv)
 			break;
 		case 'h':
 			printf(
-			    "usage: segstream consume --state DIR --brokers|-b HOST:PORT [--group ID]\n"
+			    "usage: segstream consume --state DIR --brokers|-b HOST:PORT\n"
+			    "         [--group ID [--instance-id ID] [--session-timeout-ms MS (6000)]]\n"
 			    "         [--exit-at-end [--idle-ms MS]]\n"
 			    "         [--topic T] [--products-topic T] [--customers-topic T] [--names-topic T] "
 			    "[--dlq-topic T]\n"
@@ -457,7 +477,10 @@ int cmd_consume(int argc, char **argv)
 			    "<= N).\n"
 			    "  Batches: behind by more than --live-lag events, up to --batch-events or "
 			    "--catchup-batch-ms;\n"
-			    "  caught up, committed once no more messages are ready, or after --batch-ms.\n");
+			    "  caught up, committed once no more messages are ready, or after --batch-ms.\n"
+			    "  --group: a consumer group (cooperative-sticky); --instance-id: static membership,\n"
+			    "  a restart within the session timeout keeps the partitions. Each member keeps its\n"
+			    "  own --state.\n");
 			return 0;
 		default:
 			return 2;
@@ -467,6 +490,14 @@ int cmd_consume(int argc, char **argv)
 	    cfg.batch_live_ms <= 0 || cfg.wake_ms < 0 || ready_lag < 0) {
 		fprintf(stderr, "consume: --state and --brokers are required; batch bounds and --ready-lag must be "
 				"positive\n");
+		return 2;
+	}
+	if (!cfg.group_id && (cfg.instance_id || session_timeout_set)) {
+		fprintf(stderr, "consume: --instance-id and --session-timeout-ms need --group\n");
+		return 2;
+	}
+	if (cfg.instance_id && !*cfg.instance_id) {
+		fprintf(stderr, "consume: --instance-id: empty\n");
 		return 2;
 	}
 	if (changelog && !cfg.group_id) {
@@ -536,7 +567,7 @@ int cmd_consume(int argc, char **argv)
 		ccfg.n_props = props.n;
 		ccfg.log = cli_log;
 		if (!ccfg.transactional_id) {
-			handoff_txid(cfg.group_id, state_dir, txid, sizeof txid);
+			handoff_txid(cfg.group_id, cfg.instance_id, state_dir, txid, sizeof txid);
 			ccfg.transactional_id = txid;
 		}
 		if (clog_open(&ccfg, db, &handoff.clog, cerr, sizeof cerr) != CLOG_OK) {

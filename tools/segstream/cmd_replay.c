@@ -64,12 +64,23 @@ static rd_kafka_topic_t *topic_handle(rd_kafka_t *rk, const char *topic)
 	return rkt;
 }
 
-/* Creates a missing topic (kclient.h); a failure is a warning: the broker may auto-create it. */
-static void ensure_topic(rd_kafka_t *rk, const char *topic, int compacted)
+/*
+ * Creates a missing topic (kclient.h); a failure is a warning, since the broker may auto-create
+ * it. With a partition count (> 0), a failure is an error (said): auto-creation would not give
+ * that count, and an existing topic with another count would put customers in other partitions.
+ * @return 0, or -1 (partitions > 0 only).
+ */
+static int ensure_topic(rd_kafka_t *rk, const char *topic, int compacted, int partitions)
 {
 	char err[512];
-	if (kc_topic_ensure(rk, topic, compacted, err, sizeof err) != KC_OK)
+	if (kc_topic_ensure_partitions(rk, topic, compacted, partitions, err, sizeof err) == KC_OK)
+		return 0;
+	if (partitions <= 0) {
 		log_warn(cli_log, cli_command, "%s", err);
+		return 0;
+	}
+	log_error(cli_log, cli_command, "--partitions %d: %s", partitions, err);
+	return -1;
 }
 
 /* A reference record keyed by its id in decimal. */
@@ -193,6 +204,7 @@ int cmd_replay(int argc, char **argv)
 	uint64_t limit = UINT64_MAX, skip = 0;
 	double rate = 0, speed = 0;
 	int include_train = 0, broker_timeout_ms = KC_BROKER_TIMEOUT_MS;
+	int partitions = 0; /* --partitions: the events topic's, when replay creates it (0: the broker's default) */
 	enum reference_mode reference = REFERENCE_CHANGED;
 	struct held held_products = { 0 }, held_customers = { 0 }, held_names = { 0 };
 	struct event_name *names = NULL;
@@ -219,6 +231,7 @@ int cmd_replay(int argc, char **argv)
 		{ "stamp-every", required_argument, 0, 'Y' },
 		{ "on-error", required_argument, 0, 'e' },
 		{ "broker-timeout", required_argument, 0, 1000 },
+		{ "partitions", required_argument, 0, 1001 },
 		{ "reference", required_argument, 0, 'R' },
 		{ "help", no_argument, 0, 'h' },
 		{ 0, 0, 0, 0 },
@@ -231,6 +244,10 @@ int cmd_replay(int argc, char **argv)
 			break;
 		case 1000:
 			if (cli_parse_seconds_ms("--broker-timeout", optarg, &broker_timeout_ms))
+				return 2;
+			break;
+		case 1001:
+			if (cli_parse_int("--partitions", optarg, 1, 100000, &partitions))
 				return 2;
 			break;
 		case 'b':
@@ -327,12 +344,14 @@ int cmd_replay(int argc, char **argv)
 			       "         [--from YYYY-MM-DD] [--until YYYY-MM-DD (exclusive)]\n"
 			       "         [--skip N] [--limit N] [--rate EVENTS_PER_S | --speed X] [--include-train]\n"
 			       "         [--stamp | --stamp-every N]\n"
-			       "         [--on-error skip|fail] [--reference changed|always|never]\n"
+			       "         [--on-error skip|fail] [--reference changed|always|never] [--partitions N]\n"
 			       "         [-X librdkafka.property=value ...] [--broker-timeout SEC (120; 0: wait until "
 			       "stopped)]\n"
 			       "  --reference  which products, customers and names records to produce: those the\n"
 			       "               compacted topics do not already hold as they are (changed, the\n"
-			       "               default), all of them (always), or none (never)\n");
+			       "               default), all of them (always), or none (never)\n"
+			       "  --partitions the events topic's partition count when replay creates it (default:\n"
+			       "               the broker's); an existing events topic must have N, else exit 1\n");
 			return 0;
 		default:
 			return 2;
@@ -402,9 +421,9 @@ int cmd_replay(int argc, char **argv)
 		rc = 1;
 		goto out;
 	}
-	ensure_topic(rk, products_topic, 1);
-	ensure_topic(rk, customers_topic, 1);
-	ensure_topic(rk, names_topic, 1);
+	ensure_topic(rk, products_topic, 1, 0);
+	ensure_topic(rk, customers_topic, 1, 0);
+	ensure_topic(rk, names_topic, 1, 0);
 	rd_kafka_topic_t *products_rkt = topic_handle(rk, products_topic);
 	rd_kafka_topic_t *customers_rkt = topic_handle(rk, customers_topic);
 	rd_kafka_topic_t *names_rkt = topic_handle(rk, names_topic);
@@ -478,11 +497,10 @@ int cmd_replay(int argc, char **argv)
 	 * auto-create the topic). */
 	if (rd_kafka_flush(rk, 60000) != RD_KAFKA_RESP_ERR_NO_ERROR && rc == 0)
 		rc = -1;
-	if (rc == 0) {
-		ensure_topic(rk, events_topic, 0);
-		/* The consumer's dead letters go there: a reader (kcat) finds it before the first one. */
-		ensure_topic(rk, dlq_topic, 0);
-	}
+	if (rc == 0 && ensure_topic(rk, events_topic, 0, partitions) != 0)
+		rc = -1;
+	if (rc == 0) /* the consumer's dead letters go there: a reader (kcat) finds it before the first one */
+		ensure_topic(rk, dlq_topic, 0, 0);
 	if (rc == 0 && !(events_rkt = topic_handle(rk, events_topic)))
 		rc = -1;
 	uint64_t products_delivered = dr.ok;
