@@ -343,57 +343,6 @@ static int burst_stamped(const struct run *r, rd_kafka_message_t **burst, ssize_
 	return 0;
 }
 
-/*
- * After a rebalance served inside the fetch call (librdkafka 2.0 returns, in the same burst,
- * messages fetched before it and after it). Every message of a partition the rebalance revoked
- * or assigned is dropped, never applied: a revoked partition is another consumer's now, and an
- * assigned one is sought back to the offset in the state (the seek also purges anything fetched
- * for it before), so nothing dropped is lost. Returns the number of messages kept, in order.
- */
-static ssize_t drop_stale(struct run *r, rd_kafka_message_t **burst, ssize_t n, uint64_t rebalances_before)
-{
-	rd_kafka_topic_partition_list_t *seek = rd_kafka_topic_partition_list_new(4);
-	ssize_t kept = 0;
-	for (ssize_t i = 0; i < n; i++) {
-		int32_t p = burst[i]->partition;
-		if (p < 0 || p >= r->n_parts || r->parts[p].rebalance <= rebalances_before) {
-			burst[kept++] = burst[i];
-			continue;
-		}
-		if (r->parts[p].assigned && !rd_kafka_topic_partition_list_find(seek, r->cfg->events_topic, p))
-			rd_kafka_topic_partition_list_add(seek, r->cfg->events_topic, p)->offset = r->parts[p].next;
-		rd_kafka_message_destroy(burst[i]);
-	}
-	if (seek->cnt) {
-		/* A seek waits for the partition's fetcher. librdkafka 2.0.2 may give up long before the
-		 * timeout ("Timed out waiting for N remaining partition seek(s)") when a rebalance event
-		 * wakes its wait, and while a broker failed over on a loaded machine a seek once took more
-		 * than 10 s (group test, a node killed). Seeking again to the same offsets is harmless, and
-		 * nothing may be consumed before it is done (the next message would follow the dropped
-		 * ones): it is asked again until 60 s have passed, then the error is fatal. */
-		double until = cons__now_ms() + 60000;
-		rd_kafka_error_t *error = rd_kafka_seek_partitions(r->rk, seek, 10000);
-		for (int attempt = 1;
-		     error && rd_kafka_error_code(error) == RD_KAFKA_RESP_ERR__TIMED_OUT && cons__now_ms() < until;
-		     attempt++) {
-			log_warn(r->cfg->log, CONS_LOG, "seek after a rebalance: %s (try %d); again",
-				 rd_kafka_error_string(error), attempt);
-			rd_kafka_error_destroy(error);
-			error = rd_kafka_seek_partitions(r->rk, seek, 10000);
-		}
-		for (int i = 0; !error && i < seek->cnt; i++)
-			if (seek->elems[i].err)
-				cons__fatal(r, CONS_KAFKA, "seek %s/%d: %s", r->cfg->events_topic,
-					    seek->elems[i].partition, rd_kafka_err2str(seek->elems[i].err));
-		if (error) {
-			cons__fatal(r, CONS_KAFKA, "seek after a rebalance: %s", rd_kafka_error_string(error));
-			rd_kafka_error_destroy(error);
-		}
-	}
-	rd_kafka_topic_partition_list_destroy(seek);
-	return kept;
-}
-
 static int all_at_end(const struct run *r)
 {
 	int assigned = 0;
@@ -483,37 +432,6 @@ static void on_error(rd_kafka_t *rk, int err, const char *reason, void *opaque)
 				  "lost track of this member: start it again)"
 				: "");
 	}
-}
-
-/*
- * librdkafka 2.0.2 aborts (an assertion in the cooperative-sticky assignor's state destroy,
- * confluentinc/librdkafka#4312, fixed in 2.3.0) when a group member is destroyed after it has
- * joined the group and before its first assignment arrived: a consume stopped during its first
- * rebalance (SIGTERM at start-up, or a failure). So a member that has had no rebalance callback
- * yet polls, applying nothing, until its first assignment (the callback runs as usual) or for
- * the session timeout and 4 s more at most; only then does it close.
- */
-static void await_first_assignment(struct run *r)
-{
-	rd_kafka_topic_partition_list_t *subs = NULL;
-	if (!r->cfg->group_id || r->rebalances > 0 || rd_kafka_subscription(r->rk, &subs) || !subs)
-		return;
-	int subscribed = subs->cnt > 0;
-	rd_kafka_topic_partition_list_destroy(subs);
-	if (!subscribed)
-		return;
-	int session = r->cfg->session_timeout_ms > 0 ? r->cfg->session_timeout_ms : CONS_SESSION_TIMEOUT_MS;
-	double until = cons__now_ms() + session + 4000;
-	log_info(r->cfg->log, CONS_LOG,
-		 "stopping: waiting up to %.0f s for the first assignment before leaving the group",
-		 (until - cons__now_ms()) / 1e3);
-	while (r->rebalances == 0 && cons__now_ms() < until) {
-		rd_kafka_message_t *m = rd_kafka_consumer_poll(r->rk, 100);
-		if (m)
-			rd_kafka_message_destroy(m);
-	}
-	if (r->rebalances == 0)
-		log_warn(r->cfg->log, CONS_LOG, "no assignment came: closing anyway");
 }
 
 static int open_consumer(struct run *r)
@@ -618,7 +536,7 @@ int cons_run(const struct cons_config *cfg, struct state_db *db, struct cons_sta
 				   : rd_kafka_consume_batch_queue(queue, r.batch ? 10 : 100, burst, BURST);
 		int drained = n < BURST;
 		if (r.rebalances != rebalances) /* a rebalance was served inside the call */
-			n = drop_stale(&r, burst, n, rebalances);
+			n = cons__drop_stale(&r, burst, n, rebalances);
 		for (ssize_t i = 0; i < n; i++)
 			if (!burst[i]->err)
 				decoded[i].rc = event_decode(burst[i]->payload, burst[i]->len, &decoded[i].ev, NULL, 0);
@@ -703,7 +621,7 @@ out:
 	r.batch = NULL;
 	r.closing = 1;
 	if (r.rk) {
-		await_first_assignment(&r);
+		cons__await_first_assignment(&r);
 		cons__close(&r, r.rk, cfg->events_topic);
 	}
 	if (r.dlq) {

@@ -149,6 +149,12 @@ int cons__wait_for_events_topic(struct run *r);
 int cons__start_events(struct run *r);
 void cons__rebalance(rd_kafka_t *rk, rd_kafka_resp_err_t err, rd_kafka_topic_partition_list_t *parts, void *opaque);
 void cons__revoke_all(struct run *r); /* static assign(): on_revoke for every partition at the end */
+/* assign.c: drops a burst's messages of partitions a rebalance inside the fetch revoked or assigned
+ * (those assigned are sought back to the state's offset); @return the messages kept, in order. */
+ssize_t cons__drop_stale(struct run *r, rd_kafka_message_t **burst, ssize_t n, uint64_t rebalances_before);
+/* assign.c: a group member with no assignment yet polls until its first one (or the session
+ * timeout + 4 s) before it closes: librdkafka 2.0.2 aborts otherwise. */
+void cons__await_first_assignment(struct run *r);
 
 /* stats.c: commit latencies, the on_stats report, the percentiles of the final stats. */
 void cons__record_commit_latency(struct run *r, double ms);
