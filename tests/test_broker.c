@@ -285,19 +285,26 @@ static int partitions_eventually(rd_kafka_t *rk, const char *topic)
 	return n;
 }
 
+/* A kclient producer and a consumer (group "kc-test", never subscribed) of the test broker. */
+static void kclient_pair(rd_kafka_t **producer, rd_kafka_t **consumer)
+{
+	char err[512];
+	rd_kafka_conf_t *conf;
+	assert_int_equal(kc_conf_new(bootstrap(), NULL, 0, NULL, 0, &conf, err, sizeof err), KC_OK);
+	assert_int_equal(kc_new(RD_KAFKA_PRODUCER, conf, producer, err, sizeof err), KC_OK);
+	const char *group[] = { "group.id", "kc-test" };
+	assert_int_equal(kc_conf_new(bootstrap(), group, 2, NULL, 0, &conf, err, sizeof err), KC_OK);
+	assert_int_equal(kc_new(RD_KAFKA_CONSUMER, conf, consumer, err, sizeof err), KC_OK);
+}
+
 static void test_kclient_creates_topics(void **state)
 {
 	(void)state;
 	char compacted[128], plain[128], err[512], policy[64];
 	unique_topic(compacted, sizeof compacted, "kc-compact");
 	unique_topic(plain, sizeof plain, "kc-plain");
-	rd_kafka_conf_t *conf;
 	rd_kafka_t *producer, *consumer;
-	assert_int_equal(kc_conf_new(bootstrap(), NULL, 0, NULL, 0, &conf, err, sizeof err), KC_OK);
-	assert_int_equal(kc_new(RD_KAFKA_PRODUCER, conf, &producer, err, sizeof err), KC_OK);
-	const char *group[] = { "group.id", "kc-test" };
-	assert_int_equal(kc_conf_new(bootstrap(), group, 2, NULL, 0, &conf, err, sizeof err), KC_OK);
-	assert_int_equal(kc_new(RD_KAFKA_CONSUMER, conf, &consumer, err, sizeof err), KC_OK);
+	kclient_pair(&producer, &consumer);
 	/* Missing: a consumer's metadata request does not create it. */
 	assert_int_equal(kc_topic_partitions(consumer, compacted, 10000, err, sizeof err), KC_NOTFOUND);
 	assert_non_null(strstr(err, compacted));
@@ -355,13 +362,8 @@ static void test_kclient_partitions_and_replication(void **state)
 	char topic[128], compacted[128], err[512], value[64];
 	unique_topic(topic, sizeof topic, "kc-parts");
 	unique_topic(compacted, sizeof compacted, "kc-parts-compact");
-	rd_kafka_conf_t *conf;
 	rd_kafka_t *producer, *consumer;
-	assert_int_equal(kc_conf_new(bootstrap(), NULL, 0, NULL, 0, &conf, err, sizeof err), KC_OK);
-	assert_int_equal(kc_new(RD_KAFKA_PRODUCER, conf, &producer, err, sizeof err), KC_OK);
-	const char *group[] = { "group.id", "kc-test" };
-	assert_int_equal(kc_conf_new(bootstrap(), group, 2, NULL, 0, &conf, err, sizeof err), KC_OK);
-	assert_int_equal(kc_new(RD_KAFKA_CONSUMER, conf, &consumer, err, sizeof err), KC_OK);
+	kclient_pair(&producer, &consumer);
 	if (kc_topic_ensure_partitions(producer, topic, 0, 6, err, sizeof err) != KC_OK)
 		fail_msg("ensure %s: %s", topic, err);
 	assert_int_equal(partitions_eventually(consumer, topic), 6);

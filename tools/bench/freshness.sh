@@ -22,6 +22,7 @@
 set -euo pipefail
 repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 cd "$repo"
+. tools/bench/common.sh
 users=40000 seconds=10 orders=1000 brokers="" quick=0
 while [ $# -gt 0 ]; do
 	case $1 in
@@ -40,27 +41,13 @@ port=${BENCH_KAFKA_PORT:-39292}
 http=${BENCH_HTTP_PORT:-38180}
 work=${BENCH_DIR:-/tmp/segstream-freshness-$$}
 py=${BENCH_PYTHON:-$repo/.venv/bin/python}
-seg=${SEGSTREAM_BINARY:-}
-if [ -z "$seg" ]; then
-	cmake -S . -B build/release -DCMAKE_BUILD_TYPE=RelWithDebInfo > /dev/null
-	cmake --build build/release -j2 > /dev/null
-	seg=$repo/build/release/tools/segstream
-fi
-rm -rf "$work" && mkdir -p "$work"
 pids=()
 cleanup() {
 	for p in "${pids[@]}"; do kill "$p" 2> /dev/null || true; done
-	if [ -z "$brokers" ] || [ -n "${own_broker:-}" ]; then
-		SEGSTREAM_KAFKA_PORT=$port SEGSTREAM_KAFKA_DIR=$work/kafka tools/kafka/broker.sh stop || true
-	fi
-	[ -n "${BENCH_KEEP:-}" ] || rm -rf "$work"
+	bench_cleanup
 }
 trap cleanup EXIT
-if [ -z "$brokers" ]; then
-	own_broker=1
-	brokers=127.0.0.1:$port
-	SEGSTREAM_KAFKA_PORT=$port SEGSTREAM_KAFKA_DIR=$work/kafka tools/kafka/broker.sh start
-fi
+bench_setup
 run=fresh-$$-$(date +%s)
 topics=(--topic "$run.events" --products-topic "$run.products" --customers-topic "$run.customers"
 	--dlq-topic "$run.dlq")

@@ -17,6 +17,7 @@
 set -euo pipefail
 repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 cd "$repo"
+. tools/bench/common.sh
 users=40000 partitions=12 brokers=""
 while [ $# -gt 0 ]; do
 	case $1 in
@@ -34,25 +35,8 @@ port=${BENCH_KAFKA_PORT:-39392}
 work=${BENCH_DIR:-/tmp/segstream-handoff-$$}
 py=${BENCH_PYTHON:-$repo/.venv/bin/python}
 tail_events=${BENCH_TAIL:-2000}
-seg=${SEGSTREAM_BINARY:-}
-if [ -z "$seg" ]; then
-	cmake -S . -B build/release -DCMAKE_BUILD_TYPE=RelWithDebInfo > /dev/null
-	cmake --build build/release -j2 > /dev/null
-	seg=$repo/build/release/tools/segstream
-fi
-rm -rf "$work" && mkdir -p "$work"
-cleanup() {
-	if [ -z "$brokers" ] || [ -n "${own_broker:-}" ]; then
-		SEGSTREAM_KAFKA_PORT=$port SEGSTREAM_KAFKA_DIR=$work/kafka tools/kafka/broker.sh stop || true
-	fi
-	[ -n "${BENCH_KEEP:-}" ] || rm -rf "$work"
-}
-trap cleanup EXIT
-if [ -z "$brokers" ]; then
-	own_broker=1
-	brokers=127.0.0.1:$port
-	SEGSTREAM_KAFKA_PORT=$port SEGSTREAM_KAFKA_DIR=$work/kafka tools/kafka/broker.sh start
-fi
+trap bench_cleanup EXIT
+bench_setup
 run=handoff-$$-$(date +%s)
 topics=(--topic "$run.events" --products-topic "$run.products" --customers-topic "$run.customers"
 	--names-topic "$run.names" --dlq-topic "$run.dlq")
