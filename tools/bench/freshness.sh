@@ -12,7 +12,8 @@
 # 3. the incremental update: `serve` beside the consumer, N orders of 10 lines for one customer
 #    each, produced one at a time, and GET /customers/{id} polled until it shows the order
 #    (tools/bench/freshness_probe.py): p50/p99/max;
-# 4. beside it, the time the pandas oracle (tests/oracle.py) needs to recompute every customer.
+# 4. beside it, the time pandas (the seed's method) and DuckDB (one query) need to recompute every
+#    customer (tools/bench/engines.py).
 # --quick: 2,000 customers, S = 0.5, 20 orders (a smoke test, < 60 s on a running broker).
 # Without --brokers it starts its own broker on BENCH_KAFKA_PORT (39292) in BENCH_DIR.
 # BENCH_CONSUME_ARGS: more flags for the live consumers (e.g. "--batch-ms 50"; "--log-level debug" logs
@@ -146,15 +147,14 @@ stop_consumer probe $(((orders + 1) * 10)) $(((orders + 1) * 10))
 kill -TERM "$server"
 wait "$server" || true
 
-# 4. What a batch recompute costs instead (BENCH_NO_ORACLE=1: skipped).
+# 4. What a batch recompute costs instead (BENCH_NO_ORACLE=1: skipped): the seed's method in pandas
+#    and the same result in one DuckDB query (tools/bench/engines.py, as the one-run table measures them).
 if [ -z "${BENCH_NO_ORACLE:-}" ]; then
-	/usr/bin/time -f '%e %U %S %M' -o "$work/oracle.time" "$py" tests/oracle.py "$work/data" --print > /dev/null
-	read -r wall user sys rss < "$work/oracle.time"
-	echo "pandas oracle (tests/oracle.py), every customer from the CSVs: $wall s wall, \
+	for engine in pandas duckdb; do
+		/usr/bin/time -f '%e %U %S %M' -o "$work/$engine.time" \
+			"$py" tools/bench/engines.py "$engine" "$work/data" "$work/$engine.csv" > /dev/null
+		read -r wall user sys rss < "$work/$engine.time"
+		echo "$engine (tools/bench/engines.py), every customer recomputed from the CSVs: $wall s wall, \
 $(awk -v u="$user" -v s="$sys" 'BEGIN { print u + s }') CPU-s, $((rss / 1024)) MiB peak RSS"
-fi
-if grep -qi '^duckdb' tools/requirements.txt; then
-	echo "duckdb: in tools/requirements.txt, but no DuckDB recompute is written yet (skipped)"
-else
-	echo "duckdb: not in tools/requirements.txt (skipped)"
+	done
 fi
