@@ -11,39 +11,58 @@
 
 #include "tools/segstream/cli.h"
 
+/* The settings, by name: a command's mask below says which it takes. */
+enum setting {
+	SET_BROKERS,
+	SET_EVENTS_TOPIC,
+	SET_PRODUCTS_TOPIC,
+	SET_CUSTOMERS_TOPIC,
+	SET_DLQ_TOPIC,
+	SET_SEGMENTS_TOPIC,
+	SET_STATE,
+	SET_FILE_MODE,
+	SET_NAMES_TOPIC,
+	SET_LOG_LEVEL,
+	SET_LOG_FORMAT,
+	N_SETTINGS,
+	SET_X = N_SETTINGS /* -X: librdkafka properties */
+};
+
 /* A setting: its key in the file ([segstream] section), its environment variable, its option. */
 static const struct {
 	const char *key, *env, *option;
-} settings[] = {
-	{ "brokers", "SEGSTREAM_BROKERS", "--brokers" },
-	{ "events_topic", "SEGSTREAM_EVENTS_TOPIC", "--topic" },
-	{ "products_topic", "SEGSTREAM_PRODUCTS_TOPIC", "--products-topic" },
-	{ "customers_topic", "SEGSTREAM_CUSTOMERS_TOPIC", "--customers-topic" },
-	{ "dlq_topic", "SEGSTREAM_DLQ_TOPIC", "--dlq-topic" },
-	{ "segments_topic", "SEGSTREAM_SEGMENTS_TOPIC", "--segments-topic" },
-	{ "state", "SEGSTREAM_STATE", "--state" },
-	{ "file_mode", "SEGSTREAM_FILE_MODE", "--file-mode" },
-	{ "names_topic", "SEGSTREAM_NAMES_TOPIC", "--names-topic" },
-	{ "log_level", "SEGSTREAM_LOG_LEVEL", "--log-level" },    /* every command (main.c takes it) */
-	{ "log_format", "SEGSTREAM_LOG_FORMAT", "--log-format" }, /* every command (main.c takes it) */
+} settings[N_SETTINGS] = {
+	[SET_BROKERS] = { "brokers", "SEGSTREAM_BROKERS", "--brokers" },
+	[SET_EVENTS_TOPIC] = { "events_topic", "SEGSTREAM_EVENTS_TOPIC", "--topic" },
+	[SET_PRODUCTS_TOPIC] = { "products_topic", "SEGSTREAM_PRODUCTS_TOPIC", "--products-topic" },
+	[SET_CUSTOMERS_TOPIC] = { "customers_topic", "SEGSTREAM_CUSTOMERS_TOPIC", "--customers-topic" },
+	[SET_DLQ_TOPIC] = { "dlq_topic", "SEGSTREAM_DLQ_TOPIC", "--dlq-topic" },
+	[SET_SEGMENTS_TOPIC] = { "segments_topic", "SEGSTREAM_SEGMENTS_TOPIC", "--segments-topic" },
+	[SET_STATE] = { "state", "SEGSTREAM_STATE", "--state" },
+	[SET_FILE_MODE] = { "file_mode", "SEGSTREAM_FILE_MODE", "--file-mode" },
+	[SET_NAMES_TOPIC] = { "names_topic", "SEGSTREAM_NAMES_TOPIC", "--names-topic" },
+	[SET_LOG_LEVEL] = { "log_level", "SEGSTREAM_LOG_LEVEL", "--log-level" },
+	[SET_LOG_FORMAT] = { "log_format", "SEGSTREAM_LOG_FORMAT", "--log-format" },
 };
-enum { N_SETTINGS = sizeof settings / sizeof settings[0], X = N_SETTINGS /* -X: librdkafka properties */ };
-enum { LOG_LEVEL_SETTING = N_SETTINGS - 2, LOG_FORMAT_SETTING = N_SETTINGS - 1 }; /* the last two of settings[] */
 
-/* Which settings each subcommand takes (bit i: settings[i], bit X: -X). snapshot's --brokers
- * is an action (send a delta), not a connection setting, so it is never implied. */
+/* Which settings each subcommand takes (bit i: settings[i], bit SET_X: -X); every command also
+ * takes the logging ones (main.c reads them). snapshot's --brokers is an action (send a delta),
+ * not a connection setting, so it is never implied. */
 #define S(i) (1u << (i))
+#define TOPICS \
+	(S(SET_EVENTS_TOPIC) | S(SET_PRODUCTS_TOPIC) | S(SET_CUSTOMERS_TOPIC) | S(SET_DLQ_TOPIC) | S(SET_NAMES_TOPIC))
+#define EVERY_COMMAND (S(SET_LOG_LEVEL) | S(SET_LOG_FORMAT))
 static const struct {
 	const char *command;
 	unsigned takes;
 } commands[] = {
-	{ "replay", S(0) | S(1) | S(2) | S(3) | S(4) | S(8) | S(X) },
-	{ "consume", S(0) | S(1) | S(2) | S(3) | S(4) | S(5) | S(6) | S(7) | S(8) | S(X) },
-	{ "backfill", S(0) | S(1) | S(6) | S(7) | S(X) },
-	{ "snapshot", S(5) | S(6) | S(7) | S(X) },
-	{ "get", S(6) },
-	{ "dump", S(6) },
-	{ "serve", S(6) },
+	{ "replay", S(SET_BROKERS) | TOPICS | S(SET_X) },
+	{ "consume", S(SET_BROKERS) | TOPICS | S(SET_SEGMENTS_TOPIC) | S(SET_STATE) | S(SET_FILE_MODE) | S(SET_X) },
+	{ "backfill", S(SET_BROKERS) | S(SET_EVENTS_TOPIC) | S(SET_STATE) | S(SET_FILE_MODE) | S(SET_X) },
+	{ "snapshot", S(SET_SEGMENTS_TOPIC) | S(SET_STATE) | S(SET_FILE_MODE) | S(SET_X) },
+	{ "get", S(SET_STATE) },
+	{ "dump", S(SET_STATE) },
+	{ "serve", S(SET_STATE) },
 };
 
 struct collected {
@@ -128,7 +147,7 @@ int cli_config_apply(int *argc, char ***argv, char ***owned)
 	 * which every command takes. */
 	if (strcmp(args[0], "snapshot") == 0 && *argc > 1 && args[1][0] != '-')
 		takes = 0;
-	takes |= S(LOG_LEVEL_SETTING) | S(LOG_FORMAT_SETTING);
+	takes |= EVERY_COMMAND;
 	if (path) {
 		c.path = path;
 		int line = ini_parse(path, on_ini, &c);
@@ -175,7 +194,7 @@ int cli_config_apply(int *argc, char ***argv, char ***owned)
 			out[n++] = (char *)settings[i].option;
 			out[n++] = c.value[i];
 		}
-	for (int i = 0; i < c.n_props && (takes & S(X)); i++) {
+	for (int i = 0; i < c.n_props && (takes & S(SET_X)); i++) {
 		out[n++] = "-X";
 		out[n++] = c.props[i];
 	}
