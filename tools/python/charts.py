@@ -54,18 +54,22 @@ def source_text(snap):
     return f"snapshot {snap.sequence}" + (f", as of {snap.as_of.isoformat()}" if getattr(snap, "as_of", None) else "")
 
 
-# The footnote save() puts on every chart; main() sets it from the snapshot drawn.
-FOOTNOTE = {"text": ""}
+class ChartSet:
+    """Where the charts go: a directory, the footnote every chart carries (its source), the names written."""
 
+    def __init__(self, directory, footnote=""):
+        self.dir = directory
+        self.footnote = footnote
+        self.written = []
 
-def save(fig, out, name, written):
-    fig.tight_layout()
-    if FOOTNOTE["text"]:
-        fig.text(0.995, 0.005, FOOTNOTE["text"], ha="right", va="bottom", fontsize=7, color="#666666")
-    for ext in ("png", "svg"):
-        fig.savefig(os.path.join(out, f"{name}.{ext}"), dpi=100)
-    plt.close(fig)
-    written.append(name)
+    def save(self, fig, name):
+        fig.tight_layout()
+        if self.footnote:
+            fig.text(0.995, 0.005, self.footnote, ha="right", va="bottom", fontsize=7, color="#666666")
+        for ext in ("png", "svg"):
+            fig.savefig(os.path.join(self.dir, f"{name}.{ext}"), dpi=100)
+        plt.close(fig)
+        self.written.append(name)
 
 
 def eligible(c):
@@ -95,7 +99,7 @@ def region_department_mix(rep):
     return mix.div(mix.sum(axis=1).replace(0, np.nan), axis=0) * 100
 
 
-def plot_tier1_by_age(snap, out, written, by_age=None):
+def plot_tier1_by_age(snap, dest, by_age=None):
     by_age = by_age or tier1_revenue_by_age(snap.report)
     top = max(by_age, key=by_age.get)
     fig, ax = plt.subplots(figsize=(7, 4.2))
@@ -103,10 +107,10 @@ def plot_tier1_by_age(snap, out, written, by_age=None):
     ax.set_title(f"Tier 1 Core revenue comes most from the {top} group ({source_text(snap)})")
     ax.set_xlabel("age group (years)")
     ax.set_ylabel("revenue ($)")
-    save(fig, out, "tier1_revenue_by_age", written)
+    dest.save(fig, "tier1_revenue_by_age")
 
 
-def plot_spending_by_income_region(snap, out, written, mean=None):
+def plot_spending_by_income_region(snap, dest, mean=None):
     mean = spending_by_income_region(snap.customers) if mean is None else mean
     fig, ax = plt.subplots(figsize=(8, 4.5))
     x = np.arange(len(REGIONS))
@@ -119,10 +123,10 @@ def plot_spending_by_income_region(snap, out, written, mean=None):
     ax.set_title(f"Income vs spend by region: income groups differ by at most ${spread:,.0f} per customer")
     ax.set_ylim(0, float(np.nanmax(mean.values)) * 1.25 if mean.notna().any().any() else 1)
     ax.legend(ncol=3, loc="upper center")
-    save(fig, out, "spending_by_income_region", written)
+    dest.save(fig, "spending_by_income_region")
 
 
-def plot_region_department_mix(snap, out, written, names, share=None):
+def plot_region_department_mix(snap, dest, names, share=None):
     share = region_department_mix(snap.report) if share is None else share
     fig, ax = plt.subplots(figsize=(12, 4))
     im = ax.imshow(share.fillna(0).values, aspect="auto", cmap="viridis")
@@ -133,17 +137,17 @@ def plot_region_department_mix(snap, out, written, names, share=None):
     ax.set_title(f"Every region spends most on {names.get(lead, lead)}: share of each region's revenue per "
                  "department (%)")
     fig.colorbar(im, ax=ax, label="share of the region's revenue (%)")
-    save(fig, out, "region_department_mix", written)
+    dest.save(fig, "region_department_mix")
 
 
-def findings(snap, out, names, written):
+def findings(snap, dest, names):
     """The three findings' charts, and their numbers in findings.json."""
     by_age = tier1_revenue_by_age(snap.report)
     mean = spending_by_income_region(snap.customers)
     share = region_department_mix(snap.report)
-    plot_tier1_by_age(snap, out, written, by_age)
-    plot_spending_by_income_region(snap, out, written, mean)
-    plot_region_department_mix(snap, out, written, names, share)
+    plot_tier1_by_age(snap, dest, by_age)
+    plot_spending_by_income_region(snap, dest, mean)
+    plot_region_department_mix(snap, dest, names, share)
     numbers = {
         "sequence": snap.sequence,
         "tier1_revenue_by_age": by_age,
@@ -153,13 +157,13 @@ def findings(snap, out, names, written):
                                       for d in share.columns} for r in REGIONS},
         "department_names": {str(d): names.get(d, str(d)) for d in share.columns},  # as the heatmap shows them
     }
-    with open(os.path.join(out, "findings.json"), "w") as f:
+    with open(os.path.join(dest.dir, "findings.json"), "w") as f:
         json.dump(numbers, f, indent=1)
 
 
 # ---- The rest of the set ----
 
-def bars(out, written, name, labels, values, title, xlabel, ylabel, horizontal=False, highlight=None, fmt=None):
+def bars(dest, name, labels, values, title, xlabel, ylabel, horizontal=False, highlight=None, fmt=None):
     fig, ax = plt.subplots(figsize=(8, 4.5) if not horizontal else (8, max(3.5, 0.35 * len(labels) + 1.2)))
     colors = [ORANGE if highlight is not None and lab == highlight else BLUE for lab in labels]
     if horizontal:
@@ -172,26 +176,26 @@ def bars(out, written, name, labels, values, title, xlabel, ylabel, horizontal=F
     ax.set_ylabel(ylabel)
     if fmt:
         (ax.xaxis if horizontal else ax.yaxis).set_major_formatter(fmt)
-    save(fig, out, name, written)
+    dest.save(fig, name)
 
 
-def time_charts(snap, out, written):
+def time_charts(snap, dest):
     rep = snap.report
     for what, key, unit in (("dow", "day of week", "day of week (0-6)"), ("hour", "hour of day", "hour of day (0-23)")):
         orders = {int(k): v for k, v in rep[f"orders_by_{what}"].items()}
         lines = {int(k): v for k, v in rep[f"lines_by_{what}"].items()}
         busiest = max(orders, key=orders.get)
-        bars(out, written, f"orders_by_{what}", [str(k) for k in orders], list(orders.values()),
+        bars(dest, f"orders_by_{what}", [str(k) for k in orders], list(orders.values()),
              f"Orders by {key}: the busiest is {busiest}", unit, "orders", highlight=str(busiest))
         cents = {int(k): v for k, v in rep[f"spend_cents_by_{what}"].items()}
         spend = {k: cents.get(k, 0) / 100 / orders[k] if orders[k] else 0 for k in orders}
         top = max(spend, key=spend.get)
-        bars(out, written, f"spend_by_{what}", [str(k) for k in spend], list(spend.values()),
+        bars(dest, f"spend_by_{what}", [str(k) for k in spend], list(spend.values()),
              f"Mean spend per order by {key}: highest at {top} (${spend[top]:,.2f})", unit, "$ per order",
              highlight=str(top), fmt=DOLLARS)
 
 
-def customer_charts(snap, out, written):
+def customer_charts(snap, dest):
     c = snap.customers
     e = eligible(c)
     if len(e):
@@ -202,9 +206,9 @@ def customer_charts(snap, out, written):
         ax.set_title(f"Age vs income ({len(s)} sampled customers): correlation r = {r:.2f}")
         ax.set_xlabel("age (years)")
         ax.set_ylabel("income ($ thousand a year)")
-        save(fig, out, "age_vs_income", written)
+        dest.save(fig, "age_vs_income")
         dep = e.groupby("age_group", observed=True).n_dependants.mean().reindex(AGES)
-        bars(out, written, "dependants_by_age", AGES, dep.fillna(0).values,
+        bars(dest, "dependants_by_age", AGES, dep.fillna(0).values,
              f"Mean dependants by age group: most in {dep.idxmax()}", "age group (years)", "dependants per customer",
              highlight=dep.idxmax())
     mean_price = (c.spend_cents / c.priced_items.where(c.priced_items > 0) / 100).dropna()
@@ -223,7 +227,7 @@ def customer_charts(snap, out, written):
         ax.set_xlabel("mean price of a customer's priced lines ($)")
         ax.set_ylabel("customers")
         ax.legend()
-        save(fig, out, "price_distribution", written)
+        dest.save(fig, "price_distribution")
     if len(e):
         m = e.groupby(["primary_profile", "family"], observed=True).spend_cents.mean().unstack() / 100
         m = m.reindex(index=[p for p in PROFILES if p in m.index], columns=["Family", "Single"])
@@ -239,18 +243,18 @@ def customer_charts(snap, out, written):
         ax.set_xlabel("mean spend per customer ($)")
         ax.set_ylabel("primary shopper profile")
         ax.legend()
-        save(fig, out, "family_vs_single_by_profile", written)
+        dest.save(fig, "family_vs_single_by_profile")
 
 
-def group_charts(snap, out, written, names):
+def group_charts(snap, dest, names):
     rep = snap.report
     loyalty = rep["loyalty"]
-    bars(out, written, "loyalty_distribution", list(loyalty), list(loyalty.values()),
+    bars(dest, "loyalty_distribution", list(loyalty), list(loyalty.values()),
          f"Loyalty: most customers are {max(loyalty, key=loyalty.get)}", "loyalty (max order number)", "customers",
          highlight=max(loyalty, key=loyalty.get))
     depts = sorted(rep["departments"], key=lambda d: -d["revenue_cents"])
     labels = [names.get(d["id"], d["name"]) for d in depts]
-    bars(out, written, "revenue_by_department", labels, [d["revenue_cents"] / 100 for d in depts],
+    bars(dest, "revenue_by_department", labels, [d["revenue_cents"] / 100 for d in depts],
          f"Revenue by department: {labels[0]} leads" if labels else "Revenue by department", "revenue ($)",
          "department", horizontal=True, highlight=labels[0] if labels else None)
     # concentration: revenue tiers over personas, and a Pareto of the departments
@@ -260,7 +264,7 @@ def group_charts(snap, out, written, names):
     for p in personas:
         tiers[p["tier"]] = tiers.get(p["tier"], 0) + p["revenue_cents"] / total * 100
     n1 = sum(1 for p in personas if p["tier"] == TIER1)
-    bars(out, written, "revenue_tiers", list(tiers), list(tiers.values()),
+    bars(dest, "revenue_tiers", list(tiers), list(tiers.values()),
          f"Revenue concentration: {n1} of {len(personas)} personas make the Tier 1 half", "revenue tier",
          "share of revenue (%)", highlight=TIER1)
     if depts:
@@ -277,7 +281,7 @@ def group_charts(snap, out, written, names):
         ax2.set_ylim(0, 105)
         k80 = int(np.searchsorted(cum, 80) + 1)
         ax.set_title(f"Pareto of departments: {k80} of {len(depts)} make 80% of revenue, the rest are add-ons")
-        save(fig, out, "department_pareto", written)
+        dest.save(fig, "department_pareto")
     for key, name, unit in (("family_groups", "family_vs_single", "family"),
                             ("income_groups", "income_groups", "income group"),
                             ("regions", "regional_concentration", "census region")):
@@ -294,7 +298,7 @@ def group_charts(snap, out, written, names):
         axes[1].set_xlabel(unit)
         top = max(share, key=share.get) if share else "-"
         fig.suptitle(f"{unit.capitalize()}: {top} brings the most revenue ({share.get(top, 0):.0f}%)")
-        save(fig, out, name, written)
+        dest.save(fig, name)
     prof = [p for p in rep["profiles"]]
     fig, axes = plt.subplots(1, 2, figsize=(11, 4.2))
     axes[0].barh([p["name"] for p in prof], [p["items"] for p in prof], color=BLUE)
@@ -305,17 +309,17 @@ def group_charts(snap, out, written, names):
     axes[1].invert_yaxis()
     top = max(prof, key=lambda p: p["revenue_cents"])["name"] if prof else "-"
     fig.suptitle(f"Shopper profiles: {top} leads in items and revenue")
-    save(fig, out, "shopper_profiles", written)
+    dest.save(fig, "shopper_profiles")
     top15 = personas[:15]
     if top15:
         eff = [p["efficiency"] or 0 for p in top15]
         best = top15[int(np.argmax(eff))]["name"]
-        bars(out, written, "persona_efficiency", [p["name"] for p in top15], eff,
+        bars(dest, "persona_efficiency", [p["name"] for p in top15], eff,
              f"Revenue efficiency of the top 15 personas: {best} earns most per item",
              "efficiency index (revenue share / item share)", "persona", horizontal=True, highlight=best)
 
 
-def loyalty_department_chart(snap, out, written, names):
+def loyalty_department_chart(snap, dest, names):
     """The departments whose share of items differs most between loyal and regular customers."""
     items = snap.report.get("loyalty_department_items")
     if not items:
@@ -332,10 +336,10 @@ def loyalty_department_chart(snap, out, written, names):
     ax.set_title(f"Loyal customers buy relatively more {pick.index[-1]}, less {pick.index[0]} than regular ones")
     ax.set_xlabel("loyal minus regular share of items (percentage points)")
     ax.set_ylabel("department (top and bottom five)")
-    save(fig, out, "loyal_vs_regular_departments", written)
+    dest.save(fig, "loyal_vs_regular_departments")
 
 
-def cluster_charts(snap, out, written):
+def cluster_charts(snap, dest):
     cl = snap.report.get("clusters", {})
     clusters = cl.get("clusters", [])
     if not clusters:
@@ -355,23 +359,21 @@ def cluster_charts(snap, out, written):
     axes[1].invert_yaxis()
     big = max(clusters, key=lambda k: k["customers"])
     fig.suptitle(f"{len(clusters)} behavioural clusters: the largest is \"{big['name']}\" ({big['customers']} customers)")
-    save(fig, out, "clusters", written)
+    dest.save(fig, "clusters")
 
 
 def main(snapdir, out, departments_csv=None):
     snap = load(snapdir)
     os.makedirs(out, exist_ok=True)
     names = department_names(departments_csv, report=snap.report)
-    FOOTNOTE["text"] = source_text(snap)
-    written = []
-    findings(snap, out, names, written)
-    time_charts(snap, out, written)
-    customer_charts(snap, out, written)
-    group_charts(snap, out, written, names)
-    loyalty_department_chart(snap, out, written, names)
-    cluster_charts(snap, out, written)
-    print(f"charts: {len(written)} charts (PNG and SVG) of {source_text(snap)} in {out}")
-
+    dest = ChartSet(out, source_text(snap))
+    findings(snap, dest, names)
+    time_charts(snap, dest)
+    customer_charts(snap, dest)
+    group_charts(snap, dest, names)
+    loyalty_department_chart(snap, dest, names)
+    cluster_charts(snap, dest)
+    print(f"charts: {len(dest.written)} charts (PNG and SVG) of {source_text(snap)} in {out}")
 
 if __name__ == "__main__":
     if len(sys.argv) not in (3, 4):

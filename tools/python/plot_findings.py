@@ -24,8 +24,8 @@ from segstream_snapshot import load  # noqa: E402
 def main(snapdir, departments_csv, out):
     snap = load(snapdir)
     os.makedirs(out, exist_ok=True)
-    charts.FOOTNOTE["text"] = charts.source_text(snap)
-    charts.findings(snap, out, charts.department_names(departments_csv, report=snap.report), [])
+    dest = charts.ChartSet(out, charts.source_text(snap))
+    charts.findings(snap, dest, charts.department_names(departments_csv, report=snap.report))
     print(f"plots of {charts.source_text(snap)} in {out}")
 
 
