@@ -309,13 +309,22 @@ struct state_batch_stats {
 	uint64_t products;     /* products written */
 	uint64_t demographics; /* customer reference records written */
 	uint64_t names;        /* department and aisle names written */
-	/* Where a commit's time goes (state_batch_commit fills these; for the consumer's debug line): */
+	/* Where a commit's time goes, for the consumer's debug line: state_batch_commit fills these
+	 * only while state_commit_details_track() is on (else they stay 0). */
 	double put_ms;         /* the touched customers encoded and put, in key order */
 	double commit_ms;      /* mdb_txn_commit: LMDB's free list saved, pages written, fsync */
 	uint64_t free_entries; /* records in LMDB's free-page list just before the commit */
 	uint64_t free_pages;   /* pages that list occupies (its leaf and overflow pages) */
 	uint64_t map_pages;    /* the map's used pages after the commit (last page number + 1) */
 };
+
+/**
+ * @brief Whether state_batch_commit() fills the stats' details (put_ms, commit_ms, free_entries,
+ *        free_pages, map_pages): two clock reads, a look at LMDB's free-page list and at the
+ *        environment per commit, which only a debug log line needs. Off after state_open().
+ * @param on  1: fill them from the next commit on; 0: leave them 0
+ */
+void state_commit_details_track(struct state_db *db, int on);
 
 /**
  * @brief Begins a batch: one LMDB write transaction.

@@ -295,6 +295,13 @@ static void test_batch_commit_offsets_and_reopen(void **state)
 	assert_int_equal(st.applied, 59);
 	assert_int_equal(st.duplicates, 1);
 	assert_int_equal(st.customers, 1); /* coalesced: one put for 60 events */
+	assert_true(st.map_pages == 0 && st.free_pages == 0 && st.put_ms == 0 && st.commit_ms == 0); /* not asked */
+	state_commit_details_track(db, 1);
+	assert_int_equal(state_batch_begin(db, &b), STATE_OK);
+	assert_int_equal(state_batch_apply(b, 2, &again), STATE_OK);
+	assert_int_equal(state_batch_commit(b, &st), STATE_OK);
+	assert_int_equal(st.duplicates, 1);
+	assert_true(st.map_pages > 2 && st.put_ms >= 0 && st.commit_ms >= 0); /* asked: the map's pages counted */
 	state_close(db);
 
 	db = open_db(dir, 0);
