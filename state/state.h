@@ -300,6 +300,22 @@ int state_snapshot_walk(struct state_db *db, state_offset_cb ocb, state_customer
 int state_snapshot_walk_twice(struct state_db *db, state_offset_cb ocb, state_customer_cb first, state_customer_cb ccb,
 			      void *ctx);
 
+/** Callback of state_snapshot_walk_named() for each stored name; @p name (NUL-terminated) is
+ *  valid during the call only. A non-zero return stops the walk and is returned. */
+typedef int (*state_name_cb)(enum event_name_kind kind, uint32_t id, const char *name, void *ctx);
+
+/**
+ * @brief state_snapshot_walk_twice() that first hands every stored department and aisle name to
+ *        @p ncb (by kind, then id), in the same read transaction: names, offsets and customers
+ *        of one committed point (a snapshot labels its customers by the names it reports).
+ * @param ncb  NULL: no names (then this is state_snapshot_walk_twice()). A name row that does not
+ *             decode is skipped, as state_name_get() finds no name there; a read-only state made
+ *             before the names table has none.
+ * @return STATE_OK, a callback's non-zero return, or a module error.
+ */
+int state_snapshot_walk_named(struct state_db *db, state_name_cb ncb, state_offset_cb ocb, state_customer_cb first,
+			      state_customer_cb ccb, void *ctx);
+
 /** Counters of one batch, for logs and benchmarks. */
 struct state_batch_stats {
 	uint64_t applied;      /* events that changed a customer */
