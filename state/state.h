@@ -238,6 +238,15 @@ struct state_env_info {
 int state_env_info(struct state_db *db, struct state_env_info *info_out);
 
 /**
+ * @brief The id of the last transaction committed to the state, by this process or another: it
+ *        changes with every commit, so what is computed from the state can be cached under it.
+ * @note Reads LMDB's meta page: no transaction, no reader slot (cheap enough for every request).
+ * @param[out] txn_id_out  0 on failure
+ * @return STATE_OK or STATE_IO.
+ */
+int state_last_commit(struct state_db *db, uint64_t *txn_id_out);
+
+/**
  * @brief Copies a customer's demographics out of the map.
  * @return STATE_OK, STATE_NOTFOUND, STATE_CORRUPT, STATE_VERSION or STATE_IO.
  */
