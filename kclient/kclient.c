@@ -6,8 +6,8 @@
 
 #include <stdio.h>
 #include <string.h>
-#include <time.h>
 
+#include "kclient/kclient_int.h"
 #include "log/log.h"
 
 const char *kc_strerror(int err)
@@ -184,13 +184,6 @@ int kc_produced_us(rd_kafka_message_t *m, int64_t *us_out)
 	return 1;
 }
 
-static double now_ms(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec / 1e6;
-}
-
 /*
  * One rd_kafka_produceva() per attempt; the clock is read only once the queue is full, so an
  * accepted message costs no more than a bare producev (the replay's hot path).
@@ -241,7 +234,7 @@ int kc_produce(rd_kafka_t *rk, const struct kc_msg *msg, int max_wait_ms, char *
 				snprintf(errbuf, errbuf_len, "produce to %s: %s", topic, rd_kafka_err2str(e));
 			return KC_KAFKA;
 		}
-		double now = now_ms();
+		double now = kc__now_ms();
 		if (deadline < 0)
 			deadline = now + max_wait_ms;
 		if (now >= deadline) {

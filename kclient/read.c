@@ -6,12 +6,7 @@
 #include <stdlib.h>
 #include <time.h>
 
-static int64_t now_ms(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
+#include "kclient/kclient_int.h"
 
 /* Errors of a partition whose leader is still being elected or learned: asking again helps. */
 static int retriable(rd_kafka_resp_err_t e)
@@ -67,11 +62,12 @@ int kc_topic_read(const char *brokers, const char *const *props, int n_props, co
 		goto out;
 	}
 	for (int p = 0; p < n; p++) {
-		int64_t low, high, since = now_ms();
+		int64_t low, high;
+		double since = kc__now_ms();
 		rd_kafka_resp_err_t e;
 		/* A topic created a moment ago may have leaders in the metadata before they answer. */
 		while ((e = rd_kafka_query_watermark_offsets(rk, topic, p, &low, &high, timeout_ms)) != 0 &&
-		       retriable(e) && now_ms() - since < timeout_ms) {
+		       retriable(e) && kc__now_ms() - since < timeout_ms) {
 			struct timespec pause = { 0, 50 * 1000 * 1000 };
 			nanosleep(&pause, NULL);
 		}
@@ -94,11 +90,11 @@ int kc_topic_read(const char *brokers, const char *const *props, int n_props, co
 		snprintf(errbuf, errbuf_len, "assign %s: %s", topic, rd_kafka_err2str(e));
 		goto out;
 	}
-	int64_t last_progress = now_ms();
+	double last_progress = kc__now_ms();
 	while (left > 0 && rc == KC_OK) {
 		rd_kafka_message_t *m = rd_kafka_consumer_poll(rk, 100);
 		if (!m) {
-			if (now_ms() - last_progress > timeout_ms) {
+			if (kc__now_ms() - last_progress > timeout_ms) {
 				rc = KC_KAFKA;
 				snprintf(errbuf, errbuf_len, "reading %s: nothing for %d ms before its end", topic,
 					 timeout_ms);
@@ -106,7 +102,7 @@ int kc_topic_read(const char *brokers, const char *const *props, int n_props, co
 			continue;
 		}
 		int p = m->partition;
-		last_progress = now_ms();
+		last_progress = kc__now_ms();
 		if (m->err && m->err != RD_KAFKA_RESP_ERR__PARTITION_EOF) {
 			rc = KC_KAFKA;
 			snprintf(errbuf, errbuf_len, "reading %s: %s", topic, rd_kafka_message_errstr(m));

@@ -1,6 +1,7 @@
 /* Topics: a topic's partition count and offsets, a key's partition, and creating a topic before
  * anything is produced to it (see kclient.h). */
 #include "kclient/kclient.h"
+#include "kclient/kclient_int.h"
 #include "log/log.h"
 
 #include <stdint.h>
@@ -151,13 +152,6 @@ int kc_topic_ensure_partitions(rd_kafka_t *rk, const char *topic, int compacted,
 	return KC_OK;
 }
 
-static double now_ms(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec * 1e3 + ts.tv_nsec / 1e6;
-}
-
 /* The configured bootstrap.servers, for messages. */
 static void brokers_of(rd_kafka_t *rk, char *out, size_t out_len)
 {
@@ -169,12 +163,12 @@ static void brokers_of(rd_kafka_t *rk, char *out, size_t out_len)
 int kc_wait_brokers(rd_kafka_t *rk, struct logger *log, const char *who, int timeout_ms, volatile sig_atomic_t *stop,
 		    char *errbuf, size_t errbuf_len)
 {
-	double start = now_ms(), next_log = start;
+	double start = kc__now_ms(), next_log = start;
 	int backoff_ms = 100;
 	char brokers[256];
 	brokers_of(rk, brokers, sizeof brokers);
 	for (;;) {
-		double left = timeout_ms > 0 ? start + timeout_ms - now_ms() : 2000;
+		double left = timeout_ms > 0 ? start + timeout_ms - kc__now_ms() : 2000;
 		const struct rd_kafka_metadata *md = NULL;
 		rd_kafka_resp_err_t e = rd_kafka_metadata(rk, 0, NULL, &md,
 							  left < 2000 ? (left > 100 ? (int)left : 100) : 2000);
@@ -182,10 +176,10 @@ int kc_wait_brokers(rd_kafka_t *rk, struct logger *log, const char *who, int tim
 			rd_kafka_metadata_destroy(md);
 			if (next_log > start) /* the wait was said: say that it is over */
 				log_info(log, who, "the brokers (%s) answer after %.0f s", brokers,
-					 (now_ms() - start) / 1e3);
+					 (kc__now_ms() - start) / 1e3);
 			return KC_OK;
 		}
-		double waited = now_ms() - start;
+		double waited = kc__now_ms() - start;
 		if (stop && *stop) {
 			if (errbuf && errbuf_len)
 				snprintf(errbuf, errbuf_len, "stopped while waiting for the brokers (%s): %s", brokers,
@@ -201,7 +195,7 @@ int kc_wait_brokers(rd_kafka_t *rk, struct logger *log, const char *who, int tim
 				    brokers, waited / 1e3, rd_kafka_err2str(e));
 			return KC_TIMEOUT;
 		}
-		if (now_ms() >= next_log) {
+		if (kc__now_ms() >= next_log) {
 			if (timeout_ms > 0)
 				log_warn(log, who, "waiting for the brokers (%s): %s; %.0f of %d s", brokers,
 					 rd_kafka_err2str(e), waited / 1e3, timeout_ms / 1000);

@@ -171,7 +171,8 @@ int snap_options_add_sink(struct snap_options *o, const struct snap_sink *sink);
  *        shopper profiles follow SPEC §4's rule by name: each stored name is set in @p cfg
  *        (segment_config_name_department); departments without one keep cfg's profile.
  * @param[out] names_out  optional; the names by id - 1, "" where the state has none
- * @note Every snapshot, report and `get`/`serve` answer goes through this (the walk calls it).
+ * @note `get` and `serve` answers go through this; a snapshot's walk (and so every report)
+ *       reads the same names inside its own read transaction instead.
  */
 void snap_department_names(struct state_db *db, struct segment_config *cfg,
 			   char names_out[STATE_DEPARTMENTS][EVENT_NAME_MAX]);

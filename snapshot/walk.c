@@ -9,7 +9,7 @@
 #include "snapshot/snapshot_int.h"
 
 struct walk {
-	const struct segment_config *cfg;
+	struct segment_config *cfg; /* the caller's, with the state's department names (visit_name) */
 	struct snap_report *r;
 	struct snap__open_sink *sinks;
 	int n_sinks;
@@ -120,6 +120,18 @@ static int visit_features(const struct state_customer *c, const struct event_cus
 	return snap__clusters_add(&w->clusters, &l, &drv, c->spend_cents);
 }
 
+/* A name of the walk's transaction: a department's goes into the report and sets its profile
+ * (segment_config_name_department), before any customer is labelled. */
+static int visit_name(enum event_name_kind kind, uint32_t id, const char *name, void *ctx)
+{
+	struct walk *w = ctx;
+	if (kind == EVENT_NAME_DEPARTMENT && id >= 1 && id <= STATE_DEPARTMENTS) {
+		segment_config_name_department(w->cfg, (int)id, name);
+		memcpy(w->r->dept_names[id - 1], name, strlen(name) + 1);
+	}
+	return 0;
+}
+
 /* An offset, and its partition when it is one of the events topic's. */
 static int visit_offset(const char *topic, int32_t partition, int64_t next, void *ctx)
 {
@@ -161,9 +173,10 @@ int snap__walk(struct state_db *db, const struct segment_config *cfg, const stru
 	memset(r, 0, sizeof *r);
 	r->cluster_start_sequence = start ? start->sequence : 0;
 	r->event_time_max_ms = INT64_MIN;
-	snap_department_names(db, &named, r->dept_names);
-	int rc = state_snapshot_walk_twice(db, cov ? visit_offset : no_offset, named.clusters ? visit_features : NULL,
-					   visit, &w);
+	/* The names in the walk's own transaction: the profiles and the names reported are those of
+	 * the customers walked, even with a commit between them. */
+	int rc = state_snapshot_walk_named(db, visit_name, cov ? visit_offset : no_offset,
+					   named.clusters ? visit_features : NULL, visit, &w);
 	if (rc == SNAP_IO || rc == SNAP_NOMEM)
 		goto out;
 	if (rc != STATE_OK) {

@@ -34,6 +34,11 @@ MDB_txn *state__batch_txn(struct state_batch *b, struct state_db **db_out)
 	return b->txn;
 }
 
+void state_commit_details_track(struct state_db *db, int on)
+{
+	db->commit_details = on != 0;
+}
+
 int state_batch_begin(struct state_db *db, struct state_batch **batch_out)
 {
 	if (db->read_only)
@@ -269,7 +274,8 @@ static void reload_products(struct state_db *db)
 int state_batch_commit(struct state_batch *b, struct state_batch_stats *stats_out)
 {
 	int rc = STATE_OK;
-	double t0 = now_ms();
+	int details = b->db->commit_details; /* the debug line's figures: only when asked for */
+	double t0 = details ? now_ms() : 0;
 	struct put_order *order = b->n_items ? malloc(b->n_items * sizeof *order) : NULL;
 	MDB_cursor *cur = NULL;
 	if (b->n_items && !order)
@@ -300,18 +306,20 @@ int state_batch_commit(struct state_batch *b, struct state_batch_stats *stats_ou
 		return rc;
 	}
 	MDB_stat fst; /* the free-page list (LMDB's FREE_DBI, 0) as this transaction sees it */
-	if (mdb_stat(b->txn, 0, &fst) == MDB_SUCCESS) {
+	if (details && mdb_stat(b->txn, 0, &fst) == MDB_SUCCESS) {
 		b->stats.free_entries = fst.ms_entries;
 		b->stats.free_pages = fst.ms_leaf_pages + fst.ms_branch_pages + fst.ms_overflow_pages;
 	}
-	double t1 = now_ms();
+	double t1 = details ? now_ms() : 0;
 	rc = state__disk_error(b->db, state__map_mdb(mdb_txn_commit(b->txn)));
-	double t2 = now_ms();
-	b->stats.put_ms = t1 - t0;
-	b->stats.commit_ms = t2 - t1;
-	MDB_envinfo ei;
-	if (rc == STATE_OK && mdb_env_info(b->db->env, &ei) == MDB_SUCCESS)
-		b->stats.map_pages = (uint64_t)ei.me_last_pgno + 1;
+	if (details) {
+		double t2 = now_ms();
+		b->stats.put_ms = t1 - t0;
+		b->stats.commit_ms = t2 - t1;
+		MDB_envinfo ei;
+		if (rc == STATE_OK && mdb_env_info(b->db->env, &ei) == MDB_SUCCESS)
+			b->stats.map_pages = (uint64_t)ei.me_last_pgno + 1;
+	}
 	b->stats.customers += b->n_items;
 	if (rc == STATE_OK && b->db->changes) /* change tracking on (state_changes_track): off costs this test */
 		for (size_t i = 0; i < b->n_items; i++)

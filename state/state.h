@@ -238,6 +238,15 @@ struct state_env_info {
 int state_env_info(struct state_db *db, struct state_env_info *info_out);
 
 /**
+ * @brief The id of the last transaction committed to the state, by this process or another: it
+ *        changes with every commit, so what is computed from the state can be cached under it.
+ * @note Reads LMDB's meta page: no transaction, no reader slot (cheap enough for every request).
+ * @param[out] txn_id_out  0 on failure
+ * @return STATE_OK or STATE_IO.
+ */
+int state_last_commit(struct state_db *db, uint64_t *txn_id_out);
+
+/**
  * @brief Copies a customer's demographics out of the map.
  * @return STATE_OK, STATE_NOTFOUND, STATE_CORRUPT, STATE_VERSION or STATE_IO.
  */
@@ -300,6 +309,22 @@ int state_snapshot_walk(struct state_db *db, state_offset_cb ocb, state_customer
 int state_snapshot_walk_twice(struct state_db *db, state_offset_cb ocb, state_customer_cb first, state_customer_cb ccb,
 			      void *ctx);
 
+/** Callback of state_snapshot_walk_named() for each stored name; @p name (NUL-terminated) is
+ *  valid during the call only. A non-zero return stops the walk and is returned. */
+typedef int (*state_name_cb)(enum event_name_kind kind, uint32_t id, const char *name, void *ctx);
+
+/**
+ * @brief state_snapshot_walk_twice() that first hands every stored department and aisle name to
+ *        @p ncb (by kind, then id), in the same read transaction: names, offsets and customers
+ *        of one committed point (a snapshot labels its customers by the names it reports).
+ * @param ncb  NULL: no names (then this is state_snapshot_walk_twice()). A name row that does not
+ *             decode is skipped, as state_name_get() finds no name there; a read-only state made
+ *             before the names table has none.
+ * @return STATE_OK, a callback's non-zero return, or a module error.
+ */
+int state_snapshot_walk_named(struct state_db *db, state_name_cb ncb, state_offset_cb ocb, state_customer_cb first,
+			      state_customer_cb ccb, void *ctx);
+
 /** Counters of one batch, for logs and benchmarks. */
 struct state_batch_stats {
 	uint64_t applied;      /* events that changed a customer */
@@ -309,13 +334,22 @@ struct state_batch_stats {
 	uint64_t products;     /* products written */
 	uint64_t demographics; /* customer reference records written */
 	uint64_t names;        /* department and aisle names written */
-	/* Where a commit's time goes (state_batch_commit fills these; for the consumer's debug line): */
+	/* Where a commit's time goes, for the consumer's debug line: state_batch_commit fills these
+	 * only while state_commit_details_track() is on (else they stay 0). */
 	double put_ms;         /* the touched customers encoded and put, in key order */
 	double commit_ms;      /* mdb_txn_commit: LMDB's free list saved, pages written, fsync */
 	uint64_t free_entries; /* records in LMDB's free-page list just before the commit */
 	uint64_t free_pages;   /* pages that list occupies (its leaf and overflow pages) */
 	uint64_t map_pages;    /* the map's used pages after the commit (last page number + 1) */
 };
+
+/**
+ * @brief Whether state_batch_commit() fills the stats' details (put_ms, commit_ms, free_entries,
+ *        free_pages, map_pages): two clock reads, a look at LMDB's free-page list and at the
+ *        environment per commit, which only a debug log line needs. Off after state_open().
+ * @param on  1: fill them from the next commit on; 0: leave them 0
+ */
+void state_commit_details_track(struct state_db *db, int on);
 
 /**
  * @brief Begins a batch: one LMDB write transaction.

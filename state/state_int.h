@@ -24,6 +24,7 @@ struct state_db {
 	size_t n_products;
 	struct state_batch *open_batch;
 	struct state_changes *changes; /* NULL unless state_changes_track() is on (partition.c) */
+	int commit_details;            /* state_commit_details_track(): commits fill the stats' details */
 };
 
 /* partition.c, with tracking on (db->changes): a committed customer's key, and a partition whose

@@ -419,6 +419,14 @@ int state_env_info(struct state_db *db, struct state_env_info *info_out)
 	return rc;
 }
 
+int state_last_commit(struct state_db *db, uint64_t *txn_id_out)
+{
+	MDB_envinfo ei;
+	int rc = state__map_mdb(mdb_env_info(db->env, &ei));
+	*txn_id_out = rc == STATE_OK ? (uint64_t)ei.me_last_txnid : 0;
+	return rc;
+}
+
 /* ---- Customers and offsets. ---- */
 
 int state__customer_get(struct state_db *db, MDB_txn *txn, uint32_t partition, uint32_t user_id,

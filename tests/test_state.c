@@ -295,6 +295,13 @@ static void test_batch_commit_offsets_and_reopen(void **state)
 	assert_int_equal(st.applied, 59);
 	assert_int_equal(st.duplicates, 1);
 	assert_int_equal(st.customers, 1); /* coalesced: one put for 60 events */
+	assert_true(st.map_pages == 0 && st.free_pages == 0 && st.put_ms == 0 && st.commit_ms == 0); /* not asked */
+	state_commit_details_track(db, 1);
+	assert_int_equal(state_batch_begin(db, &b), STATE_OK);
+	assert_int_equal(state_batch_apply(b, 2, &again), STATE_OK);
+	assert_int_equal(state_batch_commit(b, &st), STATE_OK);
+	assert_int_equal(st.duplicates, 1);
+	assert_true(st.map_pages > 2 && st.put_ms >= 0 && st.commit_ms >= 0); /* asked: the map's pages counted */
 	state_close(db);
 
 	db = open_db(dir, 0);
@@ -410,6 +417,89 @@ static int key_walk_offset_cb(const char *topic, int32_t partition, int64_t next
 	w->offset_part[w->n_offsets] = partition;
 	w->offset_next[w->n_offsets++] = next_offset;
 	return 0;
+}
+
+/* What state_snapshot_walk_named() handed over; the first name commits a batch meanwhile. */
+struct named_walk {
+	struct state_db *db;
+	int n_names, n_customers;
+	uint8_t kind[4];
+	uint32_t id[4];
+	char name[4][EVENT_NAME_MAX];
+};
+
+static int named_walk_name_cb(enum event_name_kind kind, uint32_t id, const char *name, void *ctx)
+{
+	struct named_walk *w = ctx;
+	if (w->n_names == 0) { /* a commit while the walk's transaction is open: the walk must not see it */
+		struct state_batch *b;
+		struct event_name renamed = { EVENT_NAME_AISLE, 3, "renamed" }, added = { EVENT_NAME_AISLE, 9, "new" };
+		struct event ev = user1_event(1, 1, 9);
+		ev.user_id = 42;
+		assert_int_equal(state_batch_begin(w->db, &b), STATE_OK);
+		assert_int_equal(state_batch_put_name(b, &renamed), STATE_OK);
+		assert_int_equal(state_batch_put_name(b, &added), STATE_OK);
+		assert_int_equal(state_batch_apply(b, 0, &ev), STATE_OK);
+		assert_int_equal(state_batch_commit(b, NULL), STATE_OK);
+	}
+	assert_true(w->n_names < 4);
+	w->kind[w->n_names] = (uint8_t)kind;
+	w->id[w->n_names] = id;
+	strcpy(w->name[w->n_names++], name);
+	return 0;
+}
+
+static int named_walk_offset_cb(const char *topic, int32_t partition, int64_t next_offset, void *ctx)
+{
+	(void)topic, (void)partition, (void)next_offset, (void)ctx;
+	return 0;
+}
+
+static int named_walk_customer_cb(const struct state_customer *c, const struct event_customer *d, void *ctx)
+{
+	(void)d;
+	struct named_walk *w = ctx;
+	assert_int_equal(c->user_id, 1); /* not 42, committed after the walk began */
+	w->n_customers++;
+	return 0;
+}
+
+/* The snapshot walk reads the names in its own read transaction, in (kind, id) order, with the
+ * customers: a snapshot reports and labels by the names of the point it walks. */
+static void test_snapshot_walk_names_in_its_transaction(void **state)
+{
+	struct state_db *db = open_db(*state, 0);
+	struct state_batch *b;
+	struct event_name names[] = { { EVENT_NAME_AISLE, 3, "fresh fruits" },
+				      { EVENT_NAME_DEPARTMENT, 7, "beverages" },
+				      { EVENT_NAME_DEPARTMENT, 1, "frozen" } };
+	struct event ev = user1_event(1, 1, 9);
+	assert_int_equal(state_batch_begin(db, &b), STATE_OK);
+	for (int i = 0; i < 3; i++)
+		assert_int_equal(state_batch_put_name(b, &names[i]), STATE_OK);
+	assert_int_equal(state_batch_apply(b, 0, &ev), STATE_OK);
+	assert_int_equal(state_batch_commit(b, NULL), STATE_OK);
+
+	struct named_walk w = { .db = db };
+	assert_int_equal(state_snapshot_walk_named(db, named_walk_name_cb, named_walk_offset_cb, named_walk_customer_cb,
+						   named_walk_customer_cb, &w),
+			 STATE_OK);
+	assert_int_equal(w.n_names, 3); /* not the aisle added meanwhile */
+	assert_int_equal(w.kind[0], EVENT_NAME_DEPARTMENT);
+	assert_int_equal(w.id[0], 1);
+	assert_string_equal(w.name[0], "frozen");
+	assert_int_equal(w.kind[1], EVENT_NAME_DEPARTMENT);
+	assert_int_equal(w.id[1], 7);
+	assert_string_equal(w.name[1], "beverages");
+	assert_int_equal(w.kind[2], EVENT_NAME_AISLE);
+	assert_int_equal(w.id[2], 3);
+	assert_string_equal(w.name[2], "fresh fruits"); /* not "renamed", committed meanwhile */
+	assert_int_equal(w.n_customers, 2);             /* user 1 in both passes */
+
+	char name[EVENT_NAME_MAX]; /* the commit in the callback did land */
+	assert_int_equal(state_name_get(db, EVENT_NAME_AISLE, 3, name, sizeof name), STATE_OK);
+	assert_string_equal(name, "renamed");
+	state_close(db);
 }
 
 /* Keys are big-endian so that LMDB's byte order is the numeric (partition, user_id) order: walks,
@@ -983,6 +1073,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_truncated_file_is_refused, make_dir, remove_dir),
 		cmocka_unit_test_setup_teardown(test_flipped_record_is_refused, make_dir, remove_dir),
 		cmocka_unit_test_setup_teardown(test_names, make_dir, remove_dir),
+		cmocka_unit_test_setup_teardown(test_snapshot_walk_names_in_its_transaction, make_dir, remove_dir),
 		cmocka_unit_test_setup_teardown(test_product_ids_bounded_by_products_held, make_dir, remove_dir),
 		cmocka_unit_test_setup_teardown(test_rows_without_crc_still_read, make_dir, remove_dir),
 		cmocka_unit_test_setup_teardown(test_partition_copy_is_byte_identical_and_drop, make_dir, remove_dir),

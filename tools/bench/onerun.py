@@ -13,7 +13,8 @@ CPU time (user + system) and peak RSS:
   2. duckdb    the same table as one DuckDB query (engines.py duckdb)
   3. floor     one plain pass over the lines file: read and split, nothing else
   4. backfill  segstream backfill into a fresh state
-  5. consume   the consumer alone on a topic the replay filled beforehand
+  5. consume   the consumer alone on a topic the replay filled beforehand; then again into a
+               fresh state with a snapshot every 2 s beside it (consume+snapshots: #15's peak RSS)
   6. e2e       replay and consumer together through the broker, from nothing to the final state
   7. snapshot  a full snapshot of the consumer's state
 It then checks that pandas, DuckDB, backfill and the streamed state agree on every column they
@@ -29,6 +30,7 @@ import argparse
 import datetime
 import os
 import platform
+import re
 import shutil
 import subprocess
 import sys
@@ -276,6 +278,13 @@ def main():
                                       "--exit-at-end"] + topics(prefix), work)
         consume.note = f"topic filled by a replay of {fill.wall:.2f} s beforehand"
         step(consume)
+        snaps = measure("consume+snapshots", [seg, "consume", "--state", f"{work}/state-snapshots", "--brokers",
+                                              brokers, "--exit-at-end", "--snapshot-dir", f"{work}/consume-snapshots",
+                                              "--snapshot-every", "2"] + topics(prefix), work)
+        log = open(f"{work}/consume+snapshots.err").read() + open(f"{work}/consume+snapshots.out").read()
+        published = len(re.findall(r"snapshot \d+ \(\d+ customers\) in", log))
+        snaps.note = f"the same, with a snapshot every 2 s beside it ({published} published)"
+        step(snaps)
         step(end_to_end(seg, brokers, data, work, prefix))
         step(measure("snapshot", [seg, "snapshot", "--state", f"{work}/state", "--out", f"{work}/snapshots"], work))
 

@@ -52,27 +52,8 @@ start() {
 		listeners="$listeners,SASL_SSL://127.0.0.1:$sport"
 		protocols="$protocols,SASL_SSL:SASL_SSL"
 	fi
-	cat > "$rundir/server.properties" <<PROPS
-process.roles=broker,controller
-node.id=1
-controller.quorum.voters=1@127.0.0.1:$cport
-listeners=$listeners,CONTROLLER://127.0.0.1:$cport
-advertised.listeners=$listeners
-inter.broker.listener.name=PLAINTEXT
-controller.listener.names=CONTROLLER
-listener.security.protocol.map=$protocols
-log.dirs=$rundir/data
-num.partitions=4
-auto.create.topics.enable=true
-offsets.topic.replication.factor=1
-offsets.topic.num.partitions=4
-transaction.state.log.replication.factor=1
-transaction.state.log.min.isr=1
-group.initial.rebalance.delay.ms=0
-log.retention.ms=-1
-log.retention.bytes=-1
-message.max.bytes=10485760
-PROPS
+	server_properties 1 "1@127.0.0.1:$cport" "$listeners" "$cport" "$protocols" "$rundir/data" 1 \
+		> "$rundir/server.properties"
 	if [ -n "$sasl_password" ]; then
 		cat >> "$rundir/server.properties" <<PROPS
 sasl.enabled.mechanisms=PLAIN

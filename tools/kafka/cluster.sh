@@ -59,33 +59,16 @@ write_config() {
 	dir=$(dir_of "$n")
 	for m in "${nodes[@]}"; do voters="$voters${voters:+,}$m@127.0.0.1:$(cport_of "$m")"; done
 	mkdir -p "$dir/data"
-	cat > "$dir/server.properties" <<PROPS
-process.roles=broker,controller
-node.id=$n
-controller.quorum.voters=$voters
-listeners=PLAINTEXT://127.0.0.1:$(port_of "$n"),CONTROLLER://127.0.0.1:$(cport_of "$n")
-advertised.listeners=PLAINTEXT://127.0.0.1:$(port_of "$n")
-inter.broker.listener.name=PLAINTEXT
-controller.listener.names=CONTROLLER
-listener.security.protocol.map=CONTROLLER:PLAINTEXT,PLAINTEXT:PLAINTEXT
-log.dirs=$dir/data
-num.partitions=4
-default.replication.factor=3
-min.insync.replicas=2
-auto.create.topics.enable=true
-offsets.topic.replication.factor=3
-offsets.topic.num.partitions=4
-transaction.state.log.replication.factor=3
-transaction.state.log.min.isr=2
-group.initial.rebalance.delay.ms=0
-log.retention.ms=-1
-log.retention.bytes=-1
-message.max.bytes=10485760
+	{
+		server_properties "$n" "$voters" "PLAINTEXT://127.0.0.1:$(port_of "$n")" "$(cport_of "$n")" \
+			CONTROLLER:PLAINTEXT,PLAINTEXT:PLAINTEXT "$dir/data" 3
+		cat <<PROPS
 num.network.threads=2
 num.io.threads=2
 num.replica.fetchers=1
 background.threads=2
 PROPS
+	} > "$dir/server.properties"
 	write_log4j "$dir"
 }
 

@@ -1,5 +1,6 @@
 # Shared by broker.sh and cluster.sh (sourced, not run): the Kafka version and its jars from Maven
-# Central, the JVM command line, the log4j file, the KRaft cluster id and small helpers.
+# Central, the JVM command line, the server.properties template, the log4j file, the KRaft cluster
+# id and small helpers.
 #
 # The sourcing script sets `here` (this directory) and `log_prefix` first. Environment:
 #   SEGSTREAM_KAFKA_CACHE  where the jars are kept between runs (default ~/.cache/segstream/kafka-VERSION)
@@ -32,6 +33,43 @@ kafka_java() {
 	java=(java "-Xmx$1" "-Xms$1" "${jvm[@]}"
 		-Djava.awt.headless=true "-Dlog4j.configuration=file:$2/log4j.properties"
 		-cp "$cache/*")
+}
+
+# server_properties NODE_ID VOTERS LISTENERS CONTROLLER_PORT PROTOCOLS LOG_DIR REPLICAS: prints the
+# server.properties of a KRaft node that is broker and controller, as both scripts run them.
+# LISTENERS are the client listeners (advertised as they are); the controller listens on
+# 127.0.0.1:CONTROLLER_PORT; PROTOCOLS is the listener.security.protocol.map. REPLICAS above 1 (the
+# cluster): new topics, the offsets and the transaction topics get that many replicas and a
+# min.insync.replicas of one less, so one node may be down. The caller appends its own lines.
+server_properties() {
+	local replicas=$7 min_isr=1 defaults=""
+	if [ "$replicas" -gt 1 ]; then
+		min_isr=$((replicas - 1))
+		defaults="default.replication.factor=$replicas
+min.insync.replicas=$min_isr
+"
+	fi
+	cat <<PROPS
+process.roles=broker,controller
+node.id=$1
+controller.quorum.voters=$2
+listeners=$3,CONTROLLER://127.0.0.1:$4
+advertised.listeners=$3
+inter.broker.listener.name=PLAINTEXT
+controller.listener.names=CONTROLLER
+listener.security.protocol.map=$5
+log.dirs=$6
+num.partitions=4
+${defaults}auto.create.topics.enable=true
+offsets.topic.replication.factor=$replicas
+offsets.topic.num.partitions=4
+transaction.state.log.replication.factor=$replicas
+transaction.state.log.min.isr=$min_isr
+group.initial.rebalance.delay.ms=0
+log.retention.ms=-1
+log.retention.bytes=-1
+message.max.bytes=10485760
+PROPS
 }
 
 # write_log4j DIR: the server's log goes to DIR/server.log (INFO).

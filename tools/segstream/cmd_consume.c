@@ -517,6 +517,7 @@ int cmd_consume(int argc, char **argv)
 	struct state_db *db;
 	if (cli_open_state(state_dir, 0, durable, file_mode, &db) != STATE_OK)
 		return 1;
+	state_commit_details_track(db, log_enabled(cli_log, LOG_LEVEL_DEBUG)); /* the debug batch line's figures */
 	/* --http: the HTTP threads render the latest stats report, copied under a lock. */
 	struct cli_metrics metrics;
 	struct http_server *http = NULL;

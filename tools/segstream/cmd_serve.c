@@ -2,6 +2,7 @@
  * the published snapshots: /customers/{id}, /segments, /snapshots/latest, /snapshots/{seq}/report. */
 #include <errno.h>
 #include <inttypes.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -17,12 +18,44 @@
 #include "log/log.h"
 #include "tools/segstream/cli.h"
 
-/* What the handlers share; read-only while the server runs (LMDB read transactions per call). */
+/* What the handlers share; read-only while the server runs (LMDB read transactions per call),
+ * but for the /segments cache, under its lock. */
 struct server {
 	struct state_db *db;
 	const char *snapshots; /* NULL: no /snapshots */
 	struct segment_config cfg;
+	pthread_mutex_t segments_lock; /* the cache below, shared by the HTTP threads */
+	char *segments_body;           /* the last /segments answer (NULL: none yet); owned */
+	size_t segments_len;
+	uint64_t segments_txn; /* the state's last committed transaction when it was computed */
 };
+
+/* A copy of the cached /segments answer if the state has not changed since (NULL: compute it). */
+static char *segments_cached(struct server *s, uint64_t txn, size_t *len_out)
+{
+	char *copy = NULL;
+	pthread_mutex_lock(&s->segments_lock);
+	if (s->segments_body && s->segments_txn == txn && (copy = malloc(s->segments_len)) != NULL) {
+		memcpy(copy, s->segments_body, s->segments_len);
+		*len_out = s->segments_len;
+	}
+	pthread_mutex_unlock(&s->segments_lock);
+	return copy;
+}
+
+/* Keeps a copy of an answer computed when the state's last commit was txn (none if out of memory). */
+static void segments_remember(struct server *s, uint64_t txn, const char *body, size_t len)
+{
+	char *copy = malloc(len ? len : 1);
+	if (copy)
+		memcpy(copy, body, len);
+	pthread_mutex_lock(&s->segments_lock);
+	free(s->segments_body);
+	s->segments_body = copy;
+	s->segments_len = len;
+	s->segments_txn = txn;
+	pthread_mutex_unlock(&s->segments_lock);
+}
 
 static void serve_customer(void *ctx, const char *path, const char *rest, struct http_response *resp)
 {
@@ -50,20 +83,32 @@ static void serve_customer(void *ctx, const char *path, const char *rest, struct
 	http_reply_json(resp, 200, cli_customer_json(&v));
 }
 
-/* Counts per label and group now: report.json of a walk in one read transaction. */
+/*
+ * Counts per label and group now: report.json of a walk in one read transaction (with the
+ * clusters' k-means). The answer is kept under the state's last committed transaction and
+ * served again until the next commit: a walk begun after that id was read sees that commit or a
+ * later one, and a later one changes the id, so a kept answer is never older than the state.
+ */
 static void serve_segments(void *ctx, const char *path, const char *rest, struct http_response *resp)
 {
 	struct server *s = ctx;
 	(void)path;
 	(void)rest;
+	uint64_t txn;
+	int known = state_last_commit(s->db, &txn) == STATE_OK;
+	size_t len = 0;
+	char *body = known ? segments_cached(s, txn, &len) : NULL;
+	if (body) {
+		log_debug(cli_log, cli_command, "/segments: the answer at transaction %" PRIu64 " again", txn);
+		http_reply_owned(resp, 200, "application/json", body, len);
+		return;
+	}
 	struct snap_report r;
 	int rc = snap_build(s->db, &s->cfg, &r, NULL);
 	if (rc != SNAP_OK) {
 		http_reply_error(resp, 500, snap_strerror(rc));
 		return;
 	}
-	char *body = NULL;
-	size_t len = 0;
 	FILE *f = open_memstream(&body, &len);
 	if (!f) {
 		http_reply_error(resp, 500, "out of memory");
@@ -75,6 +120,8 @@ static void serve_segments(void *ctx, const char *path, const char *rest, struct
 		http_reply_error(resp, 500, "cannot write the report");
 		return;
 	}
+	if (known)
+		segments_remember(s, txn, body, len);
 	http_reply_owned(resp, 200, "application/json", body, len);
 }
 
@@ -140,7 +187,7 @@ static void serve_report(void *ctx, const char *path, const char *rest, struct h
 
 int cmd_serve(int argc, char **argv)
 {
-	struct server s = { 0 };
+	struct server s = { .segments_lock = PTHREAD_MUTEX_INITIALIZER };
 	const char *state_dir = NULL, *addr = NULL;
 	segment_config_init(&s.cfg);
 	for (int i = 1; i < argc; i++) {
@@ -202,6 +249,7 @@ int cmd_serve(int argc, char **argv)
 		nanosleep(&tick, NULL);
 	http_stop(srv);
 	state_close(s.db);
+	free(s.segments_body);
 	log_info(cli_log, cli_command, "stopped");
 	return 0;
 }

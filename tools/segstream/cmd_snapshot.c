@@ -201,6 +201,25 @@ static int snapshot_diff(int argc, char **argv)
 	return 0;
 }
 
+/*
+ * The options publishing and merging share: --keep (-k), --file-mode and -T. 1 when c is one of
+ * them, taken from optarg; -1 when its value is refused (the parser said why); 0 when c is
+ * another option, left to the caller.
+ */
+static int shared_option(int c, struct segment_config *cfg, struct snap_options *sopts)
+{
+	switch (c) {
+	case 'k':
+		return cli_parse_int("--keep", optarg, 0, INT_MAX, &sopts->keep) ? -1 : 1;
+	case 'F':
+		return cli_parse_file_mode("--file-mode", optarg, &sopts->file_mode) ? -1 : 1;
+	case 'T':
+		return cli_parse_threshold(cfg, optarg) != 0 ? -1 : 1;
+	default:
+		return 0;
+	}
+}
+
 /* segstream snapshot merge OUT_DIR SNAPSHOT_DIR...: the global view of several instances. */
 static int snapshot_merge(int argc, char **argv)
 {
@@ -217,19 +236,13 @@ static int snapshot_merge(int argc, char **argv)
 	int c;
 	optind = 1;
 	while ((c = getopt_long(argc - 1, argv + 1, "k:T:h", opts, NULL)) != -1) {
+		int shared = shared_option(c, &cfg, &sopts);
+		if (shared != 0) {
+			if (shared < 0)
+				return 2;
+			continue;
+		}
 		switch (c) {
-		case 'k':
-			if (cli_parse_int("--keep", optarg, 0, INT_MAX, &sopts.keep))
-				return 2;
-			break;
-		case 'F':
-			if (cli_parse_file_mode("--file-mode", optarg, &sopts.file_mode))
-				return 2;
-			break;
-		case 'T':
-			if (cli_parse_threshold(&cfg, optarg) != 0)
-				return 2;
-			break;
 		case 'h':
 			printf(
 			    "usage: segstream snapshot merge OUT_DIR SNAPSHOT_DIR... [--keep K (5)] [-T clusters=K -T "
@@ -370,6 +383,12 @@ int cmd_snapshot(int argc, char **argv)
 	};
 	int c;
 	while ((c = getopt_long(argc, argv, "S:o:k:cT:b:t:G:X:h", opts, NULL)) != -1) {
+		int shared = shared_option(c, &cfg, &sopts);
+		if (shared != 0) {
+			if (shared < 0)
+				return 2;
+			continue;
+		}
 		switch (c) {
 		case 'S':
 			state_dir = optarg;
@@ -383,14 +402,6 @@ int cmd_snapshot(int argc, char **argv)
 			break;
 		case 'o':
 			out = optarg;
-			break;
-		case 'F':
-			if (cli_parse_file_mode("--file-mode", optarg, &sopts.file_mode))
-				return 2;
-			break;
-		case 'k':
-			if (cli_parse_int("--keep", optarg, 0, INT_MAX, &sopts.keep))
-				return 2;
 			break;
 		case 'c':
 			snap_options_add_sink(&sopts, &snap_sink_csv);
@@ -408,10 +419,6 @@ int cmd_snapshot(int argc, char **argv)
 			break;
 		case 'X':
 			if (cli_props_add(&props, optarg))
-				return 2;
-			break;
-		case 'T':
-			if (cli_parse_threshold(&cfg, optarg) != 0)
 				return 2;
 			break;
 		case 'h':
