@@ -73,14 +73,6 @@ struct cust_run {
 	uint64_t first, end;
 };
 
-static int compare_run(const void *a, const void *b)
-{
-	const struct cust_run *x = a, *y = b;
-	if (x->partition != y->partition)
-		return x->partition < y->partition ? -1 : 1;
-	return (x->user_id > y->user_id) - (x->user_id < y->user_id);
-}
-
 /* --only-partitions LIST ("0,2"): a flag per partition, 1 for those listed. @return 0, or 2 (said why). */
 static int parse_only(const char *list, int32_t partitions, unsigned char **keep_out)
 {
@@ -116,9 +108,13 @@ static int build_sequence(const struct ds_history *h, int64_t until_ms, int32_t 
 			  struct cust_run **runs_out, uint64_t *n_runs_out, uint32_t **seq_out, uint64_t *n_seq_out)
 {
 	struct cust_run *runs = malloc((h->n_users ? h->n_users : 1) * sizeof *runs);
+	struct cust_run *unsorted = malloc((h->n_users ? h->n_users : 1) * sizeof *unsorted);
+	uint64_t *at = calloc((size_t)partitions + 1, sizeof *at); /* partition p's runs from at[p] */
 	uint32_t *seq = malloc((h->n_by_user ? h->n_by_user : 1) * sizeof *seq);
-	if (!runs || !seq) {
+	if (!runs || !unsorted || !at || !seq) {
 		free(runs);
+		free(unsorted);
+		free(at);
 		free(seq);
 		return -1;
 	}
@@ -133,11 +129,20 @@ static int build_sequence(const struct ds_history *h, int64_t until_ms, int32_t 
 		char key[16];
 		int kl = snprintf(key, sizeof key, "%u", user);
 		uint32_t partition = (uint32_t)kc_partition_for_key(key, (size_t)kl, partitions);
-		if (!keep || keep[partition])
-			runs[n_runs++] = (struct cust_run){ partition, user, i, end };
+		if (!keep || keep[partition]) {
+			unsorted[n_runs++] = (struct cust_run){ partition, user, i, end };
+			at[partition + 1]++;
+		}
 		i = end;
 	}
-	qsort(runs, n_runs, sizeof *runs, compare_run);
+	/* The runs come in user_id order (h->by_user is by user): a stable counting sort on the
+	 * partition puts them in (partition, user_id) order. */
+	for (int32_t p = 0; p < partitions; p++)
+		at[p + 1] += at[p];
+	for (uint64_t r = 0; r < n_runs; r++)
+		runs[at[unsorted[r].partition]++] = unsorted[r];
+	free(unsorted);
+	free(at);
 	uint64_t n_seq = 0;
 	for (uint64_t r = 0; r < n_runs; r++) {
 		uint64_t first = n_seq;
