@@ -3,8 +3,9 @@
  * reader (dataset/) and the consumer's apply function (state_customer_apply), and writes it to
  * LMDB in one bulk transaction (keys in order, MDB_APPEND): the orders first, then the lines
  * in 8 bytes each (ds_walk), applied customer after customer in key order and each customer
- * written as soon as it is complete, so memory follows the orders and the customers more than
- * the lines (12 bytes a line and every customer's record before). With --brokers it also stores,
+ * written as soon as it is complete (its record encoded on another thread while the next bucket
+ * is applied), so memory follows the orders and the customers more than the lines (12 bytes a
+ * line and every customer's record before). With --brokers it also stores,
  * in that transaction, where the consumer must continue: the offsets that offsets_for_times(T)
  * returns (the first event at or after T in each partition), or the end offsets when the whole
  * history was backfilled. The consumer's duplicate guard absorbs any overlap at the seam.
