@@ -68,7 +68,8 @@ out:
 	return rc;
 }
 
-/* A customer of the history: its orders are by_user[first, end), in order_number order. */
+/* A customer of the history: its orders before T, in order_number order, are by_user[first, end)
+ * while the sequence is built, seq[first, end) after. */
 struct cust_run {
 	uint32_t partition;
 	uint32_t user_id;
@@ -124,15 +125,19 @@ static int build_sequence(const struct ds_history *h, int64_t until_ms, int32_t 
 	for (uint64_t i = 0; i < h->n_by_user;) {
 		uint32_t user = h->orders[h->by_user[i]].user_id;
 		uint64_t end = i + 1;
+		/* by_user[i, cut): the user's orders before T (their times never decrease) */
+		uint64_t cut = h->orders[h->by_user[i]].event_time_ms < until_ms ? i + 1 : i;
 		while (end < h->n_by_user && h->orders[h->by_user[end]].user_id == user) {
 			ds_history_prefetch(h, h->by_user, h->n_by_user, end);
+			if (cut == end && h->orders[h->by_user[end]].event_time_ms < until_ms)
+				cut++;
 			end++;
 		}
 		char key[16];
 		int kl = snprintf(key, sizeof key, "%u", user);
 		uint32_t partition = (uint32_t)kc_partition_for_key(key, (size_t)kl, partitions);
 		if (!keep || keep[partition]) {
-			unsorted[n_runs++] = (struct cust_run){ partition, user, i, end };
+			unsorted[n_runs++] = (struct cust_run){ partition, user, i, cut };
 			at[partition + 1]++;
 		}
 		i = end;
@@ -145,17 +150,14 @@ static int build_sequence(const struct ds_history *h, int64_t until_ms, int32_t 
 		runs[at[unsorted[r].partition]++] = unsorted[r];
 	free(unsorted);
 	free(at);
+	/* The sequence: each run's orders before T, copied from by_user (the order table is not read
+	 * again). */
 	uint64_t n_seq = 0;
 	for (uint64_t r = 0; r < n_runs; r++) {
-		uint64_t first = n_seq;
-		if (r + 4 < n_runs)
-			__builtin_prefetch(&h->orders[h->by_user[runs[r + 4].first]]);
-		for (uint64_t i = runs[r].first; i < runs[r].end; i++) {
-			uint32_t oid = h->by_user[i];
-			if (h->orders[oid].event_time_ms >= until_ms)
-				break;
-			seq[n_seq++] = oid;
-		}
+		uint64_t first = n_seq, n = runs[r].end - runs[r].first;
+		if (n)
+			memcpy(seq + n_seq, h->by_user + runs[r].first, n * sizeof *seq);
+		n_seq += n;
 		runs[r].first = first;
 		runs[r].end = n_seq;
 	}
