@@ -184,7 +184,7 @@ static void split_rows(struct csv_reader *r, char *s, size_t n)
 		if (r->fast && (unsigned char)(*s - '0') < 10) { /* a digit first: never a header */
 			char why[256];
 			int rc;
-			const char *row_end = r->fast(s, end, r->ctx, &rc, why, sizeof why);
+			const char *row_end = r->fast(s, end, r->ctx, r->rowno + 1, &rc, why, sizeof why);
 			if (row_end) {
 				r->rowno++;
 				settle_row(r, 1, rc, why);

@@ -45,9 +45,11 @@ int ds__csv_read_range(const char *path, const struct ds_range *range, struct ds
  * with a digit: it parses the row in [s, end) without splitting it and returns where the row
  * ends (its CR or LF, or end), with *rc_out what a row function would return for it (why says
  * why if 1); or NULL when the row is not in that form: the engine then splits it and calls the
- * row function, which must judge it as the fast path would have.
+ * row function, which must judge it as the fast path would have. rowno is the row's number, as
+ * ds__row.rowno would give it.
  */
-typedef const char *(*ds__fast_fn)(const char *s, const char *end, void *ctx, int *rc_out, char *why, size_t why_len);
+typedef const char *(*ds__fast_fn)(const char *s, const char *end, void *ctx, uint64_t rowno, int *rc_out, char *why,
+				   size_t why_len);
 
 /* ds__csv_read_range() with a fast path for the reader's common rows (NULL: none). */
 int ds__csv_read_range_fast(const char *path, const struct ds_range *range, struct ds_report *rep, ds__row_fn fn,

@@ -5,6 +5,7 @@
  */
 #include "dataset/dataset_int.h"
 
+#include <pthread.h>
 #include <string.h>
 
 /* Indexes h->lines by order if each order's lines are together and in add_to_cart order (as
@@ -154,36 +155,120 @@ static int sort_by_user_number(struct timed *all, uint64_t n)
 	return DS_OK;
 }
 
-/*
- * Fills all[] from orders.csv's order (kept in by_user) and returns whether that order is
- * already by (user_id, order_number), as Kaggle's file is; 0 if it is not, or if not every
- * order is in by_user (all[] is then to be filled otherwise).
- */
-static int from_file_order(const struct ds_history *h, struct timed *all)
+/* Whether by_user[from, to) is by (user_id, order_number), each pair after the one before it. */
+static int in_user_order(const struct ds_history *h, uint64_t from, uint64_t to)
 {
-	if (!h->by_user || h->n_by_user != h->n_orders)
-		return 0;
-	for (uint64_t i = 0; i < h->n_by_user; i++) {
-		if (i + DS__PREFETCH_AHEAD < h->n_by_user)
+	for (uint64_t i = from + 1; i < to; i++) {
+		if (i + DS__PREFETCH_AHEAD < to)
 			__builtin_prefetch(&h->orders[h->by_user[i + DS__PREFETCH_AHEAD]]);
-		uint32_t id = h->by_user[i];
-		all[i] = (struct timed){ 0, h->orders[id].user_id, h->orders[id].order_number, id };
-		if (i > 0 && (all[i - 1].user > all[i].user ||
-			      (all[i - 1].user == all[i].user && all[i - 1].number >= all[i].number)))
+		const struct ds_order *a = &h->orders[h->by_user[i - 1]], *b = &h->orders[h->by_user[i]];
+		if (a->user_id > b->user_id || (a->user_id == b->user_id && a->order_number >= b->order_number))
 			return 0;
 	}
 	return 1;
 }
 
+/* A share of the timeline's work: orders [from, to) of the walk by user, starting at a user's
+ * first order. */
+struct times_job {
+	struct ds_history *h;
+	const struct ds_customers *customers;
+	struct timed *all; /* NULL: the walk is by_user (as orders.csv has it) */
+	uint64_t from, to;
+	int check; /* 1: only say whether by_user[from - 1, to) is in user order (into ok) */
+	int ok;
+	uint64_t n_users, users_without_customer;
+};
+
+/* Event times of the orders of the job's share (see ds_history_build_timeline). */
+static void *times_of(void *arg)
+{
+	struct times_job *j = arg;
+	struct ds_history *h = j->h;
+	if (j->check) {
+		j->ok = in_user_order(h, j->from ? j->from - 1 : 0, j->to);
+		return NULL;
+	}
+	const int32_t first_day = 17167; /* 2017-01-01 */
+	const int32_t span_days = 1186;  /* to 2020-04-01, the range of date_joined */
+	const uint32_t *ids = h->by_user;
+	int64_t day = 0, prev_t = 0;
+	uint32_t prev_user = 0;
+	for (uint64_t i = j->from; i < j->to; i++) {
+		uint32_t id = j->all ? j->all[i].order_id : ids[i];
+		if (i + DS__PREFETCH_AHEAD < j->to)
+			__builtin_prefetch(
+			    &h->orders[j->all ? j->all[i + DS__PREFETCH_AHEAD].order_id : ids[i + DS__PREFETCH_AHEAD]]);
+		struct ds_order *o = &h->orders[id];
+		int same_user = i > j->from && o->user_id == prev_user;
+		if (!same_user) {
+			const struct ds_customer *c = ds_customer_find(j->customers, o->user_id);
+			day = c ? c->joined_day : first_day + (int32_t)(mix32(o->user_id) % (uint32_t)span_days);
+			j->n_users++;
+			j->users_without_customer += c == NULL;
+		} else if (o->days > 0) {
+			day += o->days;
+		}
+		int64_t t = (day * 24 + o->hour) * 3600000LL;
+		/* Same-day orders can be at an earlier hour: keep each user's orders in order. */
+		if (same_user && t < prev_t)
+			t = prev_t;
+		o->event_time_ms = t;
+		prev_t = t;
+		prev_user = o->user_id;
+		if (j->all) {
+			j->all[i].t = t;
+			h->by_user[i] = id;
+		}
+	}
+	return NULL;
+}
+
+/*
+ * Runs jobs[0] on this thread and jobs[1] on another (on this one too if it cannot start). The
+ * shares are disjoint: each writes only its own orders and all[] entries.
+ */
+static void run_two(struct times_job *jobs)
+{
+	pthread_t t;
+	int started = pthread_create(&t, NULL, times_of, &jobs[1]) == 0;
+	times_of(&jobs[0]);
+	if (started)
+		pthread_join(t, NULL);
+	else
+		times_of(&jobs[1]);
+}
+
 int ds_history_build_timeline(struct ds_history *h, const struct ds_customers *customers, int time_order)
 {
-	struct timed *all = malloc((h->n_orders ? h->n_orders : 1) * sizeof *all);
-	if (!all)
-		return DS_NOMEM;
-	uint64_t n = 0;
-	if (from_file_order(h, all)) { /* nothing to sort */
-		n = h->n_by_user;
-	} else {
+	/* orders.csv's order (in by_user until now) is by (user_id, order_number) in Kaggle's file
+	 * and the generator's: then it is the walk as it is, checked on two threads. */
+	int file_order = h->by_user && h->n_by_user == h->n_orders;
+	struct times_job jobs[2] = {
+		{ .h = h, .customers = customers, .check = 1, .to = h->n_by_user / 2 },
+		{ .h = h, .customers = customers, .check = 1, .from = h->n_by_user / 2, .to = h->n_by_user }
+	};
+	if (file_order) {
+		run_two(jobs);
+		file_order = jobs[0].ok && jobs[1].ok;
+	}
+	/* all[] is the walk by (user, order_number) with the event times: to sort it by time, or when
+	 * by_user is not that walk yet. */
+	struct timed *all = NULL;
+	uint64_t n = file_order ? h->n_by_user : 0;
+	if (!file_order || time_order) {
+		all = malloc((h->n_orders ? h->n_orders : 1) * sizeof *all);
+		if (!all)
+			return DS_NOMEM;
+	}
+	if (file_order && all) {
+		for (uint64_t i = 0; i < n; i++) {
+			if (i + DS__PREFETCH_AHEAD < n)
+				__builtin_prefetch(&h->orders[h->by_user[i + DS__PREFETCH_AHEAD]]);
+			uint32_t id = h->by_user[i];
+			all[i] = (struct timed){ 0, h->orders[id].user_id, h->orders[id].order_number, id };
+		}
+	} else if (!file_order) {
 		for (size_t id = 0; id < h->cap; id++)
 			if (h->orders[id].user_id)
 				all[n++] = (struct timed){ 0, h->orders[id].user_id, h->orders[id].order_number,
@@ -193,9 +278,6 @@ int ds_history_build_timeline(struct ds_history *h, const struct ds_customers *c
 			return DS_NOMEM;
 		}
 	}
-	const int32_t first_day = 17167; /* 2017-01-01 */
-	const int32_t span_days = 1186;  /* to 2020-04-01, the range of date_joined */
-	int64_t day = 0;
 	if (h->cap_by_user < n) {
 		free(h->by_user);
 		h->by_user = malloc((n ? n : 1) * sizeof *h->by_user);
@@ -206,27 +288,17 @@ int ds_history_build_timeline(struct ds_history *h, const struct ds_customers *c
 			return DS_NOMEM;
 		}
 	}
-	h->n_users = h->users_without_customer = 0;
-	for (uint64_t i = 0; i < n; i++) {
-		if (i + DS__PREFETCH_AHEAD < n)
-			__builtin_prefetch(&h->orders[all[i + DS__PREFETCH_AHEAD].order_id]);
-		struct ds_order *o = &h->orders[all[i].order_id];
-		if (i == 0 || all[i - 1].user != all[i].user) {
-			const struct ds_customer *c = ds_customer_find(customers, all[i].user);
-			day = c ? c->joined_day : first_day + (int32_t)(mix32(all[i].user) % (uint32_t)span_days);
-			h->n_users++;
-			h->users_without_customer += c == NULL;
-		} else if (o->days > 0) {
-			day += o->days;
-		}
-		int64_t t = (day * 24 + o->hour) * 3600000LL;
-		/* Same-day orders can be at an earlier hour: keep each user's orders in order. */
-		if (i > 0 && all[i - 1].user == all[i].user && t < all[i - 1].t)
-			t = all[i - 1].t;
-		o->event_time_ms = t;
-		all[i].t = t;
-		h->by_user[i] = all[i].order_id;
-	}
+	/* Two shares, split at a user's first order: a user's times depend on their orders alone. */
+	uint64_t mid = n / 2;
+	while (mid > 0 && mid < n &&
+	       (all ? all[mid].user == all[mid - 1].user
+		    : h->orders[h->by_user[mid]].user_id == h->orders[h->by_user[mid - 1]].user_id))
+		mid++;
+	jobs[0] = (struct times_job){ .h = h, .customers = customers, .all = all, .from = 0, .to = mid };
+	jobs[1] = (struct times_job){ .h = h, .customers = customers, .all = all, .from = mid, .to = n };
+	run_two(jobs);
+	h->n_users = jobs[0].n_users + jobs[1].n_users;
+	h->users_without_customer = jobs[0].users_without_customer + jobs[1].users_without_customer;
 	h->n_by_user = n;
 	h->n_timeline = 0;
 	if (time_order) {

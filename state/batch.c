@@ -193,6 +193,23 @@ int state_batch_put_customer(struct state_batch *b, const struct state_customer 
 	return rc;
 }
 
+int state_batch_put_encoded(struct state_batch *b, uint32_t partition, uint32_t user_id, const void *rec, size_t len,
+			    int append)
+{
+	uint8_t key[8];
+	if (len == 0 || len > STATE_RECORD_MAX)
+		return STATE_INVAL;
+	state__customer_key(partition, user_id, key);
+	MDB_val k = { sizeof key, key }, v = { len, (void *)rec };
+	int mrc = mdb_put(b->txn, b->db->customers, &k, &v, append ? MDB_APPEND : 0);
+	if (mrc == MDB_KEYEXIST)
+		return STATE_INVAL;
+	int rc = state__map_mdb(mrc);
+	if (rc == STATE_OK)
+		b->stats.customers++;
+	return rc;
+}
+
 int state_batch_put_product(struct state_batch *b, const struct state_product *p)
 {
 	if (p->product_id >= state_product_id_limit(b->db))

@@ -380,6 +380,16 @@ void state_batch_prefetch(const struct state_batch *b, int32_t partition, const 
 int state_batch_put_customer(struct state_batch *b, const struct state_customer *c, int append);
 
 /**
+ * @brief state_batch_put_customer() of a record already encoded: @p rec is the
+ *        state_customer_encode() output of the customer (partition, user_id), written as given
+ *        (not decoded again). For bulk loads that encode on another thread than the batch's
+ *        (backfill); @p rec is borrowed for the call only.
+ * @return STATE_OK, STATE_INVAL (also a record longer than STATE_RECORD_MAX), STATE_FULL or STATE_IO.
+ */
+int state_batch_put_encoded(struct state_batch *b, uint32_t partition, uint32_t user_id, const void *rec, size_t len,
+			    int append);
+
+/**
  * @brief Inserts or replaces a product (reference table).
  * @return STATE_OK, STATE_NOMEM, STATE_IO, STATE_FULL; STATE_INVAL for product_id 0 or an id at
  *         or beyond state_product_id_limit() (nothing written).

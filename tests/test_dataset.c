@@ -645,6 +645,66 @@ static void test_fast_path_leaves_odd_rows_to_the_row_reader(void **state)
 	assert_non_null(strstr(log_fast, ":5: add_to_cart_order '70000' not in 1..65535\n"));
 }
 
+/* Rows the orders reader's fast path must leave to the row reader, among rows it takes: the same
+ * table, rejected ids, counts and reports as libcsv alone gives. */
+static void test_orders_fast_path_equals_libcsv(void **state)
+{
+	(void)state;
+	char path[] = "/tmp/segstream-orders-fast-XXXXXX";
+	FILE *f = temp_file(path);
+	fprintf(f, "order_id,user_id,eval_set,order_number,order_dow,order_hour_of_day,days_since_prior_order\n"
+		   "1,1,prior,1,2,08,\n"
+		   "2,1,prior,2,3,07,15.0\n"
+		   "3,1,train,3,3,12,21\r\n"      /* no fraction, CRLF */
+		   "4,2,test,1,0,00,\r\n"         /* empty days, CRLF */
+		   " 5,2,prior,2,0,10,3.0\n"      /* a space: trimmed, an order */
+		   "6,2,prior,3,0,10, 4.00\n"     /* a space and ".00": an order */
+		   "7,2,prior,4,0,10,5.\n"        /* a dot without a zero */
+		   "8,2,prior,5,0,10,31.0\n"      /* days out of range */
+		   "9,2,prior,6,0,24,1.0\n"       /* hour 24 */
+		   "10,2,Prior,7,0,10,1.0\n"      /* eval_set spelt otherwise */
+		   "11,2,prior ,8,0,10,1.0\n"     /* a space after the eval_set */
+		   "12,2,prior,0,0,10,1.0\n"      /* order_number 0 */
+		   "13,0,prior,9,0,10,1.0\n"      /* user_id 0 */
+		   "14,2,prior,70000,0,10,1.0\n"  /* order_number out of range */
+		   "15,2,prior,10,7,10,1.0\n"     /* dow 7 */
+		   "16,2,prior,11,0,10,1.0,9\n"   /* eight columns */
+		   "17,2,prior,12,0,10\n"         /* six */
+		   "0,2,prior,13,0,10,1.0\n"      /* order_id 0 */
+		   "12345678901,2,prior,1,0,1,\n" /* 11 digits */
+		   "2,3,prior,1,0,10,\n"          /* a repeated order_id */
+		   "18,3,prior,2,0,10,5.0.0\n"    /* two fractions */
+		   "19,3,prior,3,6,23,30.0\n"
+		   "20,4294967295,prior,1,0,1,"); /* the largest user id (over the table's limit); no final newline */
+	fclose(f);
+	char log_fast[4096] = "", log_slow[4096] = "";
+	FILE *lf = fmemopen(log_fast, sizeof log_fast, "w"), *ls = fmemopen(log_slow, sizeof log_slow, "w");
+	struct ds_report rf = { .on_error = DS_ON_ERROR_SKIP, .log = lf };
+	struct ds_report rs = { .on_error = DS_ON_ERROR_SKIP, .log = ls, .libcsv_only = 1 };
+	struct ds_history hf = { 0 }, hs = { 0 };
+	assert_int_equal(ds_orders_read(path, &hf, &rf), DS_OK);
+	assert_int_equal(ds_orders_read(path, &hs, &rs), DS_OK);
+	fclose(lf);
+	fclose(ls);
+	unlink(path);
+	assert_int_equal(hf.n_orders, 7); /* 1-6, 19 */
+	assert_true(hf.n_orders == hs.n_orders && hf.cap == hs.cap && hf.n_by_user == hs.n_by_user);
+	assert_memory_equal(hf.orders, hs.orders, hf.cap * sizeof *hf.orders);
+	assert_memory_equal(hf.by_user, hs.by_user, hf.n_by_user * sizeof *hf.by_user);
+	assert_int_equal(hf.n_rejected_orders, hs.n_rejected_orders);
+	assert_memory_equal(hf.rejected_orders, hs.rejected_orders, hf.n_rejected_orders * sizeof *hf.rejected_orders);
+	assert_true(rf.rows == 23 && rs.rows == 23 && rf.errors == 16 && rs.errors == 16);
+	assert_string_equal(log_fast, log_slow);
+	assert_non_null(strstr(log_fast, ":21: order_id 2 appears twice\n"));
+	assert_int_equal(hf.orders[6].days, 4);
+	assert_int_equal(hf.orders[4].days, -1);
+	assert_int_equal(hf.orders[3].eval_set, DS_EVAL_TRAIN);
+	assert_int_equal(hf.orders[19].dow, 6);
+	assert_non_null(strstr(log_fast, ":24: user_id 4294967295 is over the limit"));
+	ds_history_free(&hf);
+	ds_history_free(&hs);
+}
+
 /* Writes DIR/orders.csv (n orders of n / 4 users, ids shuffled) and DIR/order_products__prior.csv
  * (2 lines an order, by order id), then dirty lines: an order's lines apart and out of
  * add_to_cart order, a repeated add_to_cart, a line of an unknown order. */
@@ -928,6 +988,7 @@ int main(void)
 		cmocka_unit_test(test_users_without_demographics),
 		cmocka_unit_test(test_fast_path_equals_libcsv),
 		cmocka_unit_test(test_fast_path_leaves_odd_rows_to_the_row_reader),
+		cmocka_unit_test(test_orders_fast_path_equals_libcsv),
 		cmocka_unit_test(test_walk_groups_like_the_history),
 		cmocka_unit_test(test_ranges_read_like_the_whole_file),
 		cmocka_unit_test(test_range_with_quotes_asks_for_the_whole_file),

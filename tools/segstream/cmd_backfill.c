@@ -3,8 +3,9 @@
  * reader (dataset/) and the consumer's apply function (state_customer_apply), and writes it to
  * LMDB in one bulk transaction (keys in order, MDB_APPEND): the orders first, then the lines
  * in 8 bytes each (ds_walk), applied customer after customer in key order and each customer
- * written as soon as it is complete, so memory follows the orders and the customers more than
- * the lines (12 bytes a line and every customer's record before). With --brokers it also stores,
+ * written as soon as it is complete (its record encoded on another thread while the next bucket
+ * is applied), so memory follows the orders and the customers more than the lines (12 bytes a
+ * line and every customer's record before). With --brokers it also stores,
  * in that transaction, where the consumer must continue: the offsets that offsets_for_times(T)
  * returns (the first event at or after T in each partition), or the end offsets when the whole
  * history was backfilled. The consumer's duplicate guard absorbs any overlap at the seam.
@@ -12,6 +13,7 @@
 #include <getopt.h>
 #include <inttypes.h>
 #include <librdkafka/rdkafka.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -66,20 +68,13 @@ out:
 	return rc;
 }
 
-/* A customer of the history: its orders are by_user[first, end), in order_number order. */
+/* A customer of the history: its orders before T, in order_number order, are by_user[first, end)
+ * while the sequence is built, seq[first, end) after. */
 struct cust_run {
 	uint32_t partition;
 	uint32_t user_id;
 	uint64_t first, end;
 };
-
-static int compare_run(const void *a, const void *b)
-{
-	const struct cust_run *x = a, *y = b;
-	if (x->partition != y->partition)
-		return x->partition < y->partition ? -1 : 1;
-	return (x->user_id > y->user_id) - (x->user_id < y->user_id);
-}
 
 /* --only-partitions LIST ("0,2"): a flag per partition, 1 for those listed. @return 0, or 2 (said why). */
 static int parse_only(const char *list, int32_t partitions, unsigned char **keep_out)
@@ -116,9 +111,13 @@ static int build_sequence(const struct ds_history *h, int64_t until_ms, int32_t 
 			  struct cust_run **runs_out, uint64_t *n_runs_out, uint32_t **seq_out, uint64_t *n_seq_out)
 {
 	struct cust_run *runs = malloc((h->n_users ? h->n_users : 1) * sizeof *runs);
+	struct cust_run *unsorted = malloc((h->n_users ? h->n_users : 1) * sizeof *unsorted);
+	uint64_t *at = calloc((size_t)partitions + 1, sizeof *at); /* partition p's runs from at[p] */
 	uint32_t *seq = malloc((h->n_by_user ? h->n_by_user : 1) * sizeof *seq);
-	if (!runs || !seq) {
+	if (!runs || !unsorted || !at || !seq) {
 		free(runs);
+		free(unsorted);
+		free(at);
 		free(seq);
 		return -1;
 	}
@@ -126,29 +125,39 @@ static int build_sequence(const struct ds_history *h, int64_t until_ms, int32_t 
 	for (uint64_t i = 0; i < h->n_by_user;) {
 		uint32_t user = h->orders[h->by_user[i]].user_id;
 		uint64_t end = i + 1;
+		/* by_user[i, cut): the user's orders before T (their times never decrease) */
+		uint64_t cut = h->orders[h->by_user[i]].event_time_ms < until_ms ? i + 1 : i;
 		while (end < h->n_by_user && h->orders[h->by_user[end]].user_id == user) {
 			ds_history_prefetch(h, h->by_user, h->n_by_user, end);
+			if (cut == end && h->orders[h->by_user[end]].event_time_ms < until_ms)
+				cut++;
 			end++;
 		}
 		char key[16];
 		int kl = snprintf(key, sizeof key, "%u", user);
 		uint32_t partition = (uint32_t)kc_partition_for_key(key, (size_t)kl, partitions);
-		if (!keep || keep[partition])
-			runs[n_runs++] = (struct cust_run){ partition, user, i, end };
+		if (!keep || keep[partition]) {
+			unsorted[n_runs++] = (struct cust_run){ partition, user, i, cut };
+			at[partition + 1]++;
+		}
 		i = end;
 	}
-	qsort(runs, n_runs, sizeof *runs, compare_run);
+	/* The runs come in user_id order (h->by_user is by user): a stable counting sort on the
+	 * partition puts them in (partition, user_id) order. */
+	for (int32_t p = 0; p < partitions; p++)
+		at[p + 1] += at[p];
+	for (uint64_t r = 0; r < n_runs; r++)
+		runs[at[unsorted[r].partition]++] = unsorted[r];
+	free(unsorted);
+	free(at);
+	/* The sequence: each run's orders before T, copied from by_user (the order table is not read
+	 * again). */
 	uint64_t n_seq = 0;
 	for (uint64_t r = 0; r < n_runs; r++) {
-		uint64_t first = n_seq;
-		if (r + 4 < n_runs)
-			__builtin_prefetch(&h->orders[h->by_user[runs[r + 4].first]]);
-		for (uint64_t i = runs[r].first; i < runs[r].end; i++) {
-			uint32_t oid = h->by_user[i];
-			if (h->orders[oid].event_time_ms >= until_ms)
-				break;
-			seq[n_seq++] = oid;
-		}
+		uint64_t first = n_seq, n = runs[r].end - runs[r].first;
+		if (n)
+			memcpy(seq + n_seq, h->by_user + runs[r].first, n * sizeof *seq);
+		n_seq += n;
 		runs[r].first = first;
 		runs[r].end = n_seq;
 	}
@@ -157,6 +166,57 @@ static int build_sequence(const struct ds_history *h, int64_t until_ms, int32_t 
 	*seq_out = seq;
 	*n_seq_out = n_seq;
 	return 0;
+}
+
+/*
+ * Customers completed while one bucket was applied, then their records: encoded on a thread of
+ * their own while the next bucket is applied, and written (appended) by the batch's thread after
+ * it. Encoding took a third of the applying thread's time, while the thread sorting the buckets
+ * waited for it.
+ */
+struct done_set {
+	struct state_customer *cust;
+	uint64_t n, cap;
+	uint8_t *bytes; /* the records, one after the other: record i ends at end[i] */
+	size_t *end;
+	size_t cap_bytes;
+	int rc; /* of the encoding: 0, or -1 (out of memory or a record that does not encode) */
+};
+
+static void done_set_free(struct done_set *d)
+{
+	free(d->cust);
+	free(d->bytes);
+	free(d->end);
+}
+
+/* Encodes the set's customers into its bytes (a thread's body); d->rc says how it went. */
+static void *encode_set(void *arg)
+{
+	struct done_set *d = arg;
+	d->rc = -1;
+	size_t *e = realloc(d->end, (d->cap ? d->cap : 1) * sizeof *e);
+	if (!e)
+		return NULL;
+	d->end = e;
+	size_t used = 0;
+	for (uint64_t i = 0; i < d->n; i++) {
+		if (used + STATE_RECORD_MAX > d->cap_bytes) {
+			size_t cap = d->cap_bytes ? d->cap_bytes * 2 : (size_t)1 << 20;
+			uint8_t *t = realloc(d->bytes, cap);
+			if (!t)
+				return NULL;
+			d->bytes = t;
+			d->cap_bytes = cap;
+		}
+		size_t len = 0;
+		if (state_customer_encode(&d->cust[i], d->bytes + used, STATE_RECORD_MAX, &len) != STATE_OK)
+			return NULL;
+		used += len;
+		d->end[i] = used;
+	}
+	d->rc = 0;
+	return NULL;
 }
 
 /* Applying the walk customer by customer, and writing each customer when it is complete. */
@@ -170,23 +230,78 @@ struct apply_state {
 	struct state_customer cust; /* the current customer (user_id 0: nothing applied yet) */
 	struct state_batch *b;
 	uint64_t applied, customers;
-	double put_s; /* time spent writing customers */
+	double put_s;            /* time spent writing customers */
+	struct done_set done[2]; /* done[cur]: completed in the bucket being applied */
+	int cur, encoding;       /* encoding: done[!cur] is being encoded by encoder */
+	pthread_t encoder;
 };
 
-/* Writes the current customer if it has an applied order (append: runs are in key order). */
+/* Keeps the current customer, if it has an applied order, to be written after the bucket. */
 static int put_customer(struct apply_state *a)
 {
 	if (!a->cust.user_id)
 		return 0;
-	double t = now_s();
-	int src = state_batch_put_customer(a->b, &a->cust, 1);
-	a->put_s += now_s() - t;
-	if (src != STATE_OK) {
-		log_error(cli_log, cli_command, "writing customer %u: %s", a->cust.user_id, state_strerror(src));
+	struct done_set *d = &a->done[a->cur];
+	if (d->n == d->cap) {
+		uint64_t cap = d->cap ? d->cap * 2 : 4096;
+		struct state_customer *t = realloc(d->cust, cap * sizeof *t);
+		if (!t) {
+			log_error(cli_log, cli_command, "out of memory");
+			return -1;
+		}
+		d->cust = t;
+		d->cap = cap;
+	}
+	d->cust[d->n++] = a->cust;
+	return 0;
+}
+
+/* Appends the records of an encoded set (runs are in key order) and empties it. */
+static int write_set(struct apply_state *a, struct done_set *d)
+{
+	if (d->rc) {
+		log_error(cli_log, cli_command, "encoding customers: out of memory");
 		return -1;
 	}
-	a->customers++;
+	double t = now_s();
+	for (uint64_t i = 0; i < d->n; i++) {
+		size_t from = i ? d->end[i - 1] : 0;
+		int src = state_batch_put_encoded(a->b, d->cust[i].partition, d->cust[i].user_id, d->bytes + from,
+						  d->end[i] - from, 1);
+		if (src != STATE_OK) {
+			log_error(cli_log, cli_command, "writing customer %u: %s", d->cust[i].user_id,
+				  state_strerror(src));
+			return -1;
+		}
+	}
+	a->put_s += now_s() - t;
+	a->customers += d->n;
+	d->n = 0;
 	return 0;
+}
+
+/*
+ * After a bucket: waits for the set encoded meanwhile and writes it, then has the bucket's
+ * customers encoded on a thread (on this one, and written, if none starts or if @p last).
+ */
+static int hand_over(struct apply_state *a, int last)
+{
+	if (a->encoding) {
+		pthread_join(a->encoder, NULL);
+		a->encoding = 0;
+		if (write_set(a, &a->done[!a->cur]))
+			return -1;
+	}
+	a->cur = !a->cur; /* the bucket's set is done[!cur] now */
+	struct done_set *d = &a->done[!a->cur];
+	if (d->n == 0)
+		return 0;
+	if (!last && pthread_create(&a->encoder, NULL, encode_set, d) == 0) {
+		a->encoding = 1;
+		return 0;
+	}
+	encode_set(d);
+	return write_set(a, d);
 }
 
 /* Applies one bucket of the walk through the one apply function, order by order. */
@@ -353,11 +468,15 @@ int cmd_backfill(int argc, char **argv)
 		goto out;
 	/* The orders and their event times first; then the lines, kept compactly in the order the
 	 * customers are applied and written (build_sequence), not as the history's table. */
-	if (ds_history_load_orders(data, &h, &rep) != DS_OK ||
-	    ds_history_build_timeline(&h, customers.count ? &customers : NULL, 0) != DS_OK)
+	double t_reference = now_s();
+	if (ds_history_load_orders(data, &h, &rep) != DS_OK)
+		goto out;
+	double t_orders = now_s();
+	if (ds_history_build_timeline(&h, customers.count ? &customers : NULL, 0) != DS_OK)
 		goto out;
 	if (build_sequence(&h, until_ms, ho.partitions, keep, &runs, &n_runs, &seq, &n_seq))
 		goto out;
+	double t_sequence = now_s();
 	free(h.by_user); /* the sequence replaces it (and it is ours: the history is backfill's own) */
 	h.by_user = NULL;
 	h.n_by_user = h.cap_by_user = 0;
@@ -371,8 +490,11 @@ int cmd_backfill(int argc, char **argv)
 		fputc('\n', stderr);
 	if (have_customers)
 		cli_warn_no_demographics(&h);
-	log_info(cli_log, cli_command, "%" PRIu64 " rows read (%.1f s); applying and writing LMDB", rep.rows,
-		 t_read - t0);
+	log_info(cli_log, cli_command,
+		 "%" PRIu64 " rows read (%.2f s: reference files %.2f, orders %.2f, timeline and sequence %.2f, "
+		 "lines %.2f); applying and writing LMDB",
+		 rep.rows, t_read - t0, t_reference - t0, t_orders - t_reference, t_sequence - t_orders,
+		 t_read - t_sequence);
 
 	/* One bulk transaction: reference tables, customers in key order (append), offsets. */
 	struct state_config cfg;
@@ -430,14 +552,18 @@ int cmd_backfill(int argc, char **argv)
 				   .b = b };
 	struct ds_walk_bucket wb;
 	int wrc;
-	while ((wrc = ds_walk_next(walk, &wb)) == 1 && !cli_stop)
-		if (apply_bucket(&ap, &wb))
+	double wait_s = 0, t_next = now_s(); /* time waiting for the next sorted bucket */
+	while ((wrc = ds_walk_next(walk, &wb)) == 1 && !cli_stop) {
+		wait_s += now_s() - t_next;
+		if (apply_bucket(&ap, &wb) || hand_over(&ap, 0))
 			goto out;
+		t_next = now_s();
+	}
 	if (wrc < 0) {
 		log_error(cli_log, cli_command, "%s", ds_strerror(wrc));
 		goto out;
 	}
-	if (cli_stop || put_customer(&ap))
+	if (cli_stop || put_customer(&ap) || hand_over(&ap, 1))
 		goto out;
 	ds_walk_free(walk);
 	walk = NULL;
@@ -455,6 +581,10 @@ int cmd_backfill(int argc, char **argv)
 		goto out;
 	}
 	double t_end = now_s();
+	log_info(cli_log, cli_command,
+		 "applied in %.2f s (%.2f s of it waiting for sorted buckets), customers written in %.2f s, "
+		 "committed in %.2f s",
+		 t_apply - t_read, wait_s, ap.put_s, t_end - t_apply - ap.put_s);
 	printf("backfill: %" PRIu64 " rows read, %" PRIu64 " row errors, %" PRIu64 " lines applied, %" PRIu64
 	       " customers over %d partitions\n",
 	       rep.rows, rep.errors, applied, n, ho.partitions);
@@ -473,6 +603,10 @@ out:
 		log_error(cli_log, cli_command, "stopped by a signal; the state is as it was before");
 	else if (rc)
 		log_error(cli_log, cli_command, "failed");
+	if (ap.encoding)
+		pthread_join(ap.encoder, NULL);
+	done_set_free(&ap.done[0]);
+	done_set_free(&ap.done[1]);
 	state_batch_abort(b);
 	state_close(db);
 	ds_walk_free(walk);
