@@ -1,9 +1,9 @@
 /*
  * The consumer loop (see consumer.h for the contract): open the clients, load the reference
  * topics, then consume the events topic in bursts into batches, each committed with its
- * offsets in one state transaction. Assignment and its hooks are in assign.c, dead letters in
- * dead_letter.c, the reference tables in reference.c, the fetcher's waker in waker.c, the
- * statistics in stats.c.
+ * offsets in one state transaction. Assignment and its hooks are in assign.c, a burst's
+ * messages into the batch in message.c, dead letters in dead_letter.c, the reference tables in
+ * reference.c, the fetcher's waker in waker.c, the statistics in stats.c.
  */
 #include <inttypes.h>
 #include <stdarg.h>
@@ -240,86 +240,6 @@ int cons__commit_batch(struct run *r)
 	return 0;
 }
 
-/* The key as text for a reason: at most 24 bytes, anything unprintable as '?'. */
-static void key_text(const rd_kafka_message_t *m, char *out, size_t out_len)
-{
-	size_t n = m->key ? m->key_len : 0, j = 0;
-	const unsigned char *k = m->key;
-	for (size_t i = 0; i < n && i < 24 && j + 1 < out_len; i++)
-		out[j++] = k[i] >= 0x20 && k[i] < 0x7f ? (char)k[i] : '?';
-	out[j] = 0;
-}
-
-/* Debug: a stamped event's produce -> append -> fetched split (the append time is the message's
- * timestamp when the topic has message.timestamp.type=LogAppendTime; else all of it is "fetch"). */
-static void trace_stamped(struct run *r, const rd_kafka_message_t *m, int64_t produced_us)
-{
-	rd_kafka_timestamp_type_t type;
-	int64_t ts_ms = rd_kafka_message_timestamp(m, &type);
-	double append = 0, fetch = (double)(r->burst_us - produced_us) / 1e3;
-	if (type == RD_KAFKA_TIMESTAMP_LOG_APPEND_TIME && ts_ms > 0) {
-		append = (double)ts_ms - (double)produced_us / 1e3;
-		fetch = (double)r->burst_us / 1e3 - (double)ts_ms;
-	}
-	if (!r->trace_n++)
-		r->trace_first_fetch_us = r->burst_us;
-	r->trace_append_sum += append;
-	r->trace_fetch_sum += fetch;
-	if (append > r->trace_append_max)
-		r->trace_append_max = append;
-	if (fetch > r->trace_fetch_max)
-		r->trace_fetch_max = fetch;
-}
-
-/* An event message decoded ahead of its apply: a burst is decoded first, so that the apply can
- * prefetch a few events ahead (the product and customer tables are larger than the caches). */
-struct decoded {
-	struct event ev;
-	int rc; /* event_decode()'s result */
-};
-
-static void handle_event(struct run *r, rd_kafka_message_t *m, const struct decoded *d, int stamped)
-{
-	if (cons__grow_parts(r, m->partition) || cons__ensure_batch(r))
-		return;
-	struct partition_state *ps = &r->parts[m->partition];
-	if (!ps->assigned) /* not ours (any more): its owner applies it */
-		return;
-	ps->next = m->offset + 1;
-	ps->dirty = 1;
-	ps->eof = 0;
-	r->stats.messages++;
-	r->batch_events++;
-	int64_t produced_us;
-	if (stamped && kc_produced_us(m, &produced_us)) {
-		cons__stamp(r, produced_us);
-		if (r->trace)
-			trace_stamped(r, m, produced_us);
-	}
-	char why[256];
-	if (d->rc != EVENT_OK) {
-		struct event ev; /* decoded again for the reason: rare, and the first pass skips the text */
-		int rc = event_decode(m->payload, m->len, &ev, why, sizeof why);
-		char reason[320];
-		snprintf(reason, sizeof reason, "%s: %s", event_errname(rc), why);
-		cons__send_dead_letter(r, m, event_errname(rc), reason);
-		return;
-	}
-	uint32_t key;
-	if (event_key_user_id(m->key, m->key_len, &key) != EVENT_OK || key != d->ev.user_id) {
-		char text[32];
-		key_text(m, text, sizeof text);
-		snprintf(why, sizeof why, "EVENT_KEY: message key \"%s\"%s is not the canonical decimal of user_id %u",
-			 text, m->key_len > 24 ? "..." : "", d->ev.user_id);
-		cons__send_dead_letter(r, m, "EVENT_KEY", why);
-		return;
-	}
-	int rc = state_batch_apply(r->batch, m->partition, &d->ev);
-	if (rc != STATE_OK)
-		cons__fatal(r, CONS_STATE, "applying %s/%d/%" PRId64 ": %s", r->cfg->events_topic, m->partition,
-			    m->offset, state_strerror(rc));
-}
-
 /*
  * Whether a burst's events are looked at for the produce-time header: always once caught up;
  * while catching up only if one of its first 64 events, or the first or last event of one of
@@ -524,12 +444,12 @@ int cons_run(const struct cons_config *cfg, struct state_db *db, struct cons_sta
 	/* Messages come in bursts from the consumer queue (callbacks such as rebalances are still
 	 * served inside the call): one clock read and one batch check per burst, not per message. */
 	rd_kafka_queue_t *queue = rd_kafka_queue_get_consumer(r.rk);
-	enum { BURST = 2048, AHEAD = 8 };
+	enum { BURST = 2048 };
 	rd_kafka_message_t **burst = malloc(BURST * sizeof *burst);
-	struct decoded *decoded = malloc(BURST * sizeof *decoded);
 	double at_end_since = -1;
-	if (!burst || !decoded)
+	if (!burst)
 		cons__fatal(&r, CONS_STATE, "out of memory");
+	cons__burst_open(&r, BURST);
 	while (!r.failed && !(cfg->stop && *cfg->stop)) {
 		uint64_t rebalances = r.rebalances;
 		ssize_t n = r.live ? fetch_ready(r.rk, queue, r.batch ? 0 : 100, burst, BURST)
@@ -537,35 +457,10 @@ int cons_run(const struct cons_config *cfg, struct state_db *db, struct cons_sta
 		int drained = n < BURST;
 		if (r.rebalances != rebalances) /* a rebalance was served inside the call */
 			n = cons__drop_stale(&r, burst, n, rebalances);
-		for (ssize_t i = 0; i < n; i++)
-			if (!burst[i]->err)
-				decoded[i].rc = event_decode(burst[i]->payload, burst[i]->len, &decoded[i].ev, NULL, 0);
 		int stamped = burst_stamped(&r, burst, n);
 		if (r.trace && stamped)
 			r.burst_us = cons__wall_us();
-		for (ssize_t i = 0; i < n; i++) {
-			rd_kafka_message_t *m = burst[i];
-			ssize_t ahead = i + AHEAD;
-			if (r.batch && ahead < n && !burst[ahead]->err && decoded[ahead].rc == EVENT_OK)
-				state_batch_prefetch(r.batch, burst[ahead]->partition, &decoded[ahead].ev);
-			if (r.failed) {
-				/* stop applying: the batch will not be committed */
-			} else if (!m->err) {
-				handle_event(&r, m, &decoded[i], stamped);
-			} else if (m->err == RD_KAFKA_RESP_ERR__PARTITION_EOF) {
-				if (cons__grow_parts(&r, m->partition) == 0)
-					r.parts[m->partition].eof = 1;
-			} else if (m->err == RD_KAFKA_RESP_ERR__AUTO_OFFSET_RESET ||
-				   m->err == RD_KAFKA_RESP_ERR_OFFSET_OUT_OF_RANGE) {
-				cons__fatal(&r, CONS_LOST,
-					    "%s/%d: %s: the events the state expects are no longer on the broker",
-					    cfg->events_topic, m->partition, rd_kafka_message_errstr(m));
-			} else {
-				log_warn(cfg->log, CONS_LOG, "%s/%d: %s", cfg->events_topic, m->partition,
-					 rd_kafka_message_errstr(m));
-			}
-			rd_kafka_message_destroy(m);
-		}
+		cons__handle_burst(&r, burst, n, stamped);
 		if (r.batch && batch_due(&r, drained))
 			cons__commit_batch(&r);
 		if (r.dlq)
@@ -605,7 +500,7 @@ int cons_run(const struct cons_config *cfg, struct state_db *db, struct cons_sta
 		}
 	}
 	free(burst);
-	free(decoded);
+	cons__burst_close(&r);
 	cons__waker_stop(&waker);
 	rd_kafka_queue_destroy(queue);
 	r.stats.seconds = (cons__now_ms() - started - (at_end_since >= 0 ? cfg->idle_ms : 0)) / 1e3;

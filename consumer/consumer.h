@@ -19,11 +19,19 @@
  * offset 0 (or the stored one) is gone from the broker, the loop stops with CONS_LOST instead of
  * silently skipping events.
  *
+ * Both schema versions of the events topic are read, mixed in one topic (event.h): version 1
+ * carries one event a message, version 2 an order's lines. Everything counts events (lines):
+ * the stats, the batch bound, the duplicate guard (per line, in state_batch_apply()); offsets
+ * stay per message, and a batch never splits a message.
+ *
  * Invalid events go to the dead-letter topic with the reason in the `segstream.error` header
  * and their source in `segstream.source`, are counted, and processing continues; a batch is
- * committed only after its dead letters are delivered. A poison message too large to be sent
- * whole (dlq_max_bytes) goes out truncated, its original size in `segstream.truncated` and the
- * reason saying so: no message can stop the stream by its size.
+ * committed only after its dead letters are delivered. A refused line of an order message goes
+ * alone, as the order with that line only (event_order_line_extract()), its position in the
+ * message (1-based) in `segstream.line`; the order's other lines are applied. A message refused
+ * as a whole (truncated, a bad key, a field of the order out of range, ...) goes whole. A poison
+ * message too large to be sent whole (dlq_max_bytes) goes out truncated, its original size in
+ * `segstream.truncated` and the reason saying so: no message can stop the stream by its size.
  *
  * Threading: cons_run() runs in the calling thread (plus one helper thread that only wakes
  * librdkafka's fetcher, see wake_ms) until *cfg->stop becomes non-zero (set it
@@ -148,12 +156,14 @@ struct cons_config {
 				      * a rebalance; a stopped one does not leave the group); NULL: dynamic */
 	int session_timeout_ms;      /* with a group: session.timeout.ms, default CONS_SESSION_TIMEOUT_MS;
 				      * how long a member that vanished (kill -9) keeps its partitions */
-	int batch_max_events;        /* default 500,000 (catch-up: large batches amortise page writes) */
+	int batch_max_events;        /* default 500,000 events (lines; catch-up: large batches amortise page
+				      * writes); a batch is committed once it holds this many, between messages */
 	int batch_max_ms;            /* default 500: the most a batch stays open while catching up */
 	int batch_live_ms;           /* default 20: caught up, the most a batch stays open (it is committed
 				      * sooner, as soon as no more messages are ready): consume --batch-ms */
 	int64_t live_lag_events;     /* default 100,000: behind by at most this many events (all assigned
-				      * partitions, from the latest fetch's high watermarks), the batches are
+				      * partitions, from the latest fetch's high watermarks: messages, so an
+				      * order message counts as one here), the batches are
 				      * live ones; behind by more, catch-up ones (-1: always catch-up ones) */
 	int exit_at_end;             /* 1: stop once every assigned partition is at its end */
 	int idle_ms;                 /* with exit_at_end: ... and has stayed there this long (0) */
@@ -215,7 +225,8 @@ void cons_config_init(struct cons_config *cfg);
 
 /** Counters of one run. */
 struct cons_stats {
-	uint64_t messages;    /* event messages read */
+	uint64_t messages;    /* events read: one per version-1 message, one per line of an order message
+			       * (version 2), one per message refused as a whole */
 	uint64_t applied;     /* events that changed a customer */
 	uint64_t duplicates;  /* skipped by the duplicate guard */
 	uint64_t ignored;     /* train lines not counted */
@@ -227,12 +238,14 @@ struct cons_stats {
 	double seconds;       /* wall time of the event phase (less the final idle_ms) */
 	double commit_ms_p50; /* batch commit latency */
 	double commit_ms_p99;
-	uint64_t stamped;    /* events with a produce-time header (KC_HEADER_PRODUCED_US), committed: all
+	uint64_t stamped;        /* event messages (an order's counts once) with a produce-time header
+			      * (KC_HEADER_PRODUCED_US), committed: all
 			      * of them once caught up; catching up, those of bursts in which one of the
 			      * first 64 events or the last has it (looking costs a fifth of the catch-up CPU: consumer.c) */
-	double fresh_ms_p50; /* their produce -> committed latency (0 without stamped events); p50 and */
-	double fresh_ms_p99; /* p99 to 0.1 ms below 100 ms, to 1 ms below 10 s (then "10 s or more") */
-	double fresh_ms_max; /* exact */
+	double fresh_ms_p50;     /* their produce -> committed latency (0 without stamped events); p50 and */
+	double fresh_ms_p99;     /* p99 to 0.1 ms below 100 ms, to 1 ms below 10 s (then "10 s or more") */
+	double fresh_ms_max;     /* exact */
+	uint64_t order_messages; /* order messages (version 2) read and not refused as a whole */
 };
 
 /* ---- Batch policy ---- */

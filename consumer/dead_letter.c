@@ -1,8 +1,9 @@
 /*
  * Dead letters: invalid event messages go, unchanged, to the dead-letter topic with the reason
  * in the `segstream.error` header and their source in `segstream.source` (a message larger than
- * the dead-letter limit goes out truncated, marked); a batch is committed only after its dead
- * letters are delivered (cons__dlq_settle).
+ * the dead-letter limit goes out truncated, marked); a refused line of an order message goes as
+ * that order with the line alone, its position in `segstream.line`. A batch is committed only
+ * after its dead letters are delivered (cons__dlq_settle).
  */
 #include <inttypes.h>
 #include <stdio.h>
@@ -76,11 +77,12 @@ static void count_reason(struct run *r, const char *reason)
  * value keeps its first bytes, `segstream.truncated` holds its original size and the reason says
  * so. A refused produce is fatal (the batch must not be committed without it).
  */
-void cons__send_dead_letter(struct run *r, const rd_kafka_message_t *m, const char *reason, const char *why)
+void cons__send_dead_letter(struct run *r, const rd_kafka_message_t *m, const void *value, size_t len, int line,
+			    const char *reason, const char *why)
 {
-	char source[512], error[DLQ_REASON_MAX], original[24];
+	char source[512], error[DLQ_REASON_MAX], original[24], line_text[16];
 	snprintf(source, sizeof source, "%s/%d/%" PRId64, rd_kafka_topic_name(m->rkt), m->partition, m->offset);
-	size_t key_len = m->key ? m->key_len : 0, value_len = m->len;
+	size_t key_len = m->key ? m->key_len : 0, value_len = len;
 	size_t room = r->dlq_limit > DLQ_OVERHEAD ? r->dlq_limit - DLQ_OVERHEAD : 0;
 	int truncated = key_len + value_len > room;
 	if (truncated) {
@@ -90,22 +92,26 @@ void cons__send_dead_letter(struct run *r, const rd_kafka_message_t *m, const ch
 			value_len = room - (key_len < room ? key_len : room);
 		snprintf(error, sizeof error,
 			 "%s; dead letter truncated: payload %zu of %zu bytes, key %zu of %zu (limit %zu)", why,
-			 value_len, m->len, key_len, m->key ? m->key_len : 0, r->dlq_limit);
-		snprintf(original, sizeof original, "%zu", m->len);
+			 value_len, len, key_len, m->key ? m->key_len : 0, r->dlq_limit);
+		snprintf(original, sizeof original, "%zu", len);
 		log_warn(r->cfg->log, CONS_LOG, "dead letter for %s truncated to %zu of %zu bytes (limit %zu)", source,
-			 value_len, m->len, r->dlq_limit);
+			 value_len, len, r->dlq_limit);
 	} else {
 		snprintf(error, sizeof error, "%s", why);
 	}
-	rd_kafka_headers_t *hdrs = rd_kafka_headers_new(3);
+	rd_kafka_headers_t *hdrs = rd_kafka_headers_new(4);
 	rd_kafka_header_add(hdrs, "segstream.error", -1, error, -1);
 	rd_kafka_header_add(hdrs, "segstream.source", -1, source, -1);
 	if (truncated)
 		rd_kafka_header_add(hdrs, "segstream.truncated", -1, original, -1);
+	if (line >= 0) { /* a line of an order message: its position there, 1-based */
+		snprintf(line_text, sizeof line_text, "%d", line + 1);
+		rd_kafka_header_add(hdrs, "segstream.line", -1, line_text, -1);
+	}
 	struct kc_msg msg = { .topic = r->cfg->dlq_topic,
 			      .key = m->key,
 			      .key_len = key_len,
-			      .value = m->payload,
+			      .value = value,
 			      .value_len = value_len,
 			      .headers = hdrs };
 	char err[512];

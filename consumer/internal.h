@@ -37,7 +37,8 @@ struct run {
 	rd_kafka_t *rk;
 	rd_kafka_t *dlq;
 	struct state_batch *batch;
-	int batch_events;
+	struct cons_burst *burst;  /* the decoded window of a burst (message.c) */
+	int batch_events;          /* events (lines) in the open batch */
 	uint64_t committed_events; /* event messages in committed batches, this run */
 	double batch_started_ms;
 	struct partition_state *parts;
@@ -119,6 +120,12 @@ int cons__commit_batch(struct run *r);
 /* consumer.c: rd_kafka_consumer_close() with its result logged; then rd_kafka_destroy(). */
 void cons__close(struct run *r, rd_kafka_t *rk, const char *what);
 
+/* message.c: a burst of the events topic decoded (either schema version) and applied, each
+ * message destroyed; the window it decodes into (open: 0 or the fatal error; close accepts none). */
+int cons__burst_open(struct run *r, size_t max_messages);
+void cons__burst_close(struct run *r);
+void cons__handle_burst(struct run *r, rd_kafka_message_t **burst, ssize_t n, int stamped);
+
 /* waker.c: wakes librdkafka's fetcher while catching up (see the file). */
 struct waker {
 	rd_kafka_t *rk;
@@ -141,7 +148,10 @@ int cons__load_table(struct run *r, const char *topic, enum cons_table kind);
 int cons__dlq_open(struct run *r);
 /* reason: the static name the dead letter is counted under (struct cons_reason_count); why: the
  * header's text. */
-void cons__send_dead_letter(struct run *r, const rd_kafka_message_t *m, const char *reason, const char *why);
+/* value, len: what goes out (the message's payload, or the dead letter of one of its lines);
+ * line: that line's index in the message (0-based; the header says it 1-based), or -1. */
+void cons__send_dead_letter(struct run *r, const rd_kafka_message_t *m, const void *value, size_t len, int line,
+			    const char *reason, const char *why);
 int cons__dlq_settle(struct run *r); /* 0, or CONS_DLQ (the batch must not be committed) */
 
 /* assign.c: waiting for the events topic, assignment (static or by rebalance) and its hooks. */

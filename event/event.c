@@ -1,6 +1,7 @@
 /* The wire format of the stream (see event.h): versioned msgpack encoding and strict decoding of
  * the order-product event and of the reference records (products, customers, names). */
 #include "event/event.h"
+#include "event/event_int.h"
 
 #include <inttypes.h>
 #include <msgpack.h>
@@ -53,7 +54,7 @@ int event_key_user_id(const void *key, size_t key_len, uint32_t *user_id_out)
 }
 
 /* Writes a reason into why (if given) and returns err, so failures read as one line. */
-static int fail(int err, char *why, size_t why_len, const char *fmt, ...)
+int event__fail(int err, char *why, size_t why_len, const char *fmt, ...)
 {
 	if (why && why_len) {
 		va_list ap;
@@ -67,39 +68,31 @@ static int fail(int err, char *why, size_t why_len, const char *fmt, ...)
 int event_validate(const struct event *ev, char *why, size_t why_len)
 {
 	if (ev->user_id == 0)
-		return fail(EVENT_RANGE, why, why_len, "user_id: 0 is not a valid id");
+		return event__fail(EVENT_RANGE, why, why_len, "user_id: 0 is not a valid id");
 	if (ev->order_id == 0)
-		return fail(EVENT_RANGE, why, why_len, "order_id: 0 is not a valid id");
+		return event__fail(EVENT_RANGE, why, why_len, "order_id: 0 is not a valid id");
 	if (ev->product_id == 0)
-		return fail(EVENT_RANGE, why, why_len, "product_id: 0 is not a valid id");
+		return event__fail(EVENT_RANGE, why, why_len, "product_id: 0 is not a valid id");
 	if (ev->order_number == 0)
-		return fail(EVENT_RANGE, why, why_len, "order_number: must be >= 1");
+		return event__fail(EVENT_RANGE, why, why_len, "order_number: must be >= 1");
 	if (ev->add_to_cart_order == 0)
-		return fail(EVENT_RANGE, why, why_len, "add_to_cart_order: must be >= 1");
+		return event__fail(EVENT_RANGE, why, why_len, "add_to_cart_order: must be >= 1");
 	if (ev->order_dow > 6)
-		return fail(EVENT_RANGE, why, why_len, "order_dow: %u not in 0..6", ev->order_dow);
+		return event__fail(EVENT_RANGE, why, why_len, "order_dow: %u not in 0..6", ev->order_dow);
 	if (ev->order_hour > 23)
-		return fail(EVENT_RANGE, why, why_len, "order_hour_of_day: %u not in 0..23", ev->order_hour);
+		return event__fail(EVENT_RANGE, why, why_len, "order_hour_of_day: %u not in 0..23", ev->order_hour);
 	if (ev->days_since_prior != EVENT_DAYS_NONE &&
 	    (ev->days_since_prior < 0 || ev->days_since_prior > EVENT_DAYS_MAX))
-		return fail(EVENT_RANGE, why, why_len, "days_since_prior_order: %d not in 0..30 or nil",
-			    ev->days_since_prior);
+		return event__fail(EVENT_RANGE, why, why_len, "days_since_prior_order: %d not in 0..30 or nil",
+				   ev->days_since_prior);
 	if (ev->reordered > 1)
-		return fail(EVENT_RANGE, why, why_len, "reordered: %u not 0 or 1", ev->reordered);
+		return event__fail(EVENT_RANGE, why, why_len, "reordered: %u not 0 or 1", ev->reordered);
 	if (ev->eval_set > EVENT_EVAL_TRAIN)
-		return fail(EVENT_RANGE, why, why_len, "eval_set: %u not 0 (prior) or 1 (train)", ev->eval_set);
+		return event__fail(EVENT_RANGE, why, why_len, "eval_set: %u not 0 (prior) or 1 (train)", ev->eval_set);
 	return EVENT_OK;
 }
 
-/* A msgpack write target over a caller's fixed buffer: no allocation on the hot path. */
-struct fixed_buffer {
-	uint8_t *data;
-	size_t cap;
-	size_t len;
-	int overflow;
-};
-
-static int fixed_buffer_write(void *data, const char *buf, size_t len)
+int event__fixed_buffer_write(void *data, const char *buf, size_t len)
 {
 	struct fixed_buffer *fb = data;
 	if (fb->len + len > fb->cap) {
@@ -118,7 +111,7 @@ int event_encode(const struct event *ev, uint8_t *buf, size_t buf_len, size_t *l
 		return rc;
 	struct fixed_buffer fb = { .data = buf, .cap = buf_len };
 	msgpack_packer pk;
-	msgpack_packer_init(&pk, &fb, fixed_buffer_write);
+	msgpack_packer_init(&pk, &fb, event__fixed_buffer_write);
 	msgpack_pack_array(&pk, EVENT_V1_FIELDS);
 	msgpack_pack_uint8(&pk, EVENT_SCHEMA_VERSION);
 	msgpack_pack_uint32(&pk, ev->user_id);
@@ -153,22 +146,6 @@ static const char *const field_names[EVENT_V1_FIELDS] = {
  * knows the bytes exist). Encoding uses msgpack-c's packer; the tests check that any integer
  * width the packer chooses decodes back.
  */
-struct cursor {
-	const uint8_t *p;
-	size_t len;
-	size_t off;
-};
-
-enum scalar_kind { SCALAR_UINT, SCALAR_NEG, SCALAR_NIL };
-
-static uint64_t load_be(const uint8_t *p, int n)
-{
-	uint64_t v = 0;
-	for (int i = 0; i < n; i++)
-		v = (v << 8) | p[i];
-	return v;
-}
-
 /* A name for a msgpack format byte that is not an integer or nil, for error reasons. */
 static const char *format_name(uint8_t b)
 {
@@ -191,11 +168,11 @@ static const char *format_name(uint8_t b)
  * Reads one integer or nil at the cursor. A non-negative value is returned as SCALAR_UINT in
  * *u whatever its encoding width or signedness; a negative one as SCALAR_NEG in *i.
  */
-static int read_scalar(struct cursor *c, const char *field, enum scalar_kind *kind, uint64_t *u, int64_t *i, char *why,
+int event__read_scalar(struct cursor *c, const char *field, enum scalar_kind *kind, uint64_t *u, int64_t *i, char *why,
 		       size_t why_len)
 {
 	if (c->off >= c->len)
-		return fail(EVENT_TRUNCATED, why, why_len, "%s: payload ends before the field", field);
+		return event__fail(EVENT_TRUNCATED, why, why_len, "%s: payload ends before the field", field);
 	uint8_t b = c->p[c->off];
 	int width = 0, is_signed = 0;
 	if (b <= 0x7f) {
@@ -244,13 +221,14 @@ static int read_scalar(struct cursor *c, const char *field, enum scalar_kind *ki
 		is_signed = 1;
 		break;
 	case 0xc1:
-		return fail(EVENT_MALFORMED, why, why_len, "%s: byte 0xc1 is never used in msgpack", field);
+		return event__fail(EVENT_MALFORMED, why, why_len, "%s: byte 0xc1 is never used in msgpack", field);
 	default:
-		return fail(EVENT_TYPE, why, why_len, "%s: expected an integer, found %s", field, format_name(b));
+		return event__fail(EVENT_TYPE, why, why_len, "%s: expected an integer, found %s", field,
+				   format_name(b));
 	}
 	if (c->len - c->off - 1 < (size_t)width)
-		return fail(EVENT_TRUNCATED, why, why_len, "%s: payload ends inside the field", field);
-	uint64_t raw = load_be(c->p + c->off + 1, width);
+		return event__fail(EVENT_TRUNCATED, why, why_len, "%s: payload ends inside the field", field);
+	uint64_t raw = event__load_be(c->p + c->off + 1, width);
 	c->off += 1 + (size_t)width;
 	if (is_signed) {
 		int shift = 64 - 8 * width;
@@ -267,44 +245,16 @@ static int read_scalar(struct cursor *c, const char *field, enum scalar_kind *ki
 	return EVENT_OK;
 }
 
-/* Reads an unsigned field no larger than max (nil allowed only if nil_ok; then *out = UINT64_MAX).
- * Inlined, with the positive fixint case first (most fields): the consumer decodes every event,
- * and the calls were ~6% of its time. */
-static inline __attribute__((always_inline)) int read_uint(struct cursor *c, const char *field, uint64_t max,
-							   int nil_ok, uint64_t *out, char *why, size_t why_len)
-{
-	if (c->off < c->len && c->p[c->off] <= 0x7f) {
-		*out = c->p[c->off++];
-		if (*out > max)
-			return fail(EVENT_RANGE, why, why_len, "%s: %" PRIu64 " exceeds %" PRIu64, field, *out, max);
-		return EVENT_OK;
-	}
-	enum scalar_kind kind;
-	int64_t neg = 0;
-	int rc = read_scalar(c, field, &kind, out, &neg, why, why_len);
-	if (rc != EVENT_OK)
-		return rc;
-	if (kind == SCALAR_NIL) {
-		if (!nil_ok)
-			return fail(EVENT_TYPE, why, why_len, "%s: nil is not allowed", field);
-		*out = UINT64_MAX;
-		return EVENT_OK;
-	}
-	if (kind == SCALAR_NEG)
-		return fail(EVENT_RANGE, why, why_len, "%s: negative value %" PRId64, field, neg);
-	if (*out > max)
-		return fail(EVENT_RANGE, why, why_len, "%s: %" PRIu64 " exceeds %" PRIu64, field, *out, max);
-	return EVENT_OK;
-}
-
 /* Reads the array header and returns its element count. */
-static int read_array_header(struct cursor *c, uint32_t *n, char *why, size_t why_len)
+int event__read_array_header(struct cursor *c, uint32_t *n, char *why, size_t why_len)
 {
-	uint8_t b = c->p[0];
+	if (c->off >= c->len)
+		return event__fail(EVENT_TRUNCATED, why, why_len, "payload ends before an array");
+	uint8_t b = c->p[c->off];
 	int width;
 	if (b >= 0x90 && b <= 0x9f) {
 		*n = b & 0x0f;
-		c->off = 1;
+		c->off++;
 		return EVENT_OK;
 	}
 	if (b == 0xdc)
@@ -312,54 +262,54 @@ static int read_array_header(struct cursor *c, uint32_t *n, char *why, size_t wh
 	else if (b == 0xdd)
 		width = 4;
 	else if (b == 0xc1)
-		return fail(EVENT_MALFORMED, why, why_len, "byte 0xc1 is never used in msgpack");
+		return event__fail(EVENT_MALFORMED, why, why_len, "byte 0xc1 is never used in msgpack");
 	else
-		return fail(EVENT_SHAPE, why, why_len, "event is %s, not an array", format_name(b));
-	if (c->len < 1 + (size_t)width)
-		return fail(EVENT_TRUNCATED, why, why_len, "payload ends inside the array header");
-	*n = (uint32_t)load_be(c->p + 1, width);
-	c->off = 1 + (size_t)width;
+		return event__fail(EVENT_SHAPE, why, why_len, "event is %s, not an array", format_name(b));
+	if (c->len - c->off < 1 + (size_t)width)
+		return event__fail(EVENT_TRUNCATED, why, why_len, "payload ends inside the array header");
+	*n = (uint32_t)event__load_be(c->p + c->off + 1, width);
+	c->off += 1 + (size_t)width;
 	return EVENT_OK;
 }
 
 int event_decode(const void *buf, size_t len, struct event *ev_out, char *why, size_t why_len)
 {
 	if (buf == NULL || len == 0)
-		return fail(EVENT_TRUNCATED, why, why_len, "empty payload");
+		return event__fail(EVENT_TRUNCATED, why, why_len, "empty payload");
 	struct cursor c = { .p = buf, .len = len };
 	uint32_t n = 0;
 	uint64_t v[EVENT_V1_FIELDS];
-	int rc = read_array_header(&c, &n, why, why_len);
+	int rc = event__read_array_header(&c, &n, why, why_len);
 	if (rc != EVENT_OK)
 		return rc;
 	if (n == 0)
-		return fail(EVENT_SHAPE, why, why_len, "event is an empty array");
-	rc = read_uint(&c, field_names[0], UINT32_MAX, 0, &v[0], why, why_len);
+		return event__fail(EVENT_SHAPE, why, why_len, "event is an empty array");
+	rc = event__read_uint(&c, field_names[0], UINT32_MAX, 0, &v[0], why, why_len);
 	if (rc != EVENT_OK)
 		return rc;
 	if (v[0] != EVENT_SCHEMA_VERSION)
-		return fail(EVENT_VERSION, why, why_len, "schema_version %" PRIu64 " is not supported", v[0]);
+		return event__fail(EVENT_VERSION, why, why_len, "schema_version %" PRIu64 " is not supported", v[0]);
 	if (n != EVENT_V1_FIELDS)
-		return fail(EVENT_SHAPE, why, why_len, "array of %" PRIu32 " elements; schema v1 has %d", n,
-			    EVENT_V1_FIELDS);
+		return event__fail(EVENT_SHAPE, why, why_len, "array of %" PRIu32 " elements; schema v1 has %d", n,
+				   EVENT_V1_FIELDS);
 	static const uint64_t max[EVENT_V1_FIELDS - 1] = {
 		0, UINT32_MAX, UINT32_MAX, UINT16_MAX, 6, 23, EVENT_DAYS_MAX, UINT32_MAX, UINT16_MAX, 1, 1,
 	};
 	for (int i = 1; i < EVENT_V1_FIELDS - 1; i++) {
-		rc = read_uint(&c, field_names[i], max[i], i == 6, &v[i], why, why_len);
+		rc = event__read_uint(&c, field_names[i], max[i], i == 6, &v[i], why, why_len);
 		if (rc != EVENT_OK)
 			return rc;
 	}
 	enum scalar_kind kind;
 	uint64_t time_u = 0;
 	int64_t time_s = 0;
-	rc = read_scalar(&c, field_names[11], &kind, &time_u, &time_s, why, why_len);
+	rc = event__read_scalar(&c, field_names[11], &kind, &time_u, &time_s, why, why_len);
 	if (rc != EVENT_OK)
 		return rc;
 	if (kind == SCALAR_NIL || (kind == SCALAR_UINT && time_u > INT64_MAX))
-		return fail(EVENT_TYPE, why, why_len, "event_time_ms: expected a signed 64-bit integer");
+		return event__fail(EVENT_TYPE, why, why_len, "event_time_ms: expected a signed 64-bit integer");
 	if (c.off != len)
-		return fail(EVENT_TRAILING, why, why_len, "%zu trailing bytes after the event", len - c.off);
+		return event__fail(EVENT_TRAILING, why, why_len, "%zu trailing bytes after the event", len - c.off);
 	ev_out->user_id = (uint32_t)v[1];
 	ev_out->order_id = (uint32_t)v[2];
 	ev_out->order_number = (uint16_t)v[3];
@@ -383,16 +333,17 @@ static int read_record_head(struct cursor *c, const char *what, uint64_t version
 {
 	uint32_t n = 0;
 	uint64_t version = 0;
-	int rc = read_array_header(c, &n, why, why_len);
+	int rc = event__read_array_header(c, &n, why, why_len);
 	if (rc == EVENT_OK && n == 0)
-		rc = fail(EVENT_SHAPE, why, why_len, "%s is an empty array", what);
+		rc = event__fail(EVENT_SHAPE, why, why_len, "%s is an empty array", what);
 	if (rc == EVENT_OK)
-		rc = read_uint(c, "schema_version", UINT32_MAX, 0, &version, why, why_len);
+		rc = event__read_uint(c, "schema_version", UINT32_MAX, 0, &version, why, why_len);
 	if (rc == EVENT_OK && version != version_read)
-		rc = fail(EVENT_VERSION, why, why_len, "%s schema_version %" PRIu64 " is not supported", what, version);
+		rc = event__fail(EVENT_VERSION, why, why_len, "%s schema_version %" PRIu64 " is not supported", what,
+				 version);
 	if (rc == EVENT_OK && n != fields)
-		rc = fail(EVENT_SHAPE, why, why_len, "%s array of %" PRIu32 " elements; v1 has %" PRIu32, what, n,
-			  fields);
+		rc = event__fail(EVENT_SHAPE, why, why_len, "%s array of %" PRIu32 " elements; v1 has %" PRIu32, what,
+				 n, fields);
 	return rc;
 }
 
@@ -406,7 +357,7 @@ int event_product_encode(const struct event_product *p, uint8_t *buf, size_t buf
 		return EVENT_RANGE;
 	struct fixed_buffer fb = { .data = buf, .cap = buf_len };
 	msgpack_packer pk;
-	msgpack_packer_init(&pk, &fb, fixed_buffer_write);
+	msgpack_packer_init(&pk, &fb, event__fixed_buffer_write);
 	msgpack_pack_array(&pk, PRODUCT_V1_FIELDS);
 	msgpack_pack_uint8(&pk, EVENT_PRODUCT_SCHEMA_VERSION);
 	msgpack_pack_uint32(&pk, p->product_id);
@@ -425,24 +376,24 @@ int event_product_encode(const struct event_product *p, uint8_t *buf, size_t buf
 int event_product_decode(const void *buf, size_t len, struct event_product *p_out, char *why, size_t why_len)
 {
 	if (buf == NULL || len == 0)
-		return fail(EVENT_TRUNCATED, why, why_len, "empty payload");
+		return event__fail(EVENT_TRUNCATED, why, why_len, "empty payload");
 	struct cursor c = { .p = buf, .len = len };
 	uint64_t id, aisle, dept, price;
 	int rc = read_record_head(&c, "product", EVENT_PRODUCT_SCHEMA_VERSION, PRODUCT_V1_FIELDS, why, why_len);
 	if (rc == EVENT_OK)
-		rc = read_uint(&c, "product_id", UINT32_MAX, 0, &id, why, why_len);
+		rc = event__read_uint(&c, "product_id", UINT32_MAX, 0, &id, why, why_len);
 	if (rc == EVENT_OK && id == 0)
-		rc = fail(EVENT_RANGE, why, why_len, "product_id: 0 is not a valid id");
+		rc = event__fail(EVENT_RANGE, why, why_len, "product_id: 0 is not a valid id");
 	if (rc == EVENT_OK)
-		rc = read_uint(&c, "aisle_id", UINT32_MAX, 0, &aisle, why, why_len);
+		rc = event__read_uint(&c, "aisle_id", UINT32_MAX, 0, &aisle, why, why_len);
 	if (rc == EVENT_OK)
-		rc = read_uint(&c, "department_id", 255, 0, &dept, why, why_len);
+		rc = event__read_uint(&c, "department_id", 255, 0, &dept, why, why_len);
 	if (rc == EVENT_OK)
-		rc = read_uint(&c, "price_cents", 10000, 1, &price, why, why_len);
+		rc = event__read_uint(&c, "price_cents", 10000, 1, &price, why, why_len);
 	if (rc == EVENT_OK && price == 0)
-		rc = fail(EVENT_RANGE, why, why_len, "price_cents: 0 is not a valid price");
+		rc = event__fail(EVENT_RANGE, why, why_len, "price_cents: 0 is not a valid price");
 	if (rc == EVENT_OK && c.off != len)
-		rc = fail(EVENT_TRAILING, why, why_len, "%zu trailing bytes after the product", len - c.off);
+		rc = event__fail(EVENT_TRAILING, why, why_len, "%zu trailing bytes after the product", len - c.off);
 	if (rc != EVENT_OK)
 		return rc;
 	p_out->product_id = (uint32_t)id;
@@ -481,7 +432,7 @@ int event_customer_encode(const struct event_customer *c, uint8_t *buf, size_t b
 			return EVENT_RANGE;
 	struct fixed_buffer fb = { .data = buf, .cap = buf_len };
 	msgpack_packer pk;
-	msgpack_packer_init(&pk, &fb, fixed_buffer_write);
+	msgpack_packer_init(&pk, &fb, event__fixed_buffer_write);
 	msgpack_pack_array(&pk, CUSTOMER_V1_FIELDS);
 	for (int i = 0; i < CUSTOMER_V1_FIELDS; i++)
 		msgpack_pack_uint64(&pk, v[i]);
@@ -494,16 +445,16 @@ int event_customer_encode(const struct event_customer *c, uint8_t *buf, size_t b
 int event_customer_decode(const void *buf, size_t len, struct event_customer *c_out, char *why, size_t why_len)
 {
 	if (buf == NULL || len == 0)
-		return fail(EVENT_TRUNCATED, why, why_len, "empty payload");
+		return event__fail(EVENT_TRUNCATED, why, why_len, "empty payload");
 	struct cursor c = { .p = buf, .len = len };
 	uint64_t v[CUSTOMER_V1_FIELDS]; /* by field; v[0] unused: the head reads the version */
 	int rc = read_record_head(&c, "customer", EVENT_CUSTOMER_SCHEMA_VERSION, CUSTOMER_V1_FIELDS, why, why_len);
 	for (int i = 1; i < CUSTOMER_V1_FIELDS && rc == EVENT_OK; i++)
-		rc = read_uint(&c, customer_fields[i], customer_max[i], 0, &v[i], why, why_len);
+		rc = event__read_uint(&c, customer_fields[i], customer_max[i], 0, &v[i], why, why_len);
 	if (rc == EVENT_OK && v[1] == 0)
-		rc = fail(EVENT_RANGE, why, why_len, "user_id: 0 is not a valid id");
+		rc = event__fail(EVENT_RANGE, why, why_len, "user_id: 0 is not a valid id");
 	if (rc == EVENT_OK && c.off != len)
-		rc = fail(EVENT_TRAILING, why, why_len, "%zu trailing bytes after the customer", len - c.off);
+		rc = event__fail(EVENT_TRAILING, why, why_len, "%zu trailing bytes after the customer", len - c.off);
 	if (rc != EVENT_OK)
 		return rc;
 	c_out->user_id = (uint32_t)v[1];
@@ -539,7 +490,7 @@ int event_name_encode(const struct event_name *n, uint8_t *buf, size_t buf_len, 
 		return EVENT_RANGE;
 	struct fixed_buffer fb = { .data = buf, .cap = buf_len };
 	msgpack_packer pk;
-	msgpack_packer_init(&pk, &fb, fixed_buffer_write);
+	msgpack_packer_init(&pk, &fb, event__fixed_buffer_write);
 	msgpack_pack_array(&pk, NAME_V1_FIELDS);
 	msgpack_pack_uint8(&pk, EVENT_NAME_SCHEMA_VERSION);
 	msgpack_pack_uint8(&pk, n->kind);
@@ -556,7 +507,7 @@ int event_name_encode(const struct event_name *n, uint8_t *buf, size_t buf_len, 
 static int read_str(struct cursor *c, const char *field, const char **s, size_t *len, char *why, size_t why_len)
 {
 	if (c->off >= c->len)
-		return fail(EVENT_TRUNCATED, why, why_len, "%s: payload ends before the field", field);
+		return event__fail(EVENT_TRUNCATED, why, why_len, "%s: payload ends before the field", field);
 	uint8_t b = c->p[c->off];
 	size_t head;
 	if (b >= 0xa0 && b <= 0xbf) {
@@ -565,13 +516,13 @@ static int read_str(struct cursor *c, const char *field, const char **s, size_t 
 	} else if (b == 0xd9 || b == 0xda) {
 		head = b == 0xd9 ? 2 : 3;
 		if (c->len - c->off < head)
-			return fail(EVENT_TRUNCATED, why, why_len, "%s: payload ends inside the field", field);
-		*len = (size_t)load_be(c->p + c->off + 1, (int)head - 1);
+			return event__fail(EVENT_TRUNCATED, why, why_len, "%s: payload ends inside the field", field);
+		*len = (size_t)event__load_be(c->p + c->off + 1, (int)head - 1);
 	} else {
-		return fail(EVENT_TYPE, why, why_len, "%s: expected a string of at most 65535 bytes", field);
+		return event__fail(EVENT_TYPE, why, why_len, "%s: expected a string of at most 65535 bytes", field);
 	}
 	if (c->len - c->off - head < *len)
-		return fail(EVENT_TRUNCATED, why, why_len, "%s: payload ends inside the field", field);
+		return event__fail(EVENT_TRUNCATED, why, why_len, "%s: payload ends inside the field", field);
 	*s = (const char *)c->p + c->off + head;
 	c->off += head + *len;
 	return EVENT_OK;
@@ -580,25 +531,26 @@ static int read_str(struct cursor *c, const char *field, const char **s, size_t 
 int event_name_decode(const void *buf, size_t len, struct event_name *n_out, char *why, size_t why_len)
 {
 	if (buf == NULL || len == 0)
-		return fail(EVENT_TRUNCATED, why, why_len, "empty payload");
+		return event__fail(EVENT_TRUNCATED, why, why_len, "empty payload");
 	struct cursor c = { .p = buf, .len = len };
 	uint64_t kind = 0, id = 0;
 	const char *s = NULL;
 	size_t slen = 0;
 	int rc = read_record_head(&c, "name", EVENT_NAME_SCHEMA_VERSION, NAME_V1_FIELDS, why, why_len);
 	if (rc == EVENT_OK)
-		rc = read_uint(&c, "kind", EVENT_NAME_AISLE, 0, &kind, why, why_len);
+		rc = event__read_uint(&c, "kind", EVENT_NAME_AISLE, 0, &kind, why, why_len);
 	if (rc == EVENT_OK)
-		rc = read_uint(&c, "id", UINT32_MAX, 0, &id, why, why_len);
+		rc = event__read_uint(&c, "id", UINT32_MAX, 0, &id, why, why_len);
 	if (rc == EVENT_OK && id == 0)
-		rc = fail(EVENT_RANGE, why, why_len, "id: 0 is not a valid id");
+		rc = event__fail(EVENT_RANGE, why, why_len, "id: 0 is not a valid id");
 	if (rc == EVENT_OK)
 		rc = read_str(&c, "name", &s, &slen, why, why_len);
 	if (rc == EVENT_OK && !name_valid(s, slen))
-		rc = fail(EVENT_RANGE, why, why_len, "name: %zu bytes; 1..%d without control characters or quotes",
-			  slen, EVENT_NAME_MAX - 1);
+		rc = event__fail(EVENT_RANGE, why, why_len,
+				 "name: %zu bytes; 1..%d without control characters or quotes", slen,
+				 EVENT_NAME_MAX - 1);
 	if (rc == EVENT_OK && c.off != len)
-		rc = fail(EVENT_TRAILING, why, why_len, "%zu trailing bytes after the name", len - c.off);
+		rc = event__fail(EVENT_TRAILING, why, why_len, "%zu trailing bytes after the name", len - c.off);
 	if (rc != EVENT_OK)
 		return rc;
 	n_out->kind = (uint8_t)kind;

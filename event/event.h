@@ -24,6 +24,34 @@
  *
  * A reader rejects anything else, including trailing bytes after the array. A new field means
  * a new schema version; decoders keep accepting the old ones.
+ *
+ * Schema version 2, the order encoding: one message per order carrying its lines (replay
+ * --encoding order), a msgpack array of exactly 10 elements; the same key (the user id's
+ * canonical decimal) and so the same partition as version 1:
+ *
+ *  | # | field              | msgpack type       | range                                      |
+ *  |---|--------------------|--------------------|--------------------------------------------|
+ *  | 0 | schema version     | positive int       | 2                                          |
+ *  | 1 | user_id            | positive int       | 1 .. 2^32-1                                |
+ *  | 2 | order_id           | positive int       | 1 .. 2^32-1                                |
+ *  | 3 | order_number       | positive int       | 1 .. 65535                                 |
+ *  | 4 | order_dow          | positive int       | 0 .. 6                                     |
+ *  | 5 | order_hour_of_day  | positive int       | 0 .. 23                                    |
+ *  | 6 | days_since_prior   | positive int / nil | 0 .. 30, nil on a first order              |
+ *  | 7 | eval_set           | positive int       | 0 prior, 1 train                           |
+ *  | 8 | event_time_ms      | int                | ms since the Unix epoch                    |
+ *  | 9 | lines              | array              | 1 .. EVENT_ORDER_LINES_MAX (1000) lines    |
+ *
+ * and each line an array of exactly 3 elements [product_id (1 .. 2^32-1), add_to_cart_order
+ * (1 .. 65535), reordered (0 .. 1)], in add-to-cart order. Each line with the order's fields is
+ * one struct event, exactly the event version 1 carries for it. An order longer than the maximum
+ * goes out as several messages (each with the order's fields and some of its lines); so does a
+ * --skip or --limit that cuts an order.
+ *
+ * Strictness, per line: a line whose values are out of range (EVENT_RANGE: a zero id or
+ * position, reordered 2, a negative value) is refused alone, and the others stand. Anything else
+ * refuses the whole message: a field of the order out of range, a wrong type or shape anywhere
+ * (in a line too), no line or more than the maximum, truncation, trailing bytes.
  */
 #ifndef SEGSTREAM_EVENT_H
 #define SEGSTREAM_EVENT_H
@@ -100,6 +128,60 @@ int event_encode(const struct event *ev, uint8_t *buf, size_t buf_len, size_t *l
  *         EVENT_RANGE, EVENT_TRAILING or EVENT_VERSION.
  */
 int event_decode(const void *buf, size_t len, struct event *ev_out, char *why, size_t why_len);
+
+/* ---- Version 2: one message per order ---- */
+
+#define EVENT_ORDER_SCHEMA_VERSION  2
+#define EVENT_ORDER_LINES_MAX       1000 /**< the most lines one order message carries */
+/** Upper bound of an order message of n lines, in bytes (28 for the order, 3 for the lines' array
+ * header, 10 per line). */
+#define EVENT_ORDER_ENCODED_SIZE(n) (31 + 10 * (size_t)(n))
+#define EVENT_ORDER_ENCODED_MAX     EVENT_ORDER_ENCODED_SIZE(EVENT_ORDER_LINES_MAX)
+
+/**
+ * @brief Encodes lines of one order as one message of schema version 2.
+ * @param lines  n events of one order (every field but product_id, add_to_cart_order and
+ *               reordered the same in all), each valid (event_validate()), in add-to-cart order
+ * @param[out] buf  EVENT_ORDER_ENCODED_SIZE(n) bytes always suffice
+ * @return EVENT_OK, EVENT_RANGE (n is 0 or above EVENT_ORDER_LINES_MAX, an invalid event, or
+ *         events of different orders: nothing useful written) or EVENT_NOSPACE.
+ */
+int event_order_encode(const struct event *lines, size_t n, uint8_t *buf, size_t buf_len, size_t *len_out);
+
+/** One event of a decoded message (event_message_decode()). A plain value. */
+struct event_line {
+	struct event ev;   /* the event; with rc EVENT_RANGE its order's fields are set, its line's may not be */
+	int rc;            /* EVENT_OK, or EVENT_RANGE: this line alone is invalid (the others stand) */
+	uint32_t off, len; /* the line's bytes in the message (version 1: the whole message) */
+};
+
+/**
+ * @brief Decodes a message of the events topic of either schema version into its events: one
+ *        for version 1 (event_decode()), one per line for version 2. Pure: no allocation.
+ * @param[out] lines   receives the events, in the message's order; lines_cap of them (1 is enough
+ *                     for version 1, EVENT_ORDER_LINES_MAX for any message)
+ * @param[out] n_out   the number of events (0 when the message is refused as a whole)
+ * @param[out] why     optional: the reason when the message is refused; when it is not but some
+ *                     line is, the reason of its first bad line ("line 3 of 10: product_id: ...")
+ * @return EVENT_OK (each line's own rc says whether it is valid), or the message is refused as a
+ *         whole: EVENT_TRUNCATED, EVENT_MALFORMED, EVENT_SHAPE (also no line, or more than
+ *         EVENT_ORDER_LINES_MAX), EVENT_TYPE, EVENT_RANGE (a field of the order), EVENT_TRAILING,
+ *         EVENT_VERSION or EVENT_NOSPACE (more lines than lines_cap).
+ */
+int event_message_decode(const void *buf, size_t len, struct event_line *lines, size_t lines_cap, size_t *n_out,
+			 char *why, size_t why_len);
+
+/**
+ * @brief The dead letter of one line of an order message: a version-2 message with the order's
+ *        fields and that line alone, each copied byte for byte (so the refused values are kept as
+ *        they came). Pure.
+ * @param buf, len  a message event_message_decode() returned EVENT_OK for, at version 2
+ * @param line      one of its lines (as decoded from these bytes)
+ * @param[out] out  len bytes always suffice
+ * @return EVENT_OK, EVENT_NOSPACE, or EVENT_SHAPE (not such a message, or the line not in it).
+ */
+int event_order_line_extract(const void *buf, size_t len, const struct event_line *line, uint8_t *out, size_t out_len,
+			     size_t *len_out);
 
 /**
  * @brief Parses a message key of the events (or customers) topic: the canonical decimal of a

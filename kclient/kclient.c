@@ -190,7 +190,7 @@ int kc_produced_us(rd_kafka_message_t *m, int64_t *us_out)
  */
 int kc_produce(rd_kafka_t *rk, const struct kc_msg *msg, int max_wait_ms, char *errbuf, size_t errbuf_len)
 {
-	rd_kafka_vu_t vu[7];
+	rd_kafka_vu_t vu[8];
 	size_t n = 0;
 	/* A topic handle, not a name: by name, every message looks the topic up under a lock. */
 	if (msg->rkt) {
@@ -219,6 +219,10 @@ int kc_produce(rd_kafka_t *rk, const struct kc_msg *msg, int max_wait_ms, char *
 	if (msg->headers) {
 		vu[n].vtype = RD_KAFKA_VTYPE_HEADERS;
 		vu[n++].u.headers = msg->headers;
+	}
+	if (msg->opaque) {
+		vu[n].vtype = RD_KAFKA_VTYPE_OPAQUE;
+		vu[n++].u.ptr = msg->opaque;
 	}
 	double deadline = -1;
 	int wait_ms = 10;

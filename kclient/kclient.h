@@ -140,6 +140,7 @@ struct kc_msg {
 	size_t value_len;
 	int64_t timestamp_ms;        /* 0: now */
 	rd_kafka_headers_t *headers; /* NULL, or owned by librdkafka once kc_produce() returns KC_OK */
+	void *opaque;                /* the message's opaque: its delivery report's _private (NULL: none) */
 };
 
 /**

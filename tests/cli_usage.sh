@@ -46,6 +46,7 @@ expect 2 "consume: --instance-id and --session-timeout-ms need --group" consume 
 expect 2 "consume: --instance-id: empty" consume --state "$tmp" "${b[@]}" --group g --instance-id ""
 expect 2 "replay: --stamp-every: '0' is not an integer in \[1, " replay --data "$tmp" "${b[@]}" --stamp-every 0
 expect 2 "replay: --skip: '-1' is not an integer" replay --data "$tmp" "${b[@]}" --skip -1
+expect 2 "replay: --encoding: 'orders' is not one of line, order" replay --data "$tmp" "${b[@]}" --encoding orders
 expect 2 "consume: --wake-ms: '-5'" consume --state "$tmp" "${b[@]}" --wake-ms -5
 expect 2 "consume: --snapshot-every: '1m' is not a number in \[0, 31536000\]" consume --state "$tmp" "${b[@]}" \
 	--snapshot-every 1m

@@ -785,11 +785,271 @@ static void test_revoke_commits_open_batch_cooperative(void **state)
 	revoke_commits_open_batch(*state, "cooperative-sticky");
 }
 
+/* ---- Schema version 2: one message per order ---- */
+
+/* Order o (1-based) of user u: its lines' events (n of them, products 1..5 in turn), a train order
+ * when u + o is a multiple of 5. */
+static size_t history_order(uint32_t u, uint16_t o, struct event *lines)
+{
+	size_t n = 1 + (u * 7u + o * 3u) % 12u;
+	for (size_t k = 0; k < n; k++)
+		lines[k] = (struct event){ .user_id = u,
+					   .order_id = u * 1000u + o,
+					   .product_id = (uint32_t)(1 + (u + o + k) % 5),
+					   .order_number = o,
+					   .add_to_cart_order = (uint16_t)(k + 1),
+					   .order_dow = (uint8_t)(o % 7),
+					   .order_hour = (uint8_t)((u + o) % 24),
+					   .days_since_prior = o == 1 ? EVENT_DAYS_NONE : (int8_t)(o * 2 % 31),
+					   .reordered = (uint8_t)(k % 2),
+					   .eval_set = (u + o) % 5 == 0 ? EVENT_EVAL_TRAIN : EVENT_EVAL_PRIOR,
+					   .event_time_ms = 1000LL * o + u };
+	return n;
+}
+
+static void produce_products(struct fixture *f)
+{
+	for (uint32_t id = 1; id <= 5; id++) {
+		struct event_product p = { .product_id = id,
+					   .aisle_id = id,
+					   .department_id = (uint8_t)id,
+					   .price_cents = id == 3 ? EVENT_NO_PRICE : (int32_t)(id * 111) };
+		uint8_t buf[64];
+		size_t len;
+		char key[16];
+		assert_int_equal(event_product_encode(&p, buf, sizeof buf, &len), EVENT_OK);
+		snprintf(key, sizeof key, "%u", id);
+		produce(f, "products", 0, key, buf, len);
+	}
+}
+
+/* The history of users 1..30 (4 orders each) into topic, one message per line or per order; the
+ * orders of users 5 and 6 twice (a replay: duplicates, line by line). @return the lines sent. */
+static uint64_t produce_history(struct fixture *f, const char *topic, int by_order)
+{
+	uint64_t lines = 0;
+	for (int pass = 0; pass < 2; pass++)
+		for (uint32_t u = 1; u <= 30; u++) {
+			if (pass == 1 && u != 5 && u != 6)
+				continue;
+			char key[16];
+			snprintf(key, sizeof key, "%u", u);
+			for (uint16_t o = 1; o <= 4; o++) {
+				struct event ev[16];
+				uint8_t buf[EVENT_ORDER_ENCODED_SIZE(16)];
+				size_t n = history_order(u, o, ev), len;
+				lines += n;
+				if (by_order) {
+					assert_int_equal(event_order_encode(ev, n, buf, sizeof buf, &len), EVENT_OK);
+					produce(f, topic, (int32_t)(u % 2), key, buf, len);
+					continue;
+				}
+				for (size_t k = 0; k < n; k++) {
+					assert_int_equal(event_encode(&ev[k], buf, sizeof buf, &len), EVENT_OK);
+					produce(f, topic, (int32_t)(u % 2), key, buf, len);
+				}
+			}
+		}
+	return lines;
+}
+
+/* Every customer's encoded record, in key order, appended to a buffer. */
+struct dump {
+	uint8_t *bytes;
+	size_t len, cap;
+	size_t customers;
+};
+
+static int dump_customer(const struct state_customer *c, const struct event_customer *d, void *ctx)
+{
+	(void)d;
+	struct dump *out = ctx;
+	uint8_t rec[STATE_RECORD_MAX];
+	size_t len = 0;
+	assert_int_equal(state_customer_encode(c, rec, sizeof rec, &len), STATE_OK);
+	if (out->len + len > out->cap) {
+		out->cap = (out->len + len) * 2;
+		out->bytes = realloc(out->bytes, out->cap);
+		assert_non_null(out->bytes);
+	}
+	memcpy(out->bytes + out->len, rec, len);
+	out->len += len;
+	out->customers++;
+	return 0;
+}
+
+/* The same history as a message per line and as a message per order: byte-identical states, the
+ * same counts (a replayed order is counted as duplicates line by line), fewer messages. */
+static void test_order_encoding_same_state(void **state)
+{
+	struct fixture *f = *state;
+	rd_kafka_mock_topic_create(f->mc, "orders", 2, 1);
+	produce_products(f);
+	uint64_t lines = produce_history(f, "events", 0);
+	assert_int_equal(produce_history(f, "orders", 1), lines);
+	flush(f);
+	struct cons_stats by_line, by_order;
+	char err[512] = "";
+	if (run(f, "events", &by_line, err, sizeof err))
+		fail_msg("cons_run (lines): %s", err);
+	/* The order topic into a state of its own. */
+	struct state_db *line_db = f->db;
+	char dir[64] = "/tmp/segstream-cons-order-XXXXXX";
+	assert_non_null(mkdtemp(dir));
+	struct state_config cfg;
+	state_config_init(&cfg);
+	cfg.path = dir;
+	cfg.durable = 0;
+	assert_int_equal(state_open(&cfg, &f->db, err, sizeof err), STATE_OK);
+	int rc = run(f, "orders", &by_order, err, sizeof err);
+	struct state_db *order_db = f->db;
+	f->db = line_db; /* the fixture closes its own */
+	if (rc)
+		fail_msg("cons_run (orders): %s", err);
+	assert_int_equal(by_line.messages, lines);
+	assert_int_equal(by_order.messages, lines);
+	assert_int_equal(by_line.order_messages, 0);
+	assert_int_equal(by_order.order_messages, 30 * 4 + 2 * 4);
+	assert_true(by_line.duplicates > 0);
+	assert_int_equal(by_order.applied, by_line.applied);
+	assert_int_equal(by_order.duplicates, by_line.duplicates);
+	assert_int_equal(by_order.ignored, by_line.ignored);
+	assert_true(by_line.ignored > 0);
+	assert_int_equal(by_order.invalid, 0);
+	assert_int_equal(by_order.applied + by_order.duplicates + by_order.ignored, lines);
+	struct dump a = { 0 }, b = { 0 };
+	assert_int_equal(state_foreach_customer(line_db, -1, dump_customer, &a), STATE_OK);
+	assert_int_equal(state_foreach_customer(order_db, -1, dump_customer, &b), STATE_OK);
+	assert_int_equal(a.customers, 30);
+	assert_int_equal(b.customers, 30);
+	assert_int_equal(a.len, b.len);
+	assert_memory_equal(a.bytes, b.bytes, a.len);
+	/* Exactly once across runs: a second run over the order topic reads nothing again. */
+	f->db = order_db;
+	rc = run(f, "orders", &by_order, err, sizeof err);
+	f->db = line_db;
+	if (rc)
+		fail_msg("cons_run (orders, again): %s", err);
+	assert_int_equal(by_order.messages, 0);
+	free(a.bytes);
+	free(b.bytes);
+	state_close(order_db);
+	char cmd[128];
+	snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
+	assert_int_equal(system(cmd), 0);
+}
+
+/* Reads the dead letters of topic dlq: n of them, payloads, reasons and line headers. */
+struct letter {
+	uint8_t value[256];
+	size_t len;
+	char reason[400];
+	char line[16]; /* "" when the header is absent */
+};
+
+static size_t read_letters(struct fixture *f, struct letter *out, size_t n)
+{
+	char kerr[256];
+	rd_kafka_conf_t *conf = rd_kafka_conf_new();
+	rd_kafka_conf_set(conf, "bootstrap.servers", f->brokers, kerr, sizeof kerr);
+	rd_kafka_conf_set(conf, "group.id", "dlq-order-reader", kerr, sizeof kerr);
+	rd_kafka_t *c_rk = rd_kafka_new(RD_KAFKA_CONSUMER, conf, kerr, sizeof kerr);
+	rd_kafka_poll_set_consumer(c_rk);
+	rd_kafka_topic_partition_list_t *l = rd_kafka_topic_partition_list_new(1);
+	rd_kafka_topic_partition_list_add(l, "dlq", 0)->offset = RD_KAFKA_OFFSET_BEGINNING;
+	rd_kafka_assign(c_rk, l);
+	rd_kafka_topic_partition_list_destroy(l);
+	size_t got = 0;
+	for (int tries = 0; tries < 100 && got < n; tries++) {
+		rd_kafka_message_t *m = rd_kafka_consumer_poll(c_rk, 100);
+		if (!m)
+			continue;
+		if (!m->err) {
+			struct letter *t = &out[got++];
+			memset(t, 0, sizeof *t);
+			rd_kafka_headers_t *h = NULL;
+			const void *v = NULL;
+			size_t vl = 0;
+			t->len = m->len < sizeof t->value ? m->len : sizeof t->value;
+			memcpy(t->value, m->payload, t->len);
+			assert_int_equal(rd_kafka_message_headers(m, &h), RD_KAFKA_RESP_ERR_NO_ERROR);
+			if (rd_kafka_header_get_last(h, "segstream.error", &v, &vl) == RD_KAFKA_RESP_ERR_NO_ERROR)
+				memcpy(t->reason, v, vl < sizeof t->reason - 1 ? vl : sizeof t->reason - 1);
+			if (rd_kafka_header_get_last(h, "segstream.line", &v, &vl) == RD_KAFKA_RESP_ERR_NO_ERROR)
+				memcpy(t->line, v, vl < sizeof t->line - 1 ? vl : sizeof t->line - 1);
+		}
+		rd_kafka_message_destroy(m);
+	}
+	rd_kafka_consumer_close(c_rk);
+	rd_kafka_destroy(c_rk);
+	return got;
+}
+
+/* A dirty order: its good lines are applied, the bad one dead-lettered alone with its reason; a
+ * truncated order message goes whole. */
+static void test_order_with_a_bad_line(void **state)
+{
+	struct fixture *f = *state;
+	produce_products(f);
+	struct event ev[4];
+	for (size_t k = 0; k < 4; k++)
+		ev[k] = (struct event){ .user_id = 9,
+					.order_id = 900,
+					.product_id = 2,
+					.order_number = 1,
+					.add_to_cart_order = (uint16_t)(k + 1),
+					.days_since_prior = EVENT_DAYS_NONE,
+					.event_time_ms = 5 };
+	uint8_t buf[EVENT_ORDER_ENCODED_SIZE(4)];
+	size_t len;
+	assert_int_equal(event_order_encode(ev, 4, buf, sizeof buf, &len), EVENT_OK);
+	/* The third line's product_id (a fixint 2, the line 0x93 0x02 0x03 0x00) becomes 0. */
+	size_t at = len - 4 * 2; /* lines are 4 bytes each: the third starts 8 from the end */
+	assert_int_equal(buf[at], 0x93);
+	assert_int_equal(buf[at + 2], 0x03);
+	buf[at + 1] = 0x00;
+	produce(f, "events", 1, "9", buf, len);
+	produce(f, "events", 1, "9", buf, len - 3); /* truncated: whole */
+	flush(f);
+	struct cons_stats st;
+	char err[512] = "";
+	if (run(f, "events", &st, err, sizeof err))
+		fail_msg("cons_run: %s", err);
+	assert_int_equal(st.applied, 3);
+	assert_int_equal(st.invalid, 2);
+	assert_int_equal(st.messages, 4 + 1);
+	assert_int_equal(st.order_messages, 1);
+	struct state_customer c;
+	assert_int_equal(state_get(f->db, -1, 9, &c), STATE_OK);
+	assert_int_equal(c.items, 3);
+	assert_int_equal(c.spend_cents, 3 * 222);
+	struct letter letters[2];
+	assert_int_equal(read_letters(f, letters, 2), 2);
+	/* The bad line: the order with it alone, its position, its reason. */
+	if (strncmp(letters[0].reason, "EVENT_RANGE: line 3 of 4: product_id", 36) != 0)
+		fail_msg("reason '%s'", letters[0].reason);
+	assert_string_equal(letters[0].line, "3");
+	struct event_line one[2];
+	size_t n = 0;
+	assert_int_equal(event_message_decode(letters[0].value, letters[0].len, one, 2, &n, NULL, 0), EVENT_OK);
+	assert_int_equal(n, 1);
+	assert_int_equal(one[0].rc, EVENT_RANGE);
+	assert_int_equal(one[0].ev.order_id, 900);
+	assert_int_equal(one[0].ev.add_to_cart_order, 3);
+	/* The truncated message, whole. */
+	assert_int_equal(strncmp(letters[1].reason, "EVENT_TRUNCATED", 15), 0);
+	assert_string_equal(letters[1].line, "");
+	assert_int_equal(letters[1].len, len - 3);
+	assert_memory_equal(letters[1].value, buf, len - 3);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_batch_policy),
 		cmocka_unit_test_setup_teardown(test_dead_letters_with_reasons, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_order_encoding_same_state, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_order_with_a_bad_line, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_resume_exactly_once, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_lost_events_are_not_skipped, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_hooks_with_static_assign, setup, teardown),

@@ -396,6 +396,282 @@ static void test_name_roundtrip_and_rejects(void **unused)
 	assert_string_equal(back.name, "x");
 }
 
+/* ---- Schema version 2: one message per order ---- */
+
+/* n lines of the sample's order: products 10, 11, ... (the second line's is 4,294,967,295). */
+static void order_lines(struct event *lines, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		lines[i] = sample();
+		lines[i].product_id = i == 1 ? UINT32_MAX : (uint32_t)(10 + i);
+		lines[i].add_to_cart_order = (uint16_t)(i + 1);
+		lines[i].reordered = (uint8_t)(i % 2);
+	}
+}
+
+/* An order message packed field by field: order[0..8] (version first; days < 0: nil), then lines
+ * of three values each (line_len 3, or another length to break the shape). */
+static void pack_order(msgpack_sbuffer *sb, const int64_t order[9], const int64_t (*lines)[3], size_t n, int line_len)
+{
+	msgpack_packer pk;
+	msgpack_sbuffer_clear(sb);
+	msgpack_packer_init(&pk, sb, msgpack_sbuffer_write);
+	msgpack_pack_array(&pk, 10);
+	for (int i = 0; i < 9; i++) {
+		if (i == 6 && order[i] < 0)
+			msgpack_pack_nil(&pk);
+		else
+			msgpack_pack_int64(&pk, order[i]);
+	}
+	msgpack_pack_array(&pk, n);
+	for (size_t i = 0; i < n; i++) {
+		msgpack_pack_array(&pk, (size_t)line_len);
+		for (int f = 0; f < line_len; f++)
+			msgpack_pack_int64(&pk, lines[i][f < 3 ? f : 2]);
+	}
+}
+
+static const int64_t good_order[9] = { 2, 7, 70003, 3, 1, 9, -1, 0, 1500000000000LL };
+
+static void test_order_roundtrip(void **state)
+{
+	(void)state;
+	struct event in[5];
+	order_lines(in, 5);
+	static uint8_t buf[EVENT_ORDER_ENCODED_MAX];
+	size_t len = 0, n = 0;
+	assert_int_equal(event_order_encode(in, 5, buf, sizeof buf, &len), EVENT_OK);
+	assert_true(len <= EVENT_ORDER_ENCODED_SIZE(5));
+	struct event_line out[EVENT_ORDER_LINES_MAX];
+	char why[160] = "";
+	assert_int_equal(event_message_decode(buf, len, out, EVENT_ORDER_LINES_MAX, &n, why, sizeof why), EVENT_OK);
+	assert_int_equal(n, 5);
+	for (size_t i = 0; i < n; i++) {
+		assert_int_equal(out[i].rc, EVENT_OK);
+		assert_events_equal(&in[i], &out[i].ev);
+	}
+	/* A first order (days nil) at a negative time, and the longest order. */
+	static struct event many[EVENT_ORDER_LINES_MAX];
+	order_lines(many, EVENT_ORDER_LINES_MAX);
+	for (size_t i = 0; i < EVENT_ORDER_LINES_MAX; i++) {
+		many[i].days_since_prior = EVENT_DAYS_NONE;
+		many[i].event_time_ms = -5;
+	}
+	assert_int_equal(event_order_encode(many, EVENT_ORDER_LINES_MAX, buf, sizeof buf, &len), EVENT_OK);
+	static struct event_line back[EVENT_ORDER_LINES_MAX];
+	assert_int_equal(event_message_decode(buf, len, back, EVENT_ORDER_LINES_MAX, &n, why, sizeof why), EVENT_OK);
+	assert_int_equal(n, EVENT_ORDER_LINES_MAX);
+	assert_events_equal(&many[EVENT_ORDER_LINES_MAX - 1], &back[EVENT_ORDER_LINES_MAX - 1].ev);
+	/* Too few lines of room: refused, not overrun. */
+	assert_int_equal(event_message_decode(buf, len, back, 10, &n, why, sizeof why), EVENT_NOSPACE);
+	assert_int_equal(n, 0);
+	/* A version-1 event reads as one line, the whole message. */
+	struct event one = sample();
+	assert_int_equal(event_encode(&one, buf, sizeof buf, &len), EVENT_OK);
+	assert_int_equal(event_message_decode(buf, len, out, 1, &n, why, sizeof why), EVENT_OK);
+	assert_int_equal(n, 1);
+	assert_int_equal(out[0].off, 0);
+	assert_int_equal(out[0].len, len);
+	assert_events_equal(&one, &out[0].ev);
+}
+
+static void test_order_encode_rejects(void **state)
+{
+	(void)state;
+	static struct event in[EVENT_ORDER_LINES_MAX + 1];
+	order_lines(in, EVENT_ORDER_LINES_MAX + 1);
+	static uint8_t buf[EVENT_ORDER_ENCODED_SIZE(EVENT_ORDER_LINES_MAX + 1)];
+	size_t len;
+	assert_int_equal(event_order_encode(in, 0, buf, sizeof buf, &len), EVENT_RANGE);
+	assert_int_equal(event_order_encode(in, EVENT_ORDER_LINES_MAX + 1, buf, sizeof buf, &len), EVENT_RANGE);
+	in[2].order_id++; /* a line of another order */
+	assert_int_equal(event_order_encode(in, 3, buf, sizeof buf, &len), EVENT_RANGE);
+	order_lines(in, 3);
+	in[1].reordered = 2;
+	assert_int_equal(event_order_encode(in, 3, buf, sizeof buf, &len), EVENT_RANGE);
+	order_lines(in, 3);
+	assert_int_equal(event_order_encode(in, 3, buf, 20, &len), EVENT_NOSPACE);
+}
+
+/* Each field of the order out of range (or of the wrong type) refuses the whole message. */
+static void test_order_rejects_each_order_field(void **state)
+{
+	(void)state;
+	const int64_t lines[2][3] = { { 5, 1, 0 }, { 6, 2, 1 } };
+	struct {
+		int field;
+		int64_t value;
+		int rc;
+	} cases[] = {
+		{ 0, 3, EVENT_VERSION }, { 1, 0, EVENT_RANGE },     { 1, 1LL << 32, EVENT_RANGE },
+		{ 1, -7, EVENT_RANGE },  { 2, 0, EVENT_RANGE },     { 2, 1LL << 32, EVENT_RANGE },
+		{ 3, 0, EVENT_RANGE },   { 3, 65536, EVENT_RANGE }, { 4, 7, EVENT_RANGE },
+		{ 5, 24, EVENT_RANGE },  { 6, 31, EVENT_RANGE },    { 7, 2, EVENT_RANGE },
+	};
+	msgpack_sbuffer sb;
+	msgpack_sbuffer_init(&sb);
+	struct event_line out[4];
+	size_t n;
+	char why[160];
+	pack_order(&sb, good_order, lines, 2, 3);
+	assert_int_equal(event_message_decode(sb.data, sb.size, out, 4, &n, why, sizeof why), EVENT_OK);
+	assert_int_equal(n, 2);
+	assert_int_equal(out[0].ev.days_since_prior, EVENT_DAYS_NONE);
+	for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+		int64_t order[9];
+		memcpy(order, good_order, sizeof order);
+		order[cases[i].field] = cases[i].value;
+		pack_order(&sb, order, lines, 2, 3);
+		n = 99;
+		int rc = event_message_decode(sb.data, sb.size, out, 4, &n, why, sizeof why);
+		if (rc != cases[i].rc)
+			fail_msg("field %d = %lld: %s (%s), want %s", cases[i].field, (long long)cases[i].value,
+				 event_errname(rc), why, event_errname(cases[i].rc));
+		assert_int_equal(n, 0);
+	}
+	/* nil where the time goes: the wrong type. */
+	msgpack_packer pk;
+	msgpack_sbuffer_clear(&sb);
+	msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
+	msgpack_pack_array(&pk, 10);
+	for (int i = 0; i < 8; i++)
+		msgpack_pack_int64(&pk, good_order[i] < 0 ? 1 : good_order[i]);
+	msgpack_pack_nil(&pk);
+	msgpack_pack_array(&pk, 1);
+	msgpack_pack_array(&pk, 3);
+	for (int f = 0; f < 3; f++)
+		msgpack_pack_int(&pk, 1);
+	assert_int_equal(event_message_decode(sb.data, sb.size, out, 4, &n, why, sizeof why), EVENT_TYPE);
+	msgpack_sbuffer_destroy(&sb);
+}
+
+/* A line out of range is refused alone; a line of the wrong shape or type refuses the message. */
+static void test_order_line_errors(void **state)
+{
+	(void)state;
+	msgpack_sbuffer sb;
+	msgpack_sbuffer_init(&sb);
+	struct event_line out[8];
+	size_t n;
+	char why[160];
+	const int64_t bad_lines[][3][3] = {
+		{ { 5, 1, 0 }, { 0, 2, 0 }, { 7, 3, 1 } },         /* product_id 0 */
+		{ { 5, 1, 0 }, { 6, 0, 0 }, { 7, 3, 1 } },         /* add_to_cart_order 0 */
+		{ { 5, 1, 0 }, { 6, 65536, 0 }, { 7, 3, 1 } },     /* add_to_cart_order too large */
+		{ { 5, 1, 0 }, { 6, 2, 2 }, { 7, 3, 1 } },         /* reordered 2 */
+		{ { 5, 1, 0 }, { -6, 2, 1 }, { 7, 3, 1 } },        /* a negative product */
+		{ { 5, 1, 0 }, { 1LL << 32, 2, 1 }, { 7, 3, 1 } }, /* product beyond 32 bits */
+	};
+	for (size_t c = 0; c < sizeof bad_lines / sizeof bad_lines[0]; c++) {
+		pack_order(&sb, good_order, bad_lines[c], 3, 3);
+		why[0] = 0;
+		assert_int_equal(event_message_decode(sb.data, sb.size, out, 8, &n, why, sizeof why), EVENT_OK);
+		assert_int_equal(n, 3);
+		assert_int_equal(out[0].rc, EVENT_OK);
+		assert_int_equal(out[1].rc, EVENT_RANGE);
+		assert_int_equal(out[2].rc, EVENT_OK);
+		assert_int_equal(out[2].ev.product_id, 7);
+		assert_int_equal(out[2].ev.order_id, 70003);
+		if (strncmp(why, "line 2 of 3: ", 13) != 0)
+			fail_msg("case %zu: reason '%s'", c, why);
+		/* Its dead letter: the order with that line alone, which decodes to the same refusal. */
+		uint8_t letter[64];
+		size_t len = 0, n1 = 0;
+		assert_int_equal(event_order_line_extract(sb.data, sb.size, &out[1], letter, sizeof letter, &len),
+				 EVENT_OK);
+		assert_true(len < sb.size);
+		assert_memory_equal(letter + len - out[1].len, (const uint8_t *)sb.data + out[1].off, out[1].len);
+		struct event_line one[1];
+		char why1[160];
+		assert_int_equal(event_message_decode(letter, len, one, 1, &n1, why1, sizeof why1), EVENT_OK);
+		assert_int_equal(n1, 1);
+		assert_int_equal(one[0].rc, EVENT_RANGE);
+		assert_int_equal(one[0].ev.order_id, 70003);
+		assert_int_equal(event_order_line_extract(sb.data, sb.size, &out[1], letter, 4, &len), EVENT_NOSPACE);
+	}
+	/* Two bad lines: the reason is the first one's. */
+	const int64_t two_bad[3][3] = { { 5, 1, 3 }, { 6, 2, 0 }, { 0, 3, 1 } };
+	pack_order(&sb, good_order, two_bad, 3, 3);
+	assert_int_equal(event_message_decode(sb.data, sb.size, out, 8, &n, why, sizeof why), EVENT_OK);
+	assert_int_equal(out[0].rc, EVENT_RANGE);
+	assert_int_equal(out[1].rc, EVENT_OK);
+	assert_int_equal(out[2].rc, EVENT_RANGE);
+	assert_non_null(strstr(why, "line 1 of 3: reordered"));
+	/* Shape: a line of 2 or 4 elements, a line that is not an array, a string in a line. */
+	const int64_t ok_lines[2][3] = { { 5, 1, 0 }, { 6, 2, 1 } };
+	pack_order(&sb, good_order, ok_lines, 2, 2);
+	assert_int_equal(event_message_decode(sb.data, sb.size, out, 8, &n, why, sizeof why), EVENT_SHAPE);
+	assert_int_equal(n, 0);
+	pack_order(&sb, good_order, ok_lines, 2, 4);
+	assert_int_equal(event_message_decode(sb.data, sb.size, out, 8, &n, why, sizeof why), EVENT_SHAPE);
+	pack_order(&sb, good_order, ok_lines, 2, 3);
+	uint8_t *p = (uint8_t *)sb.data;
+	size_t last = sb.size - 4; /* the last line: 0x93 and three fixints */
+	assert_int_equal(p[last], 0x93);
+	p[last] = 0x05; /* a number in place of the line */
+	assert_int_equal(event_message_decode(sb.data, sb.size - 3, out, 8, &n, why, sizeof why), EVENT_SHAPE);
+	p[last] = 0x93;
+	p[last + 1] = 0xa0; /* an empty string for the product */
+	assert_int_equal(event_message_decode(sb.data, sb.size, out, 8, &n, why, sizeof why), EVENT_TYPE);
+	p[last + 1] = 0xc0; /* nil for the product */
+	assert_int_equal(event_message_decode(sb.data, sb.size, out, 8, &n, why, sizeof why), EVENT_TYPE);
+	/* No line, and more than the maximum (claimed in a header: refused before any is read). */
+	pack_order(&sb, good_order, ok_lines, 0, 3);
+	assert_int_equal(event_message_decode(sb.data, sb.size, out, 8, &n, why, sizeof why), EVENT_SHAPE);
+	msgpack_sbuffer_destroy(&sb);
+	static int64_t many[EVENT_ORDER_LINES_MAX + 1][3];
+	for (size_t i = 0; i <= EVENT_ORDER_LINES_MAX; i++) {
+		many[i][0] = 5;
+		many[i][1] = (int64_t)i + 1;
+		many[i][2] = 0;
+	}
+	msgpack_sbuffer_init(&sb);
+	static struct event_line room[EVENT_ORDER_LINES_MAX + 1];
+	pack_order(&sb, good_order, (const int64_t(*)[3])many, EVENT_ORDER_LINES_MAX + 1, 3);
+	assert_int_equal(event_message_decode(sb.data, sb.size, room, EVENT_ORDER_LINES_MAX + 1, &n, why, sizeof why),
+			 EVENT_SHAPE);
+	assert_non_null(strstr(why, "lines"));
+	pack_order(&sb, good_order, (const int64_t(*)[3])many, EVENT_ORDER_LINES_MAX, 3);
+	assert_int_equal(event_message_decode(sb.data, sb.size, room, EVENT_ORDER_LINES_MAX, &n, why, sizeof why),
+			 EVENT_OK);
+	msgpack_sbuffer_destroy(&sb);
+}
+
+static void test_order_truncated_trailing_random(void **state)
+{
+	(void)state;
+	struct event in[4];
+	order_lines(in, 4);
+	uint8_t buf[EVENT_ORDER_ENCODED_SIZE(4) + 1];
+	size_t len = 0, n;
+	struct event_line out[8];
+	char why[160];
+	assert_int_equal(event_order_encode(in, 4, buf, sizeof buf, &len), EVENT_OK);
+	for (size_t cut = 0; cut < len; cut++) {
+		int rc = event_message_decode(buf, cut, out, 8, &n, why, sizeof why);
+		if (rc != EVENT_TRUNCATED)
+			fail_msg("cut at %zu of %zu: %s (%s)", cut, len, event_errname(rc), why);
+		assert_int_equal(n, 0);
+	}
+	buf[len] = 0xc0;
+	assert_int_equal(event_message_decode(buf, len + 1, out, 8, &n, why, sizeof why), EVENT_TRAILING);
+	assert_int_equal(n, 0);
+	/* Random damage: never a crash, never an unknown code, never more lines than there are. */
+	unsigned seed = 777;
+	int ok = 0;
+	for (int round = 0; round < 200000; round++) {
+		uint8_t m[sizeof buf];
+		memcpy(m, buf, len);
+		seed = seed * 1103515245u + 12345u;
+		m[(seed >> 8) % len] = (uint8_t)(seed >> 16);
+		int rc = event_message_decode(m, len, out, 8, &n, NULL, 0);
+		assert_true(rc == EVENT_OK || (rc <= -301 && rc >= -308));
+		assert_true(rc == EVENT_OK ? n >= 1 && n <= 8 : n == 0);
+		ok += rc == EVENT_OK;
+	}
+	assert_true(ok > 0 && ok < 200000);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -411,6 +687,11 @@ int main(void)
 		cmocka_unit_test(test_customer_code_names),
 		cmocka_unit_test(test_key_user_id_is_canonical),
 		cmocka_unit_test(test_name_roundtrip_and_rejects),
+		cmocka_unit_test(test_order_roundtrip),
+		cmocka_unit_test(test_order_encode_rejects),
+		cmocka_unit_test(test_order_rejects_each_order_field),
+		cmocka_unit_test(test_order_line_errors),
+		cmocka_unit_test(test_order_truncated_trailing_random),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

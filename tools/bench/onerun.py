@@ -3,6 +3,7 @@
 
     onerun.py [--scale F | --users N] [--quick] [--brokers HOST:PORT] [--segstream BIN]
               [--work DIR] [--record FILE | --no-record]
+              [--e2e-encodings line,order] [--e2e-rounds N] [--order-x PROP=VALUE ...]
     onerun.py --compare CSV CSV...   only the identity check of per-customer tables
     onerun.py --curve 0.1,0.33,1,3   the scaling curve: floor and backfill (and the peers up to
                                      --peers-up-to) at each scale, time and CPU per line, peak RSS
@@ -15,7 +16,9 @@ CPU time (user + system) and peak RSS:
   4. backfill  segstream backfill into a fresh state
   5. consume   the consumer alone on a topic the replay filled beforehand; then again into a
                fresh state with a snapshot every 2 s beside it (consume+snapshots: #15's peak RSS)
-  6. e2e       replay and consumer together through the broker, from nothing to the final state
+  6. e2e       replay and consumer together through the broker, from nothing to the final state;
+     e2e-order the same with replay --encoding order (one message per order); with --e2e-rounds N
+               the encodings alternate N times (line, order, line, order, ...)
   7. snapshot  a full snapshot of the consumer's state
 It then checks that pandas, DuckDB, backfill and the streamed state agree on every column they
 share for every customer (exit 1 naming the first differences if not), prints one Markdown table
@@ -75,21 +78,26 @@ def topics(prefix):
             f"{prefix}.customers"]
 
 
-def end_to_end(seg, brokers, data, work, prefix, idle_ms=3000):
-    """Replay and consumer started together on fresh topics; wall from the start to the final state
-    (the consumer's idle check at the end is not counted), CPU of both, the larger peak RSS."""
-    topics_e2e = topics(f"{prefix}-e2e")
+def end_to_end(seg, brokers, data, work, prefix, name="e2e", encoding="line", extra=(), idle_ms=3000):
+    """Replay (--encoding ENCODING, -X EXTRA) and consumer started together on fresh topics; wall
+    from the start to the final state (the consumer's idle check at the end is not counted), CPU of
+    both, the larger peak RSS. The state is WORK/NAME-state."""
+    topics_e2e = topics(f"{prefix}-{name}")
     start = time.monotonic()
-    consumer = subprocess.Popen(["/usr/bin/time", "-f", "%e %U %S %M", "-o", f"{work}/e2e-consume.time", seg, "consume",
-                                 "--state", f"{work}/e2e-state", "--brokers", brokers, "--exit-at-end", "--idle-ms",
-                                 str(idle_ms)] + topics_e2e, stdout=open(f"{work}/e2e-consume.out", "w"),
-                                stderr=open(f"{work}/e2e-consume.err", "w"))
-    replay = measure("e2e-replay", [seg, "replay", "--data", data, "--brokers", brokers] + topics_e2e, work)
+    consumer = subprocess.Popen(["/usr/bin/time", "-f", "%e %U %S %M", "-o", f"{work}/{name}-consume.time", seg,
+                                 "consume", "--state", f"{work}/{name}-state", "--brokers", brokers, "--exit-at-end",
+                                 "--idle-ms", str(idle_ms)] + topics_e2e,
+                                stdout=open(f"{work}/{name}-consume.out", "w"),
+                                stderr=open(f"{work}/{name}-consume.err", "w"))
+    props = [arg for prop in extra for arg in ("-X", prop)]
+    replay = measure(f"{name}-replay", [seg, "replay", "--data", data, "--brokers", brokers, "--encoding", encoding]
+                     + props + topics_e2e, work)
     if consumer.wait() != 0:
-        fail("e2e consumer failed:\n" + open(f"{work}/e2e-consume.err").read()[-3000:])
+        fail(f"{name} consumer failed:\n" + open(f"{work}/{name}-consume.err").read()[-3000:])
     wall = time.monotonic() - start - idle_ms / 1000
-    cpu, rss = cpu_of(f"{work}/e2e-consume.time")
-    return Figure("e2e", wall, cpu + replay.cpu, max(rss, replay.rss_kib), f"replay alone {replay.wall:.2f} s")
+    cpu, rss = cpu_of(f"{work}/{name}-consume.time")
+    note = f"replay alone {replay.wall:.2f} s" + (f"; -X {' '.join(extra)}" if extra else "")
+    return Figure(name, wall, cpu + replay.cpu, max(rss, replay.rss_kib), note)
 
 
 def dump(seg, state, path):
@@ -214,6 +222,12 @@ def main():
                     help="only compare these per-customer tables (the first is the reference) and exit")
     ap.add_argument("--curve", type=lambda text: [float(x) for x in text.split(",")], metavar="F,F,...",
                     help="the scaling curve instead: floor and backfill at each scale (e.g. 0.1,0.33,1,3)")
+    ap.add_argument("--e2e-encodings", default="line,order", metavar="E,E",
+                    help="replay encodings of the end-to-end step, each its own row (default line,order)")
+    ap.add_argument("--e2e-rounds", type=int, default=1, metavar="N",
+                    help="run the end-to-end encodings N times, alternating (line, order, line, order, ...)")
+    ap.add_argument("--order-x", action="append", default=[], metavar="PROP=VALUE",
+                    help="a librdkafka property for the replays of the order encoding (producer levers)")
     ap.add_argument("--peers-up-to", type=float, default=1.0, metavar="F",
                     help="with --curve: run pandas and DuckDB at scales up to F (default 1: 3x needs ~21 GB)")
     args = ap.parse_args()
@@ -285,15 +299,23 @@ def main():
         published = len(re.findall(r"snapshot \d+ \(\d+ customers\) in", log))
         snaps.note = f"the same, with a snapshot every 2 s beside it ({published} published)"
         step(snaps)
-        step(end_to_end(seg, brokers, data, work, prefix))
+        e2e_names = []
+        for r in range(max(1, args.e2e_rounds)):
+            for encoding in args.e2e_encodings.split(","):
+                name = ("e2e" if encoding == "line" else f"e2e-{encoding}") + (f"-{r + 1}" if r else "")
+                step(end_to_end(seg, brokers, data, work, prefix, name, encoding,
+                                args.order_x if encoding == "order" else ()))
+                e2e_names.append(name)
         step(measure("snapshot", [seg, "snapshot", "--state", f"{work}/state", "--out", f"{work}/snapshots"], work))
 
         dump(seg, f"{work}/backfill", f"{work}/backfill.csv")
         dump(seg, f"{work}/state", f"{work}/consume.csv")
-        dump(seg, f"{work}/e2e-state", f"{work}/e2e.csv")
-        problems = compare({"pandas": f"{work}/pandas.csv", "duckdb": f"{work}/duckdb.csv",
-                            "backfill": f"{work}/backfill.csv", "consume": f"{work}/consume.csv",
-                            "e2e": f"{work}/e2e.csv"})
+        tables = {"pandas": f"{work}/pandas.csv", "duckdb": f"{work}/duckdb.csv",
+                  "backfill": f"{work}/backfill.csv", "consume": f"{work}/consume.csv"}
+        for name in e2e_names:
+            dump(seg, f"{work}/{name}-state", f"{work}/{name}.csv")
+            tables[name] = f"{work}/{name}.csv"
+        problems = compare(tables)
         if problems:
             fail("the engines disagree:\n  " + "\n  ".join(problems))
     finally:

@@ -624,6 +624,8 @@ int cmd_consume(int argc, char **argv)
 	       st.messages, st.applied, st.duplicates, st.ignored, st.invalid, st.products, st.customers, st.batches);
 	printf("consume: %.2f s, %.0f events/s, batch commit p50 %.2f ms p99 %.2f ms\n", st.seconds,
 	       st.seconds > 0 ? st.messages / st.seconds : 0.0, st.commit_ms_p50, st.commit_ms_p99);
+	if (st.order_messages) /* replay --encoding order: the events above are these messages' lines */
+		printf("consume: order messages %" PRIu64 " (schema version 2)\n", st.order_messages);
 	if (st.stamped) /* replay --stamp: produce -> committed */
 		printf("consume: stamped events %" PRIu64 ", produce to commit p50 %.1f ms p99 %.1f ms max %.1f ms\n",
 		       st.stamped, st.fresh_ms_p50, st.fresh_ms_p99, st.fresh_ms_max);

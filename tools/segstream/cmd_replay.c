@@ -1,9 +1,10 @@
 /*
  * segstream replay: reads the history files, builds the event-time timeline (SPEC §2) and
  * produces the reference records (products, customers, department and aisle names) their
- * compacted topics do not already hold, then one order-product event per line, keyed by user_id,
- * in event-time order, each Kafka message stamped with its event time (and, with --stamp, with its
- * wall-clock produce time in a header: KC_HEADER_PRODUCED_US).
+ * compacted topics do not already hold, then the order-product events, keyed by user_id, in
+ * event-time order: one message per line (--encoding line, schema version 1) or one per order
+ * carrying its lines (--encoding order, version 2); each Kafka message stamped with its event
+ * time (and, with --stamp, with its wall-clock produce time in a header: KC_HEADER_PRODUCED_US).
  */
 #include <getopt.h>
 #include <inttypes.h>
@@ -28,16 +29,36 @@ static double now_s(void)
 	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
-/* Produces one message, waiting on a full queue (back-pressure, never a drop). */
+/* How the events go out (--encoding): a message per line (schema version 1) or per order (2). */
+enum encoding { ENCODING_LINE, ENCODING_ORDER };
+
+/* Delivery reports: messages (kc_delivery), and the events they carry (each event message's
+ * opaque is its number of events; a reference record's is NULL). */
+struct replay_delivery {
+	struct kc_delivery dr; /* first: the logger's opaque head, through it */
+	uint64_t events_ok;
+};
+
+static void count_delivery(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaque)
+{
+	struct replay_delivery *d = opaque;
+	kc_delivery_count(rk, m, &d->dr);
+	if (!m->err)
+		d->events_ok += (uintptr_t)m->_private;
+}
+
+/* Produces one message, waiting on a full queue (back-pressure, never a drop); events: how many it
+ * carries (0 for a reference record). */
 static int produce(rd_kafka_t *rk, rd_kafka_topic_t *topic, const char *key, size_t key_len, const void *val,
-		   size_t len, int64_t timestamp_ms, int stamp)
+		   size_t len, int64_t timestamp_ms, int stamp, size_t events)
 {
 	struct kc_msg msg = { .rkt = topic,
 			      .key = key,
 			      .key_len = key_len,
 			      .value = val,
 			      .value_len = len,
-			      .timestamp_ms = timestamp_ms };
+			      .timestamp_ms = timestamp_ms,
+			      .opaque = (void *)(uintptr_t)events };
 	char err[512];
 	if (stamp) { /* the wall clock now, in microseconds, as decimal digits (kclient.h) */
 		struct timespec ts;
@@ -88,7 +109,7 @@ static int produce_keyed(rd_kafka_t *rk, rd_kafka_topic_t *topic, uint32_t id, c
 {
 	char key[16];
 	int kl = snprintf(key, sizeof key, "%u", id);
-	int rc = produce(rk, topic, key, (size_t)kl, val, len, 0, 0);
+	int rc = produce(rk, topic, key, (size_t)kl, val, len, 0, 0, 0);
 	rd_kafka_poll(rk, 0);
 	return rc;
 }
@@ -205,6 +226,7 @@ int cmd_replay(int argc, char **argv)
 	double rate = 0, speed = 0;
 	int include_train = 0, broker_timeout_ms = KC_BROKER_TIMEOUT_MS;
 	int partitions = 0; /* --partitions: the events topic's, when replay creates it (0: the broker's default) */
+	enum encoding encoding = ENCODING_LINE;
 	enum reference_mode reference = REFERENCE_CHANGED;
 	struct held held_products = { 0 }, held_customers = { 0 }, held_names = { 0 };
 	struct event_name *names = NULL;
@@ -233,6 +255,7 @@ int cmd_replay(int argc, char **argv)
 		{ "broker-timeout", required_argument, 0, 1000 },
 		{ "partitions", required_argument, 0, 1001 },
 		{ "reference", required_argument, 0, 'R' },
+		{ "encoding", required_argument, 0, 1002 },
 		{ "help", no_argument, 0, 'h' },
 		{ 0, 0, 0, 0 },
 	};
@@ -249,6 +272,17 @@ int cmd_replay(int argc, char **argv)
 		case 1001:
 			if (cli_parse_int("--partitions", optarg, 1, 100000, &partitions))
 				return 2;
+			break;
+		case 1002:
+			if (strcmp(optarg, "line") == 0) {
+				encoding = ENCODING_LINE;
+			} else if (strcmp(optarg, "order") == 0) {
+				encoding = ENCODING_ORDER;
+			} else {
+				fprintf(stderr, "segstream replay: --encoding: '%s' is not one of line, order\n",
+					optarg);
+				return 2;
+			}
 			break;
 		case 'b':
 			brokers = optarg;
@@ -339,19 +373,24 @@ int cmd_replay(int argc, char **argv)
 				return 2;
 			break;
 		case 'h':
-			printf("usage: segstream replay --data DIR --brokers|-b HOST:PORT [--topic T]\n"
-			       "         [--products-topic T] [--customers-topic T] [--names-topic T] [--dlq-topic T]\n"
-			       "         [--from YYYY-MM-DD] [--until YYYY-MM-DD (exclusive)]\n"
-			       "         [--skip N] [--limit N] [--rate EVENTS_PER_S | --speed X] [--include-train]\n"
-			       "         [--stamp | --stamp-every N]\n"
-			       "         [--on-error skip|fail] [--reference changed|always|never] [--partitions N]\n"
-			       "         [-X librdkafka.property=value ...] [--broker-timeout SEC (120; 0: wait until "
-			       "stopped)]\n"
-			       "  --reference  which products, customers and names records to produce: those the\n"
-			       "               compacted topics do not already hold as they are (changed, the\n"
-			       "               default), all of them (always), or none (never)\n"
-			       "  --partitions the events topic's partition count when replay creates it (default:\n"
-			       "               the broker's); an existing events topic must have N, else exit 1\n");
+			printf(
+			    "usage: segstream replay --data DIR --brokers|-b HOST:PORT [--topic T]\n"
+			    "         [--products-topic T] [--customers-topic T] [--names-topic T] [--dlq-topic T]\n"
+			    "         [--from YYYY-MM-DD] [--until YYYY-MM-DD (exclusive)]\n"
+			    "         [--skip N] [--limit N] [--rate EVENTS_PER_S | --speed X] [--include-train]\n"
+			    "         [--stamp | --stamp-every N]\n"
+			    "         [--on-error skip|fail] [--reference changed|always|never] [--partitions N]\n"
+			    "         [--encoding line|order]\n"
+			    "         [-X librdkafka.property=value ...] [--broker-timeout SEC (120; 0: wait until "
+			    "stopped)]\n"
+			    "  --reference  which products, customers and names records to produce: those the\n"
+			    "               compacted topics do not already hold as they are (changed, the\n"
+			    "               default), all of them (always), or none (never)\n"
+			    "  --partitions the events topic's partition count when replay creates it (default:\n"
+			    "               the broker's); an existing events topic must have N, else exit 1\n"
+			    "  --encoding   one message per order line (line, the default: schema version 1) or\n"
+			    "               one per order carrying its lines (order: version 2); the consumer\n"
+			    "               reads both. --skip, --limit and --rate count events (lines) either way\n");
 			return 0;
 		default:
 			return 2;
@@ -390,7 +429,7 @@ int cmd_replay(int argc, char **argv)
 		free(names);
 		return 1;
 	}
-	struct kc_delivery dr = { .kc = { .log = cli_log } };
+	struct replay_delivery rd = { .dr = { .kc = { .log = cli_log } } };
 	/* A queue of 100,000 messages keeps the broker busy; a longer one costs librdkafka more CPU
 	 * than it saves (full history: 18 CPU-seconds instead of 28 with 1M; 30,000 stalls). */
 	const char *mine[] = { "enable.idempotence",
@@ -412,8 +451,8 @@ int cmd_replay(int argc, char **argv)
 	if (kc_conf_new(brokers, mine, (int)(sizeof mine / sizeof mine[0]), props.items, props.n, &conf, err,
 			sizeof err) == KC_OK) {
 		kc_conf_set_logger(conf); /* dr starts with the kc_opaque: librdkafka's lines are logs too */
-		rd_kafka_conf_set_dr_msg_cb(conf, kc_delivery_count);
-		rd_kafka_conf_set_opaque(conf, &dr);
+		rd_kafka_conf_set_dr_msg_cb(conf, count_delivery);
+		rd_kafka_conf_set_opaque(conf, &rd);
 		kc_new(RD_KAFKA_PRODUCER, conf, &rk, err, sizeof err);
 	}
 	if (!rk || kc_wait_brokers(rk, cli_log, "replay", broker_timeout_ms, &cli_stop, err, sizeof err) != KC_OK) {
@@ -473,7 +512,7 @@ int cmd_replay(int argc, char **argv)
 			same_names++;
 			continue;
 		}
-		rc = produce(rk, names_rkt, key, (size_t)kl, ref, ref_len, 0, 0);
+		rc = produce(rk, names_rkt, key, (size_t)kl, ref, ref_len, 0, 0, 0);
 		rd_kafka_poll(rk, 0);
 		n_names++;
 	}
@@ -503,7 +542,6 @@ int cmd_replay(int argc, char **argv)
 		ensure_topic(rk, dlq_topic, 0, 0);
 	if (rc == 0 && !(events_rkt = topic_handle(rk, events_topic)))
 		rc = -1;
-	uint64_t products_delivered = dr.ok;
 	for (uint64_t i = 0; i < h.n_timeline; i++) {
 		const struct ds_order *o = &h.orders[h.timeline[i]];
 		if (o->event_time_ms >= from_ms && o->event_time_ms < until_ms)
@@ -512,7 +550,9 @@ int cmd_replay(int argc, char **argv)
 	total = total > skip ? total - skip : 0;
 	if (total > limit)
 		total = limit;
-	uint64_t skipped = 0;
+	uint64_t skipped = 0, n_messages = 0;
+	static struct event evs[EVENT_ORDER_LINES_MAX]; /* one message's events */
+	static uint8_t buf[EVENT_ORDER_ENCODED_MAX];    /* ... encoded */
 	int tty = isatty(2);
 	double ev_started = now_s(), last_progress = ev_started;
 	/* --rate's clock, and the "produce" time reported, start at the first event produced: walking
@@ -543,18 +583,26 @@ int cmd_replay(int argc, char **argv)
 		}
 		char key[16];
 		int kl = snprintf(key, sizeof key, "%u", o->user_id);
-		for (uint32_t k = first_line; k < o->n_lines && rc == 0 && n_events < limit; k++) {
-			const struct ds_line *l = &h.lines[o->first_line + k];
-			struct event ev;
-			ds_history_event(o, l, &ev);
-			uint8_t buf[EVENT_ENCODED_MAX];
-			size_t len;
-			if (event_encode(&ev, buf, sizeof buf, &len) != EVENT_OK) {
-				log_warn(cli_log, cli_command, "order %u line %u: invalid event, skipped", oid,
-					 l->add_to_cart);
-				rep.errors++;
-				continue;
+		uint32_t k = first_line;
+		while (k < o->n_lines && rc == 0 && n_events < limit) {
+			/* One message: a line's event (line), or up to EVENT_ORDER_LINES_MAX of the order's (order). */
+			size_t n_ev = 0, want = encoding == ENCODING_ORDER ? EVENT_ORDER_LINES_MAX : 1;
+			for (; k < o->n_lines && n_ev < want && n_events + n_ev < limit; k++) {
+				const struct ds_line *l = &h.lines[o->first_line + k];
+				ds_history_event(o, l, &evs[n_ev]);
+				if (event_validate(&evs[n_ev], NULL, 0) != EVENT_OK) {
+					log_warn(cli_log, cli_command, "order %u line %u: invalid event, skipped", oid,
+						 l->add_to_cart);
+					rep.errors++;
+					continue;
+				}
+				n_ev++;
 			}
+			size_t len = 0;
+			if (n_ev == 0 ||
+			    (encoding == ENCODING_ORDER ? event_order_encode(evs, n_ev, buf, sizeof buf, &len)
+							: event_encode(&evs[0], buf, sizeof buf, &len)) != EVENT_OK)
+				continue; /* nothing valid (said above); an encoding of valid events does not fail */
 			if (first_at < 0)
 				first_at = now_s();
 			if (rate > 0) {
@@ -562,9 +610,12 @@ int cmd_replay(int argc, char **argv)
 				while (now_s() < due)
 					rd_kafka_poll(rk, 1);
 			}
-			int stamp = stamp_every && n_events % stamp_every == 0;
-			rc = produce(rk, events_rkt, key, (size_t)kl, buf, len, ev.event_time_ms, stamp);
-			n_events++;
+			/* Stamped when it carries an event whose number is a multiple of --stamp-every. */
+			int stamp = stamp_every &&
+				    (n_events % stamp_every == 0 || stamp_every - n_events % stamp_every < n_ev);
+			rc = produce(rk, events_rkt, key, (size_t)kl, buf, len, evs[0].event_time_ms, stamp, n_ev);
+			n_events += n_ev;
+			n_messages++;
 		}
 		if (i % 64 == 0) { /* delivery reports and progress: often enough, not per order */
 			rd_kafka_poll(rk, 0);
@@ -586,15 +637,18 @@ int cmd_replay(int argc, char **argv)
 	printf("replay: customers %" PRIu64 "\n", n_customers);
 	printf("replay: rows read %" PRIu64 ", row errors %" PRIu64 ", products %" PRIu64 ", events produced %" PRIu64
 	       ", delivered %" PRIu64 ", failed %" PRIu64 ", undelivered %d\n",
-	       rep.rows, rep.errors, n_products, n_events, dr.ok - products_delivered, dr.failed, left);
+	       rep.rows, rep.errors, n_products, n_events, rd.events_ok, rd.dr.failed, left);
+	if (encoding == ENCODING_ORDER)
+		printf("replay: encoding order: %" PRIu64 " messages, %.2f events a message\n", n_messages,
+		       n_messages ? (double)n_events / (double)n_messages : 0.0);
 	if (first_at < 0)
 		first_at = ev_started;
 	printf("replay: elapsed %.2f s (load %.2f s, produce %.2f s, %.0f events/s)\n", done - started,
 	       loaded - reading, done - first_at, done > first_at ? n_events / (done - first_at) : 0.0);
-	if (dr.failed)
-		log_error(cli_log, cli_command, "%" PRIu64 " messages failed to deliver (first: %s)", dr.failed,
-			  dr.first_error);
-	if (rc != 0 || fe != RD_KAFKA_RESP_ERR_NO_ERROR || left > 0 || dr.failed || cli_stop)
+	if (rd.dr.failed)
+		log_error(cli_log, cli_command, "%" PRIu64 " messages failed to deliver (first: %s)", rd.dr.failed,
+			  rd.dr.first_error);
+	if (rc != 0 || fe != RD_KAFKA_RESP_ERR_NO_ERROR || left > 0 || rd.dr.failed || cli_stop)
 		rc = 1;
 	rd_kafka_topic_t *handles[] = { products_rkt, customers_rkt, names_rkt, events_rkt };
 	for (size_t i = 0; i < sizeof handles / sizeof handles[0]; i++)

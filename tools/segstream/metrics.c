@@ -139,7 +139,10 @@ static int is_ready(const struct cli_metrics *m)
 static void render(const struct cli_metrics *m, FILE *t)
 {
 	const struct cons_stats *s = &m->totals;
-	counter(t, "segstream_events_read_total", "Event messages read from the events topic.", s->messages);
+	counter(t, "segstream_events_read_total", "Events read from the events topic (each line of an order message).",
+		s->messages);
+	counter(t, "segstream_order_messages_read_total",
+		"Order messages (schema version 2) read from the events topic.", s->order_messages);
 	counter(t, "segstream_events_applied_total", "Events that changed a customer.", s->applied);
 	counter(t, "segstream_events_duplicate_total", "Events skipped by the duplicate guard.", s->duplicates);
 	counter(t, "segstream_events_ignored_total", "Train lines not counted (SPEC section 3).", s->ignored);
@@ -152,7 +155,7 @@ static void render(const struct cli_metrics *m, FILE *t)
 			m->dead_letters[i].count);
 
 	const char *bs = "segstream_batch_size_events";
-	head(t, bs, "histogram", "Event messages per committed batch.");
+	head(t, bs, "histogram", "Events (lines) per committed batch.");
 	uint64_t bcum = 0;
 	for (int b = 0; b < CONS_BATCH_SIZE_BUCKETS - 1; b++) {
 		bcum += m->batch_size[b];
