@@ -303,7 +303,9 @@ int state_snapshot_walk(struct state_db *db, state_offset_cb ocb, state_customer
  *        (both passes see the same records). For what needs every customer before any row, such
  *        as the snapshot's clusters.
  * @param first  the first pass, or NULL (then this is state_snapshot_walk())
- * @warning The transaction lasts two walks: keep both callbacks fast.
+ * The read transaction lasts only while the customers are copied out (raw rows and demographics,
+ * about the state's size in memory for the call); both passes run on the copy after it has ended,
+ * so a slow callback no longer keeps LMDB from reusing the pages a writer frees meanwhile.
  * @return STATE_OK, a callback's non-zero return, or a module error.
  */
 int state_snapshot_walk_twice(struct state_db *db, state_offset_cb ocb, state_customer_cb first, state_customer_cb ccb,

@@ -1,10 +1,11 @@
 /*
  * Consistent walks of the state: every customer (of one partition or all) with its demographics
- * in one read transaction, and the snapshot walk (names, offsets, then the customers once or
- * twice) that sees one committed point.
+ * in one read transaction, and the snapshot walk (names, offsets and a copy of the customers taken
+ * in one read transaction, then the copy walked once or twice) that sees one committed point.
  */
 #include "state/state_int.h"
 
+#include <stdlib.h>
 #include <string.h>
 
 /* Walks the customers of one partition (or all, partition < 0) inside txn. */
@@ -78,11 +79,115 @@ out:
 }
 
 /* Every pass sees the same records: one read transaction, one key order. */
+/* The customers of one read transaction copied out: the raw rows (key and value bytes, back to
+ * back) and each one's demographics, so that the snapshot's passes, its k-means and its file
+ * writes run after the transaction has ended. A read transaction held that long keeps LMDB from
+ * reusing any page the writer frees meanwhile: the file grew to twice the state's size beside a
+ * consumer committing every batch (BENCHMARKS.md, consumer memory with snapshots). */
+struct copied_row {
+	size_t at;          /* the key's first byte in bytes[]; the value follows it */
+	uint32_t value_len; /* bytes of the value */
+	int has_demographics;
+	struct event_customer demographics;
+};
+
+struct customer_copy {
+	uint8_t *bytes;
+	size_t used, cap;
+	struct copied_row *rows;
+	size_t n, rows_cap;
+};
+
+static void copy_free(struct customer_copy *cc)
+{
+	free(cc->bytes);
+	free(cc->rows);
+}
+
+/* Room for need elements of size bytes in *p (doubling *cap); 0, or -1 without memory. */
+static int copy_reserve(void **p, size_t *cap, size_t need, size_t size)
+{
+	if (need <= *cap)
+		return 0;
+	size_t cap2 = *cap ? *cap : 4096;
+	while (cap2 < need)
+		cap2 *= 2;
+	void *q = realloc(*p, cap2 * size);
+	if (!q)
+		return -1;
+	*p = q;
+	*cap = cap2;
+	return 0;
+}
+
+/* Every customer row of txn and its demographics into cc. The sizes come from the table's
+ * statistics first (pages x page size bounds the bytes), so the copy is allocated once; pages of
+ * it never written cost no memory. */
+static int copy_customers(struct state_db *db, MDB_txn *txn, struct customer_copy *cc)
+{
+	MDB_cursor *cur = NULL;
+	MDB_stat st;
+	int rc = state__map_mdb(mdb_stat(txn, db->customers, &st));
+	if (rc != STATE_OK)
+		return rc;
+	if (copy_reserve((void **)&cc->bytes, &cc->cap, (st.ms_leaf_pages + st.ms_overflow_pages) * st.ms_psize, 1) ||
+	    copy_reserve((void **)&cc->rows, &cc->rows_cap, st.ms_entries, sizeof *cc->rows))
+		return STATE_NOMEM;
+	if ((rc = state__map_mdb(mdb_cursor_open(txn, db->customers, &cur))) != STATE_OK)
+		return rc;
+	MDB_val k, v;
+	int mrc;
+	while ((mrc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) == MDB_SUCCESS) {
+		struct state_customer c;
+		if ((rc = state__customer_decode(&k, &v, &c)) != STATE_OK)
+			goto out;
+		if (copy_reserve((void **)&cc->bytes, &cc->cap, cc->used + k.mv_size + v.mv_size, 1) ||
+		    copy_reserve((void **)&cc->rows, &cc->rows_cap, cc->n + 1, sizeof *cc->rows)) {
+			rc = STATE_NOMEM;
+			goto out;
+		}
+		struct copied_row *row = &cc->rows[cc->n];
+		int drc = state__demographics_in_txn(db, txn, c.user_id, &row->demographics);
+		if (drc != STATE_OK && drc != STATE_NOTFOUND) {
+			rc = drc;
+			goto out;
+		}
+		row->has_demographics = drc == STATE_OK;
+		row->at = cc->used;
+		row->value_len = (uint32_t)v.mv_size;
+		memcpy(cc->bytes + cc->used, k.mv_data, k.mv_size);
+		memcpy(cc->bytes + cc->used + k.mv_size, v.mv_data, v.mv_size);
+		cc->used += k.mv_size + v.mv_size;
+		cc->n++;
+	}
+	rc = mrc == MDB_NOTFOUND ? STATE_OK : state__map_mdb(mrc);
+out:
+	mdb_cursor_close(cur);
+	return rc;
+}
+
+/* One pass over the copy, in key order, as walk_customers hands the rows out. */
+static int walk_copy(const struct customer_copy *cc, state_customer_cb cb, void *ctx)
+{
+	for (size_t i = 0; i < cc->n; i++) {
+		const struct copied_row *row = &cc->rows[i];
+		MDB_val k = { 8, cc->bytes + row->at }, v = { row->value_len, cc->bytes + row->at + 8 };
+		struct state_customer c;
+		int rc = state__customer_decode(&k, &v, &c);
+		if (rc != STATE_OK)
+			return rc;
+		if ((rc = cb(&c, row->has_demographics ? &row->demographics : NULL, ctx)) != 0)
+			return rc;
+	}
+	return STATE_OK;
+}
+
 int state_snapshot_walk_named(struct state_db *db, state_name_cb ncb, state_offset_cb ocb, state_customer_cb first,
 			      state_customer_cb ccb, void *ctx)
 {
 	MDB_txn *txn;
 	MDB_cursor *cur = NULL;
+	struct customer_copy cc = { 0 };
 	int rc = state__map_mdb(mdb_txn_begin(db->env, NULL, MDB_RDONLY, &txn));
 	if (rc != STATE_OK)
 		return rc;
@@ -106,12 +211,21 @@ int state_snapshot_walk_named(struct state_db *db, state_name_cb ncb, state_offs
 		rc = state__map_mdb(mrc);
 		goto out;
 	}
-	if (first && (rc = walk_customers(db, txn, -1, first, ctx)) != STATE_OK)
+	if ((rc = copy_customers(db, txn, &cc)) != STATE_OK)
 		goto out;
-	rc = walk_customers(db, txn, -1, ccb, ctx);
+	/* Names, offsets and the customers are of one committed point; the rest needs no transaction. */
+	mdb_cursor_close(cur);
+	cur = NULL;
+	mdb_txn_abort(txn);
+	txn = NULL;
+	if (first && (rc = walk_copy(&cc, first, ctx)) != STATE_OK)
+		goto out;
+	rc = walk_copy(&cc, ccb, ctx);
 out:
 	mdb_cursor_close(cur);
-	mdb_txn_abort(txn);
+	if (txn)
+		mdb_txn_abort(txn);
+	copy_free(&cc);
 	return rc;
 }
 
