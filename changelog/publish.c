@@ -281,8 +281,9 @@ static int refused_by_group(rd_kafka_resp_err_t e)
  * With a group: the markers written, as the group's offsets of the events topic, in the
  * transaction (TxnOffsetCommit with the member's metadata now). The group coordinator checks the
  * generation, member id and instance id: a zombie's is stale, and the transaction must abort.
- * @return CLOG_OK, CLOG_FENCED (refused by the group: abort), CLOG_KAFKA (abort), or CLOG_FAILED
- * (a fatal producer error: c->failed set, no abort possible).
+ * @return CLOG_OK, CLOG_FENCED (refused by the group: abort), CLOG_KAFKA (abort: an abortable or a
+ * retriable error, e.g. a timeout while the group coordinator moves), or CLOG_FAILED (a fatal
+ * producer error: c->failed set, no abort possible).
  */
 static int send_markers(struct clog *c)
 {
@@ -313,8 +314,8 @@ static int send_markers(struct clog *c)
 					"partitions)"
 				      : "send the markers as the group's offsets",
 		    rd_kafka_error_string(e));
-	if (!rd_kafka_error_txn_requires_abort(e)) {
-		c->failed = 1; /* fatal: nothing more is written */
+	if (rd_kafka_error_is_fatal(e)) {
+		c->failed = 1; /* nothing more is written */
 		rc = CLOG_FAILED;
 	}
 	rd_kafka_error_destroy(e);
@@ -367,7 +368,15 @@ static int run_transaction(struct clog *c, const struct fill *f)
 		}
 		goto abort;
 	}
-	if ((e = rd_kafka_commit_transaction(c->producer, c->cfg.timeout_ms))) {
+	/* A retriable error (the commit's outcome not known within the timeout, e.g. while a broker
+	 * fails over) leaves the transaction open: librdkafka lets the commit be called again. */
+	double deadline = clog__now_ms() + 2.0 * c->cfg.timeout_ms;
+	while ((e = rd_kafka_commit_transaction(c->producer, c->cfg.timeout_ms)) && rd_kafka_error_is_retriable(e) &&
+	       !rd_kafka_error_is_fatal(e) && !rd_kafka_error_txn_requires_abort(e) && clog__now_ms() < deadline) {
+		log_warn(c->cfg.log, CLOG_LOG, "commit: %s; again", rd_kafka_error_string(e));
+		rd_kafka_error_destroy(e);
+	}
+	if (e) {
 		clog__error(c, "commit: %s", rd_kafka_error_string(e));
 		rc = CLOG_KAFKA;
 		if (rd_kafka_error_txn_requires_abort(e)) {
