@@ -15,6 +15,13 @@
  * reconciles it with its own state (clog_reconcile()). README.md ("Partition hand-off") gives the
  * argument that this is exact.
  *
+ * Zombies (KIP-447): with clog_set_group(), each transaction also commits the markers it writes
+ * as the group's offsets of the events topic, with the member's group metadata (generation,
+ * member id, instance id). A member the group has already replaced (it paused past its session
+ * timeout, and its partitions went to others) thus cannot commit a flush: the group coordinator
+ * refuses the stale generation, the transaction aborts (CLOG_FENCED), and nothing of it is ever
+ * read. A restore first waits until no such transaction is pending for its partition.
+ *
  * Threading: a struct clog belongs to the thread that calls it (the consumer's, through its
  * hooks); it shares the state handle with that thread's batches, and never runs while a batch
  * is open.
@@ -28,6 +35,7 @@
 #include "state/state.h"
 
 struct logger;
+struct rd_kafka_s; /* librdkafka's rd_kafka_t */
 
 #define CLOG_ERR_MAP(XX)                                                                            \
 	XX(OK, 0, "success")                                                                        \
@@ -36,7 +44,8 @@ struct logger;
 	XX(CORRUPT, -903, "a changelog record is not one this version wrote")                       \
 	XX(CONFIG, -904, "invalid configuration (or a changelog topic of another partition count)") \
 	XX(NOMEM, -905, "out of memory")                                                            \
-	XX(FAILED, -906, "the changelog failed earlier and writes nothing more")
+	XX(FAILED, -906, "the changelog failed earlier and writes nothing more")                    \
+	XX(FENCED, -907, "the group refused the transaction: this member's generation is stale")
 
 enum clog_err {
 #define CLOG_ERR_ENUM(name, code, text) CLOG_##name = code,
@@ -135,6 +144,18 @@ struct clog;
 int clog_open(const struct clog_config *cfg, struct state_db *db, struct clog **clog_out, char *errbuf,
 	      size_t errbuf_len);
 
+/**
+ * @brief Fences this changelog's transactions by a consumer group's member (see the file
+ *        comment): from now on each transaction also commits its markers as the group's offsets
+ *        of the events topic, with @p consumer's group metadata as it is at that moment (refused
+ *        without sending when the consumer has no member id or has lost its assignment), and a
+ *        restore waits (rd_kafka_committed(), require-stable) until the group has no pending
+ *        transactional offset of the partition. Call it before the first assignment.
+ * @param consumer  the group's consumer (borrowed: it must outlive every later call on @p c but
+ *                  clog_close() and clog_get_stats()); NULL: no fencing, as before
+ */
+void clog_set_group(struct clog *c, struct rd_kafka_s *consumer);
+
 /** @brief Closes the clients (without a flush: call clog_flush() first). NULL is a no-op. */
 void clog_close(struct clog *c);
 
@@ -142,7 +163,9 @@ void clog_close(struct clog *c);
  * @brief Writes the changes committed since the last flush (one transaction; nothing if none),
  *        unless @p force is 0 and the last flush is less than flush_ms old.
  * @return CLOG_OK; CLOG_KAFKA (the transaction was aborted: the changes stay for the next
- *         flush), CLOG_STATE, CLOG_FAILED. errbuf says more.
+ *         flush), CLOG_FENCED (the group refused it, it was aborted: this member has lost its
+ *         partitions, and its revoke comes next; the changes stay), CLOG_STATE, CLOG_FAILED.
+ *         errbuf says more.
  */
 int clog_flush(struct clog *c, int force, char *errbuf, size_t errbuf_len);
 
@@ -161,7 +184,8 @@ struct clog_restore_report {
  *        changelog partition p (read_committed, from its beginning to its end) and then, by
  *        clog_reconcile(), replaces the state's customers and offset of p with the changelog's
  *        in one state transaction, republishes all of p (one transaction), or keeps it. Logs the
- *        start and the end. No state batch may be open.
+ *        start and the end. With clog_set_group(), it first waits (up to 15 s; then a warning)
+ *        until the group has no pending transactional offset of p. No state batch may be open.
  * @param[out] rep_out  optional
  * @return CLOG_OK, CLOG_KAFKA, CLOG_CORRUPT (a record that is not a valid one of its key: nothing
  *         written), CLOG_CONFIG (the changelog topic's partition count differs from the events
@@ -174,7 +198,10 @@ int clog_restore(struct clog *c, int32_t partition, struct clog_restore_report *
 /**
  * @brief Gives @p partition up: flushes (forced), then deletes its customers and offset from the
  *        state in one transaction, so the instance shows only what it owns. If the flush fails,
- *        nothing is dropped (the state still holds what the changelog lacks). No batch may be open.
+ *        nothing is dropped (the state still holds what the changelog lacks), except when the
+ *        group fenced it (CLOG_FENCED: the partition is another member's already, which restores
+ *        it from the last flush this member made while it was still in the group): the partition
+ *        is dropped unflushed, with a warning, and CLOG_OK returned. No batch may be open.
  * @param keep  1: flush only, the state keeps the partition (the run is ending: a restart that
  *              gets it back finds marker == offset and restores nothing)
  * @param[out] dropped_out  customers deleted (optional)
@@ -199,6 +226,7 @@ struct clog_stats {
 	uint64_t restored;    /* partitions replaced from the changelog */
 	uint64_t dropped;     /* partitions released */
 	uint64_t aborted;     /* transactions aborted */
+	uint64_t fenced;      /* of them, refused by the group (a stale generation: CLOG_FENCED) */
 };
 
 /** @brief The counters so far. */

@@ -16,6 +16,7 @@ struct clog {
 	struct state_db *db;       /* borrowed */
 	rd_kafka_t *producer;      /* transactional */
 	rd_kafka_t *reader;        /* read_committed, no group: assigned one partition per restore */
+	rd_kafka_t *group;         /* the group's consumer whose metadata fences each transaction, or NULL */
 	int32_t partitions;        /* the topic's partition count once made or checked (0: not yet) */
 	int failed;                /* an error that leaves the changelog unable to vouch for the state */
 	double last_flush_ms;      /* when the last flush began */
@@ -23,6 +24,7 @@ struct clog {
 	struct clog_stats stats;
 	/* The transaction being filled. */
 	uint64_t records;
+	rd_kafka_topic_partition_list_t *markers; /* with group: the markers written, as the group's offsets */
 	char err[512];
 };
 

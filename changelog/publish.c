@@ -2,7 +2,7 @@
  * Writing the changelog: the clients (a transactional producer, a read_committed reader), the
  * topic made or checked, and the transactions: a flush of the changes committed since the last
  * one, or a whole partition republished; each one transaction whose records and markers come
- * from one state read transaction.
+ * from one state read transaction, and whose markers are also the group's offsets (fencing).
  */
 #include <inttypes.h>
 #include <stdarg.h>
@@ -121,6 +121,11 @@ out:
 	snprintf(errbuf, errbuf_len, "changelog %s: %s", cfg->topic, err);
 	clog_close(c);
 	return rc;
+}
+
+void clog_set_group(struct clog *c, struct rd_kafka_s *consumer)
+{
+	c->group = consumer;
 }
 
 void clog_close(struct clog *c)
@@ -253,6 +258,8 @@ static int put_marker(const char *topic, int32_t partition, int64_t next, void *
 	uint8_t key[CLOG_KEY_MAX], value[CLOG_MARKER_SIZE];
 	size_t klen = clog_key_marker((uint32_t)partition, key);
 	clog_marker_encode(next, value);
+	if (c->markers)
+		rd_kafka_topic_partition_list_add(c->markers, c->cfg.events_topic, partition)->offset = next;
 	return produce(c, partition, key, klen, value, sizeof value);
 }
 
@@ -262,10 +269,64 @@ struct fill {
 	int32_t partition;
 };
 
+/* The errors with which a group coordinator refuses a member's transactional offsets: the member
+ * is not (or no longer) the one the group's current generation gave its partitions to. */
+static int refused_by_group(rd_kafka_resp_err_t e)
+{
+	return e == RD_KAFKA_RESP_ERR_ILLEGAL_GENERATION || e == RD_KAFKA_RESP_ERR_UNKNOWN_MEMBER_ID ||
+	       e == RD_KAFKA_RESP_ERR_FENCED_INSTANCE_ID;
+}
+
+/*
+ * With a group: the markers written, as the group's offsets of the events topic, in the
+ * transaction (TxnOffsetCommit with the member's metadata now). The group coordinator checks the
+ * generation, member id and instance id: a zombie's is stale, and the transaction must abort.
+ * @return CLOG_OK, CLOG_FENCED (refused by the group: abort), CLOG_KAFKA (abort: an abortable or a
+ * retriable error, e.g. a timeout while the group coordinator moves), or CLOG_FAILED (a fatal
+ * producer error: c->failed set, no abort possible).
+ */
+static int send_markers(struct clog *c)
+{
+	if (!c->group || !c->markers || c->markers->cnt == 0)
+		return CLOG_OK;
+	/* The metadata first, then the checks: librdkafka resets the member id (or the generation)
+	 * when the coordinator says the member is gone, before it marks the assignment lost; a
+	 * metadata of no generation and no member id would pass the coordinator's check. */
+	rd_kafka_consumer_group_metadata_t *md = rd_kafka_consumer_group_metadata(c->group);
+	char *member = rd_kafka_memberid(c->group);
+	int gone = !member || !*member || rd_kafka_assignment_lost(c->group);
+	if (member)
+		rd_kafka_mem_free(c->group, member);
+	if (!md || gone) {
+		clog__error(c, "this member has lost its partitions (its session expired or the group replaced it): "
+			       "its markers are not sent");
+		if (md)
+			rd_kafka_consumer_group_metadata_destroy(md);
+		return CLOG_FENCED;
+	}
+	rd_kafka_error_t *e = rd_kafka_send_offsets_to_transaction(c->producer, c->markers, md, c->cfg.timeout_ms);
+	rd_kafka_consumer_group_metadata_destroy(md);
+	if (!e)
+		return CLOG_OK;
+	int rc = refused_by_group(rd_kafka_error_code(e)) ? CLOG_FENCED : CLOG_KAFKA;
+	clog__error(c, "%s: %s",
+		    rc == CLOG_FENCED ? "the group refused this member's markers (a stale generation: it lost its "
+					"partitions)"
+				      : "send the markers as the group's offsets",
+		    rd_kafka_error_string(e));
+	if (rd_kafka_error_is_fatal(e)) {
+		c->failed = 1; /* nothing more is written */
+		rc = CLOG_FAILED;
+	}
+	rd_kafka_error_destroy(e);
+	return rc;
+}
+
 /*
  * One transaction filled from one state read transaction. An error before the commit, or a
  * commit the broker refuses as abortable, aborts it (nothing of it is ever read: read_committed)
- * and returns CLOG_KAFKA; a fatal producer error marks the clog failed.
+ * and returns CLOG_KAFKA, or CLOG_FENCED when the group refused this member's markers; a fatal
+ * producer error marks the clog failed.
  */
 static int run_transaction(struct clog *c, const struct fill *f)
 {
@@ -273,12 +334,17 @@ static int run_transaction(struct clog *c, const struct fill *f)
 	if (rc != CLOG_OK)
 		return rc;
 	c->records = 0;
+	if (c->group && !(c->markers = rd_kafka_topic_partition_list_new(8))) {
+		clog__error(c, "out of memory");
+		return CLOG_NOMEM;
+	}
 	rd_kafka_error_t *e = rd_kafka_begin_transaction(c->producer);
 	if (e) {
 		clog__error(c, "begin transaction: %s", rd_kafka_error_string(e));
 		c->failed = rd_kafka_error_is_fatal(e) || !rd_kafka_error_is_retriable(e);
 		rd_kafka_error_destroy(e);
-		return CLOG_KAFKA;
+		rc = CLOG_KAFKA;
+		goto out;
 	}
 	int src;
 	if (f->whole) {
@@ -295,7 +361,22 @@ static int run_transaction(struct clog *c, const struct fill *f)
 		rc = src == CLOG_KAFKA ? CLOG_KAFKA : CLOG_STATE;
 		goto abort;
 	}
-	if ((e = rd_kafka_commit_transaction(c->producer, c->cfg.timeout_ms))) {
+	if ((rc = send_markers(c)) != CLOG_OK) {
+		if (rc == CLOG_FAILED) {
+			rc = CLOG_KAFKA;
+			goto out;
+		}
+		goto abort;
+	}
+	/* A retriable error (the commit's outcome not known within the timeout, e.g. while a broker
+	 * fails over) leaves the transaction open: librdkafka lets the commit be called again. */
+	double deadline = clog__now_ms() + 2.0 * c->cfg.timeout_ms;
+	while ((e = rd_kafka_commit_transaction(c->producer, c->cfg.timeout_ms)) && rd_kafka_error_is_retriable(e) &&
+	       !rd_kafka_error_is_fatal(e) && !rd_kafka_error_txn_requires_abort(e) && clog__now_ms() < deadline) {
+		log_warn(c->cfg.log, CLOG_LOG, "commit: %s; again", rd_kafka_error_string(e));
+		rd_kafka_error_destroy(e);
+	}
+	if (e) {
 		clog__error(c, "commit: %s", rd_kafka_error_string(e));
 		rc = CLOG_KAFKA;
 		if (rd_kafka_error_txn_requires_abort(e)) {
@@ -304,16 +385,22 @@ static int run_transaction(struct clog *c, const struct fill *f)
 		}
 		c->failed = 1; /* fatal, or an outcome we do not know: nothing more is written */
 		rd_kafka_error_destroy(e);
-		return rc;
+		goto out;
 	}
-	return CLOG_OK;
+	goto out;
 abort:
 	c->stats.aborted++;
+	if (rc == CLOG_FENCED)
+		c->stats.fenced++;
 	if ((e = rd_kafka_abort_transaction(c->producer, c->cfg.timeout_ms))) {
 		log_warn(c->cfg.log, CLOG_LOG, "abort transaction: %s", rd_kafka_error_string(e));
 		c->failed = 1;
 		rd_kafka_error_destroy(e);
 	}
+out:
+	if (c->markers)
+		rd_kafka_topic_partition_list_destroy(c->markers);
+	c->markers = NULL;
 	return rc;
 }
 

@@ -1,13 +1,14 @@
 /*
  * Taking a partition over and giving it up: a restore reads one changelog partition
  * (read_committed, from its beginning to its end), keeps the latest value of each key, and
- * reconciles it with the state (replace, republish or keep); a release flushes, then drops the
- * partition from the state.
+ * reconciles it with the state (replace, republish or keep), once no transaction of a previous
+ * owner is pending; a release flushes, then drops the partition from the state.
  */
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "changelog/internal.h"
 #include "log/log.h"
@@ -131,6 +132,45 @@ static int read_partition(struct clog *c, int32_t partition, struct readout *r)
 	return rc;
 }
 
+/*
+ * With a group: waits until the group holds no pending transactional offset of the partition,
+ * i.e. no transaction of the previous owner that the group accepted (its markers) and that is
+ * not committed or aborted yet: a read_committed reader stops at the last stable offset, before
+ * such a transaction, which could then commit after this restore and overwrite later records
+ * with older ones (KIP-447: the new owner fetches stable offsets). rd_kafka_committed() asks for
+ * stable offsets (the consumer is read_committed, librdkafka's default) and librdkafka retries
+ * UNSTABLE_OFFSET_COMMIT a few times; this asks again for up to 15 s (a pending transaction ends
+ * within transaction.timeout.ms, 10 s: committed, or aborted by the broker). A failure or a
+ * timeout is a warning, and the restore goes on: it runs in the rebalance callback, and a group
+ * coordinator that is away (a broker failing over) must not hold the group up for long.
+ */
+static void await_stable(struct clog *c, int32_t partition)
+{
+	double until = clog__now_ms() + (c->cfg.timeout_ms < 15000 ? c->cfg.timeout_ms : 15000);
+	rd_kafka_topic_partition_list_t *list = rd_kafka_topic_partition_list_new(1);
+	rd_kafka_topic_partition_t *tp = rd_kafka_topic_partition_list_add(list, c->cfg.events_topic, partition);
+	rd_kafka_resp_err_t e;
+	int waits = 0;
+	for (;;) {
+		int left = (int)(until - clog__now_ms());
+		e = rd_kafka_committed(c->group, list, left > 100 ? left : 100);
+		if (!e)
+			e = tp->err;
+		if (e != RD_KAFKA_RESP_ERR_UNSTABLE_OFFSET_COMMIT || clog__now_ms() >= until)
+			break;
+		waits++;
+		const struct timespec pause = { 0, 100 * 1000 * 1000 };
+		nanosleep(&pause, NULL);
+	}
+	if (e)
+		log_warn(c->cfg.log, CLOG_LOG, "partition %d: the group's offset is not stable (%s): restoring anyway",
+			 (int)partition, rd_kafka_err2str(e));
+	else if (waits)
+		log_info(c->cfg.log, CLOG_LOG, "partition %d: waited for a pending transaction of its previous owner",
+			 (int)partition);
+	rd_kafka_topic_partition_list_destroy(list);
+}
+
 static int by_user_then_offset(const void *a, const void *b)
 {
 	const struct entry *x = a, *y = b;
@@ -196,7 +236,11 @@ int clog_restore(struct clog *c, int32_t partition, struct clog_restore_report *
 		goto out;
 	}
 	log_info(c->cfg.log, CLOG_LOG, "restore of partition %d started", (int)partition);
-	if ((rc = clog__topic_ready(c)) != CLOG_OK || (rc = read_partition(c, partition, &r)) != CLOG_OK)
+	if ((rc = clog__topic_ready(c)) != CLOG_OK)
+		goto out;
+	if (c->group)
+		await_stable(c, partition);
+	if ((rc = read_partition(c, partition, &r)) != CLOG_OK)
 		goto out;
 	int src = state_offset_get(c->db, c->cfg.events_topic, partition, &rep.local);
 	if (src == STATE_NOTFOUND)
@@ -275,6 +319,14 @@ int clog_release(struct clog *c, int32_t partition, int keep, uint64_t *dropped_
 	if (dropped_out)
 		*dropped_out = 0;
 	int rc = clog_flush(c, 1, errbuf, errbuf_len);
+	if (rc == CLOG_FENCED) {
+		/* A zombie: the group has given the partition to another member already, which restores
+		 * it from this member's last flush the group accepted and replays the events after it. */
+		log_warn(c->cfg.log, CLOG_LOG, "partition %d: %s; dropped without its last changes", (int)partition,
+			 c->err);
+		return drop(c, partition, "lost; this member was fenced, its last changes are not in the changelog",
+			    dropped_out, errbuf, errbuf_len);
+	}
 	if (rc != CLOG_OK)
 		return rc;
 	if (keep) {

@@ -407,6 +407,8 @@ static int open_consumer(struct run *r)
 	if (kc_new(RD_KAFKA_CONSUMER, conf, &r->rk, err, sizeof err) != KC_OK)
 		return cons__fatal(r, CONS_KAFKA, "%s", err);
 	rd_kafka_poll_set_consumer(r->rk);
+	if (cfg->group_id && cfg->on_client)
+		cfg->on_client(cfg->client_ctx, r->rk);
 	return 0;
 }
 

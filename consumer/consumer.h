@@ -47,6 +47,7 @@
 #include "state/state.h"
 
 struct logger;
+struct rd_kafka_s; /* librdkafka's rd_kafka_t */
 
 #define CONS_ERR_MAP(XX)                                                           \
 	XX(OK, 0, "success")                                                       \
@@ -204,6 +205,12 @@ struct cons_config {
 	 * the rebalance and not yet applied are dropped, never applied after the hook. */
 	cons_partitions_fn on_revoke;
 	void *revoke_ctx;
+	/* Once, with a group, when the group's consumer client is made (before it subscribes): its
+	 * handle, borrowed, valid until cons_run() returns. Only for what librdkafka lets another
+	 * client or the hooks do with it, e.g. rd_kafka_consumer_group_metadata() for a producer's
+	 * transaction that the group must fence (KIP-447, changelog/) and rd_kafka_committed(). */
+	void (*on_client)(void *ctx, struct rd_kafka_s *rk);
+	void *client_ctx;
 	/* Every stats_ms while events are consumed, and once more when the loop ends. Counting is
 	 * done per batch and per burst either way; the report itself costs a watermark look-up
 	 * (no broker request) per assigned partition. */

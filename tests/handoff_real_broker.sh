@@ -6,7 +6,11 @@
 #      event (every event once);
 #  (b) every partition's stored records are byte-identical to a single-instance backfill's;
 #  (c) with the events topic's records deleted (as a retention limit would), a new instance
-#      still takes every partition over exactly, where one without the changelog stops.
+#      still takes every partition over exactly, where one without the changelog stops;
+#  (z) zombies are fenced (KIP-447): a member frozen (SIGSTOP) past its session timeout while the
+#      events stream, and a static member whose --instance-id a newer process took, each try to
+#      flush stale records when they go on: the flush is refused (aborted) and never read (the
+#      second case with SEGSTREAM_HANDOFF_LONG=1 only: -DSEGSTREAM_LONG_TESTS=ON; it adds ~25 s).
 #   handoff_real_broker.sh SEGSTREAM_BINARY REPO_DIR     (SEGSTREAM_BOOTSTRAP names the broker)
 set -euo pipefail
 seg=$1
@@ -26,7 +30,10 @@ fail() { echo "FAIL: $*"; exit 1; }
 "$seg" gen --users 2000 --seed 41 --out "$tmp/data" --catalog "$repo/data/instacart" > /dev/null
 # The replay makes the events topic with the broker's default partition count, 4 (broker.sh);
 # the consumers wait for it, so they load the whole catalog first.
-"$seg" replay --data "$tmp/data" --brokers "$brokers" "${topics[@]}" --rate 15000 > "$tmp/replay.out" 2>&1 &
+long=${SEGSTREAM_HANDOFF_LONG:-}
+rate=15000
+[ -z "$long" ] || rate=10000 # the events still stream during the second zombie case
+"$seg" replay --data "$tmp/data" --brokers "$brokers" "${topics[@]}" --rate "$rate" > "$tmp/replay.out" 2>&1 &
 replay=$!
 pids+=("$replay")
 
@@ -47,10 +54,63 @@ wait_log() { # FILE PATTERN SECONDS
 	done
 }
 
+count() { grep -c "$2" "$1" 2>/dev/null || true; }
+until_count() { # FILE PATTERN N SECONDS: waits until PATTERN is in FILE more than N times
+	local waited=0
+	until [ "$(count "$1" "$2")" -gt "$3" ]; do
+		[ "$waited" -lt "$(($4 * 10))" ] || { cat "$1"; fail "'$2' not more than $3 times in $1 after $4 s"; }
+		sleep 0.1
+		waited=$((waited + 1))
+	done
+}
+
 start a
 a=$pid
 wait_log "$tmp/a.0.out" "catch-up started" 60
-sleep 3
+
+# (z1) Z takes two partitions and flushes only when it gives them up (--changelog-ms 600000), then
+# is frozen while the events stream until A has taken them back. When it wakes, it has applied
+# events past its last flush with a membership the group has replaced: its flush is refused.
+start z --changelog-ms 600000 --verbose
+z=$pid
+wait_log "$tmp/z.0.out" "restore of partition .* done" 60
+wait_log "$tmp/z.0.out" "batch committed" 60
+owned=$(count "$tmp/a.0.out" "rebalance: partitions assigned.*count=[1-9]")
+kill -STOP "$z"
+until_count "$tmp/a.0.out" "rebalance: partitions assigned.*count=[1-9]" "$owned" 60
+joined=$(count "$tmp/z.0.out" "rebalance: partitions assigned")
+kill -CONT "$z"
+wait_log "$tmp/z.0.out" "partition .* dropped (lost; this member was fenced" 60
+grep -q "rebalance: partitions lost" "$tmp/z.0.out" || fail "Z did not log its partitions as lost"
+until_count "$tmp/z.0.out" "rebalance: partitions assigned" "$joined" 60 # rejoined (librdkafka#4312: see assign.c)
+kill -TERM "$z"
+wait "$z" || fail "Z did not stop cleanly after it was fenced: $(tail -5 "$tmp/z.0.out")"
+grep -q "transactions aborted [1-9][0-9]* (fenced [1-9]" "$tmp/z.0.out" || fail "Z's flush was not fenced"
+echo "handoff: (z1) a member frozen past its session timeout was fenced when it woke:"
+grep -h "was fenced\|(fenced" "$tmp/z.0.out" | sed 's/^/  /'
+
+# (z2) Y is a static member (--instance-id y) that flushes after every batch and heartbeats only
+# every 60 s; a second process with the same instance id takes its place and partitions (with a
+# transactional id of its own, as on another host: the same one would fence Y's producer first).
+# Until its next heartbeat would tell it, Y flushes with its replaced member id: the group
+# coordinator refuses the offsets (FENCED_INSTANCE_ID) and the transaction aborts. Then Y is killed.
+if [ -n "$long" ]; then
+	start y --instance-id y --changelog-ms 0 -X session.timeout.ms=120000 -X heartbeat.interval.ms=60000
+	y=$pid
+	wait_log "$tmp/y.0.out" "restore of partition .* done" 60
+	start y2 --instance-id y --changelog-id "$run.y2"
+	y2=$pid
+	wait_log "$tmp/y2.0.out" "restore of partition .* done" 60
+	wait_log "$tmp/y.0.out" "the group refused this member's markers" 60
+	kill -9 "$y"
+	wait "$y" 2> /dev/null || true
+	kill -TERM "$y2"
+	wait "$y2" || fail "Y2 did not stop cleanly: $(tail -5 "$tmp/y2.0.out")"
+	echo "handoff: (z2) the group refused the flush of a static member whose instance id was taken:"
+	grep -h "refused this member" "$tmp/y.0.out" | head -2 | sed 's/^/  /'
+fi
+
+sleep 1
 start b
 b=$pid
 wait_log "$tmp/b.0.out" "restore of partition .* done: replace" 60

@@ -97,6 +97,8 @@ static void test_reconcile_decision(void **state)
 	assert_string_equal(clog_action_name(CLOG_REPUBLISH), "republish");
 	assert_string_equal(clog_action_name(CLOG_KEEP), "keep");
 	assert_string_equal(clog_strerror(CLOG_CORRUPT), "a changelog record is not one this version wrote");
+	assert_string_equal(clog_strerror(CLOG_FENCED),
+			    "the group refused the transaction: this member's generation is stale");
 	assert_string_equal(clog_strerror(-999), "unknown changelog error");
 }
 

@@ -160,8 +160,9 @@ static void *snapshot_thread(void *arg)
  * --changelog: the partition hand-off through Kafka (changelog/). on_assign restores each new
  * partition (the first one also drops what an earlier run kept and this one was not given),
  * on_revoke flushes and drops it (keeps it when the run ends), on_committed flushes at most every --changelog-ms
- * (and feeds the snapshotter's count as before). An error stops the consumer: a changelog it
- * cannot keep exact must not move on.
+ * (and feeds the snapshotter's count as before), on_client lets the group fence the flushes of a
+ * member it has replaced (KIP-447). An error stops the consumer: a changelog it cannot keep exact
+ * must not move on; a fenced flush is not one (the partitions are going, unflushed).
  */
 struct handoff {
 	struct clog *clog;
@@ -215,8 +216,18 @@ static void handoff_committed(void *ctx, uint64_t events_total)
 	int rc = h->failed ? CLOG_OK : clog_flush(h->clog, 0, err, sizeof err);
 	if (rc == CLOG_KAFKA) /* aborted: the changes stay and go with the next flush */
 		log_warn(cli_log, cli_command, "%s (retried at the next flush)", err);
+	else if (rc == CLOG_FENCED) /* aborted: the revoke of lost partitions follows, or a rejoin */
+		log_warn(cli_log, cli_command,
+			 "%s (fenced: the changes stay; the revoke of lost partitions drops them)", err);
 	else if (rc != CLOG_OK)
 		handoff_fail(h, err);
+}
+
+static void handoff_client(void *ctx, struct rd_kafka_s *rk)
+{
+	struct handoff *h = ctx;
+	if (h->clog)
+		clog_set_group(h->clog, rk);
 }
 
 /* The changelog's transactional id: the group's and the instance's (--instance-id), else the state
@@ -583,6 +594,8 @@ int cmd_consume(int argc, char **argv)
 		cfg.revoke_ctx = &handoff;
 		cfg.on_committed = handoff_committed;
 		cfg.committed_ctx = &handoff;
+		cfg.on_client = handoff_client;
+		cfg.client_ctx = &handoff;
 	}
 	struct cons_stats st = { 0 };
 	char err[512] = "";
@@ -594,8 +607,9 @@ int cmd_consume(int argc, char **argv)
 		if (handoff.clog)
 			clog_get_stats(handoff.clog, &cst);
 		printf("consume: changelog flushes %" PRIu64 " (%" PRIu64 " records), partitions restored %" PRIu64
-		       ", republished %" PRIu64 ", dropped %" PRIu64 ", transactions aborted %" PRIu64 "\n",
-		       cst.flushes, cst.records, cst.restored, cst.republished, cst.dropped, cst.aborted);
+		       ", republished %" PRIu64 ", dropped %" PRIu64 ", transactions aborted %" PRIu64
+		       " (fenced %" PRIu64 ")\n",
+		       cst.flushes, cst.records, cst.restored, cst.republished, cst.dropped, cst.aborted, cst.fenced);
 		clog_close(handoff.clog);
 		if (handoff.failed && rc == CONS_OK)
 			rc = CONS_STATE;
