@@ -10,11 +10,11 @@ brokers=${SEGSTREAM_BOOTSTRAP:?SEGSTREAM_BOOTSTRAP names the test broker}
 before=$(md5sum < "$repo/BENCHMARKS.md")
 "$py" "$repo/tools/bench/onerun.py" --quick --no-record --brokers "$brokers" --segstream "$seg" \
 	--work "$tmp/run" > "$tmp/out" 2>&1 || { cat "$tmp/out"; echo "FAIL: onerun.py --quick"; exit 1; }
-for engine in duckdb backfill consume e2e e2e-order; do
+for engine in duckdb backfill consume consume-order e2e e2e-order; do
 	grep -q "^onerun: $engine = pandas on 1000 customers x 18 columns" "$tmp/out" \
 		|| { cat "$tmp/out"; echo "FAIL: $engine not checked equal to pandas"; exit 1; }
 done
-for step in pandas duckdb floor backfill consume 'consume\+snapshots' e2e e2e-order snapshot; do
+for step in pandas duckdb floor backfill consume 'consume\+snapshots' consume-order 'consume-order\+snapshots' e2e e2e-order snapshot; do
 	grep -Eq "^\| $step \| [0-9.]+ \| [0-9.]+ \| [0-9]+ \| [0-9]+ \| [0-9.]+x \| [0-9.]+x \|" "$tmp/out" \
 		|| { cat "$tmp/out"; echo "FAIL: no table row for $step"; exit 1; }
 done
@@ -33,4 +33,4 @@ for users in 412 825; do
 	grep -Eq "^\| [0-9.]+ \| $users \| [0-9,]+ \| [0-9.]+ \| [0-9.]+ \| [0-9]+ \| [0-9]+ \| - \| - \| - \|" "$tmp/curve.out" \
 		|| { cat "$tmp/curve.out"; echo "FAIL: no curve row for $users customers"; exit 1; }
 done
-echo "PASS: one-run harness smoke (9 steps, 6 engines equal, a one-value difference caught)"
+echo "PASS: one-run harness smoke (11 steps, 7 engines equal, a one-value difference caught)"

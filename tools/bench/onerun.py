@@ -15,7 +15,8 @@ CPU time (user + system) and peak RSS:
   3. floor     one plain pass over the lines file: read and split, nothing else
   4. backfill  segstream backfill into a fresh state
   5. consume   the consumer alone on a topic the replay filled beforehand; then again into a
-               fresh state with a snapshot every 2 s beside it (consume+snapshots: #15's peak RSS)
+               fresh state with a snapshot every 2 s beside it (consume+snapshots: #15's peak RSS);
+               consume-order(+snapshots) the same on a topic filled with replay --encoding order
   6. e2e       replay and consumer together through the broker, from nothing to the final state;
      e2e-order the same with replay --encoding order (one message per order); with --e2e-rounds N
                the encodings alternate N times (line, order, line, order, ...)
@@ -288,17 +289,28 @@ def main():
         subprocess.call(["sync"])  # the broker's log writes back before anything else is timed
         step(measure("backfill", [seg, "backfill", "--data", data, "--state", f"{work}/backfill", "--brokers",
                                   brokers, "--topic", f"{prefix}.events"], work))
-        consume = measure("consume", [seg, "consume", "--state", f"{work}/state", "--brokers", brokers,
-                                      "--exit-at-end"] + topics(prefix), work)
-        consume.note = f"topic filled by a replay of {fill.wall:.2f} s beforehand"
-        step(consume)
-        snaps = measure("consume+snapshots", [seg, "consume", "--state", f"{work}/state-snapshots", "--brokers",
-                                              brokers, "--exit-at-end", "--snapshot-dir", f"{work}/consume-snapshots",
-                                              "--snapshot-every", "2"] + topics(prefix), work)
-        log = open(f"{work}/consume+snapshots.err").read() + open(f"{work}/consume+snapshots.out").read()
-        published = len(re.findall(r"snapshot \d+ \(\d+ customers\) in", log))
-        snaps.note = f"the same, with a snapshot every 2 s beside it ({published} published)"
-        step(snaps)
+        consumed = []
+        for encoding in args.e2e_encodings.split(","):
+            # the consumer alone, and with snapshots beside it, on a topic of each encoding
+            suffix = "" if encoding == "line" else f"-{encoding}"
+            topic_prefix = prefix + suffix
+            if encoding != "line":
+                fill = measure(f"fill{suffix}", [seg, "replay", "--data", data, "--brokers", brokers, "--encoding",
+                                                 encoding] + topics(topic_prefix), work)
+                subprocess.call(["sync"])
+            consume = measure(f"consume{suffix}", [seg, "consume", "--state", f"{work}/state{suffix}", "--brokers",
+                                                   brokers, "--exit-at-end"] + topics(topic_prefix), work)
+            consume.note = f"topic filled by a replay of {fill.wall:.2f} s beforehand ({encoding} encoding)"
+            step(consume)
+            consumed.append(f"consume{suffix}")
+            name = f"consume{suffix}+snapshots"
+            snaps = measure(name, [seg, "consume", "--state", f"{work}/state{suffix}-snapshots", "--brokers", brokers,
+                                   "--exit-at-end", "--snapshot-dir", f"{work}/consume{suffix}-snapshots",
+                                   "--snapshot-every", "2"] + topics(topic_prefix), work)
+            log = open(f"{work}/{name}.err").read() + open(f"{work}/{name}.out").read()
+            published = len(re.findall(r"snapshot \d+ \(\d+ customers\) in", log))
+            snaps.note = f"the same, with a snapshot every 2 s beside it ({published} published)"
+            step(snaps)
         e2e_names = []
         for r in range(max(1, args.e2e_rounds)):
             for encoding in args.e2e_encodings.split(","):
@@ -309,9 +321,10 @@ def main():
         step(measure("snapshot", [seg, "snapshot", "--state", f"{work}/state", "--out", f"{work}/snapshots"], work))
 
         dump(seg, f"{work}/backfill", f"{work}/backfill.csv")
-        dump(seg, f"{work}/state", f"{work}/consume.csv")
-        tables = {"pandas": f"{work}/pandas.csv", "duckdb": f"{work}/duckdb.csv",
-                  "backfill": f"{work}/backfill.csv", "consume": f"{work}/consume.csv"}
+        tables = {"pandas": f"{work}/pandas.csv", "duckdb": f"{work}/duckdb.csv", "backfill": f"{work}/backfill.csv"}
+        for name in consumed:
+            dump(seg, f"{work}/state{name[len('consume'):]}", f"{work}/{name}.csv")
+            tables[name] = f"{work}/{name}.csv"
         for name in e2e_names:
             dump(seg, f"{work}/{name}-state", f"{work}/{name}.csv")
             tables[name] = f"{work}/{name}.csv"
