@@ -143,6 +143,11 @@ echo "accept: member 2 restarted with its instance id and has partitions again"
 sleep 3
 supervise_all 1 2 3
 restored=$(($(count "$tmp/c1.log" "done: replace") + $(count "$tmp/c2.log" "done: replace") + $(count "$tmp/c3.log" "done: replace")))
+if ! kill -0 "${member[4]}" 2> /dev/null; then
+	status=0
+	wait "${member[4]}" || status=$?
+	fail "member 4 exited by itself (status $status) before its SIGTERM"
+fi
 kill -TERM "${member[4]}"
 wait "${member[4]}" || fail "member 4 exited with $? on SIGTERM: $(tail -5 "$tmp/c4.log")"
 grep -q "partition .* kept at exit (flushed to the changelog)\|partition .* dropped (lost; this member was fenced" \
