@@ -227,6 +227,7 @@ struct clog_stats {
 	uint64_t dropped;     /* partitions released */
 	uint64_t aborted;     /* transactions aborted */
 	uint64_t fenced;      /* of them, refused by the group (a stale generation: CLOG_FENCED) */
+	uint64_t recovered;   /* transactional producers replaced after a fatal error (the next flush starts one) */
 };
 
 /** @brief The counters so far. */

@@ -18,7 +18,7 @@ struct clog {
 	rd_kafka_t *reader;        /* read_committed, no group: assigned one partition per restore */
 	rd_kafka_t *group;         /* the group's consumer whose metadata fences each transaction, or NULL */
 	int32_t partitions;        /* the topic's partition count once made or checked (0: not yet) */
-	int failed;                /* an error that leaves the changelog unable to vouch for the state */
+	int failed;                /* an error that leaves the producer unusable until clog__recover */
 	double last_flush_ms;      /* when the last flush began */
 	double last_flush_took_ms; /* how long it took (the next waits nine times as long at least) */
 	struct clog_stats stats;
@@ -34,6 +34,10 @@ int clog__topic_ready(struct clog *c);
 /* publish.c: all of a partition's records and its marker (as the state holds them now) in one
  * transaction; *records_out the customers written. */
 int clog__republish(struct clog *c, int32_t partition, uint64_t *records_out);
+
+/* publish.c: after a failure (c->failed), a new transactional producer of the same id; CLOG_OK (then
+ * c->failed is cleared) or CLOG_KAFKA with c->err. */
+int clog__recover(struct clog *c);
 
 /* publish.c: monotonic milliseconds. */
 double clog__now_ms(void);

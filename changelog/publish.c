@@ -39,6 +39,65 @@ void clog_config_init(struct clog_config *cfg)
 	cfg->timeout_ms = 60000;
 }
 
+/*
+ * The transactional producer, its transactions initialised: the broker aborts whatever an earlier
+ * producer of the same transactional id left open (a killed predecessor, or this process's own
+ * producer that failed) and fences that one. CLOG_OK, CLOG_CONFIG or CLOG_KAFKA (err says why).
+ */
+static int new_producer(struct clog *c, char *err, size_t err_len)
+{
+	const struct clog_config *cfg = &c->cfg;
+	rd_kafka_conf_t *conf = NULL;
+	char tmo[32];
+	/* A transaction a killed predecessor left open blocks the partition's last stable offset
+	 * (what a restore reads to) until the broker aborts it: 10 s, or at once when the
+	 * predecessor's successor (same transactional id) initialises. */
+	snprintf(tmo, sizeof tmo, "%d", cfg->timeout_ms < 10000 ? cfg->timeout_ms : 10000);
+	const char *mine[] = { "transactional.id",
+			       cfg->transactional_id,
+			       "transaction.timeout.ms",
+			       tmo,
+			       "compression.type",
+			       "lz4",
+			       "linger.ms",
+			       "5" };
+	if (kc_conf_new(cfg->brokers, mine, 8, cfg->props, cfg->n_props, &conf, err, err_len) != KC_OK)
+		return CLOG_CONFIG;
+	kc_conf_set_logger(conf);
+	if (kc_new(RD_KAFKA_PRODUCER, conf, &c->producer, err, err_len) != KC_OK)
+		return CLOG_KAFKA;
+	rd_kafka_error_t *e = rd_kafka_init_transactions(c->producer, cfg->timeout_ms);
+	if (e) {
+		snprintf(err, err_len, "init transactions (%s): %s", cfg->transactional_id, rd_kafka_error_string(e));
+		rd_kafka_error_destroy(e);
+		return CLOG_KAFKA;
+	}
+	return CLOG_OK;
+}
+
+int clog__recover(struct clog *c)
+{
+	if (!c->failed)
+		return CLOG_OK;
+	/* librdkafka 2.0.2 turns some errors of a transaction coordinator's failover into fatal
+	 * producer errors (e.g. INVALID_TXN_STATE when the transaction ends): nothing was vouched for
+	 * since the last flush that committed, and the change set is still whole, so a new producer
+	 * (same transactional id) can go on where that flush left off. */
+	if (c->producer)
+		rd_kafka_destroy(c->producer);
+	c->producer = NULL;
+	char err[512] = "";
+	if (new_producer(c, err, sizeof err) != CLOG_OK) {
+		clog__error(c, "the transactional producer failed and a new one did not start: %s", err);
+		return CLOG_KAFKA;
+	}
+	c->failed = 0;
+	c->stats.recovered++;
+	log_warn(c->cfg.log, CLOG_LOG, "a new transactional producer replaced the one that failed (%s)",
+		 c->cfg.transactional_id);
+	return CLOG_OK;
+}
+
 int clog_open(const struct clog_config *cfg, struct state_db *db, struct clog **clog_out, char *errbuf,
 	      size_t errbuf_len)
 {
@@ -55,26 +114,7 @@ int clog_open(const struct clog_config *cfg, struct state_db *db, struct clog **
 	c->db = db;
 	int rc = CLOG_KAFKA;
 	rd_kafka_conf_t *conf = NULL;
-	char err[512] = "", tmo[32];
-	/* A transaction a killed predecessor left open blocks the partition's last stable offset
-	 * (what a restore reads to) until the broker aborts it: 10 s, or at once when the
-	 * predecessor's successor (same transactional id) initialises. */
-	snprintf(tmo, sizeof tmo, "%d", cfg->timeout_ms < 10000 ? cfg->timeout_ms : 10000);
-	const char *mine[] = { "transactional.id",
-			       cfg->transactional_id,
-			       "transaction.timeout.ms",
-			       tmo,
-			       "compression.type",
-			       "lz4",
-			       "linger.ms",
-			       "5" };
-	if (kc_conf_new(cfg->brokers, mine, 8, cfg->props, cfg->n_props, &conf, err, sizeof err) != KC_OK) {
-		rc = CLOG_CONFIG;
-		goto out;
-	}
-	kc_conf_set_logger(conf);
-	if (kc_new(RD_KAFKA_PRODUCER, conf, &c->producer, err, sizeof err) != KC_OK)
-		goto out;
+	char err[512] = "";
 	/* A group id only because librdkafka's assign() wants one: the reader never joins the group. */
 	const char *rmine[] = { "group.id",
 				"segstream-changelog-reader",
@@ -102,13 +142,9 @@ int clog_open(const struct clog_config *cfg, struct state_db *db, struct clog **
 	kc_conf_set_logger(conf);
 	if (kc_new(RD_KAFKA_CONSUMER, conf, &c->reader, err, sizeof err) != KC_OK)
 		goto out;
-	rd_kafka_error_t *e = rd_kafka_init_transactions(c->producer, cfg->timeout_ms);
-	if (e) {
-		snprintf(err, sizeof err, "init transactions (%s): %s", cfg->transactional_id,
-			 rd_kafka_error_string(e));
-		rd_kafka_error_destroy(e);
+	if ((rc = new_producer(c, err, sizeof err)) != CLOG_OK)
 		goto out;
-	}
+	rc = CLOG_KAFKA;
 	if (state_changes_track(db, 1) != STATE_OK) {
 		snprintf(err, sizeof err, "cannot track the state's changes");
 		rc = CLOG_STATE;
@@ -406,10 +442,6 @@ out:
 
 int clog_flush(struct clog *c, int force, char *errbuf, size_t errbuf_len)
 {
-	if (c->failed) {
-		snprintf(errbuf, errbuf_len, "changelog %s: failed earlier", c->cfg.topic);
-		return CLOG_FAILED;
-	}
 	double now = clog__now_ms();
 	/* A flush blocks the consumer's thread for its transaction: the next one waits at least nine
 	 * times as long as the last took, so flushing never takes more than a tenth of the time (a
@@ -420,6 +452,10 @@ int clog_flush(struct clog *c, int force, char *errbuf, size_t errbuf_len)
 	c->last_flush_ms = now;
 	if (state_changes_pending(c->db) == 0)
 		return CLOG_OK;
+	if (clog__recover(c) != CLOG_OK) { /* the changes stay for the next flush */
+		snprintf(errbuf, errbuf_len, "changelog %s: %s", c->cfg.topic, c->err);
+		return CLOG_KAFKA;
+	}
 	const struct fill f = { .whole = 0 };
 	int rc = run_transaction(c, &f);
 	c->last_flush_took_ms = clog__now_ms() - now;

@@ -231,10 +231,8 @@ int clog_restore(struct clog *c, int32_t partition, struct clog_restore_report *
 	double t0 = clog__now_ms();
 	int rc = CLOG_FAILED;
 	c->err[0] = 0;
-	if (c->failed) {
-		clog__error(c, "failed earlier");
+	if (clog__recover(c) != CLOG_OK)
 		goto out;
-	}
 	log_info(c->cfg.log, CLOG_LOG, "restore of partition %d started", (int)partition);
 	if ((rc = clog__topic_ready(c)) != CLOG_OK)
 		goto out;
@@ -326,6 +324,16 @@ int clog_release(struct clog *c, int32_t partition, int keep, uint64_t *dropped_
 			 c->err);
 		return drop(c, partition, "lost; this member was fenced, its last changes are not in the changelog",
 			    dropped_out, errbuf, errbuf_len);
+	}
+	if (rc == CLOG_KAFKA) {
+		/* Not flushed (the brokers did not take the transaction): the changelog still holds the
+		 * last flush that committed, with its marker, and the next owner restores that and replays
+		 * the events after it; the change set stays for this member's next flush. */
+		log_warn(c->cfg.log, CLOG_LOG, "partition %d: its last changes are not in the changelog (%s)",
+			 (int)partition, c->err);
+		if (keep)
+			return CLOG_OK;
+		return drop(c, partition, "revoked; its last changes not flushed", dropped_out, errbuf, errbuf_len);
 	}
 	if (rc != CLOG_OK)
 		return rc;

@@ -1,12 +1,18 @@
-/* Unit tests of changelog/: the key and marker encoding and the reconcile decision (pure). */
+/* Unit tests of changelog/: the key and marker encoding and the reconcile decision (pure), and a
+ * producer that failed (a fatal error) replaced at the next flush, on librdkafka's mock cluster. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <cmocka.h>
+#include <librdkafka/rdkafka.h>
+#include <librdkafka/rdkafka_mock.h>
 
 #include "changelog/changelog.h"
+#include "state/state.h"
 
 static void test_customer_key_layout_and_roundtrip(void **state)
 {
@@ -102,6 +108,100 @@ static void test_reconcile_decision(void **state)
 	assert_string_equal(clog_strerror(-999), "unknown changelog error");
 }
 
+/* A state in a fresh temporary directory (template: "/tmp/segstream-clog-XXXXXX"). */
+static struct state_db *temp_state(char *dir)
+{
+	struct state_config cfg;
+	struct state_db *db = NULL;
+	char err[256];
+	assert_non_null(mkdtemp(dir));
+	state_config_init(&cfg);
+	cfg.path = dir;
+	cfg.durable = 0;
+	assert_int_equal(state_open(&cfg, &db, err, sizeof err), STATE_OK);
+	return db;
+}
+
+/* One customer's event committed with partition 0's offset: what a consumer's batch does. */
+static void commit_one_event(struct state_db *db, int64_t next_offset)
+{
+	struct state_batch *b;
+	const struct event ev = { .user_id = 7,
+				  .order_id = 70,
+				  .product_id = 1,
+				  .order_number = 1,
+				  .add_to_cart_order = 1,
+				  .order_dow = 2,
+				  .order_hour = 10,
+				  .days_since_prior = EVENT_DAYS_NONE,
+				  .event_time_ms = 1483228800000 };
+	assert_int_equal(state_batch_begin(db, &b), STATE_OK);
+	assert_int_equal(state_batch_apply(b, 0, &ev), STATE_OK);
+	assert_int_equal(state_batch_set_offset(b, "events", 0, next_offset), STATE_OK);
+	assert_int_equal(state_batch_commit(b, NULL), STATE_OK);
+}
+
+/* librdkafka 2.0.2 makes some errors of a coordinator's failover fatal for the producer (seen on the
+ * 3-broker cluster: INVALID_TXN_STATE when a transaction ends). The flush fails, keeps its changes,
+ * and the next flush starts a new producer of the same transactional id and writes them: a restore
+ * elsewhere then finds the customer and the marker. */
+static void test_fatal_producer_error_replaced_at_next_flush(void **state)
+{
+	(void)state;
+	char err[512], dir[] = "/tmp/segstream-clog-XXXXXX", dir2[] = "/tmp/segstream-clog-XXXXXX";
+	rd_kafka_conf_t *conf = rd_kafka_conf_new();
+	rd_kafka_conf_set(conf, "log_level", "0", err, sizeof err);
+	rd_kafka_t *host = rd_kafka_new(RD_KAFKA_PRODUCER, conf, err, sizeof err);
+	assert_non_null(host);
+	rd_kafka_mock_cluster_t *mc = rd_kafka_mock_cluster_new(host, 1);
+	assert_non_null(mc);
+	rd_kafka_mock_topic_create(mc, "events", 2, 1);
+	rd_kafka_mock_topic_create(mc, "changelog", 2, 1);
+	struct state_db *db = temp_state(dir), *db2 = temp_state(dir2);
+	const char *props[] = { "log_level=0" };
+	struct clog_config cfg = { .brokers = rd_kafka_mock_cluster_bootstraps(mc),
+				   .topic = "changelog",
+				   .events_topic = "events",
+				   .transactional_id = "clog-test-a",
+				   .flush_ms = 0,
+				   .timeout_ms = 10000,
+				   .props = props,
+				   .n_props = 1 };
+	struct clog *c = NULL, *c2 = NULL;
+	assert_int_equal(clog_open(&cfg, db, &c, err, sizeof err), CLOG_OK);
+	commit_one_event(db, 42);
+	rd_kafka_mock_push_request_errors(mc, 26 /* EndTxn */, 1, RD_KAFKA_RESP_ERR_INVALID_TXN_STATE);
+	assert_int_equal(clog_flush(c, 1, err, sizeof err), CLOG_KAFKA);
+	struct clog_stats st;
+	clog_get_stats(c, &st);
+	assert_int_equal(st.flushes, 0);
+	assert_int_equal(st.recovered, 0);
+	assert_int_equal(clog_flush(c, 1, err, sizeof err), CLOG_OK);
+	clog_get_stats(c, &st);
+	assert_int_equal(st.flushes, 1);
+	assert_int_equal(st.recovered, 1);
+	/* another instance takes partition 0 over: the customer and the offset the flush wrote */
+	cfg.transactional_id = "clog-test-b";
+	assert_int_equal(clog_open(&cfg, db2, &c2, err, sizeof err), CLOG_OK);
+	struct clog_restore_report rep;
+	assert_int_equal(clog_restore(c2, 0, &rep, err, sizeof err), CLOG_OK);
+	assert_int_equal(rep.action, CLOG_REPLACE);
+	assert_int_equal(rep.marker, 42);
+	assert_int_equal(rep.records, 1);
+	int64_t next = -1;
+	assert_int_equal(state_offset_get(db2, "events", 0, &next), STATE_OK);
+	assert_int_equal(next, 42);
+	clog_close(c2);
+	clog_close(c);
+	state_close(db2);
+	state_close(db);
+	rd_kafka_mock_cluster_destroy(mc);
+	rd_kafka_destroy(host);
+	char cmd[128];
+	snprintf(cmd, sizeof cmd, "rm -rf %s %s", dir, dir2);
+	assert_int_equal(system(cmd), 0);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -109,6 +209,7 @@ int main(void)
 		cmocka_unit_test(test_marker_key_and_value),
 		cmocka_unit_test(test_decode_refuses_foreign_records),
 		cmocka_unit_test(test_reconcile_decision),
+		cmocka_unit_test(test_fatal_producer_error_replaced_at_next_flush),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

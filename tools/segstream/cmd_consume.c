@@ -608,8 +608,9 @@ int cmd_consume(int argc, char **argv)
 			clog_get_stats(handoff.clog, &cst);
 		printf("consume: changelog flushes %" PRIu64 " (%" PRIu64 " records), partitions restored %" PRIu64
 		       ", republished %" PRIu64 ", dropped %" PRIu64 ", transactions aborted %" PRIu64
-		       " (fenced %" PRIu64 ")\n",
-		       cst.flushes, cst.records, cst.restored, cst.republished, cst.dropped, cst.aborted, cst.fenced);
+		       " (fenced %" PRIu64 "), producers replaced %" PRIu64 "\n",
+		       cst.flushes, cst.records, cst.restored, cst.republished, cst.dropped, cst.aborted, cst.fenced,
+		       cst.recovered);
 		clog_close(handoff.clog);
 		if (handoff.failed && rc == CONS_OK)
 			rc = CONS_STATE;
