@@ -13,6 +13,7 @@
 # default suite's short form; group_cluster runs it on the cluster). SEGSTREAM_GROUP_USERS
 # sizes the data (default 1500).
 source "$(dirname "${BASH_SOURCE[0]}")/common.sh"
+source "$(dirname "${BASH_SOURCE[0]}")/members.sh"
 cluster=$repo/tools/kafka/cluster.sh
 users=${SEGSTREAM_GROUP_USERS:-1500}
 pids=()
@@ -52,34 +53,6 @@ start_member() {
 }
 for n in 1 2 3; do start_member "$n"; done
 
-# supervise N: member N runs, or it stopped because the coordinator fenced its static instance
-# id (librdkafka: a fatal error; seen after the coordinator's broker was killed) and is started
-# again with the same --instance-id, as a supervisor would (consume exits 1 and says so). Any
-# other exit fails the test.
-restarts=0
-supervise() {
-	local n=$1 rc=0
-	kill -0 "${member[$n]}" 2> /dev/null && return 0
-	wait "${member[$n]}" || rc=$?
-	if [ "$rc" = 1 ] && grep -q 'fenced' "$tmp/c$n.log" && [ "$restarts" -lt 3 ]; then
-		restarts=$((restarts + 1))
-		echo "group: member $n was fenced (static membership after a coordinator move): restarted"
-		start_member "$n"
-		return 0
-	fi
-	fail "member $n exited by itself ($rc)"
-}
-
-# until SECONDS_MAX CONDITION...: waits for the condition, checked every 0.2 s.
-until_true() {
-	local left=$(($1 * 5))
-	shift
-	until "$@"; do
-		left=$((left - 1))
-		[ "$left" -gt 0 ] || return 1
-		sleep 0.2
-	done
-}
 assigned() { grep -q 'rebalance: partitions assigned.*count=[1-9]' "$tmp/c$1.log"; }
 for n in 1 2 3; do until_true 90 assigned "$n" || fail "member $n got no partition"; done
 "$seg" replay --data "$tmp/data" --brokers "$brokers" "${topics[@]}" --partitions 12 --skip 100000 --rate 6000 \

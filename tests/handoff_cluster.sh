@@ -19,6 +19,7 @@
 # tools/kafka/cluster.sh's. Knobs: SEGSTREAM_ACCEPT_USERS (customers, default 3000),
 # SEGSTREAM_ACCEPT_RATE (events/s of the streamed part, default 8000).
 source "$(dirname "${BASH_SOURCE[0]}")/common.sh"
+source "$(dirname "${BASH_SOURCE[0]}")/members.sh"
 : "${brokers:?SEGSTREAM_BOOTSTRAP names the cluster}"
 : "${SEGSTREAM_CLUSTER_PORT:?the cluster test needs SEGSTREAM_CLUSTER_PORT of tools/kafka/cluster.sh}"
 cluster=$repo/tools/kafka/cluster.sh
@@ -61,33 +62,6 @@ start_member() {
 	pids+=("$!")
 }
 
-# supervise N: member N runs, or it stopped because the coordinator fenced its static instance id
-# after the coordinator's broker was killed (librdkafka: a fatal error; consume exits 1 and says
-# so) and is started again with the same --instance-id, as a supervisor would. Any other exit
-# fails the test.
-restarts=0
-supervise() {
-	local n=$1 rc=0
-	kill -0 "${member[$n]}" 2> /dev/null && return 0
-	wait "${member[$n]}" || rc=$?
-	if [ "$rc" = 1 ] && grep -q 'another member took this --instance-id\|fenced by other consumer with same group.instance.id' "$tmp/c$n.log" && [ "$restarts" -lt 3 ]; then
-		restarts=$((restarts + 1))
-		echo "accept: member $n was fenced (static membership after a coordinator move): restarted"
-		start_member "$n"
-		return 0
-	fi
-	fail "member $n exited by itself ($rc)"
-}
-# until_true SECONDS CONDITION...: waits for the condition, checked every 0.2 s.
-until_true() {
-	local left=$(($1 * 5))
-	shift
-	until "$@"; do
-		left=$((left - 1))
-		[ "$left" -gt 0 ] || return 1
-		sleep 0.2
-	done
-}
 count() { grep -c "$2" "$1" 2> /dev/null || true; }
 more_than() { [ "$(count "$1" "$2")" -gt "$3" ]; }
 supervise_all() {
