@@ -75,6 +75,22 @@ static int teardown(void **state)
 	return rc;
 }
 
+/* A consumer of the dead-letter topic from its beginning (assigned, no group membership). */
+static rd_kafka_t *dlq_reader(struct fixture *f, const char *group)
+{
+	char kerr[256];
+	rd_kafka_conf_t *conf = rd_kafka_conf_new();
+	rd_kafka_conf_set(conf, "bootstrap.servers", f->brokers, kerr, sizeof kerr);
+	rd_kafka_conf_set(conf, "group.id", group, kerr, sizeof kerr);
+	rd_kafka_t *rk = rd_kafka_new(RD_KAFKA_CONSUMER, conf, kerr, sizeof kerr);
+	rd_kafka_poll_set_consumer(rk);
+	rd_kafka_topic_partition_list_t *l = rd_kafka_topic_partition_list_new(1);
+	rd_kafka_topic_partition_list_add(l, "dlq", 0)->offset = RD_KAFKA_OFFSET_BEGINNING;
+	rd_kafka_assign(rk, l);
+	rd_kafka_topic_partition_list_destroy(l);
+	return rk;
+}
+
 static void produce(struct fixture *f, const char *topic, int32_t partition, const char *key, const void *val,
 		    size_t len)
 {
@@ -256,16 +272,7 @@ static void test_dead_letters_with_reasons(void **state)
 	assert_int_equal(c.dept_items[3], 12);
 
 	/* Read the dead letters back: unchanged payloads, reasons and sources in headers. */
-	char kerr[256];
-	rd_kafka_conf_t *conf = rd_kafka_conf_new();
-	rd_kafka_conf_set(conf, "bootstrap.servers", f->brokers, kerr, sizeof kerr);
-	rd_kafka_conf_set(conf, "group.id", "dlq-reader", kerr, sizeof kerr);
-	rd_kafka_t *c_rk = rd_kafka_new(RD_KAFKA_CONSUMER, conf, kerr, sizeof kerr);
-	rd_kafka_poll_set_consumer(c_rk);
-	rd_kafka_topic_partition_list_t *l = rd_kafka_topic_partition_list_new(1);
-	rd_kafka_topic_partition_list_add(l, "dlq", 0)->offset = RD_KAFKA_OFFSET_BEGINNING;
-	rd_kafka_assign(c_rk, l);
-	rd_kafka_topic_partition_list_destroy(l);
+	rd_kafka_t *c_rk = dlq_reader(f, "dlq-reader");
 	size_t got = 0;
 	for (int tries = 0; tries < 100 && got < n_bad; tries++) {
 		rd_kafka_message_t *m = rd_kafka_consumer_poll(c_rk, 100);
@@ -949,16 +956,7 @@ struct letter {
 
 static size_t read_letters(struct fixture *f, struct letter *out, size_t n)
 {
-	char kerr[256];
-	rd_kafka_conf_t *conf = rd_kafka_conf_new();
-	rd_kafka_conf_set(conf, "bootstrap.servers", f->brokers, kerr, sizeof kerr);
-	rd_kafka_conf_set(conf, "group.id", "dlq-order-reader", kerr, sizeof kerr);
-	rd_kafka_t *c_rk = rd_kafka_new(RD_KAFKA_CONSUMER, conf, kerr, sizeof kerr);
-	rd_kafka_poll_set_consumer(c_rk);
-	rd_kafka_topic_partition_list_t *l = rd_kafka_topic_partition_list_new(1);
-	rd_kafka_topic_partition_list_add(l, "dlq", 0)->offset = RD_KAFKA_OFFSET_BEGINNING;
-	rd_kafka_assign(c_rk, l);
-	rd_kafka_topic_partition_list_destroy(l);
+	rd_kafka_t *c_rk = dlq_reader(f, "dlq-order-reader");
 	size_t got = 0;
 	for (int tries = 0; tries < 100 && got < n; tries++) {
 		rd_kafka_message_t *m = rd_kafka_consumer_poll(c_rk, 100);
