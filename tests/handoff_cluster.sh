@@ -35,6 +35,10 @@ cleanup() {
 trap cleanup EXIT
 fail() {
 	echo "FAIL: $*"
+	# every member's whole log and state beside the test (CTest's working directory), for the
+	# post-mortem a tail cannot give
+	rm -rf "$PWD/handoff_cluster-failure" && cp -r "$tmp" "$PWD/handoff_cluster-failure" 2> /dev/null &&
+		echo "logs and states kept in $PWD/handoff_cluster-failure"
 	for f in "$tmp"/*.log; do echo "--- $f"; grep -v '"level":"debug"' "$f" | tail -15; done
 	exit 1
 }
