@@ -253,6 +253,9 @@ struct cons_stats {
 	double fresh_ms_p99;     /* p99 to 0.1 ms below 100 ms, to 1 ms below 10 s (then "10 s or more") */
 	double fresh_ms_max;     /* exact */
 	uint64_t order_messages; /* order messages (version 2) read and not refused as a whole */
+	uint64_t offset_jumps;   /* messages of an assigned partition at another offset than the next one
+				  * expected (a skip or a repeat by the client; a transactional producer's
+				  * commit markers make legitimate gaps): logged, then applied as before */
 };
 
 /* ---- Batch policy ---- */

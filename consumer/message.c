@@ -139,6 +139,15 @@ static void handle_message(struct run *r, rd_kafka_message_t *m, const struct co
 	struct partition_state *ps = &r->parts[m->partition];
 	if (!ps->assigned) /* not ours (any more): its owner applies it */
 		return;
+	if (m->offset != ps->next && ps->next >= 0) {
+		/* The events topic's offsets follow one another (the replay is not transactional), so a
+		 * jump means the client skipped or repeated messages: said, never silent (the first 10). */
+		if (r->stats.offset_jumps++ < 10)
+			log_warn(r->cfg->log, CONS_LOG,
+				 "events %s/%d: offset %" PRId64 " where %" PRId64 " was next (%s)",
+				 r->cfg->events_topic, m->partition, m->offset, ps->next,
+				 m->offset > ps->next ? "a gap: messages skipped" : "a repeat");
+	}
 	ps->next = m->offset + 1;
 	ps->dirty = 1;
 	ps->eof = 0;
