@@ -26,25 +26,6 @@ static int compare_u64(const void *a, const void *b)
 	return (x > y) - (x < y);
 }
 
-/*
- * The set's array items (n used of *cap, each size bytes) with room for one more: itself, or
- * moved to twice the size (first elements at the start). NULL when out of memory: items stays
- * valid and unchanged, and the set is marked overflowed.
- */
-static void *grow(struct state_changes *ch, void *items, size_t n, size_t *cap, size_t size, size_t first)
-{
-	if (n < *cap)
-		return items;
-	size_t want = *cap ? *cap * 2 : first;
-	void *more = realloc(items, want * size);
-	if (!more) {
-		ch->overflowed = 1;
-		return NULL;
-	}
-	*cap = want;
-	return more;
-}
-
 /* Sorts the keys and removes repeats. */
 static void compact_keys(struct state_changes *ch)
 {
@@ -63,10 +44,10 @@ int state__changes_note(struct state_db *db, const uint8_t key[8])
 	struct state_changes *ch = db->changes;
 	if (ch->n_keys >= ch->compact_at)
 		compact_keys(ch);
-	uint64_t *keys = grow(ch, ch->keys, ch->n_keys, &ch->cap_keys, sizeof *ch->keys, 4096);
-	if (!keys)
+	if (state__reserve((void **)&ch->keys, &ch->cap_keys, ch->n_keys + 1, sizeof *ch->keys, 4096)) {
+		ch->overflowed = 1;
 		return STATE_NOMEM;
-	ch->keys = keys;
+	}
 	ch->keys[ch->n_keys++] = state__be_load(key, 8);
 	return STATE_OK;
 }
@@ -77,10 +58,10 @@ int state__changes_note_partition(struct state_db *db, int32_t partition)
 	for (size_t i = 0; i < ch->n_parts; i++)
 		if (ch->parts[i] == partition)
 			return STATE_OK;
-	int32_t *parts = grow(ch, ch->parts, ch->n_parts, &ch->cap_parts, sizeof *ch->parts, 16);
-	if (!parts)
+	if (state__reserve((void **)&ch->parts, &ch->cap_parts, ch->n_parts + 1, sizeof *ch->parts, 16)) {
+		ch->overflowed = 1;
 		return STATE_NOMEM;
-	ch->parts = parts;
+	}
 	ch->parts[ch->n_parts++] = partition;
 	return STATE_OK;
 }

@@ -10,6 +10,7 @@
 #include <lmdb.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdlib.h>
 
 #include "state/state.h"
 
@@ -33,6 +34,23 @@ struct state_db {
 int state__changes_note(struct state_db *db, const uint8_t key[8]);
 int state__changes_note_partition(struct state_db *db, int32_t partition);
 void state__changes_free(struct state_db *db);
+
+/* Room for need elements of size bytes in *p: *cap doubled (from first) until it holds them, the
+ * elements kept. 0, or -1 without memory (*p and *cap unchanged). */
+static inline int state__reserve(void **p, size_t *cap, size_t need, size_t size, size_t first)
+{
+	if (need <= *cap)
+		return 0;
+	size_t want = *cap ? *cap : first;
+	while (want < need)
+		want *= 2;
+	void *more = realloc(*p, want * size);
+	if (!more)
+		return -1;
+	*p = more;
+	*cap = want;
+	return 0;
+}
 
 /* Maps an LMDB return code at the module boundary; raw MDB_* codes never escape. */
 static inline int state__map_mdb(int rc)

@@ -104,22 +104,6 @@ static void copy_free(struct customer_copy *cc)
 	free(cc->rows);
 }
 
-/* Room for need elements of size bytes in *p (doubling *cap); 0, or -1 without memory. */
-static int copy_reserve(void **p, size_t *cap, size_t need, size_t size)
-{
-	if (need <= *cap)
-		return 0;
-	size_t cap2 = *cap ? *cap : 4096;
-	while (cap2 < need)
-		cap2 *= 2;
-	void *q = realloc(*p, cap2 * size);
-	if (!q)
-		return -1;
-	*p = q;
-	*cap = cap2;
-	return 0;
-}
-
 /* Every customer row of txn and its demographics into cc. The sizes come from the table's
  * statistics first (pages x page size bounds the bytes), so the copy is allocated once; pages of
  * it never written cost no memory. */
@@ -130,8 +114,9 @@ static int copy_customers(struct state_db *db, MDB_txn *txn, struct customer_cop
 	int rc = state__map_mdb(mdb_stat(txn, db->customers, &st));
 	if (rc != STATE_OK)
 		return rc;
-	if (copy_reserve((void **)&cc->bytes, &cc->cap, (st.ms_leaf_pages + st.ms_overflow_pages) * st.ms_psize, 1) ||
-	    copy_reserve((void **)&cc->rows, &cc->rows_cap, st.ms_entries, sizeof *cc->rows))
+	if (state__reserve((void **)&cc->bytes, &cc->cap, (st.ms_leaf_pages + st.ms_overflow_pages) * st.ms_psize, 1,
+			   4096) ||
+	    state__reserve((void **)&cc->rows, &cc->rows_cap, st.ms_entries, sizeof *cc->rows, 4096))
 		return STATE_NOMEM;
 	if ((rc = state__map_mdb(mdb_cursor_open(txn, db->customers, &cur))) != STATE_OK)
 		return rc;
@@ -141,8 +126,8 @@ static int copy_customers(struct state_db *db, MDB_txn *txn, struct customer_cop
 		struct state_customer c;
 		if ((rc = state__customer_decode(&k, &v, &c)) != STATE_OK)
 			goto out;
-		if (copy_reserve((void **)&cc->bytes, &cc->cap, cc->used + k.mv_size + v.mv_size, 1) ||
-		    copy_reserve((void **)&cc->rows, &cc->rows_cap, cc->n + 1, sizeof *cc->rows)) {
+		if (state__reserve((void **)&cc->bytes, &cc->cap, cc->used + k.mv_size + v.mv_size, 1, 4096) ||
+		    state__reserve((void **)&cc->rows, &cc->rows_cap, cc->n + 1, sizeof *cc->rows, 4096)) {
 			rc = STATE_NOMEM;
 			goto out;
 		}
