@@ -26,11 +26,6 @@ cleanup() {
 	rm -rf "$tmp"
 }
 trap cleanup EXIT
-fail() {
-	echo "FAIL: $*"
-	for f in "$tmp"/*.log; do echo "--- $f"; grep -v '"level":"debug"' "$f" | tail -15; done
-	exit 1
-}
 run=group-$$-$(date +%s)
 topics=(--topic "$run.events" --products-topic "$run.products" --customers-topic "$run.customers"
 	--names-topic "$run.names" --dlq-topic "$run.dlq")

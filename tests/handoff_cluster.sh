@@ -33,15 +33,6 @@ cleanup() {
 	rm -rf "$tmp"
 }
 trap cleanup EXIT
-fail() {
-	echo "FAIL: $*"
-	# every member's whole log and state beside the test (CTest's working directory), for the
-	# post-mortem a tail cannot give
-	rm -rf "$PWD/handoff_cluster-failure" && cp -r "$tmp" "$PWD/handoff_cluster-failure" 2> /dev/null &&
-		echo "logs and states kept in $PWD/handoff_cluster-failure"
-	for f in "$tmp"/*.log; do echo "--- $f"; grep -v '"level":"debug"' "$f" | tail -15; done
-	exit 1
-}
 run=accept-$$-$(date +%s)
 topics=(--topic "$run.events" --products-topic "$run.products" --customers-topic "$run.customers"
 	--names-topic "$run.names" --dlq-topic "$run.dlq")

@@ -1,6 +1,18 @@
 # Sourced by the shell tests that run consumer-group members (group_real_broker, handoff_cluster):
-# waiting for a condition, and supervising a member as a process supervisor would. The test
-# defines start_member N, the array member (N -> pid), fail, and logs its members to $tmp/cN.log.
+# failing with the members' logs, waiting for a condition, and supervising a member as a process
+# supervisor would. The test defines start_member N and the array member (N -> pid), and logs its
+# members (and its other processes) to $tmp/*.log.
+
+# fail MESSAGE: says it, keeps every log and state beside the test (CTest's working directory:
+# NAME-failure, for the post-mortem a tail cannot give), prints each log's last lines, exits 1.
+fail() {
+	local kept
+	kept="$PWD/$(basename "$0" .sh)-failure"
+	echo "FAIL: $*"
+	rm -rf "$kept" && cp -r "$tmp" "$kept" 2> /dev/null && echo "logs and states kept in $kept"
+	for f in "$tmp"/*.log; do echo "--- $f"; grep -v '"level":"debug"' "$f" | tail -15; done
+	exit 1
+}
 
 # until_true SECONDS CONDITION...: waits for the condition, checked every 0.2 s.
 until_true() {
