@@ -30,6 +30,8 @@ static rd_kafka_topic_partition_list_t *positions(struct run *r, const rd_kafka_
 			r->parts[p].committed = list->elems[i].offset;
 			r->parts[p].dirty = 0;
 			r->parts[p].rebalance = r->rebalances;
+			r->parts[p].gap = (struct cons_offset_gap){ 0 };
+			r->parts[p].seek_pending = 0;
 		}
 	}
 	if (r->failed) {
@@ -225,6 +227,39 @@ int cons__start_events(struct run *r)
 }
 
 /*
+ * Seeks these partitions to their offsets (the list's), so that the next message of each is the
+ * one the state expects; anything fetched for them before is purged by the seek. A seek waits for
+ * the partition's fetcher. librdkafka 2.0.2 may give up long before the timeout ("Timed out
+ * waiting for N remaining partition seek(s)") when a rebalance event wakes its wait, and while a
+ * broker failed over on a loaded machine a seek once took more than 10 s (group test, a node
+ * killed). Seeking again to the same offsets is harmless, and nothing may be consumed before it is
+ * done (the next message would follow the dropped ones): it is asked again until 60 s have
+ * passed, then the error is fatal. why: for the log lines ("after a rebalance").
+ */
+static void seek_back(struct run *r, rd_kafka_topic_partition_list_t *seek, const char *why)
+{
+	if (!seek->cnt)
+		return;
+	double until = cons__now_ms() + 60000;
+	rd_kafka_error_t *error = rd_kafka_seek_partitions(r->rk, seek, 10000);
+	for (int attempt = 1;
+	     error && rd_kafka_error_code(error) == RD_KAFKA_RESP_ERR__TIMED_OUT && cons__now_ms() < until; attempt++) {
+		log_warn(r->cfg->log, CONS_LOG, "seek %s: %s (try %d); again", why, rd_kafka_error_string(error),
+			 attempt);
+		rd_kafka_error_destroy(error);
+		error = rd_kafka_seek_partitions(r->rk, seek, 10000);
+	}
+	for (int i = 0; !error && i < seek->cnt; i++)
+		if (seek->elems[i].err)
+			cons__fatal(r, CONS_KAFKA, "seek %s/%d: %s", r->cfg->events_topic, seek->elems[i].partition,
+				    rd_kafka_err2str(seek->elems[i].err));
+	if (error) {
+		cons__fatal(r, CONS_KAFKA, "seek %s: %s", why, rd_kafka_error_string(error));
+		rd_kafka_error_destroy(error);
+	}
+}
+
+/*
  * After a rebalance served inside the fetch call (librdkafka 2.0 returns, in the same burst,
  * messages fetched before it and after it). Every message of a partition the rebalance revoked
  * or assigned is dropped, never applied: a revoked partition is another consumer's now, and an
@@ -245,32 +280,7 @@ ssize_t cons__drop_stale(struct run *r, rd_kafka_message_t **burst, ssize_t n, u
 			rd_kafka_topic_partition_list_add(seek, r->cfg->events_topic, p)->offset = r->parts[p].next;
 		rd_kafka_message_destroy(burst[i]);
 	}
-	if (seek->cnt) {
-		/* A seek waits for the partition's fetcher. librdkafka 2.0.2 may give up long before the
-		 * timeout ("Timed out waiting for N remaining partition seek(s)") when a rebalance event
-		 * wakes its wait, and while a broker failed over on a loaded machine a seek once took more
-		 * than 10 s (group test, a node killed). Seeking again to the same offsets is harmless, and
-		 * nothing may be consumed before it is done (the next message would follow the dropped
-		 * ones): it is asked again until 60 s have passed, then the error is fatal. */
-		double until = cons__now_ms() + 60000;
-		rd_kafka_error_t *error = rd_kafka_seek_partitions(r->rk, seek, 10000);
-		for (int attempt = 1;
-		     error && rd_kafka_error_code(error) == RD_KAFKA_RESP_ERR__TIMED_OUT && cons__now_ms() < until;
-		     attempt++) {
-			log_warn(r->cfg->log, CONS_LOG, "seek after a rebalance: %s (try %d); again",
-				 rd_kafka_error_string(error), attempt);
-			rd_kafka_error_destroy(error);
-			error = rd_kafka_seek_partitions(r->rk, seek, 10000);
-		}
-		for (int i = 0; !error && i < seek->cnt; i++)
-			if (seek->elems[i].err)
-				cons__fatal(r, CONS_KAFKA, "seek %s/%d: %s", r->cfg->events_topic,
-					    seek->elems[i].partition, rd_kafka_err2str(seek->elems[i].err));
-		if (error) {
-			cons__fatal(r, CONS_KAFKA, "seek after a rebalance: %s", rd_kafka_error_string(error));
-			rd_kafka_error_destroy(error);
-		}
-	}
+	seek_back(r, seek, "after a rebalance");
 	rd_kafka_topic_partition_list_destroy(seek);
 	return kept;
 }
@@ -304,4 +314,21 @@ void cons__await_first_assignment(struct run *r)
 	}
 	if (r->rebalances == 0)
 		log_warn(r->cfg->log, CONS_LOG, "no assignment came: closing anyway");
+}
+
+void cons__seek_gaps(struct run *r)
+{
+	rd_kafka_topic_partition_list_t *seek = rd_kafka_topic_partition_list_new(4);
+	for (int p = 0; p < r->n_parts; p++) {
+		struct partition_state *ps = &r->parts[p];
+		if (!ps->seek_pending)
+			continue;
+		ps->seek_pending = 0;
+		ps->eof = 0; /* an end seen past the gap; the fetch from the seek says it again */
+		if (ps->assigned)
+			rd_kafka_topic_partition_list_add(seek, r->cfg->events_topic, p)->offset = ps->next;
+	}
+	r->seeks_pending = 0;
+	seek_back(r, seek, "back over a gap");
+	rd_kafka_topic_partition_list_destroy(seek);
 }

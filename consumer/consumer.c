@@ -463,6 +463,8 @@ int cons_run(const struct cons_config *cfg, struct state_db *db, struct cons_sta
 		if (r.trace && stamped)
 			r.burst_us = cons__wall_us();
 		cons__handle_burst(&r, burst, n, stamped);
+		if (r.seeks_pending)
+			cons__seek_gaps(&r);
 		if (r.batch && batch_due(&r, drained))
 			cons__commit_batch(&r);
 		if (r.dlq)

@@ -245,18 +245,56 @@ struct cons_stats {
 	double seconds;       /* wall time of the event phase (less the final idle_ms) */
 	double commit_ms_p50; /* batch commit latency */
 	double commit_ms_p99;
-	uint64_t stamped;        /* event messages (an order's counts once) with a produce-time header
+	uint64_t stamped;              /* event messages (an order's counts once) with a produce-time header
 			      * (KC_HEADER_PRODUCED_US), committed: all
 			      * of them once caught up; catching up, those of bursts in which one of the
 			      * first 64 events or the last has it (looking costs a fifth of the catch-up CPU: consumer.c) */
-	double fresh_ms_p50;     /* their produce -> committed latency (0 without stamped events); p50 and */
-	double fresh_ms_p99;     /* p99 to 0.1 ms below 100 ms, to 1 ms below 10 s (then "10 s or more") */
-	double fresh_ms_max;     /* exact */
-	uint64_t order_messages; /* order messages (version 2) read and not refused as a whole */
-	uint64_t offset_jumps;   /* messages of an assigned partition at another offset than the next one
-				  * expected (a skip or a repeat by the client; a transactional producer's
-				  * commit markers make legitimate gaps): logged, then applied as before */
+	double fresh_ms_p50;           /* their produce -> committed latency (0 without stamped events); p50 and */
+	double fresh_ms_p99;           /* p99 to 0.1 ms below 100 ms, to 1 ms below 10 s (then "10 s or more") */
+	double fresh_ms_max;           /* exact */
+	uint64_t order_messages;       /* order messages (version 2) read and not refused as a whole */
+	uint64_t offset_jumps;         /* messages of an assigned partition at another offset than the next one
+				  * expected (see cons_offset_check): each logged (the first 10) */
+	uint64_t offset_seeks;         /* ... of them gaps: not applied, the partition sought back to the next one */
+	uint64_t offset_gaps_accepted; /* ... gaps seen again after that seek: the offsets between hold no
+					* events (a transactional producer's markers, compaction), accepted */
+	uint64_t offset_repeats;       /* ... below the next offset: applied already, ignored */
 };
+
+/* ---- Offset check ---- */
+
+/** What the loop does with a message of an assigned partition, by its offset (cons_offset_check). */
+enum cons_offset_action {
+	CONS_OFFSET_APPLY,  /* the next offset expected */
+	CONS_OFFSET_REPEAT, /* below it: the state has it already; ignored */
+	CONS_OFFSET_SEEK,   /* above it, first seen: not applied; the partition is sought back to the next offset */
+	CONS_OFFSET_ACCEPT, /* the same gap again after that seek (or the partition's gaps are trusted): applied */
+	CONS_OFFSET_FAIL    /* CONS_OFFSET_SEEKS_MAX seeks from one offset, each met by another gap: fatal */
+};
+
+/** One partition's memory of its gaps: zeroed when the partition is assigned. */
+struct cons_offset_gap {
+	int64_t next, offset; /* the last gap sought back from: the offset expected and the one that came */
+	int seeks;            /* seeks back from `next` in a row */
+	int accepted;         /* gaps accepted on this partition */
+};
+#define CONS_OFFSET_SEEKS_MAX    5
+#define CONS_OFFSET_GAPS_TRUSTED 3
+
+/**
+ * @brief The offset check (pure). The events topic's offsets follow one another unless its producer
+ * is transactional or it is compacted; librdkafka 2.0.2 has been seen to hand out a kept partition's
+ * messages from a later offset after a rebalance with a stale generation (events skipped). So a gap
+ * is not applied the first time: the caller seeks the partition back to `next` and drops its later
+ * messages until then. If the very same gap comes again, the offsets between hold no events
+ * (transaction markers, aborted or compacted records) and it is accepted; after
+ * CONS_OFFSET_GAPS_TRUSTED accepted gaps, the partition's gaps are accepted at once (one seek per
+ * transaction would halve a transactional topic's speed).
+ * @param gap    the partition's memory; updated
+ * @param next   the offset expected (the state's next); < 0: unknown, anything is applied
+ * @param offset the message's
+ */
+enum cons_offset_action cons_offset_check(struct cons_offset_gap *gap, int64_t next, int64_t offset);
 
 /* ---- Batch policy ---- */
 

@@ -21,8 +21,10 @@ struct partition_state {
 	int64_t committed; /* the state's next offset (committed with the state) */
 	int dirty;         /* next changed since the last committed batch */
 	int assigned;
-	int eof;            /* at the end of the partition (nothing newer read since) */
-	uint64_t rebalance; /* r->rebalances when a rebalance last assigned or revoked it */
+	int eof;                    /* at the end of the partition (nothing newer read since) */
+	uint64_t rebalance;         /* r->rebalances when a rebalance last assigned or revoked it */
+	struct cons_offset_gap gap; /* its gaps (cons_offset_check) */
+	int seek_pending;           /* a gap came: its messages are dropped until the seek after the burst */
 };
 
 /* With a group, the most often offsets go to the group coordinator (monitoring only; consumer.c). */
@@ -45,6 +47,7 @@ struct run {
 	int n_parts;
 	int events_partitions; /* of the events topic, read by cons__start_events(); < 0 if unknown */
 	uint64_t rebalances;   /* rebalance callbacks so far: a burst fetched across one is checked */
+	int seeks_pending;     /* some partition's seek_pending is set (cons__seek_gaps after the burst) */
 	int closing;           /* the run is ending: a revoke now is the close's (cons_partition.closing) */
 	long dlq_pending, dlq_failed;
 	size_t dlq_limit; /* the largest dead letter sent whole (cons__dlq_open) */
@@ -162,6 +165,9 @@ void cons__revoke_all(struct run *r); /* static assign(): on_revoke for every pa
 /* assign.c: drops a burst's messages of partitions a rebalance inside the fetch revoked or assigned
  * (those assigned are sought back to the state's offset); @return the messages kept, in order. */
 ssize_t cons__drop_stale(struct run *r, rd_kafka_message_t **burst, ssize_t n, uint64_t rebalances_before);
+/* assign.c: seeks each partition with seek_pending back to its next offset (after a burst in which
+ * its messages came with a gap: cons_offset_check), then clears the marks. */
+void cons__seek_gaps(struct run *r);
 /* assign.c: a group member with no assignment yet polls until its first one (or the session
  * timeout + 4 s) before it closes: librdkafka 2.0.2 aborts otherwise. */
 void cons__await_first_assignment(struct run *r);

@@ -127,6 +127,41 @@ static void dead_line(struct run *r, rd_kafka_message_t *m, const struct event_l
 	cons__send_dead_letter(r, m, b->letter, len, (int)index, event_errname(l->rc), reason);
 }
 
+/* A message at another offset than the next one: 1 if it is not to be applied (cons_offset_check). */
+static int check_offset(struct run *r, const rd_kafka_message_t *m, struct partition_state *ps)
+{
+	enum cons_offset_action action = cons_offset_check(&ps->gap, ps->next, m->offset);
+	if (action == CONS_OFFSET_APPLY)
+		return 0;
+	static const char *const what[] = {
+		[CONS_OFFSET_REPEAT] = "a repeat: applied already, ignored",
+		[CONS_OFFSET_SEEK] = "a gap: not applied; seeking back to the next one",
+		[CONS_OFFSET_ACCEPT] = "the same gap after seeking back: the offsets between hold no events; accepted",
+	};
+	r->stats.offset_jumps++;
+	if (action == CONS_OFFSET_FAIL) {
+		cons__fatal(r, CONS_KAFKA,
+			    "events %s/%d: offset %" PRId64 " where %" PRId64 " was next, after %d seeks back to it",
+			    r->cfg->events_topic, m->partition, m->offset, ps->next, CONS_OFFSET_SEEKS_MAX);
+		return 1;
+	}
+	if (r->stats.offset_jumps <= 10) /* said, never silent (the first 10) */
+		log_warn(r->cfg->log, CONS_LOG, "events %s/%d: offset %" PRId64 " where %" PRId64 " was next (%s)",
+			 r->cfg->events_topic, m->partition, m->offset, ps->next, what[action]);
+	if (action == CONS_OFFSET_REPEAT) {
+		r->stats.offset_repeats++;
+		return 1;
+	}
+	if (action == CONS_OFFSET_SEEK) {
+		r->stats.offset_seeks++;
+		ps->seek_pending = 1;
+		r->seeks_pending = 1;
+		return 1;
+	}
+	r->stats.offset_gaps_accepted++;
+	return 0;
+}
+
 /*
  * One message of the events topic: its offset, its stamp, then per event the key check and the
  * apply, or the dead letters. Events are counted per line (a message refused whole counts as one).
@@ -139,15 +174,10 @@ static void handle_message(struct run *r, rd_kafka_message_t *m, const struct co
 	struct partition_state *ps = &r->parts[m->partition];
 	if (!ps->assigned) /* not ours (any more): its owner applies it */
 		return;
-	if (m->offset != ps->next && ps->next >= 0) {
-		/* The events topic's offsets follow one another (the replay is not transactional), so a
-		 * jump means the client skipped or repeated messages: said, never silent (the first 10). */
-		if (r->stats.offset_jumps++ < 10)
-			log_warn(r->cfg->log, CONS_LOG,
-				 "events %s/%d: offset %" PRId64 " where %" PRId64 " was next (%s)",
-				 r->cfg->events_topic, m->partition, m->offset, ps->next,
-				 m->offset > ps->next ? "a gap: messages skipped" : "a repeat");
-	}
+	if (ps->seek_pending) /* past a gap: fetched again after the seek at the end of the burst */
+		return;
+	if (m->offset != ps->next && check_offset(r, m, ps))
+		return;
 	ps->next = m->offset + 1;
 	ps->dirty = 1;
 	ps->eof = 0;
@@ -201,7 +231,8 @@ static void handle_message(struct run *r, rd_kafka_message_t *m, const struct co
 static void handle_error(struct run *r, rd_kafka_message_t *m)
 {
 	if (m->err == RD_KAFKA_RESP_ERR__PARTITION_EOF) {
-		if (cons__grow_parts(r, m->partition) == 0)
+		/* past a gap, the end is said again after the seek (a new fetch version) */
+		if (cons__grow_parts(r, m->partition) == 0 && !r->parts[m->partition].seek_pending)
 			r->parts[m->partition].eof = 1;
 	} else if (m->err == RD_KAFKA_RESP_ERR__AUTO_OFFSET_RESET || m->err == RD_KAFKA_RESP_ERR_OFFSET_OUT_OF_RANGE) {
 		cons__fatal(r, CONS_LOST, "%s/%d: %s: the events the state expects are no longer on the broker",

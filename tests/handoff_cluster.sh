@@ -156,9 +156,14 @@ for n in 1 2 3; do kill -TERM "${member[$n]}"; done
 for n in 1 2 3; do wait "${member[$n]}" || fail "member $n exited with $? on SIGTERM: $(tail -5 "$tmp/c$n.log")"; done
 pids=()
 echo "accept: every partition at its end; the 3 live members stopped"
-# No member ever read a message at another offset than the next one (the replay is not transactional).
+# The replay is not transactional: its offsets follow one another, so a gap the client makes
+# (librdkafka 2.0.2, after a rebalance with a stale generation) is sought back, never accepted.
 for n in 1 2 3 4; do
-	! grep -q "was next (a gap" "$tmp/c$n.log" || fail "member $n skipped messages: $(grep "was next" "$tmp/c$n.log" | head -3)"
+	! grep -q "was next (the same gap" "$tmp/c$n.log" ||
+		fail "member $n accepted a gap: $(grep "was next" "$tmp/c$n.log" | head -3)"
+	if grep -q "was next (a gap" "$tmp/c$n.log"; then
+		echo "member $n: $(grep -c "was next (a gap" "$tmp/c$n.log") gap(s) sought back"
+	fi
 done
 
 # The global view: the live members' snapshots merged == the backfill's snapshot.

@@ -2,7 +2,8 @@
  * Integration tests against the real Apache Kafka broker that tools/kafka/broker.sh starts
  * (a CTest fixture): 100,000 messages produced and consumed exactly once, with static
  * assign() and with a consumer group; and kclient's topic creation (compacted when asked) and
- * partition counts, which the mock cluster cannot show. SEGSTREAM_BOOTSTRAP names the broker.
+ * partition counts, which the mock cluster cannot show; the consumer over a transactional topic
+ * (its commit markers leave gaps in the offsets, which the mock cluster does not). SEGSTREAM_BOOTSTRAP names the broker.
  * The same tests run against the 3-node cluster of tools/kafka/cluster.sh (CTest label
  * `cluster`), where kclient's topics must also be replicated.
  */
@@ -18,7 +19,10 @@
 #include <cmocka.h>
 #include <librdkafka/rdkafka.h>
 
+#include "consumer/consumer.h"
+#include "event/event.h"
 #include "kclient/kclient.h"
+#include "state/state.h"
 
 #define MESSAGES   100000
 #define PARTITIONS 4
@@ -391,6 +395,95 @@ static void test_kclient_partitions_and_replication(void **state)
 	rd_kafka_destroy(producer);
 }
 
+/*
+ * The consumer over a topic written by a transactional producer, whose commit markers take an
+ * offset each (the mock cluster writes none): the consumer (read_committed)
+ * sees a gap of one after each transaction. Each of the first gaps is sought back once and then
+ * accepted, the later ones at once; every event is applied exactly once and the state's offset
+ * is after the last event.
+ */
+static void test_transaction_markers_are_gaps(void **state)
+{
+	(void)state;
+	char topic[128], dlq[160], kerr[256];
+	unique_topic(topic, sizeof topic, "gaps");
+	snprintf(dlq, sizeof dlq, "%s-dlq", topic);
+	create_topic(topic);
+	rd_kafka_conf_t *conf = rd_kafka_conf_new();
+	set(conf, "bootstrap.servers", bootstrap());
+	set(conf, "transactional.id", topic);
+	rd_kafka_t *tx = rd_kafka_new(RD_KAFKA_PRODUCER, conf, kerr, sizeof kerr);
+	assert_non_null(tx);
+	assert_null(rd_kafka_init_transactions(tx, 10000));
+	enum { TXNS = 6, PER_TXN = 20 };
+	for (int t = 0; t < TXNS; t++) {
+		assert_null(rd_kafka_begin_transaction(tx));
+		for (int k = 0; k < PER_TXN; k++) {
+			uint32_t user = (uint32_t)(t * PER_TXN + k) + 1; /* one first order each */
+			struct event ev = { .user_id = user,
+					    .order_id = user * 1000u + 1,
+					    .product_id = 1,
+					    .order_number = 1,
+					    .add_to_cart_order = 1,
+					    .order_dow = 1,
+					    .order_hour = 9,
+					    .days_since_prior = EVENT_DAYS_NONE,
+					    .event_time_ms = user };
+			uint8_t buf[EVENT_ENCODED_MAX];
+			size_t len;
+			char key[16];
+			assert_int_equal(event_encode(&ev, buf, sizeof buf, &len), EVENT_OK);
+			snprintf(key, sizeof key, "%u", user);
+			assert_int_equal(rd_kafka_producev(tx, RD_KAFKA_V_TOPIC(topic), RD_KAFKA_V_PARTITION(0),
+							   RD_KAFKA_V_KEY(key, strlen(key)), RD_KAFKA_V_VALUE(buf, len),
+							   RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY), RD_KAFKA_V_END),
+					 RD_KAFKA_RESP_ERR_NO_ERROR);
+		}
+		assert_null(rd_kafka_commit_transaction(tx, 10000));
+	}
+	rd_kafka_destroy(tx);
+	char dir[] = "/tmp/segstream-gaps-XXXXXX";
+	assert_non_null(mkdtemp(dir));
+	struct state_config scfg;
+	state_config_init(&scfg);
+	scfg.path = dir;
+	scfg.durable = 0;
+	struct state_db *db = NULL;
+	assert_int_equal(state_open(&scfg, &db, kerr, sizeof kerr), STATE_OK);
+	struct cons_config cfg;
+	cons_config_init(&cfg);
+	cfg.brokers = bootstrap();
+	cfg.events_topic = topic;
+	cfg.dlq_topic = dlq;
+	cfg.exit_at_end = 1;
+	struct cons_stats st;
+	char err[512] = "";
+	int rc = cons_run(&cfg, db, &st, err, sizeof err);
+	if (rc != CONS_OK)
+		fail_msg("consume: %s", err);
+	assert_int_equal(st.messages, TXNS * PER_TXN);
+	assert_int_equal(st.applied, TXNS * PER_TXN);
+	/* TXNS - 1 gaps between the transactions (the last marker has no event after it) */
+	assert_int_equal(st.offset_seeks, CONS_OFFSET_GAPS_TRUSTED);
+	assert_int_equal(st.offset_gaps_accepted, TXNS - 1);
+	assert_int_equal(st.offset_repeats, 0);
+	assert_int_equal(st.offset_jumps, CONS_OFFSET_GAPS_TRUSTED + TXNS - 1);
+	int64_t next = -1;
+	assert_int_equal(state_offset_get(db, topic, 0, &next), STATE_OK);
+	assert_int_equal(next, TXNS * (PER_TXN + 1) - 1); /* after the last event, before the last marker */
+	uint64_t items = 0;
+	for (uint32_t u = 1; u <= TXNS * PER_TXN; u++) {
+		struct state_customer c;
+		assert_int_equal(state_get(db, -1, u, &c), STATE_OK);
+		items += c.items;
+	}
+	assert_int_equal(items, TXNS * PER_TXN);
+	state_close(db);
+	char cmd[64];
+	snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
+	assert_int_equal(system(cmd), 0);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -398,6 +491,7 @@ int main(void)
 		cmocka_unit_test(test_consumer_group_subscription),
 		cmocka_unit_test(test_kclient_creates_topics),
 		cmocka_unit_test(test_kclient_partitions_and_replication),
+		cmocka_unit_test(test_transaction_markers_are_gaps),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -782,6 +782,34 @@ static void test_batch_policy(void **state)
 	assert_false(cons_batch_due(&cfg, &v));
 }
 
+/* The offset check: gaps sought back once, the same gap accepted, repeats ignored, no endless seeking. */
+static void test_offset_check(void **state)
+{
+	(void)state;
+	struct cons_offset_gap g = { 0 };
+	assert_int_equal(cons_offset_check(&g, 10, 10), CONS_OFFSET_APPLY);
+	assert_int_equal(cons_offset_check(&g, -1, 7), CONS_OFFSET_APPLY); /* nothing expected yet */
+	assert_int_equal(cons_offset_check(&g, 10, 9), CONS_OFFSET_REPEAT);
+	assert_int_equal(cons_offset_check(&g, 10, 410), CONS_OFFSET_SEEK);
+	/* After the seek: the next one comes (the client had skipped), and later another gap is new. */
+	assert_int_equal(cons_offset_check(&g, 10, 10), CONS_OFFSET_APPLY);
+	assert_int_equal(cons_offset_check(&g, 20, 21), CONS_OFFSET_SEEK);
+	assert_int_equal(cons_offset_check(&g, 20, 21), CONS_OFFSET_ACCEPT); /* the same gap: no events there */
+	assert_int_equal(g.accepted, 1);
+	/* A gap that moves after each seek from the same offset: sought CONS_OFFSET_SEEKS_MAX times, then fatal. */
+	for (int i = 1; i <= CONS_OFFSET_SEEKS_MAX; i++)
+		assert_int_equal(cons_offset_check(&g, 30, 30 + i * 2), CONS_OFFSET_SEEK);
+	assert_int_equal(cons_offset_check(&g, 30, 99), CONS_OFFSET_FAIL);
+	/* After CONS_OFFSET_GAPS_TRUSTED accepted gaps, a partition's gaps are accepted without a seek. */
+	g = (struct cons_offset_gap){ 0 };
+	for (int i = 0; i < CONS_OFFSET_GAPS_TRUSTED; i++) {
+		assert_int_equal(cons_offset_check(&g, 100 * i, 100 * i + 1), CONS_OFFSET_SEEK);
+		assert_int_equal(cons_offset_check(&g, 100 * i, 100 * i + 1), CONS_OFFSET_ACCEPT);
+	}
+	assert_int_equal(cons_offset_check(&g, 1000, 1001), CONS_OFFSET_ACCEPT);
+	assert_int_equal(cons_offset_check(&g, 1002, 1001), CONS_OFFSET_REPEAT); /* repeats stay ignored */
+}
+
 static void test_revoke_commits_open_batch_eager(void **state)
 {
 	revoke_commits_open_batch(*state, "range");
@@ -1045,6 +1073,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_batch_policy),
+		cmocka_unit_test(test_offset_check),
 		cmocka_unit_test_setup_teardown(test_dead_letters_with_reasons, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_order_encoding_same_state, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_order_with_a_bad_line, setup, teardown),

@@ -642,8 +642,10 @@ int cmd_consume(int argc, char **argv)
 	if (st.order_messages) /* replay --encoding order: the events above are these messages' lines */
 		printf("consume: order messages %" PRIu64 " (schema version 2)\n", st.order_messages);
 	if (st.offset_jumps) /* the warnings say where */
-		printf("consume: offset jumps %" PRIu64 " (messages at another offset than the next one expected)\n",
-		       st.offset_jumps);
+		printf("consume: offset jumps %" PRIu64
+		       " (messages at another offset than the next one expected): %" PRIu64
+		       " gaps sought back, %" PRIu64 " gaps accepted, %" PRIu64 " repeats ignored\n",
+		       st.offset_jumps, st.offset_seeks, st.offset_gaps_accepted, st.offset_repeats);
 	if (st.stamped) /* replay --stamp: produce -> committed */
 		printf("consume: stamped events %" PRIu64 ", produce to commit p50 %.1f ms p99 %.1f ms max %.1f ms\n",
 		       st.stamped, st.fresh_ms_p50, st.fresh_ms_p99, st.fresh_ms_max);
