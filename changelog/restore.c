@@ -317,23 +317,21 @@ int clog_release(struct clog *c, int32_t partition, int keep, uint64_t *dropped_
 	if (dropped_out)
 		*dropped_out = 0;
 	int rc = clog_flush(c, 1, errbuf, errbuf_len);
-	if (rc == CLOG_FENCED) {
-		/* A zombie: the group has given the partition to another member already, which restores
-		 * it from this member's last flush the group accepted and replays the events after it. */
-		log_warn(c->cfg.log, CLOG_LOG, "partition %d: %s; dropped without its last changes", (int)partition,
-			 c->err);
-		return drop(c, partition, "lost; this member was fenced, its last changes are not in the changelog",
-			    dropped_out, errbuf, errbuf_len);
-	}
-	if (rc == CLOG_KAFKA) {
-		/* Not flushed (the brokers did not take the transaction): the changelog still holds the
-		 * last flush that committed, with its marker, and the next owner restores that and replays
-		 * the events after it; the change set stays for this member's next flush. */
+	if (rc == CLOG_FENCED || rc == CLOG_KAFKA) {
+		/* Not flushed: the changelog still holds the last flush that committed, with its marker,
+		 * and the next owner restores that and replays the events after it. Fenced (a zombie:
+		 * the group has given the partition to another member already), it is dropped even at
+		 * exit; otherwise (the brokers did not take the transaction) a member that exits keeps
+		 * it, and its change set waits for its next flush. */
+		int fenced = rc == CLOG_FENCED;
 		log_warn(c->cfg.log, CLOG_LOG, "partition %d: its last changes are not in the changelog (%s)",
 			 (int)partition, c->err);
-		if (keep)
+		if (keep && !fenced)
 			return CLOG_OK;
-		return drop(c, partition, "revoked; its last changes not flushed", dropped_out, errbuf, errbuf_len);
+		return drop(c, partition,
+			    fenced ? "lost; this member was fenced, its last changes are not in the changelog"
+				   : "revoked; its last changes not flushed",
+			    dropped_out, errbuf, errbuf_len);
 	}
 	if (rc != CLOG_OK)
 		return rc;
