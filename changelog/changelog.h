@@ -184,8 +184,9 @@ struct clog_restore_report {
  *        changelog partition p (read_committed, from its beginning to its end) and then, by
  *        clog_reconcile(), replaces the state's customers and offset of p with the changelog's
  *        in one state transaction, republishes all of p (one transaction), or keeps it. Logs the
- *        start and the end. With clog_set_group(), it first waits (up to 15 s; then a warning)
- *        until the group has no pending transactional offset of p. No state batch may be open.
+ *        start and the end. With clog_set_group(), it first waits until the group has no pending
+ *        transactional offset of p (then a warning): the restores of one assignment (each within
+ *        1 s of the last one's end) share one wait of half the session timeout (15 s at most). No state batch may be open.
  * @param[out] rep_out  optional
  * @return CLOG_OK, CLOG_KAFKA, CLOG_CORRUPT (a record that is not a valid one of its key: nothing
  *         written), CLOG_CONFIG (the changelog topic's partition count differs from the events

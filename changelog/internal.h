@@ -21,6 +21,8 @@ struct clog {
 	int failed;                /* an error that leaves the producer unusable until clog__recover */
 	double last_flush_ms;      /* when the last flush began */
 	double last_flush_took_ms; /* how long it took (the next waits nine times as long at least) */
+	double stable_until_ms;    /* restores: the end of the wait for stable offsets they share (restore.c) */
+	double restore_ended_ms;   /* when the last restore ended */
 	struct clog_stats stats;
 	/* The transaction being filled. */
 	uint64_t records;

@@ -139,14 +139,32 @@ static int read_partition(struct clog *c, int32_t partition, struct readout *r)
  * such a transaction, which could then commit after this restore and overwrite later records
  * with older ones (KIP-447: the new owner fetches stable offsets). rd_kafka_committed() asks for
  * stable offsets (the consumer is read_committed, librdkafka's default) and librdkafka retries
- * UNSTABLE_OFFSET_COMMIT a few times; this asks again for up to 15 s (a pending transaction ends
- * within transaction.timeout.ms, 10 s: committed, or aborted by the broker). A failure or a
- * timeout is a warning, and the restore goes on: it runs in the rebalance callback, and a group
- * coordinator that is away (a broker failing over) must not hold the group up for long.
+ * UNSTABLE_OFFSET_COMMIT a few times; this asks again until a deadline (a pending transaction
+ * ends within transaction.timeout.ms, 10 s: committed, or aborted by the broker). A failure or a
+ * timeout is a warning, and the restore goes on: it runs in the rebalance callback, and a member
+ * that stays there cannot rejoin the group's next rebalance until it returns (seen in one
+ * handoff_cluster run at load average 20: three restores that each waited 15 s, the member's new
+ * partitions given to the others 6 s after it got them, then a cascade of rebalances). So the
+ * restores of one assignment (each beginning within a second of the last one's end) share one
+ * deadline: half the session timeout, 15 s and the changelog's timeout at most.
  */
+static double stable_deadline(struct clog *c)
+{
+	double now = clog__now_ms();
+	if (now - c->restore_ended_ms <= 1000 && c->stable_until_ms > 0)
+		return c->stable_until_ms;
+	double budget = c->cfg.timeout_ms < 15000 ? c->cfg.timeout_ms : 15000;
+	char value[32];
+	size_t len = sizeof value;
+	if (rd_kafka_conf_get(rd_kafka_conf(c->group), "session.timeout.ms", value, &len) == RD_KAFKA_CONF_OK &&
+	    atof(value) / 2 < budget)
+		budget = atof(value) / 2;
+	return c->stable_until_ms = now + budget;
+}
+
 static void await_stable(struct clog *c, int32_t partition)
 {
-	double until = clog__now_ms() + (c->cfg.timeout_ms < 15000 ? c->cfg.timeout_ms : 15000);
+	double until = stable_deadline(c);
 	rd_kafka_topic_partition_list_t *list = rd_kafka_topic_partition_list_new(1);
 	rd_kafka_topic_partition_t *tp = rd_kafka_topic_partition_list_add(list, c->cfg.events_topic, partition);
 	rd_kafka_resp_err_t e;
@@ -259,7 +277,8 @@ int clog_restore(struct clog *c, int32_t partition, struct clog_restore_report *
 		rc = clog__republish(c, partition, &rep.records);
 	}
 out:
-	rep.seconds = (clog__now_ms() - t0) / 1e3;
+	c->restore_ended_ms = clog__now_ms();
+	rep.seconds = (c->restore_ended_ms - t0) / 1e3;
 	if (rc == CLOG_OK) {
 		struct log_field f[] = {
 			LOG_INT("partition", partition),   LOG_STR("action", clog_action_name(rep.action)),
