@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # End to end through the real Kafka broker (CTest fixture): generate (clean, then --dirty),
-# replay, consume in assign() mode and in a consumer group, and compare each state with the
-# pandas oracle (zero differences); a consumer started before the replay ends in the same state.
-# A second consume finds nothing new: offsets live with the state.
+# replay (its default encoding: one message per order), consume in assign() mode and in a
+# consumer group, and compare each state with the pandas oracle (zero differences); a consumer
+# started before the replay ends in the same state. A second consume finds nothing new: offsets
+# live with the state. (The line encoding end to end: backfill_real_broker.sh.)
 #   e2e_real_broker.sh SEGSTREAM_BINARY REPO_DIR     (SEGSTREAM_BOOTSTRAP names the broker)
 source "$(dirname "${BASH_SOURCE[0]}")/common.sh"
 : "${brokers:?SEGSTREAM_BOOTSTRAP names the broker}"
@@ -31,6 +32,10 @@ run_case() {
 		|| { echo "FAIL($name): the assign() consumer did not read each of the $delivered events once"; exit 1; }
 	grep -q "customers $users," "$dir/consume.out" \
 		|| { echo "FAIL($name): the consumer did not load $users customers' demographics"; exit 1; }
+	local orders
+	orders=$(sed -n 's/^replay: encoding order: \([0-9]*\) messages.*/\1/p' "$dir/replay.out")
+	grep -q "^consume: order messages ${orders:-none} (schema version 2)" "$dir/consume.out" \
+		|| { echo "FAIL($name): the consumer did not read the replay's ${orders:-no} order messages"; exit 1; }
 	"$seg" dump --state "$dir/assign" > "$dir/assign.csv"
 	"$py" "$repo/tests/oracle.py" "$dir/data" "$dir/assign.csv"
 	wait "$live_consumer" || { cat "$dir/live-consume.out"; echo "FAIL($name): the live consumer failed"; exit 1; }
