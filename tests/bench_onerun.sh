@@ -18,6 +18,12 @@ for step in pandas duckdb floor backfill consume 'consume\+snapshots' consume-or
 	grep -Eq "^\| $step \| [0-9.]+ \| [0-9.]+ \| [0-9]+ \| [0-9]+ \| [0-9.]+x \| [0-9.]+x \|" "$tmp/out" \
 		|| { cat "$tmp/out"; echo "FAIL: no table row for $step"; exit 1; }
 done
+# Each consume and e2e row says its encoding, and which is replay's default (order).
+for row in "consume|line encoding)" "consume-order|order encoding, replay's default)" "e2e|(line encoding)" \
+	"e2e-order|(order encoding, replay's default)"; do
+	grep "^| ${row%%|*} |" "$tmp/out" | grep -qF "${row#*|}" \
+		|| { cat "$tmp/out"; echo "FAIL: the ${row%%|*} row does not say '${row#*|}'"; exit 1; }
+done
 [ "$(md5sum < "$repo/BENCHMARKS.md")" = "$before" ] || { echo "FAIL: --no-record wrote BENCHMARKS.md"; exit 1; }
 
 # One changed value in one engine's table must fail the identity check, naming column and customer.

@@ -1,8 +1,10 @@
 """consume --http, seen from outside (tests/http_real_broker.sh):
   check_http_metrics.py before PORT                        /health 200, /ready 503, /metrics parses
   check_http_metrics.py poison BROKERS TOPIC N             N messages that are no event (dead letters)
-  check_http_metrics.py caught-up PORT EVENTS SCRAPE_FILE SNAPSHOT_DIR
-                                                           waits for /ready 200, every lag 0, a snapshot
+  check_http_metrics.py caught-up PORT EVENTS SCRAPE_FILE SNAPSHOT_DIR [ORDERS]
+                                                           waits for /ready 200, every lag 0, a snapshot;
+                                                           ORDERS: the order messages read, and the offsets
+                                                           (messages) are those plus the dead letters
   check_http_metrics.py still-serving PORT                 bad requests get 4xx, then /metrics and /ready 200
   check_http_metrics.py summary SCRAPE_FILE CONSUME_OUT    the scrape equals the consumer's summary
   check_http_metrics.py ready PORT STATUS TIMEOUT          waits until /ready answers STATUS (200, or 503
@@ -78,7 +80,7 @@ def poison(brokers, topic, n):
         fail("the poison messages were not delivered")
 
 
-def caught_up(port, events, scrape_file, snaps):
+def caught_up(port, events, scrape_file, snaps, orders=None):
     events = int(events)
     deadline = time.time() + 60
     while True:
@@ -146,6 +148,13 @@ def caught_up(port, events, scrape_file, snaps):
         fail(f"state tables {tables}, loaded {loaded}")
     if m[("segstream_broker_up", frozenset())] != 1:
         fail("segstream_broker_up is not 1 while the consumer reads")
+    # One message per order (replay's default): offsets, and so lags, count messages, not events.
+    if orders is not None:
+        read_orders = m[("segstream_order_messages_read_total", frozenset())]
+        dead = m[("segstream_events_dead_lettered_total", frozenset())]
+        if read_orders != int(orders) or sum(done.values()) != read_orders + dead or read_orders >= read:
+            fail(f"order messages read {read_orders} (want {orders}), offsets {sum(done.values())} "
+                 f"(want them plus {dead} dead letters), events {read}")
     with open(scrape_file, "w") as f:
         f.write(body)
     print(f"caught up: {events} events, lags {lags}, dead letters {reasons}")

@@ -2,8 +2,11 @@
 """Consumes what `segstream replay` wrote to the real broker and checks every event against
 the CSVs (pandas, independent of the C reader): the count, each user's order, every field,
 keys, per-partition event-time order, and the reference topics (customers carry no names).
+ENCODING (default order, replay's default) is the one the topic must hold: `order`, one
+message per order (schema version 2, its lines in add_to_cart order, an order of more than
+1,000 lines in several messages), or `line`, one message per line (version 1).
 
-    check_replay.py DATA_DIR BROKERS TOPIC_PREFIX
+    check_replay.py DATA_DIR BROKERS TOPIC_PREFIX [order|line]
 """
 import sys
 
@@ -13,6 +16,9 @@ from confluent_kafka import Consumer, TopicPartition
 from confluent_kafka.admin import AdminClient, ConfigResource
 
 data, brokers, prefix = sys.argv[1:4]
+encoding = sys.argv[4] if len(sys.argv) > 4 else "order"
+if encoding not in ("order", "line"):
+    sys.exit(f"check_replay.py: encoding {encoding!r} is not order or line")
 
 
 def read_topic(topic):
@@ -46,18 +52,44 @@ def check(name, ok, got=""):
         failures.append(name)
 
 
-events = read_topic(f"{prefix}.events")
-check("event count", len(events) == len(expected), (len(events), len(expected)))
+def events_of(value):
+    """The version-1 events a message carries (README, "Event schema"): itself, or an order's lines
+    each with the order's fields; a version it does not know is returned as is (the version check
+    below fails on it)."""
+    u = msgpack.unpackb(value)
+    if u[0] != 2:
+        return [u]
+    v, user, order, number, dow, hour, days, eval_set, time_ms, lines = u
+    return [[v, user, order, number, dow, hour, days, pid, cart, reordered, eval_set, time_ms]
+            for pid, cart, reordered in lines]
+
+
+messages = read_topic(f"{prefix}.events")
 cols = ["v", "user_id", "order_id", "order_number", "order_dow", "order_hour_of_day", "days_since_prior_order",
         "product_id", "add_to_cart_order", "reordered", "eval_set", "event_time_ms"]
-got = pd.DataFrame([msgpack.unpackb(v) for (_, _, _, v, _) in events], columns=cols)
-meta = pd.DataFrame([(p, o, int(k), ts) for (p, o, k, _, ts) in events], columns=["partition", "offset", "key", "ts"])
-got = pd.concat([got, meta], axis=1)
-check("schema version 1", (got["v"] == 1).all())
+rows, meta = [], []
+for (p, o, k, v, ts) in messages:
+    for pos, e in enumerate(events_of(v)):
+        rows.append(e)
+        meta.append((p, o, pos, int(k), ts))
+got = pd.DataFrame(rows, columns=cols)
+got = pd.concat([got, pd.DataFrame(meta, columns=["partition", "offset", "pos", "key", "ts"])], axis=1)
+check("event count", len(got) == len(expected), (len(got), len(expected)))
+lines_per_order = expected.groupby("order_id").size()
+if encoding == "order":
+    want = int(((lines_per_order + 999) // 1000).sum())
+    check("one message per order (1,000 lines at most)", len(messages) == want, (len(messages), want))
+    check("schema version 2", (got["v"] == 2).all())
+    per_msg = got.groupby(["partition", "offset"])
+    check("a message carries one order", (per_msg["order_id"].nunique() == 1).all())
+    check("a message's lines in add_to_cart order", (per_msg["add_to_cart_order"].diff().dropna() > 0).all())
+else:
+    check("one message per line", len(messages) == len(expected), (len(messages), len(expected)))
+    check("schema version 1", (got["v"] == 1).all())
 check("key = user_id", (got["key"] == got["user_id"]).all())
 check("Kafka timestamp = event time", (got["ts"] == got["event_time_ms"]).all())
 check("a user's events share one partition", (got.groupby("user_id")["partition"].nunique() == 1).all())
-g = got.sort_values(["partition", "offset"])
+g = got.sort_values(["partition", "offset", "pos"])
 pos = g["order_number"] * 100000 + g["add_to_cart_order"]
 check("per user: order_number, then add_to_cart_order", (pos.groupby(g["user_id"]).diff().dropna() > 0).all())
 check("per partition: event time never goes back", (g.groupby("partition")["event_time_ms"].diff().dropna() >= 0).all())

@@ -77,6 +77,9 @@ expect 1 "No such configuration property: \"no.such.property\"" replay --data "$
 for cmd in replay consume snapshot backfill; do
 	expect 0 "--brokers\|-b HOST:PORT" $cmd --help
 done
+# One message per order is replay's default encoding (#15), and consume's help says what its lags count.
+expect 0 "order, the default" replay --help
+expect 0 "count Kafka messages: orders as" consume --help
 
 # --help: exit 0 and a usage line on stdout, for the program and every subcommand.
 for cmd in gen replay consume get dump backfill snapshot mock-cluster report "snapshot verify" "snapshot diff"; do

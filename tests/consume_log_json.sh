@@ -2,7 +2,8 @@
 # Structured logs of a consumer run on librdkafka's mock cluster: with --log-format json every
 # stderr line is one JSON object (ts, level, component, msg), among them the catch-up's start
 # line (partitions, offsets, high watermarks, lag) and end line (events, seconds, rate) with the
-# run's figures; the summary stays on stdout; --log-level warn drops the info lines;
+# run's figures (the lag counts messages: the replay's default is one per order, so fewer than
+# the events); the summary stays on stdout; --log-level warn drops the info lines;
 # SEGSTREAM_LOG_FORMAT=json reaches a command through config.c, and a bad level is a usage error.
 #   consume_log_json.sh SEGSTREAM_BINARY REPO_DIR
 source "$(dirname "${BASH_SOURCE[0]}")/common.sh"
@@ -16,13 +17,16 @@ brokers=$(cat "$tmp/bootstrap")
 	|| { cat "$tmp/replay.out" "$tmp/replay.err"; echo "FAIL: replay"; exit 1; }
 delivered=$(sed -n 's/.*delivered \([0-9]*\), failed 0, undelivered 0.*/\1/p' "$tmp/replay.out")
 [ -n "$delivered" ] || { cat "$tmp/replay.out"; echo "FAIL: the replay did not deliver everything"; exit 1; }
+messages=$(sed -n 's/^replay: encoding order: \([0-9]*\) messages.*/\1/p' "$tmp/replay.out")
+[ -n "$messages" ] && [ "$messages" -lt "$delivered" ] \
+	|| { cat "$tmp/replay.out"; echo "FAIL: the default replay did not send fewer messages (orders) than events"; exit 1; }
 
 SEGSTREAM_LOG_FORMAT=json "$seg" consume --state "$tmp/state" --brokers "$brokers" --exit-at-end --no-sync \
 	--status-every 0.05 > "$tmp/consume.out" 2> "$tmp/consume.err" \
 	|| { cat "$tmp/consume.out" "$tmp/consume.err"; echo "FAIL: consume"; exit 1; }
 grep -q "^consume: events read $delivered," "$tmp/consume.out" \
 	|| { cat "$tmp/consume.out"; echo "FAIL: the summary is not on stdout"; exit 1; }
-"$py" - "$tmp/consume.err" "$delivered" "$tmp/replay.err" <<'PY'
+"$py" - "$tmp/consume.err" "$delivered" "$tmp/replay.err" "$messages" <<'PY'
 import json, sys
 def lines(path):
     out = []
@@ -39,14 +43,14 @@ def lines(path):
     return out
 logs = lines(sys.argv[1])
 lines(sys.argv[3])
-delivered = int(sys.argv[2])
+delivered, messages = int(sys.argv[2]), int(sys.argv[4])
 start = [o for o in logs if o["msg"] == "catch-up started"]
 end = [o for o in logs if o["msg"] == "catch-up finished"]
 if len(start) != 1 or len(end) != 1:
     sys.exit(f"FAIL: {len(start)} start and {len(end)} end lines of the catch-up: {logs}")
 s, e = start[0], end[0]
-if s["component"] != "consumer" or s["level"] != "info" or s["partitions"] != 2 or s["lag"] != delivered:
-    sys.exit(f"FAIL: the start line: {s} (want 2 partitions, lag {delivered})")
+if s["component"] != "consumer" or s["level"] != "info" or s["partitions"] != 2 or s["lag"] != messages:
+    sys.exit(f"FAIL: the start line: {s} (want 2 partitions, lag {messages}: the messages, not the events)")
 if not s["offsets"].startswith("0:0,1:0") or len(s["high_watermarks"].split(",")) != 2:
     sys.exit(f"FAIL: the start line's offsets and watermarks: {s}")
 if e["events"] != delivered or e["seconds"] < 0 or e["events_per_s"] <= 0:

@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # Faults through the real broker (#14), each ending in the state of the pandas oracle:
 #  - a replay killed with SIGKILL part-way, then run again in full (its duplicates are absorbed);
+#    the killed one sends a message per line (--encoding line), the full one replay's default, a
+#    message per order: the duplicate guard holds line by line across the two, in one topic;
 #  - a flood of 20,000 malformed events (random bytes, random keys): all dead-lettered, counted;
 #  - the broker stopped and started again on the same storage (tools/kafka/broker.sh restart)
 #    while the replay streams and a live consumer reads: both ride it out.
@@ -15,10 +17,14 @@ run=faults-$$-$(date +%s)
 topics=(--topic "$run.events" --products-topic "$run.products" --customers-topic "$run.customers" --dlq-topic "$run.dlq")
 "$seg" gen --users 2000 --seed 47 --out "$tmp/data" --catalog "$repo/data/instacart" > /dev/null
 
-# 1. A replay killed part-way.
-"$seg" replay --data "$tmp/data" --brokers "$brokers" "${topics[@]}" --rate 20000 > "$tmp/replay1.out" 2>&1 &
+# 1. A replay killed part-way (a message per line).
+"$seg" replay --data "$tmp/data" --brokers "$brokers" "${topics[@]}" --encoding line --rate 20000 > "$tmp/replay1.out" 2>&1 &
 replay=$!
 sleep 4
+for _ in $(seq 300); do # killed once it has produced events (its progress line), even on a loaded machine
+	grep -q "progress events=[1-9]" "$tmp/replay1.out" && break
+	sleep 0.2
+done
 kill -9 "$replay"
 wait "$replay" 2>/dev/null || true
 replay=
@@ -65,6 +71,9 @@ consumer=
 "$seg" consume --state "$tmp/state" --brokers "$brokers" "${topics[@]}" --no-sync --exit-at-end > "$tmp/final.out" 2>&1 \
 	|| { cat "$tmp/final.out"; echo "FAIL: the final consumer failed"; exit 1; }
 cat "$tmp/live.out" "$tmp/final.out" | grep "events read"
+dups=$(cat "$tmp/live.out" "$tmp/final.out" | sed -n 's/.*duplicates \([0-9]*\),.*/\1/p' | awk '{ s += $1 } END { print s }')
+[ "$dups" -gt 0 ] || { echo "FAIL: the killed replay's lines were not absorbed as duplicates of the orders"; exit 1; }
+cat "$tmp/live.out" "$tmp/final.out" | grep -q "order messages [1-9]" || { echo "FAIL: no order messages read"; exit 1; }
 dead=$(cat "$tmp/live.out" "$tmp/final.out" | sed -n 's/.*dead-lettered \([0-9]*\),.*/\1/p' | awk '{ s += $1 } END { print s }')
 [ "$dead" -eq "$flood" ] || { echo "FAIL: $dead events dead-lettered, want the $flood malformed ones"; exit 1; }
 "$seg" dump --state "$tmp/state" > "$tmp/dump.csv"

@@ -22,10 +22,12 @@ trap 'kill $consumer 2> /dev/null || true; rm -rf "$tmp"' EXIT
 "$seg" replay --data "$tmp/data" --brokers "$brokers" "${topics[@]}" > "$tmp/replay.out"
 delivered=$(sed -n 's/.*delivered \([0-9]*\), failed 0, undelivered 0.*/\1/p' "$tmp/replay.out")
 [ -n "$delivered" ] || { cat "$tmp/replay.out"; echo "FAIL: the replay did not deliver everything"; exit 1; }
+orders=$(sed -n 's/^replay: encoding order: \([0-9]*\) messages.*/\1/p' "$tmp/replay.out")
+[ -n "$orders" ] || { cat "$tmp/replay.out"; echo "FAIL: the default replay did not send one message per order"; exit 1; }
 "$py" "$repo/tests/check_http_metrics.py" poison "$brokers" "$run.events" 5
 delivered=$((delivered + 5))
-# Caught up: ready, lag 0, the scrape kept for the comparison with the summary.
-"$py" "$repo/tests/check_http_metrics.py" caught-up "$port" "$delivered" "$tmp/scrape.txt" "$tmp/snaps"
+# Caught up: ready, lag 0 (in messages: orders, and the 5), the scrape kept for the comparison with the summary.
+"$py" "$repo/tests/check_http_metrics.py" caught-up "$port" "$delivered" "$tmp/scrape.txt" "$tmp/snaps" "$orders"
 # serve beside the running consumer, on the state it writes.
 "$seg" dump --state "$tmp/state" > "$tmp/state.csv"
 "$seg" serve --state "$tmp/state" --http "127.0.0.1:$((port + 1))" 2> "$tmp/serve.err" &

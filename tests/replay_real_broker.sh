@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The replay tool against the real broker: a small generated data set is replayed, read back
-# and checked event by event against the CSVs (tests/check_replay.py).
+# and checked event by event against the CSVs (tests/check_replay.py), in the default encoding
+# (one message per order) and with --encoding line (one message per line).
 #   replay_real_broker.sh SEGSTREAM_BINARY REPO_DIR     (SEGSTREAM_BOOTSTRAP names the broker)
 source "$(dirname "${BASH_SOURCE[0]}")/common.sh"
 : "${brokers:?SEGSTREAM_BOOTSTRAP names the broker}"
@@ -15,4 +16,7 @@ from confluent_kafka.admin import AdminClient
 topics = AdminClient({"bootstrap.servers": sys.argv[1]}).list_topics(timeout=10).topics
 sys.exit(0 if sys.argv[2] in topics else 1)
 PY
-"$repo/.venv/bin/python" "$repo/tests/check_replay.py" "$tmp/data" "$brokers" "$run"
+"$repo/.venv/bin/python" "$repo/tests/check_replay.py" "$tmp/data" "$brokers" "$run" order
+"$seg" replay --data "$tmp/data" --brokers "$brokers" --topic "$run-line.events" --encoding line \
+	--products-topic "$run-line.products" --customers-topic "$run-line.customers" --dlq-topic "$run-line.dlq"
+"$repo/.venv/bin/python" "$repo/tests/check_replay.py" "$tmp/data" "$brokers" "$run-line" line

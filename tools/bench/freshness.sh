@@ -6,12 +6,16 @@
 #    a full catch-up of the consumer (timed);
 # 2. the rest of the same history, continued exactly where the catch-up stopped (replay --skip), at
 #    fixed rates of 10K, 100K and 500K events/s (S seconds each, 500K: 0.4 S) with the produce-time
-#    header on one event in BENCH_STAMP_EVERY (10: a header costs the producer ~4 us, which at
-#    every event halves what it can send), a freshly started consumer (fsync on, default batches)
-#    caught up beside it: its summary gives p50/p99/max of produce -> committed per rate;
+#    header, a freshly started consumer (fsync on, default batches) caught up beside it: its
+#    summary gives p50/p99/max of produce -> committed per rate. A stamp is per Kafka message: in
+#    replay's default encoding (BENCH_ENCODING=order) a message is an order, every one is stamped
+#    (about one header per 10 events), and the figures are per order; with BENCH_ENCODING=line a
+#    message is a line and one in BENCH_STAMP_EVERY (10) is stamped (a header costs the producer
+#    ~4 us, which at every line halves what it can send), the figures per line;
 # 3. the incremental update: `serve` beside the consumer, N orders of 10 lines for one customer
-#    each, produced one at a time, and GET /customers/{id} polled until it shows the order
-#    (tools/bench/freshness_probe.py): p50/p99/max;
+#    each, produced one at a time (one message per order, or per line with BENCH_ENCODING=line),
+#    and GET /customers/{id} polled until it shows the order (tools/bench/freshness_probe.py):
+#    p50/p99/max;
 # 4. beside it, the time pandas (the seed's method) and DuckDB (one query) need to recompute every
 #    customer (tools/bench/engines.py).
 # --quick: 2,000 customers, S = 0.5, 20 orders (a smoke test, < 60 s on a running broker).
@@ -49,10 +53,12 @@ cleanup() {
 }
 trap cleanup EXIT
 bench_setup
+encoding=${BENCH_ENCODING:-order}
+case $encoding in order | line) ;; *) echo "freshness: BENCH_ENCODING=$encoding is not order or line" >&2; exit 2 ;; esac
 run=fresh-$$-$(date +%s)
 topics=(--topic "$run.events" --products-topic "$run.products" --customers-topic "$run.customers"
 	--dlq-topic "$run.dlq")
-replay_topics=("${topics[@]}")
+replay_topics=("${topics[@]}" --encoding "$encoding")
 
 # wait_http PORT PATH: until it answers 200 (at most 120 s).
 wait_http() {
@@ -76,7 +82,8 @@ start_consumer() {
 	wait_http "$http" /ready
 }
 # stop_consumer NAME EVENTS STAMPED: once it has read EVENTS events this run, SIGTERM; prints its
-# freshness and fails unless exactly STAMPED stamped events were measured.
+# freshness and fails unless exactly STAMPED stamped messages were measured (its summary's
+# "stamped events" counts messages: an order's lines once).
 stop_consumer() {
 	local i line
 	for i in $(seq 1200); do
@@ -88,10 +95,10 @@ stop_consumer() {
 	line=$(grep -h 'consume: stamped events' "$work/$1.out") || line="consume: stamped events 0"
 	echo "$line"
 	[ "$(echo "$line" | awk '{ print $4 + 0 }')" = "$3" ] \
-		|| { echo "freshness: $1: expected $3 stamped events" >&2; exit 1; }
+		|| { echo "freshness: $1: expected $3 stamped messages" >&2; exit 1; }
 }
 
-echo "== freshness: $users customers, broker $brokers, $(nproc) cores, $(date -u +%FT%TZ) =="
+echo "== freshness: $users customers, broker $brokers, $(nproc) cores, $(date -u +%FT%TZ), encoding $encoding =="
 "$seg" gen --users "$users" --out "$work/data" --catalog data/instacart > "$work/gen.out"
 total=$(sed -n 's/.* orders, \([0-9]*\) prior lines.*/\1/p' "$work/gen.out")
 n10=$(awk -v s="$seconds" 'BEGIN { printf "%d", 10000 * s }')
@@ -124,14 +131,20 @@ grep -h 'consume: [0-9.]* s' "$work/catchup.out" | sed 's/^consume:/catch-up:/'
 #    is for throughput).
 offset=$history
 every=${BENCH_STAMP_EVERY:-10}
+[ "$encoding" = line ] || every=1 # an order message each: every one stamped
+echo "stamps: one per $([ "$encoding" = line ] && echo "$every lines" || echo "order message"): figures per $(
+	[ "$encoding" = line ] && echo line || echo order)"
 for phase in "10000 $n10" "100000 $n100" "500000 $n500"; do
 	read -r rate n <<< "$phase"
 	start_consumer "rate-$rate"
 	"$seg" replay --data "$work/data" --brokers "$brokers" "${replay_topics[@]}" --skip "$offset" --limit "$n" \
 		--rate "$rate" --stamp-every "$every" -X linger.ms=5 > "$work/replay-$rate.out" 2> "$work/replay-$rate.err"
 	produced=$(sed -n 's/.*produce \([0-9.]*\) s, \([0-9]*\) events\/s).*/\2/p' "$work/replay-$rate.out")
+	# Stamped messages: one in `every` lines, or each order message the replay sent (its own count).
+	stamped=$(((n + every - 1) / every))
+	[ "$encoding" = line ] || stamped=$(sed -n 's/^replay: encoding order: \([0-9]*\) messages.*/\1/p' "$work/replay-$rate.out")
 	printf 'rate %7d ev/s (replay held %s ev/s): ' "$rate" "$produced"
-	stop_consumer "rate-$rate" "$n" $(((n + every - 1) / every))
+	stop_consumer "rate-$rate" "$n" "$stamped"
 	offset=$((offset + n))
 done
 
@@ -141,9 +154,11 @@ start_consumer probe
 server=$!
 pids+=("$server")
 wait_http $((http + 1)) "/customers/1"
-"$py" tools/bench/freshness_probe.py "$brokers" "$run.events" $((http + 1)) "$users" "$orders"
+"$py" tools/bench/freshness_probe.py --encoding "$encoding" "$brokers" "$run.events" $((http + 1)) "$users" "$orders"
 printf 'probe orders in the consumer: '
-stop_consumer probe $(((orders + 1) * 10)) $(((orders + 1) * 10))
+probe_stamped=$(((orders + 1) * 10))
+[ "$encoding" = line ] || probe_stamped=$((orders + 1))
+stop_consumer probe $(((orders + 1) * 10)) "$probe_stamped"
 kill -TERM "$server"
 wait "$server" || true
 

@@ -3,12 +3,15 @@
 one customer is produced to the events topic, and GET /customers/{id} on a running `serve` is polled
 until the customer shows it (items grew by LINES, max_order is the new order's number).
 
-    freshness_probe.py BROKERS TOPIC SERVE_PORT USERS [N (1000)] [LINES (10)] [SEED (13)]
+    freshness_probe.py [--encoding order|line] BROKERS TOPIC SERVE_PORT USERS [N (1000)] [LINES (10)]
+                       [SEED (13)]
 
 Prints one line: p50, p99 and max of produce -> visible (ms) over the N orders. Each order is the
 customer's next one (order_number = max_order + 1), keyed and partitioned as `segstream replay`
-does (decimal user_id, murmur2_random) and stamped with its produce time (segstream.produced_us),
-so the consumer's freshness histogram counts these events too. Event encoding: event/event.h.
+does (decimal user_id, murmur2_random), in replay's encodings: one message per order (order, the
+default: schema version 2) or one per line (line: version 1), each message stamped with its
+produce time (segstream.produced_us), so the consumer's freshness histogram counts these messages
+too (an order once, or each line). Event encoding: event/event.h.
 """
 import json
 import random
@@ -32,10 +35,16 @@ def customer(port, user_id):
 
 
 def main():
-    brokers, topic, port, users = sys.argv[1], sys.argv[2], int(sys.argv[3]), int(sys.argv[4])
-    n = int(sys.argv[5]) if len(sys.argv) > 5 else 1000
-    lines = int(sys.argv[6]) if len(sys.argv) > 6 else 10
-    rnd = random.Random(int(sys.argv[7]) if len(sys.argv) > 7 else 13)
+    args = sys.argv[1:]
+    encoding = "order"
+    if args[:1] == ["--encoding"]:
+        encoding, args = args[1], args[2:]
+    if encoding not in ("order", "line") or len(args) < 4:
+        sys.exit(__doc__)
+    brokers, topic, port, users = args[0], args[1], int(args[2]), int(args[3])
+    n = int(args[4]) if len(args) > 4 else 1000
+    lines = int(args[5]) if len(args) > 5 else 10
+    rnd = random.Random(int(args[6]) if len(args) > 6 else 13)
     # A live producer: no lingering (the replay lingers 20 ms for throughput).
     producer = Producer({"bootstrap.servers": brokers, "partitioner": "murmur2_random", "linger.ms": 0,
                          "enable.idempotence": True})
@@ -55,10 +64,15 @@ def main():
         products = rnd.sample(range(1, 49689), lines)
         t0 = time.monotonic()
         stamp = str(time.time_ns() // 1000).encode()
-        for k, product in enumerate(products, 1):
-            event = [1, user_id, order_id, number, dow, hour, 7, product, k, rnd.randint(0, 1), 0,
-                     int(now * 1000)]
-            producer.produce(topic, key=str(user_id).encode(), value=msgpack.packb(event),
+        reordered = [rnd.randint(0, 1) for _ in products]
+        if encoding == "order":  # the order's fields, eval_set (0: prior), event time, then its lines
+            values = [[2, user_id, order_id, number, dow, hour, 7, 0, int(now * 1000),
+                       [[product, k, r] for k, (product, r) in enumerate(zip(products, reordered), 1)]]]
+        else:
+            values = [[1, user_id, order_id, number, dow, hour, 7, product, k, r, 0, int(now * 1000)]
+                      for k, (product, r) in enumerate(zip(products, reordered), 1)]
+        for value in values:
+            producer.produce(topic, key=str(user_id).encode(), value=msgpack.packb(value),
                              headers=[("segstream.produced_us", stamp)])
         producer.poll(0)
         want_items = before["items"] + lines

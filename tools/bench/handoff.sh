@@ -11,7 +11,9 @@
 #    state, from the log line), and assignment -> the first batch of events applied;
 # 4. against that, replaying one partition from offset 0: the changelog-off catch-up time of step 2
 #    times that partition's share of the events (the partitions are consumed together, so one
-#    partition alone is not timed by itself; its events / the catch-up rate is the figure);
+#    partition alone is not timed by itself; its events / the catch-up rate is the figure). Its
+#    offset counts messages: in replay's default encoding (BENCH_ENCODING=order) orders, so its
+#    events are its share of the messages times the events (about: orders differ in lines);
 # 5. throughput: 2 and 3 instances (--changelog, fresh states, a group each) started together
 #    catch the history up (1 instance: step 2's changelog-on run): events / wall time until the
 #    last one is at the end;
@@ -52,6 +54,7 @@ stream_seconds=${BENCH_SECONDS:-50}
 trap bench_cleanup EXIT
 bench_setup
 run=handoff-$$-$(date +%s)
+encoding=${BENCH_ENCODING:-order} # replay's: one message per order (default) or per line
 topics=(--topic "$run.events" --products-topic "$run.products" --customers-topic "$run.customers"
 	--names-topic "$run.names" --dlq-topic "$run.dlq")
 
@@ -67,7 +70,8 @@ admin = AdminClient({"bootstrap.servers": sys.argv[1]})
 for f in admin.create_topics([NewTopic(sys.argv[2], int(sys.argv[3]), 1)]).values():
     f.result(timeout=60)
 PY
-"$seg" replay --data "$work/data" --brokers "$brokers" "${topics[@]}" --limit "$history" > "$work/replay1.out" 2>&1
+"$seg" replay --data "$work/data" --brokers "$brokers" "${topics[@]}" --encoding "$encoding" --limit "$history" \
+	> "$work/replay1.out" 2>&1
 echo "handoff bench: $users customers, $total events over $partitions partitions; $history replayed first;" \
 	"load average $(cut -d' ' -f1-3 /proc/loadavg)"
 
@@ -87,7 +91,8 @@ echo "catch-up, changelog off: $(summary "$work/off.out")"
 echo "catch-up, changelog on:  $(summary "$work/on.out") ($(grep -o 'changelog flushes [0-9]* ([0-9]* records)' "$work/on.out"))"
 
 # 3. The tail, then a fresh instance takes every partition over.
-"$seg" replay --data "$work/data" --brokers "$brokers" "${topics[@]}" --skip "$history" --limit "$tail_events" \
+"$seg" replay --data "$work/data" --brokers "$brokers" "${topics[@]}" --encoding "$encoding" --skip "$history" \
+	--limit "$tail_events" \
 	> "$work/replay2.out" 2>&1
 "$seg" consume --state "$work/new" --brokers "$brokers" "${topics[@]}" --group "$run.g" --changelog \
 	--changelog-topic "$run.changelog" --exit-at-end --verbose > "$work/new.out" 2>&1
@@ -98,6 +103,10 @@ echo "catch-up, changelog on:  $(summary "$work/on.out") ($(grep -o 'changelog f
 import re, sys
 from datetime import datetime
 work, parts = sys.argv[1], int(sys.argv[2])
+# The history's messages: the replay's order messages (one per order), or its events (one per line).
+replay1 = open(f"{work}/replay1.out").read()
+sent = re.search(r"^replay: encoding order: (\d+) messages", replay1, re.M) or \
+    re.search(r"events produced (\d+)", replay1)
 def t(line):
     return datetime.strptime(line[:23], "%Y-%m-%dT%H:%M:%S.%f").timestamp()
 lines = open(f"{work}/new.out").read().splitlines()
@@ -115,9 +124,10 @@ off = open(f"{work}/off.out").read()
 m = re.search(r"catch-up finished events=(\d+) seconds=([0-9.e+-]+)", off)
 seconds = float(m.group(2))
 rate = int(m.group(1)) / seconds
-p0 = int(open(f"{work}/p0.offset").read().split()[1])
-print(f"replay of partition 0 from offset 0 instead: {p0} events at the catch-up's {rate:.0f} events/s = "
-      f"{p0 / rate:.2f} s (the whole catch-up of {parts} partitions: {seconds:.2f} s)")
+p0_messages = int(open(f"{work}/p0.offset").read().split()[1])
+p0 = round(int(m.group(1)) * p0_messages / int(sent.group(1)))  # its share of the messages, in events
+print(f"replay of partition 0 from offset 0 instead: {p0} events ({p0_messages} messages) at the catch-up's "
+      f"{rate:.0f} events/s = {p0 / rate:.2f} s (the whole catch-up of {parts} partitions: {seconds:.2f} s)")
 PY
 
 # 5. Throughput of 2 and 3 instances started together (1: step 2's changelog-on run), over the
@@ -173,7 +183,8 @@ with open(out, "w") as f:
         time.sleep(max(0.0, 0.2 - (time.time() - now)))
 PY
 watcher=$!
-"$seg" replay --data "$work/data" --brokers "$brokers" "${topics[@]}" --skip "$((history + tail_events))" \
+"$seg" replay --data "$work/data" --brokers "$brokers" "${topics[@]}" --encoding "$encoding" \
+	--skip "$((history + tail_events))" \
 	--rate "$stream_rate" > "$work/replay3.out" 2>&1 &
 stream=$!
 sleep 10

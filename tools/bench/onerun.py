@@ -14,12 +14,15 @@ CPU time (user + system) and peak RSS:
   2. duckdb    the same table as one DuckDB query (engines.py duckdb)
   3. floor     one plain pass over the lines file: read and split, nothing else
   4. backfill  segstream backfill into a fresh state
-  5. consume   the consumer alone on a topic the replay filled beforehand; then again into a
-               fresh state with a snapshot every 2 s beside it (consume+snapshots: #15's peak RSS);
-               consume-order(+snapshots) the same on a topic filled with replay --encoding order
-  6. e2e       replay and consumer together through the broker, from nothing to the final state;
-     e2e-order the same with replay --encoding order (one message per order); with --e2e-rounds N
+  5. consume   the consumer alone on a topic a replay --encoding line filled beforehand; then again
+               into a fresh state with a snapshot every 2 s beside it (consume+snapshots: #15's
+               peak RSS); consume-order(+snapshots) the same on a topic filled with replay
+               --encoding order (one message per order, replay's default)
+  6. e2e       replay --encoding line and consumer together through the broker, from nothing to
+               the final state;
+     e2e-order the same with replay --encoding order (replay's default); with --e2e-rounds N
                the encodings alternate N times (line, order, line, order, ...)
+Every replay names its encoding, and each row's note says which it is (and which is the default).
   7. snapshot  a full snapshot of the consumer's state
 It then checks that pandas, DuckDB, backfill and the streamed state agree on every column they
 share for every customer (exit 1 naming the first differences if not), prints one Markdown table
@@ -79,6 +82,11 @@ def topics(prefix):
             f"{prefix}.customers"]
 
 
+def encoding_note(encoding):
+    """How a row names its replay's encoding."""
+    return f"{encoding} encoding" + (", replay's default" if encoding == "order" else "")
+
+
 def end_to_end(seg, brokers, data, work, prefix, name="e2e", encoding="line", extra=(), idle_ms=3000):
     """Replay (--encoding ENCODING, -X EXTRA) and consumer started together on fresh topics; wall
     from the start to the final state (the consumer's idle check at the end is not counted), CPU of
@@ -97,7 +105,8 @@ def end_to_end(seg, brokers, data, work, prefix, name="e2e", encoding="line", ex
         fail(f"{name} consumer failed:\n" + open(f"{work}/{name}-consume.err").read()[-3000:])
     wall = time.monotonic() - start - idle_ms / 1000
     cpu, rss = cpu_of(f"{work}/{name}-consume.time")
-    note = f"replay alone {replay.wall:.2f} s" + (f"; -X {' '.join(extra)}" if extra else "")
+    note = f"replay alone {replay.wall:.2f} s ({encoding_note(encoding)})"
+    note += f"; -X {' '.join(extra)}" if extra else ""
     return Figure(name, wall, cpu + replay.cpu, max(rss, replay.rss_kib), note)
 
 
@@ -285,7 +294,9 @@ def main():
         step(measure("duckdb", [py, engines, "duckdb", data, f"{work}/duckdb.csv"], work))
         step(measure("floor", [floor, f"{data}/order_products__prior.csv"], work))
         # The replay that fills the topic comes first: backfill takes its partition count from it.
-        fill = measure("fill", [seg, "replay", "--data", data, "--brokers", brokers] + topics(prefix), work)
+        # One message per line, named: the `consume` rows read it (replay's default is order).
+        fill = measure("fill", [seg, "replay", "--data", data, "--brokers", brokers, "--encoding", "line"]
+                       + topics(prefix), work)
         subprocess.call(["sync"])  # the broker's log writes back before anything else is timed
         step(measure("backfill", [seg, "backfill", "--data", data, "--state", f"{work}/backfill", "--brokers",
                                   brokers, "--topic", f"{prefix}.events"], work))
@@ -300,7 +311,7 @@ def main():
                 subprocess.call(["sync"])
             consume = measure(f"consume{suffix}", [seg, "consume", "--state", f"{work}/state{suffix}", "--brokers",
                                                    brokers, "--exit-at-end"] + topics(topic_prefix), work)
-            consume.note = f"topic filled by a replay of {fill.wall:.2f} s beforehand ({encoding} encoding)"
+            consume.note = f"topic filled by a replay of {fill.wall:.2f} s beforehand ({encoding_note(encoding)})"
             step(consume)
             consumed.append(f"consume{suffix}")
             name = f"consume{suffix}+snapshots"

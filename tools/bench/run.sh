@@ -2,6 +2,7 @@
 # Full-scale benchmarks against a real Kafka 3.9 broker (not part of the default test suite):
 #   bash tools/bench/run.sh [USERS]          (default 206,209 customers, ~32.4M prior lines)
 # Prints one line per figure; BENCHMARKS.md records them with the machine they ran on.
+# BENCH_ENCODING: the replays' encoding, order (replay's default: one message per order) or line.
 set -euo pipefail
 repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 cd "$repo"
@@ -9,6 +10,7 @@ users=${1:-206209}
 port=${BENCH_KAFKA_PORT:-39092}
 work=${BENCH_DIR:-/tmp/segstream-bench}
 brokers=127.0.0.1:$port
+encoding=${BENCH_ENCODING:-order}
 bash tools/setup.sh
 cmake -S . -B build/release -DCMAKE_BUILD_TYPE=RelWithDebInfo > build.cmake.log 2>&1 || { cat build.cmake.log; exit 1; }
 cmake --build build/release -j "$(nproc)" > /dev/null
@@ -29,9 +31,9 @@ measure() {
 		"$(grep -h -E '^(gen|replay|consume|backfill): .*(events/s|customers| s \()' "$work/$name.out" | tr '\n' ' ')"
 }
 
-echo "== $users customers, broker $brokers, $(nproc) cores =="
+echo "== $users customers, broker $brokers, $(nproc) cores, replay --encoding $encoding =="
 measure gen "$seg" gen --users "$users" --out "$work/data" --catalog data/instacart
-measure replay "$seg" replay --data "$work/data" --brokers "$brokers"
+measure replay "$seg" replay --data "$work/data" --brokers "$brokers" --encoding "$encoding"
 sync # the replay leaves GBs of broker logs to write back; a consumer started at once is slower
 sleep 5
 measure consume "$seg" consume --state "$work/state" --brokers "$brokers" --exit-at-end
@@ -65,7 +67,7 @@ end_to_end() {
 	"$seg" consume --state "$work/$name-state" --brokers "$brokers" "${topics[@]}" \
 		--exit-at-end --idle-ms 3000 > "$work/$name-consume.out" 2> "$work/$name-consume.err" &
 	local consumer=$!
-	nice -n "$niceness" "$seg" replay --data "$work/data" --brokers "$brokers" "${topics[@]}" \
+	nice -n "$niceness" "$seg" replay --data "$work/data" --brokers "$brokers" "${topics[@]}" --encoding "$encoding" \
 		> "$work/$name-replay.out" 2> "$work/$name-replay.err"
 	local replay_end
 	replay_end=$(date +%s.%N)

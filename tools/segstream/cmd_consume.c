@@ -486,9 +486,12 @@ int cmd_consume(int argc, char **argv)
 			    "transaction).\n"
 			    "  --http: GET /metrics (Prometheus), /health, /ready (200 once every partition's lag "
 			    "<= N).\n"
-			    "  Batches: behind by more than --live-lag events, up to --batch-events or "
+			    "  Batches: behind by more than --live-lag, up to --batch-events or "
 			    "--catchup-batch-ms;\n"
 			    "  caught up, committed once no more messages are ready, or after --batch-ms.\n"
+			    "  Lags (--live-lag, --ready-lag, the metrics and logs) count Kafka messages: orders as\n"
+			    "  replay writes them by default (--encoding order), lines with --encoding line; the\n"
+			    "  event counts (--batch-events, events read, applied) count lines either way.\n"
 			    "  --group: a consumer group (cooperative-sticky); --instance-id: static membership,\n"
 			    "  a restart within the session timeout keeps the partitions. Each member keeps its\n"
 			    "  own --state.\n");

@@ -2,9 +2,10 @@
  * segstream replay: reads the history files, builds the event-time timeline (SPEC §2) and
  * produces the reference records (products, customers, department and aisle names) their
  * compacted topics do not already hold, then the order-product events, keyed by user_id, in
- * event-time order: one message per line (--encoding line, schema version 1) or one per order
- * carrying its lines (--encoding order, version 2); each Kafka message stamped with its event
- * time (and, with --stamp, with its wall-clock produce time in a header: KC_HEADER_PRODUCED_US).
+ * event-time order: one message per order carrying its lines (--encoding order, schema version 2,
+ * the default) or one per line (--encoding line, version 1); each Kafka message stamped with its
+ * event time (and, with --stamp, with its wall-clock produce time in a header:
+ * KC_HEADER_PRODUCED_US).
  */
 #include <getopt.h>
 #include <inttypes.h>
@@ -29,7 +30,8 @@ static double now_s(void)
 	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
-/* How the events go out (--encoding): a message per line (schema version 1) or per order (2). */
+/* How the events go out (--encoding): a message per order (schema version 2, the default since
+ * issue #15's figures: ten times fewer messages, ~3x faster end to end) or per line (1). */
 enum encoding { ENCODING_LINE, ENCODING_ORDER };
 
 /* Delivery reports: messages (kc_delivery), and the events they carry (each event message's
@@ -226,7 +228,7 @@ int cmd_replay(int argc, char **argv)
 	double rate = 0, speed = 0;
 	int include_train = 0, broker_timeout_ms = KC_BROKER_TIMEOUT_MS;
 	int partitions = 0; /* --partitions: the events topic's, when replay creates it (0: the broker's default) */
-	enum encoding encoding = ENCODING_LINE;
+	enum encoding encoding = ENCODING_ORDER;
 	enum reference_mode reference = REFERENCE_CHANGED;
 	struct held held_products = { 0 }, held_customers = { 0 }, held_names = { 0 };
 	struct event_name *names = NULL;
@@ -373,24 +375,25 @@ int cmd_replay(int argc, char **argv)
 				return 2;
 			break;
 		case 'h':
-			printf(
-			    "usage: segstream replay --data DIR --brokers|-b HOST:PORT [--topic T]\n"
-			    "         [--products-topic T] [--customers-topic T] [--names-topic T] [--dlq-topic T]\n"
-			    "         [--from YYYY-MM-DD] [--until YYYY-MM-DD (exclusive)]\n"
-			    "         [--skip N] [--limit N] [--rate EVENTS_PER_S | --speed X] [--include-train]\n"
-			    "         [--stamp | --stamp-every N]\n"
-			    "         [--on-error skip|fail] [--reference changed|always|never] [--partitions N]\n"
-			    "         [--encoding line|order]\n"
-			    "         [-X librdkafka.property=value ...] [--broker-timeout SEC (120; 0: wait until "
-			    "stopped)]\n"
-			    "  --reference  which products, customers and names records to produce: those the\n"
-			    "               compacted topics do not already hold as they are (changed, the\n"
-			    "               default), all of them (always), or none (never)\n"
-			    "  --partitions the events topic's partition count when replay creates it (default:\n"
-			    "               the broker's); an existing events topic must have N, else exit 1\n"
-			    "  --encoding   one message per order line (line, the default: schema version 1) or\n"
-			    "               one per order carrying its lines (order: version 2); the consumer\n"
-			    "               reads both. --skip, --limit and --rate count events (lines) either way\n");
+			printf("usage: segstream replay --data DIR --brokers|-b HOST:PORT [--topic T]\n"
+			       "         [--products-topic T] [--customers-topic T] [--names-topic T] [--dlq-topic T]\n"
+			       "         [--from YYYY-MM-DD] [--until YYYY-MM-DD (exclusive)]\n"
+			       "         [--skip N] [--limit N] [--rate EVENTS_PER_S | --speed X] [--include-train]\n"
+			       "         [--stamp | --stamp-every N]\n"
+			       "         [--on-error skip|fail] [--reference changed|always|never] [--partitions N]\n"
+			       "         [--encoding order|line (order)]\n"
+			       "         [-X librdkafka.property=value ...] [--broker-timeout SEC (120; 0: wait until "
+			       "stopped)]\n"
+			       "  --reference  which products, customers and names records to produce: those the\n"
+			       "               compacted topics do not already hold as they are (changed, the\n"
+			       "               default), all of them (always), or none (never)\n"
+			       "  --partitions the events topic's partition count when replay creates it (default:\n"
+			       "               the broker's); an existing events topic must have N, else exit 1\n"
+			       "  --encoding   one message per order carrying its lines (order, the default: schema\n"
+			       "               version 2) or one per order line (line: version 1); the consumer\n"
+			       "               reads both, mixed in one topic. --skip, --limit and --rate count\n"
+			       "               events (lines) either way; Kafka offsets, and so the consumer's lag,\n"
+			       "               count messages (orders with the default)\n");
 			return 0;
 		default:
 			return 2;

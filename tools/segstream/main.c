@@ -266,8 +266,10 @@ static void print_version(void)
 	int major, minor, patch;
 	mdb_version(&major, &minor, &patch);
 	printf("segstream %s\n", SEGSTREAM_VERSION);
-	printf("  event schema      %d (products %d, customers %d)\n", EVENT_SCHEMA_VERSION,
-	       EVENT_PRODUCT_SCHEMA_VERSION, EVENT_CUSTOMER_SCHEMA_VERSION);
+	/* replay writes one message per order by default (version 2), one per line with --encoding line */
+	printf("  event schema      %d (%d with --encoding line; products %d, customers %d)\n",
+	       EVENT_ORDER_SCHEMA_VERSION, EVENT_SCHEMA_VERSION, EVENT_PRODUCT_SCHEMA_VERSION,
+	       EVENT_CUSTOMER_SCHEMA_VERSION);
 	printf("  customer record   %d\n", STATE_RECORD_VERSION);
 	printf("  snapshot format   %d (report.json %d)\n", SNAP_FORMAT_VERSION, SNAP_REPORT_FORMAT);
 	printf("  librdkafka        %s\n", rd_kafka_version_str());
