@@ -26,6 +26,12 @@ struct block {
 struct part {
 	const struct ds_walk *w;
 	struct block **head, **tail; /* by bucket */
+	/* The last order id keep_rows looked up (about 10 rows in a row share one): its text as
+	 * loaded, digits only (0 when none yet), and where its lines go. */
+	uint64_t last_text[2];
+	int last_len;
+	uint64_t last_bucket; /* UINT64_MAX: not in the sequence */
+	uint64_t last_key;    /* its offset in the bucket, in place in a key */
 };
 
 /* A bucket sorted for handing out, and the memory it is sorted in. */
@@ -75,20 +81,9 @@ static void reset_part(void *ctx)
 	free_part(p, p->w->n_buckets);
 }
 
-/* The sink of ds_history_read_lines(): keeps a line of an order of the sequence as its key. */
-static int keep_line(const struct ds_line *l, void *ctx, char *why, size_t why_len)
+/* Appends a key to bucket b's blocks: 0, or DS_NOMEM. */
+static inline int append_key(struct part *p, uint64_t b, uint64_t key)
 {
-	struct part *p = ctx;
-	const struct ds_walk *w = p->w;
-	if (l->order_id >= w->h->cap || w->h->orders[l->order_id].user_id == 0)
-		return ds__orphan_line(w->h, l, why, why_len);
-	uint32_t pos = w->pos_of[l->order_id];
-	if (pos-- == 0)
-		return 0; /* not in the sequence */
-	uint64_t b = pos >> w->bucket_bits, off = pos & ((1u << w->bucket_bits) - 1);
-	uint64_t product = l->product_id < w->product_limit ? l->product_id : 0;
-	uint64_t key = off << (17 + w->product_bits) | (uint64_t)l->add_to_cart << (1 + w->product_bits) |
-		       product << 1 | l->reordered;
 	struct block *k = p->tail[b];
 	if (!k || k->n == BLOCK_KEYS) {
 		struct block *nk = malloc(sizeof *nk);
@@ -104,6 +99,104 @@ static int keep_line(const struct ds_line *l, void *ctx, char *why, size_t why_l
 	}
 	k->keys[k->n++] = key;
 	return 0;
+}
+
+/* The sink of ds_history_read_lines(): keeps a line of an order of the sequence as its key. */
+static int keep_line(const struct ds_line *l, void *ctx, char *why, size_t why_len)
+{
+	struct part *p = ctx;
+	const struct ds_walk *w = p->w;
+	if (l->order_id >= w->h->cap || w->h->orders[l->order_id].user_id == 0)
+		return ds__orphan_line(w->h, l, why, why_len);
+	uint32_t pos = w->pos_of[l->order_id];
+	if (pos-- == 0)
+		return 0; /* not in the sequence */
+	uint64_t b = pos >> w->bucket_bits, off = pos & ((1u << w->bucket_bits) - 1);
+	uint64_t product = l->product_id < w->product_limit ? l->product_id : 0;
+	uint64_t key = off << (17 + w->product_bits) | (uint64_t)l->add_to_cart << (1 + w->product_bits) |
+		       product << 1 | l->reordered;
+	return append_key(p, b, key);
+}
+
+/*
+ * The batch fast path of keep_line (ds__rows_fn), parse and bucket in one loop: rows of the form
+ * "order,product,cart,reordered" in plain digits (at most 10 each, reordered one digit) whose
+ * values are in range and whose order is in the history; each kept as keep_line keeps it, with
+ * no ds_line built. A row's order id is looked up only when its text differs from the row
+ * before's. Any other row stops the batch: the engine's one-row path (line_fast, keep_line, or
+ * line_row) judges and reports it as before. Rows within 40 bytes of end are left to that path
+ * too, so that every 8-byte load stays inside the text.
+ */
+static int keep_rows(const char **s_io, const char *end, uint64_t max_rows, void *ctx, uint64_t *rows_out)
+{
+	struct part *p = ctx;
+	const struct ds_walk *w = p->w;
+	const char *s = *s_io;
+	uint64_t done = 0;
+	int rc = 0;
+	const int cart_shift = 1 + w->product_bits;
+	while (DS__SWAR && done < max_rows && end - s >= 40 && (unsigned char)(*s - '0') < 10) {
+		/* The order id's digits, compared as text with the last row's. */
+		uint64_t t0 = ds__load8(s), m0 = ds__nondigits(t0), t1 = 0;
+		int n;
+		if (m0) {
+			n = __builtin_ctzll(m0) >> 3; /* >= 1: s starts with a digit */
+			t0 &= ~0ull >> (64 - 8 * n);
+		} else {
+			uint64_t m1 = ds__nondigits(t1 = ds__load8(s + 8));
+			int n1 = m1 ? __builtin_ctzll(m1) >> 3 : 8;
+			if (n1 > 2)
+				break;
+			n = 8 + n1;
+			t1 = n1 ? t1 & ~0ull >> (64 - 8 * n1) : 0;
+		}
+		if (s[n] != ',')
+			break;
+		if (n != p->last_len || t0 != p->last_text[0] || t1 != p->last_text[1]) {
+			uint64_t order = n <= 8 ? ds__digits8(t0 << (64 - 8 * n))
+						: ds__digits8(t0) * (n == 10 ? 100 : 10) +
+						      ds__digits8(t1 << (64 - 8 * (n - 8)));
+			if (order == 0 || order > UINT32_MAX - 1 || order >= w->h->cap ||
+			    w->h->orders[order].user_id == 0)
+				break; /* a bad row, or an orphan line: reported by the one-row path */
+			uint32_t pos = w->pos_of[order];
+			p->last_len = n;
+			p->last_text[0] = t0;
+			p->last_text[1] = t1;
+			p->last_bucket = pos ? (pos - 1) >> w->bucket_bits : UINT64_MAX;
+			p->last_key = pos ? (uint64_t)((pos - 1) & ((1u << w->bucket_bits) - 1))
+						<< (17 + w->product_bits)
+					  : 0;
+		}
+		const char *q = s + n + 1;
+		uint64_t product, cart;
+		int np = ds__swar_digits(q, &product);
+		if (!np || q[np] != ',')
+			break;
+		q += np + 1;
+		int nc = ds__swar_digits(q, &cart);
+		if (!nc || q[nc] != ',')
+			break;
+		q += nc + 1;
+		if ((q[0] != '0' && q[0] != '1') || (q[1] != '\n' && q[1] != '\r'))
+			break;
+		if (product == 0 || product > UINT32_MAX || cart == 0 || cart > UINT16_MAX)
+			break;
+		if (p->last_bucket != UINT64_MAX) {
+			uint64_t key = p->last_key | cart << cart_shift |
+				       (product < w->product_limit ? product : 0) << 1 | (uint64_t)(q[0] - '0');
+			if ((rc = append_key(p, p->last_bucket, key)) != 0)
+				break;
+		}
+		done++;
+		/* past the row's end; a CR LF's LF is an empty row, which the engine would skip */
+		s = q + 2;
+		if (q[1] == '\r' && s < end && *s == '\n')
+			s++;
+	}
+	*s_io = s;
+	*rows_out = done;
+	return rc;
 }
 
 int ds_walk_read(const struct ds_history *h, const uint32_t *seq, uint64_t n_seq, const char *path,
@@ -150,7 +243,7 @@ int ds_walk_read(const struct ds_history *h, const uint32_t *seq, uint64_t n_seq
 		if (!sl->first_line || !sl->orders)
 			goto out;
 	}
-	rc = ds_history_read_lines(h, path, &sink, rep);
+	rc = ds__history_read_lines_rows(h, path, &sink, keep_rows, rep);
 	/* The order ids are of no more use: the keys hold offsets in buckets. */
 	free(w->pos_of);
 	w->pos_of = NULL;
