@@ -736,7 +736,7 @@ static void write_walk_history(const char *dir, int n)
 static void test_walk_groups_like_the_history(void **state)
 {
 	(void)state;
-	enum { N = 90000 }; /* 72,000 in the sequence: more than a bucket (65,536) */
+	enum { N = 90000 }; /* 72,000 in the sequence: more than a bucket (16,384) */
 	char dir[] = "/tmp/segstream-walk-XXXXXX", path[4096];
 	assert_non_null(mkdtemp(dir));
 	write_walk_history(dir, N);
