@@ -11,6 +11,9 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#if defined(__SSE2__)
+#include <emmintrin.h>
+#endif
 
 #include "dataset/dataset.h"
 
@@ -183,24 +186,45 @@ static inline uint64_t ds__digits8(uint64_t w)
 	return (w & 0x0000ffff0000ffffull) * (10000 * (1ull << 32) + 1) >> 32;
 }
 
+/* The value of the n digits at p, 1 <= n <= 10 (16 readable bytes at p). */
+static inline uint64_t ds__digits_n(const char *p, int n)
+{
+	uint64_t w0 = ds__load8(p);
+	if (n <= 8)
+		return ds__digits8(w0 << (64 - 8 * n));
+	return ds__digits8(w0) * (n == 10 ? 100 : 10) + ds__digits8(ds__load8(p + 8) << (64 - 8 * (n - 8)));
+}
+
 /* The digits at p (16 readable bytes): their number (1 to 10) and *v_out, or 0 when there is none
  * or more than 10 (the scalar parsers' limit; their callers fall back to those). */
 static inline int ds__swar_digits(const char *p, uint64_t *v_out)
 {
-	uint64_t w0 = ds__load8(p), m0 = ds__nondigits(w0);
-	if (m0) {
-		int n = __builtin_ctzll(m0) >> 3;
-		if (n == 0)
-			return 0;
-		*v_out = ds__digits8(w0 << (64 - 8 * n));
-		return n;
-	}
-	uint64_t w1 = ds__load8(p + 8), m1 = ds__nondigits(w1);
-	int n1 = m1 ? __builtin_ctzll(m1) >> 3 : 8;
-	if (n1 > 2)
+	uint64_t m0 = ds__nondigits(ds__load8(p)), m1;
+	int n = m0 ? __builtin_ctzll(m0) >> 3
+		   : 8 + ((m1 = ds__nondigits(ds__load8(p + 8))) ? __builtin_ctzll(m1) >> 3 : 8);
+	if (n == 0 || n > 10)
 		return 0;
-	*v_out = ds__digits8(w0) * (n1 == 2 ? 100 : n1 == 1 ? 10 : 1) + (n1 ? ds__digits8(w1 << (64 - 8 * n1)) : 0);
-	return 8 + n1;
+	*v_out = ds__digits_n(p, n);
+	return n;
+}
+
+/* The bytes of p[0, 32) that are not ASCII digits, as bits (bit i for p[i]). */
+static inline uint32_t ds__nondigit_bits32(const char *p)
+{
+#if defined(__SSE2__)
+	const __m128i zero = _mm_set1_epi8('0'), nine = _mm_set1_epi8('9');
+	__m128i a = _mm_loadu_si128((const __m128i *)(const void *)p);
+	__m128i b = _mm_loadu_si128((const __m128i *)(const void *)(p + 16));
+	/* signed compares: bytes from 0x80 up are below '0' */
+	uint32_t lo = (uint32_t)_mm_movemask_epi8(_mm_or_si128(_mm_cmplt_epi8(a, zero), _mm_cmpgt_epi8(a, nine)));
+	uint32_t hi = (uint32_t)_mm_movemask_epi8(_mm_or_si128(_mm_cmplt_epi8(b, zero), _mm_cmpgt_epi8(b, nine)));
+	return lo | hi << 16;
+#else
+	uint32_t bits = 0;
+	for (int i = 0; i < 32; i++)
+		bits |= (uint32_t)((unsigned char)(p[i] - '0') >= 10) << i;
+	return bits;
+#endif
 }
 
 /* Makes room for element n of a growable array (capacity doubling from first_cap).

@@ -20,9 +20,9 @@
  * are still there when they are applied. 2^16 took a fifth more of the sorting thread's time. */
 enum { BLOCK_KEYS = 8192, BUCKET_BITS_MAX = 14 };
 
+/* A bucket's keys from one part: full blocks, then its last block with fill[bucket] keys. */
 struct block {
 	struct block *next;
-	uint32_t n;
 	uint64_t keys[BLOCK_KEYS];
 };
 
@@ -30,6 +30,8 @@ struct block {
 struct part {
 	const struct ds_walk *w;
 	struct block **head, **tail; /* by bucket */
+	uint32_t *fill;              /* by bucket: the keys in its tail block (a dense array: no cache
+				      * miss in a block's header when the bucket changes) */
 	int index;                   /* its place in w->parts */
 	/* The last order id keep_rows looked up (about 10 rows in a row share one): its text as
 	 * loaded, digits only (0 when none yet), and where its lines go. */
@@ -91,23 +93,28 @@ static void reset_part(void *ctx)
 		p->w->count[id * DS_LINE_PARTS + (size_t)p->index] = 0;
 }
 
+/* A new last block for bucket b (the one before it full), or NULL when out of memory. */
+static struct block *new_block(struct part *p, uint64_t b)
+{
+	struct block *nk = malloc(sizeof *nk);
+	if (!nk)
+		return NULL;
+	nk->next = NULL;
+	p->fill[b] = 0;
+	if (p->tail[b])
+		p->tail[b]->next = nk;
+	else
+		p->head[b] = nk;
+	return p->tail[b] = nk;
+}
+
 /* Appends a key to bucket b's blocks: 0, or DS_NOMEM. */
 static inline int append_key(struct part *p, uint64_t b, uint64_t key)
 {
 	struct block *k = p->tail[b];
-	if (!k || k->n == BLOCK_KEYS) {
-		struct block *nk = malloc(sizeof *nk);
-		if (!nk)
-			return DS_NOMEM;
-		nk->next = NULL;
-		nk->n = 0;
-		if (k)
-			k->next = nk;
-		else
-			p->head[b] = nk;
-		p->tail[b] = k = nk;
-	}
-	k->keys[k->n++] = key;
+	if ((!k || p->fill[b] == BLOCK_KEYS) && !(k = new_block(p, b)))
+		return DS_NOMEM;
+	k->keys[p->fill[b]++] = key;
 	return 0;
 }
 
@@ -146,32 +153,53 @@ static int keep_rows(const char **s_io, const char *end, uint64_t max_rows, void
 	uint64_t done = 0;
 	int rc = 0;
 	const int cart_shift = 1 + w->product_bits;
+	/* The current order's block and its fill, and its lines kept, held here (not in memory the
+	 * next row must read back) until the order changes or the batch ends. */
+	struct block *blk = NULL;
+	uint32_t fill = 0, run = 0;
 	while (DS__SWAR && done < max_rows && end - s >= 40 && (unsigned char)(*s - '0') < 10) {
-		/* The order id's digits, compared as text with the last row's. */
-		uint64_t t0 = ds__load8(s), m0 = ds__nondigits(t0), t1 = 0;
-		int n;
-		if (m0) {
-			n = __builtin_ctzll(m0) >> 3; /* >= 1: s starts with a digit */
-			t0 &= ~0ull >> (64 - 8 * n);
-		} else {
-			uint64_t m1 = ds__nondigits(t1 = ds__load8(s + 8));
-			int n1 = m1 ? __builtin_ctzll(m1) >> 3 : 8;
-			if (n1 > 2)
-				break;
-			n = 8 + n1;
-			t1 = n1 ? t1 & ~0ull >> (64 - 8 * n1) : 0;
-		}
-		if (s[n] != ',')
+		/* The row's first four non-digits, from one 32-byte look: its three commas and its end.
+		 * The next row's start depends on these alone, not on the digits' values. */
+		uint32_t nd = ds__nondigit_bits32(s);
+		if (!nd)
 			break;
-		if (n != p->last_len || t0 != p->last_text[0] || t1 != p->last_text[1]) {
-			uint64_t order = n <= 8 ? ds__digits8(t0 << (64 - 8 * n))
-						: ds__digits8(t0) * (n == 10 ? 100 : 10) +
-						      ds__digits8(t1 << (64 - 8 * (n - 8)));
+		int c1 = __builtin_ctz(nd);
+		nd &= nd - 1;
+		if (!nd)
+			break;
+		int c2 = __builtin_ctz(nd);
+		nd &= nd - 1;
+		if (!nd)
+			break;
+		int c3 = __builtin_ctz(nd);
+		nd &= nd - 1;
+		if (!nd)
+			break;
+		int c4 = __builtin_ctz(nd);
+		if (s[c1] != ',' || s[c2] != ',' || s[c3] != ',' || (s[c4] != '\n' && s[c4] != '\r') || c1 > 10 ||
+		    c2 - c1 - 1 < 1 || c2 - c1 - 1 > 10 || c3 - c2 - 1 < 1 || c3 - c2 - 1 > 10 || c4 - c3 != 2 ||
+		    s[c3 + 1] > '1')
+			break;
+		/* The order id's digits, compared as text with the last row's. */
+		uint64_t t0 = ds__load8(s), t1 = 0;
+		if (c1 < 8) {
+			t0 &= ~0ull >> (64 - 8 * c1);
+		} else if (c1 > 8) {
+			t1 = ds__load8(s + 8) & ~0ull >> (64 - 8 * (c1 - 8));
+		}
+		if (c1 != p->last_len || t0 != p->last_text[0] || t1 != p->last_text[1]) {
+			if (blk)
+				p->fill[p->last_bucket] = fill;
+			blk = NULL;
+			if (run)
+				*p->last_count += run;
+			run = 0;
+			uint64_t order = ds__digits_n(s, c1);
 			if (order == 0 || order > UINT32_MAX - 1 || order >= w->h->cap ||
 			    w->h->orders[order].user_id == 0)
 				break; /* a bad row, or an orphan line: reported by the one-row path */
 			uint32_t pos = w->pos_of[order];
-			p->last_len = n;
+			p->last_len = c1;
 			p->last_text[0] = t0;
 			p->last_text[1] = t1;
 			p->last_count = &w->count[order * DS_LINE_PARTS + (uint64_t)p->index];
@@ -180,33 +208,35 @@ static int keep_rows(const char **s_io, const char *end, uint64_t max_rows, void
 						<< (17 + w->product_bits)
 					  : 0;
 		}
-		const char *q = s + n + 1;
-		uint64_t product, cart;
-		int np = ds__swar_digits(q, &product);
-		if (!np || q[np] != ',')
-			break;
-		q += np + 1;
-		int nc = ds__swar_digits(q, &cart);
-		if (!nc || q[nc] != ',')
-			break;
-		q += nc + 1;
-		if ((q[0] != '0' && q[0] != '1') || (q[1] != '\n' && q[1] != '\r'))
-			break;
+		uint64_t product = ds__digits_n(s + c1 + 1, c2 - c1 - 1), cart = ds__digits_n(s + c2 + 1, c3 - c2 - 1);
 		if (product == 0 || product > UINT32_MAX || cart == 0 || cart > UINT16_MAX)
 			break;
 		if (p->last_bucket != UINT64_MAX) {
 			uint64_t key = p->last_key | cart << cart_shift |
-				       (product < w->product_limit ? product : 0) << 1 | (uint64_t)(q[0] - '0');
-			if ((rc = append_key(p, p->last_bucket, key)) != 0)
-				break;
-			(*p->last_count)++;
+				       (product < w->product_limit ? product : 0) << 1 | (uint64_t)(s[c3 + 1] - '0');
+			if (!blk) {
+				blk = p->tail[p->last_bucket];
+				fill = blk ? p->fill[p->last_bucket] : BLOCK_KEYS;
+			}
+			if (fill == BLOCK_KEYS) {
+				if (!(blk = new_block(p, p->last_bucket))) {
+					rc = DS_NOMEM;
+					break;
+				}
+				fill = 0;
+			}
+			blk->keys[fill++] = key;
+			run++;
 		}
 		done++;
 		/* past the row's end; a CR LF's LF is an empty row, which the engine would skip */
-		s = q + 2;
-		if (q[1] == '\r' && s < end && *s == '\n')
-			s++;
+		int crlf = s[c4] == '\r' && s[c4 + 1] == '\n';
+		s += c4 + 1 + crlf;
 	}
+	if (blk)
+		p->fill[p->last_bucket] = fill;
+	if (run)
+		*p->last_count += run;
 	*s_io = s;
 	*rows_out = done;
 	return rc;
@@ -245,8 +275,9 @@ int ds_walk_read(const struct ds_history *h, const uint32_t *seq, uint64_t n_seq
 		p->w = w;
 		p->head = calloc(w->n_buckets ? w->n_buckets : 1, sizeof *p->head);
 		p->tail = calloc(w->n_buckets ? w->n_buckets : 1, sizeof *p->tail);
+		p->fill = calloc(w->n_buckets ? w->n_buckets : 1, sizeof *p->fill);
 		p->index = i;
-		if (!p->head || !p->tail)
+		if (!p->head || !p->tail || !p->fill)
 			goto out;
 		sink.ctx[i] = p;
 	}
@@ -319,7 +350,7 @@ static void *sort_bucket(void *arg)
 	for (int i = 0; i < DS_LINE_PARTS; i++) {
 		struct block *k = w->parts[i].head[b];
 		while (k) {
-			for (uint32_t j = 0; j < k->n; j++) {
+			for (uint32_t j = 0, in_k = k->next ? BLOCK_KEYS : w->parts[i].fill[b]; j < in_k; j++) {
 				uint64_t key = k->keys[j];
 				/* first_line[off] is the next free slot of off while placing */
 				sl->keys[sl->first_line[key >> off_shift]++] = key;
@@ -402,6 +433,7 @@ void ds_walk_free(struct ds_walk *w)
 		free_part(&w->parts[i], w->n_buckets);
 		free(w->parts[i].head);
 		free(w->parts[i].tail);
+		free(w->parts[i].fill);
 	}
 	free(w->pos_of);
 	free(w->count);
