@@ -36,8 +36,10 @@ struct csv_reader {
 	struct ds_report *rep;
 	ds__row_fn fn;
 	ds__fast_fn fast; /* optional: the reader's parser for its common row form (quote-free text only) */
+	ds__rows_fn rows; /* optional: the same for many rows at a time, tried before fast */
 	void *ctx;
-	char *buf; /* the current row's field bytes, each followed by NUL */
+	void *rows_ctx; /* rows' context */
+	char *buf;      /* the current row's field bytes, each followed by NUL */
 	size_t buf_len, buf_cap;
 	size_t offs[DS__MAX_FIELDS];
 	size_t lens[DS__MAX_FIELDS];
@@ -181,6 +183,26 @@ static void split_rows(struct csv_reader *r, char *s, size_t n)
 {
 	char *end = s + n;
 	while (s < end && !r->rc) {
+		if (r->rows && (unsigned char)(*s - '0') < 10) {
+			/* A batch ends where settle_row would act after a row: a progress call, a look at
+			 * the stop flag; so those happen after the same rows as one row at a time. */
+			uint64_t to_progress = (1u << 20) - (r->rep->rows & ((1u << 20) - 1));
+			uint64_t to_stop = 0x1000 - (r->rowno & 0xfff), done = 0;
+			const char *p = s;
+			int rc = r->rows(&p, end, to_progress < to_stop ? to_progress : to_stop, r->rows_ctx, &done);
+			if (done) {
+				r->rowno += done;
+				r->rep->rows += done - 1; /* settle_row counts the last one */
+				r->rep->range_rows += done - 1;
+				settle_row(r, 1, rc, NULL);
+				s = (char *)p;
+				continue;
+			}
+			if (rc < 0) {
+				r->rc = rc;
+				break;
+			}
+		}
 		if (r->fast && (unsigned char)(*s - '0') < 10) { /* a digit first: never a header */
 			char why[256];
 			int rc;
@@ -253,6 +275,12 @@ int ds__csv_read_range(const char *path, const struct ds_range *range, struct ds
 int ds__csv_read_range_fast(const char *path, const struct ds_range *range, struct ds_report *rep, ds__row_fn fn,
 			    ds__fast_fn fast_row, void *ctx)
 {
+	return ds__csv_read_range_rows(path, range, rep, fn, fast_row, NULL, ctx, NULL);
+}
+
+int ds__csv_read_range_rows(const char *path, const struct ds_range *range, struct ds_report *rep, ds__row_fn fn,
+			    ds__fast_fn fast_row, ds__rows_fn fast_rows, void *ctx, void *rows_ctx)
+{
 	FILE *f = fopen(path, "rb");
 	if (!f) {
 		fprintf(rep->log ? rep->log : stderr, "%s: %s\n", path, strerror(errno));
@@ -269,7 +297,9 @@ int ds__csv_read_range_fast(const char *path, const struct ds_range *range, stru
 				.rep = rep,
 				.fn = fn,
 				.fast = fast_row,
+				.rows = fast_rows,
 				.ctx = ctx,
+				.rows_ctx = rows_ctx,
 				.rowno = range && !defer ? range->first_row : 0,
 				.starts_file = !range || range->start == 0,
 				.defer = defer };

@@ -399,8 +399,14 @@ static const char *line_fast(const char *s, const char *end, void *vctx, uint64_
 
 int ds_lines_read_range(const char *path, const struct ds_range *range, ds_line_cb cb, void *ctx, struct ds_report *rep)
 {
+	return ds__lines_read_range_rows(path, range, cb, NULL, ctx, rep);
+}
+
+int ds__lines_read_range_rows(const char *path, const struct ds_range *range, ds_line_cb cb, ds__rows_fn rows,
+			      void *ctx, struct ds_report *rep)
+{
 	struct lines_ctx c = { cb, ctx };
-	return ds__csv_read_range_fast(path, range, rep, line_row, line_fast, &c);
+	return ds__csv_read_range_rows(path, range, rep, line_row, line_fast, rows, &c, ctx);
 }
 
 /* ---- History ---- */

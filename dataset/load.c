@@ -8,7 +8,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "dataset/dataset.h"
+#include "dataset/dataset_int.h"
 
 enum { PARTS = DS_LINE_PARTS };
 
@@ -25,8 +25,9 @@ struct progress_sum {
 struct range_job {
 	const struct ds_history *h;
 	const char *path;
-	int orders;    /* 1: orders.csv into order_rows; 0: a lines file into lines, or to cb */
-	ds_line_cb cb; /* NULL: lines are collected into lines */
+	int orders;       /* 1: orders.csv into order_rows; 0: a lines file into lines, or to cb */
+	ds_line_cb cb;    /* NULL: lines are collected into lines */
+	ds__rows_fn rows; /* with cb: its batch fast path, or NULL */
 	void *cb_ctx;
 	struct ds_range range;
 	struct ds_order_rows order_rows;
@@ -80,7 +81,7 @@ static void *read_range(void *arg)
 	if (j->orders)
 		j->rc = ds_orders_collect(j->path, range, &j->order_rows, &j->rep);
 	else if (j->cb)
-		j->rc = ds_lines_read_range(j->path, range, j->cb, j->cb_ctx, &j->rep);
+		j->rc = ds__lines_read_range_rows(j->path, range, j->cb, j->rows, j->cb_ctx, &j->rep);
 	else
 		j->rc = ds_history_collect(j->h, j->path, range, &j->lines, &j->rep);
 	return NULL;
@@ -99,7 +100,7 @@ static void free_job(struct range_job *j)
  * With a sink, job i's lines go to sink->ctx[i] (a reading that is discarded is reset first).
  */
 static int read_file(const struct ds_history *h, const char *path, int orders, const struct ds_line_sink *sink,
-		     struct range_job *jobs, uint64_t *rows_before, int *n, struct ds_report *rep,
+		     ds__rows_fn rows, struct range_job *jobs, uint64_t *rows_before, int *n, struct ds_report *rep,
 		     struct progress_sum *sum)
 {
 	struct ds_range ranges[PARTS];
@@ -121,6 +122,7 @@ static int read_file(const struct ds_history *h, const char *path, int orders, c
 						       .stop = rep->stop } };
 		if (sink) {
 			jobs[i].cb = sink->line;
+			jobs[i].rows = rows;
 			jobs[i].cb_ctx = sink->ctx[i];
 		}
 		use_progress(&jobs[i], sum);
@@ -164,6 +166,7 @@ static int read_file(const struct ds_history *h, const char *path, int orders, c
 					      .path = path,
 					      .orders = orders,
 					      .cb = sink ? sink->line : NULL,
+					      .rows = sink ? rows : NULL,
 					      .cb_ctx = sink ? sink->ctx[0] : NULL,
 					      .rep = *rep };
 		use_progress(&jobs[0], sum);
@@ -186,7 +189,7 @@ static int load_orders(const char *dir, struct ds_history *h, struct ds_report *
 	int n = 0;
 	snprintf(orders, sizeof orders, "%s/orders.csv", dir);
 	const uint64_t rows0 = rep->rows;
-	int rc = read_file(h, orders, 1, NULL, jobs, rows_before, &n, rep, sum);
+	int rc = read_file(h, orders, 1, NULL, NULL, jobs, rows_before, &n, rep, sum);
 	struct ds_order_rows order_rows[PARTS];
 	for (int i = 0; i < n; i++)
 		order_rows[i] = jobs[i].order_rows;
@@ -223,7 +226,7 @@ int ds_history_load(const char *dir, int include_train, struct ds_history *h, st
 	int rc = load_orders(dir, h, rep, sum);
 	const char *lines[2] = { prior, train };
 	for (int f = 0; f < 1 + (include_train != 0) && rc == DS_OK; f++) {
-		rc = read_file(h, lines[f], 0, NULL, jobs, rows_before, &n, rep, sum);
+		rc = read_file(h, lines[f], 0, NULL, NULL, jobs, rows_before, &n, rep, sum);
 		for (int i = 0; i < n; i++)
 			sets[n_sets++] = jobs[i].lines;
 	}
@@ -254,12 +257,18 @@ int ds_history_load_orders(const char *dir, struct ds_history *h, struct ds_repo
 int ds_history_read_lines(const struct ds_history *h, const char *path, const struct ds_line_sink *sink,
 			  struct ds_report *rep)
 {
+	return ds__history_read_lines_rows(h, path, sink, NULL, rep);
+}
+
+int ds__history_read_lines_rows(const struct ds_history *h, const char *path, const struct ds_line_sink *sink,
+				ds__rows_fn rows, struct ds_report *rep)
+{
 	struct range_job jobs[PARTS];
 	uint64_t rows_before[PARTS];
 	int n = 0;
 	struct progress_sum progress = { .fn = rep->progress, .ctx = rep->progress_ctx };
 	pthread_mutex_init(&progress.lock, NULL);
-	int rc = read_file(h, path, 0, sink, jobs, rows_before, &n, rep, rep->progress ? &progress : NULL);
+	int rc = read_file(h, path, 0, sink, rows, jobs, rows_before, &n, rep, rep->progress ? &progress : NULL);
 	pthread_mutex_destroy(&progress.lock);
 	return rc;
 }

@@ -12,6 +12,7 @@
 #include <cmocka.h>
 
 #include "dataset/dataset.h"
+#include "dataset/dataset_int.h" /* the SWAR digits of the batch fast paths */
 
 static char *path_of(const char *env, const char *name)
 {
@@ -735,7 +736,7 @@ static void write_walk_history(const char *dir, int n)
 static void test_walk_groups_like_the_history(void **state)
 {
 	(void)state;
-	enum { N = 90000 }; /* 72,000 in the sequence: more than a bucket (65,536) */
+	enum { N = 90000 }; /* 72,000 in the sequence: more than a bucket (16,384) */
 	char dir[] = "/tmp/segstream-walk-XXXXXX", path[4096];
 	assert_non_null(mkdtemp(dir));
 	write_walk_history(dir, N);
@@ -800,6 +801,158 @@ static void test_walk_groups_like_the_history(void **state)
 	ds_history_free(&full);
 	snprintf(path, sizeof path, "rm -rf %s", dir);
 	assert_int_equal(system(path), 0);
+}
+
+/* The digits of the batch fast paths, eight bytes at a time, against a plain reading: 1 to 10
+ * digits give their value, none or more than 10 give 0, whatever byte ends them. */
+static void test_swar_digits_equal_scalar(void **state)
+{
+	(void)state;
+	static const char ends[] = { ',', '\n', '\r', '/', ':', ' ', '.', (char)0x80, (char)0xb0, 0 };
+	static const char digits[] = "98765432109876543210";
+	for (int len = 0; len <= 12; len++)
+		for (int start = 0; start < 10; start++)
+			for (size_t e = 0; e < sizeof ends; e++) {
+				char buf[40];
+				memset(buf, '7', sizeof buf);
+				memcpy(buf, digits + start, (size_t)len);
+				buf[len] = ends[e];
+				uint64_t want = 0, got = 12345;
+				for (int i = 0; i < len && i < 10; i++)
+					want = want * 10 + (uint64_t)(buf[i] - '0');
+				int n = ds__swar_digits(buf, &got);
+				if (len == 0 || len > 10) {
+					assert_int_equal(n, 0);
+				} else {
+					assert_int_equal(n, len);
+					assert_int_equal(got, want);
+				}
+			}
+	uint64_t v = 0;
+	assert_int_equal(ds__swar_digits("0000000000,.............", &v), 10);
+	assert_int_equal(v, 0);
+	assert_int_equal(ds__swar_digits("4294967295,.............", &v), 10);
+	assert_int_equal(v, 4294967295u);
+}
+
+/* Writes a lines file for the orders of write_walk_history(dir, n): runs of plain rows (taken by
+ * the walk's batch path) between rows it must leave to the one-row path, up to the end. */
+static void write_odd_lines(const char *dir, int n)
+{
+	char path[4096];
+	snprintf(path, sizeof path, "%s/order_products__prior.csv", dir);
+	FILE *f = fopen(path, "w");
+	assert_non_null(f);
+	static const char *const odd[] = {
+		"007,5,3,0\n",         /* leading zeros: order 7 */
+		"7,6,4,01\n",          /* reordered "01" */
+		"7,8,6,1\r\n",         /* CR LF */
+		" 8,1,1,0\n",          /* a space */
+		"8,1,1,2\n",           /* reordered 2 */
+		"8,2,2,1\r",           /* a CR alone */
+		"99999999,1,1,0\n",    /* 8 digits: no such order */
+		"1234567890,1,1,0\n",  /* 10 */
+		"12345678901,1,1,0\n", /* 11 */
+		"9,0,1,0\n",           /* product 0 */
+		"9,4294967296,1,0\n",  /* product too large */
+		"9,4294967295,2,0\n",  /* the largest product: over the walk's limit, kept as 0 */
+		"9,60001,3,1\n",       /* over the limit too */
+		"9,12,0,0\n",          /* add_to_cart 0 */
+		"9,12,65536,0\n",      /* add_to_cart too large */
+		"9,12,65535,1\n",      /* the largest add_to_cart */
+		"9,5,1,0,1\n",         /* five columns */
+		"9,5\n",               /* two */
+		"\n",                  /* an empty row */
+		"10,5.0,1,0\n",        /* a fraction */
+		"0,5,1,0\n",           /* order 0 */
+		"11,,1,0\n",           /* an empty field */
+	};
+	fprintf(f, "order_id,product_id,add_to_cart_order,reordered\n");
+	int id = 1;
+	for (int round = 0; id <= n; round++) {
+		for (int k = 0; k < 500 && id <= n; k++, id++)
+			for (int c = 1; c <= 3; c++)
+				fprintf(f, "%d,%d,%d,%d\n", id, (id * c) % 60000 + 1, 4 - c, (id + c) % 2);
+		fputs(odd[round % (int)(sizeof odd / sizeof *odd)], f);
+		fprintf(f, "%d,5,1,0\n", n + 5); /* an order not in orders.csv */
+	}
+	fputs("12,7,9,1\n13,7,9,0\n14,7,9,1", f); /* the last rows, within 40 bytes of the end; no newline */
+	fclose(f);
+}
+
+/* The buckets of a walk, and what its reading reported, read with the fast paths or without. */
+struct walk_read {
+	uint64_t rows, errors, lines, sum;
+	char log[16384];
+};
+
+static void read_walk(const char *dir, int libcsv_only, struct walk_read *out)
+{
+	char path[4096];
+	memset(out, 0, sizeof *out);
+	FILE *log = fmemopen(out->log, sizeof out->log, "w");
+	assert_non_null(log);
+	struct ds_report r = { .on_error = DS_ON_ERROR_SKIP, .log = log, .libcsv_only = libcsv_only };
+	struct ds_history h;
+	assert_int_equal(ds_history_load_orders(dir, &h, &r), DS_OK);
+	assert_int_equal(ds_history_build_timeline(&h, NULL, 0), DS_OK);
+	uint32_t *seq = malloc(h.n_by_user * sizeof *seq);
+	assert_non_null(seq);
+	uint64_t n_seq = 0;
+	for (uint64_t i = 0; i < h.n_by_user; i++)
+		if (i % 3)
+			seq[n_seq++] = h.by_user[i];
+	snprintf(path, sizeof path, "%s/order_products__prior.csv", dir);
+	struct ds_walk *w = NULL;
+	assert_int_equal(ds_walk_read(&h, seq, n_seq, path, 50000, &r, &w), DS_OK);
+	fclose(log);
+	struct ds_walk_bucket b;
+	int rc;
+	while ((rc = ds_walk_next(w, &b)) == 1)
+		for (uint64_t i = b.from; i < b.to; i++)
+			for (uint32_t k = b.first_line[i - b.from]; k < b.first_line[i - b.from + 1]; k++) {
+				const struct ds_line *l = &b.lines[k];
+				out->lines++;
+				out->sum = out->sum * 31 + i * 11 + l->order_id * 7 + l->product_id * 3 +
+					   l->add_to_cart * 5 + l->reordered;
+			}
+	assert_int_equal(rc, 0);
+	out->rows = r.rows;
+	out->errors = r.errors;
+	ds_walk_free(w);
+	free(seq);
+	ds_history_free(&h);
+}
+
+/* The walk's batch path (parse and bucket in one loop) takes the plain rows and leaves every
+ * other one to the row reader: the same buckets, counts and reports as libcsv alone gives, read
+ * on two threads. */
+static void test_walk_batch_path_equals_libcsv(void **state)
+{
+	(void)state;
+	enum { N = 90000 };
+	char dir[] = "/tmp/segstream-walk-odd-XXXXXX", cmd[4096];
+	assert_non_null(mkdtemp(dir));
+	write_walk_history(dir, N);
+	write_odd_lines(dir, N);
+	struct walk_read *fast = malloc(sizeof *fast), *slow = malloc(sizeof *slow);
+	assert_true(fast && slow);
+	read_walk(dir, 0, fast);
+	read_walk(dir, 1, slow);
+	assert_true(fast->lines > 2 * N);
+	assert_int_equal(fast->lines, slow->lines);
+	assert_int_equal(fast->sum, slow->sum);
+	assert_int_equal(fast->rows, slow->rows);
+	assert_int_equal(fast->errors, slow->errors);
+	assert_int_equal(fast->errors,
+			 180 + 12 * 8); /* each round's unknown order, and the 12 bad odd rows of 22, 8 times over */
+	assert_string_equal(fast->log, slow->log);
+	assert_non_null(strstr(fast->log, "add_to_cart_order '65536' not in 1..65535\n"));
+	assert_non_null(strstr(fast->log, "order_id 99999999 is not in orders.csv\n"));
+	free(fast);
+	free(slow);
+	snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
+	assert_int_equal(system(cmd), 0);
 }
 
 static void test_ranges_read_like_the_whole_file(void **state)
@@ -990,6 +1143,8 @@ int main(void)
 		cmocka_unit_test(test_fast_path_leaves_odd_rows_to_the_row_reader),
 		cmocka_unit_test(test_orders_fast_path_equals_libcsv),
 		cmocka_unit_test(test_walk_groups_like_the_history),
+		cmocka_unit_test(test_swar_digits_equal_scalar),
+		cmocka_unit_test(test_walk_batch_path_equals_libcsv),
 		cmocka_unit_test(test_ranges_read_like_the_whole_file),
 		cmocka_unit_test(test_range_with_quotes_asks_for_the_whole_file),
 		cmocka_unit_test(test_group_keeps_or_sorts),
