@@ -304,9 +304,12 @@ int state_snapshot_walk(struct state_db *db, state_offset_cb ocb, state_customer
  *        as the snapshot's clusters.
  * @param first  the first pass, or NULL (then this is state_snapshot_walk())
  * The read transaction lasts only while the customers are copied out (raw rows and demographics,
- * about the state's size in memory for the call); both passes run on the copy after it has ended,
- * so a slow callback no longer keeps LMDB from reusing the pages a writer frees meanwhile.
- * @return STATE_OK, a callback's non-zero return, or a module error.
+ * about the state's size, to a temporary file with no name: O_TMPFILE in the state's directory,
+ * else tmpfile(); closed, and so gone, when the call returns); both passes read the copy after the
+ * transaction has ended, so a slow callback no longer keeps LMDB from reusing the pages a writer
+ * frees meanwhile, and the copy takes page cache rather than the caller's memory.
+ * @return STATE_OK, a callback's non-zero return, a module error, or an errno (the temporary
+ *         file could not be made, written or read back: ENOSPC, EIO, ...).
  */
 int state_snapshot_walk_twice(struct state_db *db, state_offset_cb ocb, state_customer_cb first, state_customer_cb ccb,
 			      void *ctx);
