@@ -163,6 +163,8 @@ static int touch(struct state_batch *b, uint32_t partition, uint32_t user_id, st
 		b->items = items;
 		b->cap_items = cap;
 	}
+	if (!b->txn)
+		return STATE_IO; /* make_writable() failed: the batch can only be aborted */
 	struct touched *t = &b->items[b->n_items];
 	memcpy(t->key, key, 8);
 	int rc = state__customer_get(b->db, b->txn, partition, user_id, &t->c);
@@ -418,6 +420,8 @@ static int commit_by_partitions(struct state_batch *b, const struct put_order *o
 	int rc = STATE_OK;
 	mdb_txn_abort(b->txn); /* every customer it read is in items */
 	b->txn = NULL;
+	if (n == 0 && b->n_offsets == 0)
+		return STATE_OK; /* nothing to write */
 	/* Offsets go in the first transaction whose last partition is at or past theirs (so with their
 	 * customers), the rest in the last. Sorted by partition, stable for a partition's repeats. */
 	for (size_t i = 1; i < b->n_offsets; i++)
