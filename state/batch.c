@@ -1,8 +1,9 @@
 /*
- * Write batches: one LMDB write transaction that coalesces the customers it touches in memory
- * (one put per customer, in key order at commit) and carries the reference rows and offsets
- * written with them. The apply path (touch, hash_key, state_batch_apply) lives here whole so that
- * it stays inlined.
+ * Write batches: the customers a batch touches coalesced in memory (one put per customer, in key
+ * order at commit) with the reference rows and offsets written with them. A batch that only applies
+ * events reads through a read-only transaction and commits in a few write transactions of whole
+ * partitions (see commit_by_partitions); one that writes anything else is one write transaction.
+ * The apply path (touch, hash_key, state_batch_apply) lives here whole so that it stays inlined.
  */
 #include "state/state_int.h"
 
@@ -17,9 +18,19 @@ struct touched {
 	struct state_customer c;
 };
 
+/* An offset set while the batch reads only: written at commit with its partition's customers. */
+struct pending_offset {
+	char topic[STATE__TOPIC_MAX + 1];
+	int32_t partition;
+	int64_t next;
+};
+
 struct state_batch {
 	struct state_db *db;
-	MDB_txn *txn;
+	MDB_txn *txn; /* read-only until something other than applied events is written (see writable) */
+	int writable; /* txn is a write transaction */
+	struct pending_offset *offsets; /* set while read-only, in call order */
+	size_t n_offsets, cap_offsets;
 	struct touched *items; /* touched customers, in first-touch order */
 	size_t n_items, cap_items;
 	uint32_t *slots;  /* open addressing: index + 1 into items, 0 = empty */
@@ -28,10 +39,36 @@ struct state_batch {
 	struct state_batch_stats stats;
 };
 
+/*
+ * The batch's transaction made a write transaction, if it is not one yet: the read-only one is
+ * ended and a write transaction begun, which sees the same committed state (this process is the
+ * only writer, and no batch commits while this one is open); offsets set meanwhile are written
+ * into it, in their order. On failure the batch holds no transaction and every call but abort fails.
+ */
+static int make_writable(struct state_batch *b)
+{
+	if (b->writable)
+		return STATE_OK;
+	if (!b->txn)
+		return STATE_IO;
+	mdb_txn_abort(b->txn);
+	b->txn = NULL;
+	int rc = state__map_mdb(mdb_txn_begin(b->db->env, NULL, 0, &b->txn));
+	if (rc != STATE_OK) {
+		b->txn = NULL;
+		return rc;
+	}
+	b->writable = 1;
+	for (size_t i = 0; i < b->n_offsets && rc == STATE_OK; i++)
+		rc = state__offset_put(b->db, b->txn, b->offsets[i].topic, b->offsets[i].partition, b->offsets[i].next);
+	b->n_offsets = 0;
+	return rc;
+}
+
 MDB_txn *state__batch_txn(struct state_batch *b, struct state_db **db_out)
 {
 	*db_out = b->db;
-	return b->txn;
+	return make_writable(b) == STATE_OK ? b->txn : NULL;
 }
 
 void state_commit_details_track(struct state_db *db, int on)
@@ -48,7 +85,8 @@ int state_batch_begin(struct state_db *db, struct state_batch **batch_out)
 	struct state_batch *b = calloc(1, sizeof *b);
 	if (!b)
 		return STATE_NOMEM;
-	int rc = state__map_mdb(mdb_txn_begin(db->env, NULL, 0, &b->txn));
+	/* Read-only until it must write more than applied events: see state_batch_commit. */
+	int rc = state__map_mdb(mdb_txn_begin(db->env, NULL, MDB_RDONLY, &b->txn));
 	if (rc != STATE_OK) {
 		free(b);
 		return rc;
@@ -125,6 +163,8 @@ static int touch(struct state_batch *b, uint32_t partition, uint32_t user_id, st
 		b->items = items;
 		b->cap_items = cap;
 	}
+	if (!b->txn)
+		return STATE_IO; /* make_writable() failed: the batch can only be aborted */
 	struct touched *t = &b->items[b->n_items];
 	memcpy(t->key, key, 8);
 	int rc = state__customer_get(b->db, b->txn, partition, user_id, &t->c);
@@ -181,6 +221,8 @@ int state_batch_put_customer(struct state_batch *b, const struct state_customer 
 	size_t len = 0;
 	state__customer_key(c->partition, c->user_id, key);
 	int rc = state_customer_encode(c, buf, sizeof buf, &len);
+	if (rc == STATE_OK)
+		rc = make_writable(b);
 	if (rc != STATE_OK)
 		return rc;
 	MDB_val k = { sizeof key, key }, v = { len, buf };
@@ -199,6 +241,9 @@ int state_batch_put_encoded(struct state_batch *b, uint32_t partition, uint32_t 
 	uint8_t key[8];
 	if (len == 0 || len > STATE_RECORD_MAX)
 		return STATE_INVAL;
+	int wrc = make_writable(b);
+	if (wrc != STATE_OK)
+		return wrc;
 	state__customer_key(partition, user_id, key);
 	MDB_val k = { sizeof key, key }, v = { len, (void *)rec };
 	int mrc = mdb_put(b->txn, b->db->customers, &k, &v, append ? MDB_APPEND : 0);
@@ -214,7 +259,9 @@ int state_batch_put_product(struct state_batch *b, const struct state_product *p
 {
 	if (p->product_id >= state_product_id_limit(b->db))
 		return STATE_INVAL; /* it would size the in-memory table (see state_product_id_limit) */
-	int rc = state__product_put(b->db, b->txn, p);
+	int rc = make_writable(b);
+	if (rc == STATE_OK)
+		rc = state__product_put(b->db, b->txn, p);
 	if (rc != STATE_OK)
 		return rc;
 	b->stats.products++;
@@ -224,7 +271,9 @@ int state_batch_put_product(struct state_batch *b, const struct state_product *p
 
 int state_batch_put_demographics(struct state_batch *b, const struct event_customer *d)
 {
-	int rc = state__demographics_put(b->db, b->txn, d);
+	int rc = make_writable(b);
+	if (rc == STATE_OK)
+		rc = state__demographics_put(b->db, b->txn, d);
 	if (rc == STATE_OK)
 		b->stats.demographics++;
 	return rc;
@@ -232,7 +281,9 @@ int state_batch_put_demographics(struct state_batch *b, const struct event_custo
 
 int state_batch_put_name(struct state_batch *b, const struct event_name *n)
 {
-	int rc = state__name_put(b->db, b->txn, n);
+	int rc = make_writable(b);
+	if (rc == STATE_OK)
+		rc = state__name_put(b->db, b->txn, n);
 	if (rc == STATE_OK)
 		b->stats.names++;
 	return rc;
@@ -240,7 +291,19 @@ int state_batch_put_name(struct state_batch *b, const struct event_name *n)
 
 int state_batch_set_offset(struct state_batch *b, const char *topic, int32_t partition, int64_t next_offset)
 {
-	int rc = state__offset_put(b->db, b->txn, topic, partition, next_offset);
+	int rc = STATE_OK;
+	if (b->writable) {
+		rc = state__offset_put(b->db, b->txn, topic, partition, next_offset);
+	} else if (!topic || strlen(topic) > STATE__TOPIC_MAX) {
+		rc = STATE_INVAL; /* as state__offset_put would say */
+	} else if (state__reserve((void **)&b->offsets, &b->cap_offsets, b->n_offsets + 1, sizeof *b->offsets, 16)) {
+		rc = STATE_NOMEM;
+	} else {
+		struct pending_offset *o = &b->offsets[b->n_offsets++];
+		strcpy(o->topic, topic);
+		o->partition = partition;
+		o->next = next_offset;
+	}
 	/* Noted before the commit: should the batch fail, the walk re-reads what is committed. */
 	if (rc == STATE_OK && b->db->changes)
 		rc = state__changes_note_partition(b->db, partition);
@@ -269,6 +332,7 @@ static double now_ms(void)
 static void batch_free(struct state_batch *b)
 {
 	b->db->open_batch = NULL;
+	free(b->offsets);
 	free(b->items);
 	free(b->slots);
 	free(b);
@@ -288,26 +352,16 @@ static void reload_products(struct state_db *db)
 	}
 }
 
-int state_batch_commit(struct state_batch *b, struct state_batch_stats *stats_out)
+/* Puts the touched customers order[from..to) through one cursor of txn, in key order: each B-tree
+ * page is written once, and LMDB looks for a key first on the leaf page of the previous put, so
+ * most puts skip the descent from the root. */
+static int put_items(struct state_batch *b, MDB_txn *txn, const struct put_order *order, size_t from, size_t to)
 {
-	int rc = STATE_OK;
-	int details = b->db->commit_details; /* the debug line's figures: only when asked for */
-	double t0 = details ? now_ms() : 0;
-	struct put_order *order = b->n_items ? malloc(b->n_items * sizeof *order) : NULL;
 	MDB_cursor *cur = NULL;
-	if (b->n_items && !order)
-		rc = STATE_NOMEM;
-	else if (b->n_items)
-		rc = state__map_mdb(mdb_cursor_open(b->txn, b->db->customers, &cur));
-	for (size_t i = 0; i < b->n_items && rc == STATE_OK; i++) {
-		order[i].key = key_number(b->items[i].key);
-		order[i].item = i;
-	}
-	if (rc == STATE_OK && b->n_items > 1)
-		qsort(order, b->n_items, sizeof *order, compare_put_order);
-	/* In key order through one cursor: each B-tree page is written once, and LMDB looks for a
-	 * key first on the leaf page of the previous put, so most puts skip the descent from the root. */
-	for (size_t i = 0; i < b->n_items && rc == STATE_OK; i++) {
+	if (from == to)
+		return STATE_OK;
+	int rc = state__map_mdb(mdb_cursor_open(txn, b->db->customers, &cur));
+	for (size_t i = from; i < to && rc == STATE_OK; i++) {
 		struct touched *t = &b->items[order[i].item];
 		uint8_t buf[STATE_RECORD_MAX];
 		size_t len = 0;
@@ -317,35 +371,140 @@ int state_batch_commit(struct state_batch *b, struct state_batch_stats *stats_ou
 	}
 	if (cur)
 		mdb_cursor_close(cur);
-	free(order);
-	if (rc != STATE_OK) {
-		state_batch_abort(b);
-		return rc;
-	}
+	return rc;
+}
+
+/* Commits txn (consumed either way), filling the details of the stats when asked: put_ms from t0,
+ * commit_ms, the free-page list before the commit and the map's pages after it. */
+static int commit_txn(struct state_batch *b, MDB_txn *txn, int details, double t0)
+{
 	MDB_stat fst; /* the free-page list (LMDB's FREE_DBI, 0) as this transaction sees it */
-	if (details && mdb_stat(b->txn, 0, &fst) == MDB_SUCCESS) {
+	if (details && mdb_stat(txn, 0, &fst) == MDB_SUCCESS) {
 		b->stats.free_entries = fst.ms_entries;
 		b->stats.free_pages = fst.ms_leaf_pages + fst.ms_branch_pages + fst.ms_overflow_pages;
 	}
 	double t1 = details ? now_ms() : 0;
-	rc = state__disk_error(b->db, state__map_mdb(mdb_txn_commit(b->txn)));
+	int rc = state__disk_error(b->db, state__map_mdb(mdb_txn_commit(txn)));
 	if (details) {
 		double t2 = now_ms();
-		b->stats.put_ms = t1 - t0;
-		b->stats.commit_ms = t2 - t1;
+		b->stats.put_ms += t1 - t0;
+		b->stats.commit_ms += t2 - t1;
 		MDB_envinfo ei;
 		if (rc == STATE_OK && mdb_env_info(b->db->env, &ei) == MDB_SUCCESS)
 			b->stats.map_pages = (uint64_t)ei.me_last_pgno + 1;
 	}
+	return rc;
+}
+
+/* The fewest customers a transaction of commit_by_partitions() closes at (a partition's end). */
+#define SPLIT_MIN_CUSTOMERS 4096
+
+/*
+ * Commits a batch that only applied events (its transaction read-only): the touched customers
+ * (order: in key order, so by partition) and the pending offsets in a few write transactions, each
+ * holding whole partitions: a partition's customers with its offsets, which is all that must be
+ * atomic (a customer's events all come from its partition). A transaction closes at a partition's
+ * end once it holds a quarter of the customers (at least SPLIT_MIN_CUSTOMERS): a small batch is one
+ * transaction, a catch-up batch over 4 partitions four. Why: LMDB copies every page a transaction
+ * writes, keeps the copies in memory until the commit (and reuses that memory, never frees it),
+ * and can reuse a page the transaction frees only two transactions later; a catch-up batch whose
+ * events interleave every partition rewrites nearly every leaf page, so the data file settled at
+ * live pages + two batches' copies (2.3x the live pages with line messages) and the dirty pages
+ * took ~45 MB. A transaction per quarter of the key space copies a quarter (#15, BENCHMARKS.md).
+ * Transactions committed before a failure stay committed, each consistent with its offsets.
+ */
+static int commit_by_partitions(struct state_batch *b, const struct put_order *order, int details, double t0)
+{
+	size_t n = b->n_items, target = n / 4 > SPLIT_MIN_CUSTOMERS ? n / 4 : SPLIT_MIN_CUSTOMERS;
+	size_t from = 0, next_offset = 0;
+	int rc = STATE_OK;
+	mdb_txn_abort(b->txn); /* every customer it read is in items */
+	b->txn = NULL;
+	if (n == 0 && b->n_offsets == 0)
+		return STATE_OK; /* nothing to write */
+	/* Offsets go in the first transaction whose last partition is at or past theirs (so with their
+	 * customers), the rest in the last. Sorted by partition, stable for a partition's repeats. */
+	for (size_t i = 1; i < b->n_offsets; i++)
+		for (size_t j = i; j > 0 && b->offsets[j - 1].partition > b->offsets[j].partition; j--) {
+			struct pending_offset t = b->offsets[j];
+			b->offsets[j] = b->offsets[j - 1];
+			b->offsets[j - 1] = t;
+		}
+	do {
+		size_t to = from;
+		while (to < n) { /* whole partitions until the target */
+			uint64_t part = order[to].key >> 32;
+			while (to < n && order[to].key >> 32 == part)
+				to++;
+			if (to - from >= target)
+				break;
+		}
+		int64_t last_part = to > from ? (int64_t)(order[to - 1].key >> 32) : -1;
+		MDB_txn *txn;
+		if ((rc = state__map_mdb(mdb_txn_begin(b->db->env, NULL, 0, &txn))) != STATE_OK)
+			break;
+		rc = put_items(b, txn, order, from, to);
+		for (; rc == STATE_OK && next_offset < b->n_offsets &&
+		       (to == n || b->offsets[next_offset].partition <= last_part);
+		     next_offset++) {
+			const struct pending_offset *o = &b->offsets[next_offset];
+			rc = state__offset_put(b->db, txn, o->topic, o->partition, o->next);
+		}
+		if (rc != STATE_OK) {
+			mdb_txn_abort(txn);
+			break;
+		}
+		if ((rc = commit_txn(b, txn, details, t0)) != STATE_OK)
+			break;
+		if (b->db->changes) /* change tracking on (state_changes_track): off costs this test */
+			for (size_t i = from; i < to; i++)
+				state__changes_note(b->db, b->items[order[i].item].key); /* a failure: overflowed */
+		t0 = details ? now_ms() : 0;
+		from = to;
+	} while (from < n);
+	return rc;
+}
+
+int state_batch_commit(struct state_batch *b, struct state_batch_stats *stats_out)
+{
+	int rc = STATE_OK;
+	int details = b->db->commit_details; /* the debug line's figures: only when asked for */
+	double t0 = details ? now_ms() : 0;
+	struct put_order *order = b->n_items ? malloc(b->n_items * sizeof *order) : NULL;
+	if (b->n_items && !order)
+		rc = STATE_NOMEM;
+	else if (!b->txn)
+		rc = STATE_IO; /* the write transaction could not begin (make_writable) */
+	for (size_t i = 0; i < b->n_items && rc == STATE_OK; i++) {
+		order[i].key = key_number(b->items[i].key);
+		order[i].item = i;
+	}
+	if (rc == STATE_OK && b->n_items > 1)
+		qsort(order, b->n_items, sizeof *order, compare_put_order);
+	if (rc == STATE_OK && !b->writable) {
+		rc = commit_by_partitions(b, order, details, t0);
+	} else if (rc == STATE_OK) { /* it wrote more than applied events: one transaction, as it began */
+		rc = put_items(b, b->txn, order, 0, b->n_items);
+		if (rc == STATE_OK) {
+			rc = commit_txn(b, b->txn, details, t0);
+			b->txn = NULL;                        /* committed, or aborted by LMDB */
+			if (rc == STATE_OK && b->db->changes) /* change tracking on (state_changes_track) */
+				for (size_t i = 0; i < b->n_items; i++)
+					state__changes_note(b->db,
+							    b->items[i].key); /* a failure marks the set overflowed */
+		}
+	}
+	free(order);
+	if (rc != STATE_OK && b->txn) { /* nothing committed */
+		state_batch_abort(b);
+		return rc;
+	}
 	b->stats.customers += b->n_items;
-	if (rc == STATE_OK && b->db->changes) /* change tracking on (state_changes_track): off costs this test */
-		for (size_t i = 0; i < b->n_items; i++)
-			state__changes_note(b->db, b->items[i].key); /* a failure marks the set overflowed */
 	if (stats_out)
 		*stats_out = b->stats;
 	struct state_db *db = b->db;
 	int products_changed = b->stats.products > 0;
-	batch_free(b); /* the transaction is gone either way: committed, or aborted by LMDB */
+	batch_free(b); /* the transactions are gone: committed, or aborted */
 	if (rc != STATE_OK && products_changed)
 		reload_products(db);
 	return rc;
@@ -357,7 +516,8 @@ void state_batch_abort(struct state_batch *b)
 		return;
 	struct state_db *db = b->db;
 	int products_changed = b->stats.products > 0;
-	mdb_txn_abort(b->txn);
+	if (b->txn)
+		mdb_txn_abort(b->txn);
 	batch_free(b);
 	if (products_changed)
 		reload_products(db);

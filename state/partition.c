@@ -231,6 +231,8 @@ int state_batch_drop_partition(struct state_batch *b, const char *topic, int32_t
 		*dropped_out = 0;
 	if (partition < 0)
 		return STATE_INVAL;
+	if (!txn)
+		return STATE_IO; /* the batch's write transaction could not begin */
 	int rc = state__offset_del(db, txn, topic, partition);
 	if (rc == STATE_OK)
 		rc = state__map_mdb(mdb_cursor_open(txn, db->customers, &cur));
@@ -261,6 +263,8 @@ int state_batch_put_raw(struct state_batch *b, uint32_t partition, uint32_t user
 	struct state_db *db;
 	MDB_txn *txn = state__batch_txn(b, &db);
 	uint8_t key[8];
+	if (!txn)
+		return STATE_IO; /* the batch's write transaction could not begin */
 	state__customer_key(partition, user_id, key);
 	MDB_val k = { sizeof key, key }, v = { len, (void *)rec };
 	struct state_customer c;

@@ -13,10 +13,12 @@
  * There is one apply path: state_customer_apply(), a pure function used by every writer.
  *
  * Threading (LMDB's rules restated): one state_db per process, opened once, never used across
- * fork(). At most one batch (one write transaction) is open at a time and it belongs to the
+ * fork(). At most one batch (this process's only writer) is open at a time and it belongs to the
  * thread that began it. Reads may run in other threads and other processes at any time.
  * Durability: a batch is durable once state_batch_commit() returns STATE_OK (unless the db was
- * opened with durable = 0, for tests and bulk loads).
+ * opened with durable = 0, for tests and bulk loads). A batch that only applied events and set
+ * offsets commits a partition's customers and offsets together, but may commit some partitions
+ * before others (see state_batch_commit()).
  */
 #ifndef SEGSTREAM_STATE_H
 #define SEGSTREAM_STATE_H
@@ -304,9 +306,12 @@ int state_snapshot_walk(struct state_db *db, state_offset_cb ocb, state_customer
  *        as the snapshot's clusters.
  * @param first  the first pass, or NULL (then this is state_snapshot_walk())
  * The read transaction lasts only while the customers are copied out (raw rows and demographics,
- * about the state's size in memory for the call); both passes run on the copy after it has ended,
- * so a slow callback no longer keeps LMDB from reusing the pages a writer frees meanwhile.
- * @return STATE_OK, a callback's non-zero return, or a module error.
+ * about the state's size, to a temporary file with no name: O_TMPFILE in the state's directory,
+ * else tmpfile(); closed, and so gone, when the call returns); both passes read the copy after the
+ * transaction has ended, so a slow callback no longer keeps LMDB from reusing the pages a writer
+ * frees meanwhile, and the copy takes page cache rather than the caller's memory.
+ * @return STATE_OK, a callback's non-zero return, a module error, or an errno (the temporary
+ *         file could not be made, written or read back: ENOSPC, EIO, ...).
  */
 int state_snapshot_walk_twice(struct state_db *db, state_offset_cb ocb, state_customer_cb first, state_customer_cb ccb,
 			      void *ctx);
@@ -354,7 +359,10 @@ struct state_batch_stats {
 void state_commit_details_track(struct state_db *db, int on);
 
 /**
- * @brief Begins a batch: one LMDB write transaction.
+ * @brief Begins a batch. It reads through a read-only LMDB transaction until it writes anything
+ *        but applied events and offsets (a customer, a reference row, a dropped partition): from
+ *        then on it is one write transaction (begun then: this process is the only writer, so
+ *        it sees what the read-only one saw).
  * @return STATE_OK, STATE_BUSY (a batch is open), STATE_NOMEM or STATE_IO.
  */
 int state_batch_begin(struct state_db *db, struct state_batch **batch_out);
@@ -412,8 +420,16 @@ int state_batch_set_offset(struct state_batch *b, const char *topic, int32_t par
 
 /**
  * @brief Writes every touched customer and the offsets, and commits. Consumes the batch.
+ *        A batch that wrote nothing but applied events and offsets commits in a few write
+ *        transactions, each of whole partitions (a partition's customers with its offsets; an
+ *        offset of a partition without customers in the batch goes with the next partition's):
+ *        a transaction ends at a partition's end once it holds a quarter of the batch's customers
+ *        and at least 4,096 (a batch of fewer customers is one transaction). Each copies only its partitions' pages, which keeps LMDB's copies in memory
+ *        and its data file small (#15). Any other batch is one transaction.
  * @param[out] stats_out  optional
- * @return STATE_OK, STATE_FULL (nothing committed), STATE_IO.
+ * @return STATE_OK; STATE_FULL or STATE_IO: nothing committed, or (a batch of several
+ *         transactions) the partitions of the transactions before the failing one, each with its
+ *         offsets, and nothing after.
  */
 int state_batch_commit(struct state_batch *b, struct state_batch_stats *stats_out);
 

@@ -135,8 +135,12 @@ int state__name_put(struct state_db *db, MDB_txn *txn, const struct event_name *
 /* Writes the next offset of (topic, partition) in txn (STATE_INVAL for a topic name too long). */
 int state__offset_put(struct state_db *db, MDB_txn *txn, const char *topic, int32_t partition, int64_t next_offset);
 
-/* batch.c: the batch's write transaction and its db (for partition.c's writes in a batch). */
+/* batch.c: the batch's transaction made a write transaction, and its db (for partition.c's writes
+ * in a batch); NULL if the write transaction could not begin (partition.c's writes then return STATE_IO). */
 MDB_txn *state__batch_txn(struct state_batch *b, struct state_db **db_out);
+/* The longest topic name an offset's key holds (store.c: a 300-byte key, the name, a NUL and the
+ * partition); Kafka's own limit is 249. */
+#define STATE__TOPIC_MAX 295
 
 /* The stored next offset of (topic, partition) read in txn (STATE_NOTFOUND if none, STATE_INVAL for
  * a topic name too long), and its deletion (none stored is no error). */

@@ -3,10 +3,15 @@
  * in one read transaction, and the snapshot walk (names, offsets and a copy of the customers taken
  * in one read transaction, then the copy walked once or twice) that sees one committed point.
  */
+#define _GNU_SOURCE /* O_TMPFILE (Linux): the snapshot's copy in a file with no name */
 #include "state/state_int.h"
 
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 /* Walks the customers of one partition (or all, partition < 0) inside txn. */
 static int walk_customers(struct state_db *db, MDB_txn *txn, int32_t partition, state_customer_cb cb, void *ctx)
@@ -79,76 +84,89 @@ out:
 }
 
 /* Every pass sees the same records: one read transaction, one key order. */
-/* The customers of one read transaction copied out: the raw rows (key and value bytes, back to
- * back) and each one's demographics, so that the snapshot's passes, its k-means and its file
- * writes run after the transaction has ended. A read transaction held that long keeps LMDB from
- * reusing any page the writer frees meanwhile: the file grew to twice the state's size beside a
- * consumer committing every batch (BENCHMARKS.md, consumer memory with snapshots). */
-struct copied_row {
-	size_t at;          /* the key's first byte in bytes[]; the value follows it */
-	uint32_t value_len; /* bytes of the value */
-	int has_demographics;
-	struct event_customer demographics;
+/* The customers of one read transaction copied out (the raw rows and each one's demographics), so
+ * that the snapshot's passes, its k-means and its file writes run after the transaction has ended.
+ * A read transaction held that long keeps LMDB from reusing any page the writer frees meanwhile:
+ * the file grew to twice the state's size beside a consumer committing every batch (BENCHMARKS.md,
+ * consumer memory with snapshots). The copy goes to a temporary file with no name (O_TMPFILE in the
+ * state's directory, else tmpfile()), read back once per pass: the state's size (~55 MB at full
+ * scale) in the page cache, which the kernel may write back or drop, instead of in the process
+ * beside a consumer's own memory (#15: consumer peak RSS with snapshots). The file is this call's
+ * scratch, read by this process only; a row in it is a header (the value's length, whether
+ * demographics follow), the demographics as their struct's bytes if any, the 8-byte key, the value. */
+struct customer_copy {
+	FILE *f;
+	char *buf; /* f's buffer */
+	uint64_t n;
 };
 
-struct customer_copy {
-	uint8_t *bytes;
-	size_t used, cap;
-	struct copied_row *rows;
-	size_t n, rows_cap;
-};
+enum { COPY_BUFFER = 256 * 1024, COPY_HEADER = 5 };
 
 static void copy_free(struct customer_copy *cc)
 {
-	free(cc->bytes);
-	free(cc->rows);
+	if (cc->f)
+		fclose(cc->f); /* the file has no name: closing it frees its pages */
+	free(cc->buf);
 }
 
-/* Every customer row of txn and its demographics into cc. The sizes come from the table's
- * statistics first (pages x page size bounds the bytes), so the copy is allocated once; pages of
- * it never written cost no memory. */
+/* An unnamed read-write file in the state's directory (O_TMPFILE), or tmpfile()'s where that is not
+ * possible (a read-only state directory, a file system without O_TMPFILE). @return 0 or an errno. */
+static int copy_open(struct state_db *db, struct customer_copy *cc)
+{
+	const char *dir = NULL;
+	int fd = -1;
+#ifdef O_TMPFILE
+	if (mdb_env_get_path(db->env, &dir) == MDB_SUCCESS && dir)
+		fd = open(dir, O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
+#endif
+	if (fd >= 0 && !(cc->f = fdopen(fd, "w+b")))
+		close(fd);
+	if (!cc->f && !(cc->f = tmpfile()))
+		return errno ? errno : EIO;
+	if ((cc->buf = malloc(COPY_BUFFER)) != NULL)
+		setvbuf(cc->f, cc->buf, _IOFBF, COPY_BUFFER);
+	return 0;
+}
+
+/* Every customer row of txn and its demographics into cc's file, flushed. @return STATE_OK,
+ * STATE_CORRUPT (a key or value of impossible size), a module error or an errno (writing). */
 static int copy_customers(struct state_db *db, MDB_txn *txn, struct customer_copy *cc)
 {
 	MDB_cursor *cur = NULL;
-	MDB_stat st;
-	int rc = state__map_mdb(mdb_stat(txn, db->customers, &st));
-	if (rc != STATE_OK)
+	int rc = copy_open(db, cc);
+	if (rc != 0)
 		return rc;
-	if (state__reserve((void **)&cc->bytes, &cc->cap, (st.ms_leaf_pages + st.ms_overflow_pages) * st.ms_psize, 1,
-			   4096) ||
-	    state__reserve((void **)&cc->rows, &cc->rows_cap, st.ms_entries, sizeof *cc->rows, 4096))
-		return STATE_NOMEM;
 	if ((rc = state__map_mdb(mdb_cursor_open(txn, db->customers, &cur))) != STATE_OK)
 		return rc;
 	MDB_val k, v;
 	int mrc;
 	while ((mrc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) == MDB_SUCCESS) {
 		/* The record is decoded (and checked) where the copy is walked; here the key gives the user. */
-		if (k.mv_size != 8) {
+		if (k.mv_size != 8 || v.mv_size > STATE_RECORD_MAX) {
 			rc = STATE_CORRUPT;
 			goto out;
 		}
 		uint32_t user_id = (uint32_t)state__be_load((const uint8_t *)k.mv_data + 4, 4);
-		if (state__reserve((void **)&cc->bytes, &cc->cap, cc->used + k.mv_size + v.mv_size, 1, 4096) ||
-		    state__reserve((void **)&cc->rows, &cc->rows_cap, cc->n + 1, sizeof *cc->rows, 4096)) {
-			rc = STATE_NOMEM;
-			goto out;
-		}
-		struct copied_row *row = &cc->rows[cc->n];
-		int drc = state__demographics_in_txn(db, txn, user_id, &row->demographics);
+		struct event_customer d;
+		int drc = state__demographics_in_txn(db, txn, user_id, &d);
 		if (drc != STATE_OK && drc != STATE_NOTFOUND) {
 			rc = drc;
 			goto out;
 		}
-		row->has_demographics = drc == STATE_OK;
-		row->at = cc->used;
-		row->value_len = (uint32_t)v.mv_size;
-		memcpy(cc->bytes + cc->used, k.mv_data, k.mv_size);
-		memcpy(cc->bytes + cc->used + k.mv_size, v.mv_data, v.mv_size);
-		cc->used += k.mv_size + v.mv_size;
+		uint8_t head[COPY_HEADER];
+		state__be_store(head, v.mv_size, 4);
+		head[4] = drc == STATE_OK;
+		if (fwrite(head, sizeof head, 1, cc->f) != 1 || (head[4] && fwrite(&d, sizeof d, 1, cc->f) != 1) ||
+		    fwrite(k.mv_data, k.mv_size, 1, cc->f) != 1 ||
+		    (v.mv_size && fwrite(v.mv_data, v.mv_size, 1, cc->f) != 1)) {
+			rc = errno ? errno : EIO;
+			goto out;
+		}
 		cc->n++;
 	}
 	rc = mrc == MDB_NOTFOUND ? STATE_OK : state__map_mdb(mrc);
+	if (rc == STATE_OK && fflush(cc->f) != 0)
+		rc = errno ? errno : EIO;
 out:
 	mdb_cursor_close(cur);
 	return rc;
@@ -157,14 +175,24 @@ out:
 /* One pass over the copy, in key order, as walk_customers hands the rows out. */
 static int walk_copy(const struct customer_copy *cc, state_customer_cb cb, void *ctx)
 {
-	for (size_t i = 0; i < cc->n; i++) {
-		const struct copied_row *row = &cc->rows[i];
-		MDB_val k = { 8, cc->bytes + row->at }, v = { row->value_len, cc->bytes + row->at + 8 };
+	if (fseek(cc->f, 0, SEEK_SET) != 0)
+		return errno ? errno : EIO;
+	for (uint64_t i = 0; i < cc->n; i++) {
+		uint8_t head[COPY_HEADER], row[8 + STATE_RECORD_MAX];
+		struct event_customer d;
+		if (fread(head, sizeof head, 1, cc->f) != 1)
+			return ferror(cc->f) && errno ? errno : EIO;
+		size_t value_len = (size_t)state__be_load(head, 4);
+		if (value_len > STATE_RECORD_MAX)
+			return STATE_CORRUPT;
+		if ((head[4] && fread(&d, sizeof d, 1, cc->f) != 1) || fread(row, 8 + value_len, 1, cc->f) != 1)
+			return ferror(cc->f) && errno ? errno : EIO;
+		MDB_val k = { 8, row }, v = { value_len, row + 8 };
 		struct state_customer c;
 		int rc = state__customer_decode(&k, &v, &c);
 		if (rc != STATE_OK)
 			return rc;
-		if ((rc = cb(&c, row->has_demographics ? &row->demographics : NULL, ctx)) != 0)
+		if ((rc = cb(&c, head[4] ? &d : NULL, ctx)) != 0)
 			return rc;
 	}
 	return STATE_OK;

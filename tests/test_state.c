@@ -321,6 +321,109 @@ static void test_batch_commit_offsets_and_reopen(void **state)
 	state_close(db);
 }
 
+/* Applies order 1 of user 1's basket to user_id in partition (5 lines) in b. */
+static void apply_first_order(struct state_batch *b, int32_t partition, uint32_t user_id)
+{
+	for (int k = 1; k <= user1_basket[0]; k++) {
+		struct event ev = user1_event(1, k, 196);
+		ev.user_id = user_id;
+		assert_int_equal(state_batch_apply(b, partition, &ev), STATE_OK);
+	}
+}
+
+static uint64_t last_commit(struct state_db *db)
+{
+	uint64_t id = 0;
+	assert_int_equal(state_last_commit(db, &id), STATE_OK);
+	return id;
+}
+
+/* A batch of only applied events commits whole partitions apart (a transaction ends at a
+ * partition's end once it holds a quarter of the customers and 4,096), each partition with its
+ * offsets; a small one, or one that writes anything else, is one transaction. */
+static void test_batch_commits_partitions_apart(void **state)
+{
+	const char *dir = *state;
+	struct state_db *db = open_db(dir, 0);
+	struct state_batch *b;
+	assert_int_equal(state_batch_begin(db, &b), STATE_OK);
+	for (int32_t p = 2; p >= 0; p--) /* touched out of key order: the commit sorts */
+		for (uint32_t u = 1; u <= 3000; u++)
+			apply_first_order(b, p, u);
+	for (int32_t p = 3; p >= 0; p--) /* partition 3 has no customers: its offset goes in the last */
+		assert_int_equal(state_batch_set_offset(b, "events", p, 100 + p), STATE_OK);
+	uint64_t before = last_commit(db);
+	struct state_batch_stats st;
+	assert_int_equal(state_batch_commit(b, &st), STATE_OK);
+	assert_int_equal(st.customers, 9000);
+	assert_int_equal(st.applied, 45000);
+	assert_int_equal(last_commit(db) - before, 2); /* partitions 0-1 (6,000), then 2 with 3's offset */
+	for (int32_t p = 0; p <= 3; p++) {
+		int64_t next = 0;
+		assert_int_equal(state_offset_get(db, "events", p, &next), STATE_OK);
+		assert_true(next == 100 + p);
+	}
+	uint64_t customers = 0;
+	uint32_t partitions = 0;
+	assert_int_equal(state_customers_extent(db, &customers, &partitions), STATE_OK);
+	assert_int_equal(customers, 9000);
+	struct state_customer c;
+	assert_int_equal(state_get(db, 1, 3000, &c), STATE_OK);
+	assert_int_equal(c.items, 5);
+
+	/* Small: one transaction; the read-only batch sees what the last ones committed. */
+	assert_int_equal(state_batch_begin(db, &b), STATE_OK);
+	apply_first_order(b, 1, 3000); /* a duplicate now */
+	apply_first_order(b, 3, 7);
+	assert_int_equal(state_batch_set_offset(b, "events", 3, 200), STATE_OK);
+	before = last_commit(db);
+	assert_int_equal(state_batch_commit(b, &st), STATE_OK);
+	assert_int_equal(st.duplicates, 5);
+	assert_int_equal(last_commit(db) - before, 1);
+
+	/* Anything else written: one write transaction from then on, offsets set before it kept. */
+	assert_int_equal(state_batch_begin(db, &b), STATE_OK);
+	for (uint32_t u = 1; u <= 3000; u++) {
+		struct event ev = user1_event(2, 1, 196);
+		ev.user_id = u;
+		assert_int_equal(state_batch_apply(b, 0, &ev), STATE_OK);
+		ev.user_id = u + 10000;
+		assert_int_equal(state_batch_apply(b, 2, &ev), STATE_OK);
+		assert_int_equal(state_batch_apply(b, 1, &ev), STATE_OK);
+	}
+	assert_int_equal(state_batch_set_offset(b, "events", 0, 300), STATE_OK);
+	struct state_product prod = { .product_id = 196, .department_id = 7, .price_cents = 637 };
+	assert_int_equal(state_batch_put_product(b, &prod), STATE_OK);
+	assert_int_equal(state_batch_set_offset(b, "events", 1, 301), STATE_OK);
+	before = last_commit(db);
+	assert_int_equal(state_batch_commit(b, &st), STATE_OK);
+	assert_int_equal(last_commit(db) - before, 1);
+	int64_t next = 0;
+	assert_int_equal(state_offset_get(db, "events", 0, &next), STATE_OK);
+	assert_true(next == 300);
+	assert_int_equal(state_offset_get(db, "events", 1, &next), STATE_OK);
+	assert_true(next == 301);
+	assert_int_equal(state_get(db, 0, 3000, &c), STATE_OK);
+	assert_int_equal(c.orders, 2);
+	assert_int_equal(state_get(db, 2, 13000, &c), STATE_OK);
+	assert_int_equal(c.orders, 1);
+	assert_int_equal(state_product_find(db, 196)->price_cents, 637);
+
+	/* Offsets alone; and an abort of a read-only batch leaves nothing. */
+	assert_int_equal(state_batch_begin(db, &b), STATE_OK);
+	assert_int_equal(state_batch_set_offset(b, "events", 5, 500), STATE_OK);
+	assert_int_equal(state_batch_commit(b, NULL), STATE_OK);
+	assert_int_equal(state_offset_get(db, "events", 5, &next), STATE_OK);
+	assert_true(next == 500);
+	assert_int_equal(state_batch_begin(db, &b), STATE_OK);
+	apply_first_order(b, 6, 1);
+	assert_int_equal(state_batch_set_offset(b, "events", 6, 600), STATE_OK);
+	state_batch_abort(b);
+	assert_int_equal(state_offset_get(db, "events", 6, &next), STATE_NOTFOUND);
+	assert_int_equal(state_get(db, 6, 1, &c), STATE_NOTFOUND);
+	state_close(db);
+}
+
 static void test_batch_abort_leaves_no_trace(void **state)
 {
 	struct state_db *db = open_db(*state, 0);
@@ -1090,6 +1193,7 @@ int main(void)
 		cmocka_unit_test(test_decode_version1),
 		cmocka_unit_test(test_record_crc_refuses_every_flip),
 		cmocka_unit_test_setup_teardown(test_batch_commit_offsets_and_reopen, make_dir, remove_dir),
+		cmocka_unit_test_setup_teardown(test_batch_commits_partitions_apart, make_dir, remove_dir),
 		cmocka_unit_test_setup_teardown(test_batch_abort_leaves_no_trace, make_dir, remove_dir),
 		cmocka_unit_test_setup_teardown(test_foreach_and_partitions, make_dir, remove_dir),
 		cmocka_unit_test_setup_teardown(test_keys_sort_by_partition_then_user, make_dir, remove_dir),
