@@ -1,45 +1,66 @@
 /*
  * The walk of dataset/: a lines file read into buckets of consecutive positions of an order
- * sequence the caller chooses, 8 bytes a line, and each bucket grouped by order (add_to_cart
+ * sequence the caller chooses, 4 bytes a line, and each bucket grouped by order (add_to_cart
  * order within an order, ties in file order) when it is handed out.
  *
- * A line is kept as one 64-bit key: its order's offset in its bucket, add_to_cart, the product
- * (below the caller's limit, else 0) and reordered, from the high bits to the low ones. Each
- * reading thread appends its keys to blocks of its own per bucket, and counts the lines of each
- * order as it reads them; a bucket is sorted by its first part's blocks, then the second's (file
- * order), with a counting sort on the offset (those counts) and an insertion sort on add_to_cart
- * (the files have an order's lines in that order already).
+ * A line is kept as one 32-bit key: its order's offset in its bucket, the product (below the
+ * caller's limit, else 0) and reordered, from the high bits to the low ones. Its add_to_cart is
+ * not kept: the files hold an order's lines together, numbered 1, 2, 3... in file order, so a
+ * part's run of an order's lines numbers them by place. Each reading thread appends its keys to
+ * blocks of its own per bucket, and counts each order's run as it reads it; a bucket is sorted
+ * by its first part's blocks, then the second's (file order), with a counting sort on the
+ * offset (those counts).
+ *
+ * A line that does not fit that (its add_to_cart not the next number of its run, its order met
+ * again after other orders, its product too large for a key) is a stray, kept whole in a list
+ * of its part, and so is every later line of its order in that part; an order with strays, or
+ * with runs in both parts, has its lines sorted by add_to_cart (stable) when handed out.
  */
 #include "dataset/dataset_int.h"
 
 #include <pthread.h>
 #include <string.h>
 
-/* A bucket holds up to 2^14 positions (about 150,000 lines, 1.2 MB of keys at the data's 9.5
+/* A bucket holds up to 2^14 positions (about 150,000 lines, 0.6 MB of keys at the data's 9.5
  * lines an order): the sort's scattered writes stay in the core's cache, and the lines handed out
- * are still there when they are applied. 2^16 took a fifth more of the sorting thread's time. */
-enum { BLOCK_KEYS = 8192, BUCKET_BITS_MAX = 14 };
+ * are still there when they are applied. A key: offset (14 bits), product (17), reordered (1). */
+enum { BLOCK_KEYS = 16384, BUCKET_BITS = 14, PRODUCT_BITS = 17, OFF_SHIFT = PRODUCT_BITS + 1 };
+#define PRODUCT_KEY_LIMIT (1u << PRODUCT_BITS)
 
 /* A bucket's keys from one part: full blocks, then its last block with fill[bucket] keys. */
 struct block {
 	struct block *next;
-	uint64_t keys[BLOCK_KEYS];
+	uint32_t keys[BLOCK_KEYS];
 };
 
-/* What one reading thread appends to: a list of blocks per bucket. */
+/* A line kept whole, apart from the runs: in file order within its part (seq). */
+struct stray {
+	uint32_t order_id;
+	uint32_t seq;
+	uint32_t product_id; /* below the walk's product limit, else 0 */
+	uint16_t add_to_cart;
+	uint8_t reordered;
+};
+
+/* What one reading thread appends to: a list of blocks per bucket, and its strays. */
 struct part {
-	const struct ds_walk *w;
+	struct ds_walk *w;
 	struct block **head, **tail; /* by bucket */
 	uint32_t *fill;              /* by bucket: the keys in its tail block (a dense array: no cache
 				      * miss in a block's header when the bucket changes) */
-	int index;                   /* its place in w->parts */
-	/* The last order id keep_rows looked up (about 10 rows in a row share one): its text as
-	 * loaded, digits only (0 when none yet), and where its lines go. */
+	struct stray *strays;        /* sorted by (order_id, seq) once the reading ends */
+	uint64_t n_strays, cap_strays;
+	int index; /* its place in w->parts */
+	/* The order of the lines being read (0: none yet): whether they are kept, and how. */
+	uint32_t cur_order;
+	int cur_kept, cur_stray; /* cur_stray: its lines here go to the strays */
+	uint64_t cur_bucket;     /* where its run goes */
+	uint32_t cur_key;        /* its offset in the bucket, in place in a key */
+	uint32_t *cur_count;     /* its run's lines in this part (in w->count) */
+	/* The last order id keep_rows parsed (about 10 rows in a row share one): its text as loaded,
+	 * digits only (last_len 0: none, or the one-row path read a row since). */
 	uint64_t last_text[2];
 	int last_len;
-	uint64_t last_bucket; /* UINT64_MAX: not in the sequence */
-	uint64_t last_key;    /* its offset in the bucket, in place in a key */
-	uint32_t *last_count; /* its lines kept by this part (in w->count) */
 };
 
 /* A bucket sorted for handing out, and the memory it is sorted in. */
@@ -48,7 +69,11 @@ struct slot {
 	uint64_t b; /* the bucket */
 	int rc;     /* 1, or DS_NOMEM */
 	uint32_t *first_line;
-	uint64_t *keys;
+	uint32_t *first_key; /* by position: where its run keys start in keys (while placing: next) */
+	uint32_t *run0;      /* by position: its run's lines from part 0 */
+	uint8_t *sort;       /* by position: 1 when its lines must be sorted (strays, or two runs) */
+	uint32_t *keys;
+	uint64_t cap_keys;
 	struct ds_line *lines;
 	uint64_t cap_lines;
 	struct ds_order *orders; /* the bucket's orders, by position */
@@ -60,17 +85,22 @@ struct ds_walk {
 	const uint32_t *seq;
 	uint64_t n_seq;
 	uint32_t *pos_of; /* by order id: position in seq + 1, or 0 */
-	uint32_t *count;  /* by order id and part (count[id * DS_LINE_PARTS + part]): the lines each part
-			   * kept, counted as they are read (in order id order, mostly) for the sort */
+	uint8_t *strayed; /* by order id, a bit: some of its lines are strays (either part) */
+	uint32_t *count;  /* by order id and part (count[id * DS_LINE_PARTS + part]): the lines of
+			    * its run in that part, counted as they are read */
 	uint32_t product_limit;
-	int product_bits;
-	int bucket_bits; /* a bucket holds 2^bucket_bits positions */
 	uint64_t n_buckets, next;
 	struct part parts[DS_LINE_PARTS];
 	struct slot slots[2]; /* bucket b is sorted into slots[b % 2] */
 	pthread_t worker;     /* sorting the bucket after the one handed out, if running */
 	int worker_running;
 };
+
+/* Whether order id has strays (a relaxed load: the reading threads set the bits as they go). */
+static inline int is_strayed(const struct ds_walk *w, uint32_t id)
+{
+	return __atomic_load_n(&w->strayed[id >> 3], __ATOMIC_RELAXED) >> (id & 7) & 1;
+}
 
 static void free_part(struct part *p, uint64_t n_buckets)
 {
@@ -83,14 +113,21 @@ static void free_part(struct part *p, uint64_t n_buckets)
 		}
 		p->head[b] = p->tail[b] = NULL;
 	}
+	free(p->strays);
+	p->strays = NULL;
+	p->n_strays = p->cap_strays = 0;
 }
 
 static void reset_part(void *ctx)
 {
 	struct part *p = ctx;
-	free_part(p, p->w->n_buckets);
-	for (size_t id = 0; id < p->w->h->cap; id++)
-		p->w->count[id * DS_LINE_PARTS + (size_t)p->index] = 0;
+	struct ds_walk *w = p->w;
+	free_part(p, w->n_buckets);
+	p->cur_order = 0;
+	p->last_len = 0;
+	for (size_t id = 0; id < w->h->cap; id++)
+		w->count[id * DS_LINE_PARTS + (size_t)p->index] = 0;
+	memset(w->strayed, 0, (w->h->cap + 7) / 8); /* the resets come one after the other */
 }
 
 /* A new last block for bucket b (the one before it full), or NULL when out of memory. */
@@ -108,42 +145,70 @@ static struct block *new_block(struct part *p, uint64_t b)
 	return p->tail[b] = nk;
 }
 
-/* Appends a key to bucket b's blocks: 0, or DS_NOMEM. */
-static inline int append_key(struct part *p, uint64_t b, uint64_t key)
+/* The lines that follow are of order id (in the history): where they go. */
+static void begin_order(struct part *p, uint32_t id)
 {
-	struct block *k = p->tail[b];
-	if ((!k || p->fill[b] == BLOCK_KEYS) && !(k = new_block(p, b)))
+	struct ds_walk *w = p->w;
+	uint32_t pos = w->pos_of[id];
+	p->cur_order = id;
+	p->cur_kept = pos != 0;
+	p->cur_count = &w->count[(size_t)id * DS_LINE_PARTS + (size_t)p->index];
+	/* met before in this part (its run ended), or strayed already: strays from here on */
+	p->cur_stray = p->cur_kept && (*p->cur_count != 0 || is_strayed(w, id));
+	if (p->cur_kept) {
+		p->cur_bucket = (pos - 1) >> BUCKET_BITS;
+		p->cur_key = ((pos - 1) & ((1u << BUCKET_BITS) - 1)) << OFF_SHIFT;
+	}
+}
+
+/* Keeps a line of the current order as a stray (and its later lines in this part): 0, or
+ * DS_NOMEM. */
+static int add_stray(struct part *p, uint32_t product, uint16_t cart, uint8_t reordered)
+{
+	if (!p->cur_stray) {
+		p->cur_stray = 1;
+		__atomic_fetch_or(&p->w->strayed[p->cur_order >> 3], (uint8_t)(1u << (p->cur_order & 7)),
+				  __ATOMIC_RELAXED);
+	}
+	if (ds__grow_array((void **)&p->strays, p->n_strays, &p->cap_strays, sizeof *p->strays, 256))
 		return DS_NOMEM;
-	k->keys[p->fill[b]++] = key;
+	p->strays[p->n_strays] = (struct stray){ p->cur_order, (uint32_t)p->n_strays, product, cart, reordered };
+	p->n_strays++;
 	return 0;
 }
 
-/* The sink of ds_history_read_lines(): keeps a line of an order of the sequence as its key. */
+/* The sink of ds_history_read_lines(): keeps a line of an order of the sequence. */
 static int keep_line(const struct ds_line *l, void *ctx, char *why, size_t why_len)
 {
 	struct part *p = ctx;
 	const struct ds_walk *w = p->w;
 	if (l->order_id >= w->h->cap || w->h->orders[l->order_id].user_id == 0)
 		return ds__orphan_line(w->h, l, why, why_len);
-	uint32_t pos = w->pos_of[l->order_id];
-	if (pos-- == 0)
+	p->last_len = 0; /* keep_rows compares the next row's order with this one's afresh */
+	if (l->order_id != p->cur_order)
+		begin_order(p, l->order_id);
+	if (!p->cur_kept)
 		return 0; /* not in the sequence */
-	uint64_t b = pos >> w->bucket_bits, off = pos & ((1u << w->bucket_bits) - 1);
-	uint64_t product = l->product_id < w->product_limit ? l->product_id : 0;
-	uint64_t key = off << (17 + w->product_bits) | (uint64_t)l->add_to_cart << (1 + w->product_bits) |
-		       product << 1 | l->reordered;
-	w->count[(size_t)l->order_id * DS_LINE_PARTS + (size_t)p->index]++;
-	return append_key(p, b, key);
+	uint32_t product = l->product_id < w->product_limit ? l->product_id : 0;
+	if (p->cur_stray || product >= PRODUCT_KEY_LIMIT || l->add_to_cart != *p->cur_count + 1)
+		return add_stray(p, product, l->add_to_cart, l->reordered);
+	uint64_t b = p->cur_bucket;
+	struct block *k = p->tail[b];
+	if ((!k || p->fill[b] == BLOCK_KEYS) && !(k = new_block(p, b)))
+		return DS_NOMEM;
+	k->keys[p->fill[b]++] = p->cur_key | product << 1 | l->reordered;
+	(*p->cur_count)++;
+	return 0;
 }
 
 /*
  * The batch fast path of keep_line (ds__rows_fn), parse and bucket in one loop: rows of the form
  * "order,product,cart,reordered" in plain digits (at most 10 each, reordered one digit) whose
  * values are in range and whose order is in the history; each kept as keep_line keeps it, with
- * no ds_line built. A row's order id is looked up only when its text differs from the row
- * before's. Any other row stops the batch: the engine's one-row path (line_fast, keep_line, or
- * line_row) judges and reports it as before. Rows within 40 bytes of end are left to that path
- * too, so that every 8-byte load stays inside the text.
+ * no ds_line built. A row's order id is parsed only when its text differs from the row before's.
+ * Any other row stops the batch: the engine's one-row path (line_fast, keep_line, or line_row)
+ * judges and reports it as before. Rows within 40 bytes of end are left to that path too, so
+ * that every 8-byte load stays inside the text.
  */
 static int keep_rows(const char **s_io, const char *end, uint64_t max_rows, void *ctx, uint64_t *rows_out)
 {
@@ -152,11 +217,10 @@ static int keep_rows(const char **s_io, const char *end, uint64_t max_rows, void
 	const char *s = *s_io;
 	uint64_t done = 0;
 	int rc = 0;
-	const int cart_shift = 1 + w->product_bits;
-	/* The current order's block and its fill, and its lines kept, held here (not in memory the
+	/* The current run's block and its fill, and its lines so far, held here (not in memory the
 	 * next row must read back) until the order changes or the batch ends. */
 	struct block *blk = NULL;
-	uint32_t fill = 0, run = 0;
+	uint32_t fill = 0, run = p->cur_order ? *p->cur_count : 0;
 	while (DS__SWAR && done < max_rows && end - s >= 40 && (unsigned char)(*s - '0') < 10) {
 		/* The row's first four non-digits, from one 32-byte look: its three commas and its end.
 		 * The next row's start depends on these alone, not on the digits' values. */
@@ -188,45 +252,47 @@ static int keep_rows(const char **s_io, const char *end, uint64_t max_rows, void
 			t1 = ds__load8(s + 8) & ~0ull >> (64 - 8 * (c1 - 8));
 		}
 		if (c1 != p->last_len || t0 != p->last_text[0] || t1 != p->last_text[1]) {
-			if (blk)
-				p->fill[p->last_bucket] = fill;
-			blk = NULL;
-			if (run)
-				*p->last_count += run;
-			run = 0;
 			uint64_t order = ds__digits_n(s, c1);
 			if (order == 0 || order > UINT32_MAX - 1 || order >= w->h->cap ||
 			    w->h->orders[order].user_id == 0)
 				break; /* a bad row, or an orphan line: reported by the one-row path */
-			uint32_t pos = w->pos_of[order];
+			if (order != p->cur_order) {
+				if (blk)
+					p->fill[p->cur_bucket] = fill;
+				blk = NULL;
+				if (p->cur_order)
+					*p->cur_count = run;
+				begin_order(p, (uint32_t)order);
+				run = *p->cur_count;
+			}
 			p->last_len = c1;
 			p->last_text[0] = t0;
 			p->last_text[1] = t1;
-			p->last_count = &w->count[order * DS_LINE_PARTS + (uint64_t)p->index];
-			p->last_bucket = pos ? (pos - 1) >> w->bucket_bits : UINT64_MAX;
-			p->last_key = pos ? (uint64_t)((pos - 1) & ((1u << w->bucket_bits) - 1))
-						<< (17 + w->product_bits)
-					  : 0;
 		}
 		uint64_t product = ds__digits_n(s + c1 + 1, c2 - c1 - 1), cart = ds__digits_n(s + c2 + 1, c3 - c2 - 1);
 		if (product == 0 || product > UINT32_MAX || cart == 0 || cart > UINT16_MAX)
 			break;
-		if (p->last_bucket != UINT64_MAX) {
-			uint64_t key = p->last_key | cart << cart_shift |
-				       (product < w->product_limit ? product : 0) << 1 | (uint64_t)(s[c3 + 1] - '0');
-			if (!blk) {
-				blk = p->tail[p->last_bucket];
-				fill = blk ? p->fill[p->last_bucket] : BLOCK_KEYS;
-			}
-			if (fill == BLOCK_KEYS) {
-				if (!(blk = new_block(p, p->last_bucket))) {
-					rc = DS_NOMEM;
+		if (p->cur_kept) {
+			uint32_t kept = product < w->product_limit ? (uint32_t)product : 0;
+			uint32_t reordered = (uint32_t)(s[c3 + 1] - '0');
+			if (p->cur_stray || kept >= PRODUCT_KEY_LIMIT || cart != run + 1) {
+				if ((rc = add_stray(p, kept, (uint16_t)cart, (uint8_t)reordered)) != 0)
 					break;
+			} else {
+				if (!blk) {
+					blk = p->tail[p->cur_bucket];
+					fill = blk ? p->fill[p->cur_bucket] : BLOCK_KEYS;
 				}
-				fill = 0;
+				if (fill == BLOCK_KEYS) {
+					if (!(blk = new_block(p, p->cur_bucket))) {
+						rc = DS_NOMEM;
+						break;
+					}
+					fill = 0;
+				}
+				blk->keys[fill++] = p->cur_key | kept << 1 | reordered;
+				run++;
 			}
-			blk->keys[fill++] = key;
-			run++;
 		}
 		done++;
 		/* past the row's end; a CR LF's LF is an empty row, which the engine would skip */
@@ -234,12 +300,37 @@ static int keep_rows(const char **s_io, const char *end, uint64_t max_rows, void
 		s += c4 + 1 + crlf;
 	}
 	if (blk)
-		p->fill[p->last_bucket] = fill;
-	if (run)
-		*p->last_count += run;
+		p->fill[p->cur_bucket] = fill;
+	if (p->cur_order)
+		*p->cur_count = run;
 	*s_io = s;
 	*rows_out = done;
 	return rc;
+}
+
+static int stray_cmp(const void *a, const void *b)
+{
+	const struct stray *x = a, *y = b;
+	if (x->order_id != y->order_id)
+		return x->order_id < y->order_id ? -1 : 1;
+	return x->seq < y->seq ? -1 : x->seq > y->seq;
+}
+
+/* The strays of order id in part p: [*first, return value) of p->strays (sorted by order). */
+static uint64_t strays_of(const struct part *p, uint32_t id, uint64_t *first)
+{
+	uint64_t lo = 0, hi = p->n_strays;
+	while (lo < hi) {
+		uint64_t mid = lo + (hi - lo) / 2;
+		if (p->strays[mid].order_id < id)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	*first = lo;
+	while (hi < p->n_strays && p->strays[hi].order_id == id)
+		hi++;
+	return hi;
 }
 
 int ds_walk_read(const struct ds_history *h, const uint32_t *seq, uint64_t n_seq, const char *path,
@@ -256,16 +347,14 @@ int ds_walk_read(const struct ds_history *h, const uint32_t *seq, uint64_t n_seq
 	w->seq = seq;
 	w->n_seq = n_seq;
 	w->product_limit = product_limit;
-	while (w->product_bits < 32 && (1ull << w->product_bits) < product_limit)
-		w->product_bits++;
-	/* offset + add_to_cart (16) + product + reordered (1) in 64 bits */
-	w->bucket_bits = 47 - w->product_bits < BUCKET_BITS_MAX ? 47 - w->product_bits : BUCKET_BITS_MAX;
-	w->n_buckets = (n_seq + (1u << w->bucket_bits) - 1) >> w->bucket_bits;
+	w->n_buckets = (n_seq + (1u << BUCKET_BITS) - 1) >> BUCKET_BITS;
+	size_t cap = h->cap ? h->cap : 1;
 	/* pos_of[id] is the position + 1 (0: not in the sequence), so that the pages of ids above
 	 * the largest in the sequence stay untouched zeros. */
-	w->pos_of = calloc(h->cap ? h->cap : 1, sizeof *w->pos_of);
-	w->count = calloc((h->cap ? h->cap : 1) * DS_LINE_PARTS, sizeof *w->count);
-	if (!w->pos_of || !w->count)
+	w->pos_of = calloc(cap, sizeof *w->pos_of);
+	w->strayed = calloc((cap + 7) / 8, 1);
+	w->count = calloc(cap * DS_LINE_PARTS, sizeof *w->count);
+	if (!w->pos_of || !w->strayed || !w->count)
 		goto out;
 	for (uint64_t i = 0; i < n_seq; i++)
 		w->pos_of[seq[i]] = (uint32_t)i + 1;
@@ -281,15 +370,22 @@ int ds_walk_read(const struct ds_history *h, const uint32_t *seq, uint64_t n_seq
 			goto out;
 		sink.ctx[i] = p;
 	}
+	const size_t positions = (size_t)1 << BUCKET_BITS;
 	for (int i = 0; i < 2; i++) {
 		struct slot *sl = &w->slots[i];
 		sl->w = w;
-		sl->first_line = malloc(((1u << w->bucket_bits) + 1) * sizeof *sl->first_line);
-		sl->orders = malloc((1u << w->bucket_bits) * sizeof *sl->orders);
-		if (!sl->first_line || !sl->orders)
+		sl->first_line = malloc((positions + 1) * sizeof *sl->first_line);
+		sl->first_key = malloc((positions + 1) * sizeof *sl->first_key);
+		sl->run0 = malloc(positions * sizeof *sl->run0);
+		sl->sort = malloc(positions);
+		sl->orders = malloc(positions * sizeof *sl->orders);
+		if (!sl->first_line || !sl->first_key || !sl->run0 || !sl->sort || !sl->orders)
 			goto out;
 	}
 	rc = ds__history_read_lines_rows(h, path, &sink, keep_rows, rep);
+	for (int i = 0; rc == DS_OK && i < DS_LINE_PARTS; i++)
+		if (w->parts[i].n_strays)
+			qsort(w->parts[i].strays, w->parts[i].n_strays, sizeof *w->parts[i].strays, stray_cmp);
 	/* The order ids are of no more use: the keys hold offsets in buckets. */
 	free(w->pos_of);
 	w->pos_of = NULL;
@@ -302,6 +398,62 @@ out:
 	return DS_OK;
 }
 
+/* Makes room in sl for n keys and m lines: 0, or -1 when out of memory. */
+static int slot_room(struct slot *sl, uint64_t n, uint64_t m)
+{
+	if (n > sl->cap_keys) {
+		free(sl->keys);
+		sl->keys = malloc(n * sizeof *sl->keys);
+		sl->cap_keys = sl->keys ? n : 0;
+		if (!sl->keys)
+			return -1;
+	}
+	if (m > sl->cap_lines) {
+		free(sl->lines);
+		sl->lines = malloc(m * sizeof *sl->lines);
+		sl->cap_lines = sl->lines ? m : 0;
+		if (!sl->lines)
+			return -1;
+	}
+	return 0;
+}
+
+/* A run's keys as lines of order id, numbered from 1: returns past the last line written. */
+static struct ds_line *run_lines(const uint32_t *keys, uint32_t n, uint32_t id, struct ds_line *out)
+{
+	for (uint32_t j = 0; j < n; j++)
+		*out++ = (struct ds_line){
+			.order_id = id,
+			.product_id = keys[j] >> 1 & (PRODUCT_KEY_LIMIT - 1),
+			.add_to_cart = (uint16_t)(j + 1),
+			.reordered = (uint8_t)(keys[j] & 1),
+		};
+	return out;
+}
+
+/* An order's lines from its runs and its strays, in file order, then by add_to_cart (stable). */
+static void order_lines(const struct ds_walk *w, uint32_t id, const uint32_t *keys, uint32_t run0, uint32_t run1,
+			struct ds_line *out)
+{
+	struct ds_line *at = out;
+	for (int j = 0; j < DS_LINE_PARTS; j++) {
+		uint32_t n = j == 0 ? run0 : run1;
+		at = run_lines(keys, n, id, at);
+		keys += n;
+		if (is_strayed(w, id)) {
+			uint64_t first, end = strays_of(&w->parts[j], id, &first);
+			for (const struct stray *s = w->parts[j].strays + first; s < w->parts[j].strays + end; s++)
+				*at++ = (struct ds_line){ id, s->product_id, s->add_to_cart, s->reordered };
+		}
+	}
+	for (struct ds_line *l = out + 1; l < at; l++) {
+		struct ds_line x = *l, *k = l;
+		for (; k > out && k[-1].add_to_cart > x.add_to_cart; k--)
+			*k = k[-1];
+		*k = x;
+	}
+}
+
 /* Sorts bucket sl->b into sl (sl->rc: 1, or DS_NOMEM), and frees its blocks. */
 static void *sort_bucket(void *arg)
 {
@@ -309,17 +461,16 @@ static void *sort_bucket(void *arg)
 	struct ds_walk *w = sl->w;
 	const uint64_t b = sl->b;
 	sl->rc = DS_NOMEM;
-	uint64_t from = b << w->bucket_bits, to = from + (1u << w->bucket_bits);
+	uint64_t from = b << BUCKET_BITS, to = from + (1u << BUCKET_BITS);
 	if (to > w->n_seq)
 		to = w->n_seq;
 	uint32_t n_pos = (uint32_t)(to - from);
-	const int off_shift = 17 + w->product_bits, cart_shift = 1 + w->product_bits;
-	/* The lines of each offset, counted as they were read, and the orders: the sequence visits
-	 * the order table and the counts at random places, and a loop of loads that do not wait for
-	 * each other (asked for ahead) lets their cache misses overlap. Then the keys are placed
-	 * (the parts in file order). */
-	uint64_t n = 0;
-	sl->first_line[0] = 0;
+	/* The runs of each offset, counted as they were read, its strays, and the orders: the
+	 * sequence visits the order table and the counts at random places, and a loop of loads that
+	 * do not wait for each other (asked for ahead) lets their cache misses overlap. Then the keys
+	 * are placed (the parts in file order). */
+	uint64_t n_keys = 0, n_lines = 0;
+	sl->first_key[0] = sl->first_line[0] = 0;
 	for (uint32_t i = 0; i < n_pos; i++) {
 		if (i + DS__PREFETCH_AHEAD < n_pos) {
 			uint32_t ahead = w->seq[from + i + DS__PREFETCH_AHEAD];
@@ -327,33 +478,36 @@ static void *sort_bucket(void *arg)
 			__builtin_prefetch(&w->count[(size_t)ahead * DS_LINE_PARTS]);
 		}
 		uint32_t id = w->seq[from + i];
-		uint64_t m = 0;
+		const uint32_t *count = &w->count[(size_t)id * DS_LINE_PARTS];
+		uint64_t runs = 0, strays = 0;
 		for (int j = 0; j < DS_LINE_PARTS; j++)
-			m += w->count[(size_t)id * DS_LINE_PARTS + (size_t)j];
-		sl->first_line[i + 1] = (uint32_t)m; /* if it does not fit, n does not either */
-		n += m;
+			runs += count[j];
+		sl->run0[i] = count[0];
+		sl->sort[i] = count[0] && runs > count[0];
+		if (is_strayed(w, id)) {
+			sl->sort[i] = 1;
+			for (int j = 0; j < DS_LINE_PARTS; j++) {
+				uint64_t first, end = strays_of(&w->parts[j], id, &first);
+				strays += end - first;
+			}
+		}
+		n_keys += runs;
+		n_lines += runs + strays;
+		if (n_lines > UINT32_MAX)
+			return NULL;
+		sl->first_key[i + 1] = (uint32_t)n_keys;
+		sl->first_line[i + 1] = (uint32_t)n_lines;
 		sl->orders[i] = w->h->orders[id];
 	}
-	if (n > UINT32_MAX)
+	if (slot_room(sl, n_keys, n_lines))
 		return NULL;
-	if (n > sl->cap_lines) {
-		free(sl->keys);
-		free(sl->lines);
-		sl->keys = malloc(n * sizeof *sl->keys);
-		sl->lines = malloc(n * sizeof *sl->lines);
-		sl->cap_lines = sl->keys && sl->lines ? n : 0;
-		if (!sl->cap_lines)
-			return NULL;
-	}
-	for (uint32_t i = 0; i < n_pos; i++)
-		sl->first_line[i + 1] += sl->first_line[i];
 	for (int i = 0; i < DS_LINE_PARTS; i++) {
 		struct block *k = w->parts[i].head[b];
 		while (k) {
 			for (uint32_t j = 0, in_k = k->next ? BLOCK_KEYS : w->parts[i].fill[b]; j < in_k; j++) {
-				uint64_t key = k->keys[j];
-				/* first_line[off] is the next free slot of off while placing */
-				sl->keys[sl->first_line[key >> off_shift]++] = key;
+				uint32_t key = k->keys[j];
+				/* first_key[off] is the next free slot of off while placing */
+				sl->keys[sl->first_key[key >> OFF_SHIFT]++] = key;
 			}
 			struct block *next = k->next;
 			free(k);
@@ -361,31 +515,17 @@ static void *sort_bucket(void *arg)
 		}
 		w->parts[i].head[b] = w->parts[i].tail[b] = NULL;
 	}
-	/* Placing moved each first_line to the next offset's start: shift them back. */
-	memmove(sl->first_line + 1, sl->first_line, n_pos * sizeof *sl->first_line);
-	sl->first_line[0] = 0;
-	const uint64_t product_mask = (1ull << w->product_bits) - 1;
+	/* Placing moved each first_key to the next offset's start: shift them back. */
+	memmove(sl->first_key + 1, sl->first_key, n_pos * sizeof *sl->first_key);
+	sl->first_key[0] = 0;
 	for (uint32_t i = 0; i < n_pos; i++) {
-		uint64_t *keys = sl->keys + sl->first_line[i];
-		uint32_t m = sl->first_line[i + 1] - sl->first_line[i];
-		/* By add_to_cart, stable: the offset is the same, so compare the key above the product. */
-		for (uint32_t j = 1; j < m; j++) {
-			uint64_t key = keys[j];
-			uint32_t k = j;
-			while (k > 0 && keys[k - 1] >> cart_shift > key >> cart_shift) {
-				keys[k] = keys[k - 1];
-				k--;
-			}
-			keys[k] = key;
-		}
-		uint32_t order_id = w->seq[from + i];
-		for (uint32_t j = 0; j < m; j++)
-			sl->lines[sl->first_line[i] + j] = (struct ds_line){
-				.order_id = order_id,
-				.product_id = (uint32_t)(keys[j] >> 1 & product_mask),
-				.add_to_cart = (uint16_t)(keys[j] >> cart_shift),
-				.reordered = (uint8_t)(keys[j] & 1),
-			};
+		const uint32_t *keys = sl->keys + sl->first_key[i];
+		uint32_t runs = sl->first_key[i + 1] - sl->first_key[i];
+		struct ds_line *out = sl->lines + sl->first_line[i];
+		if (sl->sort[i])
+			order_lines(w, w->seq[from + i], keys, sl->run0[i], runs - sl->run0[i], out);
+		else
+			run_lines(keys, runs, w->seq[from + i], out);
 	}
 	sl->out = (struct ds_walk_bucket){ from, to, sl->first_line, sl->lines, sl->orders };
 	sl->rc = 1;
@@ -425,6 +565,9 @@ void ds_walk_free(struct ds_walk *w)
 		pthread_join(w->worker, NULL);
 	for (int i = 0; i < 2; i++) {
 		free(w->slots[i].first_line);
+		free(w->slots[i].first_key);
+		free(w->slots[i].run0);
+		free(w->slots[i].sort);
 		free(w->slots[i].keys);
 		free(w->slots[i].lines);
 		free(w->slots[i].orders);
@@ -436,6 +579,7 @@ void ds_walk_free(struct ds_walk *w)
 		free(w->parts[i].fill);
 	}
 	free(w->pos_of);
+	free(w->strayed);
 	free(w->count);
 	free(w);
 }

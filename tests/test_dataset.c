@@ -707,8 +707,9 @@ static void test_orders_fast_path_equals_libcsv(void **state)
 }
 
 /* Writes DIR/orders.csv (n orders of n / 4 users, ids shuffled) and DIR/order_products__prior.csv
- * (2 lines an order, by order id), then dirty lines: an order's lines apart and out of
- * add_to_cart order, a repeated add_to_cart, a line of an unknown order. */
+ * (2 lines an order, by order id; every 97th order's products above 2^17), then dirty lines: an
+ * order's lines apart and out of add_to_cart order, a repeated add_to_cart, a line of an unknown
+ * order. */
 static void write_walk_history(const char *dir, int n)
 {
 	char path[4096];
@@ -726,16 +727,15 @@ static void write_walk_history(const char *dir, int n)
 	fprintf(f, "order_id,product_id,add_to_cart_order,reordered\n");
 	for (int id = 1; id <= n; id++)
 		for (int k = 1; k <= 2; k++)
-			fprintf(f, "%d,%d,%d,%d\n", id, (id * k) % 60000 + 1, k, (id + k) % 2);
+			fprintf(f, "%d,%d,%d,%d\n", id, id % 97 ? (id * k) % 60000 + 1 : 131072 + id % 1000 + k, k,
+				(id + k) % 2);
 	fprintf(f, "7,99,1,1\n7,98,5,0\n7,97,3,1\n%d,5,1,0\n9,96,2,1\n", n + 5);
 	fclose(f);
 }
 
-/* A walk hands out each order of its sequence with the lines the history groups for it, in the
- * same order (add_to_cart, ties in file order), over several buckets, read on two threads. */
-static void test_walk_groups_like_the_history(void **state)
+/* The walk over a history of write_walk_history() against that history's own grouping. */
+static void check_walk_groups(uint32_t limit) /* products at or above it come out as 0 */
 {
-	(void)state;
 	enum { N = 90000 }; /* 72,000 in the sequence: more than a bucket (16,384) */
 	char dir[] = "/tmp/segstream-walk-XXXXXX", path[4096];
 	assert_non_null(mkdtemp(dir));
@@ -759,7 +759,6 @@ static void test_walk_groups_like_the_history(void **state)
 	int parts = 0;
 	assert_int_equal(ds_file_ranges(path, 2, ranges, &parts), DS_OK);
 	assert_int_equal(parts, 2);
-	const uint32_t limit = 50000; /* products at or above it come out as 0 */
 	struct ds_walk *w = NULL;
 	assert_int_equal(ds_walk_read(&h, seq, n_seq, path, limit, &r2, &w), DS_OK);
 	assert_true(r1.rows == r2.rows && r1.errors == 1 && r2.errors == 1); /* the unknown order */
@@ -801,6 +800,16 @@ static void test_walk_groups_like_the_history(void **state)
 	ds_history_free(&full);
 	snprintf(path, sizeof path, "rm -rf %s", dir);
 	assert_int_equal(system(path), 0);
+}
+
+/* A walk hands out each order of its sequence with the lines the history groups for it, in the
+ * same order (add_to_cart, ties in file order), over several buckets, read on two threads; with a
+ * product limit below the large products (kept as 0) and above them (kept whole, apart). */
+static void test_walk_groups_like_the_history(void **state)
+{
+	(void)state;
+	for (int i = 0; i < 2; i++)
+		check_walk_groups(i == 0 ? 50000 : 1u << 20);
 }
 
 /* The digits of the batch fast paths, eight bytes at a time, against a plain reading: 1 to 10

@@ -2,7 +2,7 @@
  * segstream backfill: builds the state straight from the history files, with the replay tool's
  * reader (dataset/) and the consumer's apply function (state_customer_apply), and writes it to
  * LMDB in one bulk transaction (keys in order, MDB_APPEND): the orders first, then the lines
- * in 8 bytes each (ds_walk), applied customer after customer in key order and each customer
+ * in 4 bytes each (ds_walk), applied customer after customer in key order and each customer
  * written as soon as it is complete (its record encoded on another thread while the next bucket
  * is applied), so memory follows the orders and the customers more than the lines (12 bytes a
  * line and every customer's record before). With --brokers it also stores,
