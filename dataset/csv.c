@@ -454,6 +454,20 @@ int ds__bad(char *why, size_t why_len, const char *fmt, ...)
 	return 1;
 }
 
+void *ds__calloc_huge(size_t n, size_t elem)
+{
+	void *t = calloc(n, elem); /* fresh pages are zero, untouched until used */
+	if (!t || n > SIZE_MAX / elem)
+		return t;
+	/* Large tables are read and written at random places (by id, in another order): huge pages
+	 * spare most of their TLB misses. Only a hint. */
+	const uintptr_t huge = (uintptr_t)2 << 20;
+	uintptr_t from = ((uintptr_t)t + huge - 1) & ~(huge - 1), to = ((uintptr_t)t + n * elem) & ~(huge - 1);
+	if (to > from)
+		(void)madvise((void *)from, to - from, MADV_HUGEPAGE);
+	return t;
+}
+
 /*
  * Grows an id-indexed table of elem-sized entries so that id fits; new entries are zeroed. The
  * new table comes from calloc and the old entries are copied, rather than realloc + memset: a
@@ -467,15 +481,9 @@ int ds__grow_table(void **table, size_t *cap, size_t elem, uint64_t id)
 	size_t n = *cap ? *cap * 2 : 1024;
 	if (n <= id) /* a jump: room for id, not the next power of two (up to twice the memory to walk) */
 		n = (size_t)id + 1;
-	void *t = calloc(n, elem); /* fresh pages are zero, untouched until used */
+	void *t = ds__calloc_huge(n, elem);
 	if (!t)
 		return -1;
-	/* Large tables are read and written at random places (by id, in another order): huge pages
-	 * spare most of their TLB misses. Only a hint. */
-	const uintptr_t huge = (uintptr_t)2 << 20;
-	uintptr_t from = ((uintptr_t)t + huge - 1) & ~(huge - 1), to = ((uintptr_t)t + n * elem) & ~(huge - 1);
-	if (to > from)
-		(void)madvise((void *)from, to - from, MADV_HUGEPAGE);
 	if (*cap)
 		memcpy(t, *table, *cap * elem);
 	free(*table);

@@ -108,6 +108,10 @@ static inline uint64_t ds__id_limit(uint64_t rows)
 	return per_rows > DS_ID_FLOOR ? per_rows : DS_ID_FLOOR;
 }
 
+/* calloc(n, elem) with a hint to back it with huge pages (a table read or written at random
+ * places: fewer TLB misses); free it with free(). */
+void *ds__calloc_huge(size_t n, size_t elem);
+
 /* Grows an id-indexed table of elem-sized entries so that id fits; new entries are zeroed.
  * Returns 0, or -1 when out of memory (the table is unchanged). */
 int ds__grow_table(void **table, size_t *cap, size_t elem, uint64_t id);

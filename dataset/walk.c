@@ -24,7 +24,7 @@
 /* A bucket holds up to 2^14 positions (about 150,000 lines, 0.6 MB of keys at the data's 9.5
  * lines an order): the sort's scattered writes stay in the core's cache, and the lines handed out
  * are still there when they are applied. A key: offset (14 bits), product (17), reordered (1). */
-enum { BLOCK_KEYS = 16384, BUCKET_BITS = 14, PRODUCT_BITS = 17, OFF_SHIFT = PRODUCT_BITS + 1 };
+enum { BLOCK_KEYS = 16384, BUCKET_BITS = 14, PRODUCT_BITS = 17, OFF_SHIFT = PRODUCT_BITS + 1, SLOTS = 3 };
 #define PRODUCT_KEY_LIMIT (1u << PRODUCT_BITS)
 
 /* A bucket's keys from one part: full blocks, then its last block with fill[bucket] keys. */
@@ -91,9 +91,18 @@ struct ds_walk {
 	uint32_t product_limit;
 	uint64_t n_buckets, next;
 	struct part parts[DS_LINE_PARTS];
-	struct slot slots[2]; /* bucket b is sorted into slots[b % 2] */
-	pthread_t worker;     /* sorting the bucket after the one handed out, if running */
-	int worker_running;
+	struct slot slots[SLOTS]; /* bucket b is sorted into slots[b % SLOTS] */
+	/* The sorter: a thread sorting the buckets in order, up to SLOTS - 1 ahead of the one the
+	 * caller holds (so that the sorting goes on while a bucket is applied slowly), or none (the
+	 * caller sorts each bucket when it asks, if no thread could start). */
+	pthread_t sorter;
+	int sorter_state; /* 0: not started, 1: running, -1: none (sorting inline) */
+	pthread_mutex_t lock;
+	pthread_cond_t room, ready;
+	uint64_t held;   /* the bucket the caller holds (under lock) */
+	uint64_t sorted; /* buckets [0, sorted) are sorted (under lock) */
+	int stop;        /* ds_walk_free: the sorter stops (under lock) */
+	int ended;       /* the sorter has returned (under lock) */
 };
 
 /* Whether order id has strays (a relaxed load: the reading threads set the bits as they go). */
@@ -351,9 +360,9 @@ int ds_walk_read(const struct ds_history *h, const uint32_t *seq, uint64_t n_seq
 	size_t cap = h->cap ? h->cap : 1;
 	/* pos_of[id] is the position + 1 (0: not in the sequence), so that the pages of ids above
 	 * the largest in the sequence stay untouched zeros. */
-	w->pos_of = calloc(cap, sizeof *w->pos_of);
+	w->pos_of = ds__calloc_huge(cap, sizeof *w->pos_of);
 	w->strayed = calloc((cap + 7) / 8, 1);
-	w->count = calloc(cap * DS_LINE_PARTS, sizeof *w->count);
+	w->count = ds__calloc_huge(cap * DS_LINE_PARTS, sizeof *w->count);
 	if (!w->pos_of || !w->strayed || !w->count)
 		goto out;
 	for (uint64_t i = 0; i < n_seq; i++)
@@ -371,7 +380,7 @@ int ds_walk_read(const struct ds_history *h, const uint32_t *seq, uint64_t n_seq
 		sink.ctx[i] = p;
 	}
 	const size_t positions = (size_t)1 << BUCKET_BITS;
-	for (int i = 0; i < 2; i++) {
+	for (int i = 0; i < SLOTS; i++) {
 		struct slot *sl = &w->slots[i];
 		sl->w = w;
 		sl->first_line = malloc((positions + 1) * sizeof *sl->first_line);
@@ -532,24 +541,61 @@ static void *sort_bucket(void *arg)
 	return NULL;
 }
 
+/* The sorter's body: the buckets in order, each when its slot is free (the caller no longer
+ * holds the bucket that was in it), until the last, a failure, or the stop. */
+static void *sorter(void *arg)
+{
+	struct ds_walk *w = arg;
+	for (uint64_t b = 0; b < w->n_buckets; b++) {
+		pthread_mutex_lock(&w->lock);
+		while (!w->stop && b >= w->held + SLOTS)
+			pthread_cond_wait(&w->room, &w->lock);
+		int stop = w->stop;
+		pthread_mutex_unlock(&w->lock);
+		if (stop)
+			break;
+		struct slot *sl = &w->slots[b % SLOTS];
+		sl->b = b;
+		sort_bucket(sl);
+		pthread_mutex_lock(&w->lock);
+		w->sorted = b + 1;
+		pthread_cond_signal(&w->ready);
+		pthread_mutex_unlock(&w->lock);
+		if (sl->rc != 1)
+			break;
+	}
+	pthread_mutex_lock(&w->lock);
+	w->ended = 1;
+	pthread_cond_signal(&w->ready);
+	pthread_mutex_unlock(&w->lock);
+	return NULL;
+}
+
 int ds_walk_next(struct ds_walk *w, struct ds_walk_bucket *out)
 {
 	if (w->next >= w->n_buckets)
 		return 0;
 	uint64_t b = w->next++;
-	struct slot *sl = &w->slots[b % 2];
-	if (w->worker_running) { /* it sorted b */
-		pthread_join(w->worker, NULL);
-		w->worker_running = 0;
+	struct slot *sl = &w->slots[b % SLOTS];
+	if (w->sorter_state == 0) {
+		int ok = pthread_mutex_init(&w->lock, NULL) == 0;
+		ok = ok && pthread_cond_init(&w->room, NULL) == 0;
+		ok = ok && pthread_cond_init(&w->ready, NULL) == 0;
+		w->sorter_state = ok && pthread_create(&w->sorter, NULL, sorter, w) == 0 ? 1 : -1;
+	}
+	if (w->sorter_state == 1) {
+		pthread_mutex_lock(&w->lock);
+		w->held = b; /* the bucket before it is free */
+		pthread_cond_signal(&w->room);
+		while (w->sorted <= b && !w->ended)
+			pthread_cond_wait(&w->ready, &w->lock);
+		int missing = w->sorted <= b; /* the sorter failed on an earlier bucket */
+		pthread_mutex_unlock(&w->lock);
+		if (missing)
+			return DS_NOMEM;
 	} else {
 		sl->b = b;
 		sort_bucket(sl);
-	}
-	/* The next bucket is sorted on another thread while the caller walks this one. */
-	if (sl->rc == 1 && b + 1 < w->n_buckets) {
-		struct slot *next = &w->slots[(b + 1) % 2];
-		next->b = b + 1;
-		w->worker_running = pthread_create(&w->worker, NULL, sort_bucket, next) == 0;
 	}
 	if (sl->rc != 1)
 		return sl->rc;
@@ -561,9 +607,19 @@ void ds_walk_free(struct ds_walk *w)
 {
 	if (!w)
 		return;
-	if (w->worker_running)
-		pthread_join(w->worker, NULL);
-	for (int i = 0; i < 2; i++) {
+	if (w->sorter_state == 1) {
+		pthread_mutex_lock(&w->lock);
+		w->stop = 1;
+		pthread_cond_signal(&w->room);
+		pthread_mutex_unlock(&w->lock);
+		pthread_join(w->sorter, NULL);
+	}
+	if (w->sorter_state != 0) {
+		pthread_cond_destroy(&w->ready);
+		pthread_cond_destroy(&w->room);
+		pthread_mutex_destroy(&w->lock);
+	}
+	for (int i = 0; i < SLOTS; i++) {
 		free(w->slots[i].first_line);
 		free(w->slots[i].first_key);
 		free(w->slots[i].run0);
