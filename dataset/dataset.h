@@ -183,15 +183,15 @@ int ds_parse_date(const char *text, size_t len, int32_t *days_out);
 
 enum ds_eval_set { DS_EVAL_PRIOR = 0, DS_EVAL_TRAIN = 1, DS_EVAL_TEST = 2 };
 
-struct ds_order {
+struct ds_order {         /* 24 bytes (no padding): the tables hold one per order id */
 	uint32_t user_id; /* 0 = no order with this id */
 	uint16_t order_number;
 	uint8_t dow;
 	uint8_t hour;
-	int8_t days;         /* -1 when empty (first orders) */
-	uint8_t eval_set;    /* enum ds_eval_set */
-	uint32_t first_line; /* index of the order's first line in ds_history.lines */
+	int8_t days;      /* -1 when empty (first orders) */
+	uint8_t eval_set; /* enum ds_eval_set */
 	uint16_t n_lines;
+	uint32_t first_line;   /* index of the order's first line in ds_history.lines */
 	int64_t event_time_ms; /* filled by ds_history_build_timeline() */
 };
 

@@ -9,6 +9,9 @@
 #include <stdio.h>
 #include <string.h>
 
+/* The order tables hold one per order id (3.4M at full scale): no padding in them. */
+_Static_assert(sizeof(struct ds_order) == 24, "struct ds_order grew");
+
 /* ---- Orders ---- */
 
 /* Up to 10 digits at p (no sign, no space): their value and where they end, or NULL. */
