@@ -459,8 +459,9 @@ int ds_walk_read(const struct ds_history *h, const uint32_t *seq, uint64_t n_seq
 
 /**
  * @brief The next bucket, sorted, in sequence order. Its lines are freed as it is handed out:
- *        the walk can be walked once. The bucket after it is sorted meanwhile on a thread of
- *        the walk's own (joined by the next call, or by ds_walk_free).
+ *        the walk can be walked once. The buckets after it are sorted meanwhile, up to two
+ *        ahead, on a thread of the walk's own (started by the first call, stopped and joined by
+ *        ds_walk_free); the bucket handed out before this one is given back by this call.
  * @param[out] out  valid until the next call or ds_walk_free()
  * @return 1 with a bucket, 0 at the end, or DS_NOMEM.
  */
