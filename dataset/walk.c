@@ -407,24 +407,15 @@ out:
 	return DS_OK;
 }
 
-/* Makes room in sl for n keys and m lines: 0, or -1 when out of memory. */
-static int slot_room(struct slot *sl, uint64_t n, uint64_t m)
+/* Makes room for n elements of elem bytes in *items (its contents are not kept): 0, or -1. */
+static int room(void **items, uint64_t *cap, uint64_t n, size_t elem)
 {
-	if (n > sl->cap_keys) {
-		free(sl->keys);
-		sl->keys = malloc(n * sizeof *sl->keys);
-		sl->cap_keys = sl->keys ? n : 0;
-		if (!sl->keys)
-			return -1;
-	}
-	if (m > sl->cap_lines) {
-		free(sl->lines);
-		sl->lines = malloc(m * sizeof *sl->lines);
-		sl->cap_lines = sl->lines ? m : 0;
-		if (!sl->lines)
-			return -1;
-	}
-	return 0;
+	if (n <= *cap)
+		return 0;
+	free(*items);
+	*items = malloc(n * elem);
+	*cap = *items ? n : 0;
+	return *items ? 0 : -1;
 }
 
 /* A run's keys as lines of order id, numbered from 1: returns past the last line written. */
@@ -508,7 +499,8 @@ static void *sort_bucket(void *arg)
 		sl->first_line[i + 1] = (uint32_t)n_lines;
 		sl->orders[i] = w->h->orders[id];
 	}
-	if (slot_room(sl, n_keys, n_lines))
+	if (room((void **)&sl->keys, &sl->cap_keys, n_keys, sizeof *sl->keys) ||
+	    room((void **)&sl->lines, &sl->cap_lines, n_lines, sizeof *sl->lines))
 		return NULL;
 	for (int i = 0; i < DS_LINE_PARTS; i++) {
 		struct block *k = w->parts[i].head[b];
