@@ -25,7 +25,7 @@
 # BENCH_APPEND_TIME=1: the events topic keeps the broker's append time (LogAppendTime) once the history
 # is in, so that the debug lines split produce -> fetched at the broker append.
 # BENCH_KEEP=1 keeps the work directory (data, state, the broker's logs, every process's output) at exit.
-# The set-up's writes (gen's CSVs, ~670 MB at full scale, and the history in the broker's log) are
+# The set-up's writes (gen's CSVs, ~670 MiB at full scale, and the history in the broker's log) are
 # flushed (`sync`) before the catch-up and before the live phases: else the kernel writes them back
 # 30 s after they were made (vm.dirty_expire_centisecs), in whichever phase that falls, and every
 # fsync of the consumer waits behind them (BENCHMARKS.md, tenth session). BENCH_NO_SYNC=1 skips it.
