@@ -24,6 +24,11 @@
 # each batch's latency split: produce -> fetched, batch wait, LMDB put and commit, free list).
 # BENCH_APPEND_TIME=1: the events topic keeps the broker's append time (LogAppendTime) once the history
 # is in, so that the debug lines split produce -> fetched at the broker append.
+# BENCH_KEEP=1 keeps the work directory (data, state, the broker's logs, every process's output) at exit.
+# The set-up's writes (gen's CSVs, ~670 MiB at full scale, and the history in the broker's log) are
+# flushed (`sync`) before the catch-up and before the live phases: else the kernel writes them back
+# 30 s after they were made (vm.dirty_expire_centisecs), in whichever phase that falls, and every
+# fsync of the consumer waits behind them (BENCHMARKS.md, tenth session). BENCH_NO_SYNC=1 skips it.
 set -euo pipefail
 repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 cd "$repo"
@@ -69,6 +74,14 @@ wait_http() {
 	done
 	echo "freshness: http://127.0.0.1:$1$2 never answered 200" >&2
 	exit 1
+}
+# flush_setup: what was written so far reaches the disk now (timed), not in a measured phase (see the top).
+flush_setup() {
+	[ -z "${BENCH_NO_SYNC:-}" ] || return 0
+	local t0
+	t0=$(date +%s.%N)
+	sync
+	echo "sync: $(awk -v a="$t0" -v b="$(date +%s.%N)" 'BEGIN { printf "%.2f", b - a }') s"
 }
 # metric NAME: its value on the consumer's /metrics.
 metric() { curl -sf "http://127.0.0.1:$http/metrics" | awk -v n="$1" '$1 == n { print $2 }'; }
@@ -123,9 +136,11 @@ if [ -n "${BENCH_APPEND_TIME:-}" ]; then
 		    f.result()
 	EOF
 fi
+flush_setup
 "$seg" consume --state "$work/state" --brokers "$brokers" "${topics[@]}" --exit-at-end > "$work/catchup.out" \
 	2> "$work/catchup.err"
 grep -h 'consume: [0-9.]* s' "$work/catchup.out" | sed 's/^consume:/catch-up:/'
+flush_setup
 
 # 2. The rest at fixed rates. A live producer lingers 5 ms (librdkafka's default; the replay's 20 ms
 #    is for throughput).
