@@ -201,6 +201,9 @@ def curve(args, seg, floor, work):
         data = f"{here}/data"
         measure("gen", [seg, "gen", "--users", str(users), "--out", data], here)
         lines = sum(1 for _ in open(f"{data}/order_products__prior.csv")) - 1
+        # gen's files are written back before the floor and backfill are timed: the kernel's
+        # write-back of ~2 GB at 300% otherwise lands in them (the 12:27 curve: 1.5x the CPU a line)
+        subprocess.call(["sync"])
         fl = measure("floor", [floor, f"{data}/order_products__prior.csv"], here)
         bf = measure("backfill", [seg, "backfill", "--data", data, "--state", f"{here}/state", "--partitions", "4"],
                      here)
