@@ -26,6 +26,7 @@
 #    highest committed offset, and the figure the longest pause of any partition around each event.
 # --quick: 2,000 customers, 4 partitions (a smoke test, < 90 s on a running broker).
 # Without --brokers it starts its own broker on BENCH_KAFKA_PORT (39392) in BENCH_DIR.
+# The set-up's writes are flushed (`sync`) before the timed steps; BENCH_NO_SYNC=1 skips it.
 set -euo pipefail
 repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 cd "$repo"
@@ -74,6 +75,9 @@ PY
 	> "$work/replay1.out" 2>&1
 echo "handoff bench: $users customers, $total events over $partitions partitions; $history replayed first;" \
 	"load average $(cut -d' ' -f1-3 /proc/loadavg)"
+# gen's files and the broker's log written back before anything is timed: else the kernel writes
+# them back in the catch-up and its fsyncs wait (freshness.sh, BENCHMARKS.md tenth session).
+[ -n "${BENCH_NO_SYNC:-}" ] || sync
 
 # summary FILE: "S s, R events/s" of the catch-up, and the whole run (with the final flush and close).
 summary() {
