@@ -457,8 +457,8 @@ int ds__bad(char *why, size_t why_len, const char *fmt, ...)
 void *ds__calloc_huge(size_t n, size_t elem)
 {
 	void *t = calloc(n, elem); /* fresh pages are zero, untouched until used */
-	if (!t || n > SIZE_MAX / elem)
-		return t;
+	if (!t)
+		return NULL;
 	/* Large tables are read and written at random places (by id, in another order): huge pages
 	 * spare most of their TLB misses. Only a hint. */
 	const uintptr_t huge = (uintptr_t)2 << 20;

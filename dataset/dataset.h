@@ -429,9 +429,9 @@ int ds_history_read_lines(const struct ds_history *h, const char *path, const st
  * customer after customer), each order's lines in add_to_cart order (ties in file order), as
  * ds_history_group() groups them. They are kept in 4 bytes a line (not ds_history's 12, nor its
  * grouping copy; a line that is not the next add_to_cart of its order's run in the file, or whose
- * product is 2^17 or more, in 16 bytes apart) and handed out in buckets of consecutive positions of the sequence, each
- * bucket sorted only when it is asked for. Lines of orders that are not in the sequence are read
- * past (not kept).
+ * product is 2^17 or more, in 16 bytes apart) and handed out in buckets of consecutive positions
+ * of the sequence, each bucket sorted only when it is asked for. Lines of orders that are not in
+ * the sequence are read past (not kept).
  */
 struct ds_walk;
 

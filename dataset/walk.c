@@ -186,6 +186,25 @@ static int add_stray(struct part *p, uint32_t product, uint16_t cart, uint8_t re
 	return 0;
 }
 
+/* The product a line of the current order is kept with: as read below the walk's limit, else 0. */
+static inline uint32_t kept_product(const struct part *p, uint64_t product)
+{
+	return product < p->w->product_limit ? (uint32_t)product : 0;
+}
+
+/* Whether a line of the current order (kept) goes on its run, run lines so far in this part:
+ * the order is not strayed here, its add_to_cart is the run's next, its product fits a key. */
+static inline int goes_on_run(const struct part *p, uint32_t product, uint64_t cart, uint32_t run)
+{
+	return !p->cur_stray && product < PRODUCT_KEY_LIMIT && cart == (uint64_t)run + 1;
+}
+
+/* The key of a line that goes on the current order's run. */
+static inline uint32_t run_key(const struct part *p, uint32_t product, uint32_t reordered)
+{
+	return p->cur_key | product << 1 | reordered;
+}
+
 /* The sink of ds_history_read_lines(): keeps a line of an order of the sequence. */
 static int keep_line(const struct ds_line *l, void *ctx, char *why, size_t why_len)
 {
@@ -198,14 +217,14 @@ static int keep_line(const struct ds_line *l, void *ctx, char *why, size_t why_l
 		begin_order(p, l->order_id);
 	if (!p->cur_kept)
 		return 0; /* not in the sequence */
-	uint32_t product = l->product_id < w->product_limit ? l->product_id : 0;
-	if (p->cur_stray || product >= PRODUCT_KEY_LIMIT || l->add_to_cart != *p->cur_count + 1)
+	uint32_t product = kept_product(p, l->product_id);
+	if (!goes_on_run(p, product, l->add_to_cart, *p->cur_count))
 		return add_stray(p, product, l->add_to_cart, l->reordered);
 	uint64_t b = p->cur_bucket;
 	struct block *k = p->tail[b];
 	if ((!k || p->fill[b] == BLOCK_KEYS) && !(k = new_block(p, b)))
 		return DS_NOMEM;
-	k->keys[p->fill[b]++] = p->cur_key | product << 1 | l->reordered;
+	k->keys[p->fill[b]++] = run_key(p, product, l->reordered);
 	(*p->cur_count)++;
 	return 0;
 }
@@ -282,9 +301,9 @@ static int keep_rows(const char **s_io, const char *end, uint64_t max_rows, void
 		if (product == 0 || product > UINT32_MAX || cart == 0 || cart > UINT16_MAX)
 			break;
 		if (p->cur_kept) {
-			uint32_t kept = product < w->product_limit ? (uint32_t)product : 0;
+			uint32_t kept = kept_product(p, product);
 			uint32_t reordered = (uint32_t)(s[c3 + 1] - '0');
-			if (p->cur_stray || kept >= PRODUCT_KEY_LIMIT || cart != run + 1) {
+			if (!goes_on_run(p, kept, cart, run)) {
 				if ((rc = add_stray(p, kept, (uint16_t)cart, (uint8_t)reordered)) != 0)
 					break;
 			} else {
@@ -299,7 +318,7 @@ static int keep_rows(const char **s_io, const char *end, uint64_t max_rows, void
 					}
 					fill = 0;
 				}
-				blk->keys[fill++] = p->cur_key | kept << 1 | reordered;
+				blk->keys[fill++] = run_key(p, kept, reordered);
 				run++;
 			}
 		}
