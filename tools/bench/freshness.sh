@@ -75,14 +75,6 @@ wait_http() {
 	echo "freshness: http://127.0.0.1:$1$2 never answered 200" >&2
 	exit 1
 }
-# flush_setup: what was written so far reaches the disk now (timed), not in a measured phase (see the top).
-flush_setup() {
-	[ -z "${BENCH_NO_SYNC:-}" ] || return 0
-	local t0
-	t0=$(date +%s.%N)
-	sync
-	echo "sync: $(awk -v a="$t0" -v b="$(date +%s.%N)" 'BEGIN { printf "%.2f", b - a }') s"
-}
 # metric NAME: its value on the consumer's /metrics.
 metric() { curl -sf "http://127.0.0.1:$http/metrics" | awk -v n="$1" '$1 == n { print $2 }'; }
 # start_consumer NAME: consume --http in the background, caught up (/ready) when it returns.
@@ -136,11 +128,11 @@ if [ -n "${BENCH_APPEND_TIME:-}" ]; then
 		    f.result()
 	EOF
 fi
-flush_setup
+bench_flush
 "$seg" consume --state "$work/state" --brokers "$brokers" "${topics[@]}" --exit-at-end > "$work/catchup.out" \
 	2> "$work/catchup.err"
 grep -h 'consume: [0-9.]* s' "$work/catchup.out" | sed 's/^consume:/catch-up:/'
-flush_setup
+bench_flush
 
 # 2. The rest at fixed rates. A live producer lingers 5 ms (librdkafka's default; the replay's 20 ms
 #    is for throughput).

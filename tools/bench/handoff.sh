@@ -75,9 +75,7 @@ PY
 	> "$work/replay1.out" 2>&1
 echo "handoff bench: $users customers, $total events over $partitions partitions; $history replayed first;" \
 	"load average $(cut -d' ' -f1-3 /proc/loadavg)"
-# gen's files and the broker's log written back before anything is timed: else the kernel writes
-# them back in the catch-up and its fsyncs wait (freshness.sh, BENCHMARKS.md tenth session).
-[ -n "${BENCH_NO_SYNC:-}" ] || sync
+bench_flush # gen's files and the broker's log on disk before the timed catch-ups
 
 # summary FILE: "S s, R events/s" of the catch-up, and the whole run (with the final flush and close).
 summary() {
